@@ -1,0 +1,1 @@
+"""Identification: what each track is (drone, bird, aircraft, clutter) and whether it cooperates."""

@@ -1,0 +1,86 @@
+"""Detection batches: what ingest hands the tracker — one sensor's reports as arrays.
+
+A batch is the unit of work of the tracker: n detections from one sensor, all in the site ENU
+frame, with per-detection covariance, time and the attributes the identification stage needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class ObjectClass(IntEnum):
+    """Classes of the air picture; the index is the column in class-evidence arrays."""
+
+    DRONE = 0
+    BIRD = 1
+    AIRCRAFT = 2
+    CLUTTER = 3
+
+    @property
+    def label(self) -> str:
+        """Lower-case name used in summaries, the store and the console."""
+        return self.name.lower()
+
+
+N_CLASSES = len(ObjectClass)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionBatch:
+    """n detections of one sensor (ENU metres, UTC seconds) ready for the tracker.
+
+    ``class_loglik`` holds, per detection, the log-likelihood of the sensor's own class report
+    under each true class (zeros when the sensor gave none); ``ident`` carries cooperative
+    identities (Remote ID UAS ID, ICAO address) or ``None``.
+    """
+
+    sensor_id: str
+    t_s: NDArray[np.float64]  # (n,)
+    z: NDArray[np.float64]  # (n, 3) ENU position, m
+    R: NDArray[np.float64]  # (n, 3, 3) covariance, m²
+    class_loglik: NDArray[np.float64]  # (n, N_CLASSES)
+    ident: tuple[str | None, ...] = ()
+    counts_misses: bool = True
+    extra: tuple[dict[str, object], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        n = self.z.shape[0]
+        if self.z.shape != (n, 3) or self.R.shape != (n, 3, 3) or self.t_s.shape != (n,):
+            raise ValueError(f"inconsistent batch shapes z={self.z.shape} R={self.R.shape}")
+        if self.class_loglik.shape != (n, N_CLASSES):
+            raise ValueError(f"class_loglik must be ({n}, {N_CLASSES})")
+        if self.ident and len(self.ident) != n:
+            raise ValueError("ident must be empty or one entry per detection")
+
+    def __len__(self) -> int:
+        return int(self.z.shape[0])
+
+    @property
+    def time_s(self) -> float:
+        """Representative time of the batch: its latest detection."""
+        return float(self.t_s.max()) if len(self) else float("nan")
+
+
+def class_report_loglik(
+    labels: list[ObjectClass | None], confidence: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Log-likelihood rows for class reports "label with confidence q".
+
+    Symmetric confusion model: P(report=c | true=k) = q if c == k else (1 - q)/(K - 1). Rows of
+    zeros (no information) where the label is ``None``.
+    """
+    n = len(labels)
+    out = np.zeros((n, N_CLASSES))
+    q = np.clip(np.asarray(confidence, dtype=float), 1.0 / N_CLASSES, 0.99)
+    for i, lab in enumerate(labels):
+        if lab is None:
+            continue
+        row = np.full(N_CLASSES, np.log((1.0 - q[i]) / (N_CLASSES - 1)))
+        row[int(lab)] = np.log(q[i])
+        out[i] = row - row.max()
+    return out

@@ -1,0 +1,73 @@
+"""Track and alert views handed to the edges (console, store, summary); the tracker keeps arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ThreatLevel(IntEnum):
+    """Operator-facing threat level of a track; ordered so max() picks the worst."""
+
+    NONE = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        """Lower-case name for summaries and the store."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackView:
+    """One confirmed track at one time, in both frames, with identity and threat."""
+
+    track_id: int
+    t_s: float
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+    east_m: float
+    north_m: float
+    up_m: float
+    speed_ms: float
+    heading_deg: float
+    climb_ms: float
+    object_class: str  # "drone", "bird", "aircraft", "clutter" or "unknown"
+    class_prob: float
+    cooperative: bool
+    uas_id: str | None
+    threat: ThreatLevel
+    zones_inside: tuple[str, ...]
+    time_to_breach_s: float | None
+    pos_std_m: float
+
+
+class AlertState(IntEnum):
+    """Alert lifecycle: raised → (acknowledged by an operator) → cleared."""
+
+    ACTIVE = 0
+    ACKNOWLEDGED = 1
+    CLEARED = 2
+
+
+@dataclass(slots=True)
+class Alert:
+    """An alert about one track and one zone; mutable only through the alert manager."""
+
+    alert_id: int
+    track_id: int
+    zone: str
+    level: ThreatLevel
+    kind: str  # "approach" (predicted breach) or "breach" (inside the zone)
+    raised_t_s: float
+    updated_t_s: float
+    object_class: str
+    uas_id: str | None
+    state: AlertState = AlertState.ACTIVE
+    cleared_t_s: float | None = None
+    acknowledged_by: str | None = None
+    message: str = ""

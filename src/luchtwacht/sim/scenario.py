@@ -1,0 +1,190 @@
+"""Scenarios: a site, its protected zones, its sensors and the targets flying through it.
+
+``default_scenario`` is the demo: Volkel Air Base (EHVK, Noord-Brabant), a protected zone around
+its runways up to 500 m, an electronically scanned 3D radar and a Remote ID receiver on site;
+two non-cooperative quadcopters that approach and enter the zone, a Remote ID compliant hobby
+drone loitering legally outside it, a flock of birds crossing it, and an airliner descending
+towards Eindhoven (EHEH) through the radar's coverage south of the base.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from luchtwacht.geo import SiteOrigin
+from luchtwacht.model.detection import ObjectClass
+from luchtwacht.model.zone import Zone
+from luchtwacht.sim.radar import RadarConfig
+from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
+from luchtwacht.sim.targets import Orbit, RemoteIdEquipment, Target, WaypointPath, Wander
+
+# Runway midpoint of Volkel Air Base. Heights are WGS84 ellipsoidal: field elevation 22 m above
+# NAP plus a geoid undulation of about 43 m in the southern Netherlands.
+VOLKEL = SiteOrigin(lat_deg=51.6564, lon_deg=5.7087, alt_m=65.0)
+RUNWAY_HEADING_DEG = 58.0  # true heading of runway 06/24
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Everything a run needs; the simulated clock starts at ``epoch_s`` (UTC seconds)."""
+
+    name: str
+    origin: SiteOrigin
+    zones: tuple[Zone, ...]
+    radars: tuple[RadarConfig, ...]
+    remoteid_receivers: tuple[RemoteIdReceiverConfig, ...]
+    targets: tuple[Target, ...]
+    duration_s: float
+    epoch_s: float
+    seed: int
+
+
+def polar(bearing_deg: float, distance_m: float, up_m: float = 0.0) -> tuple[float, float, float]:
+    """ENU point at a true bearing and horizontal distance from the site origin."""
+    b = math.radians(bearing_deg)
+    return (distance_m * math.sin(b), distance_m * math.cos(b), up_m)
+
+
+def runway_zone(
+    origin: SiteOrigin, name: str, half_length_m: float, half_width_m: float, ceiling_m: float
+) -> Zone:
+    """A rectangle along the runway heading, centred on the origin, as WGS84 vertices."""
+    corners = [
+        polar(RUNWAY_HEADING_DEG, half_length_m),
+        polar(RUNWAY_HEADING_DEG + 180.0, half_length_m),
+    ]
+    across = np.array(polar(RUNWAY_HEADING_DEG + 90.0, half_width_m))
+    a, b = np.array(corners[0]), np.array(corners[1])
+    enu = np.array([a + across, b + across, b - across, a - across])
+    geo = origin.to_geodetic(enu)
+    return Zone(
+        name,
+        tuple((float(lat), float(lon)) for lat, lon, _ in geo),
+        floor_m=0.0,
+        ceiling_m=ceiling_m,
+    )
+
+
+def default_scenario(seed: int = 7, duration_s: float = 240.0) -> Scenario:
+    """The demo scenario at Volkel Air Base (see module docstring); ``seed`` drives every draw."""
+    origin = VOLKEL
+    rng = np.random.default_rng(seed)
+    zone = runway_zone(
+        origin, "EHVK runway", half_length_m=2000.0, half_width_m=600.0, ceiling_m=500.0
+    )
+    site = origin.to_geodetic(np.array(polar(RUNWAY_HEADING_DEG - 90.0, 300.0, 10.0)))
+    radar = RadarConfig(
+        node_id="4b1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b5c",
+        lat_deg=float(site[0]),
+        lon_deg=float(site[1]),
+        alt_m=float(site[2]),
+        name="EHVK 3D radar",
+    )
+    rid_rx = RemoteIdReceiverConfig(
+        receiver_id="rid-ehvk-1",
+        lat_deg=float(site[0]),
+        lon_deg=float(site[1]),
+        alt_m=float(site[2]),
+    )
+    intruder_a = Target(
+        "Intruder A",
+        ObjectClass.DRONE,
+        rcs_m2=0.02,
+        role="intruder",
+        path=WaypointPath(
+            points_m=(
+                polar(RUNWAY_HEADING_DEG, 4400, 90),
+                polar(RUNWAY_HEADING_DEG, 1200, 90),
+                polar(RUNWAY_HEADING_DEG + 20, 400, 60),
+            ),
+            speeds_ms=(22.0, 10.0),
+        ),
+    )
+    launch_b = polar(148.0, 2600)
+    intruder_b = Target(
+        "Intruder B",
+        ObjectClass.DRONE,
+        rcs_m2=0.03,
+        role="intruder",
+        path=WaypointPath(
+            points_m=(
+                (launch_b[0], launch_b[1], 2.0),
+                (launch_b[0], launch_b[1], 110.0),
+                polar(148.0, 250, 110),
+                polar(200.0, 150, 80),
+            ),
+            speeds_ms=(5.0, 14.0, 6.0),
+            t_start_s=30.0,
+        ),
+    )
+    hobby_centre = polar(330.0, 1600)
+    hobby = Target(
+        "Hobby drone (Remote ID)",
+        ObjectClass.DRONE,
+        rcs_m2=0.02,
+        role="cooperative",
+        path=Orbit(
+            centre_m=(hobby_centre[0], hobby_centre[1]), radius_m=150.0, speed_ms=7.0, height_m=60.0
+        ),
+        remote_id=RemoteIdEquipment(
+            uas_id="1581F5FJD229V00QZ7",
+            mac="60:60:1f:a3:5c:21",
+            operator_enu_m=(hobby_centre[0] + 180.0, hobby_centre[1] - 120.0, 1.5),
+            operator_id="NLD87astrdge12k8",
+            description="Recreational flight",
+        ),
+    )
+    flock_path = WaypointPath(
+        points_m=(polar(150.0, 1500, 45), polar(330.0, 1500, 45)),
+        speeds_ms=(11.0,),
+        t_start_s=10.0,
+        hover_at_end=False,
+    )
+    birds = tuple(
+        Target(
+            f"Bird {k + 1}",
+            ObjectClass.BIRD,
+            rcs_m2=float(rng.uniform(0.005, 0.02)),
+            role="bird",
+            path=Wander(
+                base=flock_path,
+                offset_m=(
+                    float(rng.uniform(-60, 60)),
+                    float(rng.uniform(-60, 60)),
+                    float(rng.uniform(-10, 10)),
+                ),
+                sway_m=float(rng.uniform(3, 10)),
+                period_s=float(rng.uniform(6, 12)),
+                phase_rad=float(rng.uniform(0, 2 * math.pi)),
+            ),
+        )
+        for k in range(10)
+    )
+    glide = math.tan(math.radians(3.0))
+    airliner = Target(
+        "Airliner (approach EHEH)",
+        ObjectClass.AIRCRAFT,
+        rcs_m2=40.0,
+        role="airliner",
+        path=WaypointPath(
+            points_m=((9500.0, -3500.0, 1500.0), (-9500.0, -3500.0, 1500.0 - 19000.0 * glide)),
+            speeds_ms=(80.0,),
+            hover_at_end=False,
+        ),
+    )
+    epoch = dt.datetime(2026, 6, 12, 21, 30, tzinfo=dt.UTC).timestamp()
+    return Scenario(
+        name="ehvk-default",
+        origin=origin,
+        zones=(zone,),
+        radars=(radar,),
+        remoteid_receivers=(rid_rx,),
+        targets=(intruder_a, intruder_b, hobby, *birds, airliner),
+        duration_s=duration_s,
+        epoch_s=epoch,
+        seed=seed,
+    )

@@ -1,0 +1,150 @@
+"""Target motion: trajectories in site ENU (metres, seconds) that any sensor model can sample.
+
+A trajectory answers ``state(t_s)`` with position and velocity, or ``None`` while the target does
+not exist (before take-off, after it has left). Shapes are simple on purpose — waypoints at a
+leg speed, orbits, a wander on top of a base path — and enough to make quadcopters approach and
+hover, birds weave in a flock and airliners fly straight.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from luchtwacht.model.detection import ObjectClass
+
+F64 = NDArray[np.float64]
+
+
+class Trajectory(Protocol):
+    """Anything that yields (position, velocity) in ENU at a time, or None when absent."""
+
+    def state(self, t_s: float) -> tuple[F64, F64] | None:
+        """Position (m) and velocity (m/s) in ENU at ``t_s`` (scenario seconds)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WaypointPath:
+    """Straight legs between ENU waypoints, each flown at its own ground speed.
+
+    After the last waypoint the target hovers there (``hover_at_end``) or disappears.
+    """
+
+    points_m: tuple[tuple[float, float, float], ...]
+    speeds_ms: tuple[float, ...]
+    t_start_s: float = 0.0
+    hover_at_end: bool = True
+    _times: tuple[float, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.speeds_ms) != len(self.points_m) - 1:
+            raise ValueError("one speed per leg")
+        times = [self.t_start_s]
+        for (a, b), v in zip(_pairs(self.points_m), self.speeds_ms, strict=True):
+            times.append(times[-1] + math.dist(a, b) / v)
+        object.__setattr__(self, "_times", tuple(times))
+
+    @property
+    def t_end_s(self) -> float:
+        """Time the last waypoint is reached."""
+        return self._times[-1]
+
+    def state(self, t_s: float) -> tuple[F64, F64] | None:
+        """Position/velocity along the legs (see class doc)."""
+        if t_s < self.t_start_s:
+            return None
+        for k in range(len(self.speeds_ms)):
+            t0, t1 = self._times[k], self._times[k + 1]
+            if t_s <= t1:
+                a, b = np.asarray(self.points_m[k]), np.asarray(self.points_m[k + 1])
+                frac = (t_s - t0) / (t1 - t0) if t1 > t0 else 1.0
+                return a + frac * (b - a), (b - a) / max(t1 - t0, 1e-9)
+        if self.hover_at_end:
+            return np.asarray(self.points_m[-1], dtype=float), np.zeros(3)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Orbit:
+    """Circle at constant height and speed (loitering hobby drone); counter-clockwise."""
+
+    centre_m: tuple[float, float]
+    radius_m: float
+    speed_ms: float
+    height_m: float
+    t_start_s: float = 0.0
+    phase_rad: float = 0.0
+
+    def state(self, t_s: float) -> tuple[F64, F64] | None:
+        """Position/velocity on the circle."""
+        if t_s < self.t_start_s:
+            return None
+        w = self.speed_ms / self.radius_m
+        a = self.phase_rad + w * (t_s - self.t_start_s)
+        pos = np.array(
+            [
+                self.centre_m[0] + self.radius_m * math.cos(a),
+                self.centre_m[1] + self.radius_m * math.sin(a),
+                self.height_m,
+            ]
+        )
+        vel = np.array([-self.speed_ms * math.sin(a), self.speed_ms * math.cos(a), 0.0])
+        return pos, vel
+
+
+@dataclass(frozen=True, slots=True)
+class Wander:
+    """A base path plus a fixed offset and a sinusoidal sway (a bird in a flock)."""
+
+    base: WaypointPath
+    offset_m: tuple[float, float, float]
+    sway_m: float
+    period_s: float
+    phase_rad: float
+
+    def state(self, t_s: float) -> tuple[F64, F64] | None:
+        """Base state shifted by the offset and a horizontal sway across the direction of flight."""
+        s = self.base.state(t_s)
+        if s is None:
+            return None
+        pos, vel = s
+        speed = float(np.hypot(vel[0], vel[1]))
+        across = np.array([-vel[1], vel[0], 0.0]) / speed if speed > 0 else np.zeros(3)
+        w = 2 * math.pi / self.period_s
+        sway = self.sway_m * math.sin(w * t_s + self.phase_rad)
+        dsway = self.sway_m * w * math.cos(w * t_s + self.phase_rad)
+        return pos + np.asarray(self.offset_m) + sway * across, vel + dsway * across
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteIdEquipment:
+    """Broadcast Remote ID fitted to a target (ASTM F3411): identity and operator position."""
+
+    uas_id: str  # ANSI/CTA-2063-A serial number
+    mac: str
+    operator_enu_m: tuple[float, float, float]
+    operator_id: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One simulated object: its truth class, radar cross-section and motion."""
+
+    name: str
+    true_class: ObjectClass
+    rcs_m2: float
+    path: Trajectory
+    role: str = ""  # scenario role, e.g. "intruder", "cooperative", "bird", "airliner"
+    remote_id: RemoteIdEquipment | None = None
+
+
+def _pairs(
+    points: tuple[tuple[float, float, float], ...],
+) -> list[tuple[tuple[float, float, float], tuple[float, float, float]]]:
+    return list(zip(points[:-1], points[1:], strict=True))

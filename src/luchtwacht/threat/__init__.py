@@ -1,0 +1,1 @@
+"""Threat assessment: protected-zone geometry, time to breach, threat levels and alerts."""

@@ -1,0 +1,124 @@
+"""Alert lifecycle: raise, escalate, acknowledge and clear alerts about drones and zones.
+
+An alert concerns one track and one zone. It is raised when a track classified as a drone is
+inside the zone ("breach", CRITICAL for non-cooperative) or predicted to enter it within the zone's
+warning time ("approach", HIGH). Birds, aircraft and unidentified tracks raise none: the false
+alarm that sends an operator chasing a gull is what these systems are judged on. An approach
+escalates to a breach on the same alert; an alert clears after ``clear_hold_s`` without its
+condition, or when its track is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from luchtwacht.model.track import Alert, AlertState, ThreatLevel, TrackView
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """Something that happened to an alert, for the recorder and the console."""
+
+    t_s: float
+    kind: str  # "raised", "escalated", "acknowledged", "cleared"
+    alert: Alert
+
+
+class AlertManager:
+    """Keeps every alert and turns each new air picture into alert events."""
+
+    def __init__(self, clear_hold_s: float = 10.0) -> None:
+        self.clear_hold_s = clear_hold_s
+        self.alerts: dict[int, Alert] = {}
+        self._open: dict[tuple[int, str], int] = {}
+        self._next_id = 1
+
+    def update(
+        self,
+        t_s: float,
+        tracks: Iterable[TrackView],
+        zone_warn: dict[str, float],
+        ttb_by_zone: dict[int, dict[str, float]],
+    ) -> list[AlertEvent]:
+        """Apply the picture at ``t_s``; ``ttb_by_zone[track][zone]`` is the time to breach."""
+        events: list[AlertEvent] = []
+        seen: set[tuple[int, str]] = set()
+        live_ids: set[int] = set()
+        for tr in tracks:
+            live_ids.add(tr.track_id)
+            if tr.object_class != "drone":
+                continue
+            for zone, warn_s in zone_warn.items():
+                inside = zone in tr.zones_inside
+                ttb = ttb_by_zone.get(tr.track_id, {}).get(zone)
+                if not inside and (ttb is None or ttb > warn_s):
+                    continue
+                key = (tr.track_id, zone)
+                seen.add(key)
+                kind = "breach" if inside else "approach"
+                level = (
+                    (ThreatLevel.CRITICAL if inside else ThreatLevel.HIGH)
+                    if not tr.cooperative
+                    else (ThreatLevel.HIGH if inside else ThreatLevel.MEDIUM)
+                )
+                text = self._message(tr, zone, inside, ttb)
+                if key not in self._open:
+                    alert = Alert(
+                        self._next_id,
+                        tr.track_id,
+                        zone,
+                        level,
+                        kind,
+                        t_s,
+                        t_s,
+                        tr.object_class,
+                        tr.uas_id,
+                        message=text,
+                    )
+                    self._next_id += 1
+                    self.alerts[alert.alert_id] = alert
+                    self._open[key] = alert.alert_id
+                    events.append(AlertEvent(t_s, "raised", alert))
+                    continue
+                alert = self.alerts[self._open[key]]
+                alert.updated_t_s = t_s
+                alert.uas_id = tr.uas_id
+                if level > alert.level:
+                    alert.level, alert.kind, alert.message = level, kind, text
+                    events.append(AlertEvent(t_s, "escalated", alert))
+        for key, alert_id in list(self._open.items()):
+            alert = self.alerts[alert_id]
+            gone = key[0] not in live_ids
+            if key in seen:
+                continue
+            if gone or t_s - alert.updated_t_s >= self.clear_hold_s:
+                alert.state = AlertState.CLEARED
+                alert.cleared_t_s = t_s
+                del self._open[key]
+                events.append(AlertEvent(t_s, "cleared", alert))
+        return events
+
+    def acknowledge(self, alert_id: int, operator: str, t_s: float) -> AlertEvent:
+        """An operator has seen the alert; it stays open until its condition ends."""
+        alert = self.alerts.get(alert_id)
+        if alert is None:
+            raise KeyError(f"no alert {alert_id}")
+        if alert.state is AlertState.CLEARED:
+            raise ValueError(f"alert {alert_id} is already cleared")
+        alert.state = AlertState.ACKNOWLEDGED
+        alert.acknowledged_by = operator
+        return AlertEvent(t_s, "acknowledged", alert)
+
+    @property
+    def open_alerts(self) -> list[Alert]:
+        """Alerts not yet cleared, most severe first."""
+        alerts = [self.alerts[i] for i in self._open.values()]
+        return sorted(alerts, key=lambda a: (-a.level, a.raised_t_s))
+
+    @staticmethod
+    def _message(tr: TrackView, zone: str, inside: bool, ttb: float | None) -> str:
+        who = f"cooperative drone {tr.uas_id}" if tr.cooperative else "non-cooperative drone"
+        if inside:
+            return f"Track {tr.track_id}: {who} inside {zone} at {tr.up_m:.0f} m"
+        return f"Track {tr.track_id}: {who} predicted to enter {zone} in {ttb:.0f} s"

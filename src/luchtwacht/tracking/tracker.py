@@ -1,0 +1,226 @@
+"""The tracker: all tracks in one struct-of-arrays table, updated batch by batch.
+
+Per detection batch (one sensor, one time): predict every track to the batch time, gate
+(k-d tree + χ²), associate (GNN), update the assigned tracks (Kalman; a second hit on a new track
+instead sets the velocity from two points), start tentative tracks on the unassigned detections,
+then confirm by M-of-N and delete lost tracks. Identification evidence carried by detections
+(class log-likelihoods, cooperative identities) is accumulated on the tracks here so the identify
+stage can read it as arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import chi2
+
+from luchtwacht.model.detection import N_CLASSES, DetectionBatch
+from luchtwacht.tracking.association import gate, gnn
+from luchtwacht.tracking.kalman import predict, update
+from luchtwacht.tracking.models import POS, STATE_DIM, VEL, ncv_process_noise, ncv_transition
+
+F64 = NDArray[np.float64]
+
+TENTATIVE = 0
+CONFIRMED = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Tuning of the tracker; units in the names."""
+
+    q_m2_s3: float = 4.0  # NCV acceleration PSD: weaving quadcopters need a few m²/s³
+    gate_prob: float = 0.999  # χ² gate probability (3 dof)
+    init_speed_std_ms: float = 40.0  # velocity prior of a one-point track
+    confirm_m: int = 3  # M of N confirmation
+    confirm_n: int = 4
+    coast_s: float = 5.0  # confirmed track dropped after this long without an update
+    tentative_coast_s: float = 2.5
+    max_pos_std_m: float = 300.0  # or when its position is this uncertain
+    evidence_weight: float = 0.5  # tempering of per-detection class evidence (correlated looks)
+
+    @property
+    def gate_d2(self) -> float:
+        """χ² threshold on the squared Mahalanobis distance of a 3D innovation."""
+        return float(chi2.ppf(self.gate_prob, 3))
+
+
+class TrackTable:
+    """Struct of arrays holding every live track; rows are compacted on deletion."""
+
+    def __init__(self) -> None:
+        self.x: F64 = np.empty((0, STATE_DIM))
+        self.P: F64 = np.empty((0, STATE_DIM, STATE_DIM))
+        self.t_s: F64 = np.empty(0)
+        self.track_id: NDArray[np.int64] = np.empty(0, np.int64)
+        self.status: NDArray[np.int8] = np.empty(0, np.int8)
+        self.hist: NDArray[np.int64] = np.empty(0, np.int64)  # hit bits, newest in bit 0
+        self.n_events: NDArray[np.int64] = np.empty(0, np.int64)
+        self.hits: NDArray[np.int64] = np.empty(0, np.int64)
+        self.first_t_s: F64 = np.empty(0)
+        self.last_hit_t_s: F64 = np.empty(0)
+        self.confirmed_t_s: F64 = np.empty(0)
+        self.class_ev: F64 = np.empty((0, N_CLASSES))
+        self.ident: NDArray[np.object_] = np.empty(0, dtype=object)
+        self.z0: F64 = np.empty((0, 3))  # first detection, for the two-point velocity
+        self.r0: F64 = np.empty((0, 3, 3))
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    _FIELDS = (
+        "x", "P", "t_s", "track_id", "status", "hist", "n_events", "hits", "first_t_s",
+        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0",
+    )  # fmt: skip
+
+    def keep(self, mask: NDArray[np.bool_]) -> None:
+        """Drop every row where ``mask`` is False."""
+        for name in self._FIELDS:
+            setattr(self, name, getattr(self, name)[mask])
+
+    def append(self, other: TrackTable) -> None:
+        """Append the rows of another table (new tracks)."""
+        for name in self._FIELDS:
+            setattr(self, name, np.concatenate([getattr(self, name), getattr(other, name)]))
+
+    @property
+    def confirmed(self) -> NDArray[np.bool_]:
+        """Mask of confirmed rows."""
+        return self.status == CONFIRMED
+
+
+class Tracker:
+    """Multi-target tracker over detection batches from any number of sensors."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.tracks = TrackTable()
+        self._next_id = 1
+        self._gate_d2 = self.config.gate_d2
+        self.deleted_ids: list[int] = []
+
+    def predicted(self, t_s: float) -> tuple[F64, F64]:
+        """States and covariances of every track predicted to ``t_s``; the table is unchanged."""
+        tt = self.tracks
+        if not len(tt):
+            return tt.x.copy(), tt.P.copy()
+        dt = t_s - tt.t_s
+        return predict(tt.x, tt.P, ncv_transition(dt), ncv_process_noise(dt, self.config.q_m2_s3))
+
+    def process(self, batch: DetectionBatch) -> None:
+        """Fold one batch of detections into the track table."""
+        cfg, tt = self.config, self.tracks
+        t_b = batch.time_s
+        n_d = len(batch)
+        if len(tt):
+            dt = t_b - tt.t_s
+            tt.x, tt.P = predict(tt.x, tt.P, ncv_transition(dt), ncv_process_noise(dt, cfg.q_m2_s3))
+            tt.t_s = np.full(len(tt), t_b)
+        if n_d:
+            pairs = gate(tt.x, tt.P, batch.z, batch.R, self._gate_d2)
+            ti, di = gnn(pairs, len(tt), n_d)
+        else:
+            ti = di = np.empty(0, np.int64)
+        self._update_assigned(batch, ti, di)
+        self._score(batch, ti)
+        unassigned = np.ones(n_d, dtype=bool)
+        unassigned[di] = False
+        self._delete(t_b)
+        self._start(batch, np.flatnonzero(unassigned))
+
+    def _update_assigned(
+        self, batch: DetectionBatch, ti: NDArray[np.int64], di: NDArray[np.int64]
+    ) -> None:
+        tt, cfg = self.tracks, self.config
+        if ti.size == 0:
+            return
+        z, r = batch.z[di], batch.R[di]
+        two_point = tt.hits[ti] == 1
+        kf = ~two_point
+        if kf.any():
+            a = ti[kf]
+            tt.x[a], tt.P[a] = update(tt.x[a], tt.P[a], z[kf], r[kf])
+        if two_point.any():
+            a = ti[two_point]
+            dt = np.maximum(batch.t_s[di[two_point]] - tt.first_t_s[a], 1e-3)[:, None]
+            z2, r2 = z[two_point], r[two_point]
+            x = np.zeros((a.size, STATE_DIM))
+            x[:, POS] = z2
+            x[:, VEL] = (z2 - tt.z0[a]) / dt
+            p = np.zeros((a.size, STATE_DIM, STATE_DIM))
+            p[:, POS, POS] = r2
+            p[:, POS, VEL] = r2 / dt[:, :, None]
+            p[:, VEL, POS] = r2 / dt[:, :, None]
+            p[:, VEL, VEL] = (r2 + tt.r0[a]) / (dt[:, :, None] ** 2)
+            tt.x[a], tt.P[a] = x, p
+        tt.hits[ti] += 1
+        tt.last_hit_t_s[ti] = batch.t_s[di]
+        tt.class_ev[ti] += cfg.evidence_weight * batch.class_loglik[di]
+        if batch.ident:
+            for k, d in zip(ti.tolist(), di.tolist(), strict=True):
+                if batch.ident[d] is not None:
+                    tt.ident[k] = batch.ident[d]
+
+    def _score(self, batch: DetectionBatch, ti: NDArray[np.int64]) -> None:
+        """M-of-N bookkeeping: every batch of a miss-counting sensor is one opportunity."""
+        tt, cfg = self.tracks, self.config
+        hit = np.zeros(len(tt), dtype=bool)
+        hit[ti] = True
+        step = np.ones(len(tt), dtype=bool) if batch.counts_misses else hit
+        tt.hist[step] = (tt.hist[step] << 1) | hit[step].astype(np.int64)
+        tt.n_events[step] += 1
+        window = tt.hist & ((1 << cfg.confirm_n) - 1)
+        recent_hits = np.bitwise_count(window).astype(np.int64)
+        promote = (tt.status == TENTATIVE) & (recent_hits >= cfg.confirm_m)
+        tt.status[promote] = CONFIRMED
+        tt.confirmed_t_s[promote] = batch.time_s
+        # A tentative track that can no longer make M of its first N opportunities is dropped.
+        hopeless = (
+            (tt.status == TENTATIVE)
+            & (tt.n_events >= cfg.confirm_n)
+            & (recent_hits < cfg.confirm_m)
+        )
+        tt.n_events[hopeless] = -1  # marked for deletion
+
+    def _delete(self, t_s: float) -> None:
+        tt, cfg = self.tracks, self.config
+        if not len(tt):
+            return
+        since = t_s - tt.last_hit_t_s
+        pos_std = np.sqrt(np.trace(tt.P[:, POS, POS], axis1=1, axis2=2) / 3.0)
+        lost = np.where(tt.status == CONFIRMED, since > cfg.coast_s, since > cfg.tentative_coast_s)
+        dead = lost | (pos_std > cfg.max_pos_std_m) | (tt.n_events < 0)
+        if dead.any():
+            self.deleted_ids.extend(tt.track_id[dead & (tt.status == CONFIRMED)].tolist())
+            tt.keep(~dead)
+
+    def _start(self, batch: DetectionBatch, di: NDArray[np.int64]) -> None:
+        cfg = self.config
+        n = di.size
+        if n == 0:
+            return
+        new = TrackTable()
+        new.x = np.zeros((n, STATE_DIM))
+        new.x[:, POS] = batch.z[di]
+        new.P = np.zeros((n, STATE_DIM, STATE_DIM))
+        new.P[:, POS, POS] = batch.R[di]
+        new.P[:, VEL, VEL] = np.eye(3) * cfg.init_speed_std_ms**2
+        new.t_s = batch.t_s[di].copy()
+        new.track_id = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        self._next_id += n
+        new.status = np.zeros(n, np.int8)
+        new.hist = np.ones(n, np.int64)
+        new.n_events = np.ones(n, np.int64)
+        new.hits = np.ones(n, np.int64)
+        new.first_t_s = batch.t_s[di].copy()
+        new.last_hit_t_s = batch.t_s[di].copy()
+        new.confirmed_t_s = np.full(n, np.nan)
+        new.class_ev = cfg.evidence_weight * batch.class_loglik[di]
+        new.ident = np.empty(n, dtype=object)
+        if batch.ident:
+            new.ident[:] = [batch.ident[d] for d in di.tolist()]
+        new.z0 = batch.z[di].copy()
+        new.r0 = batch.R[di].copy()
+        self.tracks.append(new)
