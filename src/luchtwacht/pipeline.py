@@ -212,6 +212,7 @@ class Pipeline:
     def cycle(self) -> list[AlertEvent]:
         """Assessment cycle: classify, assess threat, update alerts, record."""
         t_utc = self.utc(self.t_s)
+        self.tracker.maintain(t_utc)
         tt = self.tracker.tracks
         cls = classify(tt)
         conf = np.flatnonzero(tt.confirmed)

@@ -47,6 +47,7 @@ class DetectionBatch:
     ident: tuple[str | None, ...] = ()
     counts_misses: bool = True
     extra: tuple[dict[str, object], ...] = field(default=())
+    scan_t_s: float = float("nan")  # time of an empty scan (a batch with no detections)
 
     def __post_init__(self) -> None:
         n = self.z.shape[0]
@@ -62,21 +63,23 @@ class DetectionBatch:
 
     @property
     def time_s(self) -> float:
-        """Representative time of the batch: its latest detection."""
-        return float(self.t_s.max()) if len(self) else float("nan")
+        """Representative time of the batch: its latest detection, or the scan time if empty."""
+        return float(self.t_s.max()) if len(self) else self.scan_t_s
 
 
 def class_report_loglik(
-    labels: list[ObjectClass | None], confidence: NDArray[np.float64]
+    labels: list[ObjectClass | None], confidence: NDArray[np.float64], reliability: float = 0.85
 ) -> NDArray[np.float64]:
     """Log-likelihood rows for class reports "label with confidence q".
 
-    Symmetric confusion model: P(report=c | true=k) = q if c == k else (1 - q)/(K - 1). Rows of
-    zeros (no information) where the label is ``None``.
+    Symmetric confusion model: P(report=c | true=k) = q if c == k else (1 - q)/(K - 1), with q
+    capped at the sensor's ``reliability`` (a classifier's self-reported confidence is rarely
+    calibrated; one report must not outweigh the scene). Rows of zeros (no information) where
+    the label is ``None``.
     """
     n = len(labels)
     out = np.zeros((n, N_CLASSES))
-    q = np.clip(np.asarray(confidence, dtype=float), 1.0 / N_CLASSES, 0.99)
+    q = np.clip(np.asarray(confidence, dtype=float), 1.0 / N_CLASSES, reliability)
     for i, lab in enumerate(labels):
         if lab is None:
             continue

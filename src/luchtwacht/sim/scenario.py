@@ -104,7 +104,7 @@ def default_scenario(seed: int = 7, duration_s: float = 240.0) -> Scenario:
             speeds_ms=(22.0, 10.0),
         ),
     )
-    launch_b = polar(148.0, 2600)
+    launch_b = polar(148.0, 2300)
     intruder_b = Target(
         "Intruder B",
         ObjectClass.DRONE,
@@ -118,7 +118,7 @@ def default_scenario(seed: int = 7, duration_s: float = 240.0) -> Scenario:
                 polar(200.0, 150, 80),
             ),
             speeds_ms=(5.0, 14.0, 6.0),
-            t_start_s=30.0,
+            t_start_s=15.0,
         ),
     )
     hobby_centre = polar(330.0, 1600)

@@ -6,6 +6,12 @@ warning time ("approach", HIGH). Birds, aircraft and unidentified tracks raise n
 alarm that sends an operator chasing a gull is what these systems are judged on. An approach
 escalates to a breach on the same alert; an alert clears after ``clear_hold_s`` without its
 condition, or when its track is dropped.
+
+Two guards keep the alert list calm: a condition must hold for ``confirm_cycles`` consecutive
+cycles before an alert is raised (a freshly started track misclassified for a second or two does
+not alert), and an open approach alert is kept while the predicted breach stays within
+``keep_factor`` × the warning time (hysteresis, so a drone hovering at the edge does not make the
+alert flap).
 """
 
 from __future__ import annotations
@@ -28,8 +34,13 @@ class AlertEvent:
 class AlertManager:
     """Keeps every alert and turns each new air picture into alert events."""
 
-    def __init__(self, clear_hold_s: float = 10.0) -> None:
+    def __init__(
+        self, clear_hold_s: float = 10.0, confirm_cycles: int = 3, keep_factor: float = 1.5
+    ) -> None:
         self.clear_hold_s = clear_hold_s
+        self.confirm_cycles = confirm_cycles
+        self.keep_factor = keep_factor
+        self._streak: dict[tuple[int, str], int] = {}
         self.alerts: dict[int, Alert] = {}
         self._open: dict[tuple[int, str], int] = {}
         self._next_id = 1
@@ -52,10 +63,14 @@ class AlertManager:
             for zone, warn_s in zone_warn.items():
                 inside = zone in tr.zones_inside
                 ttb = ttb_by_zone.get(tr.track_id, {}).get(zone)
-                if not inside and (ttb is None or ttb > warn_s):
-                    continue
                 key = (tr.track_id, zone)
+                limit = warn_s * (self.keep_factor if key in self._open else 1.0)
+                if not inside and (ttb is None or ttb > limit):
+                    continue
                 seen.add(key)
+                self._streak[key] = self._streak.get(key, 0) + 1
+                if key not in self._open and self._streak[key] < self.confirm_cycles:
+                    continue
                 kind = "breach" if inside else "approach"
                 level = (
                     (ThreatLevel.CRITICAL if inside else ThreatLevel.HIGH)
@@ -87,6 +102,8 @@ class AlertManager:
                 if level > alert.level:
                     alert.level, alert.kind, alert.message = level, kind, text
                     events.append(AlertEvent(t_s, "escalated", alert))
+        for key in [k for k in self._streak if k not in seen]:
+            del self._streak[key]
         for key, alert_id in list(self._open.items()):
             alert = self.alerts[alert_id]
             gone = key[0] not in live_ids

@@ -32,12 +32,12 @@ class TrackerConfig:
     """Tuning of the tracker; units in the names."""
 
     q_m2_s3: float = 4.0  # NCV acceleration PSD: weaving quadcopters need a few m²/s³
-    gate_prob: float = 0.999  # χ² gate probability (3 dof)
+    gate_prob: float = 0.9999  # χ² gate probability (3 dof): keeps manoeuvring drones gated
     init_speed_std_ms: float = 40.0  # velocity prior of a one-point track
     confirm_m: int = 3  # M of N confirmation
-    confirm_n: int = 4
+    confirm_n: int = 5
     coast_s: float = 5.0  # confirmed track dropped after this long without an update
-    tentative_coast_s: float = 2.5
+    tentative_coast_s: float = 3.5
     max_pos_std_m: float = 300.0  # or when its position is this uncertain
     evidence_weight: float = 0.5  # tempering of per-detection class evidence (correlated looks)
 
@@ -109,10 +109,17 @@ class Tracker:
         dt = t_s - tt.t_s
         return predict(tt.x, tt.P, ncv_transition(dt), ncv_process_noise(dt, self.config.q_m2_s3))
 
+    def maintain(self, t_s: float) -> None:
+        """Drop tracks that have gone without updates too long by ``t_s`` (call between batches:
+        a sensor that sees nothing sends nothing)."""
+        self._delete(t_s)
+
     def process(self, batch: DetectionBatch) -> None:
         """Fold one batch of detections into the track table."""
         cfg, tt = self.config, self.tracks
         t_b = batch.time_s
+        if np.isnan(t_b):
+            raise ValueError("an empty batch needs scan_t_s")
         n_d = len(batch)
         if len(tt):
             dt = t_b - tt.t_s

@@ -1,0 +1,148 @@
+"""Command line: ``luchtwacht demo | verify``.
+
+``demo`` runs the default scenario through the whole pipeline in one process, either with a live
+terminal view or headless with a summary at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from luchtwacht import __version__
+from luchtwacht.console.terminal import render
+from luchtwacht.pipeline import Pipeline
+from luchtwacht.sim.scenario import default_scenario
+from luchtwacht.store.recorder import Recorder, verify_audit_chain
+from luchtwacht.transport.clock import SimClock
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Luchtwacht counter-drone system."
+)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log warnings and rejections.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if verbose else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def demo(
+    headless: Annotated[
+        bool, typer.Option(help="No live view; print a summary at the end.")
+    ] = False,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Simulated seconds to run (default: the scenario's).", min=0.1),
+    ] = None,
+    speed: Annotated[
+        float,
+        typer.Option(help="Simulated seconds per wall second; 0 = as fast as possible.", min=0.0),
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the scenario and sensors.")] = 7,
+    record: Annotated[Path | None, typer.Option(help="Record the run to this SQLite file.")] = None,
+    summary_json: Annotated[
+        Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")
+    ] = None,
+) -> None:
+    """Run the default scenario (Volkel Air Base) through the whole pipeline."""
+    scenario = default_scenario(seed=seed)
+    run_s = duration if duration is not None else scenario.duration_s
+    recorder = Recorder(record) if record is not None else None
+    pipeline = Pipeline(scenario, recorder=recorder)
+    clock = SimClock(speed)
+    console = Console()
+    try:
+        if headless:
+            pipeline.run(run_s, clock)
+        else:
+            with Live(
+                render(pipeline, speed, console.height),
+                console=console,
+                screen=False,
+                auto_refresh=False,
+            ) as live:
+                pipeline.run(
+                    run_s,
+                    clock,
+                    on_cycle=lambda p: live.update(render(p, speed, console.height), refresh=True),
+                )
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: summarising what ran[/yellow]")
+    finally:
+        if recorder is not None:
+            recorder.close()
+    summary = pipeline.summary()
+    if summary_json is not None:
+        summary_json.write_text(json.dumps(summary, indent=2) + "\n")
+    _print_summary(console, summary)
+
+
+def _print_summary(console: Console, s: dict[str, object]) -> None:
+    console.print(
+        f"[bold]Summary[/bold] {s['scenario']} seed {s['seed']}, {s['duration_s']} s simulated"
+    )
+    console.print(
+        f"tracks confirmed: {s['tracks_confirmed']}  classes: {s['classes']}  alerts raised: {s['alerts_raised']}"
+    )
+    t = Table(
+        "Sensor",
+        "Format",
+        "Decoded",
+        "Rejected",
+        "Reasons",
+        title="Messages per sensor",
+        title_justify="left",
+    )
+    sensors = s["sensors"]
+    assert isinstance(sensors, dict)
+    for sid, c in sensors.items():
+        reasons = "; ".join(f"{k} ×{v}" for k, v in c["rejected_by_reason"].items())
+        t.add_row(sid, c["format"], str(c["decoded"]), str(c["rejected"]), reasons)
+    console.print(t)
+    alerts = s["alerts"]
+    assert isinstance(alerts, list)
+    for a in alerts:
+        line = f"alert {a['alert_id']} [{a['level']}] t+{a['raised_t_s']} s: {a['message']} ({a['state']})"
+        console.print(escape(line), highlight=False)
+
+
+@app.command()
+def verify(
+    recording: Annotated[
+        Path,
+        typer.Argument(help="SQLite recording made with --record.", exists=True, dir_okay=False),
+    ],
+) -> None:
+    """Check the hash chain of a recording's audit log; exit 1 if it was altered."""
+    ok, n, problem = verify_audit_chain(recording)
+    if ok:
+        typer.echo(f"{recording}: audit chain intact ({n} records)")
+        return
+    typer.echo(f"{recording}: audit chain BROKEN after {n} records: {problem}", err=True)
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

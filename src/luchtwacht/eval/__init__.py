@@ -1,0 +1,1 @@
+"""Evaluation: matching tracks to simulated truth and the metrics built on it."""

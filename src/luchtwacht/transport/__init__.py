@@ -1,0 +1,1 @@
+"""Transport helpers: capture-file readers and link-layer framing."""

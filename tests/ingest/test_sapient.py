@@ -1,0 +1,217 @@
+import struct
+
+import numpy as np
+import pytest
+from google.protobuf import json_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from luchtwacht.geo import SiteOrigin
+from luchtwacht.ingest.sapient import (
+    FrameReader,
+    SapientError,
+    SapientMessage,
+    SapientPipe,
+    frame,
+    is_ulid,
+    new_ulid,
+    parse_message,
+    validate,
+)
+from luchtwacht.model.detection import ObjectClass
+from luchtwacht.sim.radar import RadarConfig, RadarSim
+from luchtwacht.sim.targets import Target, WaypointPath
+
+ORIGIN = SiteOrigin(51.6564, 5.7087, 65.0)
+RADAR = RadarConfig(
+    node_id="4b1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b5c", lat_deg=51.655, lon_deg=5.705, alt_m=75.0
+)
+EPOCH = 1_781_299_800.0
+
+
+def load(path):
+    msg = SapientMessage()
+    json_format.Parse(path.read_text(encoding="utf-8-sig"), msg)
+    return msg
+
+
+def test_every_valid_conformance_vector_passes(shared):
+    files = sorted(shared.dir("data", "sapient", "valid").glob("*.json"))
+    files += sorted(shared.dir("data", "sapient", "simulator_defaults").rglob("*.json"))
+    assert len(files) > 40
+    for f in files:
+        validate(load(f))  # raises on failure, naming the file in the traceback
+
+
+# The shared invalid set holds vectors this foundation validator does not judge yet (left to the
+# ingest issue): coverage/obscuration definitions, velocity datum and dependant-node rules.
+NOT_YET = {"0036", "0037", "0072", "0096", "0189"}
+
+
+def test_invalid_conformance_vectors_fail_naming_a_field(shared):
+    files = sorted(shared.dir("data", "sapient", "invalid").glob("*.json"))
+    judged = 0
+    for f in files:
+        if f.name[:4] in NOT_YET:
+            continue
+        try:
+            msg = load(f)
+        except json_format.ParseError:
+            continue  # not even protobuf JSON: the parser rejects it before our rules run
+        with pytest.raises(SapientError) as info:
+            validate(msg)
+        assert info.value.field.startswith("SapientMessage"), f.name
+        judged += 1
+    assert judged >= 90
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "rule"),
+    [
+        (
+            lambda m: m.detection_report.ClearField("object_id"),
+            "SapientMessage.detection_report.object_id",
+            "mandatory field missing",
+        ),
+        (
+            lambda m: setattr(m.detection_report, "report_id", "01GGYFBAXGDG7AGAHRZ6XSNY1!"),
+            "SapientMessage.detection_report.report_id",
+            "not a ULID",
+        ),
+        (lambda m: setattr(m, "node_id", "radar-1"), "SapientMessage.node_id", "not a UUID"),
+        (
+            lambda m: m.detection_report.ClearField("location"),
+            "SapientMessage.detection_report.location",
+            "mandatory: location or range_bearing",
+        ),
+        (
+            lambda m: m.detection_report.location.ClearField("coordinate_system"),
+            "SapientMessage.detection_report.location.coordinate_system",
+            "mandatory field missing",
+        ),
+        (
+            lambda m: setattr(m.detection_report, "detection_confidence", 1.5),
+            "SapientMessage.detection_report.detection_confidence",
+            "outside [0, 1]",
+        ),
+        (
+            lambda m: m.ClearField("timestamp"),
+            "SapientMessage.timestamp",
+            "mandatory field missing",
+        ),
+    ],
+)
+def test_rule_names_the_broken_field(shared, mutate, field, rule):
+    msg = load(shared.dir("data", "sapient", "valid") / "DetectionReport.FullMessage.json")
+    validate(msg)
+    mutate(msg)
+    with pytest.raises(SapientError) as info:
+        validate(msg)
+    assert (info.value.field, info.value.rule) == (field, rule)
+
+
+def test_ulid_generation_is_valid_and_reproducible():
+    a = new_ulid(EPOCH, np.random.default_rng(1))
+    b = new_ulid(EPOCH, np.random.default_rng(1))
+    assert a == b and is_ulid(a) and len(a) == 26
+
+
+def sim_stream(t_s, targets):
+    radar = RadarSim(RADAR, ORIGIN, EPOCH, seed=1)
+    return radar, b"".join(radar.scan(t_s, targets))
+
+
+def test_frames_reassemble_across_arbitrary_chunks():
+    _, stream = sim_stream(0.0, [])
+    reader = FrameReader()
+    bodies = []
+    for i in range(0, len(stream), 7):
+        bodies.extend(reader.feed(stream[i : i + 7]))
+    assert [validate(parse_message(b)) for b in bodies][:2] == ["registration", "status_report"]
+    assert reader.pending_bytes == 0
+
+
+def test_range_bearing_plot_lands_on_the_target_in_enu():
+    tgt = Target(
+        "d",
+        ObjectClass.DRONE,
+        1.0,
+        WaypointPath(((1500.0, -800.0, 120.0), (1500.0, -700.0, 120.0)), (10.0,)),
+    )
+    _, stream = sim_stream(0.0, [tgt])  # the scan also carries clutter: pick the nearest plot
+    pipe = SapientPipe("radar-1", ORIGIN)
+    batches = pipe.feed(stream) + pipe.flush()
+    z = np.concatenate([b.z for b in batches])
+    d = np.linalg.norm(z - [1500.0, -800.0, 120.0], axis=1)
+    j = int(d.argmin())
+    cov = np.concatenate([b.R for b in batches])[j]
+    # within 4σ of the linearised covariance
+    nu = z[j] - [1500.0, -800.0, 120.0]
+    assert nu @ np.linalg.solve(cov, nu) < 16.3
+    assert pipe.counters.by_kind["registration"] == 1 and pipe.counters.rejected == 0
+
+
+def test_detection_before_status_report_is_rejected_and_counted():
+    radar = RadarSim(RADAR, ORIGIN, EPOCH, seed=2)
+    pipe = SapientPipe("radar-1", ORIGIN)
+    det = radar._detection(1.0, 10.0, 1.0, 1000.0, 0.9, None, 0.0)
+    pipe.feed(frame(radar.registration(0.0)) + frame(det))
+    assert pipe.counters.rejected == 1
+    (reason,) = pipe.counters.rejected_by_reason
+    assert "range_bearing" in reason and "node location unknown" in reason
+
+
+def test_malformed_messages_are_rejected_and_the_stream_goes_on():
+    radar = RadarSim(RADAR, ORIGIN, EPOCH, seed=3)
+    pipe = SapientPipe("radar-1", ORIGIN)
+    good = frame(radar.registration(0.0)) + frame(radar.status_report(0.0))
+    bad_ulid = radar._detection(1.0, 10.0, 1.0, 1000.0, 0.9, None, 0.0)
+    bad_ulid.detection_report.report_id = "not-a-ulid"
+    bad_range = radar._detection(1.0, 10.0, 1.0, -5.0, 0.9, None, 0.0)
+    garbage = b"\x0a\xff\xff\xff\xff\x0f"
+    ok = radar._detection(1.0, 20.0, 2.0, 2000.0, 0.9, ObjectClass.BIRD, 0.8)
+    stream = (
+        good
+        + frame(bad_ulid)
+        + frame(bad_range)
+        + struct.pack("<I", len(garbage))
+        + garbage
+        + frame(ok)
+    )
+    batches = pipe.feed(stream) + pipe.flush()
+    assert sum(len(b) for b in batches) == 1
+    reasons = set(pipe.counters.rejected_by_reason)
+    assert "SapientMessage.detection_report.report_id: not a ULID" in reasons
+    assert "SapientMessage.detection_report.range_bearing.range: negative range" in reasons
+    assert "SapientMessage: malformed protobuf" in reasons
+    assert pipe.counters.rejected == 3
+    # the surviving plot carries the radar's bird classification
+    assert batches[0].class_loglik[0].argmax() == ObjectClass.BIRD
+
+
+def test_absurd_length_prefix_is_rejected_and_reader_recovers():
+    radar = RadarSim(RADAR, ORIGIN, EPOCH, seed=4)
+    pipe = SapientPipe("radar-1", ORIGIN)
+    pipe.feed(struct.pack("<I", 50_000_000) + b"junk")
+    assert "frame.length: exceeds maximum" in pipe.counters.rejected_by_reason
+    pipe.feed(frame(radar.registration(0.0)))
+    assert pipe.counters.by_kind["registration"] == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_fuzz_parse_and_validate_raise_only_sapient_errors(data):
+    try:
+        validate(parse_message(data))
+    except SapientError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=8))
+def test_fuzz_pipe_never_raises(chunks):
+    pipe = SapientPipe("radar-1", ORIGIN)
+    for c in chunks:
+        pipe.feed(c)
+    pipe.flush()
+    assert pipe.counters.decoded + pipe.counters.rejected >= 0

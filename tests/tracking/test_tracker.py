@@ -1,0 +1,120 @@
+import numpy as np
+
+from luchtwacht.model.detection import N_CLASSES, DetectionBatch
+from luchtwacht.tracking.association import gate, gnn
+from luchtwacht.tracking.tracker import CONFIRMED, Tracker, TrackerConfig
+
+SIGMA = 5.0
+
+
+def batch(t, pts, sensor="radar", ident=(), counts_misses=True):
+    pts = np.asarray(pts, dtype=float).reshape(-1, 3)
+    n = pts.shape[0]
+    return DetectionBatch(
+        sensor_id=sensor,
+        t_s=np.full(n, float(t)),
+        z=pts,
+        R=np.broadcast_to(np.eye(3) * SIGMA**2, (n, 3, 3)).copy(),
+        class_loglik=np.zeros((n, N_CLASSES)),
+        ident=ident,
+        counts_misses=counts_misses,
+        scan_t_s=float(t),
+    )
+
+
+def truth(t, start, vel):
+    return np.asarray(start, float) + np.asarray(vel, float) * t
+
+
+def test_gnn_prefers_the_globally_cheapest_assignment():
+    # Track 0 sits between both detections; track 1 only fits detection 1: the global optimum
+    # gives track 0 detection 0 even though detection 1 is its nearest.
+    x = np.zeros((2, 6))
+    x[0, :3] = [0, 0, 0]
+    x[1, :3] = [12, 0, 0]
+    p = np.broadcast_to(np.eye(6) * 25.0, (2, 6, 6)).copy()
+    z = np.array([[-9.0, 0, 0], [8.0, 0, 0]])
+    r = np.broadcast_to(np.eye(3) * 25.0, (2, 3, 3)).copy()
+    pairs = gate(x, p, z, r, gate_d2=16.27)
+    ti, di = gnn(pairs, 2, 2)
+    assert dict(zip(ti.tolist(), di.tolist(), strict=True)) == {0: 0, 1: 1}
+
+
+def test_gate_excludes_far_detections():
+    x = np.zeros((1, 6))
+    p = np.eye(6)[None] * 25.0
+    z = np.array([[500.0, 0, 0], [3.0, 4.0, 0]])
+    r = np.broadcast_to(np.eye(3) * 25.0, (2, 3, 3)).copy()
+    pairs = gate(x, p, z, r, gate_d2=16.27)
+    assert pairs.det.tolist() == [1]
+
+
+def test_crossing_targets_keep_their_tracks():
+    rng = np.random.default_rng(5)
+    tr = Tracker()
+    a0, av = (-300.0, -300.0, 100.0), (10.0, 10.0, 0.0)
+    b0, bv = (300.0, -300.0, 100.0), (-10.0, 10.0, 0.0)
+    ids_at_end = {}
+    for k in range(61):
+        pts = [
+            truth(k, a0, av) + rng.normal(0, SIGMA, 3),
+            truth(k, b0, bv) + rng.normal(0, SIGMA, 3),
+        ]
+        tr.process(batch(k, pts))
+        if k == 10:
+            conf = tr.tracks.confirmed
+            assert conf.sum() == 2
+            start = {int(i): tr.tracks.x[j, 0] for j, i in enumerate(tr.tracks.track_id) if conf[j]}
+    conf = tr.tracks.confirmed
+    for j, i in enumerate(tr.tracks.track_id):
+        if conf[j]:
+            ids_at_end[int(i)] = tr.tracks.x[j, 0]
+    assert set(ids_at_end) == set(start)  # no new tracks, no lost ones
+    for i, x0 in start.items():
+        # the track that started on the left (A) ends on the right, and vice versa
+        assert np.sign(ids_at_end[i]) == -np.sign(x0)
+
+
+def test_confirmation_after_m_of_n_and_velocity_from_two_points():
+    tr = Tracker(TrackerConfig(confirm_m=3, confirm_n=4))
+    for k, expect in enumerate([0, 0, 1]):
+        tr.process(batch(k, [truth(k, (0, 0, 50), (20, 0, 0))]))
+        assert int(tr.tracks.confirmed.sum()) == expect
+        if k == 1:
+            np.testing.assert_allclose(tr.tracks.x[0, 3:], [20, 0, 0], atol=1e-6)
+
+
+def test_confirmed_track_coasts_then_is_deleted():
+    cfg = TrackerConfig(coast_s=5.0)
+    tr = Tracker(cfg)
+    for k in range(6):
+        tr.process(batch(k, [truth(k, (0, 0, 50), (5, 0, 0))]))
+    assert tr.tracks.status[0] == CONFIRMED
+    tid = int(tr.tracks.track_id[0])
+    for k in range(6, 11):  # sensor keeps scanning, target gone: coasting
+        tr.process(batch(k, np.empty((0, 3))))
+        assert tid in tr.tracks.track_id
+    tr.process(batch(11.5, np.empty((0, 3))))
+    assert tid not in tr.tracks.track_id and tid in tr.deleted_ids
+
+
+def test_single_clutter_plots_never_confirm():
+    rng = np.random.default_rng(9)
+    tr = Tracker()
+    for k in range(30):
+        tr.process(batch(k, rng.uniform(-5000, 5000, (5, 3))))
+    assert tr.tracks.confirmed.sum() == 0
+
+
+def test_cooperative_identity_sticks_to_the_fused_track():
+    tr = Tracker()
+    for k in range(5):
+        p = truth(k, (100, 100, 60), (3, 0, 0))
+        tr.process(batch(k, [p]))
+        tr.process(
+            batch(
+                k + 0.5, [p + [1.5, 0, 0]], sensor="rid", ident=("SERIAL123",), counts_misses=False
+            )
+        )
+    assert len(tr.tracks) == 1
+    assert tr.tracks.ident[0] == "SERIAL123"
