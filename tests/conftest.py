@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from luchtwacht.eval.truth import TruthMatcher
 from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.scenario import default_scenario
+from luchtwacht.store.recorder import Recorder
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -34,9 +37,24 @@ class SharedData:
     dir = staticmethod(shared_dir)
 
 
+@dataclass
+class DemoRun:
+    """The default scenario run once, with its truth pairing and its recording."""
+
+    pipeline: Pipeline
+    matcher: TruthMatcher
+    recording: Path
+
+
 @pytest.fixture(scope="session")
-def default_run() -> Pipeline:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """The default scenario, run headless and unthrottled once for all end-to-end assertions."""
-    p = Pipeline(default_scenario(seed=7))
-    p.run(p.scenario.duration_s)
-    return p
+    scenario = default_scenario(seed=7)
+    path = tmp_path_factory.mktemp("demo") / "run.sqlite"
+    recorder = Recorder(path)
+    p = Pipeline(scenario, recorder=recorder)
+    matcher = TruthMatcher(scenario.targets, max_dist_m=150.0)
+    p.run(scenario.duration_s, on_cycle=lambda q: matcher.observe(q.t_s, q.views))
+    p.finish()
+    recorder.close()
+    return DemoRun(p, matcher, path)

@@ -30,18 +30,15 @@ def test_origin_maps_to_zero_and_north_is_positive_n():
     assert north[1] == pytest.approx(1112.0, rel=2e-3) and abs(north[0]) < 1e-6
 
 
-@given(
-    az=st.floats(0, 359.9),
-    el=st.floats(-5, 80),
-    rng=st.floats(50, 20_000),
-)
+@given(az=st.floats(0, 359.9), el=st.floats(-5, 80), rng=st.floats(50, 20_000))
 def test_aer_round_trip_from_offset_sensor(az, el, rng):
+    # pymap3d zeroes ENU components under 1 mm before taking angles, so compare in metres.
     sensor = (51.655, 5.705, 75.0)
     enu = ORIGIN.aer_to_enu(az, el, rng, *sensor)
     aer = ORIGIN.enu_to_aer(enu, *sensor)
-    assert aer[2] == pytest.approx(rng, abs=1e-4)
-    assert aer[1] == pytest.approx(el, abs=1e-6)
-    assert (aer[0] - az + 180) % 360 - 180 == pytest.approx(0, abs=1e-6)
+    assert aer[2] == pytest.approx(rng, abs=1e-3)
+    again = ORIGIN.aer_to_enu(aer[0], aer[1], aer[2], *sensor)
+    np.testing.assert_allclose(again, enu, atol=5e-3)
 
 
 def test_aer_covariance_matches_monte_carlo():

@@ -91,6 +91,7 @@ def demo(
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: summarising what ran[/yellow]")
     finally:
+        pipeline.finish()
         if recorder is not None:
             recorder.close()
     summary = pipeline.summary()
@@ -104,7 +105,8 @@ def _print_summary(console: Console, s: dict[str, object]) -> None:
         f"[bold]Summary[/bold] {s['scenario']} seed {s['seed']}, {s['duration_s']} s simulated"
     )
     console.print(
-        f"tracks confirmed: {s['tracks_confirmed']}  classes: {s['classes']}  alerts raised: {s['alerts_raised']}"
+        f"tracks confirmed: {s['tracks_confirmed']}  classes: {s['classes']}  "
+        f"alerts raised: {s['alerts_raised']}"
     )
     t = Table(
         "Sensor",
@@ -124,7 +126,10 @@ def _print_summary(console: Console, s: dict[str, object]) -> None:
     alerts = s["alerts"]
     assert isinstance(alerts, list)
     for a in alerts:
-        line = f"alert {a['alert_id']} [{a['level']}] t+{a['raised_t_s']} s: {a['message']} ({a['state']})"
+        line = (
+            f"alert {a['alert_id']} [{a['level']}] t+{a['raised_t_s']} s: "
+            f"{a['message']} ({a['state']})"
+        )
         console.print(escape(line), highlight=False)
 
 

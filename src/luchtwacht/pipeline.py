@@ -1,5 +1,6 @@
-"""The pipeline: wires simulated (or real) feeds through ingest, tracking, identification, threat
-assessment, alerting and recording, on one simulated clock.
+"""The pipeline: feeds → ingest → tracking → identification → threat → alerts → recorder.
+
+Wires simulated (or real) feeds through every stage on one simulated clock.
 
 Per tick (0.1 s of scenario time) the simulated sensors put their wire bytes on the bus; the
 bus delivers what has arrived; each feed's pipe decodes and validates it into detection batches;
@@ -15,7 +16,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class Feed:
     last_rx_s: float | None = None
 
     def state(self, t_s: float) -> str:
-        """ "ok", "waiting" (nothing yet) or "lost" (silent for 3 intervals)."""
+        """Feed health: ok, waiting (nothing yet) or lost (silent for 3 intervals)."""
         if self.last_rx_s is None:
             return "waiting"
         return "ok" if t_s - self.last_rx_s <= 3 * self.interval_s + 1.0 else "lost"
@@ -299,17 +300,24 @@ class Pipeline:
         clock: SimClock | None = None,
         on_cycle: Callable[[Pipeline], None] | None = None,
     ) -> None:
-        """Run the scenario for ``duration_s`` scenario seconds, paced by ``clock``."""
+        """Run ``duration_s`` more scenario seconds from where the pipeline stands.
+
+        Paced by ``clock`` (unthrottled by default).
+        """
         clock = clock or SimClock(0.0)
-        n_ticks = int(round(duration_s / TICK_S))
-        for k in range(1, n_ticks + 1):
+        k0 = round(self.t_s / TICK_S)
+        n_ticks = round(duration_s / TICK_S)
+        for k in range(k0 + 1, k0 + n_ticks + 1):
             t = k * TICK_S
             clock.advance_to(t)
             self.step(t)
-            if k % CYCLE_TICKS == 0 or k == n_ticks:
+            if k % CYCLE_TICKS == 0 or k == k0 + n_ticks:
                 self.cycle()
                 if on_cycle is not None:
                     on_cycle(self)
+
+    def finish(self) -> None:
+        """Close the run in the record: a final audit entry, then commit."""
         if self.recorder is not None:
             self.recorder.audit(
                 self.utc(self.t_s),
@@ -320,7 +328,7 @@ class Pipeline:
 
     # --- summary --------------------------------------------------------------------------------
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> dict[str, Any]:
         """What a headless run reports: tracks, their classes, alerts, feed counters."""
         rel = self.epoch_s
         tracks = []

@@ -113,7 +113,11 @@ def test_cooperative_identity_sticks_to_the_fused_track():
         tr.process(batch(k, [p]))
         tr.process(
             batch(
-                k + 0.5, [p + [1.5, 0, 0]], sensor="rid", ident=("SERIAL123",), counts_misses=False
+                k + 0.5,
+                [p + np.array([1.5, 0, 0])],
+                sensor="rid",
+                ident=("SERIAL123",),
+                counts_misses=False,
             )
         )
     assert len(tr.tracks) == 1

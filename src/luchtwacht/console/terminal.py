@@ -29,8 +29,9 @@ def tracks_table(p: Pipeline, max_rows: int = MAX_TRACK_ROWS) -> Table:
     """Confirmed tracks, most threatening first."""
     t = Table(title=f"Tracks ({len(p.views)} confirmed)", expand=True, title_justify="left")
     for col, just in (
-        ("ID", "right"), ("Class", "left"), ("Identity", "left"), ("Lat", "right"), ("Lon", "right"),
-        ("Alt m", "right"), ("Speed m/s", "right"), ("Hdg°", "right"), ("Threat", "left"), ("Zone", "left"),
+        ("ID", "right"), ("Class", "left"), ("Identity", "left"), ("Lat", "right"),
+        ("Lon", "right"), ("Alt m", "right"), ("Speed m/s", "right"), ("Hdg°", "right"),
+        ("Threat", "left"), ("Zone", "left"),
     ):  # fmt: skip
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for v in p.views[:max_rows]:

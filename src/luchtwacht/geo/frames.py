@@ -17,7 +17,7 @@ F64 = NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class SiteOrigin:
-    """WGS84 origin of the local ENU frame: latitude/longitude in degrees, height in metres (ellipsoid)."""
+    """WGS84 origin of the local ENU frame: lat/lon in degrees, ellipsoidal height in metres."""
 
     lat_deg: float
     lon_deg: float
@@ -52,7 +52,7 @@ class SiteOrigin:
         sensor_lon_deg: float,
         sensor_alt_m: float,
     ) -> F64:
-        """Sensor-relative azimuth/elevation (deg, true north) and slant range (m) → site ENU (..., 3).
+        """Sensor-relative azimuth/elevation (deg, true north), slant range (m) → site ENU (..., 3).
 
         Goes through ECEF so a sensor kilometres from the origin is placed exactly.
         """

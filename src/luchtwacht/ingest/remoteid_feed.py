@@ -157,6 +157,8 @@ class RemoteIdPipe:
             alt = self.origin.alt_m + loc.height_m
         if alt is None:
             raise rid.RemoteIdError("alt_geo_m", "no geodetic, barometric or height value")
+        if loc.lat is None or loc.lon is None:
+            raise rid.RemoteIdError("lat", "position unknown")
         z = self.origin.to_enu(loc.lat, loc.lon, alt).reshape(1, 3)
         h_bound = loc.horizontal_accuracy.bound_m
         v_bound = loc.vertical_accuracy.bound_m

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import numpy as np
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -123,9 +124,10 @@ class _FieldRule:
 @cache
 def _rules(desc: Descriptor) -> tuple[_FieldRule, ...]:
     out = []
+    ext: Any = proto_options_pb2.field_options  # the extension's stub type is too narrow for mypy
     for fd in desc.fields:
-        opt = fd.GetOptions().Extensions[proto_options_pb2.field_options]
-        out.append(_FieldRule(fd, opt.is_mandatory, opt.is_ulid, opt.is_uuid))
+        opt = fd.GetOptions().Extensions[ext]
+        out.append(_FieldRule(fd, bool(opt.is_mandatory), bool(opt.is_ulid), bool(opt.is_uuid)))
     return tuple(out)
 
 
@@ -283,7 +285,7 @@ def validate(msg: SapientMessage) -> str:
             "unsupported ICD version",
             f"{msg.registration.icd_version!r}, expected {ICD_VERSION!r}",
         )
-    return kind
+    return str(kind)
 
 
 def timestamp_s(msg: SapientMessage) -> float:
@@ -474,7 +476,10 @@ class SapientPipe:
             )
             # One node per group, so one sensor position for the whole array conversion.
             node = rb_rows[0][2]
-            assert node.lat_deg is not None and node.lon_deg is not None and node.alt_m is not None
+            if node.lat_deg is None or node.lon_deg is None or node.alt_m is None:
+                raise SapientError(
+                    "SapientMessage.status_report.node_location", "node location unknown"
+                )
             z[idx] = self.origin.aer_to_enu(az, el, rng, node.lat_deg, node.lon_deg, node.alt_m)
             cov[idx] = aer_covariance_to_enu(
                 az, el, rng, az_e * scale_ang, el_e * scale_ang, rg_e * scale_rng
@@ -490,7 +495,9 @@ class SapientPipe:
             best = max(dr.classification, key=lambda c: c.confidence, default=None)
             labels.append(map_class(best.type) if best is not None else None)
             conf[i] = best.confidence if best is not None else 0.0
-        extra = tuple({"object_id": dr.object_id, "node_id": node.node_id} for _, dr, node in group)
+        extra: tuple[dict[str, object], ...] = tuple(
+            {"object_id": dr.object_id, "node_id": node.node_id} for _, dr, node in group
+        )
         return DetectionBatch(
             sensor_id=self.sensor_id,
             t_s=np.full(n, t),
@@ -505,7 +512,7 @@ def _enum_name(msg: Message, name: str) -> str:
     """Symbolic name of an enum field's value (the number if the schema does not know it)."""
     value = getattr(msg, name)
     enum = msg.DESCRIPTOR.fields_by_name[name].enum_type
-    known = enum.values_by_number.get(value)
+    known = enum.values_by_number.get(value) if enum is not None else None
     return known.name if known is not None else str(value)
 
 

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from google.protobuf import json_format
+from sapient_msg.bsi_flex_335_v2_0 import range_bearing_pb2
 
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.sapient import ICD_VERSION, SapientMessage, frame, new_ulid
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.sim.targets import Target
 
+_RB_DEGREES_M = "RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M"
 _CLASS_NAMES = {
     ObjectClass.DRONE: "UAV Rotary Wing",
     ObjectClass.BIRD: "Bird",
@@ -82,7 +84,7 @@ class RadarSim:
         s = target.path.state(t_s)
         if s is None:
             return 0.0
-        az, el, rng = self._aer(s[0])
+        _, el, rng = self._aer(s[0])
         if not self._in_coverage(el, rng):
             return 0.0
         return float(self.cfg.pfa ** (1.0 / (1.0 + self.snr(target.rcs_m2, rng))))
@@ -140,7 +142,7 @@ class RadarSim:
                         "detectionDefinition": [
                             {
                                 "locationType": {
-                                    "rangeBearingUnits": "RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M",
+                                    "rangeBearingUnits": _RB_DEGREES_M,
                                     "rangeBearingDatum": "RANGE_BEARING_DATUM_TRUE",
                                 },
                             }
@@ -200,8 +202,8 @@ class RadarSim:
     ) -> SapientMessage:
         msg = SapientMessage()
         abs_t = self.epoch_s + t_s
-        msg.timestamp.seconds = int(math.floor(abs_t))
-        msg.timestamp.nanos = int(round((abs_t - math.floor(abs_t)) * 1e9)) % 1_000_000_000
+        msg.timestamp.seconds = math.floor(abs_t)
+        msg.timestamp.nanos = round((abs_t - math.floor(abs_t)) * 1e9) % 1_000_000_000
         msg.node_id = self.cfg.node_id
         dr = msg.detection_report
         dr.report_id = new_ulid(abs_t, self.rng)
@@ -211,8 +213,8 @@ class RadarSim:
         rb.azimuth_error = self.cfg.azimuth_std_deg
         rb.elevation_error = self.cfg.elevation_std_deg
         rb.range_error = self.cfg.range_std_m
-        rb.coordinate_system = 1  # RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M
-        rb.datum = 1  # RANGE_BEARING_DATUM_TRUE
+        rb.coordinate_system = range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M
+        rb.datum = range_bearing_pb2.RANGE_BEARING_DATUM_TRUE
         dr.detection_confidence = conf
         if cls is not None:
             c = dr.classification.add()

@@ -63,14 +63,15 @@ class RemoteIdReceiverSim:
         """Messages the transmitter sends in this one-second slot: (type, 25 bytes)."""
         eq = tgt.remote_id
         s = tgt.path.state(t_s)
-        assert eq is not None and s is not None
+        if eq is None or s is None:
+            raise ValueError(f"{tgt.name} has no Remote ID or does not exist at {t_s} s")
         pos, vel = s
         fix = pos + self.rng.normal(0.0, self.cfg.gnss_std_m, 3)
         lat, lon, alt = self.origin.to_geodetic(fix)
         abs_t = self.epoch_s + t_s
         speed = float(math.hypot(vel[0], vel[1]))
         course = math.degrees(math.atan2(vel[0], vel[1])) % 360.0
-        out = [
+        out: list[tuple[int, bytes]] = [
             (
                 rid.MessageType.LOCATION,
                 rid.encode_location(

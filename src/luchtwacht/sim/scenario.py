@@ -20,7 +20,7 @@ from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
 from luchtwacht.sim.radar import RadarConfig
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
-from luchtwacht.sim.targets import Orbit, RemoteIdEquipment, Target, WaypointPath, Wander
+from luchtwacht.sim.targets import Orbit, RemoteIdEquipment, Target, Wander, WaypointPath
 
 # Runway midpoint of Volkel Air Base. Heights are WGS84 ellipsoidal: field elevation 22 m above
 # NAP plus a geoid undulation of about 43 m in the southern Netherlands.

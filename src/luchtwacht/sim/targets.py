@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Protocol
 
 import numpy as np
@@ -147,4 +148,4 @@ class Target:
 def _pairs(
     points: tuple[tuple[float, float, float], ...],
 ) -> list[tuple[tuple[float, float, float], tuple[float, float, float]]]:
-    return list(zip(points[:-1], points[1:], strict=True))
+    return list(pairwise(points))

@@ -100,7 +100,7 @@ class Recorder:
                     ",".join(v.zones_inside),
                     v.time_to_breach_s,
                     v.pos_std_m,
-                )  # fmt: skip
+                )
                 for v in views
             ],
         )
@@ -122,7 +122,7 @@ class Recorder:
                 alert.object_class,
                 alert.uas_id,
                 alert.message,
-            ),  # fmt: skip
+            ),
         )
         self.audit(
             t_s,

@@ -29,7 +29,8 @@ class ZoneGeometry:
         self.polygon = shapely.Polygon(enu[:, :2])
         if not self.polygon.is_valid:
             raise ValueError(
-                f"zone {zone.name!r}: polygon is not valid ({shapely.is_valid_reason(self.polygon)})"
+                f"zone {zone.name!r}: polygon is not valid "
+                f"({shapely.is_valid_reason(self.polygon)})"
             )
         shapely.prepare(self.polygon)
 
@@ -46,8 +47,10 @@ class ZoneGeometry:
         return np.asarray(shapely.distance(self.polygon, shapely.points(pos[:, :2])), dtype=float)
 
     def time_to_breach(self, pos_m: F64, vel_ms: F64, horizon_s: float, step_s: float = 1.0) -> F64:
-        """Seconds until each track enters the volume at constant velocity; 0 inside, NaN if not
-        within ``horizon_s``. Resolution is ``step_s``."""
+        """Seconds until each track enters the volume at constant velocity.
+
+        0 inside, NaN if not within ``horizon_s``; resolution ``step_s``.
+        """
         pos, vel = np.atleast_2d(pos_m), np.atleast_2d(vel_ms)
         n = pos.shape[0]
         out = np.full(n, np.nan)

@@ -1,4 +1,4 @@
-"""Multi-target tracking on arrays: motion models, Kalman filter, gating, association, management."""
+"""Multi-target tracking on arrays: models, Kalman filter, gating, association, management."""
 
 from luchtwacht.tracking.tracker import Tracker, TrackerConfig, TrackTable
 

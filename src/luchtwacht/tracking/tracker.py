@@ -88,7 +88,8 @@ class TrackTable:
     @property
     def confirmed(self) -> NDArray[np.bool_]:
         """Mask of confirmed rows."""
-        return self.status == CONFIRMED
+        mask: NDArray[np.bool_] = self.status == CONFIRMED
+        return mask
 
 
 class Tracker:
@@ -110,8 +111,10 @@ class Tracker:
         return predict(tt.x, tt.P, ncv_transition(dt), ncv_process_noise(dt, self.config.q_m2_s3))
 
     def maintain(self, t_s: float) -> None:
-        """Drop tracks that have gone without updates too long by ``t_s`` (call between batches:
-        a sensor that sees nothing sends nothing)."""
+        """Drop tracks that have gone without updates too long by ``t_s``.
+
+        Called between batches too: a sensor that sees nothing sends nothing.
+        """
         self._delete(t_s)
 
     def process(self, batch: DetectionBatch) -> None:

@@ -1,0 +1,61 @@
+import json
+import sqlite3
+
+from typer.testing import CliRunner
+
+from luchtwacht.cli import app
+
+runner = CliRunner()
+
+
+def test_demo_headless_writes_summary_json_with_tracks_classes_alerts(tmp_path):
+    out = tmp_path / "s.json"
+    rec = tmp_path / "run.sqlite"
+    result = runner.invoke(
+        app,
+        [
+            "demo",
+            "--headless",
+            "--duration",
+            "120",
+            "--speed",
+            "100",
+            "--summary-json",
+            str(out),
+            "--record",
+            str(rec),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    s = json.loads(out.read_text())
+    assert s["duration_s"] == 120.0
+    assert s["tracks_confirmed"] == len(s["tracks"]) >= 5
+    assert {"drone", "bird", "aircraft"} <= set(s["classes"])
+    assert all({"track_id", "class", "cooperative", "uas_id"} <= set(t) for t in s["tracks"])
+    assert s["alerts_raised"] == len(s["alerts"]) >= 2
+    assert all(a["object_class"] == "drone" and a["zone"] == "EHVK runway" for a in s["alerts"])
+    assert s["sensors"]["radar-1"]["decoded"] > 1000 and s["sensors"]["rid-ehvk-1"]["decoded"] > 50
+    assert "tracks confirmed" in result.output and "radar-1" in result.output
+    assert "[critical]" in result.output or "[high]" in result.output
+
+    ok = runner.invoke(app, ["verify", str(rec)])
+    assert ok.exit_code == 0 and "intact" in ok.output
+    db = sqlite3.connect(rec)
+    db.execute("UPDATE audit SET payload = '{}' WHERE seq = 2")
+    db.commit()
+    db.close()
+    bad = runner.invoke(app, ["verify", str(rec)])
+    assert bad.exit_code == 1
+
+
+def test_demo_live_view_renders(tmp_path):
+    result = runner.invoke(app, ["demo", "--duration", "12", "--speed", "0", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "LUCHTWACHT" in result.output and "Tracks" in result.output and "Sensors" in result.output
+    )
+
+
+def test_demo_rejects_negative_speed():
+    result = runner.invoke(app, ["demo", "--headless", "--speed", "-1"])
+    assert result.exit_code != 0
