@@ -20,12 +20,12 @@ install: $(STAMP)
 demo: install
 	$(BIN)/luchtwacht demo
 
-test: install
+test: lint
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
 clean:
