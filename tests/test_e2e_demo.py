@@ -4,6 +4,7 @@ import sqlite3
 
 import numpy as np
 
+from luchtwacht.eval.truth import TruthMatcher
 from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.scenario import default_scenario
 from luchtwacht.store.recorder import verify_audit_chain
@@ -119,3 +120,16 @@ def test_garbage_on_a_feed_is_rejected_counted_and_the_picture_goes_on():
     assert any("malformed protobuf" in r for r in s["sensors"]["radar-1"]["rejected_by_reason"])
     # the air picture went on: the Remote ID drone is still tracked after the garbage
     assert any(v.uas_id == SERIAL for v in p.views)
+
+
+def test_other_seeds_alert_on_both_intruders_and_nothing_else():
+    for seed in (1, 5):
+        scenario = default_scenario(seed=seed)
+        p = Pipeline(scenario)
+        m = TruthMatcher(scenario.targets, max_dist_m=150.0)
+        p.run(scenario.duration_s, on_cycle=lambda q, m=m: m.observe(q.t_s, q.views))
+        alerted = {a.track_id for a in p.alerts.alerts.values()}
+        for name in ("Intruder A", "Intruder B"):
+            assert alerted & set(m.history[name].track_ids), (seed, name)
+        intruders = set(m.history["Intruder A"].track_ids) | set(m.history["Intruder B"].track_ids)
+        assert alerted <= intruders, seed
