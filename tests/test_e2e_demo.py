@@ -127,7 +127,11 @@ def test_other_seeds_alert_on_both_intruders_and_nothing_else():
         scenario = default_scenario(seed=seed)
         p = Pipeline(scenario)
         m = TruthMatcher(scenario.targets, max_dist_m=150.0)
-        p.run(scenario.duration_s, on_cycle=lambda q, m=m: m.observe(q.t_s, q.views))
+
+        def observe(q: Pipeline, m: TruthMatcher = m) -> None:
+            m.observe(q.t_s, q.views)
+
+        p.run(scenario.duration_s, on_cycle=observe)
         alerted = {a.track_id for a in p.alerts.alerts.values()}
         for name in ("Intruder A", "Intruder B"):
             assert alerted & set(m.history[name].track_ids), (seed, name)

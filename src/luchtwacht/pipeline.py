@@ -16,13 +16,14 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from luchtwacht.identify.classify import classify
+from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
-from luchtwacht.ingest.sapient import FeedCounters, SapientPipe
+from luchtwacht.ingest.sapient import SapientPipe
 from luchtwacht.model.detection import DetectionBatch
 from luchtwacht.model.track import Alert, ThreatLevel, TrackView
 from luchtwacht.sim.radar import RadarSim
@@ -41,20 +42,6 @@ TICK_S = 0.1
 CYCLE_TICKS = 10
 
 
-class Pipe(Protocol):
-    """A feed decoder: bytes in, detection batches out, with counters."""
-
-    counters: FeedCounters
-
-    def feed(self, data: bytes) -> list[DetectionBatch]:
-        """Consume bytes from the feed."""
-        ...
-
-    def flush(self) -> list[DetectionBatch]:
-        """Emit whatever the pipe still groups (end of a delivery)."""
-        ...
-
-
 @dataclass(slots=True)
 class Feed:
     """One input feed: its pipe, wire format, expected reporting interval and last arrival."""
@@ -62,7 +49,7 @@ class Feed:
     sensor_id: str
     name: str
     fmt: str
-    pipe: Pipe
+    pipe: FeedPipe
     interval_s: float
     last_rx_s: float | None = None
 
@@ -203,6 +190,11 @@ class Pipeline:
                     self.recorder.rejections(raw.t_rx_s, raw.sensor_id, new.elements())
         for feed in self.feeds.values():
             batches.extend(feed.pipe.flush())
+            if isinstance(feed.pipe, SapientPipe):
+                # The simulated node does not listen; the answers are kept as evidence.
+                for reply in feed.pipe.take_replies():
+                    if self.recorder is not None:
+                        self.recorder.raw(self.utc(t_s), feed.sensor_id, "sapient-out", reply)
         for batch in sorted(batches, key=lambda b: b.time_s):
             if batch.time_s < self._last_batch_t - 2.0:
                 self.late_batches += 1  # beyond the tolerated lateness: not applied

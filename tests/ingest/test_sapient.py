@@ -214,3 +214,29 @@ def test_fuzz_pipe_never_raises(chunks):
         pipe.feed(c)
     pipe.flush()
     assert pipe.counters.decoded + pipe.counters.rejected >= 0
+
+
+def test_fusion_node_answers_registration_alert_and_errors(shared):
+    radar = RadarSim(RADAR, ORIGIN, EPOCH, seed=5)
+    pipe = SapientPipe("radar-1", ORIGIN)
+    reg = radar.registration(0.0)
+    bad_reg = radar.registration(0.0)
+    bad_reg.registration.icd_version = "BSI Flex 335 v1.0"
+    alert = load(shared.dir("data", "sapient", "valid") / "Alert.FullMessage.json")
+    alert.node_id = RADAR.node_id
+    bad_det = radar._detection(1.0, 10.0, 1.0, -1.0, 0.9, None, 0.0)
+    pipe.feed(frame(reg) + frame(bad_reg) + frame(alert) + frame(bad_det))
+    replies = [parse_message(r[4:]) for r in pipe.take_replies()]
+    assert [validate(r) for r in replies] == [
+        "registration_ack",
+        "registration_ack",
+        "alert_ack",
+        "error",
+    ]
+    assert all(r.destination_id == RADAR.node_id for r in replies)
+    assert replies[0].registration_ack.acceptance
+    assert not replies[1].registration_ack.acceptance
+    assert "icd_version" in replies[1].registration_ack.ack_response_reason[0]
+    assert replies[2].alert_ack.alert_id == alert.alert.alert_id
+    assert "range: negative range" in replies[3].error.error_message[0]
+    assert pipe.take_replies() == []

@@ -19,7 +19,7 @@ import numpy as np
 
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest import remoteid as rid
-from luchtwacht.ingest.sapient import FeedCounters
+from luchtwacht.ingest.feed import FeedCounters
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,8 @@ import logging
 import math
 import re
 import struct
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -28,6 +27,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from sapient_msg import proto_options_pb2
 from sapient_msg.bsi_flex_335_v2_0 import (
+    alert_ack_pb2,
     detection_report_pb2,
     location_pb2,
     range_bearing_pb2,
@@ -35,6 +35,7 @@ from sapient_msg.bsi_flex_335_v2_0 import (
 )
 
 from luchtwacht.geo import SiteOrigin, aer_covariance_to_enu
+from luchtwacht.ingest.feed import FeedCounters
 from luchtwacht.model.detection import DetectionBatch, ObjectClass, class_report_loglik
 
 log = logging.getLogger(__name__)
@@ -333,27 +334,25 @@ class NodeState:
     system: str = ""
 
 
-@dataclass(slots=True)
-class FeedCounters:
-    """Per-feed counters shown in the console and the summary."""
-
-    decoded: int = 0
-    rejected: int = 0
-    rejected_by_reason: Counter[str] = field(default_factory=Counter)
-    by_kind: Counter[str] = field(default_factory=Counter)
-
-    def reject(self, reason: str) -> None:
-        """Count a rejection under its reason."""
-        self.rejected += 1
-        self.rejected_by_reason[reason] += 1
+DEFAULT_FUSION_NODE_ID = "6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f"
 
 
 class SapientPipe:
-    """Decoder state for one SAPIENT connection: frames in, detection batches out."""
+    """Decoder state for one SAPIENT connection: frames in, detection batches out.
 
-    def __init__(self, sensor_id: str, origin: SiteOrigin) -> None:
+    As the fusion node (DMM) it also answers the sensor node: a RegistrationAck for every
+    Registration (refused with the broken rule when it is invalid), an AlertAck for every Alert
+    and an Error naming the rule for any other invalid message. Answers collect in ``replies``
+    as framed bytes for the transport to send back.
+    """
+
+    def __init__(
+        self, sensor_id: str, origin: SiteOrigin, fusion_node_id: str = DEFAULT_FUSION_NODE_ID
+    ) -> None:
         self.sensor_id = sensor_id
         self.origin = origin
+        self.fusion_node_id = fusion_node_id
+        self.replies: list[bytes] = []
         self.reader = FrameReader()
         self.nodes: dict[str, NodeState] = {}
         self.counters = FeedCounters()
@@ -375,12 +374,14 @@ class SapientPipe:
         """
         try:
             for body in self.reader.feed(data):
+                msg: SapientMessage | None = None
                 try:
                     msg = parse_message(body)
                     kind = validate(msg)
                     self._handle(msg, kind, self._pending)
                 except SapientError as exc:
                     self._reject(exc)
+                    self._answer_invalid(msg, body, exc)
         except SapientError as exc:  # framing error: the stream was reset
             self._reject(exc)
         latest: dict[str, float] = {}
@@ -397,6 +398,32 @@ class SapientPipe:
         done, self._pending = self._pending, []
         return self._to_batches(done)
 
+    def _reply(self, to_node: str) -> SapientMessage:
+        """A message from the fusion node to ``to_node``, stamped now (wall clock)."""
+        out = SapientMessage()
+        out.timestamp.GetCurrentTime()
+        out.node_id = self.fusion_node_id
+        if is_uuid(to_node):
+            out.destination_id = to_node
+        return out
+
+    def _answer_invalid(self, msg: SapientMessage | None, body: bytes, exc: SapientError) -> None:
+        if msg is None or not is_uuid(msg.node_id):
+            return  # nobody to answer: the bytes did not even say who sent them
+        out = self._reply(msg.node_id)
+        if msg.WhichOneof("content") == "registration":
+            out.registration_ack.acceptance = False
+            out.registration_ack.ack_response_reason.append(str(exc))
+        else:
+            out.error.packet = body[:4096]
+            out.error.error_message.append(str(exc))
+        self.replies.append(frame(out))
+
+    def take_replies(self) -> list[bytes]:
+        """Framed answers to send to the sensor node, oldest first (and forget them)."""
+        out, self.replies = self.replies, []
+        return out
+
     def _handle(
         self,
         msg: SapientMessage,
@@ -406,6 +433,9 @@ class SapientPipe:
         node = self.nodes.setdefault(msg.node_id, NodeState(msg.node_id))
         if kind == "registration":
             node.registered = True
+            ack = self._reply(msg.node_id)
+            ack.registration_ack.acceptance = True
+            self.replies.append(frame(ack))
             node.node_types = tuple(
                 _enum_name(d, "node_type") for d in msg.registration.node_definition
             )
@@ -418,6 +448,11 @@ class SapientPipe:
                     sr.node_location, "SapientMessage.status_report.node_location"
                 )
                 node.lat_deg, node.lon_deg, node.alt_m = lat, lon, alt
+        elif kind == "alert":
+            ack = self._reply(msg.node_id)
+            ack.alert_ack.alert_id = msg.alert.alert_id
+            ack.alert_ack.alert_ack_status = alert_ack_pb2.AlertAck.ALERT_ACK_STATUS_ACCEPTED
+            self.replies.append(frame(ack))
         elif kind == "detection_report":
             if not node.registered:
                 raise SapientError("SapientMessage.node_id", "detection from an unregistered node")

@@ -1,0 +1,52 @@
+"""What every feed decoder ("pipe") shares: its counters and its interface to the pipeline.
+
+A pipe is the stateful half of a wire-format adapter (the pure decode functions are the other):
+bytes from one connection or file go in, :class:`~luchtwacht.model.DetectionBatch` come out,
+and every rejected message is counted under a reason that names the field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from luchtwacht.model.detection import DetectionBatch
+
+
+@dataclass(slots=True)
+class FeedCounters:
+    """Per-feed counters shown in the console, the summary and ``--stats-json``."""
+
+    decoded: int = 0
+    rejected: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+    def reject(self, reason: str) -> None:
+        """Count a rejection under its reason."""
+        self.rejected += 1
+        self.rejected_by_reason[reason] += 1
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready view: accepted, rejected (total and by reason), by message kind."""
+        return {
+            "accepted": self.decoded,
+            "rejected": self.rejected,
+            "rejected_by_reason": dict(self.rejected_by_reason),
+            "by_kind": dict(self.by_kind),
+        }
+
+
+class FeedPipe(Protocol):
+    """A feed decoder: bytes in, detection batches out, with counters."""
+
+    counters: FeedCounters
+
+    def feed(self, data: bytes) -> list[DetectionBatch]:
+        """Consume bytes from the feed (any chunking); return the batches they complete."""
+        ...
+
+    def flush(self) -> list[DetectionBatch]:
+        """Emit whatever the pipe still holds back (end of a delivery or of the stream)."""
+        ...
