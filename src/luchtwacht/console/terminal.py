@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from luchtwacht.model.track import AlertState, ThreatLevel
-from luchtwacht.pipeline import Pipeline
+from luchtwacht.fusion import FusionCore, iso_utc
 
 THREAT_STYLE = {
     ThreatLevel.NONE: "dim",
@@ -25,7 +25,7 @@ MAX_TRACK_ROWS = 25
 CHROME_ROWS = 24  # header, table frames, alerts and sensors around the track rows
 
 
-def tracks_table(p: Pipeline, max_rows: int = MAX_TRACK_ROWS) -> Table:
+def tracks_table(p: FusionCore, max_rows: int = MAX_TRACK_ROWS) -> Table:
     """Confirmed tracks, most threatening first."""
     t = Table(title=f"Tracks ({len(p.views)} confirmed)", expand=True, title_justify="left")
     for col, just in (
@@ -59,7 +59,7 @@ def tracks_table(p: Pipeline, max_rows: int = MAX_TRACK_ROWS) -> Table:
     return t
 
 
-def alerts_table(p: Pipeline) -> Table:
+def alerts_table(p: FusionCore) -> Table:
     """Open alerts first, then the latest cleared ones."""
     t = Table(title="Alerts", expand=True, title_justify="left")
     for col in ("#", "Level", "Raised", "State", "Message"):
@@ -73,7 +73,7 @@ def alerts_table(p: Pipeline) -> Table:
                 a.level.label.upper(),
                 style=THREAT_STYLE[a.level] if a.state is not AlertState.CLEARED else "dim",
             ),
-            p.iso(a.raised_t_s - p.epoch_s)[11:19] + "Z",
+            iso_utc(a.raised_t_s)[11:19] + "Z",
             a.state.name.lower(),
             a.message,
         )
@@ -82,13 +82,13 @@ def alerts_table(p: Pipeline) -> Table:
     return t
 
 
-def sensors_table(p: Pipeline) -> Table:
+def sensors_table(p: FusionCore) -> Table:
     """Feed health and message counters."""
     t = Table(title="Sensors", expand=True, title_justify="left")
     for col in ("Sensor", "Format", "State", "Decoded", "Rejected", "Last rejection"):
         t.add_column(col)
     for f in p.feeds.values():
-        state = f.state(p.t_s)
+        state = f.state(p.now_s)
         style = {"ok": "green", "waiting": "yellow", "lost": "bold red"}[state]
         reasons = f.pipe.counters.rejected_by_reason
         last = next(reversed(reasons), "") if reasons else ""
@@ -103,7 +103,7 @@ def sensors_table(p: Pipeline) -> Table:
     return t
 
 
-def render(p: Pipeline, speed: float, screen_rows: int | None = None) -> Group:
+def render(p: FusionCore, speed: float, screen_rows: int | None = None) -> Group:
     """The whole screen for the current state of ``p``, fitted to ``screen_rows`` if given."""
     max_rows = (
         MAX_TRACK_ROWS
@@ -113,9 +113,9 @@ def render(p: Pipeline, speed: float, screen_rows: int | None = None) -> Group:
     pace = "max" if speed == 0 else f"×{speed:g}"
     head = Text.assemble(
         ("LUCHTWACHT ", "bold cyan"),
-        f"{p.scenario.name}  ",
-        (p.iso(p.t_s)[:19] + "Z", "bold"),
-        f"  t+{p.t_s:.0f} s  speed {pace}  ",
+        f"{p.name}  ",
+        (iso_utc(p.now_s)[:19] + "Z", "bold"),
+        f"  t+{p.now_s - p.start_s:.0f} s  speed {pace}  ",
         (
             f"{len(p.alerts.open_alerts)} open alert(s)",
             "bold red" if p.alerts.open_alerts else "green",
