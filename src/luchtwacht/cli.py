@@ -6,6 +6,7 @@ terminal view or headless with a summary at the end.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -20,7 +21,16 @@ from rich.table import Table
 from luchtwacht import __version__
 from luchtwacht.console.terminal import render
 from luchtwacht.pipeline import Pipeline
+from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.scenario import default_scenario
+from luchtwacht.site import (
+    RemoteIdSection,
+    SapientSection,
+    SiteConfigError,
+    default_site,
+    load_site,
+    parse_hostport,
+)
 from luchtwacht.store.recorder import Recorder, verify_audit_chain
 from luchtwacht.transport.clock import SimClock
 
@@ -131,6 +141,83 @@ def _print_summary(console: Console, s: dict[str, object]) -> None:
             f"{a['message']} ({a['state']})"
         )
         console.print(escape(line), highlight=False)
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None, typer.Option(help="Site YAML (see examples/site-ehvk.yaml).", dir_okay=False)
+    ] = None,
+    sapient_listen: Annotated[
+        str | None, typer.Option(help="SAPIENT server HOST:PORT (TCP).")
+    ] = None,
+    remoteid_listen: Annotated[str | None, typer.Option(help="Remote ID feed HOST:PORT.")] = None,
+    remoteid_protocol: Annotated[
+        str, typer.Option(help="udp or tcp for --remoteid-listen.")
+    ] = "udp",
+    headless: Annotated[bool, typer.Option(help="No live view.")] = False,
+    stats_json: Annotated[
+        Path | None, typer.Option(help="Rewrite counters here every second.")
+    ] = None,
+    record: Annotated[Path | None, typer.Option(help="Record to this SQLite file.")] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds.", min=0.1)
+    ] = None,
+) -> None:
+    """Run the live node for a site: serve its feeds until SIGTERM or Ctrl-C."""
+    try:
+        site = load_site(config) if config is not None else default_site()
+    except SiteConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    updates: dict[str, object] = {}
+    try:
+        if sapient_listen is not None:
+            parse_hostport(sapient_listen)
+            base = site.sapient or SapientSection()
+            updates["sapient"] = base.model_copy(update={"listen": sapient_listen})
+        if remoteid_listen is not None:
+            parse_hostport(remoteid_listen)
+            if remoteid_protocol not in ("udp", "tcp"):
+                raise ValueError("--remoteid-protocol must be udp or tcp")
+            updates["remoteid"] = RemoteIdSection(
+                listen=remoteid_listen, protocol=remoteid_protocol
+            )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if stats_json is not None:
+        updates["stats_json"] = stats_json
+    if record is not None:
+        updates["record"] = record
+    site = site.model_copy(update=updates)
+    if site.sapient is None and site.remoteid is None:
+        typer.echo(
+            "nothing to serve: give a site file with feeds,"
+            " or --sapient-listen / --remoteid-listen",
+            err=True,
+        )
+        raise typer.Exit(2)
+    console = Console()
+    if headless:
+        node = LiveNode(site)
+        asyncio.run(node.run(duration))
+    else:
+        with Live(console=console, auto_refresh=False) as live:
+            node = LiveNode(
+                site,
+                on_cycle=lambda core: live.update(render(core, 1.0, console.height), refresh=True),
+            )
+            asyncio.run(node.run(duration))
+    stats = node.stats()
+    console.print(
+        f"stopped: {stats['confirmed_tracks']} confirmed tracks, {stats['alerts_total']} alerts; "
+        + ", ".join(
+            f"{k}: {v['accepted']} accepted / {v['rejected']} rejected"
+            for k, v in stats["feeds"].items()
+        ),
+        highlight=False,
+    )
 
 
 @app.command()

@@ -11,8 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from luchtwacht.model.track import AlertState, ThreatLevel
 from luchtwacht.fusion import FusionCore, iso_utc
+from luchtwacht.model.track import AlertState, ThreatLevel
 
 THREAT_STYLE = {
     ThreatLevel.NONE: "dim",

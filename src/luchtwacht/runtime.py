@@ -1,0 +1,346 @@
+"""The live node: sockets in, air picture out, on the wall clock (``luchtwacht run``).
+
+One asyncio loop serves every feed of a site (``luchtwacht.site``):
+
+- a SAPIENT server (TCP) for any number of sensor nodes. Each connection gets its own
+  :class:`~luchtwacht.ingest.sapient.SapientPipe`, but all of them share what they know per
+  node. A node that reconnects therefore resumes without registering again. When its last
+  connection drops, the node's state goes to "lost".
+- a Remote ID receiver feed (JSON lines over UDP or TCP).
+
+Every 0.1 s the fusion core folds the decoded batches into the tracker. Every second it runs
+the assessment cycle and rewrites the stats file.
+
+Each connection is guarded on its own, so one misbehaving sensor never holds up the others:
+- a frame with an absurd length prefix cuts that connection off (the stream is out of step);
+- a connection stuck mid-frame for ``stall_timeout_s``, or silent for ``idle_timeout_s``, is
+  closed;
+- a sender above ``max_bytes_per_s`` is throttled: the node stops reading from it, and TCP
+  back-pressure slows the sender down. Nothing it already sent is dropped.
+
+SIGTERM or SIGINT ends the run cleanly: the node closes its listeners and connections, flushes
+and records what it already holds, writes the stats file and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from luchtwacht.fusion import FusionCore, iso_utc
+from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
+from luchtwacht.ingest.sapient import NodeState, SapientPipe
+from luchtwacht.site import SapientSection, SiteConfig, parse_hostport
+from luchtwacht.store.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.1
+CYCLE_S = 1.0
+READ_CHUNK = 65_536
+FRAMING_REASON = "frame.length: exceeds maximum"
+
+
+@dataclass(slots=True)
+class ListenerStats:
+    """Counters of one listener (all its connections together)."""
+
+    address: str = ""
+    connections_total: int = 0
+    connections_open: int = 0
+    closed_by_reason: Counter[str] = field(default_factory=Counter)
+    throttled_s: float = 0.0
+
+
+class LiveNode:
+    """A Luchtwacht node serving a site's feeds until it is stopped."""
+
+    def __init__(
+        self, config: SiteConfig, on_cycle: Callable[[FusionCore], None] | None = None
+    ) -> None:
+        self.config = config
+        self.recorder = Recorder(config.record) if config.record is not None else None
+        self.core = FusionCore(
+            config.site.name, config.origin, config.zone_models(), time.time(), self.recorder
+        )
+        self.on_cycle = on_cycle
+        self.stop_event = asyncio.Event()
+        self.sapient_nodes: dict[str, NodeState] = {}
+        self.node_connections: Counter[str] = Counter()
+        self.listeners: dict[str, ListenerStats] = {}
+        self._servers: list[asyncio.AbstractServer] = []
+        self._transports: list[asyncio.BaseTransport] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._conn_seq = 0
+        if self.recorder is not None:
+            self.recorder.set_meta(site=config.site.name, started=iso_utc(self.core.start_s))
+            self.recorder.audit(self.core.start_s, "run.start", {"site": config.site.name})
+
+    # --- SAPIENT -------------------------------------------------------------------------------
+
+    async def _start_sapient(self, cfg: SapientSection) -> None:
+        host, port = parse_hostport(cfg.listen)
+        stats = self.listeners.setdefault("sapient", ListenerStats())
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.add(task)
+            try:
+                await self._sapient_connection(cfg, stats, reader, writer)
+            finally:
+                if task is not None:
+                    self._tasks.discard(task)
+
+        server = await asyncio.start_server(handle, host, port, limit=READ_CHUNK)
+        self._servers.append(server)
+        sock = server.sockets[0].getsockname()
+        stats.address = f"{sock[0]}:{sock[1]}"
+        log.info("SAPIENT server listening on %s", stats.address)
+
+    async def _sapient_connection(
+        self,
+        cfg: SapientSection,
+        stats: ListenerStats,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self._conn_seq += 1
+        peer = writer.get_extra_info("peername")
+        peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        sid = f"sapient-{self._conn_seq}"
+        pipe = SapientPipe(sid, self.core.origin, cfg.fusion_node_id)
+        pipe.nodes = self.sapient_nodes  # knowledge per node outlives a connection
+        self.core.add_feed(sid, f"SAPIENT {peer_text}", "sapient", pipe, 10.0)
+        stats.connections_total += 1
+        stats.connections_open += 1
+        nodes_here: set[str] = set()
+        bucket_t, bucket_bytes = time.monotonic(), 0.0
+        reason = "closed by peer"
+        try:
+            while not self.stop_event.is_set():
+                stalled = pipe.reader.pending_bytes > 0
+                timeout = cfg.stall_timeout_s if stalled else cfg.idle_timeout_s
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_CHUNK), timeout)
+                except TimeoutError:
+                    reason = "stalled mid-frame" if stalled else "idle"
+                    break
+                if not data:
+                    break
+                # Token bucket: over the rate, wait before reading on (back-pressure on this peer).
+                now = time.monotonic()
+                bucket_bytes = max(0.0, bucket_bytes - (now - bucket_t) * cfg.max_bytes_per_s)
+                bucket_t = now
+                bucket_bytes += len(data)
+                excess_s = bucket_bytes / cfg.max_bytes_per_s - 1.0
+                before = pipe.counters.rejected_by_reason[FRAMING_REASON]
+                self.core.receive(time.time(), sid, "sapient", data)
+                for node_id in list(pipe.nodes):
+                    if node_id not in nodes_here and pipe.nodes[node_id].registered:
+                        nodes_here.add(node_id)
+                        self.node_connections[node_id] += 1
+                for reply in pipe.take_replies():
+                    writer.write(reply)
+                    self.core.record_outgoing(time.time(), sid, "sapient-out", reply)
+                await writer.drain()
+                if pipe.counters.rejected_by_reason[FRAMING_REASON] > before:
+                    reason = "absurd frame length"
+                    break
+                if excess_s > 0:
+                    stats.throttled_s += excess_s
+                    await asyncio.sleep(excess_s)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            reason = "connection error"
+        finally:
+            stats.connections_open -= 1
+            stats.closed_by_reason[reason] += 1
+            for node_id in nodes_here:
+                self.node_connections[node_id] -= 1
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+            if reason not in ("closed by peer",):
+                log.warning("SAPIENT %s (%s) cut off: %s", sid, peer_text, reason)
+
+    def node_state(self, node_id: str) -> str:
+        """Node state: connected while a connection carries the node, else lost."""
+        return "connected" if self.node_connections[node_id] > 0 else "lost"
+
+    # --- Remote ID -----------------------------------------------------------------------------
+
+    async def _start_remoteid(self, listen: str, protocol: str) -> None:
+        host, port = parse_hostport(listen)
+        stats = self.listeners.setdefault("remoteid", ListenerStats())
+        loop = asyncio.get_running_loop()
+        if protocol == "udp":
+            sid = "remoteid-udp"
+            self.core.add_feed(
+                sid,
+                f"Remote ID (UDP {listen})",
+                "remoteid-jsonl",
+                RemoteIdPipe(sid, self.core.origin),
+                1.0,
+            )
+            node = self
+
+            class _Datagrams(asyncio.DatagramProtocol):
+                def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+                    line = data if data.endswith(b"\n") else data + b"\n"
+                    node.core.receive(time.time(), sid, "remoteid-jsonl", line)
+
+            transport, _ = await loop.create_datagram_endpoint(_Datagrams, local_addr=(host, port))
+            self._transports.append(transport)
+            sock = transport.get_extra_info("sockname")
+            stats.address = f"{sock[0]}:{sock[1]}"
+            return
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._conn_seq += 1
+            sid = f"remoteid-{self._conn_seq}"
+            pipe = RemoteIdPipe(sid, self.core.origin)
+            self.core.add_feed(
+                sid, f"Remote ID {writer.get_extra_info('peername')}", "remoteid-jsonl", pipe, 1.0
+            )
+            stats.connections_total += 1
+            stats.connections_open += 1
+            reason = "closed by peer"
+            try:
+                while not self.stop_event.is_set():
+                    data = await reader.read(READ_CHUNK)
+                    if not data:
+                        break
+                    self.core.receive(time.time(), sid, "remoteid-jsonl", data)
+            except ConnectionError:
+                reason = "connection error"
+            finally:
+                stats.connections_open -= 1
+                stats.closed_by_reason[reason] += 1
+                writer.close()
+
+        server = await asyncio.start_server(handle, host, port)
+        self._servers.append(server)
+        sock = server.sockets[0].getsockname()
+        stats.address = f"{sock[0]}:{sock[1]}"
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counters per feed (accepted, rejected by reason, connections) and the live picture."""
+        feeds: dict[str, dict[str, Any]] = {}
+        for feed in self.core.feeds.values():
+            kind = (
+                "sapient"
+                if feed.fmt == "sapient"
+                else "remoteid"
+                if feed.fmt == "remoteid-jsonl"
+                else feed.fmt
+            )
+            agg = feeds.setdefault(
+                kind, {"accepted": 0, "rejected": 0, "rejected_by_reason": Counter()}
+            )
+            agg["accepted"] += feed.pipe.counters.decoded
+            agg["rejected"] += feed.pipe.counters.rejected
+            agg["rejected_by_reason"].update(feed.pipe.counters.rejected_by_reason)
+        for kind, ls in self.listeners.items():
+            agg = feeds.setdefault(
+                kind, {"accepted": 0, "rejected": 0, "rejected_by_reason": Counter()}
+            )
+            agg["listening"] = ls.address
+            agg["connections"] = {
+                "open": ls.connections_open,
+                "total": ls.connections_total,
+                "closed_by_reason": dict(ls.closed_by_reason),
+                "throttled_s": round(ls.throttled_s, 3),
+            }
+        for agg in feeds.values():
+            agg["rejected_by_reason"] = dict(agg["rejected_by_reason"])
+        tt = self.core.tracker.tracks
+        return {
+            "time": iso_utc(time.time()),
+            "site": self.core.name,
+            "uptime_s": round(time.time() - self.core.start_s, 1),
+            "feeds": feeds,
+            "sensor_nodes": {
+                node_id: {
+                    "state": self.node_state(node_id),
+                    "registered": n.registered,
+                    "node_types": list(n.node_types),
+                    "lat": n.lat_deg,
+                    "lon": n.lon_deg,
+                }
+                for node_id, n in self.sapient_nodes.items()
+            },
+            "live_tracks": len(tt),
+            "confirmed_tracks": int(tt.confirmed.sum()),
+            "alerts_open": len(self.core.alerts.open_alerts),
+            "alerts_total": len(self.core.alerts.alerts),
+        }
+
+    def write_stats(self) -> None:
+        """Rewrite the stats file atomically (readers never see half a file)."""
+        path = self.config.stats_json
+        if path is None:
+            return
+        tmp = Path(f"{path}.tmp")
+        tmp.write_text(json.dumps(self.stats(), indent=2) + "\n")
+        os.replace(tmp, path)
+
+    async def run(self, duration_s: float | None = None) -> None:
+        """Serve until SIGTERM/SIGINT (or ``duration_s``), then shut down cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop_event.set)
+        if self.config.sapient is not None:
+            await self._start_sapient(self.config.sapient)
+        if self.config.remoteid is not None:
+            await self._start_remoteid(self.config.remoteid.listen, self.config.remoteid.protocol)
+        self.write_stats()
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        next_cycle = time.monotonic() + CYCLE_S
+        try:
+            while not self.stop_event.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop_event.wait(), TICK_S)
+                self.core.process(time.time())
+                if time.monotonic() >= next_cycle:
+                    next_cycle += CYCLE_S
+                    self.core.cycle()
+                    self.write_stats()
+                    if self.on_cycle is not None:
+                        self.on_cycle(self.core)
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        self.stop_event.set()
+        for server in self._servers:
+            server.close()
+        for transport in self._transports:
+            transport.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+        self.core.process(time.time())
+        self.core.cycle()
+        self.core.finish()
+        if self.recorder is not None:
+            self.recorder.close()
+        self.write_stats()

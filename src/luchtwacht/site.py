@@ -1,0 +1,157 @@
+"""Site configuration for a live node: where it is, what it protects, which feeds it serves.
+
+Loaded from YAML and validated with pydantic, so a wrong key or value is reported with its path
+(e.g. ``zones.0.ceiling_m: ceiling_m must be above floor_m``). Command-line flags of
+``luchtwacht run`` override the file. ``examples/site-ehvk.yaml`` is a documented example.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from luchtwacht.geo import SiteOrigin
+from luchtwacht.model.zone import Zone
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` → (host, port); port 0 asks the OS for a free one."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"{text!r}: port {port!r} is not a number") from None
+    if not 0 <= number <= 65535:
+        raise ValueError(f"{text!r}: port out of range")
+    return host.strip("[]"), number
+
+
+class SiteSection(_Strict):
+    """The site origin (WGS84, ellipsoidal height) and its name."""
+
+    name: str = "site"
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    alt_m: float = 0.0
+
+
+class ZoneSection(_Strict):
+    """A protected zone: polygon of [lat, lon] vertices and a height band (m above the origin)."""
+
+    name: str
+    polygon: list[tuple[float, float]] = Field(min_length=3)
+    floor_m: float = 0.0
+    ceiling_m: float = 500.0
+    warn_time_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _band(self) -> ZoneSection:
+        if self.ceiling_m <= self.floor_m:
+            raise ValueError("ceiling_m must be above floor_m")
+        return self
+
+
+class SapientSection(_Strict):
+    """SAPIENT server for sensor nodes (TCP, 4-byte little-endian length framing)."""
+
+    listen: str = "0.0.0.0:5020"
+    fusion_node_id: str = "6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f"
+    idle_timeout_s: float = Field(default=120.0, gt=0)  # nothing at all for this long: cut off
+    stall_timeout_s: float = Field(default=10.0, gt=0)  # half a frame for this long: cut off
+    max_bytes_per_s: float = Field(default=2_000_000.0, gt=0)  # above this a sender is throttled
+
+    @field_validator("listen")
+    @classmethod
+    def _hostport(cls, v: str) -> str:
+        parse_hostport(v)
+        return v
+
+
+class RemoteIdSection(_Strict):
+    """Remote ID receiver feed: JSON lines over TCP or one JSON line per UDP datagram."""
+
+    listen: str = "0.0.0.0:5030"
+    protocol: Literal["tcp", "udp"] = "udp"
+
+    @field_validator("listen")
+    @classmethod
+    def _hostport(cls, v: str) -> str:
+        parse_hostport(v)
+        return v
+
+
+class SiteConfig(_Strict):
+    """A whole site file."""
+
+    site: SiteSection
+    zones: list[ZoneSection] = Field(default_factory=list)
+    record: Path | None = None
+    stats_json: Path | None = None
+    sapient: SapientSection | None = None
+    remoteid: RemoteIdSection | None = None
+
+    @property
+    def origin(self) -> SiteOrigin:
+        """The ENU origin of the site."""
+        return SiteOrigin(self.site.lat, self.site.lon, self.site.alt_m)
+
+    def zone_models(self) -> tuple[Zone, ...]:
+        """Zones as the threat stage takes them."""
+        return tuple(
+            Zone(z.name, tuple(z.polygon), z.floor_m, z.ceiling_m, z.warn_time_s)
+            for z in self.zones
+        )
+
+
+class SiteConfigError(ValueError):
+    """A site file that cannot be used; the message names the file and the offending key."""
+
+
+def load_site(path: Path) -> SiteConfig:
+    """Read and validate a site YAML file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SiteConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise SiteConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SiteConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return SiteConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise SiteConfigError(f"{path}: " + "; ".join(lines)) from None
+
+
+def default_site() -> SiteConfig:
+    """The demo site (Volkel Air Base and its runway zone) with no feeds configured."""
+    from luchtwacht.sim.scenario import default_scenario  # the demo defines the site once
+
+    sc = default_scenario()
+    zones = [
+        ZoneSection(
+            name=z.name,
+            polygon=list(z.vertices_deg),
+            floor_m=z.floor_m,
+            ceiling_m=z.ceiling_m,
+            warn_time_s=z.warn_time_s,
+        )
+        for z in sc.zones
+    ]
+    origin = sc.origin
+    return SiteConfig(
+        site=SiteSection(
+            name="EHVK Volkel Air Base", lat=origin.lat_deg, lon=origin.lon_deg, alt_m=origin.alt_m
+        ),
+        zones=zones,
+    )

@@ -1,0 +1,205 @@
+"""The live node over real sockets: SAPIENT sensors, Remote ID over UDP, abuse, clean shutdown."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from luchtwacht.ingest import remoteid as rid
+from luchtwacht.ingest.sapient import parse_message, validate
+from luchtwacht.model.detection import ObjectClass
+from luchtwacht.runtime import LiveNode
+from luchtwacht.sim.radar import RadarSim
+from luchtwacht.sim.scenario import default_scenario, polar
+from luchtwacht.sim.targets import Target, WaypointPath
+from luchtwacht.site import RemoteIdSection, SapientSection, default_site
+from luchtwacht.store.recorder import verify_audit_chain
+
+
+def drone() -> Target:
+    return Target(
+        "d",
+        ObjectClass.DRONE,
+        0.5,
+        WaypointPath((polar(58, 3000, 100), polar(58, 2000, 100)), (15.0,)),
+    )
+
+
+def radar_stream(epoch: float, scans: range, seed: int = 1) -> tuple[RadarSim, list[bytes]]:
+    sc = default_scenario()
+    radar = RadarSim(sc.radars[0], sc.origin, epoch, seed)
+    out = []
+    for k in scans:
+        out.append(b"".join(radar.scan(float(k), [drone()])))
+    return radar, out
+
+
+async def read_frames(reader: asyncio.StreamReader, n: int) -> list:
+    msgs = []
+    for _ in range(n):
+        head = await asyncio.wait_for(reader.readexactly(4), 5)
+        body = await asyncio.wait_for(reader.readexactly(struct.unpack("<I", head)[0]), 5)
+        msgs.append(parse_message(body))
+    return msgs
+
+
+def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
+    site = default_site().model_copy(
+        update={
+            "sapient": SapientSection(
+                listen="127.0.0.1:0", stall_timeout_s=0.5, max_bytes_per_s=20_000
+            ),
+            "remoteid": RemoteIdSection(listen="127.0.0.1:0", protocol="udp"),
+            "stats_json": tmp_path / "stats.json",
+            "record": tmp_path / "live.sqlite",
+        }
+    )
+    node = LiveNode(site)
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(node.run())
+        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
+            await asyncio.sleep(0.01)
+        s_host, s_port = node.listeners["sapient"].address.split(":")
+        r_host, r_port = node.listeners["remoteid"].address.split(":")
+
+        # A real sensor: registers, reports its location, then six scans of a drone.
+        epoch = time.time() - 6.5
+        _, scans = radar_stream(epoch, range(6))
+        reader, writer = await asyncio.open_connection(s_host, int(s_port))
+        writer.write(scans[0])
+        await writer.drain()
+        (ack,) = await read_frames(reader, 1)
+        assert validate(ack) == "registration_ack" and ack.registration_ack.acceptance
+        for chunk in scans[1:]:
+            writer.write(chunk)
+        await writer.drain()
+
+        # Abuse on other connections: absurd length, a stall mid-frame, garbage frames, a flood.
+        _, r1 = await asyncio.open_connection(s_host, int(s_port))
+        r1.write(struct.pack("<I", 2**31) + b"xxxx")
+        await r1.drain()
+        r2_reader, r2 = await asyncio.open_connection(s_host, int(s_port))
+        r2.write(b"\x10\x00")  # half a length prefix, then nothing
+        await r2.drain()
+        _, r3 = await asyncio.open_connection(s_host, int(s_port))
+        r3.write(struct.pack("<I", 6) + b"\xff" * 6)
+        await r3.drain()
+        flood_epoch = time.time() - 100.0
+        _, flood_scans = radar_stream(flood_epoch, range(40), seed=9)
+        flood_bytes = b"".join(flood_scans)
+        _, r4 = await asyncio.open_connection(s_host, int(s_port))
+        r4.write(flood_bytes)
+
+        # Remote ID over UDP from a receiver.
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        basic = rid.encode_basic_id(
+            rid.IdType.SERIAL_NUMBER, rid.UaType.HELICOPTER_OR_MULTIROTOR, "1581F5FJD229V00QZ7"
+        )
+        loc = rid.encode_location(
+            lat=51.67, lon=5.70, alt_geo_m=130.0, horizontal_accuracy=rid.HorizontalAccuracy.M_3
+        )
+        for msg in (basic, loc, loc):
+            line = {
+                "time": "2026-11-27T12:00:00.000Z",
+                "receiver": "rx",
+                "transport": "bt4-legacy",
+                "mac": "60:60:1f:a3:5c:21",
+                "rssi_dbm": -70,
+                "payload": rid.encode_ble_advertising(msg, 1).hex(),
+            }
+            udp.sendto(json.dumps(line).encode(), (r_host, int(r_port)))
+        udp.sendto(b"not json", (r_host, int(r_port)))
+        udp.close()
+
+        # The stalled connection is cut off after stall_timeout_s.
+        assert await asyncio.wait_for(r2_reader.read(), 3) == b""
+        await r4.drain()
+        await asyncio.sleep(2.5)
+        stats = node.stats()
+        assert stats["confirmed_tracks"] >= 1
+        node.stop_event.set()
+        await runner
+        writer.close()
+
+    asyncio.run(scenario())
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    sap = stats["feeds"]["sapient"]
+    closed = sap["connections"]["closed_by_reason"]
+    assert closed["absurd frame length"] == 1 and closed["stalled mid-frame"] == 1
+    assert sap["connections"]["total"] == 5
+    assert sap["connections"]["throttled_s"] > 0
+    assert sap["rejected_by_reason"]["SapientMessage: malformed protobuf"] == 1
+    n_flood = sum(1 for _ in iter_frames(b"".join(radar_stream(time.time(), range(40), seed=9)[1])))
+    n_good = sum(1 for _ in iter_frames(b"".join(radar_stream(time.time(), range(6))[1])))
+    assert sap["accepted"] == n_good + n_flood  # nothing from the flood was lost
+    assert (
+        stats["feeds"]["remoteid"]["accepted"] == 3 and stats["feeds"]["remoteid"]["rejected"] == 1
+    )
+    (node_info,) = stats["sensor_nodes"].values()
+    assert node_info["registered"] and node_info["state"] == "lost"  # all its connections closed
+    assert verify_audit_chain(tmp_path / "live.sqlite")[0]
+    db = sqlite3.connect(tmp_path / "live.sqlite")
+    assert db.execute("SELECT count(*) FROM raw WHERE format = 'sapient-out'").fetchone()[0] >= 2
+
+
+def iter_frames(stream: bytes):
+    pos = 0
+    while pos < len(stream):
+        (n,) = struct.unpack_from("<I", stream, pos)
+        yield stream[pos + 4 : pos + 4 + n]
+        pos += 4 + n
+
+
+def test_run_command_ends_cleanly_on_sigterm(tmp_path):
+    stats = tmp_path / "stats.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "luchtwacht.cli",
+            "run",
+            "--headless",
+            "--sapient-listen",
+            "127.0.0.1:0",
+            "--stats-json",
+            str(stats),
+            "--record",
+            str(tmp_path / "r.sqlite"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.time() + 20
+        while not stats.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        address = json.loads(stats.read_text())["feeds"]["sapient"]["listening"]
+        host, port = address.split(":")
+        epoch = time.time() - 3.0
+        _, scans = radar_stream(epoch, range(3))
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(b"".join(scans))
+            time.sleep(1.5)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    final = json.loads(stats.read_text())
+    assert final["feeds"]["sapient"]["accepted"] == sum(1 for _ in iter_frames(b"".join(scans)))
+    assert verify_audit_chain(tmp_path / "r.sqlite")[0]
+    assert b"stopped:" in out
+    assert not list(Path(tmp_path).glob("*.tmp"))
+    assert os.path.getsize(tmp_path / "r.sqlite") > 0
+    assert np.isfinite(final["uptime_s"])
