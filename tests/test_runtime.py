@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from luchtwacht.ingest import remoteid as rid
-from luchtwacht.ingest.sapient import parse_message, validate
+from luchtwacht.ingest.sapient import SapientMessage, parse_message, validate
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.radar import RadarSim
@@ -43,7 +43,7 @@ def radar_stream(epoch: float, scans: range, seed: int = 1) -> tuple[RadarSim, l
     return radar, out
 
 
-async def read_frames(reader: asyncio.StreamReader, n: int) -> list:
+async def read_frames(reader: asyncio.StreamReader, n: int) -> list[SapientMessage]:
     msgs = []
     for _ in range(n):
         head = await asyncio.wait_for(reader.readexactly(4), 5)
