@@ -84,6 +84,10 @@ def test_recording_holds_the_run_and_its_audit_chain_is_intact(demo_run):
     assert n >= raised + 2  # run.start, alerts, run.end
     formats = dict(db.execute("SELECT format, count(*) FROM raw GROUP BY format").fetchall())
     assert formats["sapient"] > 200 and formats["remoteid-jsonl"] > 100
+    dets = dict(
+        db.execute("SELECT sensor_id, count(*) FROM detection GROUP BY sensor_id").fetchall()
+    )
+    assert dets["radar-1"] > 1000 and dets["rid-ehvk-1"] > 100
     assert db.execute("SELECT count(DISTINCT track_id) FROM track").fetchone()[0] == len(
         demo_run.pipeline.records
     )

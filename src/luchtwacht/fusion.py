@@ -133,7 +133,10 @@ class FusionCore:
             self._batches.extend(feed.pipe.flush())
         batches, self._batches = self._batches, []
         for batch in sorted(batches, key=lambda b: b.time_s):
-            if batch.time_s < self._last_batch_t - LATE_TOLERANCE_S:
+            late = batch.time_s < self._last_batch_t - LATE_TOLERANCE_S
+            if self.recorder is not None and len(batch):
+                self.recorder.detections(batch, applied=not late)
+            if late:
                 self.late_batches += 1  # beyond the tolerated lateness: not applied
                 continue
             self.tracker.process(batch)

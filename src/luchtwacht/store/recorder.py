@@ -15,6 +15,9 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
+from luchtwacht.model.detection import DetectionBatch
 from luchtwacht.model.track import Alert, TrackView
 
 SCHEMA = """
@@ -24,6 +27,9 @@ CREATE TABLE IF NOT EXISTS raw (
     format TEXT NOT NULL, payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS rejection (
     seq INTEGER PRIMARY KEY, t_s REAL NOT NULL, sensor_id TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS detection (
+    t_s REAL NOT NULL, sensor_id TEXT NOT NULL, east_m REAL, north_m REAL, up_m REAL,
+    std_m REAL, ident TEXT, applied INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS track (
     t_s REAL NOT NULL, track_id INTEGER NOT NULL, lat_deg REAL, lon_deg REAL, alt_m REAL,
     east_m REAL, north_m REAL, up_m REAL, speed_ms REAL, heading_deg REAL, climb_ms REAL,
@@ -73,6 +79,27 @@ class Recorder:
         self.db.executemany(
             "INSERT INTO rejection (t_s, sensor_id, reason) VALUES (?, ?, ?)",
             [(t_s, sensor_id, r) for r in reasons],
+        )
+
+    def detections(self, batch: DetectionBatch, applied: bool = True) -> None:
+        """The decoded detections of one batch in site ENU, and whether the tracker used them."""
+        std = np.sqrt(np.trace(batch.R, axis1=1, axis2=2) / 3.0)
+        idents = batch.ident or (None,) * len(batch)
+        self.db.executemany(
+            "INSERT INTO detection VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    float(t),
+                    batch.sensor_id,
+                    float(z[0]),
+                    float(z[1]),
+                    float(z[2]),
+                    float(s),
+                    i,
+                    int(applied),
+                )
+                for t, z, s, i in zip(batch.t_s, batch.z, std, idents, strict=True)
+            ],
         )
 
     def tracks(self, views: Iterable[TrackView]) -> None:
