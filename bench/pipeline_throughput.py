@@ -3,7 +3,9 @@
 
 Runs the default scenario and the same site with swarms of extra drones, unthrottled, and prints
 simulated seconds per wall second, SAPIENT messages decoded per second, and where the time goes
-(simulation / ingest / tracking / assessment). Usage: ``.venv/bin/python bench/pipeline_throughput.py``.
+(simulation / ingest / tracking / assessment).
+
+Usage: ``.venv/bin/python bench/pipeline_throughput.py [--duration S] [--swarm N ...]``.
 """
 
 from __future__ import annotations
