@@ -10,7 +10,9 @@ assesses threat, updates alerts and records.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -103,6 +105,15 @@ class FusionCore:
         self.late_batches = 0
         self._last_batch_t = -math.inf
         self._batches: list[DetectionBatch] = []
+        if recorder is not None:
+            site = {
+                "name": name,
+                "lat": origin.lat_deg,
+                "lon": origin.lon_deg,
+                "alt_m": origin.alt_m,
+                "zones": [dataclasses.asdict(z) for z in zones],
+            }
+            recorder.set_meta(site=json.dumps(site), start_s=repr(start_s))
 
     def add_feed(
         self, sensor_id: str, name: str, fmt: str, pipe: FeedPipe, interval_s: float
@@ -110,6 +121,9 @@ class FusionCore:
         """Register an input feed under ``sensor_id``."""
         feed = Feed(sensor_id, name, fmt, pipe, interval_s)
         self.feeds[sensor_id] = feed
+        if self.recorder is not None:
+            spec = {"order": len(self.feeds), "name": name, "fmt": fmt, "interval_s": interval_s}
+            self.recorder.set_meta(**{f"feed:{sensor_id}": json.dumps(spec)})
         return feed
 
     def receive(self, t_rx_s: float, sensor_id: str, fmt: str, payload: bytes) -> None:
@@ -234,6 +248,7 @@ class FusionCore:
     def finish(self) -> None:
         """Close the run in the record: a final audit entry, then commit."""
         if self.recorder is not None:
+            self.recorder.set_meta(end_s=repr(self.now_s))
             self.recorder.audit(
                 self.now_s,
                 "run.end",
