@@ -1,0 +1,1 @@
+"""Sub-command apps of the ``luchtwacht`` command line, one module per tool."""
