@@ -203,3 +203,38 @@ def test_run_command_ends_cleanly_on_sigterm(tmp_path):
     assert not list(Path(tmp_path).glob("*.tmp"))
     assert os.path.getsize(tmp_path / "r.sqlite") > 0
     assert np.isfinite(final["uptime_s"])
+
+
+def test_live_node_takes_asterix_plots_over_udp(tmp_path):
+    from luchtwacht.site import AsterixRadarSection, AsterixSection
+
+    radar = AsterixRadarSection(sac=25, sic=10, lat=51.65, lon=5.70, alt_m=70.0)
+    site = default_site().model_copy(
+        update={
+            "asterix": AsterixSection(listen="127.0.0.1:0", radars=[radar]),
+            "stats_json": tmp_path / "s.json",
+        }
+    )
+    node = LiveNode(site)
+    data = (Path(__file__).parent / "data" / "asterix" / "scan_25_10.ast").read_bytes()
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(node.run())
+        while "asterix" not in node.listeners or not node.listeners["asterix"].address:
+            await asyncio.sleep(0.01)
+        host, port = node.listeners["asterix"].address.split(":")
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.sendto(data, (host, int(port)))
+        udp.sendto(
+            b"\x30\x00\x50garbage", (host, int(port))
+        )  # CAT048 block, length beyond the datagram
+        udp.close()
+        await asyncio.sleep(1.2)
+        node.stop_event.set()
+        await runner
+
+    asyncio.run(scenario())
+    stats = json.loads((tmp_path / "s.json").read_text())["feeds"]["asterix"]
+    assert stats["accepted"] >= 4  # the plots of the recorded scan
+    assert stats["rejected"] >= 1
+    assert any("LEN" in reason for reason in stats["rejected_by_reason"])

@@ -198,7 +198,7 @@ def run(
     if record is not None:
         updates["record"] = record
     site = site.model_copy(update=updates)
-    if site.sapient is None and site.remoteid is None:
+    if site.sapient is None and site.remoteid is None and site.asterix is None:
         typer.echo(
             "nothing to serve: give a site file with feeds,"
             " or --sapient-listen / --remoteid-listen",

@@ -40,7 +40,7 @@ from typing import Any
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import NodeState, SapientPipe
-from luchtwacht.site import SapientSection, SiteConfig, parse_hostport
+from luchtwacht.site import AsterixSection, SapientSection, SiteConfig, parse_hostport
 from luchtwacht.store.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -233,19 +233,49 @@ class LiveNode:
         sock = server.sockets[0].getsockname()
         stats.address = f"{sock[0]}:{sock[1]}"
 
+    # --- ASTERIX ---------------------------------------------------------------------------------
+
+    async def _start_asterix(self, cfg: AsterixSection) -> None:
+        from luchtwacht.ingest.asterix import AsterixPipe, RadarSite  # libasterix loads in ~1 s
+
+        host, port = parse_hostport(cfg.listen)
+        stats = self.listeners.setdefault("asterix", ListenerStats())
+        radars = {
+            (r.sac, r.sic): RadarSite(
+                lat_deg=r.lat,
+                lon_deg=r.lon,
+                alt_m=r.alt_m,
+                range_sigma_m=r.range_sigma_m,
+                azimuth_sigma_deg=r.azimuth_sigma_deg,
+                elevation_sigma_deg=r.elevation_sigma_deg,
+                default_height_m=r.default_height_m,
+                geoid_undulation_m=r.geoid_undulation_m,
+                name=r.name,
+            )
+            for r in cfg.radars
+        }
+        sid = "asterix-udp"
+        pipe = AsterixPipe(sid, self.core.origin, radars, batch_per=cfg.batch_per)
+        self.core.add_feed(sid, f"ASTERIX (UDP {cfg.listen})", "asterix", pipe, 5.0)
+        node = self
+
+        class _Datagrams(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+                node.core.receive(time.time(), sid, "asterix", data)
+
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(_Datagrams, local_addr=(host, port))
+        self._transports.append(transport)
+        sock = transport.get_extra_info("sockname")
+        stats.address = f"{sock[0]}:{sock[1]}"
+
     # --- the loop ------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
         """Counters per feed (accepted, rejected by reason, connections) and the live picture."""
         feeds: dict[str, dict[str, Any]] = {}
         for feed in self.core.feeds.values():
-            kind = (
-                "sapient"
-                if feed.fmt == "sapient"
-                else "remoteid"
-                if feed.fmt == "remoteid-jsonl"
-                else feed.fmt
-            )
+            kind = {"sapient": "sapient", "remoteid-jsonl": "remoteid"}.get(feed.fmt, feed.fmt)
             agg = feeds.setdefault(
                 kind, {"accepted": 0, "rejected": 0, "rejected_by_reason": Counter()}
             )
@@ -306,6 +336,8 @@ class LiveNode:
             await self._start_sapient(self.config.sapient)
         if self.config.remoteid is not None:
             await self._start_remoteid(self.config.remoteid.listen, self.config.remoteid.protocol)
+        if self.config.asterix is not None:
+            await self._start_asterix(self.config.asterix)
         self.write_stats()
         deadline = None if duration_s is None else time.monotonic() + duration_s
         next_cycle = time.monotonic() + CYCLE_S

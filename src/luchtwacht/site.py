@@ -89,6 +89,36 @@ class RemoteIdSection(_Strict):
         return v
 
 
+class AsterixRadarSection(_Strict):
+    """One radar sending ASTERIX CAT048/CAT034, known by its SAC/SIC."""
+
+    sac: int = Field(ge=0, le=255)
+    sic: int = Field(ge=0, le=255)
+    name: str = ""
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    alt_m: float = 0.0  # ellipsoidal height of the antenna
+    range_sigma_m: float = Field(default=30.0, gt=0)
+    azimuth_sigma_deg: float = Field(default=0.15, gt=0)
+    elevation_sigma_deg: float = Field(default=0.5, gt=0)
+    default_height_m: float = 120.0
+    geoid_undulation_m: float = 0.0  # ellipsoid height of mean sea level at the radar
+
+
+class AsterixSection(_Strict):
+    """ASTERIX radar plots over UDP (one or more data blocks per datagram)."""
+
+    listen: str = "0.0.0.0:8600"
+    batch_per: Literal["sector", "revolution"] = "sector"
+    radars: list[AsterixRadarSection] = Field(min_length=1)
+
+    @field_validator("listen")
+    @classmethod
+    def _hostport(cls, v: str) -> str:
+        parse_hostport(v)
+        return v
+
+
 class SiteConfig(_Strict):
     """A whole site file."""
 
@@ -98,6 +128,7 @@ class SiteConfig(_Strict):
     stats_json: Path | None = None
     sapient: SapientSection | None = None
     remoteid: RemoteIdSection | None = None
+    asterix: AsterixSection | None = None
 
     @property
     def origin(self) -> SiteOrigin:
