@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from luchtwacht.ingest import remoteid as rid
 from luchtwacht.ingest.sapient import SapientMessage, parse_message, validate
@@ -238,3 +239,20 @@ def test_live_node_takes_asterix_plots_over_udp(tmp_path):
     assert stats["accepted"] >= 4  # the plots of the recorded scan
     assert stats["rejected"] >= 1
     assert any("LEN" in reason for reason in stats["rejected_by_reason"])
+
+
+def test_example_site_file_is_valid_and_errors_name_the_key(tmp_path):
+    from luchtwacht.site import SiteConfigError, load_site
+
+    site = load_site(Path(__file__).resolve().parents[1] / "examples" / "site-ehvk.yaml")
+    assert site.sapient is not None and site.remoteid is not None and site.asterix is not None
+    assert site.zone_models()[0].name == "EHVK runway"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "site: {lat: 52, lon: 5}\nzones:\n  - {name: z, polygon: [[52, 5], [52.1, 5], [52, 5.1]], floor_m: 100, ceiling_m: 50}\n"
+    )
+    with pytest.raises(SiteConfigError, match=r"zones\.0.*ceiling_m must be above floor_m"):
+        load_site(bad)
+    bad.write_text("site: {lat: 52, lon: 5}\nsapient: {listen: nowhere}\n")
+    with pytest.raises(SiteConfigError, match=r"sapient\.listen"):
+        load_site(bad)

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from luchtwacht import __version__
+from luchtwacht.commands import adsb as adsb_commands
 from luchtwacht.commands import asterix as asterix_commands
 from luchtwacht.commands import remoteid as remoteid_commands
 from luchtwacht.console.terminal import render
@@ -43,6 +44,9 @@ app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Luchtwacht counter-drone system."
 )
 app.add_typer(remoteid_commands.app, name="remoteid", help="Drone Remote ID (ASTM F3411) tools.")
+app.add_typer(
+    adsb_commands.app, name="adsb", help="Mode S / ADS-B tools (dump1090 / readsb feeds)."
+)
 app.add_typer(asterix_commands.app, name="asterix", help="ASTERIX CAT048/CAT034 radar data tools.")
 
 
