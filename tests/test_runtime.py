@@ -256,3 +256,42 @@ def test_example_site_file_is_valid_and_errors_name_the_key(tmp_path):
     bad.write_text("site: {lat: 52, lon: 5}\nsapient: {listen: nowhere}\n")
     with pytest.raises(SiteConfigError, match=r"sapient\.listen"):
         load_site(bad)
+
+
+def test_live_node_connects_to_an_adsb_receiver_and_reconnects(tmp_path):
+    from luchtwacht.site import AdsbSection
+
+    beast = (Path(__file__).parent / "data" / "adsb" / "golden.beast").read_bytes()
+    served = 0
+
+    async def scenario() -> None:
+        nonlocal served
+
+        async def dump1090(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal served
+            served += 1
+            writer.write(beast)
+            await writer.drain()
+            writer.close()  # drop the client: it must come back
+
+        server = await asyncio.start_server(dump1090, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        site = default_site().model_copy(
+            update={
+                "adsb": AdsbSection(connect=f"127.0.0.1:{port}", format="beast", reconnect_s=0.2),
+                "stats_json": tmp_path / "s.json",
+            }
+        )
+        node = LiveNode(site)
+        runner = asyncio.create_task(node.run())
+        await asyncio.sleep(1.5)
+        node.stop_event.set()
+        await runner
+        server.close()
+
+    asyncio.run(scenario())
+    stats = json.loads((tmp_path / "s.json").read_text())["feeds"]["adsb"]
+    assert served >= 2
+    assert stats["connections"]["total"] >= 2
+    assert stats["connections"]["closed_by_reason"]["closed by peer"] >= 2
+    assert stats["accepted"] >= 2 * 3  # every golden frame, each time it was served

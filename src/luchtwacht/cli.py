@@ -28,6 +28,7 @@ from luchtwacht.pipeline import Pipeline
 from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.scenario import default_scenario
 from luchtwacht.site import (
+    AdsbSection,
     RemoteIdSection,
     SapientSection,
     SiteConfigError,
@@ -166,6 +167,9 @@ def run(
     remoteid_protocol: Annotated[
         str, typer.Option(help="udp or tcp for --remoteid-listen.")
     ] = "udp",
+    adsb_connect: Annotated[
+        str | None, typer.Option(help="ADS-B receiver HOST:PORT (Beast, AVR or SBS).")
+    ] = None,
     headless: Annotated[bool, typer.Option(help="No live view.")] = False,
     stats_json: Annotated[
         Path | None, typer.Option(help="Rewrite counters here every second.")
@@ -194,6 +198,10 @@ def run(
             updates["remoteid"] = RemoteIdSection(
                 listen=remoteid_listen, protocol=remoteid_protocol
             )
+        if adsb_connect is not None:
+            parse_hostport(adsb_connect)
+            base_adsb = site.adsb or AdsbSection()
+            updates["adsb"] = base_adsb.model_copy(update={"connect": adsb_connect})
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -202,7 +210,7 @@ def run(
     if record is not None:
         updates["record"] = record
     site = site.model_copy(update=updates)
-    if site.sapient is None and site.remoteid is None and site.asterix is None:
+    if not (site.sapient or site.remoteid or site.asterix or site.adsb):
         typer.echo(
             "nothing to serve: give a site file with feeds,"
             " or --sapient-listen / --remoteid-listen",

@@ -40,7 +40,7 @@ from typing import Any
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import NodeState, SapientPipe
-from luchtwacht.site import AsterixSection, SapientSection, SiteConfig, parse_hostport
+from luchtwacht.site import AdsbSection, AsterixSection, SapientSection, SiteConfig, parse_hostport
 from luchtwacht.store.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -269,6 +269,49 @@ class LiveNode:
         sock = transport.get_extra_info("sockname")
         stats.address = f"{sock[0]}:{sock[1]}"
 
+    # --- ADS-B (we are the client) ------------------------------------------------------------
+
+    async def _adsb_client(self, cfg: AdsbSection) -> None:
+        """Keep a connection to the ADS-B receiver, reconnecting after a pause when it drops."""
+        from luchtwacht.ingest.modes import ModeSPipe
+
+        host, port = parse_hostport(cfg.connect)
+        stats = self.listeners.setdefault("adsb", ListenerStats(address=cfg.connect))
+        receiver = None
+        if cfg.receiver_lat is not None and cfg.receiver_lon is not None:
+            receiver = (cfg.receiver_lat, cfg.receiver_lon)
+        sid = "adsb"
+        pipe = ModeSPipe(
+            sid, self.core.origin, cfg.format, receiver, geoid_undulation_m=cfg.geoid_undulation_m
+        )
+        self.core.add_feed(sid, f"ADS-B {cfg.connect}", "adsb", pipe, 5.0)
+        while not self.stop_event.is_set():
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+            except OSError as exc:
+                stats.closed_by_reason[f"connect failed: {exc.strerror or exc}"] += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop_event.wait(), cfg.reconnect_s)
+                continue
+            stats.connections_total += 1
+            stats.connections_open += 1
+            reason = "closed by peer"
+            try:
+                while not self.stop_event.is_set():
+                    data = await reader.read(READ_CHUNK)
+                    if not data:
+                        break
+                    self.core.receive(time.time(), sid, "adsb", data)
+            except ConnectionError:
+                reason = "connection error"
+            finally:
+                stats.connections_open -= 1
+                stats.closed_by_reason[reason] += 1
+                writer.close()
+            if not self.stop_event.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop_event.wait(), cfg.reconnect_s)
+
     # --- the loop ------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
@@ -338,6 +381,9 @@ class LiveNode:
             await self._start_remoteid(self.config.remoteid.listen, self.config.remoteid.protocol)
         if self.config.asterix is not None:
             await self._start_asterix(self.config.asterix)
+        if self.config.adsb is not None:
+            task = asyncio.create_task(self._adsb_client(self.config.adsb))
+            self._tasks.add(task)
         self.write_stats()
         deadline = None if duration_s is None else time.monotonic() + duration_s
         next_cycle = time.monotonic() + CYCLE_S

@@ -119,6 +119,25 @@ class AsterixSection(_Strict):
         return v
 
 
+class AdsbSection(_Strict):
+    """A Mode S / ADS-B receiver (dump1090, readsb) that Luchtwacht connects to over TCP."""
+
+    connect: str = "127.0.0.1:30005"
+    format: Literal["auto", "avr", "beast", "sbs"] = (
+        "auto"  # readsb: 30002 AVR, 30003 SBS, 30005 Beast
+    )
+    receiver_lat: float | None = Field(default=None, ge=-90, le=90)
+    receiver_lon: float | None = Field(default=None, ge=-180, le=180)
+    geoid_undulation_m: float = 0.0  # ellipsoid height of MSL at the site, for barometric heights
+    reconnect_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("connect")
+    @classmethod
+    def _hostport(cls, v: str) -> str:
+        parse_hostport(v)
+        return v
+
+
 class SiteConfig(_Strict):
     """A whole site file."""
 
@@ -129,6 +148,7 @@ class SiteConfig(_Strict):
     sapient: SapientSection | None = None
     remoteid: RemoteIdSection | None = None
     asterix: AsterixSection | None = None
+    adsb: AdsbSection | None = None
 
     @property
     def origin(self) -> SiteOrigin:
