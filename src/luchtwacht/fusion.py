@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from luchtwacht.geo import SiteOrigin
-from luchtwacht.identify.classify import classify
+from luchtwacht.identify.classify import classify, identity_kind
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.model.detection import DetectionBatch
@@ -206,7 +206,10 @@ class FusionCore:
                 object_class=label,
                 class_prob=float(cls.prob[row].max()),
                 cooperative=bool(cls.cooperative[row]),
-                uas_id=tt.ident[row],
+                uas_id=tt.ident[row] if identity_kind(tt.ident[row]) == "remoteid" else None,
+                icao=str(tt.ident[row]).split(":", 1)[1]
+                if identity_kind(tt.ident[row]) == "adsb"
+                else None,
                 threat=ThreatLevel(int(threat.level[j])),
                 zones_inside=threat.zones_inside(j),
                 time_to_breach_s=threat.min_ttb(j),

@@ -35,7 +35,12 @@ def tracks_table(p: FusionCore, max_rows: int = MAX_TRACK_ROWS) -> Table:
     ):  # fmt: skip
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for v in p.views[:max_rows]:
-        ident = f"RID {v.uas_id}" if v.uas_id else ("cooperative" if v.cooperative else "—")
+        if v.uas_id:
+            ident = f"RID {v.uas_id}"
+        elif v.icao:
+            ident = f"ICAO {v.icao}"
+        else:
+            ident = "cooperative" if v.cooperative else "—"
         if v.zones_inside:
             zone = "INSIDE " + ", ".join(v.zones_inside)
         elif v.time_to_breach_s is not None:

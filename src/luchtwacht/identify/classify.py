@@ -3,8 +3,10 @@
 For every track at once: log P(class | data) ∝ log prior + Σ sensor-report log-likelihoods
 (accumulated by the tracker, tempered for correlated looks) + a kinematic log-likelihood from the
 current speed and height (drones hover and stay under ~30 m/s and 500 m; birds do not hover and
-fly 5–25 m/s; manned aircraft fly faster than 40 m/s). A Remote ID identity makes a track a
-cooperative drone outright: only UAS broadcast F3411. Below ``min_prob`` the class is "unknown".
+fly 5–25 m/s; manned aircraft fly faster than 40 m/s). A cooperative identity decides outright:
+a Remote ID identity makes a cooperative drone (only UAS broadcast F3411), an ADS-B / Mode S
+one ("icao:…", also TIS-B/ADS-R rebroadcasts) a cooperative manned aircraft. Below ``min_prob``
+the class is "unknown".
 """
 
 from __future__ import annotations
@@ -63,6 +65,16 @@ def kinematic_loglik(speed_ms: F64, height_m: F64) -> F64:
     return out
 
 
+_ADSB_PREFIXES = ("icao:", "non-icao:", "tisb:", "adsr:")
+
+
+def identity_kind(ident: object) -> str | None:
+    """Which cooperative system an identity comes from: "adsb", "remoteid" or None."""
+    if ident is None:
+        return None
+    return "adsb" if str(ident).startswith(_ADSB_PREFIXES) else "remoteid"
+
+
 def classify(tracks: TrackTable, min_prob: float = 0.75) -> Classification:
     """Class posterior and decision for every row of the track table."""
     n = len(tracks)
@@ -70,10 +82,11 @@ def classify(tracks: TrackTable, min_prob: float = 0.75) -> Classification:
     speed = np.linalg.norm(vel, axis=1)
     height = tracks.x[:, POS][:, 2]
     logp = _PRIOR[None, :] + tracks.class_ev + kinematic_loglik(speed, height)
-    cooperative = (
-        np.array([v is not None for v in tracks.ident], dtype=bool) if n else np.zeros(0, bool)
-    )
-    logp[cooperative] = np.log(np.eye(N_CLASSES)[ObjectClass.DRONE] + 1e-12)
+    kinds = [identity_kind(v) for v in tracks.ident]
+    cooperative = np.array([k is not None for k in kinds], dtype=bool)
+    aircraft = np.array([k == "adsb" for k in kinds], dtype=bool)
+    logp[cooperative & ~aircraft] = np.log(np.eye(N_CLASSES)[ObjectClass.DRONE] + 1e-12)
+    logp[aircraft] = np.log(np.eye(N_CLASSES)[ObjectClass.AIRCRAFT] + 1e-12)
     logp -= logp.max(axis=1, keepdims=True) if n else 0.0
     prob = np.exp(logp)
     prob /= prob.sum(axis=1, keepdims=True) if n else 1.0

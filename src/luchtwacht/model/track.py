@@ -39,11 +39,12 @@ class TrackView:
     object_class: str  # "drone", "bird", "aircraft", "clutter" or "unknown"
     class_prob: float
     cooperative: bool
-    uas_id: str | None
+    uas_id: str | None  # Remote ID UAS ID of a cooperative drone
     threat: ThreatLevel
     zones_inside: tuple[str, ...]
     time_to_breach_s: float | None
     pos_std_m: float
+    icao: str | None = None  # Mode S address (hex) of a cooperative aircraft
 
 
 class AlertState(IntEnum):

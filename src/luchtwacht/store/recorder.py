@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS track (
     t_s REAL NOT NULL, track_id INTEGER NOT NULL, lat_deg REAL, lon_deg REAL, alt_m REAL,
     east_m REAL, north_m REAL, up_m REAL, speed_ms REAL, heading_deg REAL, climb_ms REAL,
     object_class TEXT, class_prob REAL, cooperative INTEGER, uas_id TEXT, threat TEXT,
-    zones_inside TEXT, time_to_breach_s REAL, pos_std_m REAL,
+    zones_inside TEXT, time_to_breach_s REAL, pos_std_m REAL, icao TEXT,
     PRIMARY KEY (track_id, t_s));
 CREATE TABLE IF NOT EXISTS alert_event (
     seq INTEGER PRIMARY KEY, t_s REAL NOT NULL, event TEXT NOT NULL, alert_id INTEGER NOT NULL,
@@ -105,7 +105,7 @@ class Recorder:
     def tracks(self, views: Iterable[TrackView]) -> None:
         """Snapshot of the confirmed tracks at one cycle."""
         self.db.executemany(
-            "INSERT OR REPLACE INTO track VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO track VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     v.t_s,
@@ -127,6 +127,7 @@ class Recorder:
                     ",".join(v.zones_inside),
                     v.time_to_breach_s,
                     v.pos_std_m,
+                    v.icao,
                 )
                 for v in views
             ],
