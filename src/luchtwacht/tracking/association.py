@@ -49,13 +49,19 @@ def gate(x: F64, p: F64, z: F64, r: F64, gate_d2: float) -> GatedPairs:
     lam_p = np.linalg.eigvalsh(p[:, POS, POS])[:, -1]
     lam_r = float(np.linalg.eigvalsh(r)[:, -1].max())
     radius = np.sqrt(gate_d2 * (lam_p + lam_r))
-    tree = cKDTree(z)
-    hits = tree.query_ball_point(x[:, POS], radius)
-    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n_t)
-    if counts.sum() == 0:
+    # One sparse distance query between a tree of tracks and a tree of detections gives every
+    # pair within the largest radius as arrays; each track's own radius then trims them.
+    close = cKDTree(x[:, POS]).sparse_distance_matrix(
+        cKDTree(z), float(radius.max()), output_type="ndarray"
+    )
+    if close.size == 0:
         return empty
-    ti = np.repeat(np.arange(n_t, dtype=np.int64), counts)
-    di = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits if h])
+    ti = close["i"].astype(np.int64)
+    di = close["j"].astype(np.int64)
+    keep = close["v"] <= radius[ti]
+    ti, di = ti[keep], di[keep]
+    if ti.size == 0:
+        return empty
     nu, s = innovation(x[ti], p[ti], z[di], r[di])
     d2, logdet = mahalanobis_sq(nu, s)
     keep = d2 <= gate_d2
@@ -69,6 +75,16 @@ def gnn(pairs: GatedPairs, n_tracks: int, n_dets: int) -> tuple[I64, I64]:
     """
     if pairs.track.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
+    # A pair whose track and detection gate nothing else is a cluster of its own: assign it
+    # directly and solve only the contested clusters.
+    t_deg = np.bincount(pairs.track, minlength=n_tracks)
+    d_deg = np.bincount(pairs.det, minlength=n_dets)
+    alone = (t_deg[pairs.track] == 1) & (d_deg[pairs.det] == 1)
+    out_t: list[I64] = [pairs.track[alone]]
+    out_d: list[I64] = [pairs.det[alone]]
+    pairs = GatedPairs(pairs.track[~alone], pairs.det[~alone], pairs.d2[~alone], pairs.cost[~alone])
+    if pairs.track.size == 0:
+        return out_t[0], out_d[0]
     graph = coo_matrix(
         (np.ones(pairs.track.size), (pairs.track, n_tracks + pairs.det)),
         shape=(n_tracks + n_dets, n_tracks + n_dets),
@@ -77,8 +93,6 @@ def gnn(pairs: GatedPairs, n_tracks: int, n_dets: int) -> tuple[I64, I64]:
     pair_label = label[pairs.track]
     order = np.argsort(pair_label, kind="stable")
     bounds = np.flatnonzero(np.diff(pair_label[order])) + 1
-    out_t: list[I64] = []
-    out_d: list[I64] = []
     for group in np.split(order, bounds):
         gt, gd, gc = pairs.track[group], pairs.det[group], pairs.cost[group]
         if group.size == 1:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import chi2
+from scipy.special import chdtri
 
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
 from luchtwacht.tracking.association import gate, gnn
@@ -44,7 +44,7 @@ class TrackerConfig:
     @property
     def gate_d2(self) -> float:
         """χ² threshold on the squared Mahalanobis distance of a 3D innovation."""
-        return float(chi2.ppf(self.gate_prob, 3))
+        return float(chdtri(3, 1.0 - self.gate_prob))  # inverse χ² survival, 3 dof
 
 
 class TrackTable:
