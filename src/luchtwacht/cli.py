@@ -22,6 +22,7 @@ from luchtwacht import __version__
 from luchtwacht.commands import adsb as adsb_commands
 from luchtwacht.commands import asterix as asterix_commands
 from luchtwacht.commands import remoteid as remoteid_commands
+from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.console.terminal import render
 from luchtwacht.fusion import FusionCore
 from luchtwacht.pipeline import Pipeline
@@ -49,6 +50,7 @@ app.add_typer(
     adsb_commands.app, name="adsb", help="Mode S / ADS-B tools (dump1090 / readsb feeds)."
 )
 app.add_typer(asterix_commands.app, name="asterix", help="ASTERIX CAT048/CAT034 radar data tools.")
+app.add_typer(sapient_commands.app, name="sapient", help="SAPIENT (BSI Flex 335 v2.0) tools.")
 
 
 @app.callback()

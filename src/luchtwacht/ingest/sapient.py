@@ -5,27 +5,30 @@ Where it sits: bytes from a sensor node (ASM) → :class:`FrameReader` (4-byte l
 → :func:`validate` (the ICD's rules) → :class:`SapientPipe` keeps each node's registration and
 location and turns DetectionReports into :class:`~luchtwacht.model.DetectionBatch` in site ENU.
 
-Validation is driven by the ICD annotations compiled into the bindings (``is_mandatory``,
-``is_ulid``, ``is_uuid`` on every field, BSI Flex 335 v2.0 §5) plus value rules the annotations
-cannot express (ranges, units, coordinate systems, cross-field consistency). Every rejection is a
-:class:`SapientError` naming the field path and the rule.
+The rules live in :mod:`luchtwacht.ingest.sapient_rules` (its docstring holds the rule table):
+the ICD annotations compiled into the bindings (``is_mandatory``, ``is_ulid``, ``is_uuid``, BSI
+Flex 335 v2.0 §5) plus the value rules they cannot express (ranges, units, coordinate systems,
+cross-field consistency). Every rejection is a :class:`SapientError` naming the field path and the
+rule. DetectionReports take a fast path that validates and reads each field once; the pipe then
+converts a whole delivery per node with one array call.
+
+The pipe adds the fusion node's own rejections: ``frame.length: exceeds maximum`` (the stream is
+out of step and reset), ``malformed protobuf``, ``detection from an unregistered node``,
+``node location unknown (no StatusReport)`` for range/bearing plots, and ``not supported for
+fusion yet`` for positions in UTM.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
 
 import numpy as np
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
-from sapient_msg import proto_options_pb2
+from numpy.typing import NDArray
 from sapient_msg.bsi_flex_335_v2_0 import (
     alert_ack_pb2,
     detection_report_pb2,
@@ -36,7 +39,44 @@ from sapient_msg.bsi_flex_335_v2_0 import (
 
 from luchtwacht.geo import SiteOrigin, aer_covariance_to_enu
 from luchtwacht.ingest.feed import FeedCounters
+from luchtwacht.ingest.sapient_rules import (
+    ICD_VERSION,
+    DetectionRow,
+    SapientError,
+    detection_row,
+    is_ulid,
+    is_uuid,
+    timestamp_s,
+    validate,
+    validate_reference,
+)
 from luchtwacht.model.detection import DetectionBatch, ObjectClass, class_report_loglik
+
+__all__ = [
+    "DEFAULT_FUSION_NODE_ID",
+    "ICD_VERSION",
+    "MAX_FRAME_BYTES",
+    "DetectionReport",
+    "DetectionRow",
+    "FrameReader",
+    "Location",
+    "NodeState",
+    "RangeBearing",
+    "SapientError",
+    "SapientMessage",
+    "SapientPipe",
+    "detection_row",
+    "frame",
+    "is_ulid",
+    "is_uuid",
+    "map_class",
+    "new_ulid",
+    "parse_message",
+    "split_frames",
+    "timestamp_s",
+    "validate",
+    "validate_reference",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +85,9 @@ DetectionReport = detection_report_pb2.DetectionReport
 Location = location_pb2.Location
 RangeBearing = range_bearing_pb2.RangeBearing
 
-ICD_VERSION = "BSI Flex 335 v2.0"
 MAX_FRAME_BYTES = 1 << 20  # a DetectionReport is ~200 B; a megabyte is already absurd
 _LEN = struct.Struct("<I")
-
-_ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-class SapientError(ValueError):
-    """A SAPIENT message broke a rule; ``field`` is the dotted path, ``rule`` a short rule name."""
-
-    def __init__(self, field: str, rule: str, detail: str = "") -> None:
-        self.field = field
-        self.rule = rule
-        super().__init__(f"{field}: {rule}" + (f" ({detail})" if detail else ""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,13 +118,32 @@ class FrameReader:
             if len(self._buf) < 4 + n:
                 return
             body = bytes(self._buf[4 : 4 + n])
-            del self._buf[: 4 + n]
+            del self._buf[: 4 + n]  # cheap: CPython drops a bytearray's head without copying
             yield body
 
     @property
     def pending_bytes(self) -> int:
         """Bytes held waiting for the rest of a frame."""
         return len(self._buf)
+
+
+def split_frames(data: bytes, max_frame_bytes: int = MAX_FRAME_BYTES) -> list[bytes] | None:
+    """The frame bodies of ``data`` if it is exactly a sequence of SAPIENT frames, else None.
+
+    For files: a capture of framed messages splits into its frames; anything else (a bare
+    serialized message, a truncated capture) is not a frame sequence.
+    """
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < 4:
+            return None
+        (n,) = _LEN.unpack_from(data, pos)
+        if n > max_frame_bytes or pos + 4 + n > len(data):
+            return None
+        out.append(data[pos + 4 : pos + 4 + n])
+        pos += 4 + n
+    return out if out else None
 
 
 def parse_message(data: bytes) -> SapientMessage:
@@ -110,188 +156,11 @@ def parse_message(data: bytes) -> SapientMessage:
     return msg
 
 
-# ---------------------------------------------------------------------------------------------
-# Validation
-
-
-@dataclass(frozen=True, slots=True)
-class _FieldRule:
-    fd: FieldDescriptor
-    mandatory: bool
-    ulid: bool
-    uuid: bool
-
-
-@cache
-def _rules(desc: Descriptor) -> tuple[_FieldRule, ...]:
-    out = []
-    ext: Any = proto_options_pb2.field_options  # the extension's stub type is too narrow for mypy
-    for fd in desc.fields:
-        opt = fd.GetOptions().Extensions[ext]
-        out.append(_FieldRule(fd, bool(opt.is_mandatory), bool(opt.is_ulid), bool(opt.is_uuid)))
-    return tuple(out)
-
-
-def is_ulid(text: str) -> bool:
-    """True for a canonical 26-character Crockford base-32 ULID."""
-    return bool(_ULID.match(text))
-
-
-def is_uuid(text: str) -> bool:
-    """True for an RFC 4122 textual UUID."""
-    return bool(_UUID.match(text))
-
-
 def new_ulid(t_s: float, rng: np.random.Generator) -> str:
     """A ULID for time ``t_s`` (UTC seconds) with 80 random bits from ``rng`` (reproducible)."""
     value = (int(t_s * 1000) & ((1 << 48) - 1)) << 80
     value |= int.from_bytes(rng.bytes(10), "big")
     return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
-
-
-_IMPLICIT_EMPTY = (
-    FieldDescriptor.TYPE_STRING,
-    FieldDescriptor.TYPE_BYTES,
-    FieldDescriptor.TYPE_ENUM,
-)
-
-
-def _check_structure(msg: Message, path: str) -> None:
-    """The ICD annotations: mandatory fields present, ULID/UUID fields well formed, recursively."""
-    for rule in _rules(msg.DESCRIPTOR):
-        fd = rule.fd
-        name = f"{path}.{fd.name}"
-        if fd.is_repeated:
-            values = list(getattr(msg, fd.name))
-            if rule.mandatory and not values:
-                raise SapientError(name, "mandatory field missing", "empty list")
-            if fd.message_type is not None:
-                for i, item in enumerate(values):
-                    _check_structure(item, f"{name}[{i}]")
-            elif rule.ulid or rule.uuid:
-                for i, item in enumerate(values):
-                    _check_id(f"{name}[{i}]", item, rule)
-            continue
-        value = getattr(msg, fd.name)
-        if fd.has_presence:
-            present = msg.HasField(fd.name)
-        else:  # proto3 implicit presence: only a non-default value shows it was sent
-            present = fd.type not in _IMPLICIT_EMPTY or bool(value)
-        if not present:
-            if rule.mandatory:
-                raise SapientError(name, "mandatory field missing")
-            continue
-        if fd.message_type is not None:
-            if fd.message_type.full_name != "google.protobuf.Timestamp":
-                _check_structure(value, name)
-        elif rule.ulid or rule.uuid:
-            _check_id(name, value, rule)
-        elif fd.type == FieldDescriptor.TYPE_STRING and rule.mandatory and not value.strip():
-            raise SapientError(name, "mandatory field empty")
-        elif fd.enum_type is not None and rule.mandatory and value == 0:
-            raise SapientError(name, "mandatory enum unspecified")
-
-
-def _check_id(name: str, value: str, rule: _FieldRule) -> None:
-    if rule.ulid and not is_ulid(value):
-        raise SapientError(name, "not a ULID", repr(value[:40]))
-    if rule.uuid and not is_uuid(value):
-        raise SapientError(name, "not a UUID", repr(value[:40]))
-
-
-def _finite(name: str, value: float) -> None:
-    if not math.isfinite(value):
-        raise SapientError(name, "not a finite number", repr(value))
-
-
-def _check_location(loc: Location, path: str) -> None:
-    for axis in ("x", "y", "z", "x_error", "y_error", "z_error"):
-        if loc.HasField(axis):
-            _finite(f"{path}.{axis}", getattr(loc, axis))
-    for axis in ("x_error", "y_error", "z_error"):
-        if loc.HasField(axis) and getattr(loc, axis) < 0:
-            raise SapientError(f"{path}.{axis}", "negative error")
-    cs = loc.coordinate_system
-    if cs == location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M:
-        if not -180.0 <= loc.x <= 180.0:
-            raise SapientError(f"{path}.x", "longitude out of range", f"{loc.x} deg")
-        if not -90.0 <= loc.y <= 90.0:
-            raise SapientError(f"{path}.y", "latitude out of range", f"{loc.y} deg")
-    elif cs == location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_RAD_M:
-        if not -math.pi <= loc.x <= math.pi:
-            raise SapientError(f"{path}.x", "longitude out of range", f"{loc.x} rad")
-        if not -math.pi / 2 <= loc.y <= math.pi / 2:
-            raise SapientError(f"{path}.y", "latitude out of range", f"{loc.y} rad")
-    elif cs == location_pb2.LOCATION_COORDINATE_SYSTEM_UTM_M and not loc.utm_zone:
-        raise SapientError(f"{path}.utm_zone", "required with UTM coordinates")
-
-
-def _check_range_bearing(rb: RangeBearing, path: str) -> None:
-    for f in ("azimuth", "elevation", "range", "azimuth_error", "elevation_error", "range_error"):
-        if rb.HasField(f):
-            _finite(f"{path}.{f}", getattr(rb, f))
-    degrees = rb.coordinate_system in (
-        range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M,
-        range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_KM,
-    )
-    full, quarter = (360.0, 90.0) if degrees else (2 * math.pi, math.pi / 2)
-    if rb.HasField("azimuth") and not -full <= rb.azimuth <= full:
-        raise SapientError(f"{path}.azimuth", "out of range", f"{rb.azimuth}")
-    if rb.HasField("elevation") and not -quarter <= rb.elevation <= quarter:
-        raise SapientError(f"{path}.elevation", "out of range", f"{rb.elevation}")
-    if rb.HasField("range") and rb.range < 0:
-        raise SapientError(f"{path}.range", "negative range")
-    for f in ("azimuth_error", "elevation_error", "range_error"):
-        if rb.HasField(f) and getattr(rb, f) < 0:
-            raise SapientError(f"{path}.{f}", "negative error")
-    if not (rb.HasField("azimuth") or rb.HasField("elevation") or rb.HasField("range")):
-        raise SapientError(path, "no azimuth, elevation or range")
-
-
-def _check_detection_report(dr: DetectionReport, path: str) -> None:
-    kind = dr.WhichOneof("location_oneof")
-    if kind is None:
-        raise SapientError(f"{path}.location", "mandatory: location or range_bearing")
-    if kind == "location":
-        _check_location(dr.location, f"{path}.location")
-    else:
-        _check_range_bearing(dr.range_bearing, f"{path}.range_bearing")
-    if dr.HasField("detection_confidence") and not 0.0 <= dr.detection_confidence <= 1.0:
-        raise SapientError(f"{path}.detection_confidence", "outside [0, 1]")
-    for i, c in enumerate(dr.classification):
-        if not c.type:
-            raise SapientError(f"{path}.classification[{i}].type", "mandatory field missing")
-        if c.HasField("confidence") and not 0.0 <= c.confidence <= 1.0:
-            raise SapientError(f"{path}.classification[{i}].confidence", "outside [0, 1]")
-
-
-def validate(msg: SapientMessage) -> str:
-    """Apply the ICD rules; return the content kind (e.g. ``"detection_report"``) or raise."""
-    kind = msg.WhichOneof("content")
-    if kind is None:
-        raise SapientError("SapientMessage.content", "no message content")
-    _check_structure(msg, "SapientMessage")
-    ts = msg.timestamp
-    if ts.seconds <= 0 or not 0 <= ts.nanos < 1_000_000_000:
-        raise SapientError("SapientMessage.timestamp", "not a valid time")
-    if kind == "detection_report":
-        _check_detection_report(msg.detection_report, "SapientMessage.detection_report")
-    elif kind == "status_report" and msg.status_report.HasField("node_location"):
-        _check_location(
-            msg.status_report.node_location, "SapientMessage.status_report.node_location"
-        )
-    elif kind == "registration" and msg.registration.icd_version != ICD_VERSION:
-        raise SapientError(
-            "SapientMessage.registration.icd_version",
-            "unsupported ICD version",
-            f"{msg.registration.icd_version!r}, expected {ICD_VERSION!r}",
-        )
-    return str(kind)
-
-
-def timestamp_s(msg: SapientMessage) -> float:
-    """The message's timestamp as UTC seconds."""
-    return float(msg.timestamp.seconds) + msg.timestamp.nanos * 1e-9
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,15 +178,20 @@ _CLASS_WORDS: tuple[tuple[str, ObjectClass], ...] = (
     ("helicopter", ObjectClass.AIRCRAFT),
     ("clutter", ObjectClass.CLUTTER),
 )
+_CLASS_MEMO: dict[str, ObjectClass | None] = {}
 
 
 def map_class(type_name: str) -> ObjectClass | None:
     """Map a SAPIENT classification type (free text in the taxonomy) to a Luchtwacht class."""
+    try:
+        return _CLASS_MEMO[type_name]
+    except KeyError:
+        pass
     low = type_name.lower()
-    for word, cls in _CLASS_WORDS:
-        if word in low:
-            return cls
-    return None
+    found = next((cls for word, cls in _CLASS_WORDS if word in low), None)
+    if len(_CLASS_MEMO) < 4096:  # a sensor's taxonomy is small; a flood of odd names is not kept
+        _CLASS_MEMO[type_name] = found
+    return found
 
 
 @dataclass(slots=True)
@@ -335,6 +209,23 @@ class NodeState:
 
 
 DEFAULT_FUSION_NODE_ID = "6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f"
+
+_RB_DEGREES = (
+    range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M,
+    range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_KM,
+)
+_RB_KM = (
+    range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_KM,
+    range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_RADIANS_KM,
+)
+_LOC_DEG = location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
+_LOC_RAD = location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_RAD_M
+# 1-σ errors assumed when a node gives none: azimuth, elevation (deg), range (m) and
+# east, north, up (m)
+_DEFAULT_AER_STD = (1.0, 1.0, 10.0)
+_DEFAULT_ENU_STD = (10.0, 10.0, 15.0)
+_MIN_ENU_STD_M = 0.5
+_M_PER_DEG_LAT = 111_320.0
 
 
 class SapientPipe:
@@ -357,7 +248,7 @@ class SapientPipe:
         self.nodes: dict[str, NodeState] = {}
         self.counters = FeedCounters()
         self._logged: set[str] = set()
-        self._pending: list[tuple[float, DetectionReport, NodeState]] = []
+        self._pending: dict[str, list[DetectionRow]] = {}  # per node, in arrival order
 
     def _reject(self, exc: SapientError) -> None:
         reason = f"{exc.field}: {exc.rule}"
@@ -372,30 +263,38 @@ class SapientPipe:
         Reports are grouped per node and timestamp (one radar scan); a group is complete once a
         later report from the same node arrives, or when :meth:`flush` is called.
         """
+        detections = 0
         try:
             for body in self.reader.feed(data):
                 msg: SapientMessage | None = None
                 try:
                     msg = parse_message(body)
-                    kind = validate(msg)
-                    self._handle(msg, kind, self._pending)
+                    if msg.WhichOneof("content") == "detection_report":
+                        self._detection(msg)
+                        detections += 1
+                    else:
+                        self._handle(msg, validate(msg))
                 except SapientError as exc:
                     self._reject(exc)
                     self._answer_invalid(msg, body, exc)
         except SapientError as exc:  # framing error: the stream was reset
             self._reject(exc)
-        latest: dict[str, float] = {}
-        for t, _, node in self._pending:
-            latest[node.node_id] = max(t, latest.get(node.node_id, t))
-        done = [r for r in self._pending if r[0] < latest[r[2].node_id]]
-        if not done:
-            return []
-        self._pending = [r for r in self._pending if r[0] >= latest[r[2].node_id]]
-        return self._to_batches(done)
+        if detections:  # counted once per delivery: a Counter update costs more than a report
+            self.counters.decoded += detections
+            self.counters.by_kind["detection_report"] += detections
+        done: list[DetectionRow] = []
+        for node_id, rows in self._pending.items():
+            latest = max(row.t_s for row in rows)
+            ready = [row for row in rows if row.t_s < latest]
+            if ready:
+                done.extend(ready)
+                self._pending[node_id] = [row for row in rows if row.t_s >= latest]
+        return self._to_batches(done) if done else []
 
     def flush(self) -> list[DetectionBatch]:
         """Emit every pending group (the caller knows no more of them is on its way)."""
-        done, self._pending = self._pending, []
+        done = [row for rows in self._pending.values() for row in rows]
+        self._pending = {}
         return self._to_batches(done)
 
     def _reply(self, to_node: str) -> SapientMessage:
@@ -424,13 +323,41 @@ class SapientPipe:
         out, self.replies = self.replies, []
         return out
 
-    def _handle(
-        self,
-        msg: SapientMessage,
-        kind: str,
-        reports: list[tuple[float, DetectionReport, NodeState]],
-    ) -> None:
-        node = self.nodes.setdefault(msg.node_id, NodeState(msg.node_id))
+    def _node(self, node_id: str) -> NodeState:
+        node = self.nodes.get(node_id)
+        if node is None:
+            node = self.nodes[node_id] = NodeState(node_id)
+        return node
+
+    def _detection(self, msg: SapientMessage) -> None:
+        """A DetectionReport: validate and read it (fast path), check it can be placed, keep it.
+
+        The caller counts it as decoded once this returns.
+        """
+        row = detection_row(msg)
+        node = self._node(row.node_id)
+        if not node.registered:
+            raise SapientError("SapientMessage.node_id", "detection from an unregistered node")
+        if row.kind == "range_bearing":
+            if node.lat_deg is None:
+                raise SapientError(
+                    "SapientMessage.detection_report.range_bearing",
+                    "node location unknown (no StatusReport)",
+                )
+        elif row.coordinate_system not in (_LOC_DEG, _LOC_RAD):
+            raise SapientError(
+                "SapientMessage.detection_report.location.coordinate_system",
+                "not supported for fusion yet",
+                location_pb2.LocationCoordinateSystem.Name(row.coordinate_system),
+            )
+        pending = self._pending.get(row.node_id)
+        if pending is None:
+            self._pending[row.node_id] = [row]
+        else:
+            pending.append(row)
+
+    def _handle(self, msg: SapientMessage, kind: str) -> None:
+        node = self._node(msg.node_id)
         if kind == "registration":
             node.registered = True
             ack = self._reply(msg.node_id)
@@ -453,94 +380,103 @@ class SapientPipe:
             ack.alert_ack.alert_id = msg.alert.alert_id
             ack.alert_ack.alert_ack_status = alert_ack_pb2.AlertAck.ALERT_ACK_STATUS_ACCEPTED
             self.replies.append(frame(ack))
-        elif kind == "detection_report":
-            if not node.registered:
-                raise SapientError("SapientMessage.node_id", "detection from an unregistered node")
-            dr = msg.detection_report
-            if dr.WhichOneof("location_oneof") == "range_bearing" and node.lat_deg is None:
-                raise SapientError(
-                    "SapientMessage.detection_report.range_bearing",
-                    "node location unknown (no StatusReport)",
-                )
-            reports.append((timestamp_s(msg), dr, node))
         self.counters.decoded += 1
         self.counters.by_kind[kind] += 1
 
-    def _to_batches(
-        self, reports: list[tuple[float, DetectionReport, NodeState]]
-    ) -> list[DetectionBatch]:
-        """Group reports by node and time and convert each group to ENU with one array call."""
-        groups: dict[tuple[str, float], list[tuple[float, DetectionReport, NodeState]]] = {}
-        for rep in reports:
-            groups.setdefault((rep[2].node_id, rep[0]), []).append(rep)
-        batches = []
-        for (_, t), group in sorted(groups.items(), key=lambda kv: kv[0][1]):
-            batches.append(self._convert(t, group))
-        return batches
+    def _to_batches(self, rows: Sequence[DetectionRow]) -> list[DetectionBatch]:
+        """Convert a delivery node by node (one array call each), then cut it into scans.
+
+        A batch holds one node's reports of one timestamp; batches come out in time order.
+        """
+        by_node: dict[str, list[DetectionRow]] = {}
+        for row in rows:
+            by_node.setdefault(row.node_id, []).append(row)
+        out: list[tuple[float, int, DetectionBatch]] = []
+        for node_id, node_rows in by_node.items():
+            for t, batch in self._convert(self.nodes[node_id], node_rows):
+                out.append((t, len(out), batch))
+        out.sort(key=lambda item: (item[0], item[1]))
+        return [batch for _, _, batch in out]
 
     def _convert(
-        self, t: float, group: list[tuple[float, DetectionReport, NodeState]]
-    ) -> DetectionBatch:
-        rb_rows = [
-            (i, r[1].range_bearing, r[2])
-            for i, r in enumerate(group)
-            if r[1].HasField("range_bearing")
-        ]
-        loc_rows = [(i, r[1].location) for i, r in enumerate(group) if r[1].HasField("location")]
-        n = len(group)
+        self, node: NodeState, rows: list[DetectionRow]
+    ) -> list[tuple[float, DetectionBatch]]:
+        """ENU positions and covariances of one node's reports, split into per-scan batches."""
+        n = len(rows)
+        t = np.fromiter((row.t_s for row in rows), float, n)
+        # columns: a, b, c, err_a, err_b, err_c, coordinate system
+        num = np.array([row[4:11] for row in rows], dtype=float).reshape(n, 7)
+        rb = np.fromiter((row.kind == "range_bearing" for row in rows), bool, n)
         z = np.zeros((n, 3))
         cov = np.zeros((n, 3, 3))
-        if rb_rows:
-            idx = np.array([i for i, _, _ in rb_rows])
-            scale_ang = np.array([_angle_scale(rb) for _, rb, _ in rb_rows])
-            scale_rng = np.array([_range_scale(rb) for _, rb, _ in rb_rows])
-            az = np.array([rb.azimuth for _, rb, _ in rb_rows]) * scale_ang
-            el = np.array([rb.elevation for _, rb, _ in rb_rows]) * scale_ang
-            rng = np.array([rb.range for _, rb, _ in rb_rows]) * scale_rng
-            az_e = np.array(
-                [rb.azimuth_error if rb.HasField("azimuth_error") else 1.0 for _, rb, _ in rb_rows]
+        if rb.any():
+            z[rb], cov[rb] = self._convert_range_bearing(node, num[rb])
+        if not rb.all():
+            z[~rb], cov[~rb] = self._convert_location(num[~rb])
+        labels = [map_class(row.label) if row.label else None for row in rows]
+        conf = np.fromiter((row.label_confidence for row in rows), float, n)
+        loglik = class_report_loglik(labels, conf)
+        extra = tuple({"object_id": row.object_id, "node_id": row.node_id} for row in rows)
+        order = np.argsort(t, kind="stable")
+        cuts = np.flatnonzero(np.diff(t[order])) + 1
+        out = []
+        for idx in np.split(order, cuts):
+            t0 = float(t[idx[0]])
+            batch = DetectionBatch(
+                sensor_id=self.sensor_id,
+                t_s=np.full(len(idx), t0),
+                z=z[idx],
+                R=cov[idx],
+                class_loglik=loglik[idx],
+                extra=tuple(extra[i] for i in idx),
             )
-            el_e = np.array(
-                [
-                    rb.elevation_error if rb.HasField("elevation_error") else 1.0
-                    for _, rb, _ in rb_rows
-                ]
+            out.append((t0, batch))
+        return out
+
+    def _convert_range_bearing(
+        self, node: NodeState, num: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Sensor-relative azimuth/elevation/range rows → site ENU and covariance (one call)."""
+        if node.lat_deg is None or node.lon_deg is None or node.alt_m is None:
+            raise SapientError(
+                "SapientMessage.status_report.node_location", "node location unknown"
             )
-            rg_e = np.array(
-                [rb.range_error if rb.HasField("range_error") else 10.0 for _, rb, _ in rb_rows]
-            )
-            # One node per group, so one sensor position for the whole array conversion.
-            node = rb_rows[0][2]
-            if node.lat_deg is None or node.lon_deg is None or node.alt_m is None:
-                raise SapientError(
-                    "SapientMessage.status_report.node_location", "node location unknown"
-                )
-            z[idx] = self.origin.aer_to_enu(az, el, rng, node.lat_deg, node.lon_deg, node.alt_m)
-            cov[idx] = aer_covariance_to_enu(
-                az, el, rng, az_e * scale_ang, el_e * scale_ang, rg_e * scale_rng
-            )
-        if loc_rows:
-            idx = np.array([i for i, _ in loc_rows])
-            geo = np.array([_location_geodetic(loc, "location") for _, loc in loc_rows])
-            z[idx] = self.origin.to_enu(geo[:, 0], geo[:, 1], geo[:, 2])
-            cov[idx] = np.stack([np.diag(_location_error_m(loc) ** 2) for _, loc in loc_rows])
-        labels: list[ObjectClass | None] = []
-        conf = np.zeros(n)
-        for i, (_, dr, _) in enumerate(group):
-            best = max(dr.classification, key=lambda c: c.confidence, default=None)
-            labels.append(map_class(best.type) if best is not None else None)
-            conf[i] = best.confidence if best is not None else 0.0
-        extra: tuple[dict[str, object], ...] = tuple(
-            {"object_id": dr.object_id, "node_id": node.node_id} for _, dr, node in group
+        cs = num[:, 6]
+        to_deg = np.where(np.isin(cs, _RB_DEGREES), 1.0, 180.0 / math.pi)
+        to_m = np.where(np.isin(cs, _RB_KM), 1000.0, 1.0)
+        az, el, rng = num[:, 0] * to_deg, num[:, 1] * to_deg, num[:, 2] * to_m
+        az_std = _std(num[:, 3] * to_deg, _DEFAULT_AER_STD[0])
+        el_std = _std(num[:, 4] * to_deg, _DEFAULT_AER_STD[1])
+        rng_std = _std(num[:, 5] * to_m, _DEFAULT_AER_STD[2])
+        z = self.origin.aer_to_enu(az, el, rng, node.lat_deg, node.lon_deg, node.alt_m)
+        cov = aer_covariance_to_enu(az, el, rng, az_std, el_std, rng_std)
+        return z, cov
+
+    def _convert_location(
+        self, num: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Geodetic Location rows (x = longitude, y = latitude) → site ENU and covariance."""
+        to_deg = np.where(num[:, 6] == _LOC_DEG, 1.0, 180.0 / math.pi)
+        lon, lat, alt = num[:, 0] * to_deg, num[:, 1] * to_deg, num[:, 2]
+        z = self.origin.to_enu(lat, lon, alt)
+        m_per_deg_lon = _M_PER_DEG_LAT * np.cos(np.radians(lat))
+        std = np.stack(
+            [
+                _std(num[:, 3] * to_deg * m_per_deg_lon, _DEFAULT_ENU_STD[0]),
+                _std(num[:, 4] * to_deg * _M_PER_DEG_LAT, _DEFAULT_ENU_STD[1]),
+                _std(num[:, 5], _DEFAULT_ENU_STD[2]),
+            ],
+            axis=-1,
         )
-        return DetectionBatch(
-            sensor_id=self.sensor_id,
-            t_s=np.full(n, t),
-            z=z,
-            R=cov,
-            class_loglik=class_report_loglik(labels, conf),
-            extra=extra,
-        )
+        std = np.maximum(std, _MIN_ENU_STD_M)
+        cov = np.zeros((len(num), 3, 3))
+        cov[:, [0, 1, 2], [0, 1, 2]] = std**2
+        return z, cov
+
+
+def _std(values: NDArray[np.float64], default: float) -> NDArray[np.float64]:
+    """1-σ column with the default where the node gave none (NaN)."""
+    return np.where(np.isnan(values), default, values)
 
 
 def _enum_name(msg: Message, name: str) -> str:
@@ -551,52 +487,15 @@ def _enum_name(msg: Message, name: str) -> str:
     return known.name if known is not None else str(value)
 
 
-def _angle_scale(rb: RangeBearing) -> float:
-    """Factor to degrees for the range-bearing coordinate system."""
-    cs = rb.coordinate_system
-    if cs in (
-        range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M,
-        range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_KM,
-    ):
-        return 1.0
-    return 180.0 / math.pi
-
-
-def _range_scale(rb: RangeBearing) -> float:
-    """Factor to metres for the range-bearing coordinate system."""
-    cs = rb.coordinate_system
-    if cs in (
-        range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_KM,
-        range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_RADIANS_KM,
-    ):
-        return 1000.0
-    return 1.0
-
-
 def _location_geodetic(loc: Location, path: str) -> tuple[float, float, float]:
     """(lat deg, lon deg, alt m) of a SAPIENT Location (x is longitude, y latitude)."""
     cs = loc.coordinate_system
-    if cs == location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M:
+    if cs == _LOC_DEG:
         return loc.y, loc.x, loc.z
-    if cs == location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_RAD_M:
+    if cs == _LOC_RAD:
         return math.degrees(loc.y), math.degrees(loc.x), loc.z
     raise SapientError(
         f"{path}.coordinate_system",
         "not supported for fusion yet",
         location_pb2.LocationCoordinateSystem.Name(cs),
     )
-
-
-def _location_error_m(loc: Location) -> np.ndarray:
-    """1-σ position error in metres (east, north, up) of a geodetic Location."""
-    deg = (
-        1.0
-        if loc.coordinate_system == location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
-        else math.degrees(1.0)
-    )
-    m_per_deg_lat = 111_320.0
-    m_per_deg_lon = m_per_deg_lat * math.cos(math.radians(loc.y * deg))
-    ex = loc.x_error * deg * m_per_deg_lon if loc.HasField("x_error") else 10.0
-    ey = loc.y_error * deg * m_per_deg_lat if loc.HasField("y_error") else 10.0
-    ez = loc.z_error if loc.HasField("z_error") else 15.0
-    return np.array([max(ex, 0.5), max(ey, 0.5), max(ez, 0.5)])
