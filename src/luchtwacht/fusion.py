@@ -133,7 +133,7 @@ class FusionCore:
             raise KeyError(f"unknown feed {sensor_id!r}")
         feed.last_rx_s = t_rx_s
         before = Counter(feed.pipe.counters.rejected_by_reason)
-        self._batches.extend(feed.pipe.feed(payload))
+        self._batches.extend(feed.pipe.feed(payload, t_rx_s))
         if self.recorder is not None:
             self.recorder.raw(t_rx_s, sensor_id, fmt, payload)
             new = feed.pipe.counters.rejected_by_reason - before

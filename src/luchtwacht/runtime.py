@@ -119,7 +119,13 @@ class LiveNode:
         peer = writer.get_extra_info("peername")
         peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         sid = f"sapient-{self._conn_seq}"
-        pipe = SapientPipe(sid, self.core.origin, cfg.fusion_node_id)
+        pipe = SapientPipe(
+            sid,
+            self.core.origin,
+            cfg.fusion_node_id,
+            geoid_undulation_m=self.config.site.geoid_undulation_m,
+            magnetic_declination_deg=self.config.site.magnetic_declination_deg,
+        )
         pipe.nodes = self.sapient_nodes  # knowledge per node outlives a connection
         self.core.add_feed(sid, f"SAPIENT {peer_text}", "sapient", pipe, 10.0)
         stats.connections_total += 1

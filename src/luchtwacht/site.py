@@ -42,6 +42,8 @@ class SiteSection(_Strict):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     alt_m: float = 0.0
+    geoid_undulation_m: float = 0.0  # ellipsoid height of mean sea level here (NL: ~43-47 m)
+    magnetic_declination_deg: float | None = None  # east positive; needed for magnetic bearings
 
 
 class ZoneSection(_Strict):

@@ -291,19 +291,72 @@ def test_range_bearing_in_radians_and_kilometres_matches_degrees_and_metres():
     np.testing.assert_allclose(cov[0], cov[1], rtol=1e-6)
 
 
-def test_utm_report_is_rejected_by_the_pipe_not_raised():
-    radar, pipe = _registered_pipe()
+def _location_report(radar, lat, lon, alt, datum=location_pb2.LOCATION_DATUM_WGS84_E):
     det = radar._detection(1.0, 10.0, 1.0, 1000.0, 0.9, None, 0.0)
     det.detection_report.ClearField("range_bearing")
     loc = det.detection_report.location
-    loc.x, loc.y, loc.utm_zone = 687500.0, 5725900.0, "31U"
+    loc.x, loc.y, loc.z = lon, lat, alt
+    loc.x_error, loc.y_error, loc.z_error = 1e-5, 1e-5, 3.0
+    loc.coordinate_system = location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
+    loc.datum = datum
+    return det
+
+
+def test_utm_report_is_placed_where_its_geodetic_twin_is():
+    from luchtwacht.geo.utm import geodetic_to_utm
+
+    radar, pipe = _registered_pipe()
+    lat, lon, alt = 51.6601, 5.7153, 150.0
+    twin = _location_report(radar, lat, lon, alt)
+    det = _location_report(radar, lat, lon, alt)
+    e, n = geodetic_to_utm(lat, lon, "31U")
+    loc = det.detection_report.location
+    loc.x, loc.y, loc.utm_zone = float(e), float(n), "31U"
+    loc.x_error, loc.y_error = 4.0, 6.0  # metres on the grid
     loc.coordinate_system = location_pb2.LOCATION_COORDINATE_SYSTEM_UTM_M
-    loc.datum = location_pb2.LOCATION_DATUM_WGS84_E
-    assert validate(det) == "detection_report"  # valid SAPIENT, but not placed yet
-    assert pipe.feed(frame(det)) + pipe.flush() == []
-    assert pipe.counters.rejected_by_reason == {
-        "SapientMessage.detection_report.location.coordinate_system: not supported for fusion yet": 1
-    }
+    assert validate(det) == "detection_report"
+    (batch,) = pipe.feed(frame(twin) + frame(det)) + pipe.flush()
+    np.testing.assert_allclose(batch.z[0], batch.z[1], atol=1e-3)
+    np.testing.assert_allclose(batch.z[1], ORIGIN.to_enu(lat, lon, alt), atol=1e-3)
+    np.testing.assert_allclose(np.sqrt(np.diag(batch.R[1])), [4.0, 6.0, 3.0])
+    assert pipe.counters.rejected == 0
+
+
+def test_geoid_heights_and_magnetic_or_grid_bearings_are_converted():
+    radar = RadarSim(RADAR, ORIGIN, EPOCH, seed=11)
+    pipe = SapientPipe("r", ORIGIN, geoid_undulation_m=43.0, magnetic_declination_deg=2.5)
+    pipe.feed(frame(radar.registration(0.0)) + frame(radar.status_report(0.0)))
+    msl = _location_report(radar, 51.66, 5.71, 100.0, datum=location_pb2.LOCATION_DATUM_WGS84_G)
+    true_b = radar._detection(1.0, 40.0, 2.0, 2000.0, 0.9, None, 0.0)
+    magnetic = radar._detection(1.0, 37.5, 2.0, 2000.0, 0.9, None, 0.0)
+    magnetic.detection_report.range_bearing.datum = range_bearing_pb2.RANGE_BEARING_DATUM_MAGNETIC
+    (batch,) = pipe.feed(frame(msl) + frame(true_b) + frame(magnetic)) + pipe.flush()
+    np.testing.assert_allclose(batch.z[0], ORIGIN.to_enu(51.66, 5.71, 143.0), atol=1e-3)
+    np.testing.assert_allclose(batch.z[1], batch.z[2], atol=1e-6)  # 37.5° magnetic = 40° true
+    # grid bearings: at 5.705° E in zone 31 (central meridian 3° E) grid north is ~2.12° east of true
+    grid = radar._detection(1.0, 40.0, 2.0, 2000.0, 0.9, None, 0.0)
+    grid.detection_report.range_bearing.datum = range_bearing_pb2.RANGE_BEARING_DATUM_GRID
+    (gb,) = pipe.feed(frame(grid)) + pipe.flush()
+    aer = ORIGIN.enu_to_aer(gb.z[0], RADAR.lat_deg, RADAR.lon_deg, RADAR.alt_m)
+    assert aer[0] == pytest.approx(40.0 + 2.12, abs=0.02)
+
+
+def test_bearings_that_cannot_be_placed_are_rejected_with_the_reason():
+    radar, pipe = _registered_pipe()  # no declination configured
+    magnetic = radar._detection(1.0, 37.5, 2.0, 2000.0, 0.9, None, 0.0)
+    magnetic.detection_report.range_bearing.datum = range_bearing_pb2.RANGE_BEARING_DATUM_MAGNETIC
+    platform = radar._detection(1.0, 37.5, 2.0, 2000.0, 0.9, None, 0.0)
+    platform.detection_report.range_bearing.datum = range_bearing_pb2.RANGE_BEARING_DATUM_PLATFORM
+    assert pipe.feed(frame(magnetic) + frame(platform)) + pipe.flush() == []
+    reasons = set(pipe.counters.rejected_by_reason)
+    assert (
+        "SapientMessage.detection_report.range_bearing.datum: magnetic bearing needs the site's magnetic declination"
+        in reasons
+    )
+    assert (
+        "SapientMessage.detection_report.range_bearing.datum: platform-relative bearing needs the platform heading"
+        in reasons
+    )
 
 
 def test_scan_groups_become_batches_in_time_order():

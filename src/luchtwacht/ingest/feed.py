@@ -43,8 +43,11 @@ class FeedPipe(Protocol):
 
     counters: FeedCounters
 
-    def feed(self, data: bytes) -> list[DetectionBatch]:
-        """Consume bytes from the feed (any chunking); return the batches they complete."""
+    def feed(self, data: bytes, t_rx_s: float | None = None) -> list[DetectionBatch]:
+        """Consume bytes that arrived at ``t_rx_s`` (UTC s); return the batches they complete.
+
+        Any chunking is fine. Formats without their own timestamps use the arrival time.
+        """
         ...
 
     def flush(self) -> list[DetectionBatch]:

@@ -77,7 +77,7 @@ class RemoteIdPipe:
             self._logged.add(key)
             log.warning("feed %s: rejected Remote ID report: %s", self.sensor_id, exc)
 
-    def feed(self, data: bytes) -> list[DetectionBatch]:
+    def feed(self, data: bytes, t_rx_s: float | None = None) -> list[DetectionBatch]:
         """Consume bytes of the feed (any chunking); return batches for complete lines."""
         buf = self._partial + data
         *lines, self._partial = buf.split(b"\n")

@@ -38,6 +38,7 @@ from sapient_msg.bsi_flex_335_v2_0 import (
 )
 
 from luchtwacht.geo import SiteOrigin, aer_covariance_to_enu
+from luchtwacht.geo.utm import utm_to_geodetic
 from luchtwacht.ingest.feed import FeedCounters
 from luchtwacht.ingest.sapient_rules import (
     ICD_VERSION,
@@ -220,6 +221,11 @@ _RB_KM = (
 )
 _LOC_DEG = location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
 _LOC_RAD = location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_RAD_M
+_LOC_UTM = location_pb2.LOCATION_COORDINATE_SYSTEM_UTM_M
+_LOC_GEOID = location_pb2.LOCATION_DATUM_WGS84_G
+_RB_MAGNETIC = range_bearing_pb2.RANGE_BEARING_DATUM_MAGNETIC
+_RB_GRID = range_bearing_pb2.RANGE_BEARING_DATUM_GRID
+_RB_PLATFORM = range_bearing_pb2.RANGE_BEARING_DATUM_PLATFORM
 # 1-σ errors assumed when a node gives none: azimuth, elevation (deg), range (m) and
 # east, north, up (m)
 _DEFAULT_AER_STD = (1.0, 1.0, 10.0)
@@ -235,13 +241,30 @@ class SapientPipe:
     Registration (refused with the broken rule when it is invalid), an AlertAck for every Alert
     and an Error naming the rule for any other invalid message. Answers collect in ``replies``
     as framed bytes for the transport to send back.
+
+    Positions are taken in the coordinate system and datum each report declares: latitude /
+    longitude in degrees or radians, UTM (zone from the report, through PROJ), heights on the
+    ellipsoid (WGS84_E) or above the geoid (WGS84_G, plus ``geoid_undulation_m``); bearings from
+    true north, magnetic north (plus ``magnetic_declination_deg``) or UTM grid north (plus the
+    grid convergence at the sensor). Platform-relative bearings need the platform's heading,
+    which SAPIENT does not carry, so such reports are rejected with that reason.
     """
 
     def __init__(
-        self, sensor_id: str, origin: SiteOrigin, fusion_node_id: str = DEFAULT_FUSION_NODE_ID
+        self,
+        sensor_id: str,
+        origin: SiteOrigin,
+        fusion_node_id: str = DEFAULT_FUSION_NODE_ID,
+        *,
+        geoid_undulation_m: float = 0.0,
+        magnetic_declination_deg: float | None = None,
     ) -> None:
         self.sensor_id = sensor_id
         self.origin = origin
+        # Datum conversions the site must supply: WGS84_G heights are above the geoid (MSL), and
+        # magnetic bearings need the local declination (east positive).
+        self.geoid_undulation_m = geoid_undulation_m
+        self.magnetic_declination_deg = magnetic_declination_deg
         self.fusion_node_id = fusion_node_id
         self.replies: list[bytes] = []
         self.reader = FrameReader()
@@ -257,8 +280,10 @@ class SapientPipe:
             self._logged.add(reason)
             log.warning("sensor %s: rejected SAPIENT message: %s", self.sensor_id, exc)
 
-    def feed(self, data: bytes) -> list[DetectionBatch]:
+    def feed(self, data: bytes, t_rx_s: float | None = None) -> list[DetectionBatch]:
         """Consume bytes from the connection; return the batches this completes.
+
+        ``t_rx_s`` is unused: SAPIENT messages carry their own timestamps.
 
         Reports are grouped per node and timestamp (one radar scan); a group is complete once a
         later report from the same node arrives, or when :meth:`flush` is called.
@@ -344,12 +369,16 @@ class SapientPipe:
                     "SapientMessage.detection_report.range_bearing",
                     "node location unknown (no StatusReport)",
                 )
-        elif row.coordinate_system not in (_LOC_DEG, _LOC_RAD):
-            raise SapientError(
-                "SapientMessage.detection_report.location.coordinate_system",
-                "not supported for fusion yet",
-                location_pb2.LocationCoordinateSystem.Name(row.coordinate_system),
-            )
+            if row.datum == _RB_PLATFORM:
+                raise SapientError(
+                    "SapientMessage.detection_report.range_bearing.datum",
+                    "platform-relative bearing needs the platform heading",
+                )
+            if row.datum == _RB_MAGNETIC and self.magnetic_declination_deg is None:
+                raise SapientError(
+                    "SapientMessage.detection_report.range_bearing.datum",
+                    "magnetic bearing needs the site's magnetic declination",
+                )
         pending = self._pending.get(row.node_id)
         if pending is None:
             self._pending[row.node_id] = [row]
@@ -372,7 +401,9 @@ class SapientPipe:
             node.system = _enum_name(sr, "system")
             if sr.HasField("node_location"):
                 lat, lon, alt = _location_geodetic(
-                    sr.node_location, "SapientMessage.status_report.node_location"
+                    sr.node_location,
+                    "SapientMessage.status_report.node_location",
+                    self.geoid_undulation_m,
                 )
                 node.lat_deg, node.lon_deg, node.alt_m = lat, lon, alt
         elif kind == "alert":
@@ -409,10 +440,12 @@ class SapientPipe:
         rb = np.fromiter((row.kind == "range_bearing" for row in rows), bool, n)
         z = np.zeros((n, 3))
         cov = np.zeros((n, 3, 3))
+        datum = np.fromiter((row.datum for row in rows), float, n)
         if rb.any():
-            z[rb], cov[rb] = self._convert_range_bearing(node, num[rb])
+            z[rb], cov[rb] = self._convert_range_bearing(node, num[rb], datum[rb])
         if not rb.all():
-            z[~rb], cov[~rb] = self._convert_location(num[~rb])
+            zones = [row.utm_zone for row in rows if row.kind != "range_bearing"]
+            z[~rb], cov[~rb] = self._convert_location(num[~rb], datum[~rb], zones)
         labels = [map_class(row.label) if row.label else None for row in rows]
         conf = np.fromiter((row.label_confidence for row in rows), float, n)
         loglik = class_report_loglik(labels, conf)
@@ -434,7 +467,7 @@ class SapientPipe:
         return out
 
     def _convert_range_bearing(
-        self, node: NodeState, num: NDArray[np.float64]
+        self, node: NodeState, num: NDArray[np.float64], datum: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Sensor-relative azimuth/elevation/range rows → site ENU and covariance (one call)."""
         if node.lat_deg is None or node.lon_deg is None or node.alt_m is None:
@@ -445,6 +478,12 @@ class SapientPipe:
         to_deg = np.where(np.isin(cs, _RB_DEGREES), 1.0, 180.0 / math.pi)
         to_m = np.where(np.isin(cs, _RB_KM), 1000.0, 1.0)
         az, el, rng = num[:, 0] * to_deg, num[:, 1] * to_deg, num[:, 2] * to_m
+        if self.magnetic_declination_deg is not None:
+            az = np.where(datum == _RB_MAGNETIC, az + self.magnetic_declination_deg, az)
+        if (datum == _RB_GRID).any():
+            az = np.where(
+                datum == _RB_GRID, az + _grid_convergence_deg(node.lat_deg, node.lon_deg), az
+            )
         az_std = _std(num[:, 3] * to_deg, _DEFAULT_AER_STD[0])
         el_std = _std(num[:, 4] * to_deg, _DEFAULT_AER_STD[1])
         rng_std = _std(num[:, 5] * to_m, _DEFAULT_AER_STD[2])
@@ -453,17 +492,29 @@ class SapientPipe:
         return z, cov
 
     def _convert_location(
-        self, num: NDArray[np.float64]
+        self, num: NDArray[np.float64], datum: NDArray[np.float64], zones: list[str]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Geodetic Location rows (x = longitude, y = latitude) → site ENU and covariance."""
-        to_deg = np.where(num[:, 6] == _LOC_DEG, 1.0, 180.0 / math.pi)
-        lon, lat, alt = num[:, 0] * to_deg, num[:, 1] * to_deg, num[:, 2]
-        z = self.origin.to_enu(lat, lon, alt)
+        """Location rows (x = longitude or easting, y = latitude or northing) → ENU, covariance."""
+        cs = num[:, 6]
+        to_deg = np.where(cs == _LOC_DEG, 1.0, 180.0 / math.pi)
+        lon, lat, alt = num[:, 0] * to_deg, num[:, 1] * to_deg, num[:, 2].copy()
+        # Errors: degrees (or radians) of latitude/longitude, or metres on the UTM grid.
         m_per_deg_lon = _M_PER_DEG_LAT * np.cos(np.radians(lat))
+        ex = num[:, 3] * to_deg * m_per_deg_lon
+        ey = num[:, 4] * to_deg * _M_PER_DEG_LAT
+        utm = cs == _LOC_UTM
+        if utm.any():
+            for zone in sorted({zones[i] for i in np.flatnonzero(utm)}):
+                rows = utm & np.array([zn == zone for zn in zones])
+                lat[rows], lon[rows] = utm_to_geodetic(num[rows, 0], num[rows, 1], zone)
+            ex = np.where(utm, num[:, 3], ex)
+            ey = np.where(utm, num[:, 4], ey)
+        alt = np.where(datum == _LOC_GEOID, alt + self.geoid_undulation_m, alt)
+        z = self.origin.to_enu(lat, lon, alt)
         std = np.stack(
             [
-                _std(num[:, 3] * to_deg * m_per_deg_lon, _DEFAULT_ENU_STD[0]),
-                _std(num[:, 4] * to_deg * _M_PER_DEG_LAT, _DEFAULT_ENU_STD[1]),
+                _std(ex, _DEFAULT_ENU_STD[0]),
+                _std(ey, _DEFAULT_ENU_STD[1]),
                 _std(num[:, 5], _DEFAULT_ENU_STD[2]),
             ],
             axis=-1,
@@ -472,6 +523,19 @@ class SapientPipe:
         cov = np.zeros((len(num), 3, 3))
         cov[:, [0, 1, 2], [0, 1, 2]] = std**2
         return z, cov
+
+
+def _grid_convergence_deg(lat_deg: float, lon_deg: float) -> float:
+    """Angle from true north to UTM grid north at a point (deg): true bearing = grid + this.
+
+    γ = atan(tan(λ − λ₀) · sin φ) for the point's own UTM zone (Snyder, *Map Projections — A
+    Working Manual*, 1987, eq. 8-15, spherical form; < 0.01° off the ellipsoidal value here).
+    """
+    zone = int((lon_deg + 180.0) // 6.0) % 60 + 1
+    central = -183.0 + 6.0 * zone
+    return math.degrees(
+        math.atan(math.tan(math.radians(lon_deg - central)) * math.sin(math.radians(lat_deg)))
+    )
 
 
 def _std(values: NDArray[np.float64], default: float) -> NDArray[np.float64]:
@@ -487,15 +551,26 @@ def _enum_name(msg: Message, name: str) -> str:
     return known.name if known is not None else str(value)
 
 
-def _location_geodetic(loc: Location, path: str) -> tuple[float, float, float]:
-    """(lat deg, lon deg, alt m) of a SAPIENT Location (x is longitude, y latitude)."""
+def _location_geodetic(
+    loc: Location, path: str, geoid_undulation_m: float = 0.0
+) -> tuple[float, float, float]:
+    """(lat deg, lon deg, ellipsoidal alt m) of a SAPIENT Location (x is longitude or easting)."""
     cs = loc.coordinate_system
     if cs == _LOC_DEG:
-        return loc.y, loc.x, loc.z
-    if cs == _LOC_RAD:
-        return math.degrees(loc.y), math.degrees(loc.x), loc.z
-    raise SapientError(
-        f"{path}.coordinate_system",
-        "not supported for fusion yet",
-        location_pb2.LocationCoordinateSystem.Name(cs),
-    )
+        lat, lon = loc.y, loc.x
+    elif cs == _LOC_RAD:
+        lat, lon = math.degrees(loc.y), math.degrees(loc.x)
+    elif cs == _LOC_UTM and loc.utm_zone:
+        try:
+            lat_a, lon_a = utm_to_geodetic(loc.x, loc.y, loc.utm_zone)
+        except ValueError as exc:
+            raise SapientError(f"{path}.utm_zone", "not a UTM zone", str(exc)) from None
+        lat, lon = float(lat_a), float(lon_a)
+    else:
+        raise SapientError(
+            f"{path}.coordinate_system",
+            "not supported for fusion",
+            location_pb2.LocationCoordinateSystem.Name(cs),
+        )
+    alt = loc.z + (geoid_undulation_m if loc.datum == _LOC_GEOID else 0.0)
+    return lat, lon, alt

@@ -684,6 +684,7 @@ class DetectionRow(NamedTuple):
     err_c: float
     coordinate_system: int
     utm_zone: str
+    datum: int  # RangeBearingDatum or LocationDatum enum value
     label: str
     label_confidence: float
 
@@ -747,7 +748,7 @@ def _seen_ulid(text: str) -> bool:
     return True
 
 
-_Located = tuple[str, float, float, float, float, float, float, int, str]
+_Located = tuple[str, float, float, float, float, float, float, int, str, int]
 # (t_s, node_id, object_id, located, label, label confidence): a DetectionRow before it is named
 _FastRow = tuple[float, str, str, _Located, str, float]
 _ulid_match = _ULID.fullmatch
@@ -858,7 +859,7 @@ def _fast_range_bearing(rb: Any) -> _Located | None:
         e_el = _NAN
     if e_rng == 0.0 and not rb.HasField("range_error"):
         e_rng = _NAN
-    return ("range_bearing", az, el, rng, e_az, e_el, e_rng, cs, "")
+    return ("range_bearing", az, el, rng, e_az, e_el, e_rng, cs, "", rb.datum)
 
 
 def _fast_location(loc: Any) -> _Located | None:
@@ -892,7 +893,7 @@ def _fast_location(loc: Any) -> _Located | None:
         ey = _NAN
     if ez == 0.0 and not loc.HasField("z_error"):
         ez = _NAN
-    return ("location", x, y, z, ex, ey, ez, cs, zone)
+    return ("location", x, y, z, ex, ey, ez, cs, zone, loc.datum)
 
 
 def _reference_row(msg: Any) -> DetectionRow:
@@ -912,7 +913,7 @@ def _reference_row(msg: Any) -> DetectionRow:
     best = max(dr.classification, key=lambda cls: cls.confidence, default=None)
     return DetectionRow(
         timestamp_s(msg), msg.node_id, dr.object_id, str(kind), a, b, c, ea, eb, ec,
-        p.coordinate_system, zone, best.type if best is not None else "",
+        p.coordinate_system, zone, p.datum, best.type if best is not None else "",
         best.confidence if best is not None else 0.0,
     )  # fmt: skip
 

@@ -79,11 +79,12 @@ def class_report_loglik(
     """
     n = len(labels)
     out = np.zeros((n, N_CLASSES))
-    q = np.clip(np.asarray(confidence, dtype=float), 1.0 / N_CLASSES, reliability)
-    for i, lab in enumerate(labels):
-        if lab is None:
-            continue
-        row = np.full(N_CLASSES, np.log((1.0 - q[i]) / (N_CLASSES - 1)))
-        row[int(lab)] = np.log(q[i])
-        out[i] = row - row.max()
+    idx = np.fromiter((-1 if lab is None else int(lab) for lab in labels), dtype=np.int64, count=n)
+    rows = np.flatnonzero(idx >= 0)
+    if rows.size == 0:
+        return out
+    q = np.clip(np.asarray(confidence, dtype=float)[rows], 1.0 / N_CLASSES, reliability)
+    # Normalised so the reported class scores 0 and every other class log((1-q)/((K-1)q)) < 0.
+    out[rows] = (np.log((1.0 - q) / (N_CLASSES - 1)) - np.log(q))[:, None]
+    out[rows, idx[rows]] = 0.0
     return out
