@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from luchtwacht.ingest import remoteid as rid
-from luchtwacht.ingest.sapient import SapientMessage, parse_message, validate
+from luchtwacht.ingest.sapient import SapientMessage, frame, parse_message, validate
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.radar import RadarSim
@@ -295,3 +295,57 @@ def test_live_node_connects_to_an_adsb_receiver_and_reconnects(tmp_path):
     assert stats["connections"]["total"] >= 2
     assert stats["connections"]["closed_by_reason"]["closed by peer"] >= 2
     assert stats["accepted"] >= 2 * 3  # every golden frame, each time it was served
+
+
+def test_fusion_node_tasks_a_sensor_and_keeps_its_task_ack(tmp_path):
+    from google.protobuf import json_format
+    from sapient_msg.bsi_flex_335_v2_0 import task_ack_pb2
+
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sapient" / "valid"
+    if not shared.is_dir():
+        pytest.skip(f"shared SAPIENT vectors not available at {shared}")
+    task = SapientMessage()
+    json_format.Parse(
+        (shared / "Task.FullMessage.LookAt.json").read_text(encoding="utf-8-sig"), task
+    )
+    site = default_site().model_copy(
+        update={"sapient": SapientSection(listen="127.0.0.1:0"), "record": tmp_path / "t.sqlite"}
+    )
+    node = LiveNode(site)
+    acks: list[str] = []
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(node.run())
+        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
+            await asyncio.sleep(0.01)
+        host, port = node.listeners["sapient"].address.split(":")
+        radar, scans = radar_stream(time.time() - 1.0, range(1))
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(scans[0])
+        await writer.drain()
+        await read_frames(reader, 1)  # RegistrationAck
+        node_id = radar.cfg.node_id
+        with pytest.raises(KeyError):
+            await node.send_to_node("00000000-0000-4000-8000-000000000000", SapientMessage())
+        await node.send_to_node(node_id, task)
+        (received,) = await read_frames(reader, 1)
+        assert validate(received) == "task" and received.destination_id == node_id
+        ack = SapientMessage()
+        ack.timestamp.GetCurrentTime()
+        ack.node_id = node_id
+        ack.task_ack.task_id = received.task.task_id
+        ack.task_ack.task_status = task_ack_pb2.TaskAck.TASK_STATUS_ACCEPTED
+        writer.write(frame(ack))
+        await writer.drain()
+        await asyncio.sleep(0.3)
+        acks.append(node.sapient_nodes[node_id].task_acks[received.task.task_id])
+        node.stop_event.set()
+        await runner
+        writer.close()
+
+    asyncio.run(scenario())
+    assert acks == ["TASK_STATUS_ACCEPTED"]
+    db = sqlite3.connect(tmp_path / "t.sqlite")
+    assert (
+        db.execute("SELECT count(*) FROM audit WHERE kind = 'sapient.task.sent'").fetchone()[0] == 1
+    )

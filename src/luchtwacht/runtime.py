@@ -39,7 +39,7 @@ from typing import Any
 
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
-from luchtwacht.ingest.sapient import NodeState, SapientPipe
+from luchtwacht.ingest.sapient import NodeState, SapientMessage, SapientPipe, frame, validate
 from luchtwacht.site import AdsbSection, AsterixSection, SapientSection, SiteConfig, parse_hostport
 from luchtwacht.store.recorder import Recorder
 
@@ -82,6 +82,7 @@ class LiveNode:
         self._transports: list[asyncio.BaseTransport] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._conn_seq = 0
+        self._node_writers: dict[str, asyncio.StreamWriter] = {}
         if self.recorder is not None:
             self.recorder.set_meta(site=config.site.name, started=iso_utc(self.core.start_s))
             self.recorder.audit(self.core.start_s, "run.start", {"site": config.site.name})
@@ -156,6 +157,7 @@ class LiveNode:
                     if node_id not in nodes_here and pipe.nodes[node_id].registered:
                         nodes_here.add(node_id)
                         self.node_connections[node_id] += 1
+                        self._node_writers[node_id] = writer
                 for reply in pipe.take_replies():
                     writer.write(reply)
                     self.core.record_outgoing(time.time(), sid, "sapient-out", reply)
@@ -173,11 +175,40 @@ class LiveNode:
             stats.closed_by_reason[reason] += 1
             for node_id in nodes_here:
                 self.node_connections[node_id] -= 1
+                if self._node_writers.get(node_id) is writer:
+                    del self._node_writers[node_id]
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
             if reason not in ("closed by peer",):
                 log.warning("SAPIENT %s (%s) cut off: %s", sid, peer_text, reason)
+
+    async def send_to_node(self, node_id: str, message: SapientMessage) -> None:
+        """Send a message (a Task, typically) to a connected sensor or effector node.
+
+        The message is stamped, addressed from this fusion node and recorded as sent; the node's
+        TaskAck comes back on its connection and is kept in its state. Raises KeyError when the
+        node has no open connection.
+        """
+        writer = self._node_writers.get(node_id)
+        if writer is None or writer.is_closing():
+            raise KeyError(f"sensor node {node_id} is not connected")
+        if not message.HasField("timestamp"):
+            message.timestamp.GetCurrentTime()
+        message.node_id = (
+            self.config.sapient.fusion_node_id if self.config.sapient else message.node_id
+        )
+        message.destination_id = node_id
+        validate(message)  # never send what we would refuse ourselves
+        data = frame(message)
+        writer.write(data)
+        await writer.drain()
+        self.core.record_outgoing(time.time(), f"sapient-node:{node_id}", "sapient-out", data)
+        if self.recorder is not None:
+            kind = message.WhichOneof("content")
+            self.recorder.audit(
+                time.time(), f"sapient.{kind}.sent", {"node_id": node_id, "kind": str(kind)}
+            )
 
     def node_state(self, node_id: str) -> str:
         """Node state: connected while a connection carries the node, else lost."""
@@ -357,6 +388,9 @@ class LiveNode:
                     "node_types": list(n.node_types),
                     "lat": n.lat_deg,
                     "lon": n.lon_deg,
+                    "system": n.system,
+                    "mode": n.mode,
+                    "task_acks": dict(n.task_acks),
                 }
                 for node_id, n in self.sapient_nodes.items()
             },

@@ -24,7 +24,7 @@ import logging
 import math
 import struct
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from google.protobuf.message import DecodeError, Message
@@ -206,7 +206,11 @@ class NodeState:
     lon_deg: float | None = None
     alt_m: float | None = None
     last_status_t_s: float | None = None
-    system: str = ""
+    system: str = ""  # StatusReport system state (SYSTEM_OK, SYSTEM_ERROR, ...)
+    mode: str = ""
+    info: str = ""
+    status: tuple[str, ...] = ()  # the report's status entries: "LEVEL TYPE value"
+    task_acks: dict[str, str] = field(default_factory=dict)  # task id → TaskAck status
 
 
 DEFAULT_FUSION_NODE_ID = "6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f"
@@ -399,6 +403,12 @@ class SapientPipe:
             sr = msg.status_report
             node.last_status_t_s = timestamp_s(msg)
             node.system = _enum_name(sr, "system")
+            node.mode = sr.mode
+            node.info = _enum_name(sr, "info")
+            node.status = tuple(
+                f"{_enum_name(s, 'status_level')} {_enum_name(s, 'status_type')} {s.status_value}"
+                for s in sr.status
+            )
             if sr.HasField("node_location"):
                 lat, lon, alt = _location_geodetic(
                     sr.node_location,
@@ -406,6 +416,8 @@ class SapientPipe:
                     self.geoid_undulation_m,
                 )
                 node.lat_deg, node.lon_deg, node.alt_m = lat, lon, alt
+        elif kind == "task_ack":
+            node.task_acks[msg.task_ack.task_id] = _enum_name(msg.task_ack, "task_status")
         elif kind == "alert":
             ack = self._reply(msg.node_id)
             ack.alert_ack.alert_id = msg.alert.alert_id
