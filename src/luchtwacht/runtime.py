@@ -249,21 +249,7 @@ class LiveNode:
             self.core.add_feed(
                 sid, f"Remote ID {writer.get_extra_info('peername')}", "remoteid-jsonl", pipe, 1.0
             )
-            stats.connections_total += 1
-            stats.connections_open += 1
-            reason = "closed by peer"
-            try:
-                while not self.stop_event.is_set():
-                    data = await reader.read(READ_CHUNK)
-                    if not data:
-                        break
-                    self.core.receive(time.time(), sid, "remoteid-jsonl", data)
-            except ConnectionError:
-                reason = "connection error"
-            finally:
-                stats.connections_open -= 1
-                stats.closed_by_reason[reason] += 1
-                writer.close()
+            await self._pump(reader, writer, stats, sid, "remoteid-jsonl")
 
         server = await asyncio.start_server(handle, host, port)
         self._servers.append(server)
@@ -330,24 +316,35 @@ class LiveNode:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop_event.wait(), cfg.reconnect_s)
                 continue
-            stats.connections_total += 1
-            stats.connections_open += 1
-            reason = "closed by peer"
-            try:
-                while not self.stop_event.is_set():
-                    data = await reader.read(READ_CHUNK)
-                    if not data:
-                        break
-                    self.core.receive(time.time(), sid, "adsb", data)
-            except ConnectionError:
-                reason = "connection error"
-            finally:
-                stats.connections_open -= 1
-                stats.closed_by_reason[reason] += 1
-                writer.close()
+            await self._pump(reader, writer, stats, sid, "adsb")
             if not self.stop_event.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop_event.wait(), cfg.reconnect_s)
+
+    async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        stats: ListenerStats,
+        sid: str,
+        fmt: str,
+    ) -> None:
+        """Hand a one-way stream's bytes to the core until it closes or the node stops."""
+        stats.connections_total += 1
+        stats.connections_open += 1
+        reason = "closed by peer"
+        try:
+            while not self.stop_event.is_set():
+                data = await reader.read(READ_CHUNK)
+                if not data:
+                    break
+                self.core.receive(time.time(), sid, fmt, data)
+        except ConnectionError:
+            reason = "connection error"
+        finally:
+            stats.connections_open -= 1
+            stats.closed_by_reason[reason] += 1
+            writer.close()
 
     # --- the loop ------------------------------------------------------------------------------
 

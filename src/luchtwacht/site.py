@@ -8,10 +8,17 @@ Loaded from YAML and validated with pydantic, so a wrong key or value is reporte
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.model.zone import Zone
@@ -33,6 +40,15 @@ def parse_hostport(text: str) -> tuple[str, int]:
     if not 0 <= number <= 65535:
         raise ValueError(f"{text!r}: port out of range")
     return host.strip("[]"), number
+
+
+def _checked_hostport(text: str) -> str:
+    parse_hostport(text)
+    return text
+
+
+HostPort = Annotated[str, AfterValidator(_checked_hostport)]
+"""A ``HOST:PORT`` string, checked when the site file is read."""
 
 
 class SiteSection(_Strict):
@@ -65,30 +81,18 @@ class ZoneSection(_Strict):
 class SapientSection(_Strict):
     """SAPIENT server for sensor nodes (TCP, 4-byte little-endian length framing)."""
 
-    listen: str = "0.0.0.0:5020"
+    listen: HostPort = "0.0.0.0:5020"
     fusion_node_id: str = "6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f"
     idle_timeout_s: float = Field(default=120.0, gt=0)  # nothing at all for this long: cut off
     stall_timeout_s: float = Field(default=10.0, gt=0)  # half a frame for this long: cut off
     max_bytes_per_s: float = Field(default=2_000_000.0, gt=0)  # above this a sender is throttled
 
-    @field_validator("listen")
-    @classmethod
-    def _hostport(cls, v: str) -> str:
-        parse_hostport(v)
-        return v
-
 
 class RemoteIdSection(_Strict):
     """Remote ID receiver feed: JSON lines over TCP or one JSON line per UDP datagram."""
 
-    listen: str = "0.0.0.0:5030"
+    listen: HostPort = "0.0.0.0:5030"
     protocol: Literal["tcp", "udp"] = "udp"
-
-    @field_validator("listen")
-    @classmethod
-    def _hostport(cls, v: str) -> str:
-        parse_hostport(v)
-        return v
 
 
 class AsterixRadarSection(_Strict):
@@ -110,21 +114,15 @@ class AsterixRadarSection(_Strict):
 class AsterixSection(_Strict):
     """ASTERIX radar plots over UDP (one or more data blocks per datagram)."""
 
-    listen: str = "0.0.0.0:8600"
+    listen: HostPort = "0.0.0.0:8600"
     batch_per: Literal["sector", "revolution"] = "sector"
     radars: list[AsterixRadarSection] = Field(min_length=1)
-
-    @field_validator("listen")
-    @classmethod
-    def _hostport(cls, v: str) -> str:
-        parse_hostport(v)
-        return v
 
 
 class AdsbSection(_Strict):
     """A Mode S / ADS-B receiver (dump1090, readsb) that Luchtwacht connects to over TCP."""
 
-    connect: str = "127.0.0.1:30005"
+    connect: HostPort = "127.0.0.1:30005"
     format: Literal["auto", "avr", "beast", "sbs"] = (
         "auto"  # readsb: 30002 AVR, 30003 SBS, 30005 Beast
     )
@@ -132,12 +130,6 @@ class AdsbSection(_Strict):
     receiver_lon: float | None = Field(default=None, ge=-180, le=180)
     geoid_undulation_m: float = 0.0  # ellipsoid height of MSL at the site, for barometric heights
     reconnect_s: float = Field(default=2.0, gt=0)
-
-    @field_validator("connect")
-    @classmethod
-    def _hostport(cls, v: str) -> str:
-        parse_hostport(v)
-        return v
 
 
 class SiteConfig(_Strict):
