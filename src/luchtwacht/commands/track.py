@@ -1,0 +1,251 @@
+"""``luchtwacht track``: run the Luchtwacht tracker on a benchmark scenario file.
+
+``track SCENARIO.npz --out tracks.csv`` reads a scenario in the shared benchmark format
+(``../shared/bench/README.md``: ``params_json``, ``meas_scan``, ``meas_xy``), feeds it to
+:class:`~luchtwacht.tracking.tracker.Tracker` one
+:class:`~luchtwacht.model.detection.DetectionBatch` per scan, and writes
+``scan,track_id,x,y,vx,vy``: one row per confirmed track per scan, the state after that scan's
+update. ``--stats-json`` adds the number of scans, the median and 99th
+percentile of the time spent in ``Tracker.process`` per scan (``time.perf_counter`` around that
+call alone: loading, batch building and output are not timed) and the number of tracks ever
+confirmed.
+
+Only the detections are read. The answer key (``meas_truth_id``) and the truth arrays
+(``truth_*``) are never touched, so the command runs on files that lack them.
+
+Mapping of the 2D benchmark onto the 3D tracker: a detection (x, y) becomes z = (x, y, 0) in the
+tracker's ENU frame with R = diag(σ², σ², σ_u²), σ_u = 1 mm (:data:`UP_STD_M`): the vertical
+axis is pinned to 0 without making the innovation covariance singular. The state is read back
+from [e, n, u, ve, vn, vu] as x = e, y = n, vx = ve, vy = vn.
+
+Tuning: :class:`~luchtwacht.tracking.tracker.TrackerConfig` defaults except the NCV process-noise
+PSD, which is the scenario's ``q`` (the generator's truth model). Nothing else in the parameters
+maps onto a tracker setting: GNN uses neither ``pd`` nor ``clutter_rate``, and the time-based
+coasting limits (5 s confirmed, 3.5 s tentative) are 5 and 3 missed scans at the benchmark's
+1 s scan period.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import zipfile
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from numpy.typing import NDArray
+
+from luchtwacht.model.detection import N_CLASSES, DetectionBatch
+from luchtwacht.tracking.tracker import Tracker, TrackerConfig
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+UP_STD_M = 1e-3  # std of the pseudo-measurement u = 0 that pins the vertical axis, m
+SENSOR_ID = "scenario"
+
+app = typer.Typer(add_completion=False, help="Run the tracker on a benchmark scenario file.")
+
+
+class Assoc(StrEnum):
+    """Data association of the tracker."""
+
+    gnn = "gnn"
+    jpda = "jpda"
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """The detections of a benchmark scenario (never its truth) and its parameters."""
+
+    params: dict[str, Any]
+    meas_scan: NDArray[np.int32]  # (M,) scan index of each detection
+    meas_xy: F64  # (M, 2) detected x, y, m
+
+    @property
+    def dt_s(self) -> float:
+        """Scan period, s."""
+        return float(self.params["dt"])
+
+    @property
+    def n_scans(self) -> int:
+        """Scans in the file: ``params['n_scans']``, or one past the last detection's scan."""
+        if "n_scans" in self.params:
+            return int(self.params["n_scans"])
+        return int(self.meas_scan.max(initial=-1)) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRun:
+    """Output of :func:`run_tracker`: confirmed-track rows and per-scan processing times."""
+
+    scan: I64  # (K,) scan of each row
+    track_id: I64  # (K,)
+    state: F64  # (K, 4) x, y, vx, vy
+    scan_s: F64  # (n_scans,) seconds spent in Tracker.process per scan
+
+    @property
+    def tracks_confirmed(self) -> int:
+        """Distinct tracks that were confirmed at some scan."""
+        return int(np.unique(self.track_id).size)
+
+    def stats(self) -> dict[str, float | int]:
+        """The ``--stats-json`` figures (times in milliseconds)."""
+        ms = self.scan_s * 1e3
+        return {
+            "scans": int(ms.size),
+            "scan_ms_median": float(np.median(ms)) if ms.size else 0.0,
+            "scan_ms_p99": float(np.percentile(ms, 99)) if ms.size else 0.0,
+            "tracks_confirmed": self.tracks_confirmed,
+        }
+
+
+class ScenarioError(ValueError):
+    """The file is not a usable benchmark scenario."""
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read the parameters and detections of a scenario ``.npz``; nothing else is loaded.
+
+    ``np.load`` on an ``.npz`` is lazy: only the three arrays named here are decompressed.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            missing = sorted({"params_json", "meas_scan", "meas_xy"} - set(d.files))
+            if not missing:
+                params = json.loads(str(d["params_json"]))
+                meas_scan = np.asarray(d["meas_scan"], dtype=np.int32)
+                meas_xy = np.asarray(d["meas_xy"], dtype=np.float64)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ScenarioError(f"{path}: cannot read scenario: {exc}") from exc
+    if missing:
+        raise ScenarioError(f"{path}: not a benchmark scenario, missing {missing}")
+    if not isinstance(params, dict):
+        raise ScenarioError(f"{path}: params_json is not a JSON object")
+    for key in ("dt", "q", "sigma"):
+        if key not in params:
+            raise ScenarioError(f"{path}: params_json lacks {key!r}")
+    if meas_xy.ndim != 2 or meas_xy.shape[1] != 2 or meas_scan.shape != (meas_xy.shape[0],):
+        raise ScenarioError(
+            f"{path}: meas_scan {meas_scan.shape} / meas_xy {meas_xy.shape} are inconsistent"
+        )
+    return Scenario(params, meas_scan, meas_xy)
+
+
+def tracker_config(params: dict[str, Any]) -> TrackerConfig:
+    """Tracker defaults with the scenario's NCV process-noise PSD (see the module docstring)."""
+    return TrackerConfig(q_m2_s3=float(params["q"]))
+
+
+def scan_batches(scenario: Scenario, n_scans: int | None = None) -> list[DetectionBatch]:
+    """One :class:`DetectionBatch` per scan k (time k·dt), empty scans included.
+
+    z = (x, y, 0) and R = diag(σ², σ², ``UP_STD_M``²) for every detection.
+    """
+    k_max = scenario.n_scans if n_scans is None else min(n_scans, scenario.n_scans)
+    sigma = float(scenario.params["sigma"])
+    r_one = np.diag([sigma**2, sigma**2, UP_STD_M**2])
+    order = np.argsort(scenario.meas_scan, kind="stable")
+    bounds = np.searchsorted(scenario.meas_scan[order], np.arange(k_max + 1))
+    out = []
+    for k in range(k_max):
+        idx = order[bounds[k] : bounds[k + 1]]
+        n = idx.size
+        t = k * scenario.dt_s
+        z = np.zeros((n, 3))
+        z[:, :2] = scenario.meas_xy[idx]
+        out.append(
+            DetectionBatch(
+                sensor_id=SENSOR_ID,
+                t_s=np.full(n, t),
+                z=z,
+                R=np.broadcast_to(r_one, (n, 3, 3)).copy(),
+                class_loglik=np.zeros((n, N_CLASSES)),
+                counts_misses=True,  # a radar scan: no detection on a track is a miss
+                scan_t_s=t,
+            )
+        )
+    return out
+
+
+def run_tracker(
+    scenario: Scenario, config: TrackerConfig | None = None, n_scans: int | None = None
+) -> TrackRun:
+    """Run the tracker scan by scan; time ``Tracker.process`` alone and collect confirmed rows."""
+    batches = scan_batches(scenario, n_scans)
+    tracker = Tracker(config or tracker_config(scenario.params))
+    times = np.empty(len(batches))
+    scans: list[I64] = []
+    ids: list[I64] = []
+    states: list[F64] = []
+    for k, batch in enumerate(batches):
+        t0 = time.perf_counter()
+        tracker.process(batch)
+        times[k] = time.perf_counter() - t0
+        tt = tracker.tracks
+        conf = tt.confirmed
+        scans.append(np.full(int(conf.sum()), k, dtype=np.int64))
+        ids.append(tt.track_id[conf])
+        states.append(tt.x[conf][:, [0, 1, 3, 4]])
+    if not batches:
+        return TrackRun(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, 4)), times)
+    return TrackRun(np.concatenate(scans), np.concatenate(ids), np.concatenate(states), times)
+
+
+def write_csv(run: TrackRun, path: Path) -> None:
+    """``scan,track_id,x,y,vx,vy`` with 0.1 mm / 0.1 mm/s resolution."""
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["scan", "track_id", "x", "y", "vx", "vy"])
+        for k, tid, s in zip(run.scan.tolist(), run.track_id.tolist(), run.state, strict=True):
+            w.writerow([k, tid, *(f"{v:.4f}" for v in s.tolist())])
+
+
+# A callback, not a sub-command, so ``app.add_typer(track.app, name="track")`` gives
+# ``luchtwacht track SCENARIO …``; interspersed args let options follow the positional argument,
+# which Click groups refuse by default.
+@app.callback(
+    invoke_without_command=True,
+    subcommand_metavar="",
+    context_settings={"allow_interspersed_args": True},
+)
+def track(
+    scenario: Annotated[
+        Path,
+        typer.Argument(
+            help="Scenario .npz in the shared benchmark format.", exists=True, dir_okay=False
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="CSV to write: scan,track_id,x,y,vx,vy.", dir_okay=False)
+    ],
+    assoc: Annotated[Assoc, typer.Option(help="Data association.")] = Assoc.gnn,
+    stats_json: Annotated[
+        Path | None,
+        typer.Option(help="Write scans, per-scan time median/p99 (ms), tracks confirmed here."),
+    ] = None,
+) -> None:
+    """Track a benchmark scenario; one CSV row per confirmed track per scan."""
+    if assoc is Assoc.jpda:
+        typer.echo("not implemented yet: JPDA is part of the tracking-core issue", err=True)
+        raise typer.Exit(2)
+    try:
+        scen = load_scenario(scenario)
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    run = run_tracker(scen)
+    write_csv(run, out)
+    stats = run.stats()
+    if stats_json is not None:
+        stats_json.write_text(json.dumps(stats, indent=2) + "\n")
+    typer.echo(
+        f"{scenario}: {stats['scans']} scans, {stats['tracks_confirmed']} tracks confirmed, "
+        f"median {stats['scan_ms_median']:.2f} ms/scan; wrote {out}",
+        err=True,
+    )
