@@ -149,12 +149,13 @@ def split_frames(data: bytes, max_frame_bytes: int = MAX_FRAME_BYTES) -> list[by
 
 def parse_message(data: bytes) -> SapientMessage:
     """Parse one serialized ``SapientMessage``; malformed protobuf raises :class:`SapientError`."""
-    msg = SapientMessage()
     try:
-        msg.ParseFromString(data)
+        return _from_string(data)
     except DecodeError as exc:
         raise SapientError("SapientMessage", "malformed protobuf", str(exc)) from None
-    return msg
+
+
+_from_string = SapientMessage.FromString  # bound once: saves an attribute look-up per frame
 
 
 def new_ulid(t_s: float, rng: np.random.Generator) -> str:

@@ -832,7 +832,8 @@ def _fast_detection(msg: Any) -> _FastRow | None:
 def _fast_range_bearing(rb: Any) -> _Located | None:
     cs = rb.coordinate_system
     limits = _RB_LIMITS.get(cs)
-    if limits is None or rb.datum not in _RB_DATUMS:
+    datum = rb.datum
+    if limits is None or datum not in _RB_DATUMS:
         return None
     full, quarter = limits
     az = rb.azimuth
@@ -859,12 +860,13 @@ def _fast_range_bearing(rb: Any) -> _Located | None:
         e_el = _NAN
     if e_rng == 0.0 and not rb.HasField("range_error"):
         e_rng = _NAN
-    return ("range_bearing", az, el, rng, e_az, e_el, e_rng, cs, "", rb.datum)
+    return ("range_bearing", az, el, rng, e_az, e_el, e_rng, cs, "", datum)
 
 
 def _fast_location(loc: Any) -> _Located | None:
     cs = loc.coordinate_system
-    if loc.datum not in _LOC_DATUMS:
+    datum = loc.datum
+    if datum not in _LOC_DATUMS:
         return None
     x = loc.x
     y = loc.y
@@ -893,7 +895,7 @@ def _fast_location(loc: Any) -> _Located | None:
         ey = _NAN
     if ez == 0.0 and not loc.HasField("z_error"):
         ez = _NAN
-    return ("location", x, y, z, ex, ey, ez, cs, zone, loc.datum)
+    return ("location", x, y, z, ex, ey, ez, cs, zone, datum)
 
 
 def _reference_row(msg: Any) -> DetectionRow:
