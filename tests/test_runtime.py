@@ -349,3 +349,47 @@ def test_fusion_node_tasks_a_sensor_and_keeps_its_task_ack(tmp_path):
     assert (
         db.execute("SELECT count(*) FROM audit WHERE kind = 'sapient.task.sent'").fetchone()[0] == 1
     )
+
+
+def test_sapient_node_that_reconnects_resumes_without_registering_again(tmp_path):
+    site = default_site().model_copy(update={"sapient": SapientSection(listen="127.0.0.1:0")})
+    node = LiveNode(site)
+    states: list[str] = []
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(node.run())
+        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
+            await asyncio.sleep(0.01)
+        host, port = node.listeners["sapient"].address.split(":")
+        radar, scans = radar_stream(time.time() - 4.0, range(4))
+        first_scan_end = scans[0]
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(first_scan_end)  # Registration, StatusReport and the first scan
+        await writer.drain()
+        await read_frames(reader, 1)
+        writer.close()
+        await asyncio.sleep(0.3)
+        states.append(node.node_state(radar.cfg.node_id))
+        before = node.stats()["feeds"]["sapient"]["accepted"]
+        _, writer2 = await asyncio.open_connection(host, int(port))
+        writer2.write(b"".join(scans[1:]))  # detections only: no new Registration
+        await writer2.drain()
+        await asyncio.sleep(0.3)
+        states.append(node.node_state(radar.cfg.node_id))
+        stats = node.stats()["feeds"]["sapient"]
+        states.append(str(stats["accepted"] - before))
+        assert (
+            "SapientMessage.node_id: detection from an unregistered node"
+            not in stats["rejected_by_reason"]
+        )
+        node.stop_event.set()
+        await runner
+        writer2.close()
+
+    asyncio.run(scenario())
+    n_resumed = sum(
+        1 for chunk in radar_stream(time.time(), range(4))[1][1:] for _ in iter_frames(chunk)
+    )
+    assert states[0] == "lost"
+    assert states[1] == "connected"
+    assert int(states[2]) == n_resumed
