@@ -10,6 +10,7 @@ stage can read it as arrays.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,7 +101,8 @@ class Tracker:
         self.tracks = TrackTable()
         self._next_id = 1
         self._gate_d2 = self.config.gate_d2
-        self.deleted_ids: list[int] = []
+        # Ids of recently dropped confirmed tracks (bounded: a live node runs for weeks).
+        self.deleted_ids: deque[int] = deque(maxlen=10_000)
 
     def predicted(self, t_s: float) -> tuple[F64, F64]:
         """States and covariances of every track predicted to ``t_s``; the table is unchanged."""
