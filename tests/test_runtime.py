@@ -151,6 +151,9 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
     assert verify_audit_chain(tmp_path / "live.sqlite")[0]
     db = sqlite3.connect(tmp_path / "live.sqlite")
     assert db.execute("SELECT count(*) FROM raw WHERE format = 'sapient-out'").fetchone()[0] >= 2
+    reasons = [r for (r,) in db.execute("SELECT reason FROM rejection")]
+    assert reasons.count("SapientMessage: malformed protobuf") == 1
+    assert reasons.count("frame.length: exceeds maximum") == 1
 
 
 def iter_frames(stream: bytes):

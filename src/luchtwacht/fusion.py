@@ -53,6 +53,8 @@ class Feed:
     pipe: FeedPipe
     interval_s: float
     last_rx_s: float | None = None
+    rejected_recorded: int = 0  # rejections already written to the recorder
+    reasons_recorded: Counter[str] = field(default_factory=Counter)
 
     def state(self, t_s: float) -> str:
         """Feed health: ok, waiting (nothing yet) or lost (silent for 3 intervals)."""
@@ -132,13 +134,15 @@ class FusionCore:
         if feed is None:
             raise KeyError(f"unknown feed {sensor_id!r}")
         feed.last_rx_s = t_rx_s
-        before = Counter(feed.pipe.counters.rejected_by_reason)
         self._batches.extend(feed.pipe.feed(payload, t_rx_s))
         if self.recorder is not None:
             self.recorder.raw(t_rx_s, sensor_id, fmt, payload)
-            new = feed.pipe.counters.rejected_by_reason - before
-            if new:
+            counters = feed.pipe.counters
+            if counters.rejected != feed.rejected_recorded:  # rare: compare reasons only then
+                new = counters.rejected_by_reason - feed.reasons_recorded
                 self.recorder.rejections(t_rx_s, sensor_id, new.elements())
+                feed.reasons_recorded = Counter(counters.rejected_by_reason)
+                feed.rejected_recorded = counters.rejected
 
     def process(self, t_s: float) -> None:
         """Flush the pipes and fold every queued batch into the tracker, oldest first."""
@@ -168,9 +172,8 @@ class FusionCore:
         tt = self.tracker.tracks
         cls = classify(tt)
         conf = np.flatnonzero(tt.confirmed)
-        x_now, p_now = self.tracker.predicted(
-            t_utc
-        )  # the picture at the cycle time, not at the last plot
+        # The picture at the cycle time, not at each track's last plot.
+        x_now, p_now = self.tracker.predicted(t_utc)
         pos, vel = x_now[conf][:, POS], x_now[conf][:, VEL]
         threat = assess(
             pos,
