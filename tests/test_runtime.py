@@ -57,7 +57,10 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
     site = default_site().model_copy(
         update={
             "sapient": SapientSection(
-                listen="127.0.0.1:0", stall_timeout_s=0.5, max_bytes_per_s=20_000
+                listen="127.0.0.1:0",
+                stall_timeout_s=0.5,
+                max_bytes_per_s=20_000,
+                max_rejects_in_a_row=20,
             ),
             "remoteid": RemoteIdSection(listen="127.0.0.1:0", protocol="udp"),
             "stats_json": tmp_path / "stats.json",
@@ -95,6 +98,9 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
         _, r3 = await asyncio.open_connection(s_host, int(s_port))
         r3.write(struct.pack("<I", 6) + b"\xff" * 6)
         await r3.drain()
+        r5_reader, r5 = await asyncio.open_connection(s_host, int(s_port))
+        r5.write((struct.pack("<I", 3) + b"\x0a\x01\xff") * 25)  # nothing but garbage
+        await r5.drain()
         flood_epoch = time.time() - 100.0
         _, flood_scans = radar_stream(flood_epoch, range(40), seed=9)
         flood_bytes = b"".join(flood_scans)
@@ -122,8 +128,9 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
         udp.sendto(b"not json", (r_host, int(r_port)))
         udp.close()
 
-        # The stalled connection is cut off after stall_timeout_s.
+        # The stalled connection is cut off after stall_timeout_s, the garbage sender at once.
         assert await asyncio.wait_for(r2_reader.read(), 3) == b""
+        assert await asyncio.wait_for(r5_reader.read(), 3) == b""
         await r4.drain()
         await asyncio.sleep(2.5)
         stats = node.stats()
@@ -137,9 +144,10 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
     sap = stats["feeds"]["sapient"]
     closed = sap["connections"]["closed_by_reason"]
     assert closed["absurd frame length"] == 1 and closed["stalled mid-frame"] == 1
-    assert sap["connections"]["total"] == 5
+    assert closed["only invalid messages"] == 1
+    assert sap["connections"]["total"] == 6
     assert sap["connections"]["throttled_s"] > 0
-    assert sap["rejected_by_reason"]["SapientMessage: malformed protobuf"] == 1
+    assert sap["rejected_by_reason"]["SapientMessage: malformed protobuf"] == 1 + 25
     n_flood = sum(1 for _ in iter_frames(b"".join(radar_stream(time.time(), range(40), seed=9)[1])))
     n_good = sum(1 for _ in iter_frames(b"".join(radar_stream(time.time(), range(6))[1])))
     assert sap["accepted"] == n_good + n_flood  # nothing from the flood was lost
@@ -152,7 +160,7 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
     db = sqlite3.connect(tmp_path / "live.sqlite")
     assert db.execute("SELECT count(*) FROM raw WHERE format = 'sapient-out'").fetchone()[0] >= 2
     reasons = [r for (r,) in db.execute("SELECT reason FROM rejection")]
-    assert reasons.count("SapientMessage: malformed protobuf") == 1
+    assert reasons.count("SapientMessage: malformed protobuf") == 1 + 25
     assert reasons.count("frame.length: exceeds maximum") == 1
 
 

@@ -12,7 +12,8 @@ Every 0.1 s the fusion core folds the decoded batches into the tracker. Every se
 the assessment cycle and rewrites the stats file.
 
 Each connection is guarded on its own, so one misbehaving sensor never holds up the others:
-- a frame with an absurd length prefix cuts that connection off (the stream is out of step);
+- a frame with an absurd length prefix cuts that connection off (the stream is out of step), and
+  so do ``max_rejects_in_a_row`` invalid messages without a valid one between them;
 - a connection stuck mid-frame for ``stall_timeout_s``, or silent for ``idle_timeout_s``, is
   closed;
 - a sender above ``max_bytes_per_s`` is throttled: the node stops reading from it, and TCP
@@ -133,6 +134,7 @@ class LiveNode:
         stats.connections_open += 1
         nodes_here: set[str] = set()
         bucket_t, bucket_bytes = time.monotonic(), 0.0
+        rejects_in_a_row = 0
         reason = "closed by peer"
         try:
             while not self.stop_event.is_set():
@@ -152,7 +154,11 @@ class LiveNode:
                 bucket_bytes += len(data)
                 excess_s = bucket_bytes / cfg.max_bytes_per_s - 1.0
                 before = pipe.counters.rejected_by_reason[FRAMING_REASON]
+                accepted_before, rejected_before = pipe.counters.decoded, pipe.counters.rejected
                 self.core.receive(time.time(), sid, "sapient", data)
+                if pipe.counters.decoded > accepted_before:
+                    rejects_in_a_row = 0
+                rejects_in_a_row += pipe.counters.rejected - rejected_before
                 for node_id in list(pipe.nodes):
                     if node_id not in nodes_here and pipe.nodes[node_id].registered:
                         nodes_here.add(node_id)
@@ -164,6 +170,9 @@ class LiveNode:
                 await writer.drain()
                 if pipe.counters.rejected_by_reason[FRAMING_REASON] > before:
                     reason = "absurd frame length"
+                    break
+                if rejects_in_a_row >= cfg.max_rejects_in_a_row:
+                    reason = "only invalid messages"
                     break
                 if excess_s > 0:
                     stats.throttled_s += excess_s

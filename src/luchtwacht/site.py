@@ -86,6 +86,7 @@ class SapientSection(_Strict):
     idle_timeout_s: float = Field(default=120.0, gt=0)  # nothing at all for this long: cut off
     stall_timeout_s: float = Field(default=10.0, gt=0)  # half a frame for this long: cut off
     max_bytes_per_s: float = Field(default=2_000_000.0, gt=0)  # above this a sender is throttled
+    max_rejects_in_a_row: int = Field(default=200, ge=1)  # a sender of only garbage is cut off
 
 
 class RemoteIdSection(_Strict):
