@@ -71,3 +71,30 @@ def test_covariance_stays_symmetric_positive_definite(dt, q, r_std, z, steps):
         x, p = update(x, p, z[None], r)
         np.testing.assert_allclose(p[0], p[0].T, atol=1e-9 * np.abs(p).max())
         assert np.linalg.eigvalsh(p[0]).min() > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(dt=st.floats(-2.0, 10.0), q=st.floats(0.0, 50.0), seed=st.integers(0, 2**31 - 1))
+def test_ncv_predict_equals_the_matrix_form(dt, q, seed):
+    from luchtwacht.tracking.models import ncv_predict
+
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(4, 6, 6))
+    p = a @ np.swapaxes(a, 1, 2) + np.eye(6)
+    x = rng.normal(size=(4, 6)) * 100
+    dts = np.full(4, dt)
+    x1, p1 = predict(x, p, ncv_transition(dts), ncv_process_noise(dts, q))
+    x2, p2 = ncv_predict(x, p, dts, q)
+    np.testing.assert_allclose(x2, x1, atol=1e-9 * np.abs(x1).max() + 1e-12)
+    np.testing.assert_allclose(p2, p1, rtol=1e-10, atol=1e-9 * np.abs(p1).max())
+
+
+def test_closed_form_inverse_matches_lapack():
+    from luchtwacht.tracking.kalman import inv_sym3
+
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(50, 3, 3))
+    s = a @ np.swapaxes(a, 1, 2) + 0.1 * np.eye(3)
+    inv, det = inv_sym3(s)
+    np.testing.assert_allclose(inv, np.linalg.inv(s), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(det, np.linalg.det(s), rtol=1e-10)

@@ -38,3 +38,27 @@ def ncv_process_noise(dt_s: F64, q_m2_s3: F64 | float) -> F64:
         out[:, axis + 3, axis] = d2
         out[:, axis + 3, axis + 3] = d1
     return out
+
+
+def ncv_predict(x: F64, p: F64, dt_s: F64, q_m2_s3: float) -> tuple[F64, F64]:
+    """NCV prior for every track without 6×6 products: the same result as F x, F P Fᵀ + Q.
+
+    With P in 3×3 blocks [[Ppp, Ppv], [Pvp, Pvv]] and F = [[I, dt I], [0, I]]:
+    Ppp' = Ppp + dt (Ppv + Pvp) + dt² Pvv, Ppv' = Ppv + dt Pvv, Pvv' = Pvv, plus Q per axis.
+    """
+    dt = dt_s[:, None, None]
+    pp, pv, vp, vv = p[:, POS, POS], p[:, POS, VEL], p[:, VEL, POS], p[:, VEL, VEL]
+    out = np.empty_like(p)
+    out[:, POS, POS] = pp + dt * (pv + vp) + dt * dt * vv
+    out[:, POS, VEL] = pv + dt * vv
+    out[:, VEL, POS] = vp + dt * vv
+    out[:, VEL, VEL] = vv
+    a = np.abs(dt_s)
+    idx = np.arange(3)
+    out[:, idx, idx] += (q_m2_s3 * a**3 / 3.0)[:, None]
+    out[:, idx, idx + 3] += (q_m2_s3 * a**2 / 2.0)[:, None]
+    out[:, idx + 3, idx] += (q_m2_s3 * a**2 / 2.0)[:, None]
+    out[:, idx + 3, idx + 3] += (q_m2_s3 * a)[:, None]
+    x_new = x.copy()
+    x_new[:, POS] += dt_s[:, None] * x[:, VEL]
+    return x_new, out

@@ -19,8 +19,8 @@ from scipy.special import chdtri
 
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
 from luchtwacht.tracking.association import gate, gnn
-from luchtwacht.tracking.kalman import predict, update
-from luchtwacht.tracking.models import POS, STATE_DIM, VEL, ncv_process_noise, ncv_transition
+from luchtwacht.tracking.kalman import update
+from luchtwacht.tracking.models import POS, STATE_DIM, VEL, ncv_predict
 
 F64 = NDArray[np.float64]
 
@@ -110,7 +110,7 @@ class Tracker:
         if not len(tt):
             return tt.x.copy(), tt.P.copy()
         dt = t_s - tt.t_s
-        return predict(tt.x, tt.P, ncv_transition(dt), ncv_process_noise(dt, self.config.q_m2_s3))
+        return ncv_predict(tt.x, tt.P, dt, self.config.q_m2_s3)
 
     def maintain(self, t_s: float) -> None:
         """Drop tracks that have gone without updates too long by ``t_s``.
@@ -128,7 +128,7 @@ class Tracker:
         n_d = len(batch)
         if len(tt):
             dt = t_b - tt.t_s
-            tt.x, tt.P = predict(tt.x, tt.P, ncv_transition(dt), ncv_process_noise(dt, cfg.q_m2_s3))
+            tt.x, tt.P = ncv_predict(tt.x, tt.P, dt, cfg.q_m2_s3)
             tt.t_s = np.full(len(tt), t_b)
         if n_d:
             pairs = gate(tt.x, tt.P, batch.z, batch.R, self._gate_d2)
