@@ -34,7 +34,11 @@ def write_scenario(path, meas_scan, meas_xy, **params):
 
 @pytest.fixture
 def two_targets(tmp_path):
-    """Two noiseless constant-velocity targets over 12 scans, scan 6 empty; no truth arrays."""
+    """Two noiseless constant-velocity targets over 12 scans, scan 6 empty; no truth arrays.
+
+    The stated PD of 0.9 admits the missed scan (a sensor claiming PD 1 could not miss: its
+    tracks would be dropped at once, which the tracker's quality score does on purpose).
+    """
     starts = np.array([[1000.0, 1000.0], [3000.0, 2000.0]])
     vels = np.array([[10.0, 5.0], [-8.0, 12.0]])
     scans, xy = [], []
@@ -45,7 +49,7 @@ def two_targets(tmp_path):
             scans.append(k)
             xy.append(s + v * k)
     path = tmp_path / "two.npz"
-    write_scenario(path, scans, xy, sigma=5.0, n_scans=12)
+    write_scenario(path, scans, xy, sigma=5.0, n_scans=12, pd=0.9)
     return path, starts, vels
 
 

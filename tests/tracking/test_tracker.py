@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
@@ -84,18 +86,43 @@ def test_confirmation_after_m_of_n_and_velocity_from_two_points():
             np.testing.assert_allclose(tr.tracks.x[0, 3:], [20, 0, 0], atol=1e-6)
 
 
-def test_confirmed_track_coasts_then_is_deleted():
-    cfg = TrackerConfig(coast_s=5.0)
-    tr = Tracker(cfg)
+def confirmed_track(pd=float("nan"), coast_s=5.0):
+    tr = Tracker(TrackerConfig(coast_s=coast_s))
     for k in range(6):
-        tr.process(batch(k, [truth(k, (0, 0, 50), (5, 0, 0))]))
+        tr.process(dataclasses.replace(batch(k, [truth(k, (0, 0, 50), (5, 0, 0))]), pd=pd))
     assert tr.tracks.status[0] == CONFIRMED
-    tid = int(tr.tracks.track_id[0])
-    for k in range(6, 11):  # sensor keeps scanning, target gone: coasting
+    return tr, int(tr.tracks.track_id[0])
+
+
+def test_confirmed_track_is_dropped_when_its_quality_falls():
+    # PD 0.9: each missed scan costs ln(0.1) = -2.30; the drop threshold 6.9 is the third miss.
+    tr, tid = confirmed_track()
+    for k in (6, 7):
         tr.process(batch(k, np.empty((0, 3))))
         assert tid in tr.tracks.track_id
-    tr.process(batch(11.5, np.empty((0, 3))))
-    assert tid not in tr.tracks.track_id and tid in tr.deleted_ids
+    tr.process(batch(8, np.empty((0, 3))))
+    assert tid not in tr.tracks.track_id
+    assert tid in tr.deleted_ids
+
+
+def test_a_sensor_that_often_misses_lets_tracks_coast_longer():
+    # PD 0.5: a miss costs only ln(0.5) = -0.69, so ten misses are needed before the drop
+    # (the coast time is set long here so that it does not decide first).
+    tr, tid = confirmed_track(pd=0.5, coast_s=30.0)
+    for k in range(6, 15):
+        tr.process(dataclasses.replace(batch(k, np.empty((0, 3))), pd=0.5))
+        assert tid in tr.tracks.track_id
+    tr.process(dataclasses.replace(batch(15, np.empty((0, 3))), pd=0.5))
+    assert tid not in tr.tracks.track_id
+
+
+def test_a_silent_sensor_lets_tracks_coast_then_drop():
+    # No batches at all (the sensor stopped reporting): the coast time decides.
+    tr, tid = confirmed_track()
+    tr.maintain(5.0 + 4.9)
+    assert tid in tr.tracks.track_id
+    tr.maintain(5.0 + 5.1)
+    assert tid not in tr.tracks.track_id
 
 
 def test_single_clutter_plots_never_confirm():
@@ -122,3 +149,9 @@ def test_cooperative_identity_sticks_to_the_fused_track():
         )
     assert len(tr.tracks) == 1
     assert tr.tracks.ident[0] == "SERIAL123"
+
+
+def test_a_sensor_claiming_perfect_detection_drops_tracks_on_one_miss():
+    tr, tid = confirmed_track(pd=1.0)  # trusted to 99.9 %: one miss costs ln(0.001) = -6.91
+    tr.process(dataclasses.replace(batch(6, np.empty((0, 3))), pd=1.0))
+    assert tid not in tr.tracks.track_id

@@ -138,8 +138,22 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def tracker_config(params: dict[str, Any]) -> TrackerConfig:
-    """Tracker defaults with the scenario's NCV process-noise PSD (see the module docstring)."""
-    return TrackerConfig(q_m2_s3=float(params["q"]))
+    """Tracker defaults with the scenario's NCV process-noise PSD and its sensor promises.
+
+    PD and the clutter rate are what a sensor's data sheet states, not truth. The scenario is
+    2D, so the false-alarm density per m² gets a vertical factor: a clutter plot sits at u = 0
+    exactly as a target plot does, so it is given the same density there as a track's vertical
+    innovation, 1/√(2π·S_uu) per metre, with S_uu ≈ q·dt³/3 + 2σ_u² (the process noise one scan
+    adds to the pinned axis, plus two pseudo-measurement variances).
+    """
+    (x0, x1), (y0, y1) = params["region"]
+    per_m2 = float(params["clutter_rate"]) / max((x1 - x0) * (y1 - y0), 1.0)
+    dt = float(params["dt"])
+    s_uu = float(params["q"]) * dt**3 / 3.0 + 2.0 * UP_STD_M**2
+    per_m3 = max(per_m2, 1e-30) / np.sqrt(2.0 * np.pi * s_uu)
+    return TrackerConfig(
+        q_m2_s3=float(params["q"]), pd=float(params["pd"]), clutter_density_m3=per_m3
+    )
 
 
 def scan_batches(scenario: Scenario, n_scans: int | None = None) -> list[DetectionBatch]:

@@ -48,6 +48,10 @@ class DetectionBatch:
     counts_misses: bool = True
     extra: tuple[dict[str, object], ...] = field(default=())
     scan_t_s: float = float("nan")  # time of an empty scan (a batch with no detections)
+    # What the sensor promises, for track quality: its detection probability and its false
+    # alarm density (per m³ of ENU measurement space). NaN: the tracker's defaults apply.
+    pd: float = float("nan")
+    clutter_density_m3: float = float("nan")
 
     def __post_init__(self) -> None:
         n = self.z.shape[0]

@@ -10,6 +10,7 @@ stage can read it as arrays.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -19,11 +20,12 @@ from scipy.special import chdtri
 
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
 from luchtwacht.tracking.association import gate, gnn
-from luchtwacht.tracking.kalman import update
+from luchtwacht.tracking.kalman import innovation, mahalanobis_sq, update
 from luchtwacht.tracking.models import POS, STATE_DIM, VEL, ncv_predict
 
 F64 = NDArray[np.float64]
 
+_HALF_LN_2PI_3 = 1.5 * math.log(2.0 * math.pi)  # normalising constant of a 3D Gaussian
 TENTATIVE = 0
 CONFIRMED = 1
 
@@ -40,6 +42,9 @@ class TrackerConfig:
     coast_s: float = 5.0  # confirmed track dropped after this long without an update
     tentative_coast_s: float = 3.5
     max_pos_std_m: float = 300.0  # or when its position is this uncertain
+    pd: float = 0.9  # detection probability of a batch that does not state its own
+    clutter_density_m3: float = 1e-10  # false alarms per m³, likewise
+    drop_llr: float = 6.9  # drop a confirmed track whose LLR fell this far below its best
     evidence_weight: float = 0.5  # tempering of per-detection class evidence (correlated looks)
 
     @property
@@ -64,6 +69,8 @@ class TrackTable:
         self.last_hit_t_s: F64 = np.empty(0)
         self.confirmed_t_s: F64 = np.empty(0)
         self.class_ev: F64 = np.empty((0, N_CLASSES))
+        self.llr: F64 = np.empty(0)  # track log-likelihood ratio (target vs false alarm)
+        self.llr_max: F64 = np.empty(0)
         self.ident: NDArray[np.object_] = np.empty(0, dtype=object)
         self.z0: F64 = np.empty((0, 3))  # first detection, for the two-point velocity
         self.r0: F64 = np.empty((0, 3, 3))
@@ -73,7 +80,7 @@ class TrackTable:
 
     _FIELDS = (
         "x", "P", "t_s", "track_id", "status", "hist", "n_events", "hits", "first_t_s",
-        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0",
+        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0", "llr", "llr_max",
     )  # fmt: skip
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
@@ -149,6 +156,11 @@ class Tracker:
         if ti.size == 0:
             return
         z, r = batch.z[di], batch.R[di]
+        # Track quality (Blackman & Popoli 1999, §6.2): a hit adds ln(PD·N(ν; 0, S)/β_FA).
+        nu, s = innovation(tt.x[ti], tt.P[ti], z, r)
+        d2, logdet = mahalanobis_sq(nu, s)
+        pd, beta = self._sensor(batch)
+        tt.llr[ti] += math.log(pd) - math.log(beta) - 0.5 * (d2 + logdet) - _HALF_LN_2PI_3
         two_point = tt.hits[ti] == 1
         kf = ~two_point
         if kf.any():
@@ -183,6 +195,9 @@ class Tracker:
         step = np.ones(len(tt), dtype=bool) if batch.counts_misses else hit
         tt.hist[step] = (tt.hist[step] << 1) | hit[step].astype(np.int64)
         tt.n_events[step] += 1
+        if batch.counts_misses:  # a miss costs ln(1 − PD): cheap for a sensor that often misses
+            tt.llr[~hit] += math.log1p(-self._sensor(batch)[0])
+        np.maximum(tt.llr_max, tt.llr, out=tt.llr_max)
         window = tt.hist & ((1 << cfg.confirm_n) - 1)
         recent_hits = np.bitwise_count(window).astype(np.int64)
         promote = (tt.status == TENTATIVE) & (recent_hits >= cfg.confirm_m)
@@ -196,6 +211,14 @@ class Tracker:
         )
         tt.n_events[hopeless] = -1  # marked for deletion
 
+    def _sensor(self, batch: DetectionBatch) -> tuple[float, float]:
+        """(PD, false-alarm density) of a batch, the tracker's defaults where it states none."""
+        pd = batch.pd if 0.0 < batch.pd <= 1.0 else self.config.pd
+        # A sensor that claims never to miss would make one miss fatal: trust it to 99.9 %.
+        pd = min(max(pd, 1e-3), 0.999)
+        beta = batch.clutter_density_m3
+        return pd, beta if beta > 0.0 else self.config.clutter_density_m3
+
     def _delete(self, t_s: float) -> None:
         tt, cfg = self.tracks, self.config
         if not len(tt):
@@ -203,7 +226,8 @@ class Tracker:
         since = t_s - tt.last_hit_t_s
         pos_std = np.sqrt(np.trace(tt.P[:, POS, POS], axis1=1, axis2=2) / 3.0)
         lost = np.where(tt.status == CONFIRMED, since > cfg.coast_s, since > cfg.tentative_coast_s)
-        dead = lost | (pos_std > cfg.max_pos_std_m) | (tt.n_events < 0)
+        faded = (tt.status == CONFIRMED) & (tt.llr_max - tt.llr > cfg.drop_llr)
+        dead = lost | faded | (pos_std > cfg.max_pos_std_m) | (tt.n_events < 0)
         if dead.any():
             self.deleted_ids.extend(tt.track_id[dead & (tt.status == CONFIRMED)].tolist())
             tt.keep(~dead)
@@ -230,6 +254,8 @@ class Tracker:
         new.last_hit_t_s = batch.t_s[di].copy()
         new.confirmed_t_s = np.full(n, np.nan)
         new.class_ev = cfg.evidence_weight * batch.class_loglik[di]
+        new.llr = np.zeros(n)
+        new.llr_max = np.zeros(n)
         new.ident = np.empty(n, dtype=object)
         if batch.ident:
             new.ident[:] = [batch.ident[d] for d in di.tolist()]
