@@ -404,3 +404,97 @@ def test_sapient_node_that_reconnects_resumes_without_registering_again(tmp_path
     assert states[0] == "lost"
     assert states[1] == "connected"
     assert int(states[2]) == n_resumed
+
+
+def shared_task(name: str) -> SapientMessage:
+    from google.protobuf import json_format
+
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sapient" / "valid"
+    if not shared.is_dir():
+        pytest.skip(f"shared SAPIENT vectors not available at {shared}")
+    task = SapientMessage()
+    json_format.Parse((shared / name).read_text(encoding="utf-8-sig"), task)
+    return task
+
+
+def test_each_connection_speaks_only_for_its_own_nodes(tmp_path):
+    import dataclasses
+
+    from luchtwacht.sim.radar import RadarConfig
+
+    site = default_site().model_copy(
+        update={"sapient": SapientSection(listen="127.0.0.1:0"), "record": tmp_path / "live.sqlite"}
+    )
+    node = LiveNode(site)
+    seen: dict[str, object] = {}
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(node.run())
+        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
+            await asyncio.sleep(0.01)
+        host, port = node.listeners["sapient"].address.split(":")
+        sc = default_scenario()
+        cfg_b = dataclasses.replace(sc.radars[0], node_id="9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
+        epoch = time.time() - 3.0
+        radar_a = RadarSim(sc.radars[0], sc.origin, epoch, 1)
+        radar_b = RadarSim(cfg_b, sc.origin, epoch, 2)
+        assert isinstance(cfg_b, RadarConfig)
+        ra, wa = await asyncio.open_connection(host, int(port))
+        rb, wb = await asyncio.open_connection(host, int(port))
+        wa.write(b"".join(radar_a.scan(0.0, [drone()])))
+        wb.write(b"".join(radar_b.scan(0.0, [drone()])))
+        await wa.drain()
+        await wb.drain()
+        await read_frames(ra, 1)
+        await read_frames(rb, 1)
+        task = shared_task("Task.FullMessage.Request.Start.json")
+        await node.send_to_node(radar_a.cfg.node_id, task)
+        (got,) = await read_frames(ra, 1)  # it reaches A's socket, not B's
+        seen["dest"] = got.destination_id
+        wa.close()
+        await asyncio.sleep(0.3)
+        seen["a"] = node.node_state(radar_a.cfg.node_id)
+        seen["b"] = node.node_state(cfg_b.node_id)
+        seen["feeds"] = sorted(node.core.feeds)
+        node.stop_event.set()
+        await runner
+        wb.close()
+
+    asyncio.run(scenario())
+    assert seen["dest"] == default_scenario().radars[0].node_id
+    assert (seen["a"], seen["b"]) == ("lost", "connected")
+    assert seen["feeds"] == ["sapient-2"]  # the closed connection's feed was retired
+    stats = node.stats()["feeds"]["sapient"]
+    assert stats["accepted"] >= 4  # A's and B's registrations and status reports still counted
+    # a live recording replays through the same decoders
+    from luchtwacht.store.replay import replay
+
+    core = replay(tmp_path / "live.sqlite")
+    assert sum(f.pipe.counters.decoded for f in core.feeds.values()) == stats["accepted"]
+
+
+def test_remote_id_tcp_connections_are_closed_on_shutdown():
+    site = default_site().model_copy(
+        update={"remoteid": RemoteIdSection(listen="127.0.0.1:0", protocol="tcp")}
+    )
+    node = LiveNode(site)
+    eof: list[bytes] = []
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(node.run())
+        while "remoteid" not in node.listeners or not node.listeners["remoteid"].address:
+            await asyncio.sleep(0.01)
+        host, port = node.listeners["remoteid"].address.split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"not json\n")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        node.stop_event.set()
+        await asyncio.wait_for(runner, 5)
+        eof.append(await asyncio.wait_for(reader.read(), 2))
+        writer.close()
+
+    asyncio.run(scenario())
+    assert eof == [b""]
+    stats = node.stats()["feeds"]["remoteid"]
+    assert stats["connections"]["open"] == 0 and stats["rejected"] == 1

@@ -34,7 +34,8 @@ from luchtwacht.threat.zones import ZoneGeometry
 from luchtwacht.tracking.models import POS, VEL
 from luchtwacht.tracking.tracker import Tracker, TrackerConfig
 
-LATE_TOLERANCE_S = 2.0
+LATE_TOLERANCE_S = 5.0  # a batch older than this (against the processing time) is not applied
+FUTURE_TOLERANCE_S = 2.0  # nor one stamped further ahead: a sensor clock gone wrong
 
 
 def iso_utc(t_s: float) -> str:
@@ -105,6 +106,7 @@ class FusionCore:
         self.records: dict[int, TrackRecord] = {}
         self.events: list[AlertEvent] = []
         self.late_batches = 0
+        self.future_batches = 0
         self._last_batch_t = -math.inf
         self._batches: list[DetectionBatch] = []
         if recorder is not None:
@@ -126,6 +128,13 @@ class FusionCore:
         if self.recorder is not None:
             spec = {"order": len(self.feeds), "name": name, "fmt": fmt, "interval_s": interval_s}
             self.recorder.set_meta(**{f"feed:{sensor_id}": json.dumps(spec)})
+        return feed
+
+    def remove_feed(self, sensor_id: str) -> Feed | None:
+        """Forget a feed (its connection closed): its held batches are queued first."""
+        feed = self.feeds.pop(sensor_id, None)
+        if feed is not None:
+            self._batches.extend(feed.pipe.flush())
         return feed
 
     def receive(self, t_rx_s: float, sensor_id: str, fmt: str, payload: bytes) -> None:
@@ -151,11 +160,17 @@ class FusionCore:
             self._batches.extend(feed.pipe.flush())
         batches, self._batches = self._batches, []
         for batch in sorted(batches, key=lambda b: b.time_s):
-            late = batch.time_s < self._last_batch_t - LATE_TOLERANCE_S
+            # Judged against the processing time, never against other batches: one bad sensor
+            # clock must not make every later batch look late.
+            late = batch.time_s < t_s - LATE_TOLERANCE_S
+            future = batch.time_s > t_s + FUTURE_TOLERANCE_S
+            finite = bool(np.isfinite(batch.z).all() and np.isfinite(batch.R).all())
+            applied = not (late or future) and finite
             if self.recorder is not None and len(batch):
-                self.recorder.detections(batch, applied=not late)
-            if late:
-                self.late_batches += 1  # beyond the tolerated lateness: not applied
+                self.recorder.detections(batch, applied=applied)
+            if not applied:
+                self.late_batches += late
+                self.future_batches += future
                 continue
             self.tracker.process(batch)
             self._last_batch_t = max(self._last_batch_t, batch.time_s)
@@ -168,7 +183,9 @@ class FusionCore:
     def cycle(self) -> list[AlertEvent]:
         """Assessment cycle: classify, assess threat, update alerts, record."""
         t_utc = self.now_s
-        self.tracker.maintain(t_utc)
+        # Coasting is judged on the data's own clock (a sensor running a few seconds behind
+        # must not see its tracks dropped), falling back to the wall when data stops coming.
+        self.tracker.maintain(max(min(self._last_batch_t, t_utc), t_utc - LATE_TOLERANCE_S))
         tt = self.tracker.tracks
         cls = classify(tt)
         conf = np.flatnonzero(tt.confirmed)
@@ -309,6 +326,7 @@ class FusionCore:
                 for f in self.feeds.values()
             },
             "late_batches_dropped": self.late_batches,
+            "future_batches_dropped": self.future_batches,
         }
 
     def _operator_of(self, uas_id: str | None) -> dict[str, object] | None:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from luchtwacht.fusion import FusionCore, iso_utc
+from luchtwacht.ingest.feed import FeedCounters
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import NodeState, SapientMessage, SapientPipe, frame, validate
 from luchtwacht.site import AdsbSection, AsterixSection, SapientSection, SiteConfig, parse_hostport
@@ -84,8 +85,21 @@ class LiveNode:
         self._tasks: set[asyncio.Task[None]] = set()
         self._conn_seq = 0
         self._node_writers: dict[str, asyncio.StreamWriter] = {}
+        # Counters of connections that have closed, per listener kind: their feeds are dropped
+        # from the core (a node up for weeks sees thousands of reconnects) but still counted.
+        self._retired: dict[str, FeedCounters] = {}
+        self._geoid_m = config.site.geoid_undulation_m
         if self.recorder is not None:
-            self.recorder.set_meta(site=config.site.name, started=iso_utc(self.core.start_s))
+            self.recorder.set_meta(
+                site_name=config.site.name,
+                started=iso_utc(self.core.start_s),
+                pipe_settings=json.dumps(
+                    {
+                        "geoid_undulation_m": config.site.geoid_undulation_m,
+                        "magnetic_declination_deg": config.site.magnetic_declination_deg,
+                    }
+                ),
+            )
             self.recorder.audit(self.core.start_s, "run.start", {"site": config.site.name})
 
     # --- SAPIENT -------------------------------------------------------------------------------
@@ -159,8 +173,8 @@ class LiveNode:
                 if pipe.counters.decoded > accepted_before:
                     rejects_in_a_row = 0
                 rejects_in_a_row += pipe.counters.rejected - rejected_before
-                for node_id in list(pipe.nodes):
-                    if node_id not in nodes_here and pipe.nodes[node_id].registered:
+                for node_id in pipe.node_ids_here - nodes_here:
+                    if pipe.nodes[node_id].registered:
                         nodes_here.add(node_id)
                         self.node_connections[node_id] += 1
                         self._node_writers[node_id] = writer
@@ -187,6 +201,7 @@ class LiveNode:
                 if self._node_writers.get(node_id) is writer:
                     del self._node_writers[node_id]
             writer.close()
+            self._retire(sid, "sapient")
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
             if reason not in ("closed by peer",):
@@ -219,6 +234,18 @@ class LiveNode:
                 time.time(), f"sapient.{kind}.sent", {"node_id": node_id, "kind": str(kind)}
             )
 
+    def _retire(self, sid: str, kind: str) -> None:
+        """Drop a closed connection's feed, keeping what it counted and flushing what it held."""
+        feed = self.core.remove_feed(sid)
+        if feed is None:
+            return
+        agg = self._retired.setdefault(kind, FeedCounters())
+        c = feed.pipe.counters
+        agg.decoded += c.decoded
+        agg.rejected += c.rejected
+        agg.rejected_by_reason.update(c.rejected_by_reason)
+        agg.by_kind.update(c.by_kind)
+
     def node_state(self, node_id: str) -> str:
         """Node state: connected while a connection carries the node, else lost."""
         return "connected" if self.node_connections[node_id] > 0 else "lost"
@@ -235,7 +262,7 @@ class LiveNode:
                 sid,
                 f"Remote ID (UDP {listen})",
                 "remoteid-jsonl",
-                RemoteIdPipe(sid, self.core.origin),
+                RemoteIdPipe(sid, self.core.origin, geoid_undulation_m=self._geoid_m),
                 1.0,
             )
             node = self
@@ -252,13 +279,21 @@ class LiveNode:
             return
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.add(task)
             self._conn_seq += 1
             sid = f"remoteid-{self._conn_seq}"
-            pipe = RemoteIdPipe(sid, self.core.origin)
+            pipe = RemoteIdPipe(sid, self.core.origin, geoid_undulation_m=self._geoid_m)
             self.core.add_feed(
                 sid, f"Remote ID {writer.get_extra_info('peername')}", "remoteid-jsonl", pipe, 1.0
             )
-            await self._pump(reader, writer, stats, sid, "remoteid-jsonl")
+            try:
+                await self._pump(reader, writer, stats, sid, "remoteid-jsonl")
+            finally:
+                self._retire(sid, "remoteid")
+                if task is not None:
+                    self._tasks.discard(task)
 
         server = await asyncio.start_server(handle, host, port)
         self._servers.append(server)
@@ -368,6 +403,13 @@ class LiveNode:
             agg["accepted"] += feed.pipe.counters.decoded
             agg["rejected"] += feed.pipe.counters.rejected
             agg["rejected_by_reason"].update(feed.pipe.counters.rejected_by_reason)
+        for kind, retired in self._retired.items():
+            agg = feeds.setdefault(
+                kind, {"accepted": 0, "rejected": 0, "rejected_by_reason": Counter()}
+            )
+            agg["accepted"] += retired.decoded
+            agg["rejected"] += retired.rejected
+            agg["rejected_by_reason"].update(retired.rejected_by_reason)
         for kind, ls in self.listeners.items():
             agg = feeds.setdefault(
                 kind, {"accepted": 0, "rejected": 0, "rejected_by_reason": Counter()}
@@ -460,8 +502,9 @@ class LiveNode:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for server in self._servers:
+            # Python 3.12+ waits here for every connection: never let one hang the shutdown.
             with contextlib.suppress(Exception):
-                await server.wait_closed()
+                await asyncio.wait_for(server.wait_closed(), 2.0)
         self.core.process(time.time())
         self.core.cycle()
         self.core.finish()

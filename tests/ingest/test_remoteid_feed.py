@@ -102,3 +102,16 @@ def test_fuzz_feed_never_raises(data):
     pipe = RemoteIdPipe("rx", ORIGIN)
     pipe.feed(data + b"\n")
     pipe.feed(line(data))
+
+
+def test_deeply_nested_json_is_rejected_not_raised():
+    pipe = RemoteIdPipe("rx", ORIGIN)
+    assert pipe.feed(b"[" * 5000 + b"\n") == []
+    assert pipe.counters.rejected == 1
+
+
+def test_barometric_altitude_is_lifted_by_the_geoid_undulation():
+    pipe = RemoteIdPipe("rx", ORIGIN, geoid_undulation_m=43.0)
+    baro = rid.encode_location(lat=51.67, lon=5.70, alt_baro_m=150.0, timestamp_s=1810.0)
+    (batch,) = pipe.feed(line(rid.encode_ble_advertising(baro, 0)))
+    np.testing.assert_allclose(batch.z[0], ORIGIN.to_enu(51.67, 5.70, 193.0), atol=0.05)

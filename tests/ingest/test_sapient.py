@@ -372,3 +372,32 @@ def test_scan_groups_become_batches_in_time_order():
     assert all(len(b) == 2 for b in early + late)
     assert pipe.counters.by_kind["detection_report"] == 6
     assert all(b.class_loglik[:, ObjectClass.DRONE].max() == 0.0 for b in early + late)
+
+
+def test_an_unplaceable_position_is_rejected_not_passed_on():
+    radar, pipe = _registered_pipe()
+    det = _location_report(radar, 51.66, 5.71, 100.0)
+    loc = det.detection_report.location
+    loc.x, loc.y, loc.utm_zone = 1e30, 5725900.0, "31U"  # finite, valid SAPIENT, off the map
+    loc.coordinate_system = location_pb2.LOCATION_COORDINATE_SYSTEM_UTM_M
+    good = _location_report(radar, 51.66, 5.71, 100.0)
+    batches = pipe.feed(frame(det) + frame(good)) + pipe.flush()
+    assert sum(len(b) for b in batches) == 1
+    assert all(np.isfinite(b.z).all() and np.isfinite(b.R).all() for b in batches)
+    assert (
+        pipe.counters.rejected_by_reason["SapientMessage.detection_report: position not placeable"]
+        == 1
+    )
+
+
+def test_messages_from_unknown_nodes_leave_no_state_behind():
+    radar = RadarSim(RADAR, ORIGIN, EPOCH, seed=12)
+    pipe = SapientPipe("r", ORIGIN)
+    for k in range(50):
+        det = radar._detection(1.0, 10.0, 1.0, 1000.0, 0.9, None, 0.0)
+        det.node_id = f"00000000-0000-4000-8000-{k:012d}"
+        pipe.feed(frame(det))
+    status = radar.status_report(0.0)
+    pipe.feed(frame(status))  # a StatusReport before any Registration
+    assert pipe.nodes == {} and pipe.node_ids_here == set()
+    assert pipe.counters.rejected == 51

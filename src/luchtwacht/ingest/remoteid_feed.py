@@ -25,6 +25,7 @@ from luchtwacht.model.detection import N_CLASSES, DetectionBatch
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 16_384
+TRANSMITTER_TTL_S = 600.0  # forget a transmitter unheard this long (Bluetooth MACs rotate)
 _UNKNOWN_H_STD_M = 30.0
 _UNKNOWN_V_STD_M = 50.0
 
@@ -59,9 +60,14 @@ def _decode_transport(transport: str, payload: bytes) -> list[rid.SingleMessage]
 class RemoteIdPipe:
     """Decoder state for one Remote ID receiver feed: JSON lines in, detection batches out."""
 
-    def __init__(self, sensor_id: str, origin: SiteOrigin) -> None:
+    def __init__(
+        self, sensor_id: str, origin: SiteOrigin, *, geoid_undulation_m: float = 0.0
+    ) -> None:
         self.sensor_id = sensor_id
         self.origin = origin
+        # Barometric altitude is pressure altitude, near height above mean sea level: on the
+        # ellipsoid it sits the geoid undulation higher (≈ 43–47 m in the Netherlands).
+        self.geoid_undulation_m = geoid_undulation_m
         self.transmitters: dict[str, Transmitter] = {}
         self.counters = FeedCounters()
         self._logged: set[str] = set()
@@ -111,6 +117,8 @@ class RemoteIdPipe:
             rec = json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise rid.RemoteIdError("json", f"not a JSON object: {exc}") from None
+        except RecursionError:
+            raise rid.RemoteIdError("json", "nested too deeply") from None
         if not isinstance(rec, dict):
             raise rid.RemoteIdError("json", "not a JSON object")
         t_rx = _field_time(rec)
@@ -128,6 +136,12 @@ class RemoteIdPipe:
         except ValueError:
             raise rid.RemoteIdError("payload", "not hexadecimal") from None
         messages = _decode_transport(transport, payload)
+        if len(self.transmitters) > 256 and t_rx % 60.0 < 1.0:  # now and then, not per line
+            self.transmitters = {
+                k: v
+                for k, v in self.transmitters.items()
+                if v.last_t_s is None or t_rx - v.last_t_s < TRANSMITTER_TTL_S
+            }
         tx = self.transmitters.setdefault(mac.lower(), Transmitter(mac.lower()))
         tx.messages += 1
         tx.last_t_s = t_rx
@@ -152,7 +166,12 @@ class RemoteIdPipe:
         return self._detection(tx, location, t_rx)
 
     def _detection(self, tx: Transmitter, loc: rid.LocationVector, t_rx: float) -> DetectionBatch:
-        alt = loc.alt_geo_m if loc.alt_geo_m is not None else loc.alt_baro_m
+        if loc.alt_geo_m is not None:
+            alt = loc.alt_geo_m
+        elif loc.alt_baro_m is not None:
+            alt = loc.alt_baro_m + self.geoid_undulation_m
+        else:
+            alt = None
         if alt is None and loc.height_m is not None:
             alt = self.origin.alt_m + loc.height_m
         if alt is None:

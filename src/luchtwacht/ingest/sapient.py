@@ -277,6 +277,9 @@ class SapientPipe:
         self.counters = FeedCounters()
         self._logged: set[str] = set()
         self._pending: dict[str, list[DetectionRow]] = {}  # per node, in arrival order
+        # Nodes whose valid messages came through this pipe (its connection): ``nodes`` may be a
+        # table shared by every connection, this set is this one's own.
+        self.node_ids_here: set[str] = set()
 
     def _reject(self, exc: SapientError) -> None:
         reason = f"{exc.field}: {exc.rule}"
@@ -365,9 +368,10 @@ class SapientPipe:
         The caller counts it as decoded once this returns.
         """
         row = detection_row(msg)
-        node = self._node(row.node_id)
-        if not node.registered:
+        node = self.nodes.get(row.node_id)  # unknown senders get no state: that would be a leak
+        if node is None or not node.registered:
             raise SapientError("SapientMessage.node_id", "detection from an unregistered node")
+        self.node_ids_here.add(row.node_id)
         if row.kind == "range_bearing":
             if node.lat_deg is None:
                 raise SapientError(
@@ -391,7 +395,10 @@ class SapientPipe:
             pending.append(row)
 
     def _handle(self, msg: SapientMessage, kind: str) -> None:
+        if kind != "registration" and msg.node_id not in self.nodes:
+            raise SapientError("SapientMessage.node_id", f"{kind} from an unregistered node")
         node = self._node(msg.node_id)
+        self.node_ids_here.add(msg.node_id)
         if kind == "registration":
             node.registered = True
             ack = self._reply(msg.node_id)
@@ -454,11 +461,26 @@ class SapientPipe:
         z = np.zeros((n, 3))
         cov = np.zeros((n, 3, 3))
         datum = np.fromiter((row.datum for row in rows), float, n)
-        if rb.any():
-            z[rb], cov[rb] = self._convert_range_bearing(node, num[rb], datum[rb])
-        if not rb.all():
-            zones = [row.utm_zone for row in rows if row.kind != "range_bearing"]
-            z[~rb], cov[~rb] = self._convert_location(num[~rb], datum[~rb], zones)
+        # Off-the-map inputs give NaN here; they are caught just below, so no warnings.
+        with np.errstate(invalid="ignore", over="ignore"):
+            if rb.any():
+                z[rb], cov[rb] = self._convert_range_bearing(node, num[rb], datum[rb])
+            if not rb.all():
+                zones = [row.utm_zone for row in rows if row.kind != "range_bearing"]
+                z[~rb], cov[~rb] = self._convert_location(num[~rb], datum[~rb], zones)
+        finite = np.isfinite(z).all(axis=1) & np.isfinite(cov).all(axis=(1, 2))
+        if not finite.all():
+            # A value that passed the ICD's ranges can still fall off the map (an easting of
+            # 1e30 in UTM): such a report is rejected here, not fed to the tracker.
+            for _ in range(int((~finite).sum())):
+                self._reject(
+                    SapientError("SapientMessage.detection_report", "position not placeable")
+                )
+            keep = np.flatnonzero(finite)
+            rows = [rows[i] for i in keep]
+            t, z, cov, n = t[keep], z[keep], cov[keep], keep.size
+            if n == 0:
+                return []
         labels = [map_class(row.label) if row.label else None for row in rows]
         conf = np.fromiter((row.label_confidence for row in rows), float, n)
         loglik = class_report_loglik(labels, conf)

@@ -16,12 +16,13 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from luchtwacht.fusion import FusionCore
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
-from luchtwacht.ingest.sapient import SapientPipe
+from luchtwacht.ingest.sapient import NodeState, SapientPipe
 from luchtwacht.model.zone import Zone
 
 TICK_S = 0.1
@@ -32,11 +33,26 @@ class ReplayError(ValueError):
     """The recording cannot be replayed (missing metadata, unknown feed format)."""
 
 
-def _pipe_for(fmt: str, sensor_id: str, origin: SiteOrigin) -> FeedPipe:
+def _pipe_for(
+    fmt: str,
+    sensor_id: str,
+    origin: SiteOrigin,
+    settings: dict[str, Any],
+    sapient_nodes: dict[str, NodeState],
+) -> FeedPipe:
+    geoid = float(settings.get("geoid_undulation_m") or 0.0)
     if fmt == "sapient":
-        return SapientPipe(sensor_id, origin)
+        declination = settings.get("magnetic_declination_deg")
+        pipe = SapientPipe(
+            sensor_id,
+            origin,
+            geoid_undulation_m=geoid,
+            magnetic_declination_deg=None if declination is None else float(declination),
+        )
+        pipe.nodes = sapient_nodes  # as on the live node: what a node said outlives its connection
+        return pipe
     if fmt == "remoteid-jsonl":
-        return RemoteIdPipe(sensor_id, origin)
+        return RemoteIdPipe(sensor_id, origin, geoid_undulation_m=geoid)
     raise ReplayError(f"feed {sensor_id!r}: no decoder for recorded format {fmt!r}")
 
 
@@ -98,13 +114,15 @@ def replay(path: str | Path, on_cycle: Callable[[FusionCore], None] | None = Non
     """Replay a recording into a fresh fusion core (which records nothing) and return it."""
     rec = read_recording(path)
     core = FusionCore(rec.name, rec.origin, rec.zones, rec.start_s)
+    settings = json.loads(rec.meta.get("pipe_settings", "{}"))
+    sapient_nodes: dict[str, NodeState] = {}
     for sid, spec in rec.feeds:
         fmt = str(spec["fmt"])
         core.add_feed(
             sid,
             str(spec["name"]),
             fmt,
-            _pipe_for(fmt, sid, rec.origin),
+            _pipe_for(fmt, sid, rec.origin, settings, sapient_nodes),
             float(str(spec["interval_s"])),
         )
     db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
