@@ -38,7 +38,7 @@ from luchtwacht.site import (
     load_site,
     parse_hostport,
 )
-from luchtwacht.store.recorder import Recorder, verify_audit_chain
+from luchtwacht.store.recorder import Recorder, audit_head, verify_audit_chain
 from luchtwacht.store.replay import ReplayError, compare_tracks
 from luchtwacht.store.replay import replay as replay_recording
 from luchtwacht.transport.clock import SimClock
@@ -291,7 +291,7 @@ def verify(
     """Check the hash chain of a recording's audit log; exit 1 if it was altered."""
     ok, n, problem = verify_audit_chain(recording)
     if ok:
-        typer.echo(f"{recording}: audit chain intact ({n} records)")
+        typer.echo(f"{recording}: audit chain intact ({n} records), head {audit_head(recording)}")
         return
     typer.echo(f"{recording}: audit chain BROKEN after {n} records: {problem}", err=True)
     raise typer.Exit(1)

@@ -59,3 +59,16 @@ def test_chain_continues_across_reopen(tmp_path):
     make(path, 2)
     make(path, 2)
     assert verify_audit_chain(path) == (True, 4, "")
+
+
+def test_cutting_rows_off_the_end_is_detected(tmp_path):
+    path = tmp_path / "run.sqlite"
+    make(path)
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM audit WHERE seq >= 4")
+    db.commit()
+    ok, n, problem = verify_audit_chain(path)
+    assert not ok and n == 3 and "recorded head is row 5" in problem
+    db.execute("DELETE FROM audit")
+    db.commit()
+    assert not verify_audit_chain(path)[0]

@@ -4,7 +4,11 @@ Raw sensor bytes are kept as received so a replay can feed them through the same
 rejections keep their reason; track snapshots and alert events are kept per assessment cycle.
 Every alert event and run milestone also goes into ``audit``, where each row carries
 SHA-256(previous hash ‖ canonical JSON of the row): editing or deleting a past row breaks every
-hash after it, which :func:`verify_audit_chain` detects. Writes are batched per cycle.
+hash after it, which :func:`verify_audit_chain` detects. The newest row has nothing after it, so
+the chain's head (sequence number and hash) is also kept in ``meta`` at every commit and checked:
+cutting rows off the end then shows. Someone who rewrites the whole file could forge that too;
+against them, note the head hash ``luchtwacht verify`` prints outside the file (an incident log, a
+signed message). Writes are batched per cycle.
 """
 
 from __future__ import annotations
@@ -177,7 +181,8 @@ class Recorder:
         return digest
 
     def commit(self) -> None:
-        """Flush buffered rows and commit the transaction."""
+        """Flush buffered rows, note the audit chain's head and commit the transaction."""
+        self.set_meta(audit_head=f"{self._last_seq}:{self._last_hash}")
         if self._raw:
             self.db.executemany(
                 "INSERT INTO raw (t_rx_s, sensor_id, format, payload) VALUES (?,?,?,?)", self._raw
@@ -206,6 +211,22 @@ def verify_audit_chain(path: str | Path) -> tuple[bool, int, str]:
             if prev_hash != prev or _chain_hash(prev, seq, t_s, kind, payload) != digest:
                 return False, n, f"row {seq} does not match its hash"
             prev, n, expect_seq = digest, n + 1, expect_seq + 1
+        row = db.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
+        if row is None:
+            return False, n, "the chain's head is not recorded"
+        if row[0] != f"{n}:{prev}":
+            head_seq = str(row[0]).split(":", 1)[0]
+            return False, n, f"the chain ends at row {n}, its recorded head is row {head_seq}"
         return True, n, ""
+    finally:
+        db.close()
+
+
+def audit_head(path: str | Path) -> str:
+    """The recorded head of a recording's audit chain, ``"seq:sha256"`` (for noting elsewhere)."""
+    db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
+        return str(row[0]) if row else ""
     finally:
         db.close()
