@@ -401,3 +401,15 @@ def test_messages_from_unknown_nodes_leave_no_state_behind():
     pipe.feed(frame(status))  # a StatusReport before any Registration
     assert pipe.nodes == {} and pipe.node_ids_here == set()
     assert pipe.counters.rejected == 51
+
+
+def test_plots_stamped_milliseconds_apart_are_one_look():
+    radar, pipe = _registered_pipe()
+    frames = b""
+    for j, az in enumerate((10.0, 50.0, 90.0)):
+        frames += frame(radar._detection(1.0 + 0.01 * j, az, 1.0, 1500.0, 0.9, None, 0.0))
+    frames += frame(radar._detection(2.0, 10.0, 1.0, 1500.0, 0.9, None, 0.0))
+    batches = pipe.feed(frames) + pipe.flush()
+    assert [len(b) for b in batches] == [3, 1]
+    np.testing.assert_allclose(batches[0].t_s - EPOCH, [1.0, 1.01, 1.02])
+    assert batches[0].time_s == pytest.approx(EPOCH + 1.02)

@@ -1,4 +1,5 @@
 import dataclasses
+from collections import deque
 
 import numpy as np
 
@@ -155,3 +156,24 @@ def test_a_sensor_claiming_perfect_detection_drops_tracks_on_one_miss():
     tr, tid = confirmed_track(pd=1.0)  # trusted to 99.9 %: one miss costs ln(0.001) = -6.91
     tr.process(dataclasses.replace(batch(6, np.empty((0, 3))), pd=1.0))
     assert tid not in tr.tracks.track_id
+
+
+def test_a_sensor_looking_elsewhere_does_not_charge_misses():
+    # Radar A sees a drone every scan; radars B and C report targets far away in the same scans.
+    tr = Tracker()
+    for k in range(12):
+        tr.process(batch(k, [truth(k, (0, 0, 80), (8, 0, 0))], sensor="A"))
+        tr.process(batch(k + 0.1, [truth(k, (20_000, 0, 80), (-8, 0, 0))], sensor="B"))
+        tr.process(batch(k + 0.2, [truth(k, (0, 20_000, 80), (0, -8, 0))], sensor="C"))
+    assert int(tr.tracks.confirmed.sum()) == 3
+    assert tr.deleted_ids == deque()
+
+
+def test_misses_from_the_sensor_that_saw_the_track_still_count():
+    tr = Tracker()
+    for k in range(6):
+        tr.process(batch(k, [truth(k, (0, 0, 80), (8, 0, 0))], sensor="A"))
+    for k in range(6, 9):  # B keeps reporting elsewhere, A reports nothing: A's misses drop it
+        tr.process(batch(k + 0.1, [truth(k, (20_000, 0, 80), (-8, 0, 0))], sensor="B"))
+        tr.process(batch(k, np.empty((0, 3)), sensor="A"))
+    assert not (tr.tracks.z0[:, 0] < 1000).any()

@@ -214,6 +214,7 @@ class NodeState:
     task_acks: dict[str, str] = field(default_factory=dict)  # task id → TaskAck status
 
 
+SCAN_MERGE_S = 0.25
 DEFAULT_FUSION_NODE_ID = "6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f"
 
 _RB_DEGREES = (
@@ -486,13 +487,15 @@ class SapientPipe:
         loglik = class_report_loglik(labels, conf)
         extra = tuple({"object_id": row.object_id, "node_id": row.node_id} for row in rows)
         order = np.argsort(t, kind="stable")
-        cuts = np.flatnonzero(np.diff(t[order])) + 1
+        # Plots stamped within SCAN_MERGE_S of each other are one look of the sensor (some
+        # stamp every plot of a scan a few milliseconds apart); later ones start a new batch.
+        cuts = np.flatnonzero(np.diff(t[order]) > SCAN_MERGE_S) + 1
         out = []
         for idx in np.split(order, cuts):
-            t0 = float(t[idx[0]])
+            t0 = float(t[idx].max())
             batch = DetectionBatch(
                 sensor_id=self.sensor_id,
-                t_s=np.full(len(idx), t0),
+                t_s=t[idx],
                 z=z[idx],
                 R=cov[idx],
                 class_loglik=loglik[idx],

@@ -69,6 +69,7 @@ class TrackTable:
         self.last_hit_t_s: F64 = np.empty(0)
         self.confirmed_t_s: F64 = np.empty(0)
         self.class_ev: F64 = np.empty((0, N_CLASSES))
+        self.seen_by: NDArray[np.int64] = np.empty(0, np.int64)  # bit per sensor that hit it
         self.llr: F64 = np.empty(0)  # track log-likelihood ratio (target vs false alarm)
         self.llr_max: F64 = np.empty(0)
         self.ident: NDArray[np.object_] = np.empty(0, dtype=object)
@@ -81,6 +82,7 @@ class TrackTable:
     _FIELDS = (
         "x", "P", "t_s", "track_id", "status", "hist", "n_events", "hits", "first_t_s",
         "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0", "llr", "llr_max",
+        "seen_by",
     )  # fmt: skip
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
@@ -110,6 +112,7 @@ class Tracker:
         self._gate_d2 = self.config.gate_d2
         # Ids of recently dropped confirmed tracks (bounded: a live node runs for weeks).
         self.deleted_ids: deque[int] = deque(maxlen=10_000)
+        self._bits: dict[str, int] = {}
 
     def predicted(self, t_s: float) -> tuple[F64, F64]:
         """States and covariances of every track predicted to ``t_s``; the table is unchanged."""
@@ -180,6 +183,7 @@ class Tracker:
             p[:, VEL, VEL] = (r2 + tt.r0[a]) / (dt[:, :, None] ** 2)
             tt.x[a], tt.P[a] = x, p
         tt.hits[ti] += 1
+        tt.seen_by[ti] |= self._sensor_bit(batch.sensor_id)
         tt.last_hit_t_s[ti] = batch.t_s[di]
         tt.class_ev[ti] += cfg.evidence_weight * batch.class_loglik[di]
         if batch.ident:
@@ -188,15 +192,22 @@ class Tracker:
                     tt.ident[k] = batch.ident[d]
 
     def _score(self, batch: DetectionBatch, ti: NDArray[np.int64]) -> None:
-        """M-of-N bookkeeping: every batch of a miss-counting sensor is one opportunity."""
+        """M-of-N and quality bookkeeping: a batch of a miss-counting sensor is one opportunity.
+
+        A miss is charged only to tracks this sensor has detected before: a track it never saw
+        is most likely outside its coverage (another sensor's sector), not missed by it.
+        """
         tt, cfg = self.tracks, self.config
         hit = np.zeros(len(tt), dtype=bool)
         hit[ti] = True
-        step = np.ones(len(tt), dtype=bool) if batch.counts_misses else hit
+        if batch.counts_misses:
+            step = hit | ((tt.seen_by & self._sensor_bit(batch.sensor_id)) != 0)
+        else:
+            step = hit
         tt.hist[step] = (tt.hist[step] << 1) | hit[step].astype(np.int64)
         tt.n_events[step] += 1
         if batch.counts_misses:  # a miss costs ln(1 − PD): cheap for a sensor that often misses
-            tt.llr[~hit] += math.log1p(-self._sensor(batch)[0])
+            tt.llr[step & ~hit] += math.log1p(-self._sensor(batch)[0])
         np.maximum(tt.llr_max, tt.llr, out=tt.llr_max)
         window = tt.hist & ((1 << cfg.confirm_n) - 1)
         recent_hits = np.bitwise_count(window).astype(np.int64)
@@ -210,6 +221,13 @@ class Tracker:
             & (recent_hits < cfg.confirm_m)
         )
         tt.n_events[hopeless] = -1  # marked for deletion
+
+    def _sensor_bit(self, sensor_id: str) -> int:
+        """The bit that stands for a sensor in ``seen_by`` (sensors past the 62nd share one)."""
+        bit = self._bits.get(sensor_id)
+        if bit is None:
+            bit = self._bits[sensor_id] = 1 << min(len(self._bits), 62)
+        return bit
 
     def _sensor(self, batch: DetectionBatch) -> tuple[float, float]:
         """(PD, false-alarm density) of a batch, the tracker's defaults where it states none."""
@@ -254,6 +272,7 @@ class Tracker:
         new.last_hit_t_s = batch.t_s[di].copy()
         new.confirmed_t_s = np.full(n, np.nan)
         new.class_ev = cfg.evidence_weight * batch.class_loglik[di]
+        new.seen_by = np.full(n, self._sensor_bit(batch.sensor_id), dtype=np.int64)
         new.llr = np.zeros(n)
         new.llr_max = np.zeros(n)
         new.ident = np.empty(n, dtype=object)
