@@ -28,6 +28,7 @@ coasting limits (5 s confirmed, 3.5 s tentative) are 5 and 3 missed scans at the
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import time
 import zipfile
@@ -245,15 +246,12 @@ def track(
     ] = None,
 ) -> None:
     """Track a benchmark scenario; one CSV row per confirmed track per scan."""
-    if assoc is Assoc.jpda:
-        typer.echo("not implemented yet: JPDA is part of the tracking-core issue", err=True)
-        raise typer.Exit(2)
     try:
         scen = load_scenario(scenario)
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    run = run_tracker(scen)
+    run = run_tracker(scen, dataclasses.replace(tracker_config(scen.params), assoc=assoc.value))
     write_csv(run, out)
     stats = run.stats()
     if stats_json is not None:

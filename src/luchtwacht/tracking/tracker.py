@@ -19,7 +19,8 @@ from numpy.typing import NDArray
 from scipy.special import chdtri
 
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
-from luchtwacht.tracking.association import gate, gnn
+from luchtwacht.tracking.association import GatedPairs, gate, gnn
+from luchtwacht.tracking.jpda import likelihood_ratios, marginals, pda_update
 from luchtwacht.tracking.kalman import innovation, mahalanobis_sq, update
 from luchtwacht.tracking.models import POS, STATE_DIM, VEL, ncv_predict
 
@@ -45,6 +46,7 @@ class TrackerConfig:
     pd: float = 0.9  # detection probability of a batch that does not state its own
     clutter_density_m3: float = 1e-10  # false alarms per m³, likewise
     drop_llr: float = 6.9  # drop a confirmed track whose LLR fell this far below its best
+    assoc: str = "gnn"  # "gnn" (one detection per track) or "jpda" (weighted by probability)
     evidence_weight: float = 0.5  # tempering of per-detection class evidence (correlated looks)
 
     @property
@@ -113,6 +115,9 @@ class Tracker:
         # Ids of recently dropped confirmed tracks (bounded: a live node runs for weeks).
         self.deleted_ids: deque[int] = deque(maxlen=10_000)
         self._bits: dict[str, int] = {}
+        self._gated: NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        if self.config.assoc not in ("gnn", "jpda"):
+            raise ValueError(f"unknown association {self.config.assoc!r}: gnn or jpda")
 
     def predicted(self, t_s: float) -> tuple[F64, F64]:
         """States and covariances of every track predicted to ``t_s``; the table is unchanged."""
@@ -140,32 +145,81 @@ class Tracker:
             dt = t_b - tt.t_s
             tt.x, tt.P = ncv_predict(tt.x, tt.P, dt, cfg.q_m2_s3)
             tt.t_s = np.full(len(tt), t_b)
-        if n_d:
-            pairs = gate(tt.x, tt.P, batch.z, batch.R, self._gate_d2)
-            ti, di = gnn(pairs, len(tt), n_d)
+        self._gated = np.zeros(len(tt), dtype=bool)
+        if n_d and cfg.assoc == "jpda":
+            ti, di, unassigned = self._jpda(batch)
         else:
-            ti = di = np.empty(0, np.int64)
-        self._update_assigned(batch, ti, di)
+            if n_d:
+                pairs = gate(tt.x, tt.P, batch.z, batch.R, self._gate_d2)
+                ti, di = gnn(pairs, len(tt), n_d)
+            else:
+                ti = di = np.empty(0, np.int64)
+            self._update_assigned(batch, ti, di)
+            unassigned = np.ones(n_d, dtype=bool)
+            unassigned[di] = False
         self._score(batch, ti)
-        unassigned = np.ones(n_d, dtype=bool)
-        unassigned[di] = False
         self._delete(t_b)
         self._start(batch, np.flatnonzero(unassigned))
 
+    def _jpda(
+        self, batch: DetectionBatch
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+        """JPDA step: PDA-update every gated track, then book the most probable detections.
+
+        Returns (tracks, detections) counted as hits (a track whose detection probability
+        1 − β_i0 ≥ ½, with its most probable detection) and the detections no track claims
+        (Σ_i β_ij < ½), which start tentative tracks.
+        """
+        tt = self.tracks
+        n_t, n_d = len(tt), len(batch)
+        pairs = gate(tt.x, tt.P, batch.z, batch.R, self._gate_d2)
+        pd, beta_fa = self._sensor(batch)
+        psi = likelihood_ratios(pairs, pd, beta_fa)
+        beta, beta_miss = marginals(pairs, psi, n_t, n_d)
+        # PDA score: the track likelihood ratio is (1 − PD)(1 + Σ_j ψ_ij) for a gated track.
+        has = np.bincount(pairs.track, minlength=n_t) > 0
+        self._gated = has
+        tt.llr[has] += math.log1p(-pd) + np.log1p(
+            np.bincount(pairs.track, weights=psi, minlength=n_t)[has]
+        )
+        claimed = np.bincount(pairs.det, weights=beta, minlength=n_d)
+        order = np.lexsort((-beta, pairs.track))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = pairs.track[order][1:] != pairs.track[order][:-1]
+        best = order[first]
+        hit = (1.0 - beta_miss[pairs.track[best]]) >= 0.5
+        ti, di = pairs.track[best][hit], pairs.det[best][hit]
+        # Young tracks (one plot so far) take their most probable detection outright: two
+        # points make the velocity. The others take the weighted update.
+        young = tt.hits == 1
+        pda_rows = ~young[pairs.track]
+        sub = GatedPairs(
+            pairs.track[pda_rows], pairs.det[pda_rows], pairs.d2[pda_rows], pairs.cost[pda_rows]
+        )
+        tt.x, tt.P = pda_update(tt.x, tt.P, batch.z, batch.R, sub, beta[pda_rows], beta_miss)
+        self._update_assigned(batch, ti, di, filter_update=False)
+        return ti, di, claimed < 0.5
+
     def _update_assigned(
-        self, batch: DetectionBatch, ti: NDArray[np.int64], di: NDArray[np.int64]
+        self,
+        batch: DetectionBatch,
+        ti: NDArray[np.int64],
+        di: NDArray[np.int64],
+        filter_update: bool = True,
     ) -> None:
+        """Book hits; with ``filter_update`` also Kalman-update the tracks (GNN's way)."""
         tt, cfg = self.tracks, self.config
         if ti.size == 0:
             return
         z, r = batch.z[di], batch.R[di]
-        # Track quality (Blackman & Popoli 1999, §6.2): a hit adds ln(PD·N(ν; 0, S)/β_FA).
-        nu, s = innovation(tt.x[ti], tt.P[ti], z, r)
-        d2, logdet = mahalanobis_sq(nu, s)
-        pd, beta = self._sensor(batch)
-        tt.llr[ti] += math.log(pd) - math.log(beta) - 0.5 * (d2 + logdet) - _HALF_LN_2PI_3
         two_point = tt.hits[ti] == 1
-        kf = ~two_point
+        if filter_update:
+            # Track quality (Blackman & Popoli 1999, §6.2): a hit adds ln(PD·N(ν; 0, S)/β_FA).
+            nu, s = innovation(tt.x[ti], tt.P[ti], z, r)
+            d2, logdet = mahalanobis_sq(nu, s)
+            pd, beta = self._sensor(batch)
+            tt.llr[ti] += math.log(pd) - math.log(beta) - 0.5 * (d2 + logdet) - _HALF_LN_2PI_3
+        kf = ~two_point & filter_update
         if kf.any():
             a = ti[kf]
             tt.x[a], tt.P[a] = update(tt.x[a], tt.P[a], z[kf], r[kf])
@@ -207,7 +261,10 @@ class Tracker:
         tt.hist[step] = (tt.hist[step] << 1) | hit[step].astype(np.int64)
         tt.n_events[step] += 1
         if batch.counts_misses:  # a miss costs ln(1 − PD): cheap for a sensor that often misses
-            tt.llr[step & ~hit] += math.log1p(-self._sensor(batch)[0])
+            missed = step & ~hit
+            if self.config.assoc == "jpda":
+                missed &= ~self._gated  # JPDA already scored every gated track
+            tt.llr[missed] += math.log1p(-self._sensor(batch)[0])
         np.maximum(tt.llr_max, tt.llr, out=tt.llr_max)
         window = tt.hist & ((1 << cfg.confirm_n) - 1)
         recent_hits = np.bitwise_count(window).astype(np.int64)
