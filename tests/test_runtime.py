@@ -498,3 +498,34 @@ def test_remote_id_tcp_connections_are_closed_on_shutdown():
     assert eof == [b""]
     stats = node.stats()["feeds"]["remoteid"]
     assert stats["connections"]["open"] == 0 and stats["rejected"] == 1
+
+
+def test_a_defect_in_a_fusion_stage_is_counted_and_the_node_keeps_serving(tmp_path):
+    site = default_site().model_copy(
+        update={
+            "remoteid": RemoteIdSection(listen="127.0.0.1:0"),
+            "stats_json": tmp_path / "s.json",
+        }
+    )
+    node = LiveNode(site)
+    calls = {"n": 0}
+    real_cycle = node.core.cycle
+
+    def flaky_cycle():
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected defect")
+        return real_cycle()
+
+    node.core.cycle = flaky_cycle  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(node.run())
+        await asyncio.sleep(2.3)
+        node.stop_event.set()
+        await runner
+
+    asyncio.run(scenario())
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["internal_errors"] == {"cycle": 1}
+    assert calls["n"] >= 3  # later cycles ran

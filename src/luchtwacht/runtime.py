@@ -89,6 +89,7 @@ class LiveNode:
         # from the core (a node up for weeks sees thousands of reconnects) but still counted.
         self._retired: dict[str, FeedCounters] = {}
         self._geoid_m = config.site.geoid_undulation_m
+        self.internal_errors: Counter[str] = Counter()
         if self.recorder is not None:
             self.recorder.set_meta(
                 site_name=config.site.name,
@@ -446,6 +447,7 @@ class LiveNode:
             "confirmed_tracks": int(tt.confirmed.sum()),
             "alerts_open": len(self.core.alerts.open_alerts),
             "alerts_total": len(self.core.alerts.alerts),
+            "internal_errors": dict(self.internal_errors),
         }
 
     def write_stats(self) -> None:
@@ -481,15 +483,27 @@ class LiveNode:
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop_event.wait(), TICK_S)
-                self.core.process(time.time())
+                self._guarded("process", self.core.process, time.time())
                 if time.monotonic() >= next_cycle:
                     next_cycle += CYCLE_S
-                    self.core.cycle()
+                    self._guarded("cycle", self.core.cycle)
                     self.write_stats()
                     if self.on_cycle is not None:
                         self.on_cycle(self.core)
         finally:
             await self._shutdown()
+
+    def _guarded(self, stage: str, fn: Callable[..., object], *args: object) -> None:
+        """Run a fusion stage; a defect in it is logged and counted, and the node keeps serving.
+
+        The input that triggered it is already recorded (raw bytes come first), so the fault can
+        be replayed and found; dying here would blind the site instead.
+        """
+        try:
+            fn(*args)
+        except Exception:
+            self.internal_errors[stage] += 1
+            log.exception("fusion stage %s failed; the node carries on", stage)
 
     async def _shutdown(self) -> None:
         self.stop_event.set()
@@ -505,8 +519,8 @@ class LiveNode:
             # Python 3.12+ waits here for every connection: never let one hang the shutdown.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
-        self.core.process(time.time())
-        self.core.cycle()
+        self._guarded("process", self.core.process, time.time())
+        self._guarded("cycle", self.core.cycle)
         self.core.finish()
         if self.recorder is not None:
             self.recorder.close()
