@@ -71,6 +71,36 @@ class DetectionBatch:
         return float(self.t_s.max()) if len(self) else self.scan_t_s
 
 
+@dataclass(frozen=True, slots=True)
+class BearingBatch:
+    """n angle-only detections of one sensor (RF detector, acoustic array, camera) at one time.
+
+    Angles in radians: azimuth clockwise from true north, elevation above the horizontal (NaN
+    where the sensor gives none). The sensor stands still at ``sensor_enu_m`` in the site frame.
+    """
+
+    sensor_id: str
+    sensor_enu_m: NDArray[np.float64]  # (3,)
+    t_s: float
+    azimuth_rad: NDArray[np.float64]  # (n,)
+    azimuth_std_rad: NDArray[np.float64]  # (n,)
+    elevation_rad: NDArray[np.float64]  # (n,), NaN: no elevation
+    elevation_std_rad: NDArray[np.float64]  # (n,)
+    class_loglik: NDArray[np.float64]  # (n, N_CLASSES)
+    ident: tuple[str | None, ...] = ()
+    counts_misses: bool = True
+    pd: float = float("nan")
+    clutter_density_m3: float = float("nan")  # unused for bearings; kept for the common protocol
+
+    def __len__(self) -> int:
+        return int(self.azimuth_rad.shape[0])
+
+    @property
+    def time_s(self) -> float:
+        """The batch time."""
+        return self.t_s
+
+
 def class_report_loglik(
     labels: list[ObjectClass | None], confidence: NDArray[np.float64], reliability: float = 0.85
 ) -> NDArray[np.float64]:

@@ -18,11 +18,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import chdtri
 
-from luchtwacht.model.detection import N_CLASSES, DetectionBatch
+from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch
 from luchtwacht.tracking.association import GatedPairs, gate, gnn
 from luchtwacht.tracking.jpda import likelihood_ratios, marginals, pda_update
 from luchtwacht.tracking.kalman import innovation, mahalanobis_sq, update
+from luchtwacht.tracking.measurement import ekf_innovation, ekf_update
 from luchtwacht.tracking.models import POS, STATE_DIM, VEL, ncv_predict
+from luchtwacht.tracking.triangulation import pair_bearings
 
 F64 = NDArray[np.float64]
 
@@ -47,6 +49,8 @@ class TrackerConfig:
     clutter_density_m3: float = 1e-10  # false alarms per m³, likewise
     drop_llr: float = 6.9  # drop a confirmed track whose LLR fell this far below its best
     assoc: str = "gnn"  # "gnn" (one detection per track) or "jpda" (weighted by probability)
+    bearing_pair_window_s: float = 1.0  # bearings of two sensors this close in time may cross
+    bearing_clutter_density: float = 0.01  # false bearings per radian (per rad² with elevation)
     evidence_weight: float = 0.5  # tempering of per-detection class evidence (correlated looks)
 
     @property
@@ -116,6 +120,7 @@ class Tracker:
         self.deleted_ids: deque[int] = deque(maxlen=10_000)
         self._bits: dict[str, int] = {}
         self._gated: NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self._bearing_buffer: list[tuple[float, BearingBatch, NDArray[np.int64]]] = []
         if self.config.assoc not in ("gnn", "jpda"):
             raise ValueError(f"unknown association {self.config.assoc!r}: gnn or jpda")
 
@@ -160,6 +165,140 @@ class Tracker:
         self._score(batch, ti)
         self._delete(t_b)
         self._start(batch, np.flatnonzero(unassigned))
+
+    def process_bearings(self, batch: BearingBatch) -> None:
+        """Fold one angle-only batch in: update the tracks it sees, start tracks where it crosses.
+
+        Tracks in the gate are EKF-updated (GNN on the angle innovations). A bearing alone fixes
+        no position, so bearings no track takes wait
+        ``bearing_pair_window_s`` for a bearing of another sensor to cross (triangulation with
+        rejection of near-parallel, out-of-range and inconsistent pairs); each accepted crossing
+        starts a tentative track at the fix, with its covariance.
+        """
+        cfg, tt = self.config, self.tracks
+        t_b = batch.time_s
+        if len(tt):
+            tt.x, tt.P = ncv_predict(tt.x, tt.P, t_b - tt.t_s, cfg.q_m2_s3)
+            tt.t_s = np.full(len(tt), t_b)
+        self._gated = np.zeros(len(tt), dtype=bool)
+        n_d = len(batch)
+        with_el = np.isfinite(batch.elevation_rad)
+        taken = np.zeros(n_d, dtype=bool)
+        hit_tracks: list[NDArray[np.int64]] = []
+        for kind, rows in (
+            ("azimuth_elevation", np.flatnonzero(with_el)),
+            ("azimuth", np.flatnonzero(~with_el)),
+        ):
+            if rows.size == 0 or not len(tt):
+                continue
+            ti, di = self._bearing_assign(batch, kind, rows)
+            taken[di] = True
+            hit_tracks.append(ti)
+        ti_all = np.concatenate(hit_tracks) if hit_tracks else np.empty(0, np.int64)
+        self._score(batch, ti_all)
+        self._delete(t_b)
+        self._bearings_start(batch, np.flatnonzero(~taken))
+
+    def _bearing_assign(
+        self, batch: BearingBatch, kind: str, rows: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Gate every track against the bearings ``rows`` of one kind, GNN, EKF-update."""
+        tt, cfg = self.tracks, self.config
+        m = 2 if kind == "azimuth_elevation" else 1
+        z = (
+            batch.azimuth_rad[rows, None]
+            if m == 1
+            else np.stack([batch.azimuth_rad[rows], batch.elevation_rad[rows]], axis=1)
+        )
+        r = np.zeros((rows.size, m, m))
+        r[:, 0, 0] = batch.azimuth_std_rad[rows] ** 2
+        if m == 2:
+            r[:, 1, 1] = batch.elevation_std_rad[rows] ** 2
+        n_t = len(tt)
+        pt = np.repeat(np.arange(n_t, dtype=np.int64), rows.size)
+        pd_ = np.tile(np.arange(rows.size, dtype=np.int64), n_t)
+        nu, s, _ = ekf_innovation(tt.x[pt], tt.P[pt], z[pd_], r[pd_], batch.sensor_enu_m, kind)  # type: ignore[arg-type]
+        s_inv = np.linalg.inv(s)
+        d2 = np.einsum("ni,nij,nj->n", nu, s_inv, nu)
+        logdet = np.log(np.linalg.det(s))
+        keep = d2 <= float(chdtri(m, 1.0 - cfg.gate_prob))
+        pairs = GatedPairs(pt[keep], pd_[keep], d2[keep], d2[keep] + logdet[keep])
+        ti, dl = gnn(pairs, n_t, rows.size)
+        if ti.size == 0:
+            return ti, rows[dl]
+        tt.x[ti], tt.P[ti] = ekf_update(tt.x[ti], tt.P[ti], z[dl], r[dl], batch.sensor_enu_m, kind)  # type: ignore[arg-type]
+        di = rows[dl]
+        sel = keep.nonzero()[0]
+        lookup = {
+            (int(a), int(b)): k for k, (a, b) in enumerate(zip(pt[sel], pd_[sel], strict=True))
+        }
+        kk = np.array(
+            [lookup[(int(a), int(b))] for a, b in zip(ti, dl, strict=True)], dtype=np.int64
+        )
+        pd, _ = self._sensor(batch)
+        tt.llr[ti] += (
+            math.log(pd)
+            - math.log(cfg.bearing_clutter_density**m)
+            - 0.5 * (d2[sel][kk] + logdet[sel][kk])
+            - 0.5 * m * math.log(2.0 * math.pi)
+        )
+        tt.hits[ti] += 1
+        tt.seen_by[ti] |= self._sensor_bit(batch.sensor_id)
+        tt.last_hit_t_s[ti] = batch.t_s
+        tt.class_ev[ti] += cfg.evidence_weight * batch.class_loglik[di]
+        if batch.ident:
+            for k, d in zip(ti.tolist(), di.tolist(), strict=True):
+                if batch.ident[d] is not None:
+                    tt.ident[k] = batch.ident[d]
+        return ti, di
+
+    def _bearings_start(self, batch: BearingBatch, free: NDArray[np.int64]) -> None:
+        """Cross free bearings with those other sensors left recently; start tracks at the fixes."""
+        cfg = self.config
+        window = cfg.bearing_pair_window_s
+        self._bearing_buffer = [b for b in self._bearing_buffer if batch.t_s - b[0] <= window]
+        mine = free
+        for k, (t_o, other, idx_o) in enumerate(list(self._bearing_buffer)):
+            if other.sensor_id == batch.sensor_id or mine.size == 0 or idx_o.size == 0:
+                continue
+            pairs = pair_bearings(
+                batch.sensor_enu_m, batch.azimuth_rad[mine],
+                other.sensor_enu_m, other.azimuth_rad[idx_o],
+                batch.azimuth_std_rad[mine], other.azimuth_std_rad[idx_o],
+                batch.elevation_rad[mine], other.elevation_rad[idx_o],
+                _std_or(batch.elevation_std_rad[mine], 0.01),
+                _std_or(other.elevation_std_rad[idx_o], 0.01),
+            )  # fmt: skip
+            ia, ib, pos, cov = pairs.accepted()
+            if ia.size == 0:
+                continue
+            # One fix per bearing: the most consistent crossing wins where bearings are shared.
+            chi2 = pairs.result.chi2[pairs.result.ok]
+            order = np.argsort(chi2, kind="stable")
+            used_a: set[int] = set()
+            used_b: set[int] = set()
+            pick = []
+            for j in order.tolist():
+                if int(ia[j]) not in used_a and int(ib[j]) not in used_b:
+                    used_a.add(int(ia[j]))
+                    used_b.add(int(ib[j]))
+                    pick.append(j)
+            sel = np.array(pick, dtype=np.int64)
+            fixes = DetectionBatch(
+                sensor_id=batch.sensor_id,
+                t_s=np.full(sel.size, batch.t_s),
+                z=pos[sel],
+                R=cov[sel],
+                class_loglik=batch.class_loglik[mine[ia[sel]]],
+                ident=tuple(batch.ident[i] for i in mine[ia[sel]]) if batch.ident else (),
+            )
+            n_before = len(self.tracks)
+            self._start(fixes, np.arange(sel.size, dtype=np.int64))
+            self.tracks.seen_by[n_before:] |= self._sensor_bit(other.sensor_id)
+            mine = np.setdiff1d(mine, mine[ia[sel]])
+            self._bearing_buffer[k] = (t_o, other, np.setdiff1d(idx_o, idx_o[ib[sel]]))
+        if mine.size:
+            self._bearing_buffer.append((batch.t_s, batch, mine))
 
     def _jpda(
         self, batch: DetectionBatch
@@ -245,7 +384,7 @@ class Tracker:
                 if batch.ident[d] is not None:
                     tt.ident[k] = batch.ident[d]
 
-    def _score(self, batch: DetectionBatch, ti: NDArray[np.int64]) -> None:
+    def _score(self, batch: DetectionBatch | BearingBatch, ti: NDArray[np.int64]) -> None:
         """M-of-N and quality bookkeeping: a batch of a miss-counting sensor is one opportunity.
 
         A miss is charged only to tracks this sensor has detected before: a track it never saw
@@ -286,7 +425,7 @@ class Tracker:
             bit = self._bits[sensor_id] = 1 << min(len(self._bits), 62)
         return bit
 
-    def _sensor(self, batch: DetectionBatch) -> tuple[float, float]:
+    def _sensor(self, batch: DetectionBatch | BearingBatch) -> tuple[float, float]:
         """(PD, false-alarm density) of a batch, the tracker's defaults where it states none."""
         pd = batch.pd if 0.0 < batch.pd <= 1.0 else self.config.pd
         # A sensor that claims never to miss would make one miss fatal: trust it to 99.9 %.
@@ -338,3 +477,8 @@ class Tracker:
         new.z0 = batch.z[di].copy()
         new.r0 = batch.R[di].copy()
         self.tracks.append(new)
+
+
+def _std_or(values: F64, default: float) -> F64:
+    """A standard-deviation column with ``default`` where it is not a number."""
+    return np.where(np.isfinite(values), values, default)
