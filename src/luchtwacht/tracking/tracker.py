@@ -50,6 +50,7 @@ class TrackerConfig:
     drop_llr: float = 6.9  # drop a confirmed track whose LLR fell this far below its best
     assoc: str = "gnn"  # "gnn" (one detection per track) or "jpda" (weighted by probability)
     bearing_pair_window_s: float = 1.0  # bearings of two sensors this close in time may cross
+    oosm_window_s: float = 3.0  # a batch this much older than the newest is still applied
     bearing_clutter_density: float = 0.01  # false bearings per radian (per rad² with elevation)
     evidence_weight: float = 0.5  # tempering of per-detection class evidence (correlated looks)
 
@@ -121,6 +122,8 @@ class Tracker:
         self._bits: dict[str, int] = {}
         self._gated: NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._bearing_buffer: list[tuple[float, BearingBatch, NDArray[np.int64]]] = []
+        self.latest_t_s = -math.inf  # newest batch time applied
+        self.late_rejected = 0  # batches beyond the out-of-sequence window, not applied
         if self.config.assoc not in ("gnn", "jpda"):
             raise ValueError(f"unknown association {self.config.assoc!r}: gnn or jpda")
 
@@ -139,12 +142,27 @@ class Tracker:
         """
         self._delete(t_s)
 
+    def _in_sequence(self, t_b: float) -> bool:
+        """Whether a batch at ``t_b`` is applied: in order, or late within the OOSM window.
+
+        A late batch is applied by retrodiction: every track is predicted back to its time
+        (process noise of |dt| added, the conservative approximation of Bar-Shalom 2002's
+        one-step algorithm), updated there, and carried forward again by the next batch.
+        """
+        if t_b < self.latest_t_s - self.config.oosm_window_s:
+            self.late_rejected += 1
+            return False
+        self.latest_t_s = max(self.latest_t_s, t_b)
+        return True
+
     def process(self, batch: DetectionBatch) -> None:
         """Fold one batch of detections into the track table."""
         cfg, tt = self.config, self.tracks
         t_b = batch.time_s
         if np.isnan(t_b):
             raise ValueError("an empty batch needs scan_t_s")
+        if not self._in_sequence(t_b):
+            return
         n_d = len(batch)
         if len(tt):
             dt = t_b - tt.t_s
@@ -177,6 +195,8 @@ class Tracker:
         """
         cfg, tt = self.config, self.tracks
         t_b = batch.time_s
+        if not self._in_sequence(t_b):
+            return
         if len(tt):
             tt.x, tt.P = ncv_predict(tt.x, tt.P, t_b - tt.t_s, cfg.q_m2_s3)
             tt.t_s = np.full(len(tt), t_b)
