@@ -225,6 +225,7 @@ def test_live_node_takes_asterix_plots_over_udp(tmp_path):
         update={
             "asterix": AsterixSection(listen="127.0.0.1:0", radars=[radar]),
             "stats_json": tmp_path / "s.json",
+            "record": tmp_path / "a.sqlite",
         }
     )
     node = LiveNode(site)
@@ -250,6 +251,11 @@ def test_live_node_takes_asterix_plots_over_udp(tmp_path):
     assert stats["accepted"] >= 4  # the plots of the recorded scan
     assert stats["rejected"] >= 1
     assert any("LEN" in reason for reason in stats["rejected_by_reason"])
+    from luchtwacht.store.replay import replay
+
+    core = replay(tmp_path / "a.sqlite")  # the recording knows the radars: ASTERIX replays too
+    replayed = core.feeds["asterix-udp"].pipe.counters
+    assert (replayed.decoded, replayed.rejected) == (stats["accepted"], stats["rejected"])
 
 
 def test_example_site_file_is_valid_and_errors_name_the_key(tmp_path):

@@ -42,7 +42,15 @@ from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.feed import FeedCounters
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import NodeState, SapientMessage, SapientPipe, frame, validate
-from luchtwacht.site import AdsbSection, AsterixSection, SapientSection, SiteConfig, parse_hostport
+from luchtwacht.site import (
+    AdsbSection,
+    AsterixSection,
+    SapientSection,
+    SiteConfig,
+    adsb_pipe,
+    asterix_pipe,
+    parse_hostport,
+)
 from luchtwacht.store.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -235,6 +243,11 @@ class LiveNode:
                 time.time(), f"sapient.{kind}.sent", {"node_id": node_id, "kind": str(kind)}
             )
 
+    def _record_settings(self, sid: str, section: AsterixSection | AdsbSection) -> None:
+        """Keep a feed's site settings with the recording, so replay can rebuild its decoder."""
+        if self.recorder is not None:
+            self.recorder.set_meta(**{f"settings:{sid}": section.model_dump_json()})
+
     def _retire(self, sid: str, kind: str) -> None:
         """Drop a closed connection's feed, keeping what it counted and flushing what it held."""
         feed = self.core.remove_feed(sid)
@@ -304,27 +317,12 @@ class LiveNode:
     # --- ASTERIX ---------------------------------------------------------------------------------
 
     async def _start_asterix(self, cfg: AsterixSection) -> None:
-        from luchtwacht.ingest.asterix import AsterixPipe, RadarSite  # libasterix loads in ~1 s
-
         host, port = parse_hostport(cfg.listen)
         stats = self.listeners.setdefault("asterix", ListenerStats())
-        radars = {
-            (r.sac, r.sic): RadarSite(
-                lat_deg=r.lat,
-                lon_deg=r.lon,
-                alt_m=r.alt_m,
-                range_sigma_m=r.range_sigma_m,
-                azimuth_sigma_deg=r.azimuth_sigma_deg,
-                elevation_sigma_deg=r.elevation_sigma_deg,
-                default_height_m=r.default_height_m,
-                geoid_undulation_m=r.geoid_undulation_m,
-                name=r.name,
-            )
-            for r in cfg.radars
-        }
         sid = "asterix-udp"
-        pipe = AsterixPipe(sid, self.core.origin, radars, batch_per=cfg.batch_per)
+        pipe = asterix_pipe(cfg, sid, self.core.origin)
         self.core.add_feed(sid, f"ASTERIX (UDP {cfg.listen})", "asterix", pipe, 5.0)
+        self._record_settings(sid, cfg)
         node = self
 
         class _Datagrams(asyncio.DatagramProtocol):
@@ -341,18 +339,13 @@ class LiveNode:
 
     async def _adsb_client(self, cfg: AdsbSection) -> None:
         """Keep a connection to the ADS-B receiver, reconnecting after a pause when it drops."""
-        from luchtwacht.ingest.modes import ModeSPipe
-
         host, port = parse_hostport(cfg.connect)
         stats = self.listeners.setdefault("adsb", ListenerStats(address=cfg.connect))
-        receiver = None
-        if cfg.receiver_lat is not None and cfg.receiver_lon is not None:
-            receiver = (cfg.receiver_lat, cfg.receiver_lon)
         sid = "adsb"
-        pipe = ModeSPipe(
-            sid, self.core.origin, cfg.format, receiver, geoid_undulation_m=cfg.geoid_undulation_m
+        self.core.add_feed(
+            sid, f"ADS-B {cfg.connect}", "adsb", adsb_pipe(cfg, sid, self.core.origin), 5.0
         )
-        self.core.add_feed(sid, f"ADS-B {cfg.connect}", "adsb", pipe, 5.0)
+        self._record_settings(sid, cfg)
         while not self.stop_event.is_set():
             try:
                 reader, writer = await asyncio.open_connection(host, port)

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from luchtwacht.geo import SiteOrigin
+from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.model.zone import Zone
 
 
@@ -200,4 +201,37 @@ def default_site() -> SiteConfig:
             name="EHVK Volkel Air Base", lat=origin.lat_deg, lon=origin.lon_deg, alt_m=origin.alt_m
         ),
         zones=zones,
+    )
+
+
+def asterix_pipe(cfg: AsterixSection, sensor_id: str, origin: SiteOrigin) -> FeedPipe:
+    """The ASTERIX decoder for a site's radars (libasterix is imported here: it loads in ~1 s)."""
+    from luchtwacht.ingest.asterix import AsterixPipe, RadarSite
+
+    radars = {
+        (r.sac, r.sic): RadarSite(
+            lat_deg=r.lat,
+            lon_deg=r.lon,
+            alt_m=r.alt_m,
+            range_sigma_m=r.range_sigma_m,
+            azimuth_sigma_deg=r.azimuth_sigma_deg,
+            elevation_sigma_deg=r.elevation_sigma_deg,
+            default_height_m=r.default_height_m,
+            geoid_undulation_m=r.geoid_undulation_m,
+            name=r.name,
+        )
+        for r in cfg.radars
+    }
+    return AsterixPipe(sensor_id, origin, radars, batch_per=cfg.batch_per)
+
+
+def adsb_pipe(cfg: AdsbSection, sensor_id: str, origin: SiteOrigin) -> FeedPipe:
+    """The Mode S / ADS-B decoder for a receiver feed."""
+    from luchtwacht.ingest.modes import ModeSPipe
+
+    receiver = None
+    if cfg.receiver_lat is not None and cfg.receiver_lon is not None:
+        receiver = (cfg.receiver_lat, cfg.receiver_lon)
+    return ModeSPipe(
+        sensor_id, origin, cfg.format, receiver, geoid_undulation_m=cfg.geoid_undulation_m
     )

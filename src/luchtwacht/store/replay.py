@@ -24,6 +24,7 @@ from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import NodeState, SapientPipe
 from luchtwacht.model.zone import Zone
+from luchtwacht.site import AdsbSection, AsterixSection, adsb_pipe, asterix_pipe
 
 TICK_S = 0.1
 CYCLE_TICKS = 10
@@ -53,6 +54,11 @@ def _pipe_for(
         return pipe
     if fmt == "remoteid-jsonl":
         return RemoteIdPipe(sensor_id, origin, geoid_undulation_m=geoid)
+    feed_settings = settings.get(f"settings:{sensor_id}")
+    if fmt == "asterix" and feed_settings is not None:
+        return asterix_pipe(AsterixSection.model_validate_json(feed_settings), sensor_id, origin)
+    if fmt == "adsb" and feed_settings is not None:
+        return adsb_pipe(AdsbSection.model_validate_json(feed_settings), sensor_id, origin)
     raise ReplayError(f"feed {sensor_id!r}: no decoder for recorded format {fmt!r}")
 
 
@@ -114,7 +120,8 @@ def replay(path: str | Path, on_cycle: Callable[[FusionCore], None] | None = Non
     """Replay a recording into a fresh fusion core (which records nothing) and return it."""
     rec = read_recording(path)
     core = FusionCore(rec.name, rec.origin, rec.zones, rec.start_s)
-    settings = json.loads(rec.meta.get("pipe_settings", "{}"))
+    settings: dict[str, Any] = json.loads(rec.meta.get("pipe_settings", "{}"))
+    settings.update({k: v for k, v in rec.meta.items() if k.startswith("settings:")})
     sapient_nodes: dict[str, NodeState] = {}
     for sid, spec in rec.feeds:
         fmt = str(spec["fmt"])
