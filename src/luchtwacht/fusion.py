@@ -159,20 +159,25 @@ class FusionCore:
         for feed in self.feeds.values():
             self._batches.extend(feed.pipe.flush())
         batches, self._batches = self._batches, []
-        for batch in sorted(batches, key=lambda b: b.time_s):
+        for batch in sorted(
+            batches, key=lambda b: b.time_s if np.isfinite(b.time_s) else -math.inf
+        ):
             # Judged against the processing time, never against other batches: one bad sensor
             # clock must not make every later batch look late.
             late = batch.time_s < t_s - LATE_TOLERANCE_S
             future = batch.time_s > t_s + FUTURE_TOLERANCE_S
-            finite = bool(np.isfinite(batch.z).all() and np.isfinite(batch.R).all())
-            applied = not (late or future) and finite
+            finite = bool(
+                np.isfinite(batch.time_s)
+                and np.isfinite(batch.z).all()
+                and np.isfinite(batch.R).all()
+            )
+            applied = not (late or future) and finite and self.tracker.process(batch)
             if self.recorder is not None and len(batch):
                 self.recorder.detections(batch, applied=applied)
             if not applied:
                 self.late_batches += late
                 self.future_batches += future
                 continue
-            self.tracker.process(batch)
             self._last_batch_t = max(self._last_batch_t, batch.time_s)
 
     def record_outgoing(self, t_s: float, sensor_id: str, fmt: str, payload: bytes) -> None:

@@ -2,6 +2,7 @@ import dataclasses
 from collections import deque
 
 import numpy as np
+import pytest
 
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
 from luchtwacht.tracking.association import gate, gnn
@@ -152,9 +153,12 @@ def test_cooperative_identity_sticks_to_the_fused_track():
     assert tr.tracks.ident[0] == "SERIAL123"
 
 
-def test_a_sensor_claiming_perfect_detection_drops_tracks_on_one_miss():
-    tr, tid = confirmed_track(pd=1.0)  # trusted to 99.9 %: one miss costs ln(0.001) = -6.91
+def test_a_sensor_claiming_perfect_detection_drops_tracks_on_the_second_miss():
+    # PD 1.0 is trusted to 99 %: one miss costs ln(0.01) = -4.6 (kept), two cost -9.2 (dropped).
+    tr, tid = confirmed_track(pd=1.0)
     tr.process(dataclasses.replace(batch(6, np.empty((0, 3))), pd=1.0))
+    assert tid in tr.tracks.track_id
+    tr.process(dataclasses.replace(batch(7, np.empty((0, 3))), pd=1.0))
     assert tid not in tr.tracks.track_id
 
 
@@ -215,3 +219,34 @@ def test_a_swarm_of_fifty_drones_in_formation_is_held():
     assert min(covered) >= 48 and covered[-1] == 50
     assert strays <= 4
     assert tr._next_id - 1 <= 53  # 50 drones and at most three re-initiations
+
+
+def test_same_instant_plots_of_two_sensors_make_no_wild_velocity():
+    tr = Tracker()
+    tr.process(batch(0.0, [(0.0, 0.0, 50.0)], sensor="A"))
+    tr.process(batch(0.0, [(3.0, 2.0, 50.0)], sensor="B"))
+    assert len(tr.tracks) == 1
+    assert np.linalg.norm(tr.tracks.x[0, 3:]) < 5.0  # no 3000 m/s from a 1 ms time base
+
+
+def test_plots_of_one_sweep_are_applied_at_their_own_times():
+    # A 20 m/s target plotted early in a batch whose latest plot is 0.9 s later elsewhere.
+    tr = Tracker()
+    for k in range(10):
+        early = truth(k, (0, 0, 50), (20, 0, 0))
+        other = truth(k + 0.9, (5000, 0, 50), (0, 10, 0))
+        b = DetectionBatch(
+            "r", np.array([float(k), k + 0.9]), np.array([early, other]),
+            np.broadcast_to(np.eye(3) * 25.0, (2, 3, 3)).copy(), np.zeros((2, N_CLASSES)),
+        )  # fmt: skip
+        tr.process(b)
+    row = int(np.argmin(np.abs(tr.tracks.x[:, 0] - 200)))
+    # the state is kept at the batch time (9.9 s): the target is then at 198 m, not 180 m
+    assert tr.tracks.x[row, 0] == pytest.approx(198.0, abs=6.0)
+
+
+def test_a_late_hit_does_not_move_the_last_hit_time_backwards():
+    tr, _ = confirmed_track()
+    tr.process(batch(5.5, [truth(5.5, (0, 0, 50), (5, 0, 0))]))  # newest hit at 5.5
+    tr.process(batch(3.0, [truth(3.0, (0, 0, 50), (5, 0, 0))]))  # a late plot of the same target
+    assert tr.tracks.last_hit_t_s[0] == 5.5

@@ -29,6 +29,7 @@ from luchtwacht.tracking.triangulation import pair_bearings
 F64 = NDArray[np.float64]
 
 _HALF_LN_2PI_3 = 1.5 * math.log(2.0 * math.pi)  # normalising constant of a 3D Gaussian
+MIN_TWO_POINT_DT_S = 0.2  # shorter time bases make no velocity worth having
 TENTATIVE = 0
 CONFIRMED = 1
 
@@ -50,7 +51,7 @@ class TrackerConfig:
     drop_llr: float = 6.9  # drop a confirmed track whose LLR fell this far below its best
     assoc: str = "gnn"  # "gnn" (one detection per track) or "jpda" (weighted by probability)
     bearing_pair_window_s: float = 1.0  # bearings of two sensors this close in time may cross
-    oosm_window_s: float = 3.0  # a batch this much older than the newest is still applied
+    oosm_window_s: float = 7.0  # a batch this much older than the newest is still applied
     bearing_clutter_density: float = 0.01  # false bearings per radian (per rad² with elevation)
     evidence_weight: float = 0.5  # tempering of per-detection class evidence (correlated looks)
 
@@ -155,14 +156,14 @@ class Tracker:
         self.latest_t_s = max(self.latest_t_s, t_b)
         return True
 
-    def process(self, batch: DetectionBatch) -> None:
-        """Fold one batch of detections into the track table."""
+    def process(self, batch: DetectionBatch) -> bool:
+        """Fold one batch of detections into the track table; False if it was too late."""
         cfg, tt = self.config, self.tracks
         t_b = batch.time_s
         if np.isnan(t_b):
             raise ValueError("an empty batch needs scan_t_s")
         if not self._in_sequence(t_b):
-            return
+            return False
         n_d = len(batch)
         if len(tt):
             dt = t_b - tt.t_s
@@ -183,6 +184,7 @@ class Tracker:
         self._score(batch, ti)
         self._delete(t_b)
         self._start(batch, np.flatnonzero(unassigned))
+        return True
 
     def process_bearings(self, batch: BearingBatch) -> None:
         """Fold one angle-only batch in: update the tracks it sees, start tracks where it crosses.
@@ -342,12 +344,16 @@ class Tracker:
             np.bincount(pairs.track, weights=psi, minlength=n_t)[has]
         )
         claimed = np.bincount(pairs.det, weights=beta, minlength=n_d)
-        order = np.lexsort((-beta, pairs.track))
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = pairs.track[order][1:] != pairs.track[order][:-1]
-        best = order[first]
-        hit = (1.0 - beta_miss[pairs.track[best]]) >= 0.5
-        ti, di = pairs.track[best][hit], pairs.det[best][hit]
+        # Hits are booked one to one (a detection is one track's hit at most): the most probable
+        # joint choice among tracks more likely detected than missed.
+        likely = (1.0 - beta_miss[pairs.track]) >= 0.5
+        booking = GatedPairs(
+            pairs.track[likely],
+            pairs.det[likely],
+            pairs.d2[likely],
+            -np.log(np.maximum(beta[likely], 1e-300)),
+        )
+        ti, di = gnn(booking, n_t, n_d)
         # Young tracks (one plot so far) take their most probable detection outright: two
         # points make the velocity. The others take the weighted update.
         young = tt.hits == 1
@@ -357,7 +363,9 @@ class Tracker:
         )
         tt.x, tt.P = pda_update(tt.x, tt.P, batch.z, batch.R, sub, beta[pda_rows], beta_miss)
         self._update_assigned(batch, ti, di, filter_update=False)
-        return ti, di, claimed < 0.5
+        free = claimed < 0.5
+        free[di] = False
+        return ti, di, free
 
     def _update_assigned(
         self,
@@ -371,7 +379,10 @@ class Tracker:
         if ti.size == 0:
             return
         z, r = batch.z[di], batch.R[di]
-        two_point = tt.hits[ti] == 1
+        # Two points make a velocity only over a real time base (not two sensors' same-instant or
+        # out-of-order plots): otherwise the second plot is an ordinary Kalman update.
+        dt_two = batch.t_s[di] - tt.first_t_s[ti]
+        two_point = (tt.hits[ti] == 1) & (dt_two >= MIN_TWO_POINT_DT_S)
         if filter_update:
             # Track quality (Blackman & Popoli 1999, §6.2): a hit adds ln(PD·N(ν; 0, S)/β_FA).
             nu, s = innovation(tt.x[ti], tt.P[ti], z, r)
@@ -381,10 +392,18 @@ class Tracker:
         kf = ~two_point & filter_update
         if kf.any():
             a = ti[kf]
-            tt.x[a], tt.P[a] = update(tt.x[a], tt.P[a], z[kf], r[kf])
+            # Each plot at its own time: a sweep's earlier plots are not applied as if later.
+            off = batch.t_s[di[kf]] - tt.t_s[a]
+            x_a, p_a = tt.x[a], tt.P[a]
+            if np.any(off != 0.0):
+                x_a, p_a = ncv_predict(x_a, p_a, off, cfg.q_m2_s3)
+            x_a, p_a = update(x_a, p_a, z[kf], r[kf])
+            if np.any(off != 0.0):
+                x_a, p_a = ncv_predict(x_a, p_a, -off, cfg.q_m2_s3)
+            tt.x[a], tt.P[a] = x_a, p_a
         if two_point.any():
             a = ti[two_point]
-            dt = np.maximum(batch.t_s[di[two_point]] - tt.first_t_s[a], 1e-3)[:, None]
+            dt = dt_two[two_point][:, None]
             z2, r2 = z[two_point], r[two_point]
             x = np.zeros((a.size, STATE_DIM))
             x[:, POS] = z2
@@ -397,7 +416,7 @@ class Tracker:
             tt.x[a], tt.P[a] = x, p
         tt.hits[ti] += 1
         tt.seen_by[ti] |= self._sensor_bit(batch.sensor_id)
-        tt.last_hit_t_s[ti] = batch.t_s[di]
+        tt.last_hit_t_s[ti] = np.maximum(tt.last_hit_t_s[ti], batch.t_s[di])
         tt.class_ev[ti] += cfg.evidence_weight * batch.class_loglik[di]
         if batch.ident:
             for k, d in zip(ti.tolist(), di.tolist(), strict=True):
@@ -439,17 +458,22 @@ class Tracker:
         tt.n_events[hopeless] = -1  # marked for deletion
 
     def _sensor_bit(self, sensor_id: str) -> int:
-        """The bit that stands for a sensor in ``seen_by`` (sensors past the 62nd share one)."""
+        """The bit that stands for a sensor in ``seen_by``.
+
+        Sensors past the 63rd get 0: they charge no misses at all, rather than charging them to
+        tracks another sensor saw.
+        """
         bit = self._bits.get(sensor_id)
         if bit is None:
-            bit = self._bits[sensor_id] = 1 << min(len(self._bits), 62)
+            bit = self._bits[sensor_id] = (1 << len(self._bits)) if len(self._bits) < 63 else 0
         return bit
 
     def _sensor(self, batch: DetectionBatch | BearingBatch) -> tuple[float, float]:
         """(PD, false-alarm density) of a batch, the tracker's defaults where it states none."""
         pd = batch.pd if 0.0 < batch.pd <= 1.0 else self.config.pd
-        # A sensor that claims never to miss would make one miss fatal: trust it to 99.9 %.
-        pd = min(max(pd, 1e-3), 0.999)
+        # A sensor that claims never to miss would make one miss fatal: trust it to 99 %, so a
+        # single miss (ln 0.01 = -4.6) never reaches the drop threshold on its own.
+        pd = min(max(pd, 1e-3), 0.99)
         beta = batch.clutter_density_m3
         return pd, beta if beta > 0.0 else self.config.clutter_density_m3
 
