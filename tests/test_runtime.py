@@ -535,3 +535,36 @@ def test_a_defect_in_a_fusion_stage_is_counted_and_the_node_keeps_serving(tmp_pa
     stats = json.loads((tmp_path / "s.json").read_text())
     assert stats["internal_errors"] == {"cycle": 1}
     assert calls["n"] >= 3  # later cycles ran
+
+
+def test_the_example_sensor_node_registers_and_is_fused(tmp_path):
+    """examples/sapient_sensor.py, as an integrator would run it, against a live node."""
+    stats = tmp_path / "stats.json"
+    node = subprocess.Popen(
+        [sys.executable, "-m", "luchtwacht.cli", "run", "--headless", "--sapient-listen", "127.0.0.1:0",
+         "--stats-json", str(stats)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 20
+        while not stats.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        address = json.loads(stats.read_text())["feeds"]["sapient"]["listening"]
+        example = Path(__file__).resolve().parents[1] / "examples" / "sapient_sensor.py"
+        sensor = subprocess.run(
+            [sys.executable, str(example), "--connect", address, "--scans", "8", "--speed", "4"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert sensor.returncode == 0, sensor.stderr
+        assert "registered" in sensor.stdout and "sent 8 scans" in sensor.stdout
+        time.sleep(1.5)
+        final = json.loads(stats.read_text())
+        assert (
+            final["feeds"]["sapient"]["accepted"] > 8 and final["feeds"]["sapient"]["rejected"] == 0
+        )
+        (only_node,) = final["sensor_nodes"].values()
+        assert only_node["registered"]
+    finally:
+        node.send_signal(signal.SIGTERM)
+        node.communicate(timeout=15)
+    assert node.returncode == 0
