@@ -1,7 +1,9 @@
-"""Command line: ``luchtwacht demo | verify``.
+"""Command line: ``luchtwacht demo | run | replay | verify | track`` and the format tools.
 
 ``demo`` runs the default scenario through the whole pipeline in one process, either with a live
-terminal view or headless with a summary at the end.
+terminal view or headless with a summary at the end; ``run`` serves a site's real feeds;
+``replay`` and ``verify`` work on recordings; ``sapient``, ``remoteid``, ``adsb`` and ``asterix``
+decode and check each wire format; ``track`` runs the tracker on a benchmark scenario.
 """
 
 from __future__ import annotations
