@@ -89,3 +89,19 @@ def test_replay_refuses_a_file_that_is_not_a_recording(tmp_path):
     bogus.write_bytes(b"not sqlite at all")
     result = runner.invoke(app, ["replay", str(bogus)])
     assert result.exit_code == 2
+
+
+def test_demo_runs_a_scenario_file_and_reports_its_errors_with_lines(tmp_path):
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parents[1] / "scenarios" / "ehvk-default.yaml"
+    out = tmp_path / "s.json"
+    args = ["demo", "--headless", "--duration", "30", "--speed", "0", "--scenario", str(default)]
+    result = runner.invoke(app, [*args, "--summary-json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["scenario"] == "ehvk-default"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(default.read_text().replace("duration_s: 240", "duration_s: soon"))
+    result = runner.invoke(app, ["demo", "--headless", "--scenario", str(bad)])
+    assert result.exit_code == 2
+    assert "duration_s" in result.output and f"{bad}:" in result.output

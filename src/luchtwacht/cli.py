@@ -31,6 +31,7 @@ from luchtwacht.fusion import FusionCore
 from luchtwacht.pipeline import Pipeline
 from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.scenario import default_scenario
+from luchtwacht.sim.scenario_file import ScenarioFileError, load_scenario_file
 from luchtwacht.site import (
     AdsbSection,
     RemoteIdSection,
@@ -89,13 +90,26 @@ def demo(
         typer.Option(help="Simulated seconds per wall second; 0 = as fast as possible.", min=0.0),
     ] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed of the scenario and sensors.")] = 7,
+    scenario_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario", help="Scenario YAML (see scenarios/); its seed wins over --seed."
+        ),
+    ] = None,
     record: Annotated[Path | None, typer.Option(help="Record the run to this SQLite file.")] = None,
     summary_json: Annotated[
         Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")
     ] = None,
 ) -> None:
     """Run the default scenario (Volkel Air Base) through the whole pipeline."""
-    scenario = default_scenario(seed=seed)
+    if scenario_file is not None:
+        try:
+            scenario = load_scenario_file(scenario_file)
+        except ScenarioFileError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+    else:
+        scenario = default_scenario(seed=seed)
     run_s = duration if duration is not None else scenario.duration_s
     recorder = Recorder(record) if record is not None else None
     pipeline = Pipeline(scenario, recorder=recorder)

@@ -69,6 +69,46 @@ def runway_zone(
     )
 
 
+def flock(
+    name_prefix: str,
+    path: WaypointPath,
+    n: int,
+    rng: np.random.Generator,
+    rcs_m2: tuple[float, float] = (0.005, 0.02),
+    spread_m: float = 60.0,
+    vertical_spread_m: float = 10.0,
+    sway_m: tuple[float, float] = (3.0, 10.0),
+    period_s: tuple[float, float] = (6.0, 12.0),
+) -> tuple[Target, ...]:
+    """``n`` birds weaving along ``path``, named ``"{name_prefix} 1"`` … ``"{name_prefix} n"``.
+
+    Each bird draws, in this order, its RCS, a horizontal offset within ±``spread_m`` (east, north),
+    a vertical offset within ±``vertical_spread_m``, a sway amplitude, a sway period and a phase
+    from ``rng``. Shared by ``default_scenario`` and scenario files so that a seed yields the same
+    flock either way; the order of draws is therefore part of the contract.
+    """
+    return tuple(
+        Target(
+            f"{name_prefix} {k + 1}",
+            ObjectClass.BIRD,
+            rcs_m2=float(rng.uniform(*rcs_m2)),
+            role="bird",
+            path=Wander(
+                base=path,
+                offset_m=(
+                    float(rng.uniform(-spread_m, spread_m)),
+                    float(rng.uniform(-spread_m, spread_m)),
+                    float(rng.uniform(-vertical_spread_m, vertical_spread_m)),
+                ),
+                sway_m=float(rng.uniform(*sway_m)),
+                period_s=float(rng.uniform(*period_s)),
+                phase_rad=float(rng.uniform(0, 2 * math.pi)),
+            ),
+        )
+        for k in range(n)
+    )
+
+
 def default_scenario(seed: int = 7, duration_s: float = 240.0) -> Scenario:
     """The demo scenario at Volkel Air Base (see module docstring); ``seed`` drives every draw."""
     origin = VOLKEL
@@ -144,26 +184,7 @@ def default_scenario(seed: int = 7, duration_s: float = 240.0) -> Scenario:
         t_start_s=10.0,
         hover_at_end=False,
     )
-    birds = tuple(
-        Target(
-            f"Bird {k + 1}",
-            ObjectClass.BIRD,
-            rcs_m2=float(rng.uniform(0.005, 0.02)),
-            role="bird",
-            path=Wander(
-                base=flock_path,
-                offset_m=(
-                    float(rng.uniform(-60, 60)),
-                    float(rng.uniform(-60, 60)),
-                    float(rng.uniform(-10, 10)),
-                ),
-                sway_m=float(rng.uniform(3, 10)),
-                period_s=float(rng.uniform(6, 12)),
-                phase_rad=float(rng.uniform(0, 2 * math.pi)),
-            ),
-        )
-        for k in range(10)
-    )
+    birds = flock("Bird", flock_path, 10, rng)
     glide = math.tan(math.radians(3.0))
     airliner = Target(
         "Airliner (approach EHEH)",

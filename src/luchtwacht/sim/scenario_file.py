@@ -1,0 +1,526 @@
+"""Scenario files: a simulated run described in YAML instead of Python.
+
+``load_scenario_file`` reads a file like ``scenarios/ehvk-default.yaml`` into a ``Scenario``.
+The file is validated with pydantic (unknown keys are errors) and every error names the file,
+the YAML line and the key path, e.g. ``ehvk.yaml:42: targets.1.rcs_m2: Input should be a valid
+number``, so that a hand-edited scenario can be fixed without guessing. Line numbers come from
+composing the YAML into its node tree (``yaml.compose``), which keeps each node's start mark.
+
+Positions are in the site's ENU frame (metres east, north, up of the site origin), written
+either as ``{bearing_deg, distance_m, up_m}`` (true bearing and horizontal distance) or as
+``{east_m, north_m, up_m}``; sensors may also be placed at ``{lat, lon, alt_m}`` (WGS84,
+ellipsoidal height). Flocks of birds are generated from the scenario seed with the same
+function, and the same draws, as ``default_scenario``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import numpy as np
+import yaml
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+from luchtwacht.geo import SiteOrigin
+from luchtwacht.model.detection import ObjectClass
+from luchtwacht.model.zone import Zone
+from luchtwacht.sim.radar import RadarConfig
+from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
+from luchtwacht.sim.scenario import Scenario, flock, polar
+from luchtwacht.sim.targets import Orbit, RemoteIdEquipment, Target, Trajectory, WaypointPath
+
+
+class ScenarioFileError(ValueError):
+    """A scenario file that cannot be used; the message is ``FILE:LINE: key.path: problem``."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- positions ----------------------------------------------------------------------------------
+
+
+class PolarPoint(_Strict):
+    """A point at a true bearing and horizontal distance from the site origin."""
+
+    bearing_deg: float
+    distance_m: float = Field(ge=0)
+    up_m: float = 0.0
+
+    def enu(self) -> tuple[float, float, float]:
+        """ENU metres, computed exactly as ``scenario.polar`` does."""
+        return polar(self.bearing_deg, self.distance_m, self.up_m)
+
+
+class EnuPoint(_Strict):
+    """A point given directly in site ENU metres."""
+
+    east_m: float
+    north_m: float
+    up_m: float = 0.0
+
+    def enu(self) -> tuple[float, float, float]:
+        """ENU metres."""
+        return (self.east_m, self.north_m, self.up_m)
+
+
+class GeoPoint(_Strict):
+    """A WGS84 position with ellipsoidal height."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    alt_m: float = 0.0
+
+
+def _point_kind(value: Any) -> str | None:
+    """Pick the position form from the keys present, so errors speak of that form only."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if not isinstance(value, dict):
+        return None
+    if "bearing_deg" in value or "distance_m" in value:
+        return "<polar>"
+    if "lat" in value or "lon" in value:
+        return "<geo>"
+    return "<enu>"
+
+
+LocalPoint = Annotated[
+    Annotated[PolarPoint, Tag("<polar>")] | Annotated[EnuPoint, Tag("<enu>")],
+    Discriminator(_point_kind),
+]
+"""A point relative to the site: polar or ENU."""
+
+SensorPoint = Annotated[
+    Annotated[PolarPoint, Tag("<polar>")]
+    | Annotated[EnuPoint, Tag("<enu>")]
+    | Annotated[GeoPoint, Tag("<geo>")],
+    Discriminator(_point_kind),
+]
+"""A sensor position: relative to the site (polar, ENU) or absolute (lat/lon)."""
+
+
+def _geodetic(
+    origin: SiteOrigin, point: PolarPoint | EnuPoint | GeoPoint
+) -> tuple[float, float, float]:
+    """(lat, lon, alt) of a sensor position."""
+    if isinstance(point, GeoPoint):
+        return (point.lat, point.lon, point.alt_m)
+    geo = origin.to_geodetic(np.array(point.enu()))
+    return (float(geo[0]), float(geo[1]), float(geo[2]))
+
+
+# --- sections -----------------------------------------------------------------------------------
+
+
+class SiteSection(_Strict):
+    """The ENU origin of the scenario (WGS84, ellipsoidal height)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    alt_m: float = 0.0
+
+
+class RunwaySection(_Strict):
+    """A rectangle centred on the site origin along a runway heading."""
+
+    heading_deg: float
+    half_length_m: float = Field(gt=0)
+    half_width_m: float = Field(gt=0)
+
+
+class ZoneSection(_Strict):
+    """A protected zone: a polygon of [lat, lon] vertices or a runway rectangle, and a band."""
+
+    name: str
+    polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3)
+    runway: RunwaySection | None = None
+    floor_m: float = 0.0
+    ceiling_m: float = 500.0
+    warn_time_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> ZoneSection:
+        if (self.polygon is None) == (self.runway is None):
+            raise ValueError("give exactly one of polygon or runway")
+        if self.ceiling_m <= self.floor_m:
+            raise ValueError("ceiling_m must be above floor_m")
+        return self
+
+    def zone(self, origin: SiteOrigin) -> Zone:
+        """The zone as the threat stage takes it; a runway is turned into four WGS84 vertices."""
+        if self.polygon is not None:
+            vertices = tuple(self.polygon)
+        else:
+            assert self.runway is not None
+            rw = self.runway
+            a = np.array(polar(rw.heading_deg, rw.half_length_m))
+            b = np.array(polar(rw.heading_deg + 180.0, rw.half_length_m))
+            across = np.array(polar(rw.heading_deg + 90.0, rw.half_width_m))
+            geo = origin.to_geodetic(np.array([a + across, b + across, b - across, a - across]))
+            vertices = tuple((float(lat), float(lon)) for lat, lon, _ in geo)
+        return Zone(self.name, vertices, self.floor_m, self.ceiling_m, self.warn_time_s)
+
+
+class RadarSection(_Strict):
+    """A simulated 3D radar; unset parameters keep the ``RadarConfig`` defaults."""
+
+    node_id: UUID
+    name: str = "3D surveillance radar"
+    position: SensorPoint
+    period_s: float | None = Field(default=None, gt=0)
+    min_range_m: float | None = Field(default=None, ge=0)
+    max_range_m: float | None = Field(default=None, gt=0)
+    max_elevation_deg: float | None = Field(default=None, gt=0, le=90)
+    range_std_m: float | None = Field(default=None, ge=0)
+    azimuth_std_deg: float | None = Field(default=None, ge=0)
+    elevation_std_deg: float | None = Field(default=None, ge=0)
+    snr_1km_1m2: float | None = Field(default=None, gt=0)
+    pfa: float | None = Field(default=None, gt=0, lt=1)
+    false_alarms_per_scan: float | None = Field(default=None, ge=0)
+    clutter_max_elevation_deg: float | None = None
+    classify_min_snr: float | None = Field(default=None, ge=0)
+    classify_prob: float | None = Field(default=None, ge=0, le=1)
+    classify_correct_prob: float | None = Field(default=None, ge=0, le=1)
+    status_interval_s: float | None = Field(default=None, gt=0)
+    latency_s: float | None = Field(default=None, ge=0)
+
+    def config(self, origin: SiteOrigin) -> RadarConfig:
+        """The radar's simulator configuration."""
+        lat, lon, alt = _geodetic(origin, self.position)
+        overrides = self.model_dump(exclude={"node_id", "name", "position"}, exclude_none=True)
+        return RadarConfig(
+            node_id=str(self.node_id),
+            lat_deg=lat,
+            lon_deg=lon,
+            alt_m=alt,
+            name=self.name,
+            **overrides,
+        )
+
+
+class ReceiverSection(_Strict):
+    """A simulated Remote ID receiver; unset parameters keep the defaults."""
+
+    id: str = Field(min_length=1)
+    position: SensorPoint
+    range_m: float | None = Field(default=None, gt=0)
+    p_receive: float | None = Field(default=None, ge=0, le=1)
+    gnss_std_m: float | None = Field(default=None, ge=0)
+    latency_s: float | None = Field(default=None, ge=0)
+
+    def config(self, origin: SiteOrigin) -> RemoteIdReceiverConfig:
+        """The receiver's simulator configuration."""
+        lat, lon, alt = _geodetic(origin, self.position)
+        overrides = self.model_dump(exclude={"id", "position"}, exclude_none=True)
+        return RemoteIdReceiverConfig(
+            receiver_id=self.id, lat_deg=lat, lon_deg=lon, alt_m=alt, **overrides
+        )
+
+
+class WaypointsSection(_Strict):
+    """Straight legs between waypoints, one ground speed per leg."""
+
+    waypoints: list[LocalPoint] = Field(min_length=2)
+    speeds_ms: list[float] = Field(min_length=1)
+    t_start_s: float = 0.0
+    hover_at_end: bool = True
+
+    @model_validator(mode="after")
+    def _legs(self) -> WaypointsSection:
+        if len(self.speeds_ms) != len(self.waypoints) - 1:
+            raise ValueError(
+                f"{len(self.waypoints)} waypoints need {len(self.waypoints) - 1} speeds_ms"
+                f" (one per leg), not {len(self.speeds_ms)}"
+            )
+        if any(v <= 0 for v in self.speeds_ms):
+            raise ValueError("speeds_ms must all be positive")
+        return self
+
+    def trajectory(self) -> WaypointPath:
+        """The path in ENU."""
+        return WaypointPath(
+            points_m=tuple(p.enu() for p in self.waypoints),
+            speeds_ms=tuple(self.speeds_ms),
+            t_start_s=self.t_start_s,
+            hover_at_end=self.hover_at_end,
+        )
+
+
+class OrbitCentre(_Strict):
+    """Orbit centre as a polar point on the ground (bearing, distance)."""
+
+    bearing_deg: float
+    distance_m: float = Field(ge=0)
+
+
+class OrbitBody(_Strict):
+    """A counter-clockwise circle at constant height and speed."""
+
+    centre: OrbitCentre
+    radius_m: float = Field(gt=0)
+    speed_ms: float = Field(gt=0)
+    height_m: float
+    t_start_s: float = 0.0
+    phase_deg: float = 0.0
+
+
+class OrbitSection(_Strict):
+    """``path: {orbit: {...}}``."""
+
+    orbit: OrbitBody
+
+    def trajectory(self) -> Orbit:
+        """The orbit in ENU."""
+        o = self.orbit
+        east, north, _ = polar(o.centre.bearing_deg, o.centre.distance_m)
+        return Orbit(
+            centre_m=(east, north),
+            radius_m=o.radius_m,
+            speed_ms=o.speed_ms,
+            height_m=o.height_m,
+            t_start_s=o.t_start_s,
+            phase_rad=math.radians(o.phase_deg),
+        )
+
+
+def _path_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return "<orbit>" if isinstance(value, OrbitSection) else "<waypoints>"
+    if not isinstance(value, dict):
+        return None
+    return "<orbit>" if "orbit" in value else "<waypoints>"
+
+
+PathSection = Annotated[
+    Annotated[WaypointsSection, Tag("<waypoints>")] | Annotated[OrbitSection, Tag("<orbit>")],
+    Discriminator(_path_kind),
+]
+
+
+class RemoteIdSection(_Strict):
+    """Broadcast Remote ID fitted to a target."""
+
+    uas_id: str = Field(min_length=1)
+    mac: str = Field(pattern=r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+    operator: LocalPoint
+    operator_id: str = ""
+    description: str = ""
+
+
+class TargetSection(_Strict):
+    """One simulated object."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    object_class: Literal["drone", "bird", "aircraft"] = Field(alias="class")
+    rcs_m2: float = Field(gt=0)
+    role: str = ""
+    path: PathSection
+    remote_id: RemoteIdSection | None = None
+
+    def target(self) -> Target:
+        """The simulator's target."""
+        path: Trajectory = self.path.trajectory()
+        rid = None
+        if self.remote_id is not None:
+            r = self.remote_id
+            rid = RemoteIdEquipment(
+                uas_id=r.uas_id,
+                mac=r.mac,
+                operator_enu_m=r.operator.enu(),
+                operator_id=r.operator_id,
+                description=r.description,
+            )
+        return Target(
+            self.name,
+            ObjectClass[self.object_class.upper()],
+            rcs_m2=self.rcs_m2,
+            path=path,
+            role=self.role,
+            remote_id=rid,
+        )
+
+
+class FlockSection(_Strict):
+    """A flock of birds drawn from the scenario seed (see ``scenario.flock``)."""
+
+    name: str = Field(min_length=1)  # birds are named "<name> 1" … "<name> <count>"
+    count: int = Field(ge=1)
+    rcs_m2: tuple[float, float] = (0.005, 0.02)
+    spread_m: float = Field(default=60.0, ge=0)
+    vertical_spread_m: float = Field(default=10.0, ge=0)
+    sway_m: tuple[float, float] = (3.0, 10.0)
+    period_s: tuple[float, float] = (6.0, 12.0)
+    path: WaypointsSection
+    insert_before: str | None = None  # place the flock before this target, else after all
+
+    @model_validator(mode="after")
+    def _ranges(self) -> FlockSection:
+        for key in ("rcs_m2", "sway_m", "period_s"):
+            lo, hi = getattr(self, key)
+            if not 0 < lo <= hi:
+                raise ValueError(f"{key} must be [low, high] with 0 < low <= high")
+        return self
+
+    def birds(self, rng: np.random.Generator) -> tuple[Target, ...]:
+        """The birds, drawing from ``rng`` exactly as ``default_scenario`` does."""
+        return flock(
+            self.name,
+            self.path.trajectory(),
+            self.count,
+            rng,
+            rcs_m2=self.rcs_m2,
+            spread_m=self.spread_m,
+            vertical_spread_m=self.vertical_spread_m,
+            sway_m=self.sway_m,
+            period_s=self.period_s,
+        )
+
+
+class ScenarioSection(_Strict):
+    """A whole scenario file."""
+
+    name: str = Field(min_length=1)
+    seed: int = Field(ge=0)
+    duration_s: float = Field(gt=0)
+    epoch: AwareDatetime
+    site: SiteSection
+    zones: list[ZoneSection] = Field(default_factory=list)
+    radars: list[RadarSection] = Field(default_factory=list)
+    remoteid_receivers: list[ReceiverSection] = Field(default_factory=list)
+    targets: list[TargetSection] = Field(default_factory=list)
+    flocks: list[FlockSection] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _names(self) -> ScenarioSection:
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError("target names must be unique")
+        for f in self.flocks:
+            if f.insert_before is not None and f.insert_before not in names:
+                raise ValueError(f"flock {f.name!r}: insert_before names no target")
+        return self
+
+    def scenario(self) -> Scenario:
+        """Build the ``Scenario``; flocks draw from ``default_rng(seed)`` in file order."""
+        origin = SiteOrigin(self.site.lat, self.site.lon, self.site.alt_m)
+        rng = np.random.default_rng(self.seed)
+        targets = [t.target() for t in self.targets]
+        for f in self.flocks:
+            birds = f.birds(rng)
+            if f.insert_before is None:
+                targets.extend(birds)
+            else:
+                at = next(k for k, t in enumerate(targets) if t.name == f.insert_before)
+                targets[at:at] = birds
+        return Scenario(
+            name=self.name,
+            origin=origin,
+            zones=tuple(z.zone(origin) for z in self.zones),
+            radars=tuple(r.config(origin) for r in self.radars),
+            remoteid_receivers=tuple(r.config(origin) for r in self.remoteid_receivers),
+            targets=tuple(targets),
+            duration_s=self.duration_s,
+            epoch_s=self.epoch.timestamp(),
+            seed=self.seed,
+        )
+
+
+# --- loading and error reporting ----------------------------------------------------------------
+
+
+_TAGS = frozenset({"<polar>", "<enu>", "<geo>", "<waypoints>", "<orbit>"})
+"""Discriminator tags pydantic puts into error locations; the brackets keep them apart from keys."""
+
+
+def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> tuple[int, str]:
+    """1-based line and dotted key path of the deepest YAML node that ``loc`` reaches.
+
+    Pydantic locations also hold union tags (``<polar>``, ``<waypoints>``) that are no keys of the
+    file; they are skipped. For a missing key the line is that of the mapping it belongs in.
+    Mapping entries report the line of their key, which is where a reader looks.
+    """
+    if root is None:
+        return 1, ".".join(str(p) for p in loc)
+    node: yaml.Node = root
+    line = node.start_mark.line
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next(
+                (
+                    (k, v)
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == part
+                ),
+                None,
+            )
+            if found is None:
+                if isinstance(part, str) and part in _TAGS:
+                    continue
+                parts.append(str(part))  # a missing key: stay on the mapping's line
+                break
+            key, node = found
+            line = key.start_mark.line
+            parts.append(str(part))
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                parts.append(str(part))
+                break
+            node = node.value[part]
+            line = node.start_mark.line
+            parts.append(str(part))
+        elif isinstance(part, str) and part in _TAGS:
+            continue
+        else:
+            parts.append(str(part))
+            break
+    return line + 1, ".".join(parts)
+
+
+def load_scenario_file(path: str | Path) -> Scenario:
+    """Read, validate and build a scenario file; raises ``ScenarioFileError`` with a line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioFileError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise ScenarioFileError(f"{path}:{line}: not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioFileError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ScenarioFileError(f"{path}:1: expected a mapping at the top level")
+    try:
+        section = ScenarioSection.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            line, keys = _line_of(root, err["loc"])
+            lines.append(f"{path}:{line}: {keys or '(top level)'}: {err['msg']}")
+        raise ScenarioFileError("\n".join(lines)) from None
+    try:
+        return section.scenario()
+    except ValueError as exc:  # a model the simulator refuses (e.g. a zero-length leg)
+        raise ScenarioFileError(f"{path}: {exc}") from None
