@@ -268,10 +268,12 @@ def test_example_site_file_is_valid_and_errors_name_the_key(tmp_path):
     bad.write_text(
         "site: {lat: 52, lon: 5}\nzones:\n  - {name: z, polygon: [[52, 5], [52.1, 5], [52, 5.1]], floor_m: 100, ceiling_m: 50}\n"
     )
-    with pytest.raises(SiteConfigError, match=r"zones\.0.*ceiling_m must be above floor_m"):
+    with pytest.raises(
+        SiteConfigError, match=r"bad\.yaml:3: zones\.0.*ceiling_m must be above floor_m"
+    ):
         load_site(bad)
     bad.write_text("site: {lat: 52, lon: 5}\nsapient: {listen: nowhere}\n")
-    with pytest.raises(SiteConfigError, match=r"sapient\.listen"):
+    with pytest.raises(SiteConfigError, match=r"bad\.yaml:2: sapient\.listen"):
         load_site(bad)
 
 

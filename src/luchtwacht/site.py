@@ -1,7 +1,7 @@
 """Site configuration for a live node: where it is, what it protects, which feeds it serves.
 
-Loaded from YAML and validated with pydantic, so a wrong key or value is reported with its path
-(e.g. ``zones.0.ceiling_m: ceiling_m must be above floor_m``). Command-line flags of
+Loaded from YAML and validated with pydantic, so a wrong key or value is reported with its line
+and path (e.g. ``site.yaml:3: zones.0: ceiling_m must be above floor_m``). Command-line flags of
 ``luchtwacht run`` override the file. ``examples/site-ehvk.yaml`` is a documented example.
 """
 
@@ -10,16 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     model_validator,
 )
 
+from luchtwacht.config_file import load_yaml_model
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.model.zone import Zone
@@ -164,20 +163,8 @@ class SiteConfigError(ValueError):
 
 
 def load_site(path: Path) -> SiteConfig:
-    """Read and validate a site YAML file."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SiteConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise SiteConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise SiteConfigError(f"{path}: expected a mapping at the top level")
-    try:
-        return SiteConfig.model_validate(raw)
-    except ValidationError as exc:
-        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise SiteConfigError(f"{path}: " + "; ".join(lines)) from None
+    """Read and validate a site YAML file; errors name the file's line and key."""
+    return load_yaml_model(path, SiteConfig, SiteConfigError)
 
 
 def default_site() -> SiteConfig:

@@ -16,13 +16,11 @@ function, and the same draws, as ``default_scenario``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import numpy as np
-import yaml
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -30,10 +28,10 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    ValidationError,
     model_validator,
 )
 
+from luchtwacht.config_file import load_yaml_model
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
@@ -445,81 +443,10 @@ class ScenarioSection(_Strict):
 # --- loading and error reporting ----------------------------------------------------------------
 
 
-_TAGS = frozenset({"<polar>", "<enu>", "<geo>", "<waypoints>", "<orbit>"})
-"""Discriminator tags pydantic puts into error locations; the brackets keep them apart from keys."""
-
-
-def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> tuple[int, str]:
-    """1-based line and dotted key path of the deepest YAML node that ``loc`` reaches.
-
-    Pydantic locations also hold union tags (``<polar>``, ``<waypoints>``) that are no keys of the
-    file; they are skipped. For a missing key the line is that of the mapping it belongs in.
-    Mapping entries report the line of their key, which is where a reader looks.
-    """
-    if root is None:
-        return 1, ".".join(str(p) for p in loc)
-    node: yaml.Node = root
-    line = node.start_mark.line
-    parts: list[str] = []
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next(
-                (
-                    (k, v)
-                    for k, v in node.value
-                    if isinstance(k, yaml.ScalarNode) and k.value == part
-                ),
-                None,
-            )
-            if found is None:
-                if isinstance(part, str) and part in _TAGS:
-                    continue
-                parts.append(str(part))  # a missing key: stay on the mapping's line
-                break
-            key, node = found
-            line = key.start_mark.line
-            parts.append(str(part))
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if not 0 <= part < len(node.value):
-                parts.append(str(part))
-                break
-            node = node.value[part]
-            line = node.start_mark.line
-            parts.append(str(part))
-        elif isinstance(part, str) and part in _TAGS:
-            continue
-        else:
-            parts.append(str(part))
-            break
-    return line + 1, ".".join(parts)
-
-
 def load_scenario_file(path: str | Path) -> Scenario:
     """Read, validate and build a scenario file; raises ``ScenarioFileError`` with a line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioFileError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise ScenarioFileError(f"{path}:{line}: not valid YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioFileError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ScenarioFileError(f"{path}:1: expected a mapping at the top level")
-    try:
-        section = ScenarioSection.model_validate(raw)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            line, keys = _line_of(root, err["loc"])
-            lines.append(f"{path}:{line}: {keys or '(top level)'}: {err['msg']}")
-        raise ScenarioFileError("\n".join(lines)) from None
+    section = load_yaml_model(path, ScenarioSection, ScenarioFileError)
     try:
         return section.scenario()
     except ValueError as exc:  # a model the simulator refuses (e.g. a zero-length leg)
