@@ -41,6 +41,9 @@ from luchtwacht.geo import SiteOrigin, aer_covariance_to_enu
 from luchtwacht.geo.utm import utm_to_geodetic
 from luchtwacht.ingest.feed import FeedCounters
 from luchtwacht.ingest.sapient_rules import (
+    _LOC_DEG,
+    _LOC_RAD,
+    _LOC_UTM,
     ICD_VERSION,
     DetectionRow,
     SapientError,
@@ -225,9 +228,6 @@ _RB_KM = (
     range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_KM,
     range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_RADIANS_KM,
 )
-_LOC_DEG = location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M
-_LOC_RAD = location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_RAD_M
-_LOC_UTM = location_pb2.LOCATION_COORDINATE_SYSTEM_UTM_M
 _LOC_GEOID = location_pb2.LOCATION_DATUM_WGS84_G
 _RB_MAGNETIC = range_bearing_pb2.RANGE_BEARING_DATUM_MAGNETIC
 _RB_GRID = range_bearing_pb2.RANGE_BEARING_DATUM_GRID

@@ -726,25 +726,15 @@ _SEEN_ULIDS: set[str] = set()
 _SEEN_MAX = 1 << 16
 
 
-def _seen_uuid(text: str) -> bool:
-    if text in _SEEN_UUIDS:
+def _seen_valid(text: str, seen: set[str], pattern: re.Pattern[str]) -> bool:
+    """Whether ``text`` matches ``pattern``, remembering matches in ``seen`` (bounded)."""
+    if text in seen:
         return True
-    if _UUID.fullmatch(text) is None:
+    if pattern.fullmatch(text) is None:
         return False
-    if len(_SEEN_UUIDS) >= _SEEN_MAX:
-        _SEEN_UUIDS.clear()
-    _SEEN_UUIDS.add(text)
-    return True
-
-
-def _seen_ulid(text: str) -> bool:
-    if text in _SEEN_ULIDS:
-        return True
-    if _ULID.fullmatch(text) is None:
-        return False
-    if len(_SEEN_ULIDS) >= _SEEN_MAX:
-        _SEEN_ULIDS.clear()
-    _SEEN_ULIDS.add(text)
+    if len(seen) >= _SEEN_MAX:
+        seen.clear()
+    seen.add(text)
     return True
 
 
@@ -775,11 +765,11 @@ def _fast_detection(msg: Any) -> _FastRow | None:
     if not (0 < seconds <= _MAX_TS_S and 0 <= nanos < 1_000_000_000):
         return None
     node_id = msg.node_id
-    if node_id not in _SEEN_UUIDS and not _seen_uuid(node_id):
+    if node_id not in _SEEN_UUIDS and not _seen_valid(node_id, _SEEN_UUIDS, _UUID):
         return None
     if msg.HasField("destination_id"):  # sensor reports seldom name a destination
         dest = msg.destination_id
-        if dest not in _SEEN_UUIDS and not _seen_uuid(dest):
+        if dest not in _SEEN_UUIDS and not _seen_valid(dest, _SEEN_UUIDS, _UUID):
             return None
     dr = msg.detection_report
     items = dr.ListFields()
@@ -788,7 +778,7 @@ def _fast_detection(msg: Any) -> _FastRow | None:
     if _ulid_match(items[0][1]) is None:
         return None
     object_id = items[1][1]
-    if object_id not in _SEEN_ULIDS and not _seen_ulid(object_id):
+    if object_id not in _SEEN_ULIDS and not _seen_valid(object_id, _SEEN_ULIDS, _ULID):
         return None
     located = None
     label = ""
