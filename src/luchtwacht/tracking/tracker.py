@@ -250,28 +250,15 @@ class Tracker:
             return ti, rows[dl]
         tt.x[ti], tt.P[ti] = ekf_update(tt.x[ti], tt.P[ti], z[dl], r[dl], batch.sensor_enu_m, kind)  # type: ignore[arg-type]
         di = rows[dl]
-        sel = keep.nonzero()[0]
-        lookup = {
-            (int(a), int(b)): k for k, (a, b) in enumerate(zip(pt[sel], pd_[sel], strict=True))
-        }
-        kk = np.array(
-            [lookup[(int(a), int(b))] for a, b in zip(ti, dl, strict=True)], dtype=np.int64
-        )
+        k = ti * rows.size + dl  # the pairs were laid out track-major
         pd, _ = self._sensor(batch)
         tt.llr[ti] += (
             math.log(pd)
             - math.log(cfg.bearing_clutter_density**m)
-            - 0.5 * (d2[sel][kk] + logdet[sel][kk])
+            - 0.5 * (d2[k] + logdet[k])
             - 0.5 * m * math.log(2.0 * math.pi)
         )
-        tt.hits[ti] += 1
-        tt.seen_by[ti] |= self._sensor_bit(batch.sensor_id)
-        tt.last_hit_t_s[ti] = batch.t_s
-        tt.class_ev[ti] += cfg.evidence_weight * batch.class_loglik[di]
-        if batch.ident:
-            for k, d in zip(ti.tolist(), di.tolist(), strict=True):
-                if batch.ident[d] is not None:
-                    tt.ident[k] = batch.ident[d]
+        self._book_hits(batch, ti, di, np.full(ti.size, batch.t_s))
         return ti, di
 
     def _bearings_start(self, batch: BearingBatch, free: NDArray[np.int64]) -> None:
@@ -414,10 +401,25 @@ class Tracker:
             p[:, VEL, POS] = r2 / dt[:, :, None]
             p[:, VEL, VEL] = (r2 + tt.r0[a]) / (dt[:, :, None] ** 2)
             tt.x[a], tt.P[a] = x, p
+        self._book_hits(batch, ti, di, batch.t_s[di])
+
+    def _book_hits(
+        self,
+        batch: DetectionBatch | BearingBatch,
+        ti: NDArray[np.int64],
+        di: NDArray[np.int64],
+        t_hit: F64,
+    ) -> None:
+        """Hit bookkeeping shared by every sensor kind.
+
+        Counts, sensor bit, last hit (never moved backwards by a late plot), class evidence and
+        cooperative identity.
+        """
+        tt = self.tracks
         tt.hits[ti] += 1
         tt.seen_by[ti] |= self._sensor_bit(batch.sensor_id)
-        tt.last_hit_t_s[ti] = np.maximum(tt.last_hit_t_s[ti], batch.t_s[di])
-        tt.class_ev[ti] += cfg.evidence_weight * batch.class_loglik[di]
+        tt.last_hit_t_s[ti] = np.maximum(tt.last_hit_t_s[ti], t_hit)
+        tt.class_ev[ti] += self.config.evidence_weight * batch.class_loglik[di]
         if batch.ident:
             for k, d in zip(ti.tolist(), di.tolist(), strict=True):
                 if batch.ident[d] is not None:
