@@ -59,9 +59,10 @@ def test_tracks_a_file_without_truth_and_writes_confirmed_rows(tmp_path, two_tar
     result = runner.invoke(app, [str(path), "--out", str(out), "--stats-json", str(stats_path)])
     assert result.exit_code == 0, result.output
     rows = read_csv(out)
-    # 3 hits confirm (M = 3): both tracks are confirmed from scan 2 on, scan 6 included (coasting).
-    assert sorted(set(rows[:, 0].astype(int))) == list(range(2, 12))
-    assert len(np.unique(rows[:, 1])) == 2 and len(rows) == 2 * 10
+    # No clutter is declared, so the second plot (M = 2) makes existence certain: both tracks are
+    # confirmed from scan 1 on, scan 6 included (one miss leaves them likely, so still reported).
+    assert sorted(set(rows[:, 0].astype(int))) == list(range(1, 12))
+    assert len(np.unique(rows[:, 1])) == 2 and len(rows) == 2 * 11
     for k, _tid, x, y, vx, vy in rows:
         i = int(np.argmin(np.linalg.norm(starts + vels * k - [x, y], axis=1)))
         assert np.hypot(*(starts[i] + vels[i] * k - [x, y])) < 1.0

@@ -96,25 +96,66 @@ def confirmed_track(pd=float("nan"), coast_s=5.0):
     return tr, int(tr.tracks.track_id[0])
 
 
-def test_confirmed_track_is_dropped_when_its_quality_falls():
-    # PD 0.9: each missed scan costs ln(0.1) = -2.30; the drop threshold 6.9 is the third miss.
+def test_a_confirmed_track_missed_twice_is_held_then_dropped():
+    # PD 0.9 and a 60 s mean life: a track hit every scan sits near ln(60) = 4.1 in log-odds
+    # after the decay; each miss costs ln(0.1) = -2.3. One miss leaves it reported (r = 0.86),
+    # two hold it unreported (r = 0.35), four take it below 1 % and delete it.
     tr, tid = confirmed_track()
-    for k in (6, 7):
+    reported = []
+    for k in (6, 7, 8):
         tr.process(batch(k, np.empty((0, 3))))
         assert tid in tr.tracks.track_id
-    tr.process(batch(8, np.empty((0, 3))))
+        reported.append(bool(tr.tracks.confirmed[0]))
+    assert reported == [True, False, False]
+    assert 0.03 < tr.tracks.existence[0] < 0.07  # expit(-2.96) after the third miss
+    tr.process(batch(9, np.empty((0, 3))))
     assert tid not in tr.tracks.track_id
     assert tid in tr.deleted_ids
 
 
+@pytest.mark.parametrize(("clutter_m3", "confirmed_at"), [(1e-10, 1), (1e-7, 2), (1e-5, 5)])
+def test_confirmation_waits_for_more_plots_where_clutter_is_dense(clutter_m3, confirmed_at):
+    # Two plots fix a velocity; whether that is evidence enough depends on how likely a false
+    # alarm is to fall where the second plot fell (SPRT on the existence log-odds).
+    tr = Tracker()
+    for k in range(6):
+        b = batch(k, [truth(k, (0, 0, 50), (12, 0, 0))])
+        tr.process(dataclasses.replace(b, clutter_density_m3=clutter_m3))
+        if bool(tr.tracks.confirmed.any()):
+            break
+    assert k == confirmed_at
+
+
+def test_a_held_track_is_reported_again_under_its_id_when_hit():
+    tr, tid = confirmed_track()
+    for k in (6, 7):
+        tr.process(batch(k, np.empty((0, 3))))
+    assert not tr.tracks.confirmed[0]
+    tr.process(batch(8, [truth(8, (0, 0, 50), (5, 0, 0))]))
+    assert tr.tracks.confirmed[0] and int(tr.tracks.track_id[0]) == tid
+    assert tr.tracks.existence[0] > 0.99
+
+
+def test_existence_decays_with_time_not_with_the_number_of_batches():
+    # Ten batches 0.1 s apart decay existence as much as one batch 1 s later.
+    a, _ = confirmed_track()
+    b, _ = confirmed_track()
+    for j in range(1, 11):
+        a.process(dataclasses.replace(batch(5 + j / 10, np.empty((0, 3))), counts_misses=False))
+    b.process(dataclasses.replace(batch(6, np.empty((0, 3))), counts_misses=False))
+    np.testing.assert_allclose(a.tracks.score, b.tracks.score, rtol=1e-9)
+    assert b.tracks.score[0] < confirmed_track()[0].tracks.score[0]
+
+
 def test_a_sensor_that_often_misses_lets_tracks_coast_longer():
-    # PD 0.5: a miss costs only ln(0.5) = -0.69, so ten misses are needed before the drop
-    # (the coast time is set long here so that it does not decide first).
+    # PD 0.5: a miss costs only ln(0.5) = -0.69. The track is still reported after four misses
+    # and deleted at the twelfth (the coast time is set long here so that it does not decide).
     tr, tid = confirmed_track(pd=0.5, coast_s=30.0)
-    for k in range(6, 15):
+    for k in range(6, 17):
         tr.process(dataclasses.replace(batch(k, np.empty((0, 3))), pd=0.5))
         assert tid in tr.tracks.track_id
-    tr.process(dataclasses.replace(batch(15, np.empty((0, 3))), pd=0.5))
+        assert bool(tr.tracks.confirmed[0]) == (k < 10)
+    tr.process(dataclasses.replace(batch(17, np.empty((0, 3))), pd=0.5))
     assert tid not in tr.tracks.track_id
 
 
@@ -155,6 +196,7 @@ def test_cooperative_identity_sticks_to_the_fused_track():
 
 def test_a_sensor_claiming_perfect_detection_drops_tracks_on_the_second_miss():
     # PD 1.0 is trusted to 99 %: one miss costs ln(0.01) = -4.6 (kept), two cost -9.2 (dropped).
+    # (From the 4.1 the 60 s mean life leaves: -0.5 after one miss, -5.1 < ln(1/99) after two.)
     tr, tid = confirmed_track(pd=1.0)
     tr.process(dataclasses.replace(batch(6, np.empty((0, 3))), pd=1.0))
     assert tid in tr.tracks.track_id
@@ -177,7 +219,7 @@ def test_misses_from_the_sensor_that_saw_the_track_still_count():
     tr = Tracker()
     for k in range(6):
         tr.process(batch(k, [truth(k, (0, 0, 80), (8, 0, 0))], sensor="A"))
-    for k in range(6, 9):  # B keeps reporting elsewhere, A reports nothing: A's misses drop it
+    for k in range(6, 10):  # B keeps reporting elsewhere, A reports nothing: A's misses drop it
         tr.process(batch(k + 0.1, [truth(k, (20_000, 0, 80), (-8, 0, 0))], sensor="B"))
         tr.process(batch(k, np.empty((0, 3)), sensor="A"))
     assert not (tr.tracks.z0[:, 0] < 1000).any()

@@ -48,6 +48,7 @@ F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
 UP_STD_M = 1e-3  # std of the pseudo-measurement u = 0 that pins the vertical axis, m
+UP_SPEED_STD_MS = 1e-3  # vertical velocity prior of a new track: the targets stay at u = 0
 SENSOR_ID = "scenario"
 
 app = typer.Typer(add_completion=False, help="Run the tracker on a benchmark scenario file.")
@@ -153,7 +154,10 @@ def tracker_config(params: dict[str, Any]) -> TrackerConfig:
     s_uu = float(params["q"]) * dt**3 / 3.0 + 2.0 * UP_STD_M**2
     per_m3 = max(per_m2, 1e-30) / np.sqrt(2.0 * np.pi * s_uu)
     return TrackerConfig(
-        q_m2_s3=float(params["q"]), pd=float(params["pd"]), clutter_density_m3=per_m3
+        q_m2_s3=float(params["q"]),
+        pd=float(params["pd"]),
+        clutter_density_m3=per_m3,
+        init_climb_std_ms=UP_SPEED_STD_MS,
     )
 
 

@@ -3,9 +3,10 @@
 Per detection batch (one sensor, one time): predict every track to the batch time, gate
 (k-d tree + χ²), associate (GNN), update the assigned tracks (Kalman; a second hit on a new track
 instead sets the velocity from two points), start tentative tracks on the unassigned detections,
-then confirm by M-of-N and delete lost tracks. Identification evidence carried by detections
-(class log-likelihoods, cooperative identities) is accumulated on the tracks here so the identify
-stage can read it as arrays.
+then confirm (M of N hits and an existence probability, IPDA-style), hold tracks that are probably
+gone and delete lost ones. Identification evidence carried by detections (class
+log-likelihoods, cooperative identities) is accumulated on the tracks here so the identify stage
+can read it as arrays.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import chdtri
+from scipy.special import chdtri, expit, log_expit
 
 from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch
 from luchtwacht.tracking.association import GatedPairs, gate, gnn
@@ -40,15 +41,20 @@ class TrackerConfig:
 
     q_m2_s3: float = 4.0  # NCV acceleration PSD: weaving quadcopters need a few m²/s³
     gate_prob: float = 0.9999  # χ² gate probability (3 dof): keeps manoeuvring drones gated
-    init_speed_std_ms: float = 40.0  # velocity prior of a one-point track
-    confirm_m: int = 3  # M of N confirmation
-    confirm_n: int = 5
+    init_speed_std_ms: float = 40.0  # horizontal velocity prior of a one-point track
+    init_climb_std_ms: float = 10.0  # vertical likewise: small drones climb slower than they fly
+    confirm_m: int = 2  # M of N: a track needs M hits among its last N chances (2: a velocity)
+    confirm_n: int = 3
     coast_s: float = 5.0  # confirmed track dropped after this long without an update
     tentative_coast_s: float = 3.5
     max_pos_std_m: float = 300.0  # or when its position is this uncertain
     pd: float = 0.9  # detection probability of a batch that does not state its own
     clutter_density_m3: float = 1e-10  # false alarms per m³, likewise
-    drop_llr: float = 6.9  # drop a confirmed track whose LLR fell this far below its best
+    mean_life_s: float = 60.0  # expected time a target stays in the picture (existence decay)
+    init_existence: float = 0.5  # existence probability of a one-plot track
+    confirm_existence: float = 0.99  # …and this existence probability confirm a track (SPRT α 1 %)
+    report_existence: float = 0.5  # a confirmed track below this is held but not reported
+    delete_existence: float = 0.01  # a track below this is deleted
     assoc: str = "gnn"  # "gnn" (one detection per track) or "jpda" (weighted by probability)
     bearing_pair_window_s: float = 1.0  # bearings of two sensors this close in time may cross
     oosm_window_s: float = 7.0  # a batch this much older than the newest is still applied
@@ -61,10 +67,16 @@ class TrackerConfig:
         return float(chdtri(3, 1.0 - self.gate_prob))  # inverse χ² survival, 3 dof
 
 
+def logit(p: float) -> float:
+    """Log-odds of a probability."""
+    return math.log(p) - math.log1p(-p)
+
+
 class TrackTable:
     """Struct of arrays holding every live track; rows are compacted on deletion."""
 
-    def __init__(self) -> None:
+    def __init__(self, report_score: float = 0.0) -> None:
+        self.report_score = report_score  # a confirmed track is reported at this score or above
         self.x: F64 = np.empty((0, STATE_DIM))
         self.P: F64 = np.empty((0, STATE_DIM, STATE_DIM))
         self.t_s: F64 = np.empty(0)
@@ -78,8 +90,7 @@ class TrackTable:
         self.confirmed_t_s: F64 = np.empty(0)
         self.class_ev: F64 = np.empty((0, N_CLASSES))
         self.seen_by: NDArray[np.int64] = np.empty(0, np.int64)  # bit per sensor that hit it
-        self.llr: F64 = np.empty(0)  # track log-likelihood ratio (target vs false alarm)
-        self.llr_max: F64 = np.empty(0)
+        self.score: F64 = np.empty(0)  # log-odds that the track is a real target (existence)
         self.ident: NDArray[np.object_] = np.empty(0, dtype=object)
         self.z0: F64 = np.empty((0, 3))  # first detection, for the two-point velocity
         self.r0: F64 = np.empty((0, 3, 3))
@@ -89,7 +100,7 @@ class TrackTable:
 
     _FIELDS = (
         "x", "P", "t_s", "track_id", "status", "hist", "n_events", "hits", "first_t_s",
-        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0", "llr", "llr_max",
+        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0", "score",
         "seen_by",
     )  # fmt: skip
 
@@ -105,9 +116,20 @@ class TrackTable:
 
     @property
     def confirmed(self) -> NDArray[np.bool_]:
-        """Mask of confirmed rows."""
-        mask: NDArray[np.bool_] = self.status == CONFIRMED
+        """Mask of the rows reported as tracks: confirmed, and more likely real than not now.
+
+        A confirmed track whose existence has fallen below ``report_existence`` (a few misses in
+        a row) is held, not reported: it keeps its id if the target shows up again, and it is not
+        shown as a target that is probably gone.
+        """
+        mask: NDArray[np.bool_] = (self.status == CONFIRMED) & (self.score >= self.report_score)
         return mask
+
+    @property
+    def existence(self) -> F64:
+        """Probability that each track is a real target."""
+        out: F64 = expit(self.score)
+        return out
 
 
 class Tracker:
@@ -115,7 +137,11 @@ class Tracker:
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
-        self.tracks = TrackTable()
+        cfg = self.config
+        self._confirm_score = logit(cfg.confirm_existence)
+        self._delete_score = logit(cfg.delete_existence)
+        self._init_score = logit(cfg.init_existence)
+        self.tracks = TrackTable(logit(cfg.report_existence))
         self._next_id = 1
         self._gate_d2 = self.config.gate_d2
         # Ids of recently dropped confirmed tracks (bounded: a live node runs for weeks).
@@ -156,6 +182,29 @@ class Tracker:
         self.latest_t_s = max(self.latest_t_s, t_b)
         return True
 
+    def _predict(self, t_b: float) -> None:
+        """Carry every track to ``t_b``: NCV prior, and existence decayed over the elapsed time.
+
+        Existence follows the Markov chain of IPDA (Mušicki, Evans & Stanković 1994): a target
+        survives dt with probability p = exp(−dt / ``mean_life_s``), so r⁻ = p·r. In log-odds,
+        score⁻ = ln(p·r) − ln(1 − p·r) with 1 − p·r = (1 − p) + p·(1 − r), kept exact for
+        scores far from zero. The decay caps the score of a track that is hit every scan near
+        ln(p / (1 − p)), so a target that is gone is dropped after a few misses however long it
+        was tracked. A retrodicted (late) batch decays nothing.
+        """
+        tt, cfg = self.tracks, self.config
+        if not len(tt):
+            return
+        dt = t_b - tt.t_s
+        tt.x, tt.P = ncv_predict(tt.x, tt.P, dt, cfg.q_m2_s3)
+        tt.t_s = np.full(len(tt), t_b)
+        a = np.maximum(dt, 0.0) / cfg.mean_life_s
+        p_survive = np.exp(-a)
+        tt.score = (
+            np.log(p_survive) + log_expit(tt.score)
+            - np.log(-np.expm1(-a) + p_survive * expit(-tt.score))
+        )  # fmt: skip
+
     def process(self, batch: DetectionBatch) -> bool:
         """Fold one batch of detections into the track table; False if it was too late."""
         cfg, tt = self.config, self.tracks
@@ -165,10 +214,7 @@ class Tracker:
         if not self._in_sequence(t_b):
             return False
         n_d = len(batch)
-        if len(tt):
-            dt = t_b - tt.t_s
-            tt.x, tt.P = ncv_predict(tt.x, tt.P, dt, cfg.q_m2_s3)
-            tt.t_s = np.full(len(tt), t_b)
+        self._predict(t_b)
         self._gated = np.zeros(len(tt), dtype=bool)
         if n_d and cfg.assoc == "jpda":
             ti, di, unassigned = self._jpda(batch)
@@ -195,13 +241,11 @@ class Tracker:
         rejection of near-parallel, out-of-range and inconsistent pairs); each accepted crossing
         starts a tentative track at the fix, with its covariance.
         """
-        cfg, tt = self.config, self.tracks
+        tt = self.tracks
         t_b = batch.time_s
         if not self._in_sequence(t_b):
             return
-        if len(tt):
-            tt.x, tt.P = ncv_predict(tt.x, tt.P, t_b - tt.t_s, cfg.q_m2_s3)
-            tt.t_s = np.full(len(tt), t_b)
+        self._predict(t_b)
         self._gated = np.zeros(len(tt), dtype=bool)
         n_d = len(batch)
         with_el = np.isfinite(batch.elevation_rad)
@@ -252,11 +296,13 @@ class Tracker:
         di = rows[dl]
         k = ti * rows.size + dl  # the pairs were laid out track-major
         pd, _ = self._sensor(batch)
-        tt.llr[ti] += (
+        self._score_hits(
+            ti,
             math.log(pd)
             - math.log(cfg.bearing_clutter_density**m)
             - 0.5 * (d2[k] + logdet[k])
-            - 0.5 * m * math.log(2.0 * math.pi)
+            - 0.5 * m * math.log(2.0 * math.pi),
+            pd,
         )
         self._book_hits(batch, ti, di, np.full(ti.size, batch.t_s))
         return ti, di
@@ -327,7 +373,7 @@ class Tracker:
         # PDA score: the track likelihood ratio is (1 − PD)(1 + Σ_j ψ_ij) for a gated track.
         has = np.bincount(pairs.track, minlength=n_t) > 0
         self._gated = has
-        tt.llr[has] += math.log1p(-pd) + np.log1p(
+        tt.score[has] += math.log1p(-pd) + np.log1p(
             np.bincount(pairs.track, weights=psi, minlength=n_t)[has]
         )
         claimed = np.bincount(pairs.det, weights=beta, minlength=n_d)
@@ -371,11 +417,11 @@ class Tracker:
         dt_two = batch.t_s[di] - tt.first_t_s[ti]
         two_point = (tt.hits[ti] == 1) & (dt_two >= MIN_TWO_POINT_DT_S)
         if filter_update:
-            # Track quality (Blackman & Popoli 1999, §6.2): a hit adds ln(PD·N(ν; 0, S)/β_FA).
             nu, s = innovation(tt.x[ti], tt.P[ti], z, r)
             d2, logdet = mahalanobis_sq(nu, s)
             pd, beta = self._sensor(batch)
-            tt.llr[ti] += math.log(pd) - math.log(beta) - 0.5 * (d2 + logdet) - _HALF_LN_2PI_3
+            log_lr = math.log(pd) - math.log(beta) - 0.5 * (d2 + logdet) - _HALF_LN_2PI_3
+            self._score_hits(ti, log_lr, pd)
         kf = ~two_point & filter_update
         if kf.any():
             a = ti[kf]
@@ -402,6 +448,15 @@ class Tracker:
             p[:, VEL, VEL] = (r2 + tt.r0[a]) / (dt[:, :, None] ** 2)
             tt.x[a], tt.P[a] = x, p
         self._book_hits(batch, ti, di, batch.t_s[di])
+
+    def _score_hits(self, ti: NDArray[np.int64], log_lr: F64, pd: float) -> None:
+        """Existence after a hit: odds × (L + 1 − PD), L = PD·N(ν; 0, S)/β_FA.
+
+        The detection is the target's (likelihood ratio L against a false alarm) or the target
+        was missed and the detection is a false alarm (1 − PD): the single-detection case of
+        IPDA, the same odds the JPDA path uses. Blackman & Popoli (1999, §6.2) track score.
+        """
+        self.tracks.score[ti] += np.logaddexp(log_lr, math.log1p(-pd))
 
     def _book_hits(
         self,
@@ -444,11 +499,14 @@ class Tracker:
             missed = step & ~hit
             if self.config.assoc == "jpda":
                 missed &= ~self._gated  # JPDA already scored every gated track
-            tt.llr[missed] += math.log1p(-self._sensor(batch)[0])
-        np.maximum(tt.llr_max, tt.llr, out=tt.llr_max)
+            tt.score[missed] += math.log1p(-self._sensor(batch)[0])
         window = tt.hist & ((1 << cfg.confirm_n) - 1)
         recent_hits = np.bitwise_count(window).astype(np.int64)
-        promote = (tt.status == TENTATIVE) & (recent_hits >= cfg.confirm_m)
+        promote = (
+            (tt.status == TENTATIVE)
+            & (recent_hits >= cfg.confirm_m)
+            & (tt.score >= self._confirm_score)
+        )
         tt.status[promote] = CONFIRMED
         tt.confirmed_t_s[promote] = batch.time_s
         # A tentative track that can no longer make M of its first N opportunities is dropped.
@@ -486,7 +544,7 @@ class Tracker:
         since = t_s - tt.last_hit_t_s
         pos_std = np.sqrt(np.trace(tt.P[:, POS, POS], axis1=1, axis2=2) / 3.0)
         lost = np.where(tt.status == CONFIRMED, since > cfg.coast_s, since > cfg.tentative_coast_s)
-        faded = (tt.status == CONFIRMED) & (tt.llr_max - tt.llr > cfg.drop_llr)
+        faded = tt.score < self._delete_score
         dead = lost | faded | (pos_std > cfg.max_pos_std_m) | (tt.n_events < 0)
         if dead.any():
             self.deleted_ids.extend(tt.track_id[dead & (tt.status == CONFIRMED)].tolist())
@@ -502,7 +560,9 @@ class Tracker:
         new.x[:, POS] = batch.z[di]
         new.P = np.zeros((n, STATE_DIM, STATE_DIM))
         new.P[:, POS, POS] = batch.R[di]
-        new.P[:, VEL, VEL] = np.eye(3) * cfg.init_speed_std_ms**2
+        new.P[:, VEL, VEL] = np.diag(
+            [cfg.init_speed_std_ms**2, cfg.init_speed_std_ms**2, cfg.init_climb_std_ms**2]
+        )
         new.t_s = batch.t_s[di].copy()
         new.track_id = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
         self._next_id += n
@@ -515,8 +575,7 @@ class Tracker:
         new.confirmed_t_s = np.full(n, np.nan)
         new.class_ev = cfg.evidence_weight * batch.class_loglik[di]
         new.seen_by = np.full(n, self._sensor_bit(batch.sensor_id), dtype=np.int64)
-        new.llr = np.zeros(n)
-        new.llr_max = np.zeros(n)
+        new.score = np.full(n, self._init_score)
         new.ident = np.empty(n, dtype=object)
         if batch.ident:
             new.ident[:] = [batch.ident[d] for d in di.tolist()]
