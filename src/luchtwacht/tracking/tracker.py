@@ -20,9 +20,9 @@ from numpy.typing import NDArray
 from scipy.special import chdtri, expit, log_expit
 
 from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch
-from luchtwacht.tracking.association import GatedPairs, gate, gnn
+from luchtwacht.tracking.association import GatedPairs, gate, gnn, gnn_pairs
 from luchtwacht.tracking.jpda import likelihood_ratios, marginals, pda_update
-from luchtwacht.tracking.kalman import innovation, mahalanobis_sq, update
+from luchtwacht.tracking.kernels import kf_update_inplace, ncv_predict_inplace, warm_up
 from luchtwacht.tracking.measurement import ekf_innovation, ekf_update
 from luchtwacht.tracking.models import POS, STATE_DIM, VEL, ncv_predict
 from luchtwacht.tracking.triangulation import pair_bearings
@@ -142,6 +142,7 @@ class Tracker:
         self._delete_score = logit(cfg.delete_existence)
         self._init_score = logit(cfg.init_existence)
         self.tracks = TrackTable(logit(cfg.report_existence))
+        warm_up()
         self._next_id = 1
         self._gate_d2 = self.config.gate_d2
         # Ids of recently dropped confirmed tracks (bounded: a live node runs for weeks).
@@ -196,7 +197,7 @@ class Tracker:
         if not len(tt):
             return
         dt = t_b - tt.t_s
-        tt.x, tt.P = ncv_predict(tt.x, tt.P, dt, cfg.q_m2_s3)
+        ncv_predict_inplace(tt.x, tt.P, dt, cfg.q_m2_s3)
         tt.t_s = np.full(len(tt), t_b)
         a = np.maximum(dt, 0.0) / cfg.mean_life_s
         p_survive = np.exp(-a)
@@ -221,10 +222,11 @@ class Tracker:
         else:
             if n_d:
                 pairs = gate(tt.x, tt.P, batch.z, batch.R, self._gate_d2)
-                ti, di = gnn(pairs, len(tt), n_d)
+                k = gnn_pairs(pairs, len(tt), n_d)
+                ti, di = pairs.track[k], pairs.det[k]
+                self._update_assigned(batch, ti, di, pairs.cost[k])
             else:
                 ti = di = np.empty(0, np.int64)
-            self._update_assigned(batch, ti, di)
             unassigned = np.ones(n_d, dtype=bool)
             unassigned[di] = False
         self._score(batch, ti)
@@ -395,7 +397,7 @@ class Tracker:
             pairs.track[pda_rows], pairs.det[pda_rows], pairs.d2[pda_rows], pairs.cost[pda_rows]
         )
         tt.x, tt.P = pda_update(tt.x, tt.P, batch.z, batch.R, sub, beta[pda_rows], beta_miss)
-        self._update_assigned(batch, ti, di, filter_update=False)
+        self._update_assigned(batch, ti, di, None)
         free = claimed < 0.5
         free[di] = False
         return ti, di, free
@@ -405,9 +407,12 @@ class Tracker:
         batch: DetectionBatch,
         ti: NDArray[np.int64],
         di: NDArray[np.int64],
-        filter_update: bool = True,
+        gate_cost: F64 | None,
     ) -> None:
-        """Book hits; with ``filter_update`` also Kalman-update the tracks (GNN's way)."""
+        """Book hits; given the pairs' gate cost d² + ln|S| also score and Kalman-update them.
+
+        GNN passes the cost; JPDA (whose weighted update is already done) passes None.
+        """
         tt, cfg = self.tracks, self.config
         if ti.size == 0:
             return
@@ -416,24 +421,15 @@ class Tracker:
         # out-of-order plots): otherwise the second plot is an ordinary Kalman update.
         dt_two = batch.t_s[di] - tt.first_t_s[ti]
         two_point = (tt.hits[ti] == 1) & (dt_two >= MIN_TWO_POINT_DT_S)
-        if filter_update:
-            nu, s = innovation(tt.x[ti], tt.P[ti], z, r)
-            d2, logdet = mahalanobis_sq(nu, s)
+        if gate_cost is not None:
             pd, beta = self._sensor(batch)
-            log_lr = math.log(pd) - math.log(beta) - 0.5 * (d2 + logdet) - _HALF_LN_2PI_3
+            log_lr = math.log(pd) - math.log(beta) - 0.5 * gate_cost - _HALF_LN_2PI_3
             self._score_hits(ti, log_lr, pd)
-        kf = ~two_point & filter_update
-        if kf.any():
-            a = ti[kf]
+            kf = ~two_point
             # Each plot at its own time: a sweep's earlier plots are not applied as if later.
-            off = batch.t_s[di[kf]] - tt.t_s[a]
-            x_a, p_a = tt.x[a], tt.P[a]
-            if np.any(off != 0.0):
-                x_a, p_a = ncv_predict(x_a, p_a, off, cfg.q_m2_s3)
-            x_a, p_a = update(x_a, p_a, z[kf], r[kf])
-            if np.any(off != 0.0):
-                x_a, p_a = ncv_predict(x_a, p_a, -off, cfg.q_m2_s3)
-            tt.x[a], tt.P[a] = x_a, p_a
+            kf_update_inplace(
+                tt.x, tt.P, ti[kf], z[kf], r[kf], batch.t_s[di[kf]] - tt.t_s[ti[kf]], cfg.q_m2_s3
+            )
         if two_point.any():
             a = ti[two_point]
             dt = dt_two[two_point][:, None]
