@@ -82,8 +82,8 @@ def test_grid_gate_finds_exactly_the_pairs_inside_the_gate(seed, n_t, n_d):
     gate_d2 = 16.27
     pairs = gate(x, p, z, r, gate_d2)
     # Brute force over all pairs.
-    ti, di = np.meshgrid(np.arange(n_t), np.arange(n_d), indexing="ij")
-    ti, di = ti.ravel(), di.ravel()
+    ti = np.repeat(np.arange(n_t), n_d)
+    di = np.tile(np.arange(n_d), n_t)
     nu = z[di] - x[ti, :3]
     s = p[ti, :3, :3] + r[di]
     d2 = np.einsum("ni,nij,nj->n", nu, np.linalg.inv(s), nu) if ti.size else np.empty(0)
