@@ -5,10 +5,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
+from scipy.special import expit
 
 from luchtwacht.tracking.association import GatedPairs, gate, gnn, gnn_pairs
 from luchtwacht.tracking.kalman import update
 from luchtwacht.tracking.kernels import (
+    existence_decay_inplace,
     gate_grid,
     kf_update_inplace,
     lap_min,
@@ -178,3 +180,23 @@ def test_gate_refuses_non_finite_detections():
     z = np.array([[0.0, np.nan, 0.0]])
     with pytest.raises(ValueError, match="non-finite"):
         gate(x, p, z, np.eye(3)[None] * 4.0, 16.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    scores=st.lists(st.floats(-700.0, 700.0), min_size=1, max_size=20),
+    dt=st.floats(-5.0, 500.0),
+    life=st.floats(0.5, 1e4),
+)
+def test_existence_decay_is_r_times_survival_in_log_odds(scores, dt, life):
+    s = np.array(scores)
+    out = s.copy()
+    existence_decay_inplace(out, np.full(s.size, dt), life)
+    if dt <= 0.0:
+        np.testing.assert_array_equal(out, s)
+        return
+    p = np.exp(-dt / life)
+    r = expit(s) * p
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(expit(out), r, rtol=1e-9, atol=1e-300)
+    assert (out <= s).all()  # survival can only lower existence

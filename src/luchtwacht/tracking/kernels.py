@@ -67,6 +67,29 @@ def ncv_predict_inplace(x: F64, p: F64, dt: F64, q: float) -> None:
 
 
 @_jit
+def existence_decay_inplace(score: F64, dt: F64, mean_life_s: float) -> None:
+    """Existence log-odds after dt of survival probability p = exp(−dt / mean life), in place.
+
+    score⁻ = ln(p·r) − ln(1 − p·r), with 1 − p·r = (1 − p) + p·(1 − r) so that scores far from
+    zero keep their precision; a negative dt (a late batch) decays nothing.
+    """
+    for i in range(score.size):
+        a = dt[i] / mean_life_s
+        if a <= 0.0:
+            continue
+        s = score[i]
+        p = math.exp(-a)
+        # ln r and 1 − r from the log-odds without overflow
+        if s >= 0.0:
+            ln_r = -math.log1p(math.exp(-s))
+            one_minus_r = math.exp(-s) / (1.0 + math.exp(-s))
+        else:
+            ln_r = s - math.log1p(math.exp(s))
+            one_minus_r = 1.0 / (1.0 + math.exp(s))
+        score[i] = math.log(p) + ln_r - math.log(-math.expm1(-a) + p * one_minus_r)
+
+
+@_jit
 def _inv3(s: F64, inv: F64) -> float:
     """Inverse (into ``inv``) and determinant of a symmetric 3×3 matrix by cofactors."""
     a, b, c = s[0, 0], s[0, 1], s[0, 2]
@@ -408,6 +431,7 @@ def warm_up() -> None:
     z = np.zeros((2, 3))
     r = np.broadcast_to(np.eye(3), (2, 3, 3)).copy()
     ncv_predict_inplace(x, p, np.ones(2), 1.0)
+    existence_decay_inplace(np.zeros(2), np.ones(2), 60.0)
     ti, di, d2, ld = gate_grid(
         x[:, :3].copy(), p[:, :3, :3].copy(), z, r, np.full(2, 1e3), 10.0, 20.0
     )

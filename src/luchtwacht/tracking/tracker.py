@@ -17,12 +17,17 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import chdtri, expit, log_expit
+from scipy.special import chdtri, expit
 
 from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch
 from luchtwacht.tracking.association import GatedPairs, gate, gnn, gnn_pairs
 from luchtwacht.tracking.jpda import likelihood_ratios, marginals, pda_update
-from luchtwacht.tracking.kernels import kf_update_inplace, ncv_predict_inplace, warm_up
+from luchtwacht.tracking.kernels import (
+    existence_decay_inplace,
+    kf_update_inplace,
+    ncv_predict_inplace,
+    warm_up,
+)
 from luchtwacht.tracking.measurement import ekf_innovation, ekf_update
 from luchtwacht.tracking.models import POS, STATE_DIM, VEL, ncv_predict
 from luchtwacht.tracking.triangulation import pair_bearings
@@ -199,12 +204,7 @@ class Tracker:
         dt = t_b - tt.t_s
         ncv_predict_inplace(tt.x, tt.P, dt, cfg.q_m2_s3)
         tt.t_s = np.full(len(tt), t_b)
-        a = np.maximum(dt, 0.0) / cfg.mean_life_s
-        p_survive = np.exp(-a)
-        tt.score = (
-            np.log(p_survive) + log_expit(tt.score)
-            - np.log(-np.expm1(-a) + p_survive * expit(-tt.score))
-        )  # fmt: skip
+        existence_decay_inplace(tt.score, dt, cfg.mean_life_s)
 
     def process(self, batch: DetectionBatch) -> bool:
         """Fold one batch of detections into the track table; False if it was too late."""
@@ -538,10 +538,10 @@ class Tracker:
         if not len(tt):
             return
         since = t_s - tt.last_hit_t_s
-        pos_std = np.sqrt(np.trace(tt.P[:, POS, POS], axis1=1, axis2=2) / 3.0)
+        pos_var = tt.P[:, 0, 0] + tt.P[:, 1, 1] + tt.P[:, 2, 2]
         lost = np.where(tt.status == CONFIRMED, since > cfg.coast_s, since > cfg.tentative_coast_s)
         faded = tt.score < self._delete_score
-        dead = lost | faded | (pos_std > cfg.max_pos_std_m) | (tt.n_events < 0)
+        dead = lost | faded | (pos_var > 3.0 * cfg.max_pos_std_m**2) | (tt.n_events < 0)
         if dead.any():
             self.deleted_ids.extend(tt.track_id[dead & (tt.status == CONFIRMED)].tolist())
             tt.keep(~dead)
