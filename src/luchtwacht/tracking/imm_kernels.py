@@ -1,0 +1,512 @@
+"""Compiled IMM scan and nonlinear measurement updates for every track at once.
+
+The numpy IMM of :mod:`luchtwacht.tracking.imm` builds (N, M, 9, 9) arrays per step; here the
+same mathematics runs as one loop over tracks (numba, cached), so the full 3D configuration —
+IMM over NCV, CA and CT, radar range/azimuth/elevation(/range-rate) EKF — keeps up with a
+thousand tracks. Tests compare each piece with the numpy form
+(``tests/tracking/test_imm_kernels.py``).
+
+State per track and model: ``[e, n, u, ve, vn, vu, ae, an, au]``; models (``MODEL_*``):
+
+* NCV: the CT model with ω = 0 (acceleration reset to 0 with a floor variance);
+* CA: Wiener-process acceleration with jerk PSD q;
+* CT: exact coordinated turn at the turn rate the model's own mixed state implies,
+  ω = (ve·an − vn·ae)/(ve² + vn²) (the CT model keeps a = B v, and mixing hands it the CA
+  model's acceleration), held to ``omega_min ≤ |ω| ≤ omega_max`` with its sign, so one CT
+  model serves left and right turns.
+
+A negative step (a late batch applied by retrodiction) uses the exact backward transition
+F(−T) with the process noise of |T|, as the NCV tracker does.
+
+Measurement kinds (``KIND_*``), ordered as :mod:`luchtwacht.tracking.measurement`:
+Cartesian position (e, n, u); radar (az, el, r); radar with Doppler (az, el, r, ṙ);
+azimuth; azimuth and elevation. The EKF evaluates h and its Jacobian at each model's prior
+mean and wraps the azimuth innovation to (−π, π].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from luchtwacht.tracking.kernels import F64, I64, _jit
+
+MODEL_NCV, MODEL_CA, MODEL_CT = 0, 1, 2
+KIND_CARTESIAN, KIND_RADAR, KIND_RADAR_DOPPLER, KIND_AZIMUTH, KIND_AZ_EL = 0, 1, 2, 3, 4
+KIND_DIM = (3, 3, 4, 1, 2)
+ACCEL_VAR_FLOOR = 1e-6  # as imm.ACCEL_VAR_FLOOR: variance on acceleration a model holds fixed
+_LN_2PI = math.log(2.0 * math.pi)
+
+
+@_jit
+def _series(t2: float, c0: float, c1: float, c2: float, c3: float, c4: float) -> float:
+    return (((c4 * t2 + c3) * t2 + c2) * t2 + c1) * t2 + c0
+
+
+@_jit
+def _ct_ratios(dt: float, omega: float) -> tuple[float, float, float, float, float]:
+    """The CT ratios sin θ/ω, (1−cos θ)/ω, (1−cos θ)/ω², (θ−sin θ)/ω², 2(θ−sin θ)/ω³, θ = ωT.
+
+    Taylor series for |θ| < 0.1, as :func:`luchtwacht.tracking.imm._ct_ratios`.
+    """
+    th = omega * dt
+    t2 = th * th
+    if abs(th) < 0.1:
+        sinc = _series(t2, 1.0, -1 / 6, 1 / 120, -1 / 5040, 1 / 362880)
+        cos2 = _series(t2, 1 / 2, -1 / 24, 1 / 720, -1 / 40320, 1 / 3628800)
+        sin3 = _series(t2, 1 / 6, -1 / 120, 1 / 5040, -1 / 362880, 1 / 39916800)
+    else:
+        sinc = math.sin(th) / th
+        cos2 = 2.0 * math.sin(0.5 * th) ** 2 / t2
+        sin3 = (th - math.sin(th)) / (t2 * th)
+    return dt * sinc, dt * th * cos2, dt * dt * cos2, dt * dt * th * sin3, 2.0 * dt**3 * sin3
+
+
+@_jit
+def model_fq(model: int, dt: float, omega: float, q: float, f: F64, qm: F64) -> None:
+    """Fill the 9×9 transition ``f`` and process noise ``qm`` of one model over a step ``dt``."""
+    f[:, :] = 0.0
+    qm[:, :] = 0.0
+    a = abs(dt)
+    if model == MODEL_CA:
+        for k in range(9):
+            f[k, k] = 1.0
+        for ax in range(3):
+            p, v, c = ax, ax + 3, ax + 6
+            f[p, v] = dt
+            f[v, c] = dt
+            f[p, c] = dt * dt / 2.0
+            rows = (p, v, c)
+            vals = (
+                (a**5 / 20.0, a**4 / 8.0, a**3 / 6.0),
+                (a**4 / 8.0, a**3 / 3.0, a**2 / 2.0),
+                (a**3 / 6.0, a**2 / 2.0, a),
+            )
+            for i in range(3):
+                for j in range(3):
+                    qm[rows[i], rows[j]] = q * vals[i][j]
+        return
+    w = omega if model == MODEL_CT else 0.0
+    s1, c1, _, _, _ = _ct_ratios(dt, w)
+    _, _, c2, s2, s3 = _ct_ratios(a, w)
+    th = w * dt
+    cs, sn = math.cos(th), math.sin(th)
+    for k in range(6):
+        f[k, k] = 1.0
+    f[0, 3], f[0, 4] = s1, -c1
+    f[1, 3], f[1, 4] = c1, s1
+    f[2, 5] = dt
+    f[3, 3], f[3, 4] = cs, -sn
+    f[4, 3], f[4, 4] = sn, cs
+    qm[0, 0] = q * s3
+    qm[1, 1] = q * s3
+    qm[2, 2] = q * a**3 / 3.0
+    qm[3, 3] = q * a
+    qm[4, 4] = q * a
+    qm[5, 5] = q * a
+    qm[0, 3] = qm[3, 0] = qm[1, 4] = qm[4, 1] = q * c2
+    qm[0, 4] = qm[4, 0] = q * s2
+    qm[1, 3] = qm[3, 1] = -q * s2
+    qm[2, 5] = qm[5, 2] = q * a * a / 2.0
+    # Acceleration a = B v with B = [[0, −ω, 0], [ω, 0, 0], [0, 0, 0]]: rows 6, 7 of F and Q.
+    for c in range(6):
+        f[6, c] = -w * f[4, c]
+        f[7, c] = w * f[3, c]
+        qm[6, c] = -w * qm[4, c]
+        qm[7, c] = w * qm[3, c]
+        qm[c, 6] = qm[6, c]
+        qm[c, 7] = qm[7, c]
+    qm[6, 6] = w * w * qm[4, 4] + ACCEL_VAR_FLOOR
+    qm[7, 7] = w * w * qm[3, 3] + ACCEL_VAR_FLOOR
+    qm[6, 7] = qm[7, 6] = -w * w * qm[4, 3]
+    qm[8, 8] = ACCEL_VAR_FLOOR
+
+
+@_jit
+def turn_rate(x: F64, omega_min: float, omega_max: float) -> float:
+    """Turn rate implied by a 9-state's horizontal velocity and acceleration, bounded."""
+    ve, vn, ae, an = x[3], x[4], x[6], x[7]
+    v2 = ve * ve + vn * vn
+    w = (ve * an - vn * ae) / v2 if v2 > 1e-6 else 0.0
+    mag = min(max(abs(w), omega_min), omega_max)
+    return float(-mag if w < 0.0 else mag)
+
+
+@_jit
+def _propagate(x: F64, p: F64, f: F64, qm: F64, tmp_x: F64, tmp_p: F64) -> None:
+    """Propagate in place: x ← F x, P ← F P Fᵀ + Q, skipping the zeros of F (≤ 3 per row)."""
+    n = x.size
+    for r in range(n):
+        s = 0.0
+        for c in range(n):
+            if f[r, c] != 0.0:
+                s += f[r, c] * x[c]
+        tmp_x[r] = s
+    x[:] = tmp_x
+    for r in range(n):  # tmp = F P
+        for c in range(n):
+            s = 0.0
+            for k in range(n):
+                if f[r, k] != 0.0:
+                    s += f[r, k] * p[k, c]
+            tmp_p[r, c] = s
+    for r in range(n):  # P = tmp Fᵀ + Q
+        for c in range(r, n):
+            s = 0.0
+            for k in range(n):
+                if f[c, k] != 0.0:
+                    s += tmp_p[r, k] * f[c, k]
+            s += 0.5 * (qm[r, c] + qm[c, r])
+            p[r, c] = s
+            p[c, r] = s
+
+
+@_jit
+def _combine_into(xm: F64, pm: F64, mu: F64, i: int, x_out: F64, p_out: F64) -> None:
+    """Moment-matched position/velocity of track ``i``'s model mixture into the 6-state rows."""
+    n_m = mu.shape[1]
+    for a in range(6):
+        s = 0.0
+        for j in range(n_m):
+            s += mu[i, j] * xm[i, j, a]
+        x_out[i, a] = s
+    for a in range(6):
+        for b in range(a, 6):
+            s = 0.0
+            for j in range(n_m):
+                da = xm[i, j, a] - x_out[i, a]
+                db = xm[i, j, b] - x_out[i, b]
+                s += mu[i, j] * (pm[i, j, a, b] + da * db)
+            p_out[i, a, b] = s
+            p_out[i, b, a] = s
+
+
+@_jit
+def imm_predict_inplace(
+    xm: F64,
+    pm: F64,
+    mu: F64,
+    dt: F64,
+    pi: F64,
+    models: I64,
+    q: F64,
+    omega_min: float,
+    omega_max: float,
+    x_out: F64,
+    p_out: F64,
+) -> None:
+    """IMM interaction and prediction of every track, in place; ``mu`` becomes c (predicted).
+
+    xm (N, M, 9), pm (N, M, 9, 9), mu (N, M), dt (N,), pi (M, M) with pi[i, j] = P(j | i),
+    models (M,) of ``MODEL_*`` with PSDs q (M,). The combined position/velocity estimate of
+    each track is written to x_out (N, 6) and p_out (N, 6, 6) for gating and output.
+    """
+    n_t, n_m = mu.shape
+    x0 = np.empty((n_m, 9))
+    p0 = np.empty((n_m, 9, 9))
+    c = np.empty(n_m)
+    w = np.empty((n_m, n_m))
+    f = np.empty((9, 9))
+    qm = np.empty((9, 9))
+    tmp_x = np.empty(9)
+    tmp_p = np.empty((9, 9))
+    for i in range(n_t):
+        if dt[i] == 0.0:
+            _combine_into(xm, pm, mu, i, x_out, p_out)
+            continue
+        for j in range(n_m):  # c_j = Σ_k Π_kj μ_k, weights μ_{k|j}
+            s = 0.0
+            for k in range(n_m):
+                s += pi[k, j] * mu[i, k]
+            c[j] = s
+            for k in range(n_m):
+                w[k, j] = pi[k, j] * mu[i, k] / s if s > 0.0 else (1.0 if k == j else 0.0)
+        for j in range(n_m):
+            for a in range(9):
+                s = 0.0
+                for k in range(n_m):
+                    s += w[k, j] * xm[i, k, a]
+                x0[j, a] = s
+            for a in range(9):
+                for b in range(a, 9):
+                    s = 0.0
+                    for k in range(n_m):
+                        da = xm[i, k, a] - x0[j, a]
+                        db = xm[i, k, b] - x0[j, b]
+                        s += w[k, j] * (pm[i, k, a, b] + da * db)
+                    p0[j, a, b] = s
+                    p0[j, b, a] = s
+        for j in range(n_m):
+            om = turn_rate(x0[j], omega_min, omega_max) if models[j] == MODEL_CT else 0.0
+            model_fq(models[j], dt[i], om, q[j], f, qm)
+            _propagate(x0[j], p0[j], f, qm, tmp_x, tmp_p)
+            xm[i, j, :] = x0[j]
+            pm[i, j, :, :] = p0[j]
+            mu[i, j] = c[j]
+        _combine_into(xm, pm, mu, i, x_out, p_out)
+
+
+@_jit
+def _inv_small(s: F64, m: int, inv: F64) -> float:
+    """Inverse (into ``inv``) and determinant of an m×m (m ≤ 4) symmetric positive matrix.
+
+    Gauss–Jordan with partial pivoting; returns 0.0 as determinant if the matrix is singular.
+    """
+    a = np.empty((4, 8))
+    for r in range(m):
+        for c in range(m):
+            a[r, c] = s[r, c]
+            a[r, m + c] = 1.0 if r == c else 0.0
+    det = 1.0
+    for col in range(m):
+        piv = col
+        for r in range(col + 1, m):
+            if abs(a[r, col]) > abs(a[piv, col]):
+                piv = r
+        if a[piv, col] == 0.0:
+            return 0.0
+        if piv != col:
+            for c in range(2 * m):
+                a[col, c], a[piv, c] = a[piv, c], a[col, c]
+            det = -det
+        d = a[col, col]
+        det *= d
+        for c in range(2 * m):
+            a[col, c] /= d
+        for r in range(m):
+            if r != col and a[r, col] != 0.0:
+                g = a[r, col]
+                for c in range(2 * m):
+                    a[r, c] -= g * a[col, c]
+    for r in range(m):
+        for c in range(m):
+            inv[r, c] = a[r, m + c]
+    return det
+
+
+@_jit
+def _wrap(a: float) -> float:
+    """Angle to (−π, π]."""
+    two_pi = 2.0 * math.pi
+    w = (a + math.pi) - two_pi * math.floor((a + math.pi) / two_pi)  # in [0, 2π)
+    if w == 0.0:
+        w = two_pi
+    return w - math.pi
+
+
+@_jit
+def measure_into(x: F64, sensor: F64, kind: int, h: F64, jac: F64) -> None:
+    """Predicted measurement ``h`` (m,) and Jacobian ``jac`` (m, 6) at state ``x`` (≥ 6 entries)."""
+    m = KIND_DIM[kind]
+    for r in range(m):
+        for c in range(6):
+            jac[r, c] = 0.0
+    if kind == KIND_CARTESIAN:
+        for r in range(3):
+            h[r] = x[r]
+            jac[r, r] = 1.0
+        return
+    de, dn, du = x[0] - sensor[0], x[1] - sensor[1], x[2] - sensor[2]
+    rho2 = de * de + dn * dn
+    rho = math.sqrt(rho2)
+    r2 = rho2 + du * du
+    rng = math.sqrt(r2)
+    h[0] = math.atan2(de, dn)
+    jac[0, 0] = dn / rho2
+    jac[0, 1] = -de / rho2
+    if m >= 2:
+        h[1] = math.atan2(du, rho)
+        jac[1, 0] = -de * du / (rho * r2)
+        jac[1, 1] = -dn * du / (rho * r2)
+        jac[1, 2] = rho / r2
+    if m >= 3:
+        h[2] = rng
+        jac[2, 0], jac[2, 1], jac[2, 2] = de / rng, dn / rng, du / rng
+    if m >= 4:
+        le, ln, lu = de / rng, dn / rng, du / rng
+        rdot = le * x[3] + ln * x[4] + lu * x[5]
+        h[3] = rdot
+        jac[3, 0] = (x[3] - rdot * le) / rng
+        jac[3, 1] = (x[4] - rdot * ln) / rng
+        jac[3, 2] = (x[5] - rdot * lu) / rng
+        jac[3, 3], jac[3, 4], jac[3, 5] = le, ln, lu
+
+
+@_jit
+def ekf_update_vec(x: F64, p: F64, z: F64, r: F64, kind: int, sensor: F64) -> float:
+    """EKF update of one state vector (6 or 9 entries) in place; returns ln N(ν; 0, S).
+
+    K = B S⁻¹ with B = P Hᵀ, P ← P − K Bᵀ (symmetrised): the measurement touches position and
+    velocity only, so H is the m×6 Jacobian padded with zeros.
+    """
+    n = x.size
+    m = KIND_DIM[kind]
+    h = np.empty(4)
+    jac = np.empty((4, 6))
+    measure_into(x, sensor, kind, h, jac)
+    nu = np.empty(4)
+    for a in range(m):
+        nu[a] = z[a] - h[a]
+    if kind != KIND_CARTESIAN:
+        nu[0] = _wrap(nu[0])
+    b = np.zeros((n, 4))  # P Hᵀ
+    for a in range(n):
+        for c in range(m):
+            s = 0.0
+            for k in range(6):
+                s += p[a, k] * jac[c, k]
+            b[a, c] = s
+    s_m = np.empty((4, 4))
+    for a in range(m):
+        for c in range(m):
+            s = r[a, c]
+            for k in range(6):
+                s += jac[a, k] * b[k, c]
+            s_m[a, c] = s
+    inv = np.empty((4, 4))
+    det = _inv_small(s_m, m, inv)
+    if det <= 0.0:
+        return -np.inf
+    gain = np.empty((n, 4))
+    for a in range(n):
+        for c in range(m):
+            s = 0.0
+            for k in range(m):
+                s += b[a, k] * inv[k, c]
+            gain[a, c] = s
+    d2 = 0.0
+    for a in range(m):
+        for c in range(m):
+            d2 += nu[a] * inv[a, c] * nu[c]
+    for a in range(n):
+        s = 0.0
+        for c in range(m):
+            s += gain[a, c] * nu[c]
+        x[a] += s
+    for a in range(n):
+        for c in range(a, n):
+            s = 0.0
+            for k in range(m):
+                s += gain[a, k] * b[c, k]
+            v = 0.5 * (p[a, c] + p[c, a]) - s
+            p[a, c] = v
+            p[c, a] = v
+    return -0.5 * (d2 + math.log(det) + m * _LN_2PI)
+
+
+@_jit
+def ekf_update_rows(x: F64, p: F64, rows: I64, z: F64, r: F64, kind: int, sensor: F64) -> F64:
+    """EKF update of single-model tracks ``rows`` (x (N, 6), p (N, 6, 6)); ln N(ν; 0, S) each."""
+    out = np.empty(rows.size)
+    for k in range(rows.size):
+        out[k] = ekf_update_vec(x[rows[k]], p[rows[k]], z[k], r[k], kind, sensor)
+    return out
+
+
+@_jit
+def imm_update_inplace(
+    xm: F64,
+    pm: F64,
+    mu: F64,
+    rows: I64,
+    z: F64,
+    r: F64,
+    kind: int,
+    sensor: F64,
+    x_out: F64,
+    p_out: F64,
+) -> F64:
+    """Model-conditioned EKF updates of tracks ``rows`` with plots z (K, m), r (K, m, m).
+
+    μ_j ∝ c_j Λ_j in the log domain; returns ln Σ_j c_j Λ_j per row (the IMM's measurement
+    likelihood, for the track score) and writes the combined 6-state to x_out/p_out.
+    """
+    n_m = mu.shape[1]
+    out = np.empty(rows.size)
+    lam = np.empty(n_m)
+    for k in range(rows.size):
+        i = rows[k]
+        hi = -np.inf
+        for j in range(n_m):
+            lam[j] = ekf_update_vec(xm[i, j], pm[i, j], z[k], r[k], kind, sensor)
+            lam[j] += math.log(mu[i, j]) if mu[i, j] > 0.0 else -np.inf
+            hi = max(hi, lam[j])
+        if hi == -np.inf:  # no model can explain it (degenerate geometry): keep the priors
+            out[k] = -np.inf
+            _combine_into(xm, pm, mu, i, x_out, p_out)
+            continue
+        tot = 0.0
+        for j in range(n_m):
+            tot += math.exp(lam[j] - hi)
+        out[k] = hi + math.log(tot)
+        for j in range(n_m):
+            mu[i, j] = math.exp(lam[j] - out[k])
+        _combine_into(xm, pm, mu, i, x_out, p_out)
+    return out
+
+
+@_jit
+def gate_refine(
+    x: F64, p: F64, ti: I64, di: I64, z: F64, r: F64, kind: int, sensor: F64, gate_d2: float
+) -> tuple[I64, F64, F64]:
+    """Exact d² of candidate pairs in a measurement's own space: (kept index, d², ln|S|)."""
+    m = KIND_DIM[kind]
+    h = np.empty(4)
+    jac = np.empty((4, 6))
+    s_m = np.empty((4, 4))
+    inv = np.empty((4, 4))
+    nu = np.empty(4)
+    keep = np.empty(ti.size, np.int64)
+    d2o = np.empty(ti.size)
+    ldo = np.empty(ti.size)
+    n = 0
+    for k in range(ti.size):
+        i, j = ti[k], di[k]
+        measure_into(x[i], sensor, kind, h, jac)
+        for a in range(m):
+            nu[a] = z[j, a] - h[a]
+        if kind != KIND_CARTESIAN:
+            nu[0] = _wrap(nu[0])
+        for a in range(m):
+            for c in range(m):
+                s = r[j, a, c]
+                for u in range(6):
+                    for v in range(6):
+                        s += jac[a, u] * p[i, u, v] * jac[c, v]
+                s_m[a, c] = s
+        det = _inv_small(s_m, m, inv)
+        if det <= 0.0:
+            continue
+        d2 = 0.0
+        for a in range(m):
+            for c in range(m):
+                d2 += nu[a] * inv[a, c] * nu[c]
+        if d2 <= gate_d2:
+            keep[n], d2o[n], ldo[n] = k, d2, math.log(det)
+            n += 1
+    return keep[:n], d2o[:n], ldo[:n]
+
+
+def warm_up() -> None:
+    """Compile (or load) every IMM kernel once, outside any timed scan."""
+    n, m = 2, 3
+    xm = np.zeros((n, m, 9))
+    xm[:, :, 0] = 1000.0
+    xm[:, :, 3] = 10.0
+    pm = np.broadcast_to(np.eye(9) * 10.0, (n, m, 9, 9)).copy()
+    mu = np.full((n, m), 1.0 / m)
+    x6 = np.zeros((n, 6))
+    p6 = np.zeros((n, 6, 6))
+    models = np.array([MODEL_NCV, MODEL_CA, MODEL_CT], np.int64)
+    pi = np.full((m, m), 0.05) + np.eye(m) * 0.85
+    imm_predict_inplace(xm, pm, mu, np.ones(n), pi, models, np.ones(m), 0.05, 1.0, x6, p6)
+    rows = np.arange(n, dtype=np.int64)
+    sensor = np.zeros(3)
+    for kind in range(5):
+        dim = KIND_DIM[kind]
+        z = np.full((n, dim), 0.5)
+        r = np.broadcast_to(np.eye(dim), (n, dim, dim)).copy()
+        imm_update_inplace(xm, pm, mu, rows, z, r, kind, sensor, x6, p6)
+        ekf_update_rows(x6, p6, rows, z, r, kind, sensor)
+        gate_refine(x6, p6, rows, rows, z, r, kind, sensor, 10.0)
