@@ -52,11 +52,31 @@ class DetectionBatch:
     # alarm density (per m³ of ENU measurement space). NaN: the tracker's defaults apply.
     pd: float = float("nan")
     clutter_density_m3: float = float("nan")
+    # A radar's own measurement, for trackers that update in it (EKF) rather than in the ENU
+    # conversion above: (azimuth, elevation, range[, range rate]) per detection in radians,
+    # metres and m/s (azimuth clockwise from true north), its covariance, and the radar's ENU
+    # position. None: the sensor measures position (or only the conversion is known).
+    polar: NDArray[np.float64] | None = None  # (n, 3) or (n, 4)
+    polar_cov: NDArray[np.float64] | None = None  # (n, m, m)
+    sensor_enu_m: NDArray[np.float64] | None = None  # (3,)
 
     def __post_init__(self) -> None:
         n = self.z.shape[0]
         if self.z.shape != (n, 3) or self.R.shape != (n, 3, 3) or self.t_s.shape != (n,):
             raise ValueError(f"inconsistent batch shapes z={self.z.shape} R={self.R.shape}")
+        if self.polar is not None:
+            m = self.polar.shape[1] if self.polar.ndim == 2 else -1
+            if (
+                m not in (3, 4)
+                or self.polar.shape[0] != n
+                or self.polar_cov is None
+                or self.polar_cov.shape != (n, m, m)
+                or self.sensor_enu_m is None
+                or self.sensor_enu_m.shape != (3,)
+            ):
+                raise ValueError(
+                    "polar needs shape (n, 3|4) with polar_cov (n, m, m) and sensor_enu_m (3,)"
+                )
         if self.class_loglik.shape != (n, N_CLASSES):
             raise ValueError(f"class_loglik must be ({n}, {N_CLASSES})")
         if self.ident and len(self.ident) != n:

@@ -21,6 +21,22 @@ from scipy.special import chdtri, expit
 
 from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch
 from luchtwacht.tracking.association import GatedPairs, gate, gnn, gnn_pairs
+from luchtwacht.tracking.imm import IMM_STATE_DIM
+from luchtwacht.tracking.imm_kernels import (
+    KIND_AZ_EL,
+    KIND_AZIMUTH,
+    KIND_CARTESIAN,
+    KIND_RADAR,
+    KIND_RADAR_DOPPLER,
+    MODEL_CA,
+    MODEL_CT,
+    MODEL_NCV,
+    ekf_update_rows,
+    gate_refine,
+    imm_predict_inplace,
+    imm_update_inplace,
+)
+from luchtwacht.tracking.imm_kernels import warm_up as imm_warm_up
 from luchtwacht.tracking.jpda import likelihood_ratios, marginals, pda_update
 from luchtwacht.tracking.kernels import (
     existence_decay_inplace,
@@ -65,6 +81,14 @@ class TrackerConfig:
     oosm_window_s: float = 7.0  # a batch this much older than the newest is still applied
     bearing_clutter_density: float = 0.01  # false bearings per radian (per rad² with elevation)
     evidence_weight: float = 0.5  # tempering of per-detection class evidence (correlated looks)
+    motion: str = "ncv"  # "ncv" (one model) or "imm" (NCV, CA and CT, mixed)
+    imm_q_ca_m2_s5: float = 2.0  # jerk PSD of the constant-acceleration model
+    imm_switch_per_s: float = 0.1  # rate of leaving a motion mode (Markov chain), per second
+    imm_init_mu: tuple[float, float, float] = (0.6, 0.2, 0.2)  # NCV, CA, CT of a new track
+    imm_turn_min_rad_s: float = 0.05  # the CT model never turns slower than this…
+    imm_turn_max_rad_s: float = 1.0  # …nor faster (an FPV racer turns at about 1 rad/s)
+    init_accel_std_ms2: float = 3.0  # acceleration prior of a new IMM track
+    clutter_doppler_span_ms: float = 200.0  # false alarms' range rates spread over this
 
     @property
     def gate_d2(self) -> float:
@@ -99,13 +123,18 @@ class TrackTable:
         self.ident: NDArray[np.object_] = np.empty(0, dtype=object)
         self.z0: F64 = np.empty((0, 3))  # first detection, for the two-point velocity
         self.r0: F64 = np.empty((0, 3, 3))
+        # IMM: per-model 9-states, covariances and mode probabilities (M = 0 for plain NCV);
+        # x and P above then hold their moment-matched combination.
+        self.xm: F64 = np.empty((0, 0, IMM_STATE_DIM))
+        self.Pm: F64 = np.empty((0, 0, IMM_STATE_DIM, IMM_STATE_DIM))
+        self.mu: F64 = np.empty((0, 0))
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
     _FIELDS = (
         "x", "P", "t_s", "track_id", "status", "hist", "n_events", "hits", "first_t_s",
-        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0", "score",
+        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0", "score", "xm", "Pm", "mu",
         "seen_by",
     )  # fmt: skip
 
@@ -159,6 +188,15 @@ class Tracker:
         self.late_rejected = 0  # batches beyond the out-of-sequence window, not applied
         if self.config.assoc not in ("gnn", "jpda"):
             raise ValueError(f"unknown association {self.config.assoc!r}: gnn or jpda")
+        if cfg.motion not in ("ncv", "imm"):
+            raise ValueError(f"unknown motion model {cfg.motion!r}: ncv or imm")
+        self._imm = cfg.motion == "imm"
+        if self._imm and cfg.assoc == "jpda":
+            raise ValueError("JPDA is not combined with the IMM yet: use assoc='gnn'")
+        if self._imm:
+            imm_warm_up()
+            self._models = np.array([MODEL_NCV, MODEL_CA, MODEL_CT], np.int64)
+            self._model_q = np.array([cfg.q_m2_s3, cfg.imm_q_ca_m2_s5, cfg.q_m2_s3])
 
     def predicted(self, t_s: float) -> tuple[F64, F64]:
         """States and covariances of every track predicted to ``t_s``; the table is unchanged."""
@@ -202,9 +240,28 @@ class Tracker:
         if not len(tt):
             return
         dt = t_b - tt.t_s
-        ncv_predict_inplace(tt.x, tt.P, dt, cfg.q_m2_s3)
+        if self._imm:
+            imm_predict_inplace(
+                tt.xm, tt.Pm, tt.mu, dt, self._switching(dt), self._models, self._model_q,
+                cfg.imm_turn_min_rad_s, cfg.imm_turn_max_rad_s, tt.x, tt.P,
+            )  # fmt: skip
+        else:
+            ncv_predict_inplace(tt.x, tt.P, dt, cfg.q_m2_s3)
         tt.t_s = np.full(len(tt), t_b)
         existence_decay_inplace(tt.score, dt, cfg.mean_life_s)
+
+    def _switching(self, dt: F64) -> F64:
+        """IMM Markov matrix for this step: leave a mode with probability 1 − e^(−rate·|dt|).
+
+        One matrix for the batch, from the largest step (new tracks' steps are shorter), with
+        the probability of leaving shared equally by the other modes.
+        """
+        step = float(np.abs(dt).max()) if dt.size else 0.0
+        leave = -math.expm1(-self.config.imm_switch_per_s * step)
+        m = self._models.size
+        pi: F64 = np.full((m, m), leave / (m - 1))
+        np.fill_diagonal(pi, 1.0 - leave)
+        return pi
 
     def process(self, batch: DetectionBatch) -> bool:
         """Fold one batch of detections into the track table; False if it was too late."""
@@ -221,7 +278,7 @@ class Tracker:
             ti, di, unassigned = self._jpda(batch)
         else:
             if n_d:
-                pairs = gate(tt.x, tt.P, batch.z, batch.R, self._gate_d2)
+                pairs = self._gate(batch)
                 k = gnn_pairs(pairs, len(tt), n_d)
                 ti, di = pairs.track[k], pairs.det[k]
                 self._update_assigned(batch, ti, di, pairs.cost[k])
@@ -294,7 +351,21 @@ class Tracker:
         ti, dl = gnn(pairs, n_t, rows.size)
         if ti.size == 0:
             return ti, rows[dl]
-        tt.x[ti], tt.P[ti] = ekf_update(tt.x[ti], tt.P[ti], z[dl], r[dl], batch.sensor_enu_m, kind)  # type: ignore[arg-type]
+        if self._imm:
+            imm_update_inplace(
+                tt.xm, tt.Pm, tt.mu, ti, np.ascontiguousarray(z[dl]), r[dl],
+                KIND_AZIMUTH if m == 1 else KIND_AZ_EL, np.asarray(batch.sensor_enu_m, float),
+                tt.x, tt.P,
+            )  # fmt: skip
+        else:
+            tt.x[ti], tt.P[ti] = ekf_update(
+                tt.x[ti],
+                tt.P[ti],
+                z[dl],
+                r[dl],
+                batch.sensor_enu_m,
+                kind,  # type: ignore[arg-type]
+            )
         di = rows[dl]
         k = ti * rows.size + dl  # the pairs were laid out track-major
         pd, _ = self._sensor(batch)
@@ -402,6 +473,41 @@ class Tracker:
         free[di] = False
         return ti, di, free
 
+    def _gate(self, batch: DetectionBatch) -> GatedPairs:
+        """Gated pairs of a batch: in ENU, or for a radar batch in its own measurement space.
+
+        A radar's plots are pre-gated loosely (4× the χ² threshold) on their ENU conversion,
+        then gated exactly on the EKF innovation of (az, el, r[, ṙ]) with its own χ² threshold.
+        """
+        tt = self.tracks
+        if batch.polar is None:
+            return gate(tt.x, tt.P, batch.z, batch.R, self._gate_d2)
+        assert batch.polar_cov is not None
+        assert batch.sensor_enu_m is not None
+        loose = gate(tt.x, tt.P, batch.z, batch.R, 4.0 * self._gate_d2)
+        m = batch.polar.shape[1]
+        keep, d2, logdet = gate_refine(
+            tt.x, tt.P, loose.track, loose.det, batch.polar, batch.polar_cov,
+            KIND_RADAR if m == 3 else KIND_RADAR_DOPPLER, batch.sensor_enu_m,
+            float(chdtri(m, 1.0 - self.config.gate_prob)),
+        )  # fmt: skip
+        return GatedPairs(loose.track[keep], loose.det[keep], d2, d2 + logdet)
+
+    def _clutter_log_density(self, batch: DetectionBatch, di: NDArray[np.int64]) -> F64:
+        """Ln β_FA of each detection in the space its innovation lives in.
+
+        ENU: the sensor's density per m³. Radar (az, el, r): the same density times the volume
+        element r² cos(el) of that space (per rad²·m), and per m/s of the Doppler span.
+        """
+        beta = math.log(self._sensor(batch)[1])
+        if batch.polar is None:
+            return np.full(di.size, beta)
+        el, rng = batch.polar[di, 1], batch.polar[di, 2]
+        out: F64 = beta + np.log(rng * rng * np.cos(el))
+        if batch.polar.shape[1] == 4:
+            out -= math.log(self.config.clutter_doppler_span_ms)
+        return out
+
     def _update_assigned(
         self,
         batch: DetectionBatch,
@@ -413,7 +519,7 @@ class Tracker:
 
         GNN passes the cost; JPDA (whose weighted update is already done) passes None.
         """
-        tt, cfg = self.tracks, self.config
+        tt = self.tracks
         if ti.size == 0:
             return
         z, r = batch.z[di], batch.R[di]
@@ -422,14 +528,15 @@ class Tracker:
         dt_two = batch.t_s[di] - tt.first_t_s[ti]
         two_point = (tt.hits[ti] == 1) & (dt_two >= MIN_TWO_POINT_DT_S)
         if gate_cost is not None:
-            pd, beta = self._sensor(batch)
-            log_lr = math.log(pd) - math.log(beta) - 0.5 * gate_cost - _HALF_LN_2PI_3
+            pd, _ = self._sensor(batch)
+            m = 3 if batch.polar is None else batch.polar.shape[1]
+            log_lr = (
+                math.log(pd) - self._clutter_log_density(batch, di) - 0.5 * gate_cost
+                - 0.5 * m * math.log(2.0 * math.pi)
+            )  # fmt: skip
             self._score_hits(ti, log_lr, pd)
             kf = ~two_point
-            # Each plot at its own time: a sweep's earlier plots are not applied as if later.
-            kf_update_inplace(
-                tt.x, tt.P, ti[kf], z[kf], r[kf], batch.t_s[di[kf]] - tt.t_s[ti[kf]], cfg.q_m2_s3
-            )
+            self._filter_update(batch, ti[kf], di[kf])
         if two_point.any():
             a = ti[two_point]
             dt = dt_two[two_point][:, None]
@@ -443,7 +550,50 @@ class Tracker:
             p[:, VEL, POS] = r2 / dt[:, :, None]
             p[:, VEL, VEL] = (r2 + tt.r0[a]) / (dt[:, :, None] ** 2)
             tt.x[a], tt.P[a] = x, p
+            if self._imm:
+                self._imm_reset(a)
         self._book_hits(batch, ti, di, batch.t_s[di])
+
+    def _filter_update(
+        self, batch: DetectionBatch, ti: NDArray[np.int64], di: NDArray[np.int64]
+    ) -> None:
+        """Update tracks ``ti`` with detections ``di``: Kalman in ENU, EKF for radar plots.
+
+        The NCV Kalman update applies each plot at its own time (a sweep's earlier plots are
+        not applied as if later). The IMM and the radar EKF apply a batch's plots at the batch
+        time: plots of one batch lie within the fusion core's merge window (0.25 s).
+        """
+        tt, cfg = self.tracks, self.config
+        if ti.size == 0:
+            return
+        if batch.polar is None:
+            z, r, kind, sensor = batch.z[di], batch.R[di], KIND_CARTESIAN, np.zeros(3)
+        else:
+            assert batch.polar_cov is not None
+            assert batch.sensor_enu_m is not None
+            z, r, sensor = batch.polar[di], batch.polar_cov[di], batch.sensor_enu_m
+            kind = KIND_RADAR if z.shape[1] == 3 else KIND_RADAR_DOPPLER
+        if self._imm:
+            imm_update_inplace(tt.xm, tt.Pm, tt.mu, ti, z, r, kind, sensor, tt.x, tt.P)
+        elif batch.polar is not None:
+            ekf_update_rows(tt.x, tt.P, ti, z, r, kind, sensor)
+        else:
+            kf_update_inplace(tt.x, tt.P, ti, z, r, batch.t_s[di] - tt.t_s[ti], cfg.q_m2_s3)
+
+    def _imm_reset(self, rows: NDArray[np.int64]) -> None:
+        """Every model of IMM tracks ``rows`` restarts from their 6-state, with no acceleration."""
+        tt, cfg = self.tracks, self.config
+        n = rows.size
+        xm = np.zeros((n, IMM_STATE_DIM))
+        xm[:, :STATE_DIM] = tt.x[rows]
+        pm = np.zeros((n, IMM_STATE_DIM, IMM_STATE_DIM))
+        pm[:, :STATE_DIM, :STATE_DIM] = tt.P[rows]
+        acc = np.arange(STATE_DIM, IMM_STATE_DIM)
+        pm[:, acc, acc] = cfg.init_accel_std_ms2**2
+        m = self._models.size
+        tt.xm[rows] = xm[:, None]
+        tt.Pm[rows] = pm[:, None]
+        tt.mu[rows] = np.asarray(cfg.imm_init_mu, dtype=float)[None, :m]
 
     def _score_hits(self, ti: NDArray[np.int64], log_lr: F64, pd: float) -> None:
         """Existence after a hit: odds × (L + 1 − PD), L = PD·N(ν; 0, S)/β_FA.
@@ -577,7 +727,14 @@ class Tracker:
             new.ident[:] = [batch.ident[d] for d in di.tolist()]
         new.z0 = batch.z[di].copy()
         new.r0 = batch.R[di].copy()
+        m = self._models.size if self._imm else 0
+        new.xm = np.zeros((n, m, IMM_STATE_DIM))
+        new.Pm = np.zeros((n, m, IMM_STATE_DIM, IMM_STATE_DIM))
+        new.mu = np.zeros((n, m))
+        n_before = len(self.tracks)
         self.tracks.append(new)
+        if self._imm:
+            self._imm_reset(np.arange(n_before, n_before + n, dtype=np.int64))
 
 
 def _std_or(values: F64, default: float) -> F64:
