@@ -28,15 +28,17 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
-from luchtwacht.tracking.kernels import F64, I64, _jit
+from luchtwacht.tracking.kernels import F64, I64, _jit, _jit_parallel
 
 MODEL_NCV, MODEL_CA, MODEL_CT = 0, 1, 2
 KIND_CARTESIAN, KIND_RADAR, KIND_RADAR_DOPPLER, KIND_AZIMUTH, KIND_AZ_EL = 0, 1, 2, 3, 4
 KIND_DIM = (3, 3, 4, 1, 2)
 ACCEL_VAR_FLOOR = 1e-6  # as imm.ACCEL_VAR_FLOOR: variance on acceleration a model holds fixed
 _LN_2PI = math.log(2.0 * math.pi)
+_CHUNKS = 16  # work items per parallel loop: a few per core, each with its own scratch
 
 
 @_jit
@@ -134,30 +136,38 @@ def turn_rate(x: F64, omega_min: float, omega_max: float) -> float:
 
 
 @_jit
-def _propagate(x: F64, p: F64, f: F64, qm: F64, tmp_x: F64, tmp_p: F64) -> None:
-    """Propagate in place: x ← F x, P ← F P Fᵀ + Q, skipping the zeros of F (≤ 3 per row)."""
+def _propagate(
+    x: F64, p: F64, f: F64, qm: F64, tmp_x: F64, tmp_p: F64, cols: I64, vals: F64, cnt: I64
+) -> None:
+    """Propagate in place: x ← F x, P ← F P Fᵀ + Q, over the non-zeros of F (≤ 3 per row).
+
+    ``tmp_*``, ``cols``, ``vals`` and ``cnt`` are scratch space of the caller's.
+    """
     n = x.size
+    cnt[:] = 0
     for r in range(n):
-        s = 0.0
         for c in range(n):
             if f[r, c] != 0.0:
-                s += f[r, c] * x[c]
+                cols[r, cnt[r]] = c
+                vals[r, cnt[r]] = f[r, c]
+                cnt[r] += 1
+    for r in range(n):
+        s = 0.0
+        for k in range(cnt[r]):
+            s += vals[r, k] * x[cols[r, k]]
         tmp_x[r] = s
     x[:] = tmp_x
     for r in range(n):  # tmp = F P
         for c in range(n):
             s = 0.0
-            for k in range(n):
-                if f[r, k] != 0.0:
-                    s += f[r, k] * p[k, c]
+            for k in range(cnt[r]):
+                s += vals[r, k] * p[cols[r, k], c]
             tmp_p[r, c] = s
     for r in range(n):  # P = tmp Fᵀ + Q
         for c in range(r, n):
-            s = 0.0
-            for k in range(n):
-                if f[c, k] != 0.0:
-                    s += tmp_p[r, k] * f[c, k]
-            s += 0.5 * (qm[r, c] + qm[c, r])
+            s = 0.5 * (qm[r, c] + qm[c, r])
+            for k in range(cnt[c]):
+                s += tmp_p[r, cols[c, k]] * vals[c, k]
             p[r, c] = s
             p[c, r] = s
 
@@ -182,7 +192,7 @@ def _combine_into(xm: F64, pm: F64, mu: F64, i: int, x_out: F64, p_out: F64) -> 
             p_out[i, b, a] = s
 
 
-@_jit
+@_jit_parallel
 def imm_predict_inplace(
     xm: F64,
     pm: F64,
@@ -203,57 +213,77 @@ def imm_predict_inplace(
     each track is written to x_out (N, 6) and p_out (N, 6, 6) for gating and output.
     """
     n_t, n_m = mu.shape
-    x0 = np.empty((n_m, 9))
-    p0 = np.empty((n_m, 9, 9))
-    c = np.empty(n_m)
-    w = np.empty((n_m, n_m))
-    f = np.empty((9, 9))
-    qm = np.empty((9, 9))
-    tmp_x = np.empty(9)
-    tmp_p = np.empty((9, 9))
-    for i in range(n_t):
-        if dt[i] == 0.0:
-            _combine_into(xm, pm, mu, i, x_out, p_out)
-            continue
-        for j in range(n_m):  # c_j = Σ_k Π_kj μ_k, weights μ_{k|j}
-            s = 0.0
-            for k in range(n_m):
-                s += pi[k, j] * mu[i, k]
-            c[j] = s
-            for k in range(n_m):
-                w[k, j] = pi[k, j] * mu[i, k] / s if s > 0.0 else (1.0 if k == j else 0.0)
-        for j in range(n_m):
-            for a in range(9):
-                s = 0.0
-                for k in range(n_m):
-                    s += w[k, j] * xm[i, k, a]
-                x0[j, a] = s
-            for a in range(9):
-                for b in range(a, 9):
-                    s = 0.0
-                    for k in range(n_m):
-                        da = xm[i, k, a] - x0[j, a]
-                        db = xm[i, k, b] - x0[j, b]
-                        s += w[k, j] * (pm[i, k, a, b] + da * db)
-                    p0[j, a, b] = s
-                    p0[j, b, a] = s
-        for j in range(n_m):
-            om = turn_rate(x0[j], omega_min, omega_max) if models[j] == MODEL_CT else 0.0
-            model_fq(models[j], dt[i], om, q[j], f, qm)
-            _propagate(x0[j], p0[j], f, qm, tmp_x, tmp_p)
-            xm[i, j, :] = x0[j]
-            pm[i, j, :, :] = p0[j]
-            mu[i, j] = c[j]
-        _combine_into(xm, pm, mu, i, x_out, p_out)
+    n_chunks = min(n_t, _CHUNKS)
+    for ch in numba.prange(n_chunks):  # tracks are independent: split over the cores
+        x0 = np.empty((n_m, 9))
+        p0 = np.empty((n_m, 9, 9))
+        c = np.empty(n_m)
+        w = np.empty((n_m, n_m))
+        f = np.empty((9, 9))
+        qm = np.empty((9, 9))
+        tmp_x = np.empty(9)
+        tmp_p = np.empty((9, 9))
+        cols = np.empty((9, 9), np.int64)
+        vals = np.empty((9, 9))
+        cnt = np.empty(9, np.int64)
+        for i in range(ch * n_t // n_chunks, (ch + 1) * n_t // n_chunks):
+            _predict_track(
+                xm, pm, mu, dt, pi, models, q, omega_min, omega_max, x_out, p_out, i,
+                x0, p0, c, w, f, qm, tmp_x, tmp_p, cols, vals, cnt,
+            )  # fmt: skip
 
 
 @_jit
-def _inv_small(s: F64, m: int, inv: F64) -> float:
+def _predict_track(
+    xm: F64, pm: F64, mu: F64, dt: F64, pi: F64, models: I64, q: F64,
+    omega_min: float, omega_max: float, x_out: F64, p_out: F64, i: int,
+    x0: F64, p0: F64, c: F64, w: F64, f: F64, qm: F64, tmp_x: F64, tmp_p: F64,
+    cols: I64, vals: F64, cnt: I64,
+) -> None:  # fmt: skip
+    """IMM interaction and prediction of track ``i`` (the rest are the caller's scratch)."""
+    n_m = mu.shape[1]
+    if dt[i] == 0.0:
+        _combine_into(xm, pm, mu, i, x_out, p_out)
+        return
+    for j in range(n_m):  # c_j = Σ_k Π_kj μ_k, weights μ_{k|j}
+        s = 0.0
+        for k in range(n_m):
+            s += pi[k, j] * mu[i, k]
+        c[j] = s
+        for k in range(n_m):
+            w[k, j] = pi[k, j] * mu[i, k] / s if s > 0.0 else (1.0 if k == j else 0.0)
+    for j in range(n_m):
+        for a in range(9):
+            s = 0.0
+            for k in range(n_m):
+                s += w[k, j] * xm[i, k, a]
+            x0[j, a] = s
+        for a in range(9):
+            for b in range(a, 9):
+                s = 0.0
+                for k in range(n_m):
+                    da = xm[i, k, a] - x0[j, a]
+                    db = xm[i, k, b] - x0[j, b]
+                    s += w[k, j] * (pm[i, k, a, b] + da * db)
+                p0[j, a, b] = s
+                p0[j, b, a] = s
+    for j in range(n_m):
+        om = turn_rate(x0[j], omega_min, omega_max) if models[j] == MODEL_CT else 0.0
+        model_fq(models[j], dt[i], om, q[j], f, qm)
+        _propagate(x0[j], p0[j], f, qm, tmp_x, tmp_p, cols, vals, cnt)
+        xm[i, j, :] = x0[j]
+        pm[i, j, :, :] = p0[j]
+        mu[i, j] = c[j]
+    _combine_into(xm, pm, mu, i, x_out, p_out)
+
+
+@_jit
+def _inv_small(s: F64, m: int, inv: F64, a: F64) -> float:
     """Inverse (into ``inv``) and determinant of an m×m (m ≤ 4) symmetric positive matrix.
 
-    Gauss–Jordan with partial pivoting; returns 0.0 as determinant if the matrix is singular.
+    Gauss–Jordan with partial pivoting on the (4, 8) scratch ``a``; returns 0.0 as determinant
+    if the matrix is singular.
     """
-    a = np.empty((4, 8))
     for r in range(m):
         for c in range(m):
             a[r, c] = s[r, c]
@@ -334,23 +364,33 @@ def measure_into(x: F64, sensor: F64, kind: int, h: F64, jac: F64) -> None:
 
 
 @_jit
-def ekf_update_vec(x: F64, p: F64, z: F64, r: F64, kind: int, sensor: F64) -> float:
+def scratch() -> F64:
+    """Workspace of :func:`ekf_update_vec` (one per thread)."""
+    return np.empty((36, 8))
+
+
+@_jit
+def ekf_update_vec(x: F64, p: F64, z: F64, r: F64, kind: int, sensor: F64, ws: F64) -> float:
     """EKF update of one state vector (6 or 9 entries) in place; returns ln N(ν; 0, S).
 
     K = B S⁻¹ with B = P Hᵀ, P ← P − K Bᵀ (symmetrised): the measurement touches position and
-    velocity only, so H is the m×6 Jacobian padded with zeros.
+    velocity only, so H is the m×6 Jacobian padded with zeros. ``ws`` is :func:`scratch`.
     """
     n = x.size
     m = KIND_DIM[kind]
-    h = np.empty(4)
-    jac = np.empty((4, 6))
+    h = ws[0, 0:4]
+    jac = ws[1:5, 0:6]
+    nu = ws[5, 0:4]
+    b = ws[6:15, 0:4]  # P Hᵀ
+    s_m = ws[15:19, 0:4]
+    inv = ws[19:23, 0:4]
+    gain = ws[23:32, 0:4]
+    gj = ws[32:36, 0:8]
     measure_into(x, sensor, kind, h, jac)
-    nu = np.empty(4)
     for a in range(m):
         nu[a] = z[a] - h[a]
     if kind != KIND_CARTESIAN:
         nu[0] = _wrap(nu[0])
-    b = np.zeros((n, 4))  # P Hᵀ
     for a in range(n):
         for c in range(m):
             s = 0.0
@@ -364,11 +404,9 @@ def ekf_update_vec(x: F64, p: F64, z: F64, r: F64, kind: int, sensor: F64) -> fl
             for k in range(6):
                 s += jac[a, k] * b[k, c]
             s_m[a, c] = s
-    inv = np.empty((4, 4))
-    det = _inv_small(s_m, m, inv)
+    det = _inv_small(s_m, m, inv, gj)
     if det <= 0.0:
         return -np.inf
-    gain = np.empty((n, 4))
     for a in range(n):
         for c in range(m):
             s = 0.0
@@ -399,12 +437,13 @@ def ekf_update_vec(x: F64, p: F64, z: F64, r: F64, kind: int, sensor: F64) -> fl
 def ekf_update_rows(x: F64, p: F64, rows: I64, z: F64, r: F64, kind: int, sensor: F64) -> F64:
     """EKF update of single-model tracks ``rows`` (x (N, 6), p (N, 6, 6)); ln N(ν; 0, S) each."""
     out = np.empty(rows.size)
+    ws = scratch()
     for k in range(rows.size):
-        out[k] = ekf_update_vec(x[rows[k]], p[rows[k]], z[k], r[k], kind, sensor)
+        out[k] = ekf_update_vec(x[rows[k]], p[rows[k]], z[k], r[k], kind, sensor, ws)
     return out
 
 
-@_jit
+@_jit_parallel
 def imm_update_inplace(
     xm: F64,
     pm: F64,
@@ -424,25 +463,40 @@ def imm_update_inplace(
     """
     n_m = mu.shape[1]
     out = np.empty(rows.size)
-    lam = np.empty(n_m)
-    for k in range(rows.size):
-        i = rows[k]
-        hi = -np.inf
-        for j in range(n_m):
-            lam[j] = ekf_update_vec(xm[i, j], pm[i, j], z[k], r[k], kind, sensor)
-            lam[j] += math.log(mu[i, j]) if mu[i, j] > 0.0 else -np.inf
-            hi = max(hi, lam[j])
-        if hi == -np.inf:  # no model can explain it (degenerate geometry): keep the priors
-            out[k] = -np.inf
-            _combine_into(xm, pm, mu, i, x_out, p_out)
-            continue
-        tot = 0.0
-        for j in range(n_m):
-            tot += math.exp(lam[j] - hi)
-        out[k] = hi + math.log(tot)
-        for j in range(n_m):
-            mu[i, j] = math.exp(lam[j] - out[k])
+    n_rows = rows.size
+    n_chunks = min(n_rows, _CHUNKS)
+    for ch in numba.prange(n_chunks):  # rows are distinct tracks: split over the cores
+        lam = np.empty(n_m)
+        ws = scratch()
+        for k in range(ch * n_rows // n_chunks, (ch + 1) * n_rows // n_chunks):
+            out[k] = _update_track(
+                xm, pm, mu, rows[k], z[k], r[k], kind, sensor, x_out, p_out, lam, ws
+            )
+    return out
+
+
+@_jit
+def _update_track(
+    xm: F64, pm: F64, mu: F64, i: int, z: F64, r: F64, kind: int, sensor: F64,
+    x_out: F64, p_out: F64, lam: F64, ws: F64,
+) -> float:  # fmt: skip
+    """Model-conditioned EKF updates of track ``i``; ln Σ_j c_j Λ_j."""
+    n_m = mu.shape[1]
+    hi = -np.inf
+    for j in range(n_m):
+        lam[j] = ekf_update_vec(xm[i, j], pm[i, j], z, r, kind, sensor, ws)
+        lam[j] += math.log(mu[i, j]) if mu[i, j] > 0.0 else -np.inf
+        hi = max(hi, lam[j])
+    if hi == -np.inf:  # no model can explain it (degenerate geometry): keep the priors
         _combine_into(xm, pm, mu, i, x_out, p_out)
+        return -np.inf
+    tot = 0.0
+    for j in range(n_m):
+        tot += math.exp(lam[j] - hi)
+    out = hi + math.log(tot)
+    for j in range(n_m):
+        mu[i, j] = math.exp(lam[j] - out)
+    _combine_into(xm, pm, mu, i, x_out, p_out)
     return out
 
 
@@ -457,6 +511,7 @@ def gate_refine(
     s_m = np.empty((4, 4))
     inv = np.empty((4, 4))
     nu = np.empty(4)
+    gj = np.empty((4, 8))
     keep = np.empty(ti.size, np.int64)
     d2o = np.empty(ti.size)
     ldo = np.empty(ti.size)
@@ -475,7 +530,7 @@ def gate_refine(
                     for v in range(6):
                         s += jac[a, u] * p[i, u, v] * jac[c, v]
                 s_m[a, c] = s
-        det = _inv_small(s_m, m, inv)
+        det = _inv_small(s_m, m, inv, gj)
         if det <= 0.0:
             continue
         d2 = 0.0

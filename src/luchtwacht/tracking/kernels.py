@@ -38,6 +38,11 @@ def _jit(fn: _Fn) -> _Fn:
     return cast(_Fn, numba.njit(cache=True, nogil=True)(fn))
 
 
+def _jit_parallel(fn: _Fn) -> _Fn:
+    """:func:`_jit` for loops over independent tracks that ``numba.prange`` splits over cores."""
+    return cast(_Fn, numba.njit(cache=True, nogil=True, parallel=True)(fn))
+
+
 @_jit
 def _predict_one(x: F64, p: F64, i: int, dt: float, q: float) -> None:
     """NCV prior of row ``i`` in place (negative dt retrodicts with |dt| process noise)."""

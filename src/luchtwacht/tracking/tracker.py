@@ -197,6 +197,10 @@ class Tracker:
             imm_warm_up()
             self._models = np.array([MODEL_NCV, MODEL_CA, MODEL_CT], np.int64)
             self._model_q = np.array([cfg.q_m2_s3, cfg.imm_q_ca_m2_s5, cfg.q_m2_s3])
+            m = self._models.size
+            self.tracks.xm = np.empty((0, m, IMM_STATE_DIM))
+            self.tracks.Pm = np.empty((0, m, IMM_STATE_DIM, IMM_STATE_DIM))
+            self.tracks.mu = np.empty((0, m))
 
     def predicted(self, t_s: float) -> tuple[F64, F64]:
         """States and covariances of every track predicted to ``t_s``; the table is unchanged."""
