@@ -59,6 +59,9 @@ class DetectionBatch:
     polar: NDArray[np.float64] | None = None  # (n, 3) or (n, 4)
     polar_cov: NDArray[np.float64] | None = None  # (n, m, m)
     sensor_enu_m: NDArray[np.float64] | None = None  # (3,)
+    # A radar's false alarms per unit of that measurement space (rad²·m, times m/s with range
+    # rate): CFAR keeps it constant per resolution cell, so it is flat in (az, el, r), not in m³.
+    clutter_density_polar: float = float("nan")
 
     def __post_init__(self) -> None:
         n = self.z.shape[0]

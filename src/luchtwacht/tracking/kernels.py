@@ -91,7 +91,7 @@ def existence_decay_inplace(score: F64, dt: F64, mean_life_s: float) -> None:
         else:
             ln_r = s - math.log1p(math.exp(s))
             one_minus_r = 1.0 / (1.0 + math.exp(s))
-        score[i] = math.log(p) + ln_r - math.log(-math.expm1(-a) + p * one_minus_r)
+        score[i] = -a + ln_r - math.log(-math.expm1(-a) + p * one_minus_r)  # ln p = −a
 
 
 @_jit

@@ -500,12 +500,15 @@ class Tracker:
     def _clutter_log_density(self, batch: DetectionBatch, di: NDArray[np.int64]) -> F64:
         """Ln β_FA of each detection in the space its innovation lives in.
 
-        ENU: the sensor's density per m³. Radar (az, el, r): the same density times the volume
-        element r² cos(el) of that space (per rad²·m), and per m/s of the Doppler span.
+        ENU: the sensor's density per m³. Radar (az, el, r): its own ``clutter_density_polar``
+        if stated, else the m³ density times the volume element r² cos(el) of that space (per
+        rad²·m), and per m/s of the Doppler span.
         """
         beta = math.log(self._sensor(batch)[1])
         if batch.polar is None:
             return np.full(di.size, beta)
+        if batch.clutter_density_polar > 0.0:  # stated in the radar's own space
+            return np.full(di.size, math.log(batch.clutter_density_polar))
         el, rng = batch.polar[di, 1], batch.polar[di, 2]
         out: F64 = beta + np.log(rng * rng * np.cos(el))
         if batch.polar.shape[1] == 4:
