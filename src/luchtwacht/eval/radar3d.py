@@ -167,8 +167,9 @@ def generate(n_targets: int, **overrides: Any) -> dict[str, NDArray[Any]]:
 
 
 def clutter_density_m3(p: dict[str, Any]) -> float:
-    """False alarms per m³ per scan, averaged over the clutter volume (what a tracker working in
-    ENU would be told).
+    """False alarms per m³ per scan, averaged over the clutter volume.
+
+    What a tracker working in ENU would be told; the true density falls off as 1/r².
     """
     r_lo, r_hi = p["range_m"]
     el_lo, el_hi = p["clutter_el_rad"]
