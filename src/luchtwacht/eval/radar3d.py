@@ -174,7 +174,7 @@ def clutter_density_m3(p: dict[str, Any]) -> float:
     r_lo, r_hi = p["range_m"]
     el_lo, el_hi = p["clutter_el_rad"]
     volume = 2.0 * math.pi * (math.sin(el_hi) - math.sin(el_lo)) * (r_hi**3 - r_lo**3) / 3.0
-    return float(p["clutter_rate"]) / volume
+    return float(p["clutter_rate"]) / float(volume)
 
 
 def clutter_density_polar(p: dict[str, Any], doppler: bool) -> float:
@@ -182,4 +182,4 @@ def clutter_density_polar(p: dict[str, Any], doppler: bool) -> float:
     r_lo, r_hi = p["range_m"]
     el_lo, el_hi = p["clutter_el_rad"]
     per = float(p["clutter_rate"]) / (2.0 * math.pi * (el_hi - el_lo) * (r_hi - r_lo))
-    return per / (2.0 * p["clutter_rdot_ms"]) if doppler else per
+    return per / (2.0 * float(p["clutter_rdot_ms"])) if doppler else per
