@@ -181,5 +181,5 @@ def clutter_density_polar(p: dict[str, Any], doppler: bool) -> float:
     """False alarms per rad²·m (per rad²·m·m/s with ``doppler``) per scan: flat, as generated."""
     r_lo, r_hi = p["range_m"]
     el_lo, el_hi = p["clutter_el_rad"]
-    per = float(p["clutter_rate"]) / (2.0 * math.pi * (el_hi - el_lo) * (r_hi - r_lo))
+    per = float(p["clutter_rate"]) / float(2.0 * math.pi * (el_hi - el_lo) * (r_hi - r_lo))
     return per / (2.0 * float(p["clutter_rdot_ms"])) if doppler else per
