@@ -44,8 +44,8 @@ from luchtwacht.tracking.tracker import Tracker, TrackerConfig
 F64 = NDArray[np.float64]
 
 CONFIGS: dict[str, tuple[TrackerConfig, str]] = {
-    "imm+ekf": (TrackerConfig(motion="imm", q_m2_s3=1.0, imm_q_ca_m2_s5=4.0), "polar"),
-    "imm+ekf doppler": (TrackerConfig(motion="imm", q_m2_s3=1.0, imm_q_ca_m2_s5=4.0), "doppler"),
+    "imm+ekf": (TrackerConfig(motion="imm"), "polar"),
+    "imm+ekf doppler": (TrackerConfig(motion="imm"), "doppler"),
     "ncv+ekf": (TrackerConfig(motion="ncv"), "polar"),
     "ncv converted": (TrackerConfig(motion="ncv"), "enu"),
 }

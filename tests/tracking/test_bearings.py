@@ -3,9 +3,10 @@
 import math
 
 import numpy as np
+import pytest
 
 from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch
-from luchtwacht.tracking.tracker import Tracker
+from luchtwacht.tracking.tracker import Tracker, TrackerConfig
 
 SIGMA_AZ = math.radians(1.0)
 
@@ -24,10 +25,11 @@ def drone(t):
     return np.array([800.0 + 6.0 * t, 1500.0 - 4.0 * t, 90.0])
 
 
-def test_a_target_seen_only_by_two_bearing_only_sensors_is_tracked():
+@pytest.mark.parametrize("motion", ["ncv", "imm"])
+def test_a_target_seen_only_by_two_bearing_only_sensors_is_tracked(motion):
     rng = np.random.default_rng(21)
     rf_a, rf_b = np.array([0.0, 0.0, 5.0]), np.array([2000.0, 0.0, 5.0])
-    tr = Tracker()
+    tr = Tracker(TrackerConfig(motion=motion))
     errors = []
     for k in range(40):
         tr.process_bearings(bearing(rf_a, drone(k), k, "rf-a", rng, elevation=True))
@@ -42,9 +44,10 @@ def test_a_target_seen_only_by_two_bearing_only_sensors_is_tracked():
     assert np.hypot(*(v - [6.0, -4.0])) < 3.0
 
 
-def test_bearings_refine_a_radar_track_and_cost_it_nothing_elsewhere():
+@pytest.mark.parametrize("motion", ["ncv", "imm"])
+def test_bearings_refine_a_radar_track_and_cost_it_nothing_elsewhere(motion):
     rng = np.random.default_rng(5)
-    tr = Tracker()
+    tr = Tracker(TrackerConfig(motion=motion))
     rf = np.array([0.0, 0.0, 5.0])
     for k in range(15):
         p = drone(k)

@@ -7,7 +7,7 @@ that do not fly straight. Each target flies segments of 8–25 s, each one of
 
 * straight and level (nearly-constant velocity),
 * a coordinated turn at 0.05–0.35 rad/s either way,
-* speeding up or slowing down at 1.5–3 m/s² along its track (speed held within 3–45 m/s),
+* speeding up or slowing down at 1.5–3 m/s² along its track (only within 3–45 m/s),
 * climbing or descending at 1–4 m/s (altitude held within 20–1200 m),
 
 integrated in 0.05 s steps with a little white acceleration noise. The radar sees 200 m–6 km
@@ -118,11 +118,8 @@ def generate(n_targets: int, **overrides: Any) -> dict[str, NDArray[Any]]:
     k_scans = int(p["n_scans"])
     t_scan, t_id, t_state = [], [], []
     for tid in range(n_targets):
-        born = (
-            0
-            if rng.random() < p["frac_born_at_start"]
-            else int(rng.integers(1, p["last_birth_scan"] + 1))
-        )
+        last_birth = max(min(int(p["last_birth_scan"]), k_scans - 1), 1)
+        born = 0 if rng.random() < p["frac_born_at_start"] else int(rng.integers(1, last_birth + 1))
         life = int(rng.integers(p["min_life"], p["max_life"] + 1))
         end = min(born + life, k_scans)
         states = _fly(rng, p, end - born)

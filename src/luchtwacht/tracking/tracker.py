@@ -81,8 +81,9 @@ class TrackerConfig:
     oosm_window_s: float = 7.0  # a batch this much older than the newest is still applied
     bearing_clutter_density: float = 0.01  # false bearings per radian (per rad² with elevation)
     evidence_weight: float = 0.5  # tempering of per-detection class evidence (correlated looks)
-    motion: str = "ncv"  # "ncv" (one model) or "imm" (NCV, CA and CT, mixed)
-    imm_q_ca_m2_s5: float = 2.0  # jerk PSD of the constant-acceleration model
+    motion: str = "ncv"  # "ncv" (one model, q_m2_s3) or "imm" (NCV, CA and CT, mixed)
+    imm_q_m2_s3: float = 0.5  # IMM: acceleration PSD of its NCV and CT models (quiet: the
+    imm_q_ca_m2_s5: float = 4.0  # manoeuvres are the CA model's, with this jerk PSD)
     imm_switch_per_s: float = 0.1  # rate of leaving a motion mode (Markov chain), per second
     imm_init_mu: tuple[float, float, float] = (0.6, 0.2, 0.2)  # NCV, CA, CT of a new track
     imm_turn_min_rad_s: float = 0.05  # the CT model never turns slower than this…
@@ -196,7 +197,7 @@ class Tracker:
         if self._imm:
             imm_warm_up()
             self._models = np.array([MODEL_NCV, MODEL_CA, MODEL_CT], np.int64)
-            self._model_q = np.array([cfg.q_m2_s3, cfg.imm_q_ca_m2_s5, cfg.q_m2_s3])
+            self._model_q = np.array([cfg.imm_q_m2_s3, cfg.imm_q_ca_m2_s5, cfg.imm_q_m2_s3])
             m = self._models.size
             self.tracks.xm = np.empty((0, m, IMM_STATE_DIM))
             self.tracks.Pm = np.empty((0, m, IMM_STATE_DIM, IMM_STATE_DIM))
