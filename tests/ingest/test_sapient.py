@@ -413,3 +413,43 @@ def test_plots_stamped_milliseconds_apart_are_one_look():
     assert [len(b) for b in batches] == [3, 1]
     np.testing.assert_allclose(batches[0].t_s - EPOCH, [1.0, 1.01, 1.02])
     assert batches[0].time_s == pytest.approx(EPOCH + 1.02)
+
+
+def test_range_bearing_scans_also_reach_the_tracker_in_the_radars_own_space():
+    radar, pipe = _registered_pipe()
+    a = radar._detection(1.0, 30.0, 2.0, 2500.0, 0.9, None, 0.0)
+    b = radar._detection(1.0, 200.0, 5.0, 900.0, 0.9, None, 0.0)
+    batches = pipe.feed(frame(a) + frame(b)) + pipe.flush()
+    assert len(batches) == 1
+    batch = batches[0]
+    assert batch.polar is not None and batch.polar_cov is not None
+    assert batch.sensor_enu_m is not None
+    sensor = ORIGIN.to_enu(RADAR.lat_deg, RADAR.lon_deg, RADAR.alt_m).reshape(3)
+    np.testing.assert_allclose(batch.sensor_enu_m, sensor)
+    # The (az, el, r) handed over, seen from the radar in the site frame, rebuild the ENU plots.
+    az, el, r = batch.polar.T
+    rebuilt = sensor + r[:, None] * np.column_stack(
+        [np.cos(el) * np.sin(az), np.cos(el) * np.cos(az), np.sin(el)]
+    )
+    np.testing.assert_allclose(rebuilt, batch.z, atol=1e-6)
+    # …and are the reported ones to within the tilt between the radar's level and the site's
+    # (the radar stands ~250 m from the site origin: a few thousandths of a degree).
+    reported = np.array([[30.0, 2.0, 2500.0], [200.0 - 360.0, 5.0, 900.0]])
+    np.testing.assert_allclose(np.degrees(batch.polar[:, :2]), reported[:, :2], atol=0.01)
+    np.testing.assert_allclose(batch.polar[:, 2], reported[:, 2], rtol=1e-6)
+    sig = a.detection_report.range_bearing
+    np.testing.assert_allclose(
+        np.diag(batch.polar_cov[0]),
+        [np.radians(sig.azimuth_error) ** 2, np.radians(sig.elevation_error) ** 2,
+         sig.range_error**2],
+        rtol=1e-9,
+    )  # fmt: skip
+
+
+def test_a_scan_mixing_positions_and_range_bearing_goes_to_the_tracker_in_enu_only():
+    radar, pipe = _registered_pipe()
+    a = radar._detection(1.0, 30.0, 2.0, 2500.0, 0.9, None, 0.0)
+    b = _location_report(radar, 51.66, 5.72, 150.0)
+    batches = pipe.feed(frame(a) + frame(b)) + pipe.flush()
+    assert len(batches) == 1 and len(batches[0]) == 2
+    assert batches[0].polar is None

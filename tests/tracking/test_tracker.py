@@ -292,3 +292,24 @@ def test_a_late_hit_does_not_move_the_last_hit_time_backwards():
     tr.process(batch(5.5, [truth(5.5, (0, 0, 50), (5, 0, 0))]))  # newest hit at 5.5
     tr.process(batch(3.0, [truth(3.0, (0, 0, 50), (5, 0, 0))]))  # a late plot of the same target
     assert tr.tracks.last_hit_t_s[0] == 5.5
+
+
+@pytest.mark.parametrize(("sensor", "both_move"), [("plain", False), ("cluttered", True)])
+def test_association_is_chosen_per_sensor(sensor, both_move):
+    # Two parallel tracks 20 m apart, then one plot between them. GNN gives it to one track;
+    # JPDA (chosen for the "cluttered" sensor only) shares it between both.
+    cfg = TrackerConfig(assoc_by_sensor=(("cluttered", "jpda"),))
+    tr = Tracker(cfg)
+    for k in range(8):
+        pts = [truth(k, (0, 0, 50), (10, 0, 0)), truth(k, (0, 20, 50), (10, 0, 0))]
+        tr.process(batch(k, pts, sensor=sensor))
+    assert int(tr.tracks.confirmed.sum()) == 2
+    before = tr.predicted(8.0)[0][:, 1].copy()
+    tr.process(batch(8, [truth(8, (0, 10, 50), (10, 0, 0))], sensor=sensor))
+    moved = np.abs(tr.tracks.x[:, 1] - before) > 0.5
+    assert int(moved.sum()) == (2 if both_move else 1)
+
+
+def test_an_unknown_association_is_refused():
+    with pytest.raises(ValueError, match="unknown association"):
+        Tracker(TrackerConfig(assoc_by_sensor=(("x", "mht"),)))

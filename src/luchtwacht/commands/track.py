@@ -54,6 +54,13 @@ SENSOR_ID = "scenario"
 app = typer.Typer(add_completion=False, help="Run the tracker on a benchmark scenario file.")
 
 
+class Motion(StrEnum):
+    """Motion model of the tracker."""
+
+    ncv = "ncv"
+    imm = "imm"
+
+
 class Assoc(StrEnum):
     """Data association of the tracker."""
 
@@ -244,6 +251,9 @@ def track(
         Path, typer.Option("--out", help="CSV to write: scan,track_id,x,y,vx,vy.", dir_okay=False)
     ],
     assoc: Annotated[Assoc, typer.Option(help="Data association.")] = Assoc.gnn,
+    motion: Annotated[
+        Motion, typer.Option(help="Motion model: one NCV, or an IMM over NCV, CA and CT.")
+    ] = Motion.ncv,
     stats_json: Annotated[
         Path | None,
         typer.Option(help="Write scans, per-scan time median/p99 (ms), tracks confirmed here."),
@@ -255,7 +265,11 @@ def track(
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    run = run_tracker(scen, dataclasses.replace(tracker_config(scen.params), assoc=assoc.value))
+    if motion is Motion.imm and assoc is Assoc.jpda:
+        typer.echo("error: JPDA is not combined with the IMM yet", err=True)
+        raise typer.Exit(2)
+    cfg = dataclasses.replace(tracker_config(scen.params), assoc=assoc.value, motion=motion.value)
+    run = run_tracker(scen, cfg)
     write_csv(run, out)
     stats = run.stats()
     if stats_json is not None:

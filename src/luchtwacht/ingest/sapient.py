@@ -462,10 +462,11 @@ class SapientPipe:
         z = np.zeros((n, 3))
         cov = np.zeros((n, 3, 3))
         datum = np.fromiter((row.datum for row in rows), float, n)
+        aer_std = np.zeros((n, 3))
         # Off-the-map inputs give NaN here; they are caught just below, so no warnings.
         with np.errstate(invalid="ignore", over="ignore"):
             if rb.any():
-                z[rb], cov[rb] = self._convert_range_bearing(node, num[rb], datum[rb])
+                z[rb], cov[rb], aer_std[rb] = self._convert_range_bearing(node, num[rb], datum[rb])
             if not rb.all():
                 zones = [row.utm_zone for row in rows if row.kind != "range_bearing"]
                 z[~rb], cov[~rb] = self._convert_location(num[~rb], datum[~rb], zones)
@@ -480,6 +481,7 @@ class SapientPipe:
             keep = np.flatnonzero(finite)
             rows = [rows[i] for i in keep]
             t, z, cov, n = t[keep], z[keep], cov[keep], keep.size
+            rb, aer_std = rb[keep], aer_std[keep]
             if n == 0:
                 return []
         labels = [map_class(row.label) if row.label else None for row in rows]
@@ -490,9 +492,13 @@ class SapientPipe:
         # Plots stamped within SCAN_MERGE_S of each other are one look of the sensor (some
         # stamp every plot of a scan a few milliseconds apart); later ones start a new batch.
         cuts = np.flatnonzero(np.diff(t[order]) > SCAN_MERGE_S) + 1
+        polar, polar_cov, sensor_enu = self._radar_space(node, z, rb, aer_std)
         out = []
         for idx in np.split(order, cuts):
             t0 = float(t[idx].max())
+            # A scan of nothing but range/bearing plots also goes to the tracker as the radar
+            # measured it, for an EKF update in (az, el, r) rather than in the conversion.
+            own = polar is not None and bool(rb[idx].all())
             batch = DetectionBatch(
                 sensor_id=self.sensor_id,
                 t_s=t[idx],
@@ -500,14 +506,54 @@ class SapientPipe:
                 R=cov[idx],
                 class_loglik=loglik[idx],
                 extra=tuple(extra[i] for i in idx),
+                polar=polar[idx] if own and polar is not None else None,
+                polar_cov=polar_cov[idx] if own and polar_cov is not None else None,
+                sensor_enu_m=sensor_enu if own else None,
             )
             out.append((t0, batch))
         return out
 
+    def _radar_space(
+        self,
+        node: NodeState,
+        z: NDArray[np.float64],
+        rb: NDArray[np.bool_],
+        aer_std: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64] | None, NDArray[np.float64] | None, NDArray[np.float64] | None]:
+        """(az, el, r) of range/bearing plots seen from the node in the site frame, with σ².
+
+        The angles are re-taken from the exact ENU conversion relative to the node's ENU
+        position, so the node's own local level (tilted from the site's by its distance, 0.05°
+        at 5 km) and any declination or grid correction are already accounted for; the reported
+        standard deviations carry over (the frames differ by a rotation of well under 1°).
+        """
+        if not rb.any() or node.lat_deg is None or node.lon_deg is None or node.alt_m is None:
+            return None, None, None
+        sensor = self.origin.to_enu(node.lat_deg, node.lon_deg, node.alt_m).reshape(3)
+        d = z - sensor
+        horizontal = np.hypot(d[:, 0], d[:, 1])
+        polar = np.column_stack(
+            [
+                np.arctan2(d[:, 0], d[:, 1]),
+                np.arctan2(d[:, 2], horizontal),
+                np.linalg.norm(d, axis=1),
+            ]
+        )
+        var = np.column_stack(
+            [np.radians(aer_std[:, 0]) ** 2, np.radians(aer_std[:, 1]) ** 2, aer_std[:, 2] ** 2]
+        )
+        polar_cov = np.zeros((z.shape[0], 3, 3))
+        polar_cov[:, [0, 1, 2], [0, 1, 2]] = var
+        # Straight above the node, or at it, azimuth (and elevation) are undefined: such a plot
+        # keeps to the ENU update (its whole scan does).
+        if not (horizontal[rb] > 1.0).all():
+            return None, None, None
+        return polar, polar_cov, sensor
+
     def _convert_range_bearing(
         self, node: NodeState, num: NDArray[np.float64], datum: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Sensor-relative azimuth/elevation/range rows → site ENU and covariance (one call)."""
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Sensor-relative azimuth/elevation/range rows → site ENU, covariance, (σaz°, σel°, σr)."""
         if node.lat_deg is None or node.lon_deg is None or node.alt_m is None:
             raise SapientError(
                 "SapientMessage.status_report.node_location", "node location unknown"
@@ -527,7 +573,7 @@ class SapientPipe:
         rng_std = _std(num[:, 5] * to_m, _DEFAULT_AER_STD[2])
         z = self.origin.aer_to_enu(az, el, rng, node.lat_deg, node.lon_deg, node.alt_m)
         cov = aer_covariance_to_enu(az, el, rng, az_std, el_std, rng_std)
-        return z, cov
+        return z, cov, np.column_stack([az_std, el_std, rng_std])
 
     def _convert_location(
         self, num: NDArray[np.float64], datum: NDArray[np.float64], zones: list[str]

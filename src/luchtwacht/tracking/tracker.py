@@ -77,6 +77,8 @@ class TrackerConfig:
     report_existence: float = 0.5  # a confirmed track below this is held but not reported
     delete_existence: float = 0.01  # a track below this is deleted
     assoc: str = "gnn"  # "gnn" (one detection per track) or "jpda" (weighted by probability)
+    # Per-sensor choice, overriding ``assoc``: e.g. (("radar-2", "jpda"),) for a cluttered one.
+    assoc_by_sensor: tuple[tuple[str, str], ...] = ()
     bearing_pair_window_s: float = 1.0  # bearings of two sensors this close in time may cross
     oosm_window_s: float = 7.0  # a batch this much older than the newest is still applied
     bearing_clutter_density: float = 0.01  # false bearings per radian (per rad² with elevation)
@@ -187,12 +189,14 @@ class Tracker:
         self._bearing_buffer: list[tuple[float, BearingBatch, NDArray[np.int64]]] = []
         self.latest_t_s = -math.inf  # newest batch time applied
         self.late_rejected = 0  # batches beyond the out-of-sequence window, not applied
-        if self.config.assoc not in ("gnn", "jpda"):
-            raise ValueError(f"unknown association {self.config.assoc!r}: gnn or jpda")
+        self._assoc = dict(cfg.assoc_by_sensor)
+        for name in (cfg.assoc, *self._assoc.values()):
+            if name not in ("gnn", "jpda"):
+                raise ValueError(f"unknown association {name!r}: gnn or jpda")
         if cfg.motion not in ("ncv", "imm"):
             raise ValueError(f"unknown motion model {cfg.motion!r}: ncv or imm")
         self._imm = cfg.motion == "imm"
-        if self._imm and cfg.assoc == "jpda":
+        if self._imm and "jpda" in (cfg.assoc, *self._assoc.values()):
             raise ValueError("JPDA is not combined with the IMM yet: use assoc='gnn'")
         if self._imm:
             imm_warm_up()
@@ -279,7 +283,8 @@ class Tracker:
         n_d = len(batch)
         self._predict(t_b)
         self._gated = np.zeros(len(tt), dtype=bool)
-        if n_d and cfg.assoc == "jpda":
+        jpda = self._assoc.get(batch.sensor_id, cfg.assoc) == "jpda"
+        if n_d and jpda:
             ti, di, unassigned = self._jpda(batch)
         else:
             if n_d:
@@ -651,7 +656,7 @@ class Tracker:
         tt.n_events[step] += 1
         if batch.counts_misses:  # a miss costs ln(1 − PD): cheap for a sensor that often misses
             missed = step & ~hit
-            if self.config.assoc == "jpda":
+            if self._assoc.get(batch.sensor_id, self.config.assoc) == "jpda":
                 missed &= ~self._gated  # JPDA already scored every gated track
             tt.score[missed] += math.log1p(-self._sensor(batch)[0])
         window = tt.hist & ((1 << cfg.confirm_n) - 1)
