@@ -27,6 +27,7 @@ mean and wraps the azimuth innovation to (−π, π].
 from __future__ import annotations
 
 import math
+import threading
 
 import numba
 import numpy as np
@@ -193,7 +194,7 @@ def _combine_into(xm: F64, pm: F64, mu: F64, i: int, x_out: F64, p_out: F64) -> 
 
 
 @_jit_parallel
-def imm_predict_inplace(
+def _imm_predict_parallel(
     xm: F64,
     pm: F64,
     mu: F64,
@@ -444,7 +445,7 @@ def ekf_update_rows(x: F64, p: F64, rows: I64, z: F64, r: F64, kind: int, sensor
 
 
 @_jit_parallel
-def imm_update_inplace(
+def _imm_update_parallel(
     xm: F64,
     pm: F64,
     mu: F64,
@@ -541,6 +542,56 @@ def gate_refine(
             keep[n], d2o[n], ldo[n] = k, d2, math.log(det)
             n += 1
     return keep[:n], d2o[:n], ldo[:n]
+
+
+# numba's default thread pool (workqueue) aborts the process if two Python threads enter
+# parallel code at once; trackers in several threads take turns here instead.
+_PARALLEL = threading.Lock()
+
+
+def imm_predict_inplace(
+    xm: F64,
+    pm: F64,
+    mu: F64,
+    dt: F64,
+    pi: F64,
+    models: I64,
+    q: F64,
+    omega_min: float,
+    omega_max: float,
+    x_out: F64,
+    p_out: F64,
+) -> None:
+    """IMM interaction and prediction of every track, in place; ``mu`` becomes c (predicted).
+
+    xm (N, M, 9), pm (N, M, 9, 9), mu (N, M), dt (N,), pi (M, M) with pi[i, j] = P(j | i),
+    models (M,) of ``MODEL_*`` with PSDs q (M,). The combined position/velocity estimate of
+    each track is written to x_out (N, 6) and p_out (N, 6, 6) for gating and output.
+    """
+    with _PARALLEL:
+        _imm_predict_parallel(xm, pm, mu, dt, pi, models, q, omega_min, omega_max, x_out, p_out)
+
+
+def imm_update_inplace(
+    xm: F64,
+    pm: F64,
+    mu: F64,
+    rows: I64,
+    z: F64,
+    r: F64,
+    kind: int,
+    sensor: F64,
+    x_out: F64,
+    p_out: F64,
+) -> F64:
+    """Model-conditioned EKF updates of tracks ``rows`` with plots z (K, m), r (K, m, m).
+
+    μ_j ∝ c_j Λ_j in the log domain; returns ln Σ_j c_j Λ_j per row (the IMM's measurement
+    likelihood, for the track score) and writes the combined 6-state to x_out/p_out.
+    """
+    with _PARALLEL:
+        out: F64 = _imm_update_parallel(xm, pm, mu, rows, z, r, kind, sensor, x_out, p_out)
+    return out
 
 
 def warm_up() -> None:
