@@ -1,7 +1,7 @@
 """The tracker: all tracks in one struct-of-arrays table, updated batch by batch.
 
 Per detection batch (one sensor, one time): predict every track to the batch time, gate
-(k-d tree + χ²), associate (GNN), update the assigned tracks (Kalman; a second hit on a new track
+(grid + χ²), associate (GNN), update the assigned tracks (Kalman; a second hit on a new track
 instead sets the velocity from two points), start tentative tracks on the unassigned detections,
 then confirm (M of N hits and an existence probability, IPDA-style), hold tracks that are probably
 gone and delete lost ones. Identification evidence carried by detections (class
