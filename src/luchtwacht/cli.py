@@ -23,6 +23,7 @@ from rich.table import Table
 from luchtwacht import __version__
 from luchtwacht.commands import adsb as adsb_commands
 from luchtwacht.commands import asterix as asterix_commands
+from luchtwacht.commands import evaluate as evaluate_commands
 from luchtwacht.commands import remoteid as remoteid_commands
 from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.commands import track as track_commands
@@ -56,6 +57,11 @@ app.add_typer(
 app.add_typer(asterix_commands.app, name="asterix", help="ASTERIX CAT048/CAT034 radar data tools.")
 app.add_typer(sapient_commands.app, name="sapient", help="SAPIENT (BSI Flex 335 v2.0) tools.")
 app.add_typer(track_commands.app, name="track", help="Track a benchmark scenario (.npz) to CSV.")
+app.add_typer(
+    evaluate_commands.app,
+    name="evaluate",
+    help="Score scenarios end to end (Monte Carlo) into an HTML report; compare two runs.",
+)
 
 
 @app.callback()

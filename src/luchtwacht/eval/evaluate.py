@@ -1,0 +1,348 @@
+"""Monte Carlo evaluation of the whole pipeline on scenarios: the figures a buyer compares.
+
+Each run flies a scenario through the full pipeline (simulated sensors speaking their wire
+formats → ingest → tracker → classification → threat → alerts) and, at every 1 Hz assessment
+cycle, compares the reported air picture with the simulated truth:
+
+* **GOSPA** (c, p = 2, α = 2, 3D positions) of the confirmed tracks, with its localisation,
+  missed and false parts (:mod:`luchtwacht.eval.metrics`);
+* per true target (tracks paired with targets by :class:`~luchtwacht.eval.truth.TruthMatcher`):
+  time from its first existence to its first confirmed track (**detect**), to the first cycle
+  its track carried its true class (**classify**), and — for targets that should raise one —
+  to the first alert raised on one of its tracks (**alert**); **track ids** used, **id switches**
+  (the matched id changes between two matched cycles) and **fragmentations** (matched, then
+  unmatched while it exists, then matched again), and the fraction of its cycles it was tracked;
+* a **classification confusion matrix** over every matched target-cycle;
+* **alerts**: raised, on an intruder (a target whose scenario role is ``intruder``), and
+  **false alerts** (raised on a track that followed no intruder), also per hour.
+
+Runs differ by seed (``seed + run``): every sensor's noise, and everything else the seed draws.
+Results are plain dataclasses that serialise to JSON (:func:`summary`), so two evaluations
+can be compared (:func:`compare`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from luchtwacht.eval.metrics import GospaSeries, gospa_over_scans
+from luchtwacht.eval.truth import TruthMatcher
+from luchtwacht.pipeline import Pipeline
+from luchtwacht.sim.scenario import Scenario
+
+F64 = NDArray[np.float64]
+CLASSES = ("drone", "bird", "aircraft", "clutter", "unknown")
+ALERTING_ROLES = ("intruder",)  # targets an alert should be raised on
+MATCH_DIST_M = 150.0  # a track within this of a target (3D) may be that target's
+
+
+@dataclass(slots=True)
+class TargetResult:
+    """What one run's air picture said about one true target (times relative to existence)."""
+
+    name: str
+    role: str
+    true_class: str
+    exists_s: float | None
+    detect_s: float | None
+    classify_s: float | None
+    alert_s: float | None
+    should_alert: bool
+    track_ids: list[int]
+    id_switches: int
+    fragmentations: int
+    coverage: float
+
+
+@dataclass(slots=True)
+class RunResult:
+    """One Monte Carlo run of one scenario."""
+
+    scenario: str
+    seed: int
+    duration_s: float
+    cycle_t_s: list[float]
+    gospa: list[float]
+    gospa_localisation: list[float]
+    gospa_missed: list[float]
+    gospa_false: list[float]
+    n_missed: list[int]
+    n_false: list[int]
+    targets: list[TargetResult]
+    confusion: list[list[int]]  # [true class][reported class], CLASSES order
+    alerts_raised: int
+    alerts_on_intruders: int
+    false_alerts: int
+    truth_xy: dict[str, list[list[float]]] = field(default_factory=dict)  # name → [[t, e, n]]
+    track_xy: dict[int, list[list[float]]] = field(default_factory=dict)  # id → [[t, e, n]]
+
+    @property
+    def false_alerts_per_hour(self) -> float:
+        """False alerts scaled to an hour of this scenario."""
+        return self.false_alerts * 3600.0 / self.duration_s if self.duration_s > 0 else 0.0
+
+
+def _runs_of_ids(seq: Sequence[int | None]) -> tuple[int, int]:
+    """(id switches, fragmentations) of a per-cycle matched-id sequence (None: unmatched)."""
+    switches = fragments = 0
+    last: int | None = None
+    gap = False
+    seen = False
+    for tid in seq:
+        if tid is None:
+            gap = seen
+            continue
+        if last is not None and tid != last:
+            switches += 1
+        if gap:
+            fragments += 1
+            gap = False
+        last, seen = tid, True
+    return switches, fragments
+
+
+def evaluate_run(
+    scenario: Scenario,
+    seed: int,
+    gospa_c_m: float = 100.0,
+    keep_paths: bool = False,
+) -> RunResult:
+    """Fly ``scenario`` with ``seed`` through the pipeline and score its air picture."""
+    scen = dataclasses.replace(scenario, seed=seed)
+    pipe = Pipeline(scen)
+    matcher = TruthMatcher(scen.targets, max_dist_m=MATCH_DIST_M)
+    t_truth: list[float] = []
+    p_truth: list[F64] = []
+    t_est: list[float] = []
+    p_est: list[F64] = []
+    truth_xy: dict[str, list[list[float]]] = {}
+    track_xy: dict[int, list[list[float]]] = {}
+    matched_ids: dict[str, list[int | None]] = {t.name: [] for t in scen.targets}
+
+    def observe(q: Pipeline) -> None:
+        t = q.t_s
+        n_before = {name: len(h.matches) for name, h in matcher.history.items()}
+        matcher.observe(t, q.views)
+        for tgt in scen.targets:
+            s = tgt.path.state(t)
+            if s is None:
+                continue
+            t_truth.append(t)
+            p_truth.append(np.asarray(s[0], dtype=float))
+            h = matcher.history[tgt.name]
+            new = len(h.matches) > n_before[tgt.name]
+            matched_ids[tgt.name].append(h.matches[-1][1].track_id if new else None)
+            if keep_paths:
+                truth_xy.setdefault(tgt.name, []).append([t, float(s[0][0]), float(s[0][1])])
+        for v in q.views:
+            t_est.append(t)
+            p_est.append(np.array([v.east_m, v.north_m, v.up_m]))
+            if keep_paths:
+                track_xy.setdefault(v.track_id, []).append([t, v.east_m, v.north_m])
+
+    pipe.run(scen.duration_s, on_cycle=observe)
+    cycles = matcher.cycle_times
+    g: GospaSeries = gospa_over_scans(
+        np.searchsorted(cycles, t_truth),
+        np.array(p_truth).reshape(-1, 3),
+        np.searchsorted(cycles, t_est),
+        np.array(p_est).reshape(-1, 3),
+        n_scans=len(cycles),
+        c=gospa_c_m,
+    )
+    raised = [ev for ev in pipe.events if ev.kind == "raised"]
+    intruder_ids: set[int] = set()
+    for tgt in scen.targets:
+        if tgt.role in ALERTING_ROLES:
+            intruder_ids |= set(matcher.history[tgt.name].track_ids)
+    results = []
+    confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)
+    for tgt in scen.targets:
+        h = matcher.history[tgt.name]
+        true_label = tgt.true_class.label
+        t0 = h.first_exists_s
+        ids = set(h.track_ids)
+        alert_t = min(
+            (ev.t_s - pipe.epoch_s for ev in raised if ev.alert.track_id in ids), default=None
+        )
+        cls_t = h.first_class_s(true_label)
+        det_t = h.first_match_s()
+        switches, fragments = _runs_of_ids(matched_ids[tgt.name])
+        for _, v in h.matches:
+            label = v.object_class if v.object_class in CLASSES else "unknown"
+            confusion[CLASSES.index(true_label), CLASSES.index(label)] += 1
+        exist_cycles = [t for t in cycles if tgt.path.state(t) is not None]
+        results.append(
+            TargetResult(
+                name=tgt.name,
+                role=tgt.role,
+                true_class=true_label,
+                exists_s=t0,
+                detect_s=None if det_t is None or t0 is None else det_t - t0,
+                classify_s=None if cls_t is None or t0 is None else cls_t - t0,
+                alert_s=None if alert_t is None or t0 is None else max(alert_t - t0, 0.0),
+                should_alert=tgt.role in ALERTING_ROLES,
+                track_ids=h.track_ids,
+                id_switches=switches,
+                fragmentations=fragments,
+                coverage=h.coverage(exist_cycles),
+            )
+        )
+    on_intruders = sum(1 for ev in raised if ev.alert.track_id in intruder_ids)
+    return RunResult(
+        scenario=scen.name,
+        seed=seed,
+        duration_s=scen.duration_s,
+        cycle_t_s=list(cycles),
+        gospa=g.distance.tolist(),
+        gospa_localisation=g.localisation.tolist(),
+        gospa_missed=g.missed.tolist(),
+        gospa_false=g.false.tolist(),
+        n_missed=g.n_missed.tolist(),
+        n_false=g.n_false.tolist(),
+        targets=results,
+        confusion=confusion.tolist(),
+        alerts_raised=len(raised),
+        alerts_on_intruders=on_intruders,
+        false_alerts=len(raised) - on_intruders,
+        truth_xy=truth_xy,
+        track_xy=track_xy,
+    )
+
+
+def evaluate(
+    scenario: Scenario,
+    runs: int,
+    gospa_c_m: float = 100.0,
+    progress: Callable[[int], None] | None = None,
+) -> list[RunResult]:
+    """``runs`` Monte Carlo runs of a scenario (seeds ``seed``, ``seed + 1``, …)."""
+    out = []
+    for k in range(runs):
+        out.append(evaluate_run(scenario, scenario.seed + k, gospa_c_m, keep_paths=k == 0))
+        if progress is not None:
+            progress(k + 1)
+    return out
+
+
+def _stats(values: Sequence[float | None]) -> dict[str, float | int | None]:
+    """Median, 90th percentile, max and how many of the values exist."""
+    v = np.array([x for x in values if x is not None], dtype=float)
+    if v.size == 0:
+        return {"n": 0, "of": len(values), "median": None, "p90": None, "max": None}
+    return {
+        "n": int(v.size),
+        "of": len(values),
+        "median": float(np.median(v)),
+        "p90": float(np.percentile(v, 90)),
+        "max": float(v.max()),
+    }
+
+
+def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
+    """The headline figures of a scenario's runs, JSON-ready (what ``--compare`` reads)."""
+    if not runs:
+        raise ValueError("no runs to summarise")
+    hours = sum(r.duration_s for r in runs) / 3600.0
+    targets = [t for r in runs for t in r.targets]
+    confusion = np.sum([r.confusion for r in runs], axis=0)
+    drones = [t for t in targets if t.true_class == "drone"]
+    return {
+        "scenario": runs[0].scenario,
+        "runs": len(runs),
+        "seeds": [r.seed for r in runs],
+        "duration_s": runs[0].duration_s,
+        "gospa_mean": float(np.mean([np.mean(r.gospa) for r in runs])),
+        "missed_per_cycle": float(np.mean([np.mean(r.n_missed) for r in runs])),
+        "false_tracks_per_cycle": float(np.mean([np.mean(r.n_false) for r in runs])),
+        "time_to_detect_s": _stats([t.detect_s for t in targets if t.role != "bird"]),
+        "time_to_detect_drone_s": _stats([t.detect_s for t in drones]),
+        "time_to_classify_drone_s": _stats([t.classify_s for t in drones]),
+        "time_to_alert_s": _stats([t.alert_s for t in targets if t.should_alert]),
+        "intruders_alerted": sum(1 for t in targets if t.should_alert and t.alert_s is not None),
+        "intruders": sum(1 for t in targets if t.should_alert),
+        "alerts_raised": sum(r.alerts_raised for r in runs),
+        "false_alerts": sum(r.false_alerts for r in runs),
+        "false_alerts_per_hour": sum(r.false_alerts for r in runs) / hours if hours else 0.0,
+        "id_switches": sum(t.id_switches for t in targets),
+        "fragmentations": sum(t.fragmentations for t in targets),
+        "track_ids_per_target": float(np.mean([max(len(t.track_ids), 1) for t in targets])),
+        "coverage_drone": float(np.mean([t.coverage for t in drones])) if drones else None,
+        "confusion": {
+            "classes": list(CLASSES),
+            "counts": confusion.tolist(),
+        },
+        "birds_called_drone": int(confusion[CLASSES.index("bird"), CLASSES.index("drone")]),
+    }
+
+
+# Which way is worse, and by how much a change counts as a regression.
+_DIRECTIONS: dict[str, tuple[int, float]] = {
+    "gospa_mean": (+1, 0.05),  # relative
+    "missed_per_cycle": (+1, 0.10),
+    "false_tracks_per_cycle": (+1, 0.10),
+    "false_alerts_per_hour": (+1, 0.0),
+    "id_switches": (+1, 0.0),
+    "fragmentations": (+1, 0.0),
+    "birds_called_drone": (+1, 0.0),
+    "time_to_detect_s.median": (+1, 0.10),
+    "time_to_classify_drone_s.median": (+1, 0.10),
+    "time_to_alert_s.median": (+1, 0.10),
+    "intruders_alerted": (-1, 0.0),
+}
+
+
+def _get(d: dict[str, Any], dotted: str) -> float | None:
+    cur: Any = d
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return None if cur is None else float(cur)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One metric of one scenario in two evaluations."""
+
+    scenario: str
+    metric: str
+    before: float | None
+    after: float | None
+    regression: bool
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
+    """Metric by metric, scenario by scenario: what changed and whether it got worse.
+
+    A metric regresses when it moves the wrong way by more than its tolerance (relative for
+    continuous figures, any amount for counts), or disappears.
+    """
+    out = []
+    b_by = {s["scenario"]: s for s in before["scenarios"]}
+    for s_after in after["scenarios"]:
+        s_before = b_by.get(s_after["scenario"])
+        if s_before is None:
+            continue
+        for metric, (sign, tol) in _DIRECTIONS.items():
+            b, a = _get(s_before, metric), _get(s_after, metric)
+            if b is None and a is None:
+                continue
+            if a is None or b is None:
+                out.append(Change(s_after["scenario"], metric, b, a, a is None))
+                continue
+            worse = sign * (a - b) > tol * max(abs(b), 1e-9) if tol else sign * (a - b) > 0
+            out.append(Change(s_after["scenario"], metric, b, a, bool(worse)))
+    return out
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """JSON has no NaN: map it to null."""
+    return None if x is None or not math.isfinite(x) else x

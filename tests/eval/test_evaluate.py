@@ -1,0 +1,160 @@
+"""The evaluation harness on hand-checkable scenarios, the report it writes and the comparison."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from luchtwacht.cli import app
+from luchtwacht.eval.evaluate import _runs_of_ids, compare, evaluate, evaluate_run, summary
+from luchtwacht.eval.report import write_report
+from luchtwacht.sim.scenario_file import load_scenario_file
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAD = """
+name: {name}
+seed: 3
+duration_s: {duration}
+epoch: 2026-06-12T21:30:00Z
+site: {{lat: 51.6564, lon: 5.7087, alt_m: 65.0}}
+zones:
+  - name: base
+    runway: {{heading_deg: 58.0, half_length_m: 2000.0, half_width_m: 600.0}}
+    floor_m: 0.0
+    ceiling_m: 500.0
+radars:
+  - node_id: 4b1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b5c
+    position: {{east_m: 0.0, north_m: 0.0, up_m: 10.0}}
+    false_alarms_per_scan: 0.0
+"""
+
+
+def write(tmp_path: Path, name: str, duration: float, targets: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(HEAD.format(name=name, duration=duration) + targets)
+    return path
+
+
+FAR = """
+targets:
+  - name: Far away
+    class: drone
+    rcs_m2: 0.02
+    role: intruder
+    path:
+      waypoints:
+        - {east_m: 40000.0, north_m: 0.0, up_m: 100.0}
+        - {east_m: 40000.0, north_m: 500.0, up_m: 100.0}
+      speeds_ms: [5.0]
+"""
+
+INBOUND = """
+targets:
+  - name: Inbound
+    class: drone
+    rcs_m2: 0.05
+    role: intruder
+    path:
+      waypoints:
+        - {east_m: 2500.0, north_m: 1500.0, up_m: 80.0}
+        - {east_m: 0.0, north_m: 0.0, up_m: 80.0}
+      speeds_ms: [20.0]
+"""
+
+
+def test_id_switches_and_fragmentations_are_counted_by_hand():
+    assert _runs_of_ids([None, 1, 1, None, 1, 2, 2]) == (1, 1)
+    assert _runs_of_ids([None, None, 3, 3, 3]) == (0, 0)  # late start is not a fragment
+    assert _runs_of_ids([4, None, None, 5, None]) == (1, 1)  # trailing gap is not either
+    assert _runs_of_ids([]) == (0, 0)
+
+
+def test_a_target_no_sensor_can_see_scores_c_over_root_two_every_cycle(tmp_path):
+    # One target 40 km out (radar range 10 km), nothing else, no clutter: at every cycle GOSPA
+    # is one missed target, sqrt(c²/2) = 70.71 m for c = 100 m.
+    scen = load_scenario_file(write(tmp_path, "far", 20.0, FAR))
+    run = evaluate_run(scen, seed=3, gospa_c_m=100.0)
+    assert len(run.gospa) == 20
+    assert all(math.isclose(g, 100.0 / math.sqrt(2.0)) for g in run.gospa)
+    assert run.n_missed == [1] * 20 and run.n_false == [0] * 20
+    (t,) = run.targets
+    assert t.exists_s == 1.0 and t.detect_s is None and t.alert_s is None
+    assert t.coverage == 0.0 and t.track_ids == []
+    s = summary([run])
+    assert s["intruders"] == 1 and s["intruders_alerted"] == 0
+    assert s["time_to_detect_s"] == {"n": 0, "of": 1, "median": None, "p90": None, "max": None}
+    assert s["false_alerts"] == 0 and s["false_alerts_per_hour"] == 0.0
+
+
+def test_an_inbound_drone_is_detected_classified_alerted_and_scored(tmp_path):
+    scen = load_scenario_file(write(tmp_path, "inbound", 90.0, INBOUND))
+    runs = evaluate(scen, runs=2)
+    assert [r.seed for r in runs] == [3, 4]
+    for run in runs:
+        (t,) = run.targets
+        assert t.detect_s is not None and t.detect_s <= 5.0
+        assert t.classify_s is not None and t.classify_s >= t.detect_s
+        assert t.alert_s is not None and t.alert_s >= t.detect_s
+        assert t.id_switches == 0 and len(t.track_ids) == 1
+        assert t.coverage > 0.9
+        # every matched cycle lands in the confusion matrix's drone row
+        assert sum(run.confusion[0]) == round(t.coverage * len(run.cycle_t_s))
+        assert run.false_alerts == 0 and run.alerts_on_intruders >= 1
+        # once tracked, GOSPA is the localisation error: well under the cut-off
+        assert max(run.gospa[10:]) < 60.0
+    s = summary(runs)
+    assert s["intruders_alerted"] == 2 and s["time_to_alert_s"]["n"] == 2
+    assert s["confusion"]["counts"][0][0] > 0
+
+
+def test_report_and_comparison(tmp_path):
+    scen = load_scenario_file(write(tmp_path, "inbound", 40.0, INBOUND))
+    runs = evaluate(scen, runs=1)
+    doc = write_report(tmp_path / "rep", {scen.name: runs})
+    for name in ("index.html", "summary.json", "runs.json", "inbound-gospa.png", "inbound-map.png"):
+        assert (tmp_path / "rep" / name).stat().st_size > 0
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "Time to alert" in page and 'src="inbound-confusion.png"' in page
+    assert json.loads((tmp_path / "rep" / "summary.json").read_text()) == json.loads(
+        json.dumps(doc)
+    )
+    same = compare(doc, doc)
+    assert same and not any(c.regression for c in same)
+    worse = json.loads(json.dumps(doc))
+    worse["scenarios"][0]["gospa_mean"] *= 1.2
+    worse["scenarios"][0]["false_alerts_per_hour"] += 1.0
+    flagged = {c.metric for c in compare(doc, worse) if c.regression}
+    assert flagged == {"gospa_mean", "false_alerts_per_hour"}
+    better = json.loads(json.dumps(doc))
+    better["scenarios"][0]["gospa_mean"] *= 0.8
+    assert not any(c.regression for c in compare(doc, better))
+
+
+def test_cli_writes_the_report_and_compare_exits_1_on_a_regression(tmp_path):
+    runner = CliRunner()
+    path = write(tmp_path, "inbound", 30.0, INBOUND)
+    out = tmp_path / "rep"
+    result = runner.invoke(app, ["evaluate", str(path), "--runs", "1", "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    a = out / "summary.json"
+    b = tmp_path / "b.json"
+    doc = json.loads(a.read_text())
+    doc["scenarios"][0]["id_switches"] += 2
+    b.write_text(json.dumps(doc))
+    assert runner.invoke(app, ["evaluate", "--compare", str(a), str(a)]).exit_code == 0
+    result = runner.invoke(app, ["evaluate", "--compare", str(a), str(b)])
+    assert result.exit_code == 1 and "id_switches" in result.output
+    bad = runner.invoke(app, ["evaluate", str(tmp_path / "missing.yaml"), "--report", str(out)])
+    assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_library_scenario_runs_shortened(path):
+    scen = load_scenario_file(path)
+    import dataclasses
+
+    run = evaluate_run(dataclasses.replace(scen, duration_s=min(scen.duration_s, 45.0)), scen.seed)
+    assert len(run.gospa) >= 40
+    assert all(g >= 0.0 for g in run.gospa)
