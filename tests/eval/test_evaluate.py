@@ -158,3 +158,16 @@ def test_every_library_scenario_runs_shortened(path):
     run = evaluate_run(dataclasses.replace(scen, duration_s=min(scen.duration_s, 45.0)), scen.seed)
     assert len(run.gospa) >= 40
     assert all(g >= 0.0 for g in run.gospa)
+
+
+def test_the_warning_before_the_breach_is_measured(tmp_path):
+    scen = load_scenario_file(write(tmp_path, "inbound", 150.0, INBOUND))
+    (run,) = evaluate(scen, runs=1)
+    (t,) = run.targets
+    # It flies in almost along the runway axis (bearing 239° against the runway's 238°) from
+    # 2915 m: the rectangle's end, 2000 m out, is reached after 915 m at 20 m/s, 45.7 s.
+    assert t.breach_s is not None and 44.0 <= t.breach_s <= 47.0
+    assert t.alert_s is not None and t.alert_s < t.breach_s
+    s = summary([run])
+    assert s["alert_lead_s"]["median"] == t.breach_s - t.alert_s
+    assert s["intruders_in_zone_unwarned"] == 0

@@ -9,7 +9,8 @@ cycle, compares the reported air picture with the simulated truth:
 * per true target (tracks paired with targets by :class:`~luchtwacht.eval.truth.TruthMatcher`):
   time from its first existence to its first confirmed track (**detect**), to the first cycle
   its track carried its true class (**classify**), and — for targets that should raise one —
-  to the first alert raised on one of its tracks (**alert**); **track ids** used, **id switches**
+  to the first alert raised on one of its tracks (**alert**), and the **warning** that alert gave
+  before the target entered a protected zone; **track ids** used, **id switches**
   (the matched id changes between two matched cycles) and **fragmentations** (matched, then
   unmatched while it exists, then matched again), and the fraction of its cycles it was tracked;
 * a **classification confusion matrix** over every matched target-cycle;
@@ -54,6 +55,7 @@ class TargetResult:
     detect_s: float | None
     classify_s: float | None
     alert_s: float | None
+    breach_s: float | None  # first cycle the target was inside a protected zone
     should_alert: bool
     track_ids: list[int]
     id_switches: int
@@ -125,6 +127,7 @@ def evaluate_run(
     truth_xy: dict[str, list[list[float]]] = {}
     track_xy: dict[int, list[list[float]]] = {}
     matched_ids: dict[str, list[int | None]] = {t.name: [] for t in scen.targets}
+    breach: dict[str, float] = {}
 
     def observe(q: Pipeline) -> None:
         t = q.t_s
@@ -136,6 +139,10 @@ def evaluate_run(
                 continue
             t_truth.append(t)
             p_truth.append(np.asarray(s[0], dtype=float))
+            if tgt.name not in breach and any(
+                bool(z.inside(np.asarray(s[0], dtype=float)[None])[0]) for z in q.zones
+            ):
+                breach[tgt.name] = t
             h = matcher.history[tgt.name]
             new = len(h.matches) > n_before[tgt.name]
             matched_ids[tgt.name].append(h.matches[-1][1].track_id if new else None)
@@ -188,6 +195,7 @@ def evaluate_run(
                 detect_s=None if det_t is None or t0 is None else det_t - t0,
                 classify_s=None if cls_t is None or t0 is None else cls_t - t0,
                 alert_s=None if alert_t is None or t0 is None else max(alert_t - t0, 0.0),
+                breach_s=None if t0 is None or tgt.name not in breach else breach[tgt.name] - t0,
                 should_alert=tgt.role in ALERTING_ROLES,
                 track_ids=h.track_ids,
                 id_switches=switches,
@@ -266,6 +274,22 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
         "time_to_detect_drone_s": _stats([t.detect_s for t in drones]),
         "time_to_classify_drone_s": _stats([t.classify_s for t in drones]),
         "time_to_alert_s": _stats([t.alert_s for t in targets if t.should_alert]),
+        # Warning an operator had: from the alert to the intruder's entry into a zone
+        # (negative: alerted only after it was in).
+        "alert_lead_s": _stats(
+            [
+                t.breach_s - t.alert_s
+                for t in targets
+                if t.should_alert and t.breach_s is not None and t.alert_s is not None
+            ]
+        ),
+        "intruders_in_zone_unwarned": sum(
+            1
+            for t in targets
+            if t.should_alert
+            and t.breach_s is not None
+            and (t.alert_s is None or t.alert_s > t.breach_s)
+        ),
         "intruders_alerted": sum(1 for t in targets if t.should_alert and t.alert_s is not None),
         "intruders": sum(1 for t in targets if t.should_alert),
         "alerts_raised": sum(r.alerts_raised for r in runs),
@@ -295,6 +319,8 @@ _DIRECTIONS: dict[str, tuple[int, float]] = {
     "time_to_detect_s.median": (+1, 0.10),
     "time_to_classify_drone_s.median": (+1, 0.10),
     "time_to_alert_s.median": (+1, 0.10),
+    "alert_lead_s.median": (-1, 0.10),
+    "intruders_in_zone_unwarned": (+1, 0.0),
     "intruders_alerted": (-1, 0.0),
 }
 

@@ -142,6 +142,8 @@ def _table(s: dict[str, Any]) -> str:
         ("Time to detect (targets other than birds)", _stat(s["time_to_detect_s"])),
         ("Time to classify a drone", _stat(s["time_to_classify_drone_s"])),
         ("Time to alert (intruders)", _stat(s["time_to_alert_s"])),
+        ("Warning before an intruder entered a zone", _stat(s["alert_lead_s"])),
+        ("Intruders in a zone without a prior alert", _fmt(s["intruders_in_zone_unwarned"])),
         ("Intruders alerted", f"{s['intruders_alerted']} of {s['intruders']}"),
         ("Alerts raised / false", f"{s['alerts_raised']} / {s['false_alerts']}"),
         ("False alerts per hour", _fmt(s["false_alerts_per_hour"])),

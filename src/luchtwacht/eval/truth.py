@@ -1,10 +1,13 @@
 """Match confirmed tracks to simulated truth, cycle by cycle, for timeliness and identity checks.
 
-At each assessment cycle every true target that exists is paired with confirmed tracks by a
-global nearest-neighbour assignment on 3D distance (Hungarian algorithm, pairs beyond
-``max_dist_m`` refused). From the pairing follow the standard timeliness figures — time to first
-confirmed track, to classification, to alert — and track-identity figures (how many track ids a
-target had).
+At each assessment cycle every true target that exists is paired with confirmed tracks: a
+pairing of the previous cycle is kept while the track is still within ``max_dist_m`` of the
+target (the CLEAR MOT rule, Bernardin & Stiefelhagen 2008, so that targets flying close
+together do not trade tracks on every cycle through the matching alone), and the rest are
+paired by a global nearest-neighbour assignment on 3D distance (Hungarian algorithm, pairs
+beyond ``max_dist_m`` refused). From the pairing follow the standard timeliness figures —
+time to first confirmed track, to classification, to alert — and track-identity figures (how
+many track ids a target had).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class TruthMatcher:
         self.max_dist_m = max_dist_m
         self.history = {t.name: TargetHistory(t.name) for t in self.targets}
         self.cycle_times: list[float] = []
+        self._last: dict[str, int] = {}  # target name → track id paired at the last cycle
 
     def observe(self, t_s: float, views: Sequence[TrackView]) -> None:
         """Pair the confirmed tracks of one cycle (scenario time ``t_s``) with the truth."""
@@ -75,12 +79,25 @@ class TruthMatcher:
                 hist.first_exists_s = t_s
             alive.append((tgt.name, s[0]))
         if not alive or not views:
+            self._last = {}
             return
         truth = np.array([p for _, p in alive])
         est = np.array([[v.east_m, v.north_m, v.up_m] for v in views])
         dist = np.linalg.norm(truth[:, None, :] - est[None, :, :], axis=2)
+        col_of = {v.track_id: c for c, v in enumerate(views)}
+        pairs: dict[int, int] = {}
+        for r, (name, _) in enumerate(alive):
+            c = col_of.get(self._last.get(name, -1))
+            if c is not None and dist[r, c] <= self.max_dist_m and c not in pairs.values():
+                pairs[r] = c
         cost = np.where(dist <= self.max_dist_m, dist, 1e9)
+        cost[list(pairs), :] = 1e9
+        cost[:, list(pairs.values())] = 1e9
         rows, cols = linear_sum_assignment(cost)
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             if cost[r, c] < 1e9:
-                self.history[alive[r][0]].matches.append((t_s, views[c]))
+                pairs[r] = c
+        self._last = {}
+        for r, c in sorted(pairs.items()):
+            self.history[alive[r][0]].matches.append((t_s, views[c]))
+            self._last[alive[r][0]] = views[c].track_id
