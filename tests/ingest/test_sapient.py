@@ -453,3 +453,22 @@ def test_a_scan_mixing_positions_and_range_bearing_goes_to_the_tracker_in_enu_on
     batches = pipe.feed(frame(a) + frame(b)) + pipe.flush()
     assert len(batches) == 1 and len(batches[0]) == 2
     assert batches[0].polar is None
+
+
+def test_a_radar_in_an_outage_sends_nothing_then_resumes():
+    import dataclasses
+
+    tgt = Target(
+        "d",
+        ObjectClass.DRONE,
+        1.0,
+        WaypointPath(((1500.0, -800.0, 120.0), (1500.0, -700.0, 120.0)), (10.0,)),
+    )
+    radar = RadarSim(dataclasses.replace(RADAR, outages_s=((3.0, 6.0),)), ORIGIN, EPOCH, seed=4)
+    sent = []
+    while radar.next_scan_s < 10.0:
+        t = radar.next_scan_s
+        sent.append((t, len(radar.scan(t, [tgt]))))
+    assert [t for t, n in sent] == [float(k) for k in range(10)]
+    assert all(n == 0 for t, n in sent if 3.0 <= t < 6.0)
+    assert all(n > 0 for t, n in sent if not 3.0 <= t < 6.0)

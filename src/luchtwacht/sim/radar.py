@@ -59,6 +59,13 @@ class RadarConfig:
     classify_correct_prob: float = 0.85
     status_interval_s: float = 10.0
     latency_s: float = 0.05
+    # Outages [(start, end), …] in scenario seconds: the radar sends nothing at all then (a
+    # power cut, a jammed or destroyed sensor), and resumes where it was.
+    outages_s: tuple[tuple[float, float], ...] = ()
+
+    def down(self, t_s: float) -> bool:
+        """Whether the radar is in an outage at ``t_s``."""
+        return any(a <= t_s < b for a, b in self.outages_s)
 
 
 class RadarSim:
@@ -228,6 +235,9 @@ class RadarSim:
         """One volume scan at ``t_s``: framed SAPIENT messages (control messages first)."""
         out: list[bytes] = []
         c, rng = self.cfg, self.rng
+        if c.down(t_s):
+            self.next_scan_s = t_s + c.period_s
+            return out
         if not self._registered:
             out.append(frame(self.registration(t_s)))
         if t_s >= self._next_status_s:
