@@ -24,7 +24,7 @@ from luchtwacht.geo import SiteOrigin
 from luchtwacht.identify.classify import classify, identity_kind
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
-from luchtwacht.model.detection import DetectionBatch
+from luchtwacht.model.detection import BearingBatch, DetectionBatch
 from luchtwacht.model.track import Alert, ThreatLevel, TrackView
 from luchtwacht.model.zone import Zone
 from luchtwacht.store.recorder import Recorder
@@ -108,7 +108,7 @@ class FusionCore:
         self.late_batches = 0
         self.future_batches = 0
         self._last_batch_t = -math.inf
-        self._batches: list[DetectionBatch] = []
+        self._batches: list[DetectionBatch | BearingBatch] = []
         if recorder is not None:
             site = {
                 "name": name,
@@ -166,14 +166,25 @@ class FusionCore:
             # clock must not make every later batch look late.
             late = batch.time_s < t_s - LATE_TOLERANCE_S
             future = batch.time_s > t_s + FUTURE_TOLERANCE_S
-            finite = bool(
-                np.isfinite(batch.time_s)
-                and np.isfinite(batch.z).all()
-                and np.isfinite(batch.R).all()
-            )
-            applied = not (late or future) and finite and self.tracker.process(batch)
-            if self.recorder is not None and len(batch):
-                self.recorder.detections(batch, applied=applied)
+            if isinstance(batch, BearingBatch):
+                finite = bool(
+                    np.isfinite(batch.time_s)
+                    and np.isfinite(batch.azimuth_rad).all()
+                    and np.isfinite(batch.azimuth_std_rad).all()
+                    and np.isfinite(batch.sensor_enu_m).all()
+                )
+                applied = not (late or future) and finite and self.tracker.process_bearings(batch)
+                if self.recorder is not None and len(batch):
+                    self.recorder.bearings(batch, applied=applied)
+            else:
+                finite = bool(
+                    np.isfinite(batch.time_s)
+                    and np.isfinite(batch.z).all()
+                    and np.isfinite(batch.R).all()
+                )
+                applied = not (late or future) and finite and self.tracker.process(batch)
+                if self.recorder is not None and len(batch):
+                    self.recorder.detections(batch, applied=applied)
             if not applied:
                 self.late_batches += late
                 self.future_batches += future

@@ -17,6 +17,7 @@ import numpy as np
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import SapientPipe
+from luchtwacht.sim.bearing_sensor import BearingSensorSim
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverSim
 from luchtwacht.sim.scenario import Scenario
@@ -49,7 +50,7 @@ class Pipeline(FusionCore):
         self.scenario = scenario
         self.epoch_s = scenario.epoch_s
         self.bus = InProcessBus()
-        self.radars: list[tuple[str, RadarSim]] = []
+        self.radars: list[tuple[str, RadarSim]] = []  # every simulated SAPIENT node
         self.rid_receivers: list[tuple[str, RemoteIdReceiverSim]] = []
         self._chunk_rng = np.random.default_rng(scenario.seed + 1000)
         for k, rc in enumerate(scenario.radars):
@@ -58,6 +59,12 @@ class Pipeline(FusionCore):
                 (sid, RadarSim(rc, self.origin, self.epoch_s, scenario.seed * 100 + k))
             )
             self.add_feed(sid, rc.name, "sapient", SapientPipe(sid, self.origin), rc.period_s)
+        for k, bc in enumerate(scenario.bearing_sensors):
+            # Angle-only SAPIENT nodes ride the radars' path: same framing, same pipe.
+            sid = f"{bc.kind}-{k + 1}"
+            sim = BearingSensorSim(bc, self.origin, self.epoch_s, scenario.seed * 100 + 70 + k)
+            self.radars.append((sid, sim))
+            self.add_feed(sid, sim.cfg.name, "sapient", SapientPipe(sid, self.origin), bc.period_s)
         for k, rr in enumerate(scenario.remoteid_receivers):
             sid = rr.receiver_id
             seed = scenario.seed * 100 + 50 + k

@@ -20,7 +20,7 @@ from luchtwacht.ingest.sapient import (
     parse_message,
     validate,
 )
-from luchtwacht.model.detection import ObjectClass
+from luchtwacht.model.detection import BearingBatch, DetectionBatch, ObjectClass
 from luchtwacht.sim.radar import RadarConfig, RadarSim
 from luchtwacht.sim.targets import Target, WaypointPath
 
@@ -29,6 +29,12 @@ RADAR = RadarConfig(
     node_id="4b1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b5c", lat_deg=51.655, lon_deg=5.705, alt_m=75.0
 )
 EPOCH = 1_781_299_800.0
+
+
+def located(batches: list[DetectionBatch | BearingBatch]) -> list[DetectionBatch]:
+    """The position batches of a pipe's output (all of it, in these tests)."""
+    assert all(isinstance(b, DetectionBatch) for b in batches)
+    return [b for b in batches if isinstance(b, DetectionBatch)]
 
 
 def load(path):
@@ -142,7 +148,7 @@ def test_range_bearing_plot_lands_on_the_target_in_enu():
     )
     _, stream = sim_stream(0.0, [tgt])  # the scan also carries clutter: pick the nearest plot
     pipe = SapientPipe("radar-1", ORIGIN)
-    batches = pipe.feed(stream) + pipe.flush()
+    batches = located(pipe.feed(stream) + pipe.flush())
     z = np.concatenate([b.z for b in batches])
     d = np.linalg.norm(z - [1500.0, -800.0, 120.0], axis=1)
     j = int(d.argmin())
@@ -330,13 +336,13 @@ def test_geoid_heights_and_magnetic_or_grid_bearings_are_converted():
     true_b = radar._detection(1.0, 40.0, 2.0, 2000.0, 0.9, None, 0.0)
     magnetic = radar._detection(1.0, 37.5, 2.0, 2000.0, 0.9, None, 0.0)
     magnetic.detection_report.range_bearing.datum = range_bearing_pb2.RANGE_BEARING_DATUM_MAGNETIC
-    (batch,) = pipe.feed(frame(msl) + frame(true_b) + frame(magnetic)) + pipe.flush()
+    (batch,) = located(pipe.feed(frame(msl) + frame(true_b) + frame(magnetic)) + pipe.flush())
     np.testing.assert_allclose(batch.z[0], ORIGIN.to_enu(51.66, 5.71, 143.0), atol=1e-3)
     np.testing.assert_allclose(batch.z[1], batch.z[2], atol=1e-6)  # 37.5° magnetic = 40° true
     # grid bearings: at 5.705° E in zone 31 (central meridian 3° E) grid north is ~2.12° east of true
     grid = radar._detection(1.0, 40.0, 2.0, 2000.0, 0.9, None, 0.0)
     grid.detection_report.range_bearing.datum = range_bearing_pb2.RANGE_BEARING_DATUM_GRID
-    (gb,) = pipe.feed(frame(grid)) + pipe.flush()
+    (gb,) = located(pipe.feed(frame(grid)) + pipe.flush())
     aer = ORIGIN.enu_to_aer(gb.z[0], RADAR.lat_deg, RADAR.lon_deg, RADAR.alt_m)
     assert aer[0] == pytest.approx(40.0 + 2.12, abs=0.02)
 

@@ -1,17 +1,18 @@
 """What every feed decoder ("pipe") shares: its counters and its interface to the pipeline.
 
 A pipe is the stateful half of a wire-format adapter (the pure decode functions are the other):
-bytes from one connection or file go in, :class:`~luchtwacht.model.DetectionBatch` come out,
+bytes from one connection or file go in, detection (or bearing) batches come out,
 and every rejected message is counted under a reason that names the field.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from luchtwacht.model.detection import DetectionBatch
+from luchtwacht.model.detection import BearingBatch, DetectionBatch
 
 
 @dataclass(slots=True)
@@ -43,13 +44,15 @@ class FeedPipe(Protocol):
 
     counters: FeedCounters
 
-    def feed(self, data: bytes, t_rx_s: float | None = None) -> list[DetectionBatch]:
+    def feed(
+        self, data: bytes, t_rx_s: float | None = None
+    ) -> Sequence[DetectionBatch | BearingBatch]:
         """Consume bytes that arrived at ``t_rx_s`` (UTC s); return the batches they complete.
 
         Any chunking is fine. Formats without their own timestamps use the arrival time.
         """
         ...
 
-    def flush(self) -> list[DetectionBatch]:
+    def flush(self) -> Sequence[DetectionBatch | BearingBatch]:
         """Emit whatever the pipe still holds back (end of a delivery or of the stream)."""
         ...

@@ -54,7 +54,12 @@ from luchtwacht.ingest.sapient_rules import (
     validate,
     validate_reference,
 )
-from luchtwacht.model.detection import DetectionBatch, ObjectClass, class_report_loglik
+from luchtwacht.model.detection import (
+    BearingBatch,
+    DetectionBatch,
+    ObjectClass,
+    class_report_loglik,
+)
 
 __all__ = [
     "DEFAULT_FUSION_NODE_ID",
@@ -289,7 +294,7 @@ class SapientPipe:
             self._logged.add(reason)
             log.warning("sensor %s: rejected SAPIENT message: %s", self.sensor_id, exc)
 
-    def feed(self, data: bytes, t_rx_s: float | None = None) -> list[DetectionBatch]:
+    def feed(self, data: bytes, t_rx_s: float | None = None) -> list[DetectionBatch | BearingBatch]:
         """Consume bytes from the connection; return the batches this completes.
 
         ``t_rx_s`` is unused: SAPIENT messages carry their own timestamps.
@@ -325,7 +330,7 @@ class SapientPipe:
                 self._pending[node_id] = [row for row in rows if row.t_s >= latest]
         return self._to_batches(done) if done else []
 
-    def flush(self) -> list[DetectionBatch]:
+    def flush(self) -> list[DetectionBatch | BearingBatch]:
         """Emit every pending group (the caller knows no more of them is on its way)."""
         done = [row for rows in self._pending.values() for row in rows]
         self._pending = {}
@@ -435,20 +440,111 @@ class SapientPipe:
         self.counters.decoded += 1
         self.counters.by_kind[kind] += 1
 
-    def _to_batches(self, rows: Sequence[DetectionRow]) -> list[DetectionBatch]:
+    def _to_batches(self, rows: Sequence[DetectionRow]) -> list[DetectionBatch | BearingBatch]:
         """Convert a delivery node by node (one array call each), then cut it into scans.
 
         A batch holds one node's reports of one timestamp; batches come out in time order.
+        Reports that locate something (a position, or range and bearing) make
+        :class:`DetectionBatch` es; angle-only reports (no range) make :class:`BearingBatch` es.
         """
         by_node: dict[str, list[DetectionRow]] = {}
         for row in rows:
             by_node.setdefault(row.node_id, []).append(row)
-        out: list[tuple[float, int, DetectionBatch]] = []
+        out: list[tuple[float, int, DetectionBatch | BearingBatch]] = []
         for node_id, node_rows in by_node.items():
-            for t, batch in self._convert(self.nodes[node_id], node_rows):
+            angle_only = [r for r in node_rows if r.kind == "range_bearing" and math.isnan(r.c)]
+            located = [r for r in node_rows if not (r.kind == "range_bearing" and math.isnan(r.c))]
+            batches: list[tuple[float, DetectionBatch | BearingBatch]] = []
+            if located:
+                batches.extend(self._convert(self.nodes[node_id], located))
+            if angle_only:
+                batches.extend(self._bearings(self.nodes[node_id], angle_only))
+            for t, batch in batches:
                 out.append((t, len(out), batch))
         out.sort(key=lambda item: (item[0], item[1]))
         return [batch for _, _, batch in out]
+
+    def _bearings(
+        self, node: NodeState, rows: list[DetectionRow]
+    ) -> list[tuple[float, BearingBatch]]:
+        """Angle-only reports of one node → bearing batches (azimuth, elevation if given).
+
+        The node's azimuth and elevation are taken in its own level at its own place; each is
+        turned into the site frame by following the line of sight 1 km through ECEF (exact for
+        a node far from the site origin), after magnetic or grid bearings are made true.
+        Reports without an azimuth place nothing and are rejected.
+        """
+        keep = []
+        for row in rows:
+            if math.isnan(row.a):
+                self._reject(
+                    SapientError(
+                        "SapientMessage.detection_report.range_bearing.azimuth",
+                        "no azimuth and no range: nothing to place",
+                    )
+                )
+            else:
+                keep.append(row)
+        if not keep:
+            return []
+        if node.lat_deg is None or node.lon_deg is None or node.alt_m is None:
+            for _ in keep:
+                self._reject(
+                    SapientError(
+                        "SapientMessage.status_report.node_location", "node location unknown"
+                    )
+                )
+            return []
+        n = len(keep)
+        t = np.fromiter((row.t_s for row in keep), float, n)
+        num = np.array([row[4:11] for row in keep], dtype=float).reshape(n, 7)
+        datum = np.fromiter((row.datum for row in keep), float, n)
+        cs = num[:, 6]
+        to_deg = np.where(np.isin(cs, _RB_DEGREES), 1.0, 180.0 / math.pi)
+        az = num[:, 0] * to_deg
+        el = num[:, 1] * to_deg
+        if self.magnetic_declination_deg is not None:
+            az = np.where(datum == _RB_MAGNETIC, az + self.magnetic_declination_deg, az)
+        if (datum == _RB_GRID).any():
+            az = np.where(
+                datum == _RB_GRID, az + _grid_convergence_deg(node.lat_deg, node.lon_deg), az
+            )
+        sensor = self.origin.to_enu(node.lat_deg, node.lon_deg, node.alt_m).reshape(3)
+        far = self.origin.aer_to_enu(
+            az, np.where(np.isnan(el), 0.0, el), np.full(n, 1000.0),
+            node.lat_deg, node.lon_deg, node.alt_m,
+        )  # fmt: skip
+        d = far - sensor
+        az_site = np.arctan2(d[:, 0], d[:, 1])
+        el_site = np.where(np.isnan(el), np.nan, np.arctan2(d[:, 2], np.hypot(d[:, 0], d[:, 1])))
+        az_std = np.radians(_std(num[:, 3] * to_deg, _DEFAULT_AER_STD[0]))
+        el_std = np.where(
+            np.isnan(el), np.nan, np.radians(_std(num[:, 4] * to_deg, _DEFAULT_AER_STD[1]))
+        )
+        labels = [map_class(row.label) if row.label else None for row in keep]
+        conf = np.fromiter((row.label_confidence for row in keep), float, n)
+        loglik = class_report_loglik(labels, conf)
+        order = np.argsort(t, kind="stable")
+        cuts = np.flatnonzero(np.diff(t[order]) > SCAN_MERGE_S) + 1
+        out = []
+        for idx in np.split(order, cuts):
+            t0 = float(t[idx].max())
+            out.append(
+                (
+                    t0,
+                    BearingBatch(
+                        sensor_id=self.sensor_id,
+                        sensor_enu_m=sensor,
+                        t_s=t0,
+                        azimuth_rad=az_site[idx],
+                        azimuth_std_rad=az_std[idx],
+                        elevation_rad=el_site[idx],
+                        elevation_std_rad=el_std[idx],
+                        class_loglik=loglik[idx],
+                    ),
+                )
+            )
+        return out
 
     def _convert(
         self, node: NodeState, rows: list[DetectionRow]

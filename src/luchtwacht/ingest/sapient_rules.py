@@ -666,8 +666,9 @@ def validate_reference(msg: Message) -> str:
 class DetectionRow(NamedTuple):
     """What the fusion node takes from one valid DetectionReport (SAPIENT units, not converted).
 
-    ``kind`` is ``"range_bearing"`` (a, b, c = azimuth, elevation, range) or ``"location"``
-    (a, b, c = x, y, z); ``err_*`` are the matching 1-σ errors, NaN when the node gave none;
+    ``kind`` is ``"range_bearing"`` (a, b, c = azimuth, elevation, range; NaN where absent, as
+    from angle-only sensors) or ``"location"`` (a, b, c = x, y, z); ``err_*`` are the matching
+    1-σ errors, NaN when the node gave none;
     ``coordinate_system`` is the enum value of the RangeBearing or Location. ``label`` and
     ``label_confidence`` are the most confident classification (``""`` and 0 when none).
     """
@@ -844,6 +845,14 @@ def _fast_range_bearing(rb: Any) -> _Located | None:
     # A zero may be a value or an absence; only then is presence worth asking for.
     if rng == 0.0 and az == 0.0 and el == 0.0:
         return None
+    # An angle-only sensor (RF direction finder, acoustic array, camera) gives no range, and a
+    # 2D one no elevation: absent is NaN, never a zero.
+    if rng == 0.0 and not rb.HasField("range"):
+        rng = _NAN
+    if el == 0.0 and not rb.HasField("elevation"):
+        el = _NAN
+    if az == 0.0 and not rb.HasField("azimuth"):
+        az = _NAN
     if e_az == 0.0 and not rb.HasField("azimuth_error"):
         e_az = _NAN
     if e_el == 0.0 and not rb.HasField("elevation_error"):
@@ -900,7 +909,10 @@ def _reference_row(msg: Any) -> DetectionRow:
         p = dr.location
         names = ("x", "y", "z", "x_error", "y_error", "z_error")
         zone = p.utm_zone if p.coordinate_system == _LOC_UTM else ""
-    a, b, c = (getattr(p, n) for n in names[:3])
+    if kind == "range_bearing":  # absent angles or range are NaN (angle-only sensors)
+        a, b, c = (getattr(p, n) if p.HasField(n) else _NAN for n in names[:3])
+    else:
+        a, b, c = (getattr(p, n) for n in names[:3])
     ea, eb, ec = (getattr(p, n) if p.HasField(n) else _NAN for n in names[3:])
     best = max(dr.classification, key=lambda cls: cls.confidence, default=None)
     return DetectionRow(

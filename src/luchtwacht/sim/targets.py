@@ -143,6 +143,7 @@ class Target:
     path: Trajectory
     role: str = ""  # scenario role, e.g. "intruder", "cooperative", "bird", "airliner"
     remote_id: RemoteIdEquipment | None = None
+    emits_rf: bool = True  # a drone's control/video link is on the air (not an autonomous one)
 
 
 def _pairs(

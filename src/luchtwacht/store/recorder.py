@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from luchtwacht.model.detection import DetectionBatch
+from luchtwacht.model.detection import BearingBatch, DetectionBatch
 from luchtwacht.model.track import Alert, TrackView
 
 SCHEMA = """
@@ -34,6 +35,10 @@ CREATE TABLE IF NOT EXISTS rejection (
 CREATE TABLE IF NOT EXISTS detection (
     t_s REAL NOT NULL, sensor_id TEXT NOT NULL, east_m REAL, north_m REAL, up_m REAL,
     std_m REAL, ident TEXT, applied INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bearing (
+    t_s REAL NOT NULL, sensor_id TEXT NOT NULL, sensor_east_m REAL, sensor_north_m REAL,
+    sensor_up_m REAL, azimuth_deg REAL, elevation_deg REAL, azimuth_std_deg REAL,
+    applied INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS track (
     t_s REAL NOT NULL, track_id INTEGER NOT NULL, lat_deg REAL, lon_deg REAL, alt_m REAL,
     east_m REAL, north_m REAL, up_m REAL, speed_ms REAL, heading_deg REAL, climb_ms REAL,
@@ -105,6 +110,20 @@ class Recorder:
                 for t, z, s, i in zip(batch.t_s, batch.z, std, idents, strict=True)
             ],
         )
+
+    def bearings(self, batch: BearingBatch, applied: bool = True) -> None:
+        """The decoded angle-only detections of one batch (site frame), and whether used."""
+        e, n, u = (float(v) for v in batch.sensor_enu_m)
+        rows = []
+        for az, el, sd in zip(
+            batch.azimuth_rad, batch.elevation_rad, batch.azimuth_std_rad, strict=True
+        ):
+            el_deg = None if math.isnan(el) else math.degrees(float(el))
+            rows.append(
+                (batch.t_s, batch.sensor_id, e, n, u, math.degrees(float(az)), el_deg,
+                 math.degrees(float(sd)), int(applied))
+            )  # fmt: skip
+        self.db.executemany("INSERT INTO bearing VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
     def tracks(self, views: Iterable[TrackView]) -> None:
         """Snapshot of the confirmed tracks at one cycle."""

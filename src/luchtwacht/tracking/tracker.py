@@ -301,19 +301,19 @@ class Tracker:
         self._start(batch, np.flatnonzero(unassigned))
         return True
 
-    def process_bearings(self, batch: BearingBatch) -> None:
+    def process_bearings(self, batch: BearingBatch) -> bool:
         """Fold one angle-only batch in: update the tracks it sees, start tracks where it crosses.
 
         Tracks in the gate are EKF-updated (GNN on the angle innovations). A bearing alone fixes
         no position, so bearings no track takes wait
         ``bearing_pair_window_s`` for a bearing of another sensor to cross (triangulation with
         rejection of near-parallel, out-of-range and inconsistent pairs); each accepted crossing
-        starts a tentative track at the fix, with its covariance.
+        starts a tentative track at the fix, with its covariance. False if it came too late.
         """
         tt = self.tracks
         t_b = batch.time_s
         if not self._in_sequence(t_b):
-            return
+            return False
         self._predict(t_b)
         self._gated = np.zeros(len(tt), dtype=bool)
         n_d = len(batch)
@@ -333,6 +333,7 @@ class Tracker:
         self._score(batch, ti_all)
         self._delete(t_b)
         self._bearings_start(batch, np.flatnonzero(~taken))
+        return True
 
     def _bearing_assign(
         self, batch: BearingBatch, kind: str, rows: NDArray[np.int64]
