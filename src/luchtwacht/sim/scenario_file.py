@@ -11,11 +11,17 @@ either as ``{bearing_deg, distance_m, up_m}`` (true bearing and horizontal dista
 ``{east_m, north_m, up_m}``; sensors may also be placed at ``{lat, lon, alt_m}`` (WGS84,
 ellipsoidal height). Flocks of birds are generated from the scenario seed with the same
 function, and the same draws, as ``default_scenario``.
+
+A target's ``path`` is waypoints, an orbit, or a recorded flight: ``{flight_log: {file: ...}}``
+reads an ArduPilot ``.bin``, PX4 ``.ulg`` or CSV log (``sim.flightlog``) while the file is
+validated, so a missing or damaged log is reported at its ``file:`` line. Relative log paths are
+taken from the scenario file's directory.
 """
 
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -27,14 +33,19 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
+    ValidationError,
+    ValidationInfo,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from luchtwacht.config_file import load_yaml_model
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
+from luchtwacht.sim.flightlog import FlightLog, FlightLogError, FlightLogPath, load_flight_log
 from luchtwacht.sim.radar import RadarConfig
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
 from luchtwacht.sim.scenario import Scenario, flock, polar
@@ -43,6 +54,12 @@ from luchtwacht.sim.targets import Orbit, RemoteIdEquipment, Target, Trajectory,
 
 class ScenarioFileError(ValueError):
     """A scenario file that cannot be used; the message is ``FILE:LINE: key.path: problem``."""
+
+
+# The directory relative log paths start from while ``load_scenario_file`` validates a file;
+# ``load_yaml_model`` takes no validation context, so the directory travels this way. A caller
+# validating a ``ScenarioSection`` itself can pass ``context={"base_dir": ...}`` instead.
+_BASE_DIR: ContextVar[Path | None] = ContextVar("scenario_base_dir", default=None)
 
 
 class _Strict(BaseModel):
@@ -296,16 +313,80 @@ class OrbitSection(_Strict):
         )
 
 
+class FlightLogBody(_Strict):
+    """A recorded flight: the log file and how to fly it; the log is read during validation."""
+
+    file: str = Field(min_length=1)
+    format: Literal["ardupilot", "px4", "csv"] | None = None  # None: from the file extension
+    t_start_s: float = Field(default=0.0, allow_inf_nan=False)  # scenario time of the 1st sample
+    relocate_to: LocalPoint | None = None  # place the first sample here instead of where it was
+    geoid_undulation_m: float = Field(default=0.0, allow_inf_nan=False)  # added to AMSL heights
+    time_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False)  # 2: replay twice as fast
+    _log: FlightLog | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _load(self, info: ValidationInfo) -> FlightLogBody:
+        context = info.context if isinstance(info.context, dict) else {}
+        base = context.get("base_dir") or _BASE_DIR.get()
+        path = Path(self.file)
+        if base is not None and not path.is_absolute():
+            path = Path(base) / path
+        try:
+            self._log = load_flight_log(
+                path, self.format, geoid_undulation_m=self.geoid_undulation_m
+            )
+        except FlightLogError as exc:
+            # Raised as a located error so that the report points at the ``file:`` line.
+            detail = InitErrorDetails(
+                type=PydanticCustomError("flight_log", "{problem}", {"problem": str(exc)}),
+                loc=("file",),
+                input=self.file,
+            )
+            raise ValidationError.from_exception_data(type(self).__name__, [detail]) from None
+        return self
+
+    @property
+    def log(self) -> FlightLog:
+        """The flight log read from ``file``."""
+        if self._log is None:  # only a model built without validation lacks it
+            raise ValueError(f"flight log {self.file!r} was not read")
+        return self._log
+
+
+class FlightLogSection(_Strict):
+    """``path: {flight_log: {...}}``."""
+
+    flight_log: FlightLogBody
+
+    def trajectory(self, origin: SiteOrigin) -> FlightLogPath:
+        """The logged flight in the site's ENU frame."""
+        body = self.flight_log
+        return FlightLogPath(
+            log=body.log,
+            origin=origin,
+            t_start_s=body.t_start_s,
+            shift_enu_m=body.relocate_to.enu() if body.relocate_to else (0.0, 0.0, 0.0),
+            relocate=body.relocate_to is not None,
+            time_scale=body.time_scale,
+        )
+
+
 def _path_kind(value: Any) -> str | None:
     if isinstance(value, BaseModel):
-        return "<orbit>" if isinstance(value, OrbitSection) else "<waypoints>"
+        if isinstance(value, OrbitSection):
+            return "<orbit>"
+        return "<flight_log>" if isinstance(value, FlightLogSection) else "<waypoints>"
     if not isinstance(value, dict):
         return None
-    return "<orbit>" if "orbit" in value else "<waypoints>"
+    if "orbit" in value:
+        return "<orbit>"
+    return "<flight_log>" if "flight_log" in value else "<waypoints>"
 
 
 PathSection = Annotated[
-    Annotated[WaypointsSection, Tag("<waypoints>")] | Annotated[OrbitSection, Tag("<orbit>")],
+    Annotated[WaypointsSection, Tag("<waypoints>")]
+    | Annotated[OrbitSection, Tag("<orbit>")]
+    | Annotated[FlightLogSection, Tag("<flight_log>")],
     Discriminator(_path_kind),
 ]
 
@@ -332,9 +413,13 @@ class TargetSection(_Strict):
     path: PathSection
     remote_id: RemoteIdSection | None = None
 
-    def target(self) -> Target:
-        """The simulator's target."""
-        path: Trajectory = self.path.trajectory()
+    def target(self, origin: SiteOrigin) -> Target:
+        """The simulator's target; ``origin`` places a logged flight in the site's ENU frame."""
+        path: Trajectory = (
+            self.path.trajectory(origin)
+            if isinstance(self.path, FlightLogSection)
+            else self.path.trajectory()
+        )
         rid = None
         if self.remote_id is not None:
             r = self.remote_id
@@ -419,7 +504,7 @@ class ScenarioSection(_Strict):
         """Build the ``Scenario``; flocks draw from ``default_rng(seed)`` in file order."""
         origin = SiteOrigin(self.site.lat, self.site.lon, self.site.alt_m)
         rng = np.random.default_rng(self.seed)
-        targets = [t.target() for t in self.targets]
+        targets = [t.target(origin) for t in self.targets]
         for f in self.flocks:
             birds = f.birds(rng)
             if f.insert_before is None:
@@ -446,7 +531,11 @@ class ScenarioSection(_Strict):
 def load_scenario_file(path: str | Path) -> Scenario:
     """Read, validate and build a scenario file; raises ``ScenarioFileError`` with a line."""
     path = Path(path)
-    section = load_yaml_model(path, ScenarioSection, ScenarioFileError)
+    token = _BASE_DIR.set(path.parent)
+    try:
+        section = load_yaml_model(path, ScenarioSection, ScenarioFileError)
+    finally:
+        _BASE_DIR.reset(token)
     try:
         return section.scenario()
     except ValueError as exc:  # a model the simulator refuses (e.g. a zero-length leg)
