@@ -168,3 +168,69 @@ def test_small_scenario_runs_and_tracks_the_drone(tmp_path: Path) -> None:
     pipeline.run(30)
     tracks = pipeline.summary()["tracks"]
     assert any(t["class"] == "drone" for t in tracks), tracks
+
+
+# --- swarms, angle-only sensors, outages, silent drones ------------------------------------------
+
+SENSORS_AND_SWARM = """\
+rf_detectors:
+  - node_id: 7c1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b01
+    position: {east_m: -1000.0, north_m: 0.0, up_m: 5.0}
+    azimuth_std_deg: 3.0
+    outages_s: [[10.0, 20.0]]
+acoustic_arrays:
+  - node_id: 7c1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b02
+    position: {east_m: 0.0, north_m: 0.0, up_m: 2.0}
+swarms:
+  - name: Wing
+    count: 4
+    formation: grid
+    spacing_m: 10.0
+    emits_rf: false
+    path:
+      waypoints:
+        - {east_m: 0.0, north_m: 2000.0, up_m: 80.0}
+        - {east_m: 0.0, north_m: 4000.0, up_m: 80.0}
+      speeds_ms: [10.0]
+"""
+
+
+def test_swarms_and_angle_only_sensors_load(tmp_path: Path) -> None:
+    text = SMALL.replace(
+        "    false_alarms_per_scan: 0.0\n",
+        "    false_alarms_per_scan: 0.0\n    outages_s: [[5.0, 6.5]]\n",
+    )
+    scen = load_scenario_file(_write(tmp_path, text + SENSORS_AND_SWARM))
+    assert scen.radars[0].outages_s == ((5.0, 6.5),)
+    rf, ac = scen.bearing_sensors
+    assert rf.kind == "rf" and rf.azimuth_std_deg == 3.0 and rf.outages_s == ((10.0, 20.0),)
+    assert ac.kind == "acoustic" and ac.max_range_m == 400.0  # the acoustic defaults
+    wing = [t for t in scen.targets if t.name.startswith("Wing")]
+    assert [t.name for t in wing] == ["Wing 1", "Wing 2", "Wing 3", "Wing 4"]
+    assert not any(t.emits_rf for t in wing) and all(t.role == "intruder" for t in wing)
+    # A 2 x 2 grid flying north, 10 m apart: left/right of the track, second row 10 m behind.
+    starts = np.array([t.path.state(0.0)[0] for t in wing])  # type: ignore[index]
+    expected = np.array([[-5.0, 2000.0], [5.0, 2000.0], [-5.0, 1990.0], [5.0, 1990.0]])
+    np.testing.assert_allclose(starts[:, :2], expected, atol=1.6)  # station-keeping sway 1.5 m
+
+
+def test_an_outage_that_ends_before_it_starts_names_its_line(tmp_path: Path) -> None:
+    text = SMALL + SENSORS_AND_SWARM.replace("[[10.0, 20.0]]", "[[20.0, 10.0]]")
+    message = _error(tmp_path, text)
+    assert "scenario.yaml:25" in message and "outage" in message
+
+
+def test_formations_hand_worked() -> None:
+    from luchtwacht.sim.scenario import formation_offsets
+
+    east = formation_offsets(3, "line", 10.0, 90.0)  # abreast, flying east: spread north-south
+    np.testing.assert_allclose(np.array(east), [[0, 10, 0], [0, 0, 0], [0, -10, 0]], atol=1e-9)
+    col = formation_offsets(3, "column", 10.0, 0.0)  # one behind the other, flying north
+    np.testing.assert_allclose(np.array(col), [[0, 0, 0], [0, -10, 0], [0, -20, 0]], atol=1e-9)
+    vee = np.array(formation_offsets(5, "vee", 10.0, 0.0))
+    np.testing.assert_allclose(vee[0], [0, 0, 0])
+    assert (vee[1:, 1] < 0).all() and sorted(vee[1:, 0].tolist()) == [-20, -10, 10, 20]
+    ring = np.array(formation_offsets(8, "ring", 10.0, 0.0))
+    np.testing.assert_allclose(np.hypot(ring[:, 0], ring[:, 1]), 80.0 / (2 * np.pi))
+    with pytest.raises(ValueError, match="formation"):
+        formation_offsets(3, "blob", 10.0, 0.0)

@@ -111,6 +111,83 @@ def flock(
     )
 
 
+def formation_offsets(
+    n: int, formation: str, spacing_m: float, heading_deg: float
+) -> list[tuple[float, float, float]]:
+    """ENU offsets of ``n`` slots of a formation flying towards ``heading_deg`` (true).
+
+    ``grid``: rows of ⌈√n⌉ abreast, rows behind each other; ``line``: one row abreast;
+    ``column``: one behind the other; ``vee``: a V with the leader at the point; ``ring``: a
+    circle of circumference n·spacing. Slots are ``spacing_m`` apart.
+    """
+    h = math.radians(heading_deg)
+    fwd = (math.sin(h), math.cos(h))
+    right = (math.cos(h), -math.sin(h))
+    slots: list[tuple[float, float]] = []  # (along, across) in metres
+    if formation == "grid":
+        cols = math.ceil(math.sqrt(n))
+        for k in range(n):
+            row, col = divmod(k, cols)
+            slots.append((-row * spacing_m, (col - (cols - 1) / 2) * spacing_m))
+    elif formation == "line":
+        slots = [(0.0, (k - (n - 1) / 2) * spacing_m) for k in range(n)]
+    elif formation == "column":
+        slots = [(-k * spacing_m, 0.0) for k in range(n)]
+    elif formation == "vee":
+        for k in range(n):
+            rank, side = (k + 1) // 2, (1 if k % 2 else -1)
+            slots.append((-rank * spacing_m, side * rank * spacing_m if k else 0.0))
+    elif formation == "ring":
+        radius = n * spacing_m / (2 * math.pi)
+        slots = [
+            (radius * math.cos(2 * math.pi * k / n), radius * math.sin(2 * math.pi * k / n))
+            for k in range(n)
+        ]
+    else:
+        raise ValueError(f"unknown formation {formation!r}: grid, line, column, vee or ring")
+    return [(a * fwd[0] + c * right[0], a * fwd[1] + c * right[1], 0.0) for a, c in slots]
+
+
+def swarm(
+    name_prefix: str,
+    path: WaypointPath,
+    n: int,
+    rng: np.random.Generator,
+    formation: str = "grid",
+    spacing_m: float = 25.0,
+    rcs_m2: tuple[float, float] = (0.01, 0.03),
+    jitter_m: float = 1.5,
+    role: str = "intruder",
+    emits_rf: bool = True,
+) -> tuple[Target, ...]:
+    """``n`` drones flying ``path`` in formation, named ``"{name_prefix} 1"`` … .
+
+    Each keeps its slot (heading of the first leg) with a small station-keeping sway
+    (``jitter_m``); each draws its RCS, sway period and phase from ``rng`` in that order.
+    """
+    (e0, n0, _), (e1, n1, _) = path.points_m[0], path.points_m[1]
+    heading = math.degrees(math.atan2(e1 - e0, n1 - n0))
+    out = []
+    for k, off in enumerate(formation_offsets(n, formation, spacing_m, heading)):
+        out.append(
+            Target(
+                f"{name_prefix} {k + 1}",
+                ObjectClass.DRONE,
+                rcs_m2=float(rng.uniform(*rcs_m2)),
+                role=role,
+                emits_rf=emits_rf,
+                path=Wander(
+                    base=path,
+                    offset_m=off,
+                    sway_m=jitter_m,
+                    period_s=float(rng.uniform(4.0, 9.0)),
+                    phase_rad=float(rng.uniform(0, 2 * math.pi)),
+                ),
+            )
+        )
+    return tuple(out)
+
+
 def default_scenario(seed: int = 7, duration_s: float = 240.0) -> Scenario:
     """The demo scenario at Volkel Air Base (see module docstring); ``seed`` drives every draw."""
     origin = VOLKEL

@@ -20,6 +20,7 @@ taken from the scenario file's directory.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from contextvars import ContextVar
 from pathlib import Path
@@ -28,6 +29,7 @@ from uuid import UUID
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -45,10 +47,11 @@ from luchtwacht.config_file import load_yaml_model
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
+from luchtwacht.sim.bearing_sensor import BearingSensorConfig
 from luchtwacht.sim.flightlog import FlightLog, FlightLogError, FlightLogPath, load_flight_log
 from luchtwacht.sim.radar import RadarConfig
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
-from luchtwacht.sim.scenario import Scenario, flock, polar
+from luchtwacht.sim.scenario import Scenario, flock, polar, swarm
 from luchtwacht.sim.targets import Orbit, RemoteIdEquipment, Target, Trajectory, WaypointPath
 
 
@@ -60,6 +63,15 @@ class ScenarioFileError(ValueError):
 # ``load_yaml_model`` takes no validation context, so the directory travels this way. A caller
 # validating a ``ScenarioSection`` itself can pass ``context={"base_dir": ...}`` instead.
 _BASE_DIR: ContextVar[Path | None] = ContextVar("scenario_base_dir", default=None)
+
+
+def _outage(value: tuple[float, float]) -> tuple[float, float]:
+    if not 0.0 <= value[0] < value[1]:
+        raise ValueError("an outage is [start, end] with 0 <= start < end (scenario seconds)")
+    return value
+
+
+Outage = Annotated[tuple[float, float], AfterValidator(_outage)]
 
 
 class _Strict(BaseModel):
@@ -213,18 +225,55 @@ class RadarSection(_Strict):
     classify_correct_prob: float | None = Field(default=None, ge=0, le=1)
     status_interval_s: float | None = Field(default=None, gt=0)
     latency_s: float | None = Field(default=None, ge=0)
+    outages_s: list[Outage] = Field(default_factory=list)  # [[start, end], …]: sends nothing
 
     def config(self, origin: SiteOrigin) -> RadarConfig:
         """The radar's simulator configuration."""
         lat, lon, alt = _geodetic(origin, self.position)
-        overrides = self.model_dump(exclude={"node_id", "name", "position"}, exclude_none=True)
+        overrides = self.model_dump(
+            exclude={"node_id", "name", "position", "outages_s"}, exclude_none=True
+        )
         return RadarConfig(
+            outages_s=tuple(tuple(o) for o in self.outages_s),  # type: ignore[misc]
             node_id=str(self.node_id),
             lat_deg=lat,
             lon_deg=lon,
             alt_m=alt,
             name=self.name,
             **overrides,
+        )
+
+
+class BearingSensorSection(_Strict):
+    """An angle-only SAPIENT node: an RF direction finder or an acoustic array.
+
+    Unset parameters keep the kind's defaults (``BearingSensorConfig``, or its ``acoustic``).
+    """
+
+    node_id: UUID
+    name: str | None = None
+    position: SensorPoint
+    period_s: float | None = Field(default=None, gt=0)
+    max_range_m: float | None = Field(default=None, gt=0)
+    azimuth_std_deg: float | None = Field(default=None, ge=0)
+    pd: float | None = Field(default=None, ge=0, le=1)
+    false_alarms_per_scan: float | None = Field(default=None, ge=0)
+    classify_confidence: float | None = Field(default=None, ge=0, le=1)
+    status_interval_s: float | None = Field(default=None, gt=0)
+    latency_s: float | None = Field(default=None, ge=0)
+    outages_s: list[Outage] = Field(default_factory=list)
+
+    def config(self, origin: SiteOrigin, kind: Literal["rf", "acoustic"]) -> BearingSensorConfig:
+        """The sensor's simulator configuration."""
+        lat, lon, alt = _geodetic(origin, self.position)
+        base = (
+            BearingSensorConfig.acoustic(str(self.node_id), lat, lon, alt)
+            if kind == "acoustic"
+            else BearingSensorConfig(str(self.node_id), lat, lon, alt, kind="rf")
+        )
+        overrides = self.model_dump(exclude={"node_id", "position", "outages_s"}, exclude_none=True)
+        return dataclasses.replace(
+            base, outages_s=tuple((a, b) for a, b in self.outages_s), **overrides
         )
 
 
@@ -412,6 +461,7 @@ class TargetSection(_Strict):
     role: str = ""
     path: PathSection
     remote_id: RemoteIdSection | None = None
+    emits_rf: bool = True  # false: an autonomous drone, silent to RF detectors
 
     def target(self, origin: SiteOrigin) -> Target:
         """The simulator's target; ``origin`` places a logged flight in the site's ENU frame."""
@@ -437,6 +487,7 @@ class TargetSection(_Strict):
             path=path,
             role=self.role,
             remote_id=rid,
+            emits_rf=self.emits_rf,
         )
 
 
@@ -476,6 +527,35 @@ class FlockSection(_Strict):
         )
 
 
+class SwarmSection(_Strict):
+    """Drones flying one path in formation (see ``scenario.swarm``)."""
+
+    name: str = Field(min_length=1)  # drones are named "<name> 1" … "<name> <count>"
+    count: int = Field(ge=1, le=5000)
+    formation: Literal["grid", "line", "column", "vee", "ring"] = "grid"
+    spacing_m: float = Field(default=25.0, gt=0)
+    rcs_m2: tuple[float, float] = (0.01, 0.03)
+    jitter_m: float = Field(default=1.5, ge=0)
+    role: str = "intruder"
+    emits_rf: bool = True
+    path: WaypointsSection
+
+    @model_validator(mode="after")
+    def _range(self) -> SwarmSection:
+        lo, hi = self.rcs_m2
+        if not 0 < lo <= hi:
+            raise ValueError("rcs_m2 must be [low, high] with 0 < low <= high")
+        return self
+
+    def drones(self, rng: np.random.Generator) -> tuple[Target, ...]:
+        """The swarm's drones, drawing from ``rng``."""
+        return swarm(
+            self.name, self.path.trajectory(), self.count, rng, formation=self.formation,
+            spacing_m=self.spacing_m, rcs_m2=self.rcs_m2, jitter_m=self.jitter_m,
+            role=self.role, emits_rf=self.emits_rf,
+        )  # fmt: skip
+
+
 class ScenarioSection(_Strict):
     """A whole scenario file."""
 
@@ -487,8 +567,11 @@ class ScenarioSection(_Strict):
     zones: list[ZoneSection] = Field(default_factory=list)
     radars: list[RadarSection] = Field(default_factory=list)
     remoteid_receivers: list[ReceiverSection] = Field(default_factory=list)
+    rf_detectors: list[BearingSensorSection] = Field(default_factory=list)
+    acoustic_arrays: list[BearingSensorSection] = Field(default_factory=list)
     targets: list[TargetSection] = Field(default_factory=list)
     flocks: list[FlockSection] = Field(default_factory=list)
+    swarms: list[SwarmSection] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _names(self) -> ScenarioSection:
@@ -512,6 +595,8 @@ class ScenarioSection(_Strict):
             else:
                 at = next(k for k, t in enumerate(targets) if t.name == f.insert_before)
                 targets[at:at] = birds
+        for sw in self.swarms:  # after the flocks, so adding a swarm leaves the birds as drawn
+            targets.extend(sw.drones(rng))
         return Scenario(
             name=self.name,
             origin=origin,
@@ -522,6 +607,8 @@ class ScenarioSection(_Strict):
             duration_s=self.duration_s,
             epoch_s=self.epoch.timestamp(),
             seed=self.seed,
+            bearing_sensors=tuple(r.config(origin, "rf") for r in self.rf_detectors)
+            + tuple(a.config(origin, "acoustic") for a in self.acoustic_arrays),
         )
 
 
