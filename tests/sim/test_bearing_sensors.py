@@ -9,7 +9,7 @@ import pytest
 from luchtwacht.eval.truth import TruthMatcher
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.sapient import SapientPipe, frame, validate
-from luchtwacht.model.detection import BearingBatch, ObjectClass
+from luchtwacht.model.detection import BearingBatch, DetectionBatch, ObjectClass
 from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.bearing_sensor import BearingSensorConfig, BearingSensorSim
 from luchtwacht.sim.scenario import Scenario
@@ -19,6 +19,11 @@ ORIGIN = SiteOrigin(51.6564, 5.7087, 65.0)
 EPOCH = 1_781_299_800.0
 RF_A = "7c1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b01"
 RF_B = "7c1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b02"
+
+
+def _lla(e, n, u):
+    lat, lon, alt = (float(v) for v in ORIGIN.to_geodetic(np.array([e, n, u], float)))
+    return lat, lon, alt
 
 
 def at(node_id, e, n, u, acoustic=False, **kw):
@@ -107,3 +112,59 @@ def test_an_autonomous_drone_is_silent_to_rf_but_heard_by_acoustics():
     ac_sim = BearingSensorSim(ac, ORIGIN, EPOCH, 2)
     assert len(rf_sim.scan(0.0, [near])) == 2  # registration and status only
     assert len(ac_sim.scan(0.0, [near])) == 3
+
+
+def test_a_camera_reports_azimuth_elevation_and_class_within_its_view():
+    cam = dataclasses.replace(
+        BearingSensorConfig.camera(RF_A, *_lla(0.0, 0.0, 10.0)),
+        pd=1.0, false_alarms_per_scan=0.0, classify_confidence=1.0,
+        fov_centre_deg=45.0, fov_width_deg=60.0,
+    )  # fmt: skip
+    sim = BearingSensorSim(cam, ORIGIN, EPOCH, seed=3)
+    bird = Target(
+        "b",
+        ObjectClass.BIRD,
+        0.01,
+        WaypointPath(((600.0, 600.0, 60.0), (700.0, 600.0, 60.0)), (10.0,)),
+    )
+    behind = drone(start=(-600.0, -600.0, 60.0))  # 225°: outside a 15°-75° view
+    pipe = SapientPipe("camera-1", ORIGIN)
+    (batch,) = pipe.feed(b"".join(sim.scan(0.0, [bird, behind]))) + pipe.flush()
+    assert isinstance(batch, BearingBatch) and len(batch) == 1
+    assert abs(math.degrees(batch.azimuth_rad[0]) - 45.0) < 1.0
+    el_true = math.degrees(math.atan2(50.0, math.hypot(600.0, 600.0)))
+    assert abs(math.degrees(batch.elevation_rad[0]) - el_true) < 1.0
+    assert int(np.argmax(batch.class_loglik[0])) == ObjectClass.BIRD
+    lat, lon, alt = _lla(0.0, 0.0, 10.0)
+    night = BearingSensorConfig.camera(RF_A, lat, lon, alt, night=True)
+    day = BearingSensorConfig.camera(RF_A, *_lla(0.0, 0.0, 10.0))
+    assert (
+        night.max_range_m < day.max_range_m / 2
+        and night.classify_confidence < day.classify_confidence
+    )
+
+
+def test_a_remote_id_spoofer_broadcasts_a_position_where_it_is_not():
+    from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
+    from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig, RemoteIdReceiverSim
+    from luchtwacht.sim.targets import RemoteIdEquipment
+
+    eq = RemoteIdEquipment("1581F5FJD229V00QZ8", "60:60:1f:de:ad:01", (0.0, 0.0, 0.0),
+                           spoof_offset_m=(0.0, 900.0, 0.0))  # fmt: skip
+    tgt = dataclasses.replace(drone(start=(300.0, 300.0, 80.0)), remote_id=eq)
+    rx = RemoteIdReceiverSim(
+        RemoteIdReceiverConfig(
+            "rx", ORIGIN.lat_deg, ORIGIN.lon_deg, ORIGIN.alt_m, p_receive=1.0, gnss_std_m=0.0
+        ),
+        ORIGIN, EPOCH, seed=2,
+    )  # fmt: skip
+    pipe = RemoteIdPipe("rx", ORIGIN)
+    batches = []
+    for k in range(3):
+        for t_rx, line in rx.tick(float(k), [tgt]):
+            batches += pipe.feed(line, EPOCH + t_rx)
+    batches += pipe.flush()
+    z = np.concatenate([b.z for b in batches if isinstance(b, DetectionBatch)])
+    true0 = tgt.path.state(0.0)
+    assert true0 is not None
+    assert abs(z[0, 1] - (true0[0][1] + 900.0)) < 15.0  # broadcast 900 m north of the drone

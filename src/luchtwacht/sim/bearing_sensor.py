@@ -1,8 +1,8 @@
-"""Simulated angle-only sensors as SAPIENT nodes: RF direction finders and acoustic arrays.
+"""Simulated angle-only sensors as SAPIENT nodes: RF direction finders, acoustic arrays, cameras.
 
-Both report bearings without range — SAPIENT DetectionReports whose RangeBearing carries an
-azimuth (and its error) only — which Luchtwacht's ingest turns into bearing batches and its
-tracker triangulates. What each hears:
+All report bearings without range — SAPIENT DetectionReports whose RangeBearing carries an
+azimuth (and its error), and for a camera an elevation too — which Luchtwacht's ingest turns
+into bearing batches and its tracker triangulates. What each perceives:
 
 * **RF detector** (``kind="rf"``, ``NODE_TYPE_PASSIVE_RF``): drones whose control or video link
   is on the air (``Target.emits_rf``; an autonomous one-way attack drone is silent) within
@@ -10,6 +10,11 @@ tracker triangulates. What each hears:
   protocol fingerprint gives it away).
 * **Acoustic array** (``kind="acoustic"``, ``NODE_TYPE_ACOUSTIC``): any drone, silent link or
   not, but only a few hundred metres out, with coarser bearings and a less certain class.
+* **EO/IR camera** (``kind="camera"``, ``NODE_TYPE_CAMERA``): anything in its field of view
+  (``fov_centre_deg`` ± ``fov_width_deg``/2) and range — drones, birds, aircraft — with fine
+  azimuth and elevation and a class that is right with ``classify_confidence``; at night
+  (``BearingSensorConfig.camera(..., night=True)``) the thermal channel sees about a third as
+  far, and tells classes apart less well.
 
 Each has its detection probability per report interval, a false-alarm rate (bearings from
 nowhere: RF reflections, wind noise), a latency, outages, and registers and reports its status
@@ -33,7 +38,10 @@ from luchtwacht.sim.targets import Target
 _NODE_TYPE = {
     "rf": registration_pb2.Registration.NODE_TYPE_PASSIVE_RF,
     "acoustic": registration_pb2.Registration.NODE_TYPE_ACOUSTIC,
+    "camera": registration_pb2.Registration.NODE_TYPE_CAMERA,
 }
+_SUB_TYPE = {"rf": "direction finder", "acoustic": "microphone array", "camera": "EO/IR"}
+_SHORT = {"rf": "RF1", "acoustic": "AC1", "camera": "EO1"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +52,7 @@ class BearingSensorConfig:
     lat_deg: float
     lon_deg: float
     alt_m: float
-    kind: Literal["rf", "acoustic"] = "rf"
+    kind: Literal["rf", "acoustic", "camera"] = "rf"
     name: str = ""
     period_s: float = 1.0
     max_range_m: float = 3000.0
@@ -55,6 +63,9 @@ class BearingSensorConfig:
     status_interval_s: float = 10.0
     latency_s: float = 0.2
     outages_s: tuple[tuple[float, float], ...] = ()
+    elevation_std_deg: float = 0.2  # cameras only
+    fov_centre_deg: float = 0.0  # cameras only: true azimuth of the middle of the view
+    fov_width_deg: float = 360.0
 
     @staticmethod
     def acoustic(node_id: str, lat_deg: float, lon_deg: float, alt_m: float) -> BearingSensorConfig:
@@ -65,11 +76,30 @@ class BearingSensorConfig:
             classify_confidence=0.6, latency_s=0.5,
         )  # fmt: skip
 
+    @staticmethod
+    def camera(
+        node_id: str, lat_deg: float, lon_deg: float, alt_m: float, night: bool = False
+    ) -> BearingSensorConfig:
+        """A day/thermal camera's usual figures (1.5 km by day; at night 500 m, worse class)."""
+        return BearingSensorConfig(
+            node_id, lat_deg, lon_deg, alt_m, kind="camera", name="EO/IR camera",
+            max_range_m=500.0 if night else 1500.0, azimuth_std_deg=0.2,
+            pd=0.7 if night else 0.9, false_alarms_per_scan=0.1 if night else 0.02,
+            classify_confidence=0.65 if night else 0.9, latency_s=0.3,
+        )  # fmt: skip
+
     def hears(self, target: Target) -> bool:
-        """Whether this kind of sensor can hear the target at all (range aside)."""
+        """Whether this kind of sensor can perceive the target at all (range and view aside)."""
+        if self.kind == "camera":
+            return target.true_class in (ObjectClass.DRONE, ObjectClass.BIRD, ObjectClass.AIRCRAFT)
         if target.true_class != ObjectClass.DRONE:
             return False
         return self.kind == "acoustic" or target.emits_rf
+
+    def in_view(self, az_deg: float) -> bool:
+        """Whether a true azimuth lies in the field of view."""
+        off = (az_deg - self.fov_centre_deg + 180.0) % 360.0 - 180.0
+        return abs(off) <= self.fov_width_deg / 2.0
 
 
 class BearingSensorSim(RadarSim):
@@ -109,18 +139,25 @@ class BearingSensorSim(RadarSim):
         nd = msg.registration.node_definition[0]
         nd.node_type = _NODE_TYPE[self.bcfg.kind]
         del nd.node_sub_type[:]
-        nd.node_sub_type.append(
-            "direction finder" if self.bcfg.kind == "rf" else "microphone array"
-        )
-        msg.registration.short_name = "RF1" if self.bcfg.kind == "rf" else "AC1"
+        nd.node_sub_type.append(_SUB_TYPE[self.bcfg.kind])
+        msg.registration.short_name = _SHORT[self.bcfg.kind]
         return msg
 
-    def _bearing(self, t_s: float, az_deg: float, cls: ObjectClass | None) -> SapientMessage:
-        """A DetectionReport with an azimuth and its error only: no range, no elevation."""
-        msg = self._detection(t_s, az_deg, 0.0, 0.0, 0.8, cls, self.bcfg.classify_confidence)
+    def _bearing(
+        self, t_s: float, az_deg: float, cls: ObjectClass | None, el_deg: float | None = None
+    ) -> SapientMessage:
+        """A DetectionReport with an azimuth (and an elevation) and errors: no range."""
+        msg = self._detection(
+            t_s, az_deg, el_deg or 0.0, 0.0, 0.8, cls, self.bcfg.classify_confidence
+        )
         rb = msg.detection_report.range_bearing
-        for name in ("elevation", "range", "elevation_error", "range_error"):
-            rb.ClearField(name)
+        rb.ClearField("range")
+        rb.ClearField("range_error")
+        if el_deg is None:
+            rb.ClearField("elevation")
+            rb.ClearField("elevation_error")
+        else:
+            rb.elevation_error = self.bcfg.elevation_std_deg
         return msg
 
     def scan(self, t_s: float, targets: Sequence[Target]) -> list[bytes]:
@@ -136,15 +173,33 @@ class BearingSensorSim(RadarSim):
             out.append(frame(self.status_report(t_s)))
             self._registered = True
             self._next_status_s = t_s + c.status_interval_s
+        camera = c.kind == "camera"
         for tgt in targets:
             s = tgt.path.state(t_s)
             if s is None or not c.hears(tgt):
                 continue
-            az, _, r = self._aer(s[0])
-            if r > c.max_range_m or rng.random() >= c.pd:
+            az, el, r = self._aer(s[0])
+            if r > c.max_range_m or (camera and not c.in_view(az)) or rng.random() >= c.pd:
                 continue
             az_meas = (az + rng.normal(0.0, c.azimuth_std_deg)) % 360.0
-            out.append(frame(self._bearing(t_s, az_meas, ObjectClass.DRONE)))
+            if camera:
+                el_meas = el + rng.normal(0.0, c.elevation_std_deg)
+                out.append(frame(self._bearing(t_s, az_meas, self._seen_as(tgt), el_meas)))
+            else:
+                out.append(frame(self._bearing(t_s, az_meas, ObjectClass.DRONE)))
         for _ in range(rng.poisson(c.false_alarms_per_scan)):
-            out.append(frame(self._bearing(t_s, float(rng.uniform(0.0, 360.0)), None)))
+            az_fa = float(rng.uniform(0.0, 360.0))
+            if camera:
+                az_fa = (c.fov_centre_deg + (az_fa / 360.0 - 0.5) * c.fov_width_deg) % 360.0
+                out.append(frame(self._bearing(t_s, az_fa, None, float(rng.uniform(0.0, 20.0)))))
+            else:
+                out.append(frame(self._bearing(t_s, az_fa, None)))
         return out
+
+    def _seen_as(self, tgt: Target) -> ObjectClass:
+        """The class a camera reports: right with ``classify_confidence``, else another."""
+        if self.rng.random() < self.bcfg.classify_confidence:
+            return tgt.true_class
+        others = [k for k in (ObjectClass.DRONE, ObjectClass.BIRD, ObjectClass.AIRCRAFT)
+                  if k != tgt.true_class]  # fmt: skip
+        return others[int(self.rng.integers(len(others)))]

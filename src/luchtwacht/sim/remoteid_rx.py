@@ -66,7 +66,7 @@ class RemoteIdReceiverSim:
         if eq is None or s is None:
             raise ValueError(f"{tgt.name} has no Remote ID or does not exist at {t_s} s")
         pos, vel = s
-        fix = pos + self.rng.normal(0.0, self.cfg.gnss_std_m, 3)
+        fix = pos + np.asarray(eq.spoof_offset_m) + self.rng.normal(0.0, self.cfg.gnss_std_m, 3)
         lat, lon, alt = self.origin.to_geodetic(fix)
         abs_t = self.epoch_s + t_s
         speed = float(math.hypot(vel[0], vel[1]))

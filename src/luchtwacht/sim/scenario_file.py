@@ -277,6 +277,30 @@ class BearingSensorSection(_Strict):
         )
 
 
+class CameraSection(BearingSensorSection):
+    """An EO/IR camera: a bearing sensor with elevation, class reports and a field of view.
+
+    ``night: true`` starts from the thermal channel's night figures (a third of the range,
+    poorer classification) — the "camera degraded" case.
+    """
+
+    night: bool = False
+    elevation_std_deg: float | None = Field(default=None, ge=0)
+    fov_centre_deg: float | None = None
+    fov_width_deg: float | None = Field(default=None, gt=0, le=360)
+
+    def camera_config(self, origin: SiteOrigin) -> BearingSensorConfig:
+        """The camera's simulator configuration."""
+        lat, lon, alt = _geodetic(origin, self.position)
+        base = BearingSensorConfig.camera(str(self.node_id), lat, lon, alt, night=self.night)
+        overrides = self.model_dump(
+            exclude={"node_id", "position", "outages_s", "night"}, exclude_none=True
+        )
+        return dataclasses.replace(
+            base, outages_s=tuple((a, b) for a, b in self.outages_s), **overrides
+        )
+
+
 class ReceiverSection(_Strict):
     """A simulated Remote ID receiver; unset parameters keep the defaults."""
 
@@ -448,6 +472,7 @@ class RemoteIdSection(_Strict):
     operator: LocalPoint
     operator_id: str = ""
     description: str = ""
+    spoof_offset: EnuPoint | None = None  # a spoofer: broadcast this far from its true position
 
 
 class TargetSection(_Strict):
@@ -479,6 +504,7 @@ class TargetSection(_Strict):
                 operator_enu_m=r.operator.enu(),
                 operator_id=r.operator_id,
                 description=r.description,
+                spoof_offset_m=r.spoof_offset.enu() if r.spoof_offset else (0.0, 0.0, 0.0),
             )
         return Target(
             self.name,
@@ -569,6 +595,7 @@ class ScenarioSection(_Strict):
     remoteid_receivers: list[ReceiverSection] = Field(default_factory=list)
     rf_detectors: list[BearingSensorSection] = Field(default_factory=list)
     acoustic_arrays: list[BearingSensorSection] = Field(default_factory=list)
+    cameras: list[CameraSection] = Field(default_factory=list)
     targets: list[TargetSection] = Field(default_factory=list)
     flocks: list[FlockSection] = Field(default_factory=list)
     swarms: list[SwarmSection] = Field(default_factory=list)
@@ -608,7 +635,8 @@ class ScenarioSection(_Strict):
             epoch_s=self.epoch.timestamp(),
             seed=self.seed,
             bearing_sensors=tuple(r.config(origin, "rf") for r in self.rf_detectors)
-            + tuple(a.config(origin, "acoustic") for a in self.acoustic_arrays),
+            + tuple(a.config(origin, "acoustic") for a in self.acoustic_arrays)
+            + tuple(c.camera_config(origin) for c in self.cameras),
         )
 
 

@@ -131,6 +131,9 @@ class RemoteIdEquipment:
     operator_enu_m: tuple[float, float, float]
     operator_id: str = ""
     description: str = ""
+    # A spoofer broadcasts a position this far (ENU metres) from where it really is; the radio
+    # still comes from its true position.
+    spoof_offset_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
