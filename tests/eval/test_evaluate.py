@@ -171,3 +171,27 @@ def test_the_warning_before_the_breach_is_measured(tmp_path):
     s = summary([run])
     assert s["alert_lead_s"]["median"] == t.breach_s - t.alert_s
     assert s["intruders_in_zone_unwarned"] == 0
+
+
+def test_both_trackers_score_the_same_radar_plots(tmp_path):
+    from luchtwacht.eval.peer import side_by_side
+
+    far = load_scenario_file(write(tmp_path, "far", 15.0, FAR))
+    rows = side_by_side(far, 3)
+    assert [r.tracker for r in rows] == ["luchtwacht", "stonesoup"]  # the bench extra is there
+    for r in rows:  # no plot at all: one missed target every cycle, c/√2
+        assert math.isclose(r.gospa_mean, 100.0 / math.sqrt(2.0))
+        assert r.missed_per_cycle == 1.0 and r.false_per_cycle == 0.0
+    inbound = load_scenario_file(write(tmp_path, "inbound", 60.0, INBOUND))
+    for r in side_by_side(inbound, 3):
+        assert r.gospa_mean < 40.0, r  # both hold the drone after their confirmation
+    runner = CliRunner()
+    out = tmp_path / "rep"
+    path = write(tmp_path, "inbound2", 30.0, INBOUND)
+    args = ["evaluate", str(path), "--runs", "1", "--report", str(out), "--stonesoup"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "summary.json").read_text())
+    side = doc["scenarios"][0]["radar_tracking_side_by_side"]
+    assert [s["tracker"] for s in side] == ["luchtwacht", "stonesoup"]
+    assert "Tracker (same radar plots)" in (out / "index.html").read_text()

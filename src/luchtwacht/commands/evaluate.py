@@ -20,6 +20,7 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from luchtwacht.eval.evaluate import RunResult, compare, evaluate
+from luchtwacht.eval.peer import PeerRun, side_by_side
 from luchtwacht.eval.report import write_report
 from luchtwacht.sim.scenario_file import ScenarioFileError, load_scenario_file
 
@@ -75,6 +76,14 @@ def evaluate_command(
         float | None, typer.Option(min=1.0, help="Cut every scenario to this many seconds.")
     ] = None,
     gospa_c: Annotated[float, typer.Option(min=1.0, help="GOSPA cut-off distance c, m.")] = 100.0,
+    stonesoup: Annotated[
+        bool,
+        typer.Option(
+            "--stonesoup",
+            help="Also track each scenario's radar plots with Luchtwacht's and Stone Soup's "
+            "trackers side by side (first seed; Stone Soup from the bench extra).",
+        ),
+    ] = False,
     compare_files: Annotated[
         tuple[Path, Path] | None,
         typer.Option("--compare", help="Compare two summary.json files instead."),
@@ -106,7 +115,12 @@ def evaluate_command(
                 bar.update(task, completed=k)
 
             results[scen.name] = evaluate(scen, runs, gospa_c, progress=advance)
-    doc = write_report(report, results)
+    peers: dict[str, list[PeerRun]] = {}
+    if stonesoup:
+        for scen in loaded:
+            console.print(f"{scen.name}: radar tracking side by side …")
+            peers[scen.name] = side_by_side(scen, scen.seed, gospa_c)
+    doc = write_report(report, results, peers)
     for s in doc["scenarios"]:
         console.print(
             f"{s['scenario']}: GOSPA {s['gospa_mean']:.1f} m, "

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from luchtwacht import __version__
 from luchtwacht.eval.evaluate import CLASSES, RunResult, summary
+from luchtwacht.eval.peer import PeerRun
 
 _FIGSIZE = (6.4, 3.6)
 
@@ -156,13 +157,38 @@ def _table(s: dict[str, Any]) -> str:
     return f"<table>{body}</table>"
 
 
-def write_report(out_dir: Path, results: dict[str, list[RunResult]]) -> dict[str, Any]:
-    """Write summary.json, runs.json, the plots and index.html; return the summary."""
+def _peer_table(peers: list[PeerRun]) -> str:
+    head = (
+        "<tr><th>Tracker (same radar plots)</th><th>GOSPA (m)</th><th>missed / cycle</th>"
+        "<th>false / cycle</th><th>ms per batch (median)</th></tr>"
+    )
+    rows = "".join(
+        f"<tr><td>{html.escape(p.tracker)}</td><td>{p.gospa_mean:.1f}</td>"
+        f"<td>{p.missed_per_cycle:.2f}</td><td>{p.false_per_cycle:.2f}</td>"
+        f"<td>{p.ms_per_batch_median:.2f}</td></tr>"
+        for p in peers
+    )
+    return f"<table>{head}{rows}</table>"
+
+
+def write_report(
+    out_dir: Path,
+    results: dict[str, list[RunResult]],
+    peers: dict[str, list[PeerRun]] | None = None,
+) -> dict[str, Any]:
+    """Write summary.json, runs.json, the plots and index.html; return the summary.
+
+    ``peers``: per scenario, Luchtwacht's and Stone Soup's trackers on the same radar plots
+    (:mod:`luchtwacht.eval.peer`), added to the summary and the page.
+    """
+    peers = peers or {}
     out_dir.mkdir(parents=True, exist_ok=True)
     summaries = []
     sections = []
     for name, runs in results.items():
         s = summary(runs)
+        if name in peers:
+            s["radar_tracking_side_by_side"] = [dataclasses.asdict(p) for p in peers[name]]
         summaries.append(s)
         slug = _slug(name)
         _gospa_plot(runs, out_dir / f"{slug}-gospa.png")
@@ -173,7 +199,10 @@ def write_report(out_dir: Path, results: dict[str, list[RunResult]]) -> dict[str
             f'<img src="{slug}-{kind}.png" alt="{kind}">'
             for kind in ("gospa", "map", "times", "confusion")
         )
-        sections.append(f'<h2 id="{slug}">{html.escape(name)}</h2>{_table(s)}<div>{imgs}</div>')
+        side = _peer_table(peers[name]) if name in peers else ""
+        sections.append(
+            f'<h2 id="{slug}">{html.escape(name)}</h2>{_table(s)}{side}<div>{imgs}</div>'
+        )
     doc = {"luchtwacht": __version__, "scenarios": summaries}
     (out_dir / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
     (out_dir / "runs.json").write_text(
