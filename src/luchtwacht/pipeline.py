@@ -17,10 +17,12 @@ import numpy as np
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import SapientPipe
+from luchtwacht.sim.adsb import AdsbReceiverSim
 from luchtwacht.sim.bearing_sensor import BearingSensorSim
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverSim
 from luchtwacht.sim.scenario import Scenario
+from luchtwacht.site import AdsbSection, adsb_pipe
 from luchtwacht.store.recorder import Recorder
 from luchtwacht.tracking.tracker import TrackerConfig
 from luchtwacht.transport.bus import InProcessBus
@@ -65,6 +67,17 @@ class Pipeline(FusionCore):
             sim = BearingSensorSim(bc, self.origin, self.epoch_s, scenario.seed * 100 + 70 + k)
             self.radars.append((sid, sim))
             self.add_feed(sid, sim.cfg.name, "sapient", SapientPipe(sid, self.origin), bc.period_s)
+        self.adsb_receivers: list[tuple[str, AdsbReceiverSim]] = []
+        for k, ar in enumerate(scenario.adsb_receivers):
+            sid = ar.receiver_id
+            asim = AdsbReceiverSim(ar, self.origin, self.epoch_s, scenario.seed * 100 + 90 + k)
+            self.adsb_receivers.append((sid, asim))
+            section = AdsbSection(format="avr", receiver_lat=ar.lat_deg, receiver_lon=ar.lon_deg)
+            self.add_feed(
+                sid, f"ADS-B receiver {sid}", "adsb", adsb_pipe(section, sid, self.origin), 0.5
+            )
+            if recorder is not None:  # what replay needs to rebuild the decoder
+                recorder.set_meta(**{f"settings:{sid}": section.model_dump_json()})
         for k, rr in enumerate(scenario.remoteid_receivers):
             sid = rr.receiver_id
             seed = scenario.seed * 100 + 50 + k
@@ -114,6 +127,10 @@ class Pipeline(FusionCore):
                         stream[pos : pos + size],
                     )
                     pos += size
+        for sid, ads in self.adsb_receivers:
+            while ads.next_tick_s <= t_s + 1e-9:
+                for t_rx, line in ads.tick(ads.next_tick_s, targets):
+                    self.bus.publish(self.utc(t_rx), sid, "adsb", line)
         for sid, rx in self.rid_receivers:
             while rx.next_tick_s <= t_s + 1e-9:
                 for t_rx, line in rx.tick(rx.next_tick_s, targets):

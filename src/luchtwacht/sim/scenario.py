@@ -18,6 +18,7 @@ import numpy as np
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
+from luchtwacht.sim.adsb import AdsbReceiverConfig
 from luchtwacht.sim.bearing_sensor import BearingSensorConfig
 from luchtwacht.sim.radar import RadarConfig
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
@@ -43,6 +44,7 @@ class Scenario:
     epoch_s: float
     seed: int
     bearing_sensors: tuple[BearingSensorConfig, ...] = ()  # RF detectors, acoustic arrays
+    adsb_receivers: tuple[AdsbReceiverConfig, ...] = ()
 
 
 def polar(bearing_deg: float, distance_m: float, up_m: float = 0.0) -> tuple[float, float, float]:

@@ -47,6 +47,7 @@ from luchtwacht.config_file import load_yaml_model
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
+from luchtwacht.sim.adsb import AdsbEquipment, AdsbReceiverConfig
 from luchtwacht.sim.bearing_sensor import BearingSensorConfig
 from luchtwacht.sim.flightlog import FlightLog, FlightLogError, FlightLogPath, load_flight_log
 from luchtwacht.sim.radar import RadarConfig
@@ -475,6 +476,31 @@ class RemoteIdSection(_Strict):
     spoof_offset: EnuPoint | None = None  # a spoofer: broadcast this far from its true position
 
 
+class AdsbSection(_Strict):
+    """An ADS-B Out transponder fitted to a target."""
+
+    icao: str = Field(pattern=r"^[0-9A-Fa-f]{6}$")
+    callsign: str = Field(default="", pattern=r"^[A-Za-z0-9 ]{0,8}$")
+
+
+class AdsbReceiverSection(_Strict):
+    """A simulated 1090 MHz ADS-B receiver; unset parameters keep the defaults."""
+
+    id: str = Field(min_length=1)
+    position: SensorPoint
+    range_m: float | None = Field(default=None, gt=0)
+    p_receive: float | None = Field(default=None, ge=0, le=1)
+    latency_s: float | None = Field(default=None, ge=0)
+
+    def config(self, origin: SiteOrigin) -> AdsbReceiverConfig:
+        """The receiver's simulator configuration."""
+        lat, lon, alt = _geodetic(origin, self.position)
+        overrides = self.model_dump(exclude={"id", "position"}, exclude_none=True)
+        return AdsbReceiverConfig(
+            receiver_id=self.id, lat_deg=lat, lon_deg=lon, alt_m=alt, **overrides
+        )
+
+
 class TargetSection(_Strict):
     """One simulated object."""
 
@@ -487,6 +513,7 @@ class TargetSection(_Strict):
     path: PathSection
     remote_id: RemoteIdSection | None = None
     emits_rf: bool = True  # false: an autonomous drone, silent to RF detectors
+    adsb: AdsbSection | None = None
 
     def target(self, origin: SiteOrigin) -> Target:
         """The simulator's target; ``origin`` places a logged flight in the site's ENU frame."""
@@ -514,6 +541,7 @@ class TargetSection(_Strict):
             role=self.role,
             remote_id=rid,
             emits_rf=self.emits_rf,
+            adsb=AdsbEquipment(self.adsb.icao.upper(), self.adsb.callsign) if self.adsb else None,
         )
 
 
@@ -593,6 +621,7 @@ class ScenarioSection(_Strict):
     zones: list[ZoneSection] = Field(default_factory=list)
     radars: list[RadarSection] = Field(default_factory=list)
     remoteid_receivers: list[ReceiverSection] = Field(default_factory=list)
+    adsb_receivers: list[AdsbReceiverSection] = Field(default_factory=list)
     rf_detectors: list[BearingSensorSection] = Field(default_factory=list)
     acoustic_arrays: list[BearingSensorSection] = Field(default_factory=list)
     cameras: list[CameraSection] = Field(default_factory=list)
@@ -637,6 +666,7 @@ class ScenarioSection(_Strict):
             bearing_sensors=tuple(r.config(origin, "rf") for r in self.rf_detectors)
             + tuple(a.config(origin, "acoustic") for a in self.acoustic_arrays)
             + tuple(c.camera_config(origin) for c in self.cameras),
+            adsb_receivers=tuple(a.config(origin) for a in self.adsb_receivers),
         )
 
 

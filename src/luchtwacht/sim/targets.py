@@ -11,12 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from luchtwacht.model.detection import ObjectClass
+
+if TYPE_CHECKING:
+    from luchtwacht.sim.adsb import AdsbEquipment
 
 F64 = NDArray[np.float64]
 
@@ -147,6 +150,7 @@ class Target:
     role: str = ""  # scenario role, e.g. "intruder", "cooperative", "bird", "airliner"
     remote_id: RemoteIdEquipment | None = None
     emits_rf: bool = True  # a drone's control/video link is on the air (not an autonomous one)
+    adsb: AdsbEquipment | None = None  # an ADS-B Out transponder (airliners, helicopters)
 
 
 def _pairs(
