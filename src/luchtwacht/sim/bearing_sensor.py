@@ -63,6 +63,7 @@ class BearingSensorConfig:
     status_interval_s: float = 10.0
     latency_s: float = 0.2
     outages_s: tuple[tuple[float, float], ...] = ()
+    clock_offset_s: float = 0.0
     elevation_std_deg: float = 0.2  # cameras only
     fov_centre_deg: float = 0.0  # cameras only: true azimuth of the middle of the view
     fov_width_deg: float = 360.0
@@ -126,6 +127,7 @@ class BearingSensorSim(RadarSim):
                 status_interval_s=config.status_interval_s,
                 latency_s=config.latency_s,
                 outages_s=config.outages_s,
+                clock_offset_s=config.clock_offset_s,
             ),
             origin,
             epoch_s,

@@ -62,6 +62,7 @@ class RadarConfig:
     # Outages [(start, end), …] in scenario seconds: the radar sends nothing at all then (a
     # power cut, a jammed or destroyed sensor), and resumes where it was.
     outages_s: tuple[tuple[float, float], ...] = ()
+    clock_offset_s: float = 0.0  # the node's clock minus true time: its stamps are this far off
 
     def down(self, t_s: float) -> bool:
         """Whether the radar is in an outage at ``t_s``."""
@@ -106,8 +107,12 @@ class RadarSim:
 
     # --- messages ------------------------------------------------------------------------------
 
+    def _stamp(self, t_s: float) -> float:
+        """UTC seconds on the node's own clock at scenario time ``t_s``."""
+        return self.epoch_s + t_s + self.cfg.clock_offset_s
+
     def _header(self, t_s: float) -> dict[str, object]:
-        stamp = dt.datetime.fromtimestamp(self.epoch_s + t_s, tz=dt.UTC)
+        stamp = dt.datetime.fromtimestamp(self._stamp(t_s), tz=dt.UTC)
         return {"timestamp": stamp.isoformat().replace("+00:00", "Z"), "nodeId": self.cfg.node_id}
 
     def registration(self, t_s: float) -> SapientMessage:
@@ -179,7 +184,7 @@ class RadarSim:
         body = {
             **self._header(t_s),
             "statusReport": {
-                "reportId": new_ulid(self.epoch_s + t_s, self.rng),
+                "reportId": new_ulid(self._stamp(t_s), self.rng),
                 "system": "SYSTEM_OK",
                 "info": "INFO_NEW" if not self._registered else "INFO_UNCHANGED",
                 "mode": "Default",
@@ -208,7 +213,7 @@ class RadarSim:
         cls_conf: float,
     ) -> SapientMessage:
         msg = SapientMessage()
-        abs_t = self.epoch_s + t_s
+        abs_t = self._stamp(t_s)
         msg.timestamp.seconds = math.floor(abs_t)
         msg.timestamp.nanos = round((abs_t - math.floor(abs_t)) * 1e9) % 1_000_000_000
         msg.node_id = self.cfg.node_id

@@ -37,6 +37,7 @@ class RemoteIdReceiverConfig:
     p_receive: float = 0.9
     gnss_std_m: float = 1.2  # error of the drone's own GNSS fix that it broadcasts
     latency_s: float = 0.02
+    clock_offset_s: float = 0.0  # the receiver's clock minus true time (its "time" stamps)
 
 
 class RemoteIdReceiverSim:
@@ -143,7 +144,9 @@ class RemoteIdReceiverSim:
                 adv = rid.encode_ble_advertising(msg, self._counter(tgt.remote_id.mac, kind))
                 t_rx = t_s + self.cfg.latency_s + 0.05 * k
                 rssi = -40.0 - 20.0 * math.log10(max(dist, 1.0)) + float(self.rng.normal(0, 2))
-                stamp = dt.datetime.fromtimestamp(self.epoch_s + t_rx, tz=dt.UTC)
+                stamp = dt.datetime.fromtimestamp(
+                    self.epoch_s + t_rx + self.cfg.clock_offset_s, tz=dt.UTC
+                )
                 line = {
                     "time": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                     "receiver": self.cfg.receiver_id,

@@ -53,7 +53,14 @@ from luchtwacht.sim.flightlog import FlightLog, FlightLogError, FlightLogPath, l
 from luchtwacht.sim.radar import RadarConfig
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
 from luchtwacht.sim.scenario import Scenario, flock, polar, swarm
-from luchtwacht.sim.targets import Orbit, RemoteIdEquipment, Target, Trajectory, WaypointPath
+from luchtwacht.sim.targets import (
+    Failsafe,
+    Orbit,
+    RemoteIdEquipment,
+    Target,
+    Trajectory,
+    WaypointPath,
+)
 
 
 class ScenarioFileError(ValueError):
@@ -227,6 +234,7 @@ class RadarSection(_Strict):
     status_interval_s: float | None = Field(default=None, gt=0)
     latency_s: float | None = Field(default=None, ge=0)
     outages_s: list[Outage] = Field(default_factory=list)  # [[start, end], …]: sends nothing
+    clock_offset_s: float | None = None  # its clock minus true time
 
     def config(self, origin: SiteOrigin) -> RadarConfig:
         """The radar's simulator configuration."""
@@ -263,6 +271,7 @@ class BearingSensorSection(_Strict):
     status_interval_s: float | None = Field(default=None, gt=0)
     latency_s: float | None = Field(default=None, ge=0)
     outages_s: list[Outage] = Field(default_factory=list)
+    clock_offset_s: float | None = None
 
     def config(self, origin: SiteOrigin, kind: Literal["rf", "acoustic"]) -> BearingSensorConfig:
         """The sensor's simulator configuration."""
@@ -311,6 +320,7 @@ class ReceiverSection(_Strict):
     p_receive: float | None = Field(default=None, ge=0, le=1)
     gnss_std_m: float | None = Field(default=None, ge=0)
     latency_s: float | None = Field(default=None, ge=0)
+    clock_offset_s: float | None = None
 
     def config(self, origin: SiteOrigin) -> RemoteIdReceiverConfig:
         """The receiver's simulator configuration."""
@@ -366,6 +376,8 @@ class OrbitBody(_Strict):
     height_m: float
     t_start_s: float = 0.0
     phase_deg: float = 0.0
+    climb_ms: float = 0.0  # a helix: a bird soaring in a thermal
+    max_height_m: float | None = None
 
 
 class OrbitSection(_Strict):
@@ -384,6 +396,8 @@ class OrbitSection(_Strict):
             height_m=o.height_m,
             t_start_s=o.t_start_s,
             phase_rad=math.radians(o.phase_deg),
+            climb_ms=o.climb_ms,
+            max_height_m=math.inf if o.max_height_m is None else o.max_height_m,
         )
 
 
@@ -501,6 +515,30 @@ class AdsbReceiverSection(_Strict):
         )
 
 
+class FailsafeSection(_Strict):
+    """What a drone does when its link is jammed at ``at_s`` (hover, land, return home)."""
+
+    at_s: float = Field(ge=0)
+    behaviour: Literal["hover", "land", "return_home"]
+    home: LocalPoint | None = None  # return_home: default where the drone first appears
+    speed_ms: float = Field(default=10.0, gt=0)
+    descent_ms: float = Field(default=2.0, gt=0)
+
+    def wrap(self, base: Trajectory) -> Failsafe:
+        """The target's path with this failsafe."""
+        home = self.home.enu() if self.home is not None else _first_position(base)
+        return Failsafe(base, self.at_s, self.behaviour, home, self.speed_ms, self.descent_ms)
+
+
+def _first_position(path: Trajectory, horizon_s: float = 3600.0) -> tuple[float, float, float]:
+    """Where a path first exists (its take-off point), searched second by second."""
+    for t in range(int(horizon_s) + 1):
+        s = path.state(float(t))
+        if s is not None:
+            return (float(s[0][0]), float(s[0][1]), float(s[0][2]))
+    raise ValueError("the path never exists in its first hour: no home to return to")
+
+
 class TargetSection(_Strict):
     """One simulated object."""
 
@@ -514,6 +552,7 @@ class TargetSection(_Strict):
     remote_id: RemoteIdSection | None = None
     emits_rf: bool = True  # false: an autonomous drone, silent to RF detectors
     adsb: AdsbSection | None = None
+    failsafe: FailsafeSection | None = None  # link jammed at a time: its failsafe behaviour
 
     def target(self, origin: SiteOrigin) -> Target:
         """The simulator's target; ``origin`` places a logged flight in the site's ENU frame."""
@@ -522,6 +561,8 @@ class TargetSection(_Strict):
             if isinstance(self.path, FlightLogSection)
             else self.path.trajectory()
         )
+        if self.failsafe is not None:
+            path = self.failsafe.wrap(path)
         rid = None
         if self.remote_id is not None:
             r = self.remote_id

@@ -75,7 +75,11 @@ class WaypointPath:
 
 @dataclass(frozen=True, slots=True)
 class Orbit:
-    """Circle at constant height and speed (loitering hobby drone); counter-clockwise."""
+    """Circle at constant speed (loitering hobby drone); counter-clockwise.
+
+    With ``climb_ms`` the circle becomes a helix, as a bird soaring in a thermal climbs
+    (until ``max_height_m``, where it keeps circling).
+    """
 
     centre_m: tuple[float, float]
     radius_m: float
@@ -83,6 +87,8 @@ class Orbit:
     height_m: float
     t_start_s: float = 0.0
     phase_rad: float = 0.0
+    climb_ms: float = 0.0
+    max_height_m: float = math.inf
 
     def state(self, t_s: float) -> tuple[F64, F64] | None:
         """Position/velocity on the circle."""
@@ -90,15 +96,70 @@ class Orbit:
             return None
         w = self.speed_ms / self.radius_m
         a = self.phase_rad + w * (t_s - self.t_start_s)
+        h = self.height_m + self.climb_ms * (t_s - self.t_start_s)
+        climbing = h < self.max_height_m
         pos = np.array(
             [
                 self.centre_m[0] + self.radius_m * math.cos(a),
                 self.centre_m[1] + self.radius_m * math.sin(a),
-                self.height_m,
+                h if climbing else self.max_height_m,
             ]
         )
-        vel = np.array([-self.speed_ms * math.sin(a), self.speed_ms * math.cos(a), 0.0])
+        vz = self.climb_ms if climbing else 0.0
+        vel = np.array([-self.speed_ms * math.sin(a), self.speed_ms * math.cos(a), vz])
         return pos, vel
+
+
+@dataclass(frozen=True, slots=True)
+class Failsafe:
+    """A drone's path until its link is jammed at ``at_s``, then its failsafe behaviour.
+
+    ``hover``: it stops where it is and holds; ``land``: it descends where it is at
+    ``descent_ms`` and is gone on the ground; ``return_home``: it flies straight back over
+    ``home_m`` at ``speed_ms`` at its present height, then lands there. These are what flight
+    controllers do on link loss (ArduPilot FS_THR_ACTION, PX4 NAV_RCL_ACT: hold, land, return
+    to launch).
+    """
+
+    base: Trajectory
+    at_s: float
+    behaviour: str  # "hover", "land" or "return_home"
+    home_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    speed_ms: float = 10.0
+    descent_ms: float = 2.0
+
+    def state(self, t_s: float) -> tuple[F64, F64] | None:
+        """The base path before the jamming, the failsafe after it."""
+        if t_s < self.at_s:
+            return self.base.state(t_s)
+        s0 = self.base.state(self.at_s)
+        if s0 is None:
+            return None
+        p0 = s0[0]
+        dt = t_s - self.at_s
+        zero = np.zeros(3)
+        if self.behaviour == "hover":
+            return p0.copy(), zero
+        if self.behaviour == "land":
+            return _descend(p0, dt, self.descent_ms)
+        if self.behaviour == "return_home":
+            home = np.array([self.home_m[0], self.home_m[1], p0[2]])
+            leg = home - p0
+            dist = float(np.linalg.norm(leg))
+            t_leg = dist / self.speed_ms
+            if dt < t_leg:
+                v = leg / t_leg
+                return p0 + v * dt, v
+            return _descend(home, dt - t_leg, self.descent_ms, floor=self.home_m[2])
+        raise ValueError(f"unknown failsafe {self.behaviour!r}: hover, land or return_home")
+
+
+def _descend(p: F64, dt: float, rate: float, floor: float = 0.0) -> tuple[F64, F64] | None:
+    """Straight down from ``p`` at ``rate``; None once on the ground (``floor``)."""
+    h = p[2] - rate * dt
+    if h <= floor:
+        return None
+    return np.array([p[0], p[1], h]), np.array([0.0, 0.0, -rate])
 
 
 @dataclass(frozen=True, slots=True)
