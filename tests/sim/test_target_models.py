@@ -96,3 +96,35 @@ def test_the_picture_copes_with_small_clock_errors_and_refuses_wild_ones(offset,
     assert bool(pipe.views) == tracked
     if not tracked:  # a clock 30 s ahead: every batch is from the future, counted, not used
         assert pipe.future_batches > 10
+
+
+def test_a_sector_radar_sees_only_its_sector_and_puts_its_false_alarms_there():
+    lat, lon, alt = (float(v) for v in ORIGIN.to_geodetic(np.array([0.0, 0.0, 10.0])))
+    cfg = RadarConfig(
+        "4b1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b5c", lat, lon, alt, sector_centre_deg=90.0,
+        sector_width_deg=90.0, false_alarms_per_scan=20.0,
+    )  # fmt: skip
+    sim = RadarSim(cfg, ORIGIN, EPOCH, seed=4)
+    east = Target(
+        "e",
+        ObjectClass.DRONE,
+        1.0,
+        WaypointPath(((1500.0, 0.0, 80.0), (1600.0, 0.0, 80.0)), (5.0,)),
+    )
+    west = Target(
+        "w",
+        ObjectClass.DRONE,
+        1.0,
+        WaypointPath(((-1500.0, 0.0, 80.0), (-1600.0, 0.0, 80.0)), (5.0,)),
+    )
+    assert sim.detection_probability(east, 0.0) > 0.9
+    assert sim.detection_probability(west, 0.0) == 0.0
+    frames = split_frames(b"".join(sim.scan(0.0, [east, west])))
+    assert frames
+    azimuths = []
+    for raw in frames:
+        msg = SapientMessage()
+        msg.ParseFromString(raw)
+        if msg.HasField("detection_report"):
+            azimuths.append(msg.detection_report.range_bearing.azimuth)
+    assert len(azimuths) > 10 and all(44.0 <= a <= 136.0 for a in azimuths)

@@ -63,6 +63,8 @@ class RadarConfig:
     # power cut, a jammed or destroyed sensor), and resumes where it was.
     outages_s: tuple[tuple[float, float], ...] = ()
     clock_offset_s: float = 0.0  # the node's clock minus true time: its stamps are this far off
+    sector_centre_deg: float = 0.0  # azimuth coverage: a face of a fixed-panel radar …
+    sector_width_deg: float = 360.0  # … or all round (a rotating or four-face radar)
 
     def down(self, t_s: float) -> bool:
         """Whether the radar is in an outage at ``t_s``."""
@@ -92,8 +94,8 @@ class RadarSim:
         s = target.path.state(t_s)
         if s is None:
             return 0.0
-        _, el, rng = self._aer(s[0])
-        if not self._in_coverage(el, rng):
+        az, el, rng = self._aer(s[0])
+        if not self._in_coverage(el, rng, az):
             return 0.0
         return float(self.cfg.pfa ** (1.0 / (1.0 + self.snr(target.rcs_m2, rng))))
 
@@ -101,9 +103,14 @@ class RadarSim:
         aer = self.origin.enu_to_aer(enu, self.cfg.lat_deg, self.cfg.lon_deg, self.cfg.alt_m)
         return float(aer[0]), float(aer[1]), float(aer[2])
 
-    def _in_coverage(self, el_deg: float, range_m: float) -> bool:
+    def _in_coverage(self, el_deg: float, range_m: float, az_deg: float) -> bool:
         c = self.cfg
-        return c.min_range_m <= range_m <= c.max_range_m and -2.0 <= el_deg <= c.max_elevation_deg
+        off = (az_deg - c.sector_centre_deg + 180.0) % 360.0 - 180.0
+        return (
+            c.min_range_m <= range_m <= c.max_range_m
+            and -2.0 <= el_deg <= c.max_elevation_deg
+            and abs(off) <= c.sector_width_deg / 2.0
+        )
 
     # --- messages ------------------------------------------------------------------------------
 
@@ -254,7 +261,7 @@ class RadarSim:
             if s is None:
                 continue
             az, el, r = self._aer(s[0])
-            if not self._in_coverage(el, r):
+            if not self._in_coverage(el, r, az):
                 continue
             snr = self.snr(tgt.rcs_m2, r)
             if rng.random() >= c.pfa ** (1.0 / (1.0 + snr)):
@@ -276,11 +283,14 @@ class RadarSim:
         for _ in range(rng.poisson(c.false_alarms_per_scan)):
             r = float(np.sqrt(rng.uniform(c.min_range_m**2, c.max_range_m**2)))
             cls = ObjectClass.CLUTTER if rng.random() < 0.3 else None
+            az_fa = float(rng.uniform(0.0, 360.0))
+            if c.sector_width_deg < 360.0:  # false alarms come from the covered sector only
+                az_fa = (c.sector_centre_deg + (az_fa / 360.0 - 0.5) * c.sector_width_deg) % 360.0
             out.append(
                 frame(
                     self._detection(
                         t_s,
-                        float(rng.uniform(0.0, 360.0)),
+                        az_fa,
                         float(rng.uniform(0.0, c.clutter_max_elevation_deg)),
                         r,
                         0.5,

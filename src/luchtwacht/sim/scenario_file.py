@@ -235,6 +235,8 @@ class RadarSection(_Strict):
     latency_s: float | None = Field(default=None, ge=0)
     outages_s: list[Outage] = Field(default_factory=list)  # [[start, end], …]: sends nothing
     clock_offset_s: float | None = None  # its clock minus true time
+    sector_centre_deg: float | None = None  # azimuth coverage (true), default all round
+    sector_width_deg: float | None = Field(default=None, gt=0, le=360)
 
     def config(self, origin: SiteOrigin) -> RadarConfig:
         """The radar's simulator configuration."""
