@@ -432,6 +432,7 @@ def test_range_bearing_scans_also_reach_the_tracker_in_the_radars_own_space():
     assert batch.sensor_enu_m is not None
     sensor = ORIGIN.to_enu(RADAR.lat_deg, RADAR.lon_deg, RADAR.alt_m).reshape(3)
     np.testing.assert_allclose(batch.sensor_enu_m, sensor)
+    assert batch.coverage_range_m == RADAR.max_range_m  # from the Registration's MaxRange
     # The (az, el, r) handed over, seen from the radar in the site frame, rebuild the ENU plots.
     az, el, r = batch.polar.T
     rebuilt = sensor + r[:, None] * np.column_stack(

@@ -57,6 +57,7 @@ def test_an_rf_report_is_a_valid_bearing_that_ingest_turns_into_a_bearing_batch(
     assert np.isnan(batch.elevation_rad[0])
     assert math.isclose(batch.azimuth_std_rad[0], math.radians(cfg.azimuth_std_deg))
     np.testing.assert_allclose(batch.sensor_enu_m, [0.0, 0.0, 5.0], atol=1e-3)
+    assert batch.coverage_range_m == cfg.max_range_m  # the Registration's MaxRange travels along
     assert batch.class_loglik[0, ObjectClass.DRONE] == batch.class_loglik[0].max()
 
 

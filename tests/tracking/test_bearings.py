@@ -1,5 +1,6 @@
 """Angle-only sensors in the tracker: a target seen only by two bearing-only sensors."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -69,3 +70,53 @@ def test_parallel_bearings_start_nothing():
         tr.process_bearings(bearing(a, np.array([5.0, 3000.0, 50.0]), k, "a", rng))
         tr.process_bearings(bearing(b, np.array([5.0, 3000.0, 50.0]), k + 0.1, "b", rng))
     assert len(tr.tracks) == 0
+
+
+def confirmed_pair(tr, gap_m=20.0):
+    """Two drones side by side (east–west, ``gap_m`` apart) 1.5 km north, held by a radar."""
+
+    def pts(k):
+        return [np.array([0.0, 1500.0 + 5.0 * k, 80.0]), np.array([gap_m, 1500.0 + 5.0 * k, 80.0])]
+
+    for k in range(8):
+        z = np.array(pts(k))
+        tr.process(
+            DetectionBatch("radar", np.full(2, float(k)), z, np.broadcast_to(np.eye(3) * 4.0, (2, 3, 3)).copy(),
+                           np.zeros((2, N_CLASSES)), scan_t_s=float(k))
+        )  # fmt: skip
+    assert int(tr.tracks.confirmed.sum()) == 2
+    return pts
+
+
+def test_a_bearing_between_two_close_tracks_moves_neither_and_misses_neither():
+    tr = Tracker()
+    pts = confirmed_pair(tr)
+    rf = np.array([0.0, 0.0, 5.0])
+    middle = (pts(8)[0] + pts(8)[1]) / 2
+    before_x = tr.predicted(8.0)[0][:, :3].copy()
+    az = math.atan2(middle[0] - rf[0], middle[1] - rf[1])
+    b = BearingBatch("rf", rf, 8.0, np.array([az]), np.array([SIGMA_AZ]), np.array([np.nan]),
+                     np.array([np.nan]), np.zeros((1, N_CLASSES)))  # fmt: skip
+    tr.process_bearings(b)
+    np.testing.assert_allclose(tr.tracks.x[:, :3], before_x, atol=1e-9)  # no pull either way
+    assert len(tr.tracks) == 2  # and no track started from it
+    # No miss charged: existence has only decayed to its cap, ln(60) ≈ 4.1 (a miss: -2.3 more)
+    assert (tr.tracks.score > 3.5).all()
+
+
+def test_a_track_beyond_a_sensors_stated_reach_is_not_missed_by_it():
+    tr = Tracker()
+    confirmed_pair(tr)
+    mic = np.array([0.0, 0.0, 2.0])
+    ear = BearingBatch("acoustic", mic, 8.0, np.array([0.5]), np.array([0.1]), np.array([np.nan]),
+                       np.array([np.nan]), np.zeros((1, N_CLASSES)), coverage_range_m=400.0)  # fmt: skip
+    tr.process_bearings(ear)  # the acoustic array has now "seen" nothing of them, 1.5 km out
+    tr.tracks.seen_by |= tr._sensor_bit("acoustic")  # as if it had heard them when near
+    for k in range(9, 15):
+        empty = BearingBatch("acoustic", mic, float(k), np.empty(0), np.empty(0), np.empty(0),
+                             np.empty(0), np.zeros((0, N_CLASSES)), coverage_range_m=400.0)  # fmt: skip
+        tr.process_bearings(empty)
+    assert (tr.tracks.score > 3.5).all()  # decay only: no ln(1 - PD) for six silent batches
+    near = dataclasses.replace(empty, coverage_range_m=5000.0, t_s=16.0)
+    tr.process_bearings(near)
+    assert (tr.tracks.score < 2.5).all()  # within reach, silence is a miss

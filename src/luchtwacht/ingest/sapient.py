@@ -220,6 +220,7 @@ class NodeState:
     info: str = ""
     status: tuple[str, ...] = ()  # the report's status entries: "LEVEL TYPE value"
     task_acks: dict[str, str] = field(default_factory=dict)  # task id → TaskAck status
+    max_range_m: float = math.inf  # the Registration's "Detection MaxRange" capability
 
 
 SCAN_MERGE_S = 0.25
@@ -413,6 +414,7 @@ class SapientPipe:
             node.node_types = tuple(
                 _enum_name(d, "node_type") for d in msg.registration.node_definition
             )
+            node.max_range_m = _max_range_m(msg.registration)
         elif kind == "status_report":
             sr = msg.status_report
             node.last_status_t_s = timestamp_s(msg)
@@ -541,6 +543,7 @@ class SapientPipe:
                         elevation_rad=el_site[idx],
                         elevation_std_rad=el_std[idx],
                         class_loglik=loglik[idx],
+                        coverage_range_m=node.max_range_m,
                     ),
                 )
             )
@@ -605,6 +608,7 @@ class SapientPipe:
                 polar=polar[idx] if own and polar is not None else None,
                 polar_cov=polar_cov[idx] if own and polar_cov is not None else None,
                 sensor_enu_m=sensor_enu if own else None,
+                coverage_range_m=node.max_range_m if own else math.inf,
             )
             out.append((t0, batch))
         return out
@@ -703,6 +707,25 @@ class SapientPipe:
         cov = np.zeros((len(num), 3, 3))
         cov[:, [0, 1, 2], [0, 1, 2]] = std**2
         return z, cov
+
+
+def _max_range_m(reg: Message) -> float:
+    """A Registration's ``Detection``/``MaxRange`` capability in metres (inf if not given).
+
+    Capabilities are free text (category, type, value, units); the value is read with its
+    units (m or km) and refused silently when it is not a positive number.
+    """
+    for cap in reg.capabilities:  # type: ignore[attr-defined]
+        if cap.category.lower() != "detection" or cap.type.lower() != "maxrange":
+            continue
+        try:
+            value = float(cap.value)
+        except ValueError:
+            continue
+        scale = 1000.0 if cap.units.strip().lower() == "km" else 1.0
+        if math.isfinite(value) and value > 0:
+            return value * scale
+    return math.inf
 
 
 def _grid_convergence_deg(lat_deg: float, lon_deg: float) -> float:

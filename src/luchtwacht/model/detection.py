@@ -62,6 +62,9 @@ class DetectionBatch:
     # A radar's false alarms per unit of that measurement space (rad²·m, times m/s with range
     # rate): CFAR keeps it constant per resolution cell, so it is flat in (az, el, r), not in m³.
     clutter_density_polar: float = float("nan")
+    # How far the sensor sees (its stated maximum range, from ``sensor_enu_m``): a track beyond
+    # it is not missed by this sensor. Infinite: coverage unknown.
+    coverage_range_m: float = float("inf")
 
     def __post_init__(self) -> None:
         n = self.z.shape[0]
@@ -114,6 +117,7 @@ class BearingBatch:
     counts_misses: bool = True
     pd: float = float("nan")
     clutter_density_m3: float = float("nan")  # unused for bearings; kept for the common protocol
+    coverage_range_m: float = float("inf")  # the sensor's reach: no miss is charged beyond it
 
     def __len__(self) -> int:
         return int(self.azimuth_rad.shape[0])

@@ -359,9 +359,21 @@ class Tracker:
         logdet = np.log(np.linalg.det(s))
         keep = d2 <= float(chdtri(m, 1.0 - cfg.gate_prob))
         pairs = GatedPairs(pt[keep], pd_[keep], d2[keep], d2[keep] + logdet[keep])
+        self._gated[pairs.track] = True
         ti, dl = gnn(pairs, n_t, rows.size)
         if ti.size == 0:
             return ti, rows[dl]
+        # In a fan of bearings (a swarm seen edge-on) the pairing is a guess: a bearing that
+        # gates several tracks, or a track that gates several bearings, would pull a well-held
+        # track by a neighbour's bearing. Such pairs count as a look (no miss, no new track);
+        # only one-to-one pairs update the state and the score.
+        t_deg = np.bincount(pairs.track, minlength=n_t)
+        d_deg = np.bincount(pairs.det, minlength=rows.size)
+        clear = (t_deg[ti] == 1) & (d_deg[dl] == 1)
+        taken_rows = rows[dl]
+        ti, dl = ti[clear], dl[clear]
+        if ti.size == 0:
+            return ti, taken_rows
         if self._imm:
             imm_update_inplace(
                 tt.xm, tt.Pm, tt.mu, ti, np.ascontiguousarray(z[dl]), r[dl],
@@ -380,16 +392,28 @@ class Tracker:
         di = rows[dl]
         k = ti * rows.size + dl  # the pairs were laid out track-major
         pd, _ = self._sensor(batch)
+        # The false-bearing density a hit is weighed against: the sensor's own, or, where other
+        # bearings crowd this track's gate (a swarm seen edge-on, a bearing fan), as many per
+        # unit angle as the gate holds besides this one — the non-parametric density of IPDA
+        # (Mušicki & Evans 2004). A crossing of two targets' bearings then gains little.
+        gated = np.bincount(pairs.track, minlength=n_t)[ti]
+        gate_d2 = float(chdtri(m, 1.0 - cfg.gate_prob))
+        volume = (
+            2.0 * np.sqrt(gate_d2 * np.exp(logdet[k]))
+            if m == 1
+            else math.pi * gate_d2 * np.sqrt(np.exp(logdet[k]))
+        )
+        log_beta = np.maximum(
+            m * math.log(cfg.bearing_clutter_density),
+            np.log(np.maximum(gated - 1, 1e-300) / volume),
+        )
         self._score_hits(
             ti,
-            math.log(pd)
-            - math.log(cfg.bearing_clutter_density**m)
-            - 0.5 * (d2[k] + logdet[k])
-            - 0.5 * m * math.log(2.0 * math.pi),
+            math.log(pd) - log_beta - 0.5 * (d2[k] + logdet[k]) - 0.5 * m * math.log(2.0 * math.pi),
             pd,
         )
         self._book_hits(batch, ti, di, np.full(ti.size, batch.t_s))
-        return ti, di
+        return ti, taken_rows
 
     def _bearings_start(self, batch: BearingBatch, free: NDArray[np.int64]) -> None:
         """Cross free bearings with those other sensors left recently; start tracks at the fixes."""
@@ -643,21 +667,29 @@ class Tracker:
     def _score(self, batch: DetectionBatch | BearingBatch, ti: NDArray[np.int64]) -> None:
         """M-of-N and quality bookkeeping: a batch of a miss-counting sensor is one opportunity.
 
-        A miss is charged only to tracks this sensor has detected before: a track it never saw
-        is most likely outside its coverage (another sensor's sector), not missed by it.
+        A miss is charged only to tracks this sensor has detected before (a track it never saw
+        is most likely outside its coverage: another sensor's sector), and, when the sensor
+        states its reach (``coverage_range_m``), only to tracks within it.
         """
         tt, cfg = self.tracks, self.config
         hit = np.zeros(len(tt), dtype=bool)
         hit[ti] = True
         if batch.counts_misses:
             step = hit | ((tt.seen_by & self._sensor_bit(batch.sensor_id)) != 0)
+            if math.isfinite(batch.coverage_range_m) and batch.sensor_enu_m is not None:
+                far = np.linalg.norm(tt.x[:, POS] - batch.sensor_enu_m, axis=1)
+                step &= hit | (far <= batch.coverage_range_m)
         else:
             step = hit
         tt.hist[step] = (tt.hist[step] << 1) | hit[step].astype(np.int64)
         tt.n_events[step] += 1
         if batch.counts_misses:  # a miss costs ln(1 − PD): cheap for a sensor that often misses
             missed = step & ~hit
-            if self._assoc.get(batch.sensor_id, self.config.assoc) == "jpda":
+            if isinstance(batch, BearingBatch):
+                # A bearing in the gate that went to a neighbour is ambiguous, not a miss: in a
+                # fan of bearings (a swarm seen edge-on) every track would otherwise bleed.
+                missed &= ~self._gated
+            elif self._assoc.get(batch.sensor_id, self.config.assoc) == "jpda":
                 missed &= ~self._gated  # JPDA already scored every gated track
             tt.score[missed] += math.log1p(-self._sensor(batch)[0])
         window = tt.hist & ((1 << cfg.confirm_n) - 1)
