@@ -13,14 +13,21 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The package and its runtime dependencies: enough for the demo and the live node.
+# The tracker's compiled loops (numba) are built once here and cached, not in the first scan.
+WARM_UP := $(BIN)/python -c "import luchtwacht.tracking.kernels as k, luchtwacht.tracking.imm_kernels as i; k.warm_up(); i.warm_up()"
+
 $(RUN_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
+	@echo "compiling the tracker's kernels (once, about half a minute)"
+	$(WARM_UP)
 	rm -f $(VENV)/.installed-run-*
 	touch $(RUN_STAMP)
 
 # Tests also need the dev tools and the peers they are checked against (Stone Soup).
 $(DEV_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@echo "compiling the tracker's kernels (once, about half a minute)"
+	$(WARM_UP)
 	rm -f $(VENV)/.installed-dev-* $(VENV)/.installed-run-*
 	touch $(DEV_STAMP) $(RUN_STAMP)
 
