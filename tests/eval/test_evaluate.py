@@ -195,3 +195,24 @@ def test_both_trackers_score_the_same_radar_plots(tmp_path):
     side = doc["scenarios"][0]["radar_tracking_side_by_side"]
     assert [s["tracker"] for s in side] == ["luchtwacht", "stonesoup"]
     assert "Tracker (same radar plots)" in (out / "index.html").read_text()
+
+
+def test_monte_carlo_runs_redraw_flocks_when_the_file_is_reloaded_per_seed():
+    path = ROOT / "scenarios" / "birds-only.yaml"
+    a, b = load_scenario_file(path), load_scenario_file(path, seed=99)
+    assert b.seed == 99 and len(a.targets) == len(b.targets)
+    pa, pb = a.targets[0].path.state(100.0), b.targets[0].path.state(100.0)
+    assert pa is not None and pb is not None and not (pa[0] == pb[0]).all()
+    import dataclasses
+
+    short = dataclasses.replace(a, duration_s=5.0)
+    seen: list[int] = []
+
+    def rebuild(seed: int):
+        seen.append(seed)
+        return dataclasses.replace(load_scenario_file(path, seed), duration_s=5.0)
+
+    runs = evaluate(short, runs=3, rebuild=rebuild)
+    assert seen == [a.seed + 1, a.seed + 2] and [r.seed for r in runs] == [
+        a.seed + k for k in range(3)
+    ]

@@ -22,6 +22,7 @@ from rich.table import Table
 from luchtwacht.eval.evaluate import RunResult, compare, evaluate
 from luchtwacht.eval.peer import PeerRun, side_by_side
 from luchtwacht.eval.report import write_report
+from luchtwacht.sim.scenario import Scenario
 from luchtwacht.sim.scenario_file import ScenarioFileError, load_scenario_file
 
 app = typer.Typer(add_completion=False, help="Evaluate scenarios; compare two evaluations.")
@@ -98,26 +99,30 @@ def evaluate_command(
         raise typer.Exit(2)
     loaded = []
     for path in scenarios:
+
+        def build(seed: int | None = None, path: Path = path) -> Scenario:
+            scen = load_scenario_file(path, seed)
+            if duration is not None:
+                scen = dataclasses.replace(scen, duration_s=min(duration, scen.duration_s))
+            return scen
+
         try:
-            scen = load_scenario_file(path)
+            loaded.append((build(), build))
         except (ScenarioFileError, OSError) as exc:
             console.print(f"error: {exc}")
             raise typer.Exit(2) from None
-        if duration is not None:
-            scen = dataclasses.replace(scen, duration_s=min(duration, scen.duration_s))
-        loaded.append(scen)
     results: dict[str, list[RunResult]] = {}
     with Progress(console=console, transient=False) as bar:
-        for scen in loaded:
+        for scen, build in loaded:
             task = bar.add_task(scen.name, total=runs)
 
             def advance(k: int, task: TaskID = task) -> None:
                 bar.update(task, completed=k)
 
-            results[scen.name] = evaluate(scen, runs, gospa_c, progress=advance)
+            results[scen.name] = evaluate(scen, runs, gospa_c, progress=advance, rebuild=build)
     peers: dict[str, list[PeerRun]] = {}
     if stonesoup:
-        for scen in loaded:
+        for scen, _ in loaded:
             console.print(f"{scen.name}: radar tracking side by side …")
             peers[scen.name] = side_by_side(scen, scen.seed, gospa_c)
     doc = write_report(report, results, peers)

@@ -230,11 +230,18 @@ def evaluate(
     runs: int,
     gospa_c_m: float = 100.0,
     progress: Callable[[int], None] | None = None,
+    rebuild: Callable[[int], Scenario] | None = None,
 ) -> list[RunResult]:
-    """``runs`` Monte Carlo runs of a scenario (seeds ``seed``, ``seed + 1``, …)."""
+    """``runs`` Monte Carlo runs of a scenario (seeds ``seed``, ``seed + 1``, …).
+
+    Each run re-seeds the sensors' noise; with ``rebuild`` (seed → scenario, e.g. reloading its
+    file) it also redraws what the scenario itself draws, such as flocks and swarms.
+    """
     out = []
     for k in range(runs):
-        out.append(evaluate_run(scenario, scenario.seed + k, gospa_c_m, keep_paths=k == 0))
+        seed = scenario.seed + k
+        scen = scenario if rebuild is None or k == 0 else rebuild(seed)
+        out.append(evaluate_run(scen, seed, gospa_c_m, keep_paths=k == 0))
         if progress is not None:
             progress(k + 1)
     return out

@@ -716,14 +716,20 @@ class ScenarioSection(_Strict):
 # --- loading and error reporting ----------------------------------------------------------------
 
 
-def load_scenario_file(path: str | Path) -> Scenario:
-    """Read, validate and build a scenario file; raises ``ScenarioFileError`` with a line."""
+def load_scenario_file(path: str | Path, seed: int | None = None) -> Scenario:
+    """Read, validate and build a scenario file; raises ``ScenarioFileError`` with a line.
+
+    ``seed`` overrides the file's: flocks and swarms are drawn from it too (a Monte Carlo run
+    of the same file).
+    """
     path = Path(path)
     token = _BASE_DIR.set(path.parent)
     try:
         section = load_yaml_model(path, ScenarioSection, ScenarioFileError)
     finally:
         _BASE_DIR.reset(token)
+    if seed is not None:
+        section = section.model_copy(update={"seed": seed})
     try:
         return section.scenario()
     except ValueError as exc:  # a model the simulator refuses (e.g. a zero-length leg)
