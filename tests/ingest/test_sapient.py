@@ -479,3 +479,29 @@ def test_a_radar_in_an_outage_sends_nothing_then_resumes():
     assert [t for t, n in sent] == [float(k) for k in range(10)]
     assert all(n == 0 for t, n in sent if 3.0 <= t < 6.0)
     assert all(n > 0 for t, n in sent if not 3.0 <= t < 6.0)
+
+
+def test_a_2d_radar_plot_without_elevation_is_placed_at_the_horizon_with_a_wide_sigma():
+    radar, pipe = _registered_pipe()
+    det = radar._detection(1.0, 30.0, 2.0, 2500.0, 0.9, None, 0.0)
+    rb = det.detection_report.range_bearing
+    rb.ClearField("elevation")
+    rb.ClearField("elevation_error")
+    (batch,) = located(pipe.feed(frame(det)) + pipe.flush())
+    assert pipe.counters.rejected == 0 and batch.polar is None  # ENU update only
+    aer = ORIGIN.enu_to_aer(batch.z[0], RADAR.lat_deg, RADAR.lon_deg, RADAR.alt_m)
+    assert aer[0] == pytest.approx(30.0, abs=1e-6) and aer[1] == pytest.approx(0.0, abs=1e-6)
+    assert np.sqrt(batch.R[0, 2, 2]) > 300.0  # ~10° of elevation at 2.5 km
+
+
+def test_a_look_stamped_over_milliseconds_stays_one_batch_across_deliveries():
+    radar, pipe = _registered_pipe()
+    sizes = []
+    for scan in (1.0, 2.0, 3.0):
+        msgs = [
+            radar._detection(scan + 0.01 * k, 10.0 * k, 2.0, 1500.0, 0.9, None, 0.0)
+            for k in range(3)
+        ]
+        sizes += [len(b) for b in pipe.feed(b"".join(frame(m) for m in msgs))]
+    sizes += [len(b) for b in pipe.flush()]
+    assert sizes == [3, 3, 3]

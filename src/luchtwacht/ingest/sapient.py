@@ -20,6 +20,7 @@ fusion yet`` for positions in UTM.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import struct
@@ -241,6 +242,7 @@ _RB_PLATFORM = range_bearing_pb2.RANGE_BEARING_DATUM_PLATFORM
 # 1-σ errors assumed when a node gives none: azimuth, elevation (deg), range (m) and
 # east, north, up (m)
 _DEFAULT_AER_STD = (1.0, 1.0, 10.0)
+_NO_ELEVATION_STD_DEG = 10.0  # a 2D radar's plot: elevation unknown within its fan beam
 _DEFAULT_ENU_STD = (10.0, 10.0, 15.0)
 _MIN_ENU_STD_M = 0.5
 _M_PER_DEG_LAT = 111_320.0
@@ -300,8 +302,9 @@ class SapientPipe:
 
         ``t_rx_s`` is unused: SAPIENT messages carry their own timestamps.
 
-        Reports are grouped per node and timestamp (one radar scan); a group is complete once a
-        later report from the same node arrives, or when :meth:`flush` is called.
+        Reports are grouped per node into looks (plots within ``SCAN_MERGE_S`` of each other);
+        a look is complete once a report from the same node more than that later arrives, or
+        when :meth:`flush` is called.
         """
         detections = 0
         try:
@@ -324,11 +327,14 @@ class SapientPipe:
             self.counters.by_kind["detection_report"] += detections
         done: list[DetectionRow] = []
         for node_id, rows in self._pending.items():
-            latest = max(row.t_s for row in rows)
-            ready = [row for row in rows if row.t_s < latest]
-            if ready:
-                done.extend(ready)
-                self._pending[node_id] = [row for row in rows if row.t_s >= latest]
+            # A look is complete once a report more than SCAN_MERGE_S after its last plot has
+            # come (the rule ``_to_batches`` cuts looks by): release up to the last such gap.
+            times = sorted(row.t_s for row in rows)
+            gaps = [b for a, b in itertools.pairwise(times) if b - a > SCAN_MERGE_S]
+            if gaps:
+                cut = gaps[-1]
+                done.extend(row for row in rows if row.t_s < cut)
+                self._pending[node_id] = [row for row in rows if row.t_s >= cut]
         return self._to_batches(done) if done else []
 
     def flush(self) -> list[DetectionBatch | BearingBatch]:
@@ -580,7 +586,7 @@ class SapientPipe:
             keep = np.flatnonzero(finite)
             rows = [rows[i] for i in keep]
             t, z, cov, n = t[keep], z[keep], cov[keep], keep.size
-            rb, aer_std = rb[keep], aer_std[keep]
+            rb, aer_std, num = rb[keep], aer_std[keep], num[keep]
             if n == 0:
                 return []
         labels = [map_class(row.label) if row.label else None for row in rows]
@@ -591,13 +597,17 @@ class SapientPipe:
         # Plots stamped within SCAN_MERGE_S of each other are one look of the sensor (some
         # stamp every plot of a scan a few milliseconds apart); later ones start a new batch.
         cuts = np.flatnonzero(np.diff(t[order]) > SCAN_MERGE_S) + 1
-        polar, polar_cov, sensor_enu = self._radar_space(node, z, rb, aer_std)
+        # Radar-space plots: range, azimuth and elevation all measured, not straight overhead.
+        in_space = rb & np.isfinite(num[:, 1])
+        polar, polar_cov, sensor_enu = self._radar_space(node, z, in_space, aer_std)
+        if sensor_enu is not None:
+            in_space &= np.hypot(z[:, 0] - sensor_enu[0], z[:, 1] - sensor_enu[1]) > 1.0
         out = []
         for idx in np.split(order, cuts):
             t0 = float(t[idx].max())
             # A scan of nothing but range/bearing plots also goes to the tracker as the radar
             # measured it, for an EKF update in (az, el, r) rather than in the conversion.
-            own = polar is not None and bool(rb[idx].all())
+            own = polar is not None and bool(in_space[idx].all())
             batch = DetectionBatch(
                 sensor_id=self.sensor_id,
                 t_s=t[idx],
@@ -644,10 +654,8 @@ class SapientPipe:
         )
         polar_cov = np.zeros((z.shape[0], 3, 3))
         polar_cov[:, [0, 1, 2], [0, 1, 2]] = var
-        # Straight above the node, or at it, azimuth (and elevation) are undefined: such a plot
-        # keeps to the ENU update (its whole scan does).
-        if not (horizontal[rb] > 1.0).all():
-            return None, None, None
+        # Straight above the node, or at it, azimuth is undefined: the caller keeps such a
+        # plot's look to the ENU update.
         return polar, polar_cov, sensor
 
     def _convert_range_bearing(
@@ -662,6 +670,10 @@ class SapientPipe:
         to_deg = np.where(np.isin(cs, _RB_DEGREES), 1.0, 180.0 / math.pi)
         to_m = np.where(np.isin(cs, _RB_KM), 1000.0, 1.0)
         az, el, rng = num[:, 0] * to_deg, num[:, 1] * to_deg, num[:, 2] * to_m
+        # A 2D radar gives no elevation: the plot is put at the horizon with an elevation σ
+        # wide enough for any drone height in range (and kept out of the radar-space EKF).
+        no_el = np.isnan(el)
+        el = np.where(no_el, 0.0, el)
         if self.magnetic_declination_deg is not None:
             az = np.where(datum == _RB_MAGNETIC, az + self.magnetic_declination_deg, az)
         if (datum == _RB_GRID).any():
@@ -669,7 +681,9 @@ class SapientPipe:
                 datum == _RB_GRID, az + _grid_convergence_deg(node.lat_deg, node.lon_deg), az
             )
         az_std = _std(num[:, 3] * to_deg, _DEFAULT_AER_STD[0])
-        el_std = _std(num[:, 4] * to_deg, _DEFAULT_AER_STD[1])
+        el_std = np.where(
+            no_el, _NO_ELEVATION_STD_DEG, _std(num[:, 4] * to_deg, _DEFAULT_AER_STD[1])
+        )
         rng_std = _std(num[:, 5] * to_m, _DEFAULT_AER_STD[2])
         z = self.origin.aer_to_enu(az, el, rng, node.lat_deg, node.lon_deg, node.alt_m)
         cov = aer_covariance_to_enu(az, el, rng, az_std, el_std, rng_std)
