@@ -200,3 +200,27 @@ def test_existence_decay_is_r_times_survival_in_log_odds(scores, dt, life):
     assert np.isfinite(out).all()
     np.testing.assert_allclose(expit(out), r, rtol=1e-9, atol=1e-300)
     assert (out <= s + 1e-12 * np.maximum(1.0, np.abs(s))).all()  # survival only lowers it
+
+
+def test_a_diverged_track_does_not_stop_the_others_gating():
+    rng = np.random.default_rng(5)
+    x, p = random_tracks(rng, 5, spread=200.0)
+    z = x[:, :3] + 1.0
+    r = np.broadcast_to(np.eye(3) * 25.0, (5, 3, 3)).copy()
+    healthy = gate(x, p, z, r, 16.27)
+    x[1, :3] = np.nan
+    p[3] *= np.inf
+    pairs = gate(x, p, z, r, 16.27)
+    kept = set(zip(healthy.track.tolist(), healthy.det.tolist(), strict=True))
+    got = set(zip(pairs.track.tolist(), pairs.det.tolist(), strict=True))
+    # the NaN track and the one with an infinite covariance gate nothing; the rest as before
+    assert got == {pr for pr in kept if pr[0] not in (1, 3)}
+
+
+def test_going_back_in_time_the_noise_cross_terms_change_sign():
+    from luchtwacht.tracking.models import ncv_process_noise
+
+    fwd, back = ncv_process_noise(np.array([2.0, -2.0]), 3.0)
+    d = np.diag([1.0, 1, 1, -1, -1, -1])
+    np.testing.assert_allclose(back, d @ fwd @ d)
+    assert back[0, 3] < 0 < fwd[0, 3]

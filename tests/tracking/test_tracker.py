@@ -313,3 +313,26 @@ def test_association_is_chosen_per_sensor(sensor, both_move):
 def test_an_unknown_association_is_refused():
     with pytest.raises(ValueError, match="unknown association"):
         Tracker(TrackerConfig(assoc_by_sensor=(("x", "mht"),)))
+
+
+def test_a_late_batch_does_not_decay_existence_twice():
+    a, _ = confirmed_track()
+    b, _ = confirmed_track()
+    quiet = dict(counts_misses=False)
+    a.process(dataclasses.replace(batch(4.5, np.empty((0, 3))), **quiet))  # late, then on time
+    a.process(dataclasses.replace(batch(6.0, np.empty((0, 3))), **quiet))
+    b.process(dataclasses.replace(batch(6.0, np.empty((0, 3))), **quiet))
+    np.testing.assert_allclose(a.tracks.score, b.tracks.score, rtol=1e-12)
+
+
+def test_two_point_velocity_is_carried_from_the_plot_time_to_the_track_time():
+    # A 50 m/s target: its second plot is stamped 0.2 s before the batch's newest plot.
+    tr = Tracker()
+    tr.process(batch(0.0, [(0.0, 0.0, 50.0)]))
+    b = batch(1.0, [(40.0, 0.0, 50.0), (3000.0, 3000.0, 50.0)])
+    b = dataclasses.replace(b, t_s=np.array([0.8, 1.0]))
+    tr.process(b)
+    row = int(np.flatnonzero(tr.tracks.hits == 2)[0])
+    assert tr.tracks.t_s[row] == 1.0
+    np.testing.assert_allclose(tr.tracks.x[row, 3], 50.0, rtol=1e-9)
+    np.testing.assert_allclose(tr.tracks.x[row, 0], 50.0, atol=1e-9)  # at 1.0 s, not 40 m

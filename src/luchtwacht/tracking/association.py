@@ -51,7 +51,8 @@ def gate(x: F64, p: F64, z: F64, r: F64, gate_d2: float) -> GatedPairs:
     lam_p = pos_cov[:, 0, 0] + pos_cov[:, 1, 1] + pos_cov[:, 2, 2]
     lam_r = float((r[:, 0, 0] + r[:, 1, 1] + r[:, 2, 2]).max())
     radius = np.sqrt(gate_d2 * (lam_p + lam_r))
-    cell = max(float(np.partition(radius, n_t // 2)[n_t // 2]), 1.0)  # the median radius
+    finite = radius[np.isfinite(radius)]
+    cell = max(float(np.median(finite)), 1.0) if finite.size else 1.0  # the median radius
     ti, di, d2, logdet = gate_grid(
         np.ascontiguousarray(x[:, POS]), pos_cov, np.ascontiguousarray(z),
         np.ascontiguousarray(r), radius, cell, gate_d2,

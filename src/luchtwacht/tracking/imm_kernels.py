@@ -68,7 +68,21 @@ def _ct_ratios(dt: float, omega: float) -> tuple[float, float, float, float, flo
 
 @_jit
 def model_fq(model: int, dt: float, omega: float, q: float, f: F64, qm: F64) -> None:
-    """Fill the 9×9 transition ``f`` and process noise ``qm`` of one model over a step ``dt``."""
+    """Fill the 9×9 transition ``f`` and process noise ``qm`` of one model over a step ``dt``.
+
+    A negative step takes Q(|dt|) with the velocity terms' couplings negated (Q(−T) = D Q(T) D,
+    D flipping the velocities), as the NCV tracker does.
+    """
+    _model_fq(model, dt, omega, q, f, qm)
+    if dt < 0.0:
+        for r in range(9):
+            for c in range(9):
+                if (3 <= r < 6) != (3 <= c < 6):
+                    qm[r, c] = -qm[r, c]
+
+
+@_jit
+def _model_fq(model: int, dt: float, omega: float, q: float, f: F64, qm: F64) -> None:
     f[:, :] = 0.0
     qm[:, :] = 0.0
     a = abs(dt)

@@ -55,7 +55,9 @@ def _predict_one(x: F64, p: F64, i: int, dt: float, q: float) -> None:
         for c in range(3):
             p[i, r, c] += dt * p[i, r, c + 3]
     a = abs(dt)
-    q3, q2, q1 = q * a * a * a / 3.0, q * a * a / 2.0, q * a
+    # Going back in time (retrodiction) the noise's position/velocity cross terms change sign:
+    # Q(−T) = D Q(T) D with D flipping the velocities.
+    q3, q2, q1 = q * a * a * a / 3.0, q * dt * a / 2.0, q * a
     for k in range(3):
         p[i, k, k] += q3
         p[i, k, k + 3] += q2
@@ -157,10 +159,15 @@ def gate_grid(
     for i in range(n_t):
         rad = radius[i]
         ex, ey, ez = xp[i, 0], xp[i, 1], xp[i, 2]
-        ax = max(math.floor((ex - rad - e0) / cell), 0)
-        bx = min(math.floor((ex + rad - e0) / cell), nx - 1)
-        ay = max(math.floor((ey - rad - n0) / cell), 0)
-        by = min(math.floor((ey + rad - n0) / cell), ny - 1)
+        if not (math.isfinite(ex) and math.isfinite(ey) and math.isfinite(ez)):
+            continue  # a diverged track gates nothing (and costs the others nothing)
+        if not math.isfinite(rad):
+            rad = 1e300
+        # Cell bounds clamped in floating point before becoming integers: no overflow.
+        ax = int(max(math.floor((ex - rad - e0) / cell), 0.0))
+        bx = int(min(math.floor((ex + rad - e0) / cell), nx - 1.0))
+        ay = int(max(math.floor((ey - rad - n0) / cell), 0.0))
+        by = int(min(math.floor((ey + rad - n0) / cell), ny - 1.0))
         for kx in range(ax, bx + 1):
             for ky in range(ay, by + 1):
                 c = kx * ny + ky

@@ -26,12 +26,16 @@ def ncv_transition(dt_s: F64) -> F64:
 
 
 def ncv_process_noise(dt_s: F64, q_m2_s3: F64 | float) -> F64:
-    """Process noise (N, 6, 6) of the NCV model; a negative dt (retrodiction) uses |dt|."""
+    """Process noise (N, 6, 6) of the NCV model.
+
+    A negative dt (retrodiction) gives Q(|dt|) with the position/velocity cross terms negated:
+    going back in time flips the velocities (Q(−T) = D Q(T) D, D = diag(1, 1, 1, −1, −1, −1)).
+    """
     dt = np.abs(dt_s)
     q = np.broadcast_to(np.asarray(q_m2_s3, dtype=float), dt.shape)
     n = dt.shape[0]
     out = np.zeros((n, STATE_DIM, STATE_DIM))
-    d3, d2, d1 = q * dt**3 / 3.0, q * dt**2 / 2.0, q * dt
+    d3, d2, d1 = q * dt**3 / 3.0, q * dt_s * dt / 2.0, q * dt
     for axis in range(3):
         out[:, axis, axis] = d3
         out[:, axis, axis + 3] = d2
@@ -56,8 +60,8 @@ def ncv_predict(x: F64, p: F64, dt_s: F64, q_m2_s3: float) -> tuple[F64, F64]:
     a = np.abs(dt_s)
     idx = np.arange(3)
     out[:, idx, idx] += (q_m2_s3 * a**3 / 3.0)[:, None]
-    out[:, idx, idx + 3] += (q_m2_s3 * a**2 / 2.0)[:, None]
-    out[:, idx + 3, idx] += (q_m2_s3 * a**2 / 2.0)[:, None]
+    out[:, idx, idx + 3] += (q_m2_s3 * dt_s * a / 2.0)[:, None]  # negative going back in time
+    out[:, idx + 3, idx] += (q_m2_s3 * dt_s * a / 2.0)[:, None]
     out[:, idx + 3, idx + 3] += (q_m2_s3 * a)[:, None]
     x_new = x.copy()
     x_new[:, POS] += dt_s[:, None] * x[:, VEL]

@@ -81,7 +81,9 @@ class TrackerConfig:
     assoc_by_sensor: tuple[tuple[str, str], ...] = ()
     bearing_pair_window_s: float = 1.0  # bearings of two sensors this close in time may cross
     oosm_window_s: float = 7.0  # a batch this much older than the newest is still applied
-    bearing_clutter_density: float = 0.01  # false bearings per radian (per rad² with elevation)
+    # False bearings per radian of azimuth; an azimuth/elevation sensor is taken to have this
+    # per radian on each axis (its square per rad²).
+    bearing_clutter_density: float = 0.01
     evidence_weight: float = 0.5  # tempering of per-detection class evidence (correlated looks)
     motion: str = "ncv"  # "ncv" (one model, q_m2_s3) or "imm" (NCV, CA and CT, mixed)
     imm_q_m2_s3: float = 0.5  # IMM: acceleration PSD of its NCV and CT models (quiet: the
@@ -123,6 +125,7 @@ class TrackTable:
         self.class_ev: F64 = np.empty((0, N_CLASSES))
         self.seen_by: NDArray[np.int64] = np.empty(0, np.int64)  # bit per sensor that hit it
         self.score: F64 = np.empty(0)  # log-odds that the track is a real target (existence)
+        self.score_t_s: F64 = np.empty(0)  # latest time existence was decayed to
         self.ident: NDArray[np.object_] = np.empty(0, dtype=object)
         self.z0: F64 = np.empty((0, 3))  # first detection, for the two-point velocity
         self.r0: F64 = np.empty((0, 3, 3))
@@ -137,8 +140,8 @@ class TrackTable:
 
     _FIELDS = (
         "x", "P", "t_s", "track_id", "status", "hist", "n_events", "hits", "first_t_s",
-        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0", "score", "xm", "Pm", "mu",
-        "seen_by",
+        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0", "score", "score_t_s",
+        "xm", "Pm", "mu", "seen_by",
     )  # fmt: skip
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
@@ -257,7 +260,10 @@ class Tracker:
         else:
             ncv_predict_inplace(tt.x, tt.P, dt, cfg.q_m2_s3)
         tt.t_s = np.full(len(tt), t_b)
-        existence_decay_inplace(tt.score, dt, cfg.mean_life_s)
+        # Existence decays on its own clock: a late batch moves the state back, not time, so
+        # the interval it re-crosses is not decayed twice.
+        existence_decay_inplace(tt.score, t_b - tt.score_t_s, cfg.mean_life_s)
+        np.maximum(tt.score_t_s, t_b, out=tt.score_t_s)
 
     def _switching(self, dt: F64) -> F64:
         """IMM Markov matrix for this step: leave a mode with probability 1 − e^(−rate·|dt|).
@@ -392,21 +398,7 @@ class Tracker:
         di = rows[dl]
         k = ti * rows.size + dl  # the pairs were laid out track-major
         pd, _ = self._sensor(batch)
-        # The false-bearing density a hit is weighed against: the sensor's own, or, where other
-        # bearings crowd this track's gate (a swarm seen edge-on, a bearing fan), as many per
-        # unit angle as the gate holds besides this one — the non-parametric density of IPDA
-        # (Mušicki & Evans 2004). A crossing of two targets' bearings then gains little.
-        gated = np.bincount(pairs.track, minlength=n_t)[ti]
-        gate_d2 = float(chdtri(m, 1.0 - cfg.gate_prob))
-        volume = (
-            2.0 * np.sqrt(gate_d2 * np.exp(logdet[k]))
-            if m == 1
-            else math.pi * gate_d2 * np.sqrt(np.exp(logdet[k]))
-        )
-        log_beta = np.maximum(
-            m * math.log(cfg.bearing_clutter_density),
-            np.log(np.maximum(gated - 1, 1e-300) / volume),
-        )
+        log_beta = m * math.log(cfg.bearing_clutter_density)  # per rad, per rad² with elevation
         self._score_hits(
             ti,
             math.log(pd) - log_beta - 0.5 * (d2[k] + logdet[k]) - 0.5 * m * math.log(2.0 * math.pi),
@@ -557,7 +549,7 @@ class Tracker:
 
         GNN passes the cost; JPDA (whose weighted update is already done) passes None.
         """
-        tt = self.tracks
+        tt, cfg = self.tracks, self.config
         if ti.size == 0:
             return
         z, r = batch.z[di], batch.R[di]
@@ -587,6 +579,11 @@ class Tracker:
             p[:, POS, VEL] = r2 / dt[:, :, None]
             p[:, VEL, POS] = r2 / dt[:, :, None]
             p[:, VEL, VEL] = (r2 + tt.r0[a]) / (dt[:, :, None] ** 2)
+            # That is the state at the second plot's time; the track's time may be later (the
+            # batch's newest plot): carry it there.
+            lag = tt.t_s[a] - batch.t_s[di[two_point]]
+            if np.any(lag != 0.0):
+                x, p = ncv_predict(x, p, lag, cfg.q_m2_s3)
             tt.x[a], tt.P[a] = x, p
             if self._imm:
                 self._imm_reset(a)
@@ -768,6 +765,7 @@ class Tracker:
         new.class_ev = cfg.evidence_weight * batch.class_loglik[di]
         new.seen_by = np.full(n, self._sensor_bit(batch.sensor_id), dtype=np.int64)
         new.score = np.full(n, self._init_score)
+        new.score_t_s = batch.t_s[di].copy()
         new.ident = np.empty(n, dtype=object)
         if batch.ident:
             new.ident[:] = [batch.ident[d] for d in di.tolist()]
