@@ -216,3 +216,24 @@ def test_monte_carlo_runs_redraw_flocks_when_the_file_is_reloaded_per_seed():
     assert seen == [a.seed + 1, a.seed + 2] and [r.seed for r in runs] == [
         a.seed + k for k in range(3)
     ]
+
+
+def test_an_alert_counts_for_the_target_its_track_followed_when_it_was_raised():
+    from luchtwacht.eval.evaluate import RunResult  # noqa: F401  (the fields used below)
+    from luchtwacht.eval.truth import TruthMatcher
+
+    scen = load_scenario_file(ROOT / "scenarios" / "single-intruder.yaml")
+    m = TruthMatcher(scen.targets)
+    (tgt,) = scen.targets
+    s = tgt.path.state(50.0)
+    assert s is not None
+    from luchtwacht.model.track import ThreatLevel, TrackView
+
+    def view(tid, e, n, u):
+        return TrackView(tid, 0.0, 0.0, 0.0, 0.0, e, n, u, 10.0, 0.0, 0.0, "drone", 0.9, False,
+                         None, ThreatLevel(0), (), None, 5.0)  # fmt: skip
+
+    m.observe(49.0, [view(7, 9e4, 9e4, 50.0)])  # track 7 follows nothing yet
+    m.observe(50.0, [view(7, *s[0])])  # then it follows the intruder
+    follows = {(round(t, 6), v.track_id) for t, v in m.history[tgt.name].matches}
+    assert (50.0, 7) in follows and (49.0, 7) not in follows

@@ -15,7 +15,7 @@ cycle, compares the reported air picture with the simulated truth:
   unmatched while it exists, then matched again), and the fraction of its cycles it was tracked;
 * a **classification confusion matrix** over every matched target-cycle;
 * **alerts**: raised, on an intruder (a target whose scenario role is ``intruder``), and
-  **false alerts** (raised on a track that followed no intruder), also per hour.
+  **false alerts** (raised on a track that, at that cycle, followed no intruder), also per hour.
 
 Runs differ by seed (``seed + run``): every sensor's noise, and everything else the seed draws.
 Results are plain dataclasses that serialise to JSON (:func:`summary`), so two evaluations
@@ -165,19 +165,28 @@ def evaluate_run(
         c=gospa_c_m,
     )
     raised = [ev for ev in pipe.events if ev.kind == "raised"]
-    intruder_ids: set[int] = set()
-    for tgt in scen.targets:
-        if tgt.role in ALERTING_ROLES:
-            intruder_ids |= set(matcher.history[tgt.name].track_ids)
+    # An alert is about the target its track followed at the cycle it was raised (a track id
+    # may have followed clutter, or another target, before).
+    follows: dict[tuple[float, int], str] = {
+        (round(t, 6), v.track_id): name for name, h in matcher.history.items() for t, v in h.matches
+    }
+    role_of = {tgt.name: tgt.role for tgt in scen.targets}
+    alert_target = [
+        follows.get((round(ev.t_s - pipe.epoch_s, 6), ev.alert.track_id)) for ev in raised
+    ]
     results = []
     confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)
     for tgt in scen.targets:
         h = matcher.history[tgt.name]
         true_label = tgt.true_class.label
         t0 = h.first_exists_s
-        ids = set(h.track_ids)
         alert_t = min(
-            (ev.t_s - pipe.epoch_s for ev in raised if ev.alert.track_id in ids), default=None
+            (
+                ev.t_s - pipe.epoch_s
+                for ev, who in zip(raised, alert_target, strict=True)
+                if who == tgt.name
+            ),
+            default=None,
         )
         cls_t = h.first_class_s(true_label)
         det_t = h.first_match_s()
@@ -194,7 +203,7 @@ def evaluate_run(
                 exists_s=t0,
                 detect_s=None if det_t is None or t0 is None else det_t - t0,
                 classify_s=None if cls_t is None or t0 is None else cls_t - t0,
-                alert_s=None if alert_t is None or t0 is None else max(alert_t - t0, 0.0),
+                alert_s=None if alert_t is None or t0 is None else alert_t - t0,
                 breach_s=None if t0 is None or tgt.name not in breach else breach[tgt.name] - t0,
                 should_alert=tgt.role in ALERTING_ROLES,
                 track_ids=h.track_ids,
@@ -203,7 +212,7 @@ def evaluate_run(
                 coverage=h.coverage(exist_cycles),
             )
         )
-    on_intruders = sum(1 for ev in raised if ev.alert.track_id in intruder_ids)
+    on_intruders = sum(1 for who in alert_target if who and role_of[who] in ALERTING_ROLES)
     return RunResult(
         scenario=scen.name,
         seed=seed,

@@ -226,7 +226,7 @@ img {{ max-width: 48%; margin: 0.3em; vertical-align: top; }}
 pipeline: simulated sensors speaking their wire formats, ingest, tracking, classification,
 threat assessment and alerts. Tracks are paired with truth within 150 m at each 1 Hz cycle.
 Times are from a target's first appearance. A false alert is one raised on a track that
-followed no intruder.</p>
+followed no intruder at the cycle it was raised.</p>
 <ul>{toc}</ul>
 {"".join(sections)}
 </body></html>
