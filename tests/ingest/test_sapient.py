@@ -1,4 +1,5 @@
 import contextlib
+import math
 import struct
 
 import numpy as np
@@ -505,3 +506,18 @@ def test_a_look_stamped_over_milliseconds_stays_one_batch_across_deliveries():
         sizes += [len(b) for b in pipe.feed(b"".join(frame(m) for m in msgs))]
     sizes += [len(b) for b in pipe.flush()]
     assert sizes == [3, 3, 3]
+
+
+@pytest.mark.parametrize(
+    ("value", "units", "metres"),
+    [("3", "km", 3000.0), ("2.5", "kilometres", 2500.0), ("800", "m", 800.0),
+     ("800", "furlongs", math.inf), ("far", "m", math.inf), ("-5", "m", math.inf)],
+)  # fmt: skip
+def test_a_registrations_max_range_is_read_with_its_units(value, units, metres):
+    from luchtwacht.ingest.sapient import _max_range_m
+
+    radar = RadarSim(RADAR, ORIGIN, EPOCH, seed=1)
+    reg = radar.registration(0.0)
+    cap = reg.registration.capabilities[0]
+    cap.value, cap.units = value, units
+    assert _max_range_m(reg.registration) == metres

@@ -723,11 +723,19 @@ class SapientPipe:
         return z, cov
 
 
+_LENGTH_UNITS = {
+    "m": 1.0, "metre": 1.0, "metres": 1.0, "meter": 1.0, "meters": 1.0,
+    "km": 1000.0, "kilometre": 1000.0, "kilometres": 1000.0, "kilometer": 1000.0,
+    "kilometers": 1000.0,
+}  # fmt: skip
+
+
 def _max_range_m(reg: Message) -> float:
     """A Registration's ``Detection``/``MaxRange`` capability in metres (inf if not given).
 
     Capabilities are free text (category, type, value, units); the value is read with its
-    units (m or km) and refused silently when it is not a positive number.
+    units (m or km, in words or abbreviated) and ignored when the number or the unit is not
+    understood.
     """
     for cap in reg.capabilities:  # type: ignore[attr-defined]
         if cap.category.lower() != "detection" or cap.type.lower() != "maxrange":
@@ -736,8 +744,8 @@ def _max_range_m(reg: Message) -> float:
             value = float(cap.value)
         except ValueError:
             continue
-        scale = 1000.0 if cap.units.strip().lower() == "km" else 1.0
-        if math.isfinite(value) and value > 0:
+        scale = _LENGTH_UNITS.get(cap.units.strip().lower())
+        if scale is not None and math.isfinite(value) and value > 0:
             return value * scale
     return math.inf
 
