@@ -49,8 +49,8 @@ def test_single_track_is_exact_pda():
 
 @settings(max_examples=40, deadline=None)
 @given(
-    n_t=st.integers(1, 3),
-    n_d=st.integers(1, 3),
+    n_t=st.integers(1, 4),
+    n_d=st.integers(1, 4),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_marginals_equal_exact_enumeration_on_small_clusters(n_t, n_d, seed):
@@ -104,3 +104,21 @@ def test_large_loopy_clusters_fall_back_to_belief_propagation():
     sums = np.bincount(pairs.track, weights=beta, minlength=8) + beta0
     np.testing.assert_allclose(sums, 1.0)
     assert (beta > 0).all() and (beta < 1).all()
+
+
+def test_several_loopy_clusters_in_one_scan_are_each_exact():
+    # Two dense 3 x 3 blocks (loops) and one lone pair, in one call: each block is its own cluster.
+    rng = np.random.default_rng(8)
+    psi = np.zeros((7, 7))
+    psi[:3, :3] = np.exp(rng.uniform(-1, 3, (3, 3)))
+    psi[3:6, 3:6] = np.exp(rng.uniform(-1, 3, (3, 3)))
+    psi[6, 6] = 4.0
+    pairs, flat = pairs_of(psi)
+    beta, beta0 = marginals(pairs, flat, 7, 7)
+    for rows in (slice(0, 3), slice(3, 6), slice(6, 7)):
+        exact, exact0 = exact_marginals(psi[rows, rows])
+        sel = (pairs.track >= rows.start) & (pairs.track < rows.stop)
+        np.testing.assert_allclose(
+            beta[sel], exact[pairs.track[sel] - rows.start, pairs.det[sel] - rows.start], atol=1e-9
+        )
+        np.testing.assert_allclose(beta0[rows], exact0, atol=1e-9)

@@ -25,11 +25,10 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from luchtwacht.tracking.association import GatedPairs
 from luchtwacht.tracking.kalman import innovation, inv_sym3
+from luchtwacht.tracking.kernels import jpda_exact_loops
 from luchtwacht.tracking.models import POS
 
 F64 = NDArray[np.float64]
@@ -84,55 +83,12 @@ def marginals(
 def _exact_on_loops(
     ti: I64, dj: I64, psi: F64, n_tracks: int, n_dets: int, beta: F64, beta_miss: F64
 ) -> None:
-    """Overwrite, in place, the marginals of small clusters whose gate graph has a loop."""
-    graph = coo_matrix((np.ones(ti.size), (ti, n_tracks + dj)), shape=(n_tracks + n_dets,) * 2)
-    _, label = connected_components(graph, directed=False)
-    comp = label[ti]
-    edges = np.bincount(comp, minlength=label.max() + 1)
-    nodes = np.bincount(label[np.unique(ti)], minlength=label.max() + 1)
-    nodes += np.bincount(label[n_tracks + np.unique(dj)], minlength=label.max() + 1)
-    loopy = np.flatnonzero(edges >= nodes)  # a tree has one edge fewer than it has nodes
-    for c in loopy.tolist():
-        rows = np.flatnonzero(comp == c)
-        tracks = np.unique(ti[rows])
-        degree = np.bincount(ti[rows], minlength=n_tracks)[tracks]
-        if float(np.prod(degree + 1.0)) > EXACT_MAX_EVENTS:
-            continue  # too many joint events: belief propagation's answer stands
-        b, b0 = _enumerate(ti[rows], dj[rows], psi[rows], tracks)
-        beta[rows] = b
-        beta_miss[tracks] = b0
+    """Overwrite, in place, the marginals of small clusters whose gate graph has a loop.
 
-
-def _enumerate(ti: I64, dj: I64, psi: F64, tracks: I64) -> tuple[F64, F64]:
-    """Exact JPDA marginals of one cluster by depth-first enumeration of its joint events."""
-    options = [np.flatnonzero(ti == t) for t in tracks.tolist()]  # pair rows per track
-    beta = np.zeros(ti.size)
-    miss = np.zeros(tracks.size)
-    total = 0.0
-    chosen: list[int] = []
-
-    def walk(k: int, used: frozenset[int], weight: float) -> None:
-        nonlocal total
-        if k == len(options):
-            total += weight
-            for t_idx, row in enumerate(chosen):
-                if row < 0:
-                    miss[t_idx] += weight
-                else:
-                    beta[row] += weight
-            return
-        chosen.append(-1)
-        walk(k + 1, used, weight)
-        chosen.pop()
-        for row in options[k].tolist():
-            d = int(dj[row])
-            if d not in used:
-                chosen.append(row)
-                walk(k + 1, used | {d}, weight * float(psi[row]))
-                chosen.pop()
-
-    walk(0, frozenset(), 1.0)
-    return beta / total, miss / total
+    Compiled (:func:`luchtwacht.tracking.kernels.jpda_exact_loops`); checked against brute
+    force and Stone Soup's exact JPDA in the tests.
+    """
+    jpda_exact_loops(ti, dj, psi, n_tracks, n_dets, beta, beta_miss, float(EXACT_MAX_EVENTS))
 
 
 def pda_update(

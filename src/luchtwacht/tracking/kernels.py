@@ -449,3 +449,125 @@ def warm_up() -> None:
     )
     gnn_assign(ti, di, d2 + ld, 2, 2)
     kf_update_inplace(x, p, np.arange(2, dtype=np.int64), z, r, np.array([0.0, 0.5]), 1.0)
+
+
+@_jit
+def jpda_exact_loops(
+    ti: I64, dj: I64, psi: F64, n_t: int, n_d: int, beta: F64, beta_miss: F64, max_events: float
+) -> int:
+    """Overwrite, in place, the JPDA marginals of clusters whose gate graph has a loop.
+
+    Clusters (union-find over tracks and detections) with as many edges as nodes or more are
+    not trees, where belief propagation is only approximate; those with at most ``max_events``
+    joint events (∏ over tracks of its gated detections + 1) are enumerated exactly, depth
+    first: every assignment of at most one detection per track and one track per detection,
+    weighted by the product of its ψ. Returns the number of clusters enumerated.
+    """
+    n_p = ti.size
+    parent = np.arange(n_t + n_d)
+    for k in range(n_p):
+        a, b = _find(parent, ti[k]), _find(parent, n_t + dj[k])
+        if a != b:
+            parent[a] = b
+    root = np.empty(n_p, np.int64)
+    for k in range(n_p):
+        root[k] = _find(parent, ti[k])
+    order = np.argsort(root, kind="mergesort")
+    local_t = np.full(n_t, -1, np.int64)
+    local_d = np.full(n_d, -1, np.int64)
+    done = 0
+    g0 = 0
+    while g0 < n_p:
+        g1 = g0 + 1
+        while g1 < n_p and root[order[g1]] == root[order[g0]]:
+            g1 += 1
+        nt_g = 0
+        nd_g = 0
+        for o in range(g0, g1):
+            k = order[o]
+            if local_t[ti[k]] < 0:
+                local_t[ti[k]] = nt_g
+                nt_g += 1
+            if local_d[dj[k]] < 0:
+                local_d[dj[k]] = nd_g
+                nd_g += 1
+        if g1 - g0 >= nt_g + nd_g:  # a tree has one edge fewer than it has nodes
+            # per local track, its pair indices (CSR)
+            count = np.zeros(nt_g + 1, np.int64)
+            for o in range(g0, g1):
+                count[local_t[ti[order[o]]] + 1] += 1
+            start = np.cumsum(count)
+            opts = np.empty(g1 - g0, np.int64)
+            fill = start[:-1].copy()
+            for o in range(g0, g1):
+                lt = local_t[ti[order[o]]]
+                opts[fill[lt]] = order[o]
+                fill[lt] += 1
+            events = 1.0
+            for t in range(nt_g):
+                events *= start[t + 1] - start[t] + 1.0
+            if events <= max_events:
+                _enumerate_cluster(opts, start, nt_g, nd_g, dj, psi, local_d, ti, beta, beta_miss)
+                done += 1
+        for o in range(g0, g1):
+            local_t[ti[order[o]]] = -1
+            local_d[dj[order[o]]] = -1
+        g0 = g1
+    return done
+
+
+@_jit
+def _enumerate_cluster(
+    opts: I64,
+    start: I64,
+    nt_g: int,
+    nd_g: int,
+    dj: I64,
+    psi: F64,
+    local_d: I64,
+    ti: I64,
+    beta: F64,
+    beta_miss: F64,
+) -> None:
+    """Exact marginals of one cluster by an explicit-stack depth-first walk of its events."""
+    acc_pair = np.zeros(opts.size)  # per option slot
+    acc_miss = np.zeros(nt_g)
+    used = np.zeros(nd_g, np.bool_)
+    choice = np.full(nt_g, -2, np.int64)  # -2: not started; -1: missed; j ≥ 0: option slot
+    weight = np.ones(nt_g + 1)
+    total = 0.0
+    level = 0
+    while level >= 0:
+        if level == nt_g:  # a complete event
+            w = weight[nt_g]
+            total += w
+            for t in range(nt_g):
+                if choice[t] < 0:
+                    acc_miss[t] += w
+                else:
+                    acc_pair[choice[t]] += w
+            level -= 1
+            continue
+        c = choice[level]
+        if c >= 0:  # release the detection taken before moving on
+            used[local_d[dj[opts[c]]]] = False
+        # next alternative: miss first, then each option whose detection is free
+        nxt = -1 if c == -2 else (start[level] if c == -1 else c + 1)
+        while nxt >= 0 and nxt < start[level + 1] and used[local_d[dj[opts[nxt]]]]:
+            nxt += 1
+        if nxt >= start[level + 1]:
+            choice[level] = -2
+            level -= 1
+            continue
+        choice[level] = nxt
+        if nxt == -1:
+            weight[level + 1] = weight[level]
+        else:
+            used[local_d[dj[opts[nxt]]]] = True
+            weight[level + 1] = weight[level] * psi[opts[nxt]]
+        level += 1
+    for t in range(nt_g):
+        first = opts[start[t]]
+        beta_miss[ti[first]] = acc_miss[t] / total
+    for s in range(opts.size):
+        beta[opts[s]] = acc_pair[s] / total
