@@ -18,11 +18,15 @@ tracker's ENU frame with R = diag(σ², σ², σ_u²), σ_u = 1 mm (:data:`UP_ST
 axis is pinned to 0 without making the innovation covariance singular. The state is read back
 from [e, n, u, ve, vn, vu] as x = e, y = n, vx = ve, vy = vn.
 
-Tuning: :class:`~luchtwacht.tracking.tracker.TrackerConfig` defaults except the NCV process-noise
-PSD, which is the scenario's ``q`` (the generator's truth model). Nothing else in the parameters
-maps onto a tracker setting: GNN uses neither ``pd`` nor ``clutter_rate``, and the time-based
-coasting limits (5 s confirmed, 3.5 s tentative) are 5 and 3 missed scans at the benchmark's
-1 s scan period.
+Tuning: :class:`~luchtwacht.tracking.tracker.TrackerConfig` defaults except four values from the
+parameters:
+- the NCV process-noise PSD is the scenario's ``q`` (the generator's truth model);
+- ``pd`` and ``clutter_rate`` are what a sensor's data sheet states, and feed the existence
+  probability that confirms, hides and deletes tracks;
+- new tracks get no vertical velocity, because the benchmark is flat.
+
+Target lifetimes (``min_life``/``max_life``) are the generator's, not a sensor's, and are not
+read.
 """
 
 from __future__ import annotations
