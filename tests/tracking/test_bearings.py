@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch
 from luchtwacht.tracking.tracker import Tracker, TrackerConfig
@@ -120,3 +122,35 @@ def test_a_track_beyond_a_sensors_stated_reach_is_not_missed_by_it():
     near = dataclasses.replace(empty, coverage_range_m=5000.0, t_s=16.0)
     tr.process_bearings(near)
     assert (tr.tracks.score < 2.5).all()  # within reach, silence is a miss
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_t=st.integers(0, 30), n_b=st.integers(0, 30))
+def test_the_azimuth_pre_gate_keeps_every_pair_the_full_gate_keeps(seed, n_t, n_b):
+    from scipy.special import chdtri
+
+    from luchtwacht.tracking.measurement import ekf_innovation
+    from luchtwacht.tracking.tracker import _azimuth_candidates
+
+    rng = np.random.default_rng(seed)
+    sensor = np.array([0.0, 0.0, 5.0])
+    x = np.zeros((n_t, 6))
+    x[:, :3] = rng.uniform(-3000, 3000, (n_t, 3))
+    x[: n_t // 3, :2] = [[-500.0, -2000.0]]  # some due south: azimuths near ±π
+    a = rng.normal(size=(n_t, 6, 6)) * rng.uniform(1, 80)
+    p = a @ np.swapaxes(a, 1, 2) + np.eye(6)
+    az = rng.uniform(-math.pi, math.pi, n_b)
+    az[: n_b // 3] = math.pi - rng.uniform(0, 0.05, n_b // 3)  # bearings just east of south
+    std = np.full(n_b, math.radians(2.0))
+    gate_d2 = float(chdtri(1, 1e-4))
+    pt, pb = _azimuth_candidates(x, p, sensor, az, std, gate_d2)
+    got = set(zip(pt.tolist(), pb.tolist(), strict=True))
+    assert len(got) == pt.size  # no pair twice
+    ti = np.repeat(np.arange(n_t), n_b)
+    bi = np.tile(np.arange(n_b), n_t)
+    if ti.size:
+        nu, s, _ = ekf_innovation(
+            x[ti], p[ti], az[bi, None], (std[bi] ** 2)[:, None, None], sensor, "azimuth"
+        )
+        inside = nu[:, 0] ** 2 / s[:, 0, 0] <= gate_d2
+        assert {(int(t), int(b)) for t, b in zip(ti[inside], bi[inside], strict=True)} <= got

@@ -357,16 +357,19 @@ class Tracker:
         if m == 2:
             r[:, 1, 1] = batch.elevation_std_rad[rows] ** 2
         n_t = len(tt)
-        pt = np.repeat(np.arange(n_t, dtype=np.int64), rows.size)
-        pd_ = np.tile(np.arange(rows.size, dtype=np.int64), n_t)
+        gate_d2 = float(chdtri(m, 1.0 - cfg.gate_prob))
+        pt, pd_ = _azimuth_candidates(
+            tt.x, tt.P, batch.sensor_enu_m, z[:, 0], batch.azimuth_std_rad[rows], gate_d2
+        )
         nu, s, _ = ekf_innovation(tt.x[pt], tt.P[pt], z[pd_], r[pd_], batch.sensor_enu_m, kind)  # type: ignore[arg-type]
         s_inv = np.linalg.inv(s)
         d2 = np.einsum("ni,nij,nj->n", nu, s_inv, nu)
         logdet = np.log(np.linalg.det(s))
-        keep = d2 <= float(chdtri(m, 1.0 - cfg.gate_prob))
+        keep = d2 <= gate_d2
         pairs = GatedPairs(pt[keep], pd_[keep], d2[keep], d2[keep] + logdet[keep])
         self._gated[pairs.track] = True
-        ti, dl = gnn(pairs, n_t, rows.size)
+        chosen = gnn_pairs(pairs, n_t, rows.size)
+        ti, dl = pairs.track[chosen], pairs.det[chosen]
         if ti.size == 0:
             return ti, rows[dl]
         # In a fan of bearings (a swarm seen edge-on) the pairing is a guess: a bearing that
@@ -377,7 +380,7 @@ class Tracker:
         d_deg = np.bincount(pairs.det, minlength=rows.size)
         clear = (t_deg[ti] == 1) & (d_deg[dl] == 1)
         taken_rows = rows[dl]
-        ti, dl = ti[clear], dl[clear]
+        ti, dl, chosen = ti[clear], dl[clear], chosen[clear]
         if ti.size == 0:
             return ti, taken_rows
         if self._imm:
@@ -396,12 +399,11 @@ class Tracker:
                 kind,  # type: ignore[arg-type]
             )
         di = rows[dl]
-        k = ti * rows.size + dl  # the pairs were laid out track-major
         pd, _ = self._sensor(batch)
         log_beta = m * math.log(cfg.bearing_clutter_density)  # per rad, per rad² with elevation
         self._score_hits(
             ti,
-            math.log(pd) - log_beta - 0.5 * (d2[k] + logdet[k]) - 0.5 * m * math.log(2.0 * math.pi),
+            math.log(pd) - log_beta - 0.5 * pairs.cost[chosen] - 0.5 * m * math.log(2.0 * math.pi),
             pd,
         )
         self._book_hits(batch, ti, di, np.full(ti.size, batch.t_s))
@@ -779,6 +781,38 @@ class Tracker:
         self.tracks.append(new)
         if self._imm:
             self._imm_reset(np.arange(n_before, n_before + n, dtype=np.int64))
+
+
+def _azimuth_candidates(
+    x: F64, p: F64, sensor: F64, az: F64, az_std: F64, gate_d2: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(track, bearing) pairs whose azimuth innovation alone passes the gate: a pre-gate.
+
+    The azimuth part of a bearing's innovation is never more unlikely than the whole, so a
+    pair outside the azimuth window ±√(gate_d2 · (σ²_track + σ²_bearing)) cannot pass the
+    full χ² gate. Bearings are sorted once; each track takes the run of them in its window
+    (wrapping at ±π), so the cost grows with the plausible pairs, not tracks × bearings.
+    """
+    n_t, n_b = x.shape[0], az.size
+    if n_t == 0 or n_b == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    de, dn = x[:, 0] - sensor[0], x[:, 1] - sensor[1]
+    rho2 = np.maximum(de * de + dn * dn, 1e-6)
+    # azimuth variance of the track: J P Jᵀ with J = (dn, −de) / ρ² on the horizontal position
+    var_t = (dn * dn * p[:, 0, 0] - 2.0 * dn * de * p[:, 0, 1] + de * de * p[:, 1, 1]) / rho2**2
+    half = np.sqrt(gate_d2 * (var_t + float(np.max(az_std) ** 2)))
+    half = np.where(np.isfinite(half), np.minimum(half, math.pi), math.pi)
+    centre = np.arctan2(de, dn)
+    order = np.argsort(az)
+    ring = np.concatenate([az[order] - 2 * math.pi, az[order], az[order] + 2 * math.pi])
+    lo = np.searchsorted(ring, centre - half, side="left")
+    hi = np.searchsorted(ring, centre + half, side="right")
+    hi = np.minimum(hi, lo + n_b)  # a window of 2π holds every bearing once
+    counts = hi - lo
+    tracks = np.repeat(np.arange(n_t, dtype=np.int64), counts)
+    starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    slots = np.arange(int(counts.sum()), dtype=np.int64) + starts
+    return tracks, order[slots % n_b].astype(np.int64)
 
 
 def _std_or(values: F64, default: float) -> F64:
