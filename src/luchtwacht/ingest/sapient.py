@@ -509,14 +509,8 @@ class SapientPipe:
         datum = np.fromiter((row.datum for row in keep), float, n)
         cs = num[:, 6]
         to_deg = np.where(np.isin(cs, _RB_DEGREES), 1.0, 180.0 / math.pi)
-        az = num[:, 0] * to_deg
+        az = self._true_azimuth_deg(node, num[:, 0] * to_deg, datum)
         el = num[:, 1] * to_deg
-        if self.magnetic_declination_deg is not None:
-            az = np.where(datum == _RB_MAGNETIC, az + self.magnetic_declination_deg, az)
-        if (datum == _RB_GRID).any():
-            az = np.where(
-                datum == _RB_GRID, az + _grid_convergence_deg(node.lat_deg, node.lon_deg), az
-            )
         sensor = self.origin.to_enu(node.lat_deg, node.lon_deg, node.alt_m).reshape(3)
         far = self.origin.aer_to_enu(
             az, np.where(np.isnan(el), 0.0, el), np.full(n, 1000.0),
@@ -658,6 +652,19 @@ class SapientPipe:
         # plot's look to the ENU update.
         return polar, polar_cov, sensor
 
+    def _true_azimuth_deg(
+        self, node: NodeState, az_deg: NDArray[np.float64], datum: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Azimuths made true: magnetic ones plus the declination, grid ones plus convergence."""
+        if self.magnetic_declination_deg is not None:
+            az_deg = np.where(datum == _RB_MAGNETIC, az_deg + self.magnetic_declination_deg, az_deg)
+        if (datum == _RB_GRID).any():
+            assert node.lat_deg is not None  # callers have checked the node's location
+            assert node.lon_deg is not None
+            conv = _grid_convergence_deg(node.lat_deg, node.lon_deg)
+            az_deg = np.where(datum == _RB_GRID, az_deg + conv, az_deg)
+        return az_deg
+
     def _convert_range_bearing(
         self, node: NodeState, num: NDArray[np.float64], datum: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
@@ -674,12 +681,7 @@ class SapientPipe:
         # wide enough for any drone height in range (and kept out of the radar-space EKF).
         no_el = np.isnan(el)
         el = np.where(no_el, 0.0, el)
-        if self.magnetic_declination_deg is not None:
-            az = np.where(datum == _RB_MAGNETIC, az + self.magnetic_declination_deg, az)
-        if (datum == _RB_GRID).any():
-            az = np.where(
-                datum == _RB_GRID, az + _grid_convergence_deg(node.lat_deg, node.lon_deg), az
-            )
+        az = self._true_azimuth_deg(node, az, datum)
         az_std = _std(num[:, 3] * to_deg, _DEFAULT_AER_STD[0])
         el_std = np.where(
             no_el, _NO_ELEVATION_STD_DEG, _std(num[:, 4] * to_deg, _DEFAULT_AER_STD[1])
