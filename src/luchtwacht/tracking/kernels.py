@@ -224,6 +224,25 @@ def _find(parent: I64, a: int) -> int:
 
 
 @_jit
+def _clustered(ti: I64, dj: I64, rows: I64, n_t: int, n_d: int) -> tuple[I64, I64]:
+    """The pairs ``rows`` ordered cluster by cluster, and each one's cluster label (same order).
+
+    Clusters are the connected components of the bipartite graph of those pairs (tracks and
+    detections as nodes), found by union-find with path compression.
+    """
+    parent = np.arange(n_t + n_d)
+    for k in rows:
+        a, b = _find(parent, ti[k]), _find(parent, n_t + dj[k])
+        if a != b:
+            parent[a] = b
+    root = np.empty(rows.size, np.int64)
+    for o in range(rows.size):
+        root[o] = _find(parent, ti[rows[o]])
+    by_root = np.argsort(root, kind="mergesort")
+    return rows[by_root], root[by_root]
+
+
+@_jit
 def lap_min(cost: F64) -> I64:
     """Minimum-cost assignment of a dense (rows ≤ cols) matrix: the column of each row.
 
@@ -317,18 +336,7 @@ def gnn_assign(ti: I64, di: I64, cost: F64, n_t: int, n_d: int) -> I64:
         else:
             rest[n_p] = k
             n_p += 1
-    parent = np.arange(n_t + n_d)
-    for o in range(n_p):
-        k = rest[o]
-        a, b = _find(parent, ti[k]), _find(parent, n_t + di[k])
-        if a != b:
-            parent[a] = b
-    root = np.empty(n_p, np.int64)
-    for o in range(n_p):
-        root[o] = _find(parent, ti[rest[o]])
-    by_root = np.argsort(root, kind="mergesort")
-    order = rest[:n_p][by_root]
-    root = root[by_root]
+    order, root = _clustered(ti, di, rest[:n_p], n_t, n_d)
     local_t = np.full(n_t, -1, np.int64)
     local_d = np.full(n_d, -1, np.int64)
     g0 = 0
@@ -464,22 +472,14 @@ def jpda_exact_loops(
     weighted by the product of its ψ. Returns the number of clusters enumerated.
     """
     n_p = ti.size
-    parent = np.arange(n_t + n_d)
-    for k in range(n_p):
-        a, b = _find(parent, ti[k]), _find(parent, n_t + dj[k])
-        if a != b:
-            parent[a] = b
-    root = np.empty(n_p, np.int64)
-    for k in range(n_p):
-        root[k] = _find(parent, ti[k])
-    order = np.argsort(root, kind="mergesort")
+    order, root = _clustered(ti, dj, np.arange(n_p), n_t, n_d)
     local_t = np.full(n_t, -1, np.int64)
     local_d = np.full(n_d, -1, np.int64)
     done = 0
     g0 = 0
     while g0 < n_p:
         g1 = g0 + 1
-        while g1 < n_p and root[order[g1]] == root[order[g0]]:
+        while g1 < n_p and root[g1] == root[g0]:
             g1 += 1
         nt_g = 0
         nd_g = 0
