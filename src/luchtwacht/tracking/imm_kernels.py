@@ -385,6 +385,43 @@ def scratch() -> F64:
 
 
 @_jit
+def _innovation(
+    x: F64, p: F64, z: F64, r: F64, kind: int, sensor: F64,
+    h: F64, jac: F64, nu: F64, b: F64, s_m: F64, inv: F64, gj: F64,
+) -> tuple[float, float]:  # fmt: skip
+    """ν = z − h(x) (azimuth wrapped), B = P Hᵀ, S = H B + R and S⁻¹, into the scratch given.
+
+    Returns (d² = νᵀ S⁻¹ ν, det S); det ≤ 0 means S could not be inverted (d² is then 0).
+    """
+    n = x.size
+    m = KIND_DIM[kind]
+    measure_into(x, sensor, kind, h, jac)
+    for a in range(m):
+        nu[a] = z[a] - h[a]
+    if kind != KIND_CARTESIAN:
+        nu[0] = _wrap(nu[0])
+    for a in range(n):
+        for c in range(m):
+            s = 0.0
+            for k in range(6):
+                s += p[a, k] * jac[c, k]
+            b[a, c] = s
+    for a in range(m):
+        for c in range(m):
+            s = r[a, c]
+            for k in range(6):
+                s += jac[a, k] * b[k, c]
+            s_m[a, c] = s
+    det = _inv_small(s_m, m, inv, gj)
+    d2 = 0.0
+    if det > 0.0:
+        for a in range(m):
+            for c in range(m):
+                d2 += nu[a] * inv[a, c] * nu[c]
+    return d2, det
+
+
+@_jit
 def ekf_update_vec(x: F64, p: F64, z: F64, r: F64, kind: int, sensor: F64, ws: F64) -> float:
     """EKF update of one state vector (6 or 9 entries) in place; returns ln N(ν; 0, S).
 
@@ -401,25 +438,7 @@ def ekf_update_vec(x: F64, p: F64, z: F64, r: F64, kind: int, sensor: F64, ws: F
     inv = ws[19:23, 0:4]
     gain = ws[23:32, 0:4]
     gj = ws[32:36, 0:8]
-    measure_into(x, sensor, kind, h, jac)
-    for a in range(m):
-        nu[a] = z[a] - h[a]
-    if kind != KIND_CARTESIAN:
-        nu[0] = _wrap(nu[0])
-    for a in range(n):
-        for c in range(m):
-            s = 0.0
-            for k in range(6):
-                s += p[a, k] * jac[c, k]
-            b[a, c] = s
-    s_m = np.empty((4, 4))
-    for a in range(m):
-        for c in range(m):
-            s = r[a, c]
-            for k in range(6):
-                s += jac[a, k] * b[k, c]
-            s_m[a, c] = s
-    det = _inv_small(s_m, m, inv, gj)
+    d2, det = _innovation(x, p, z, r, kind, sensor, h, jac, nu, b, s_m, inv, gj)
     if det <= 0.0:
         return -np.inf
     for a in range(n):
@@ -428,10 +447,6 @@ def ekf_update_vec(x: F64, p: F64, z: F64, r: F64, kind: int, sensor: F64, ws: F
             for k in range(m):
                 s += b[a, k] * inv[k, c]
             gain[a, c] = s
-    d2 = 0.0
-    for a in range(m):
-        for c in range(m):
-            d2 += nu[a] * inv[a, c] * nu[c]
     for a in range(n):
         s = 0.0
         for c in range(m):
@@ -520,12 +535,12 @@ def gate_refine(
     x: F64, p: F64, ti: I64, di: I64, z: F64, r: F64, kind: int, sensor: F64, gate_d2: float
 ) -> tuple[I64, F64, F64]:
     """Exact d² of candidate pairs in a measurement's own space: (kept index, d², ln|S|)."""
-    m = KIND_DIM[kind]
     h = np.empty(4)
     jac = np.empty((4, 6))
     s_m = np.empty((4, 4))
     inv = np.empty((4, 4))
     nu = np.empty(4)
+    b = np.empty((x.shape[1], 4))
     gj = np.empty((4, 8))
     keep = np.empty(ti.size, np.int64)
     d2o = np.empty(ti.size)
@@ -533,26 +548,8 @@ def gate_refine(
     n = 0
     for k in range(ti.size):
         i, j = ti[k], di[k]
-        measure_into(x[i], sensor, kind, h, jac)
-        for a in range(m):
-            nu[a] = z[j, a] - h[a]
-        if kind != KIND_CARTESIAN:
-            nu[0] = _wrap(nu[0])
-        for a in range(m):
-            for c in range(m):
-                s = r[j, a, c]
-                for u in range(6):
-                    for v in range(6):
-                        s += jac[a, u] * p[i, u, v] * jac[c, v]
-                s_m[a, c] = s
-        det = _inv_small(s_m, m, inv, gj)
-        if det <= 0.0:
-            continue
-        d2 = 0.0
-        for a in range(m):
-            for c in range(m):
-                d2 += nu[a] * inv[a, c] * nu[c]
-        if d2 <= gate_d2:
+        d2, det = _innovation(x[i], p[i], z[j], r[j], kind, sensor, h, jac, nu, b, s_m, inv, gj)
+        if det > 0.0 and d2 <= gate_d2:
             keep[n], d2o[n], ldo[n] = k, d2, math.log(det)
             n += 1
     return keep[:n], d2o[:n], ldo[:n]
