@@ -221,12 +221,7 @@ def _imm_predict_parallel(
     x_out: F64,
     p_out: F64,
 ) -> None:
-    """IMM interaction and prediction of every track, in place; ``mu`` becomes c (predicted).
-
-    xm (N, M, 9), pm (N, M, 9, 9), mu (N, M), dt (N,), pi (M, M) with pi[i, j] = P(j | i),
-    models (M,) of ``MODEL_*`` with PSDs q (M,). The combined position/velocity estimate of
-    each track is written to x_out (N, 6) and p_out (N, 6, 6) for gating and output.
-    """
+    """Compiled body of :func:`imm_predict_inplace` (tracks split over the cores)."""
     n_t, n_m = mu.shape
     n_chunks = min(n_t, _CHUNKS)
     for ch in numba.prange(n_chunks):  # tracks are independent: split over the cores
@@ -486,11 +481,7 @@ def _imm_update_parallel(
     x_out: F64,
     p_out: F64,
 ) -> F64:
-    """Model-conditioned EKF updates of tracks ``rows`` with plots z (K, m), r (K, m, m).
-
-    μ_j ∝ c_j Λ_j in the log domain; returns ln Σ_j c_j Λ_j per row (the IMM's measurement
-    likelihood, for the track score) and writes the combined 6-state to x_out/p_out.
-    """
+    """Compiled body of :func:`imm_update_inplace` (rows split over the cores)."""
     n_m = mu.shape[1]
     out = np.empty(rows.size)
     n_rows = rows.size
