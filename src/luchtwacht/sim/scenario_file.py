@@ -275,18 +275,25 @@ class BearingSensorSection(_Strict):
     outages_s: list[Outage] = Field(default_factory=list)
     clock_offset_s: float | None = None
 
-    def config(self, origin: SiteOrigin, kind: Literal["rf", "acoustic"]) -> BearingSensorConfig:
-        """The sensor's simulator configuration."""
+    def config(
+        self, origin: SiteOrigin, kind: Literal["rf", "acoustic", "camera"]
+    ) -> BearingSensorConfig:
+        """The sensor's simulator configuration: its kind's defaults, then what the file sets."""
         lat, lon, alt = _geodetic(origin, self.position)
-        base = (
-            BearingSensorConfig.acoustic(str(self.node_id), lat, lon, alt)
-            if kind == "acoustic"
-            else BearingSensorConfig(str(self.node_id), lat, lon, alt, kind="rf")
+        base = self._defaults(str(self.node_id), lat, lon, alt, kind)
+        overrides = self.model_dump(
+            exclude={"node_id", "position", "outages_s", "night"}, exclude_none=True
         )
-        overrides = self.model_dump(exclude={"node_id", "position", "outages_s"}, exclude_none=True)
         return dataclasses.replace(
             base, outages_s=tuple((a, b) for a, b in self.outages_s), **overrides
         )
+
+    def _defaults(
+        self, node_id: str, lat: float, lon: float, alt: float, kind: str
+    ) -> BearingSensorConfig:
+        if kind == "acoustic":
+            return BearingSensorConfig.acoustic(node_id, lat, lon, alt)
+        return BearingSensorConfig(node_id, lat, lon, alt, kind="rf")
 
 
 class CameraSection(BearingSensorSection):
@@ -301,16 +308,10 @@ class CameraSection(BearingSensorSection):
     fov_centre_deg: float | None = None
     fov_width_deg: float | None = Field(default=None, gt=0, le=360)
 
-    def camera_config(self, origin: SiteOrigin) -> BearingSensorConfig:
-        """The camera's simulator configuration."""
-        lat, lon, alt = _geodetic(origin, self.position)
-        base = BearingSensorConfig.camera(str(self.node_id), lat, lon, alt, night=self.night)
-        overrides = self.model_dump(
-            exclude={"node_id", "position", "outages_s", "night"}, exclude_none=True
-        )
-        return dataclasses.replace(
-            base, outages_s=tuple((a, b) for a, b in self.outages_s), **overrides
-        )
+    def _defaults(
+        self, node_id: str, lat: float, lon: float, alt: float, kind: str
+    ) -> BearingSensorConfig:
+        return BearingSensorConfig.camera(node_id, lat, lon, alt, night=self.night)
 
 
 class ReceiverSection(_Strict):
@@ -708,7 +709,7 @@ class ScenarioSection(_Strict):
             seed=self.seed,
             bearing_sensors=tuple(r.config(origin, "rf") for r in self.rf_detectors)
             + tuple(a.config(origin, "acoustic") for a in self.acoustic_arrays)
-            + tuple(c.camera_config(origin) for c in self.cameras),
+            + tuple(c.config(origin, "camera") for c in self.cameras),
             adsb_receivers=tuple(a.config(origin) for a in self.adsb_receivers),
         )
 
