@@ -523,13 +523,9 @@ class SapientPipe:
         el_std = np.where(
             np.isnan(el), np.nan, np.radians(_std(num[:, 4] * to_deg, _DEFAULT_AER_STD[1]))
         )
-        labels = [map_class(row.label) if row.label else None for row in keep]
-        conf = np.fromiter((row.label_confidence for row in keep), float, n)
-        loglik = class_report_loglik(labels, conf)
-        order = np.argsort(t, kind="stable")
-        cuts = np.flatnonzero(np.diff(t[order]) > SCAN_MERGE_S) + 1
+        loglik = _class_loglik(keep)
         out = []
-        for idx in np.split(order, cuts):
+        for idx in _looks(t):
             t0 = float(t[idx].max())
             out.append(
                 (
@@ -583,21 +579,15 @@ class SapientPipe:
             rb, aer_std, num = rb[keep], aer_std[keep], num[keep]
             if n == 0:
                 return []
-        labels = [map_class(row.label) if row.label else None for row in rows]
-        conf = np.fromiter((row.label_confidence for row in rows), float, n)
-        loglik = class_report_loglik(labels, conf)
+        loglik = _class_loglik(rows)
         extra = tuple({"object_id": row.object_id, "node_id": row.node_id} for row in rows)
-        order = np.argsort(t, kind="stable")
-        # Plots stamped within SCAN_MERGE_S of each other are one look of the sensor (some
-        # stamp every plot of a scan a few milliseconds apart); later ones start a new batch.
-        cuts = np.flatnonzero(np.diff(t[order]) > SCAN_MERGE_S) + 1
         # Radar-space plots: range, azimuth and elevation all measured, not straight overhead.
         in_space = rb & np.isfinite(num[:, 1])
         polar, polar_cov, sensor_enu = self._radar_space(node, z, in_space, aer_std)
         if sensor_enu is not None:
             in_space &= np.hypot(z[:, 0] - sensor_enu[0], z[:, 1] - sensor_enu[1]) > 1.0
         out = []
-        for idx in np.split(order, cuts):
+        for idx in _looks(t):
             t0 = float(t[idx].max())
             # A scan of nothing but range/bearing plots also goes to the tracker as the radar
             # measured it, for an EKF update in (az, el, r) rather than in the conversion.
@@ -730,6 +720,23 @@ _LENGTH_UNITS = {
     "km": 1000.0, "kilometre": 1000.0, "kilometres": 1000.0, "kilometer": 1000.0,
     "kilometers": 1000.0,
 }  # fmt: skip
+
+
+def _looks(t: NDArray[np.float64]) -> list[NDArray[np.int64]]:
+    """Indices of a node's reports grouped into looks, in time order.
+
+    Plots stamped within SCAN_MERGE_S of each other are one look of the sensor (some stamp
+    every plot of a scan a few milliseconds apart); a later one starts a new look.
+    """
+    order = np.argsort(t, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(t[order]) > SCAN_MERGE_S) + 1)
+
+
+def _class_loglik(rows: Sequence[DetectionRow]) -> NDArray[np.float64]:
+    """Class evidence of each report: its most confident classification, if any."""
+    labels = [map_class(row.label) if row.label else None for row in rows]
+    conf = np.fromiter((row.label_confidence for row in rows), float, len(rows))
+    return class_report_loglik(labels, conf)
 
 
 def _max_range_m(reg: Message) -> float:
