@@ -68,7 +68,7 @@ def test_tracks_a_file_without_truth_and_writes_confirmed_rows(tmp_path, two_tar
         assert np.hypot(*(starts[i] + vels[i] * k - [x, y])) < 1.0
         assert np.hypot(*(vels[i] - [vx, vy])) < 0.5
     stats = json.loads(stats_path.read_text())
-    assert set(stats) == {"scans", "scan_ms_median", "scan_ms_p99", "tracks_confirmed"}
+    assert set(stats) == {"scans", "scan_ms_median", "scan_ms_p99", "tracks_confirmed", "output"}
     assert stats["scans"] == 12 and stats["tracks_confirmed"] == 2
     assert 0 < stats["scan_ms_median"] <= stats["scan_ms_p99"]
 
@@ -149,3 +149,28 @@ def test_run_tracker_api_limits_scans_and_times_each(generated):
     run = run_tracker(scen, n_scans=10)
     assert run.scan_s.shape == (10,) and np.all(run.scan_s > 0)
     assert run.scan.max() <= 9 and run.state.shape == (run.scan.size, 4)
+
+
+def test_history_and_smoothed_outputs_score_better_than_the_live_picture(tmp_path, generated):
+    with np.load(generated) as d:
+        tscan, tpos = d["truth_scan"], d["truth_state"][:, [0, 2]]
+    score = {}
+    for output in ("online", "history", "smoothed"):
+        out, stats = tmp_path / f"{output}.csv", tmp_path / f"{output}.json"
+        args = [str(generated), "--out", str(out), "--output", output, "--stats-json", str(stats)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert json.loads(stats.read_text())["output"] == output
+        rows = read_csv(out)
+        score[output] = gospa_over_scans(tscan, tpos, rows[:, 0], rows[:, 2:4], n_scans=40)
+    # Hindsight adds each track's tentative first plot and drops coasts past its last plot
+    # (a false track's tentative plot is added too, so false counts may not fall).
+    assert score["history"].n_missed.sum() < score["online"].n_missed.sum()
+    assert score["history"].mean < score["online"].mean
+    assert score["smoothed"].mean_localisation < 0.8 * score["history"].mean_localisation
+
+
+def test_smoothed_output_with_the_imm_is_refused(tmp_path, generated):
+    args = [str(generated), "--out", str(tmp_path / "o.csv"), "--motion", "imm"]
+    result = runner.invoke(app, [*args, "--output", "smoothed"])
+    assert result.exit_code == 2 and "NCV" in result.stderr

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from luchtwacht.tracking.association import GatedPairs, gate, gnn
+from luchtwacht.tracking.history import rts_smooth
 from luchtwacht.tracking.imm import ca_model, ct_model
 from luchtwacht.tracking.jpda import likelihood_ratios, marginals
 from luchtwacht.tracking.kalman import update
@@ -43,6 +44,7 @@ CombinedLinearGaussianTransitionModel, ConstantAcceleration, ConstantVelocity, K
     "KnownTurnRate",
 )  # fmt: skip
 (KalmanPredictor,) = _ss("stonesoup.predictor.kalman", "KalmanPredictor")
+(KalmanSmoother,) = _ss("stonesoup.smoother.kalman", "KalmanSmoother")
 (Detection,) = _ss("stonesoup.types.detection", "Detection")
 (SingleHypothesis,) = _ss("stonesoup.types.hypothesis", "SingleHypothesis")
 (GaussianStatePrediction,) = _ss("stonesoup.types.prediction", "GaussianStatePrediction")
@@ -225,3 +227,31 @@ def test_jpda_marginals_equal_stone_soups_exact_jpda():
                 np.testing.assert_allclose(beta[k], probs[int(pairs.det[k])], rtol=1e-6)
         # Stone Soup hypothesises every detection; outside our gate its weight is negligible.
         assert all(probs[d] < 1e-6 for d in probs if (i, d) not in gated)
+
+
+def test_rts_matches_stone_soup_kalman_smoother():
+    # Stone Soup filters a track with irregular gaps and smooths it; the RTS smoother run on
+    # the same filtered states must give its smoothed states.
+    rng = np.random.default_rng(11)
+    q = 2.0
+    model = CombinedLinearGaussianTransitionModel([ConstantVelocity(q)] * 3)
+    meas = LinearGaussian(ndim_state=6, mapping=(0, 2, 4), noise_covar=np.eye(3) * 25.0)
+    predictor, updater = KalmanPredictor(model), KalmanUpdater(meas)
+    t = np.cumsum(rng.choice([0.5, 1.0, 2.0], 15))
+    at = [T0 + datetime.timedelta(seconds=float(s)) for s in t]
+    prior = GaussianState(np.zeros((6, 1)), np.eye(6) * 400.0, at[0] - datetime.timedelta(seconds=1.0))
+    track = Track()
+    for k in range(t.size):
+        pred = predictor.predict(prior, timestamp=at[k])
+        z = np.array([[8.0 * t[k]], [-3.0 * t[k]], [40.0]]) + rng.normal(0.0, 5.0, (3, 1))
+        prior = updater.update(SingleHypothesis(pred, Detection(z, pred.timestamp, meas)))
+        track.append(prior)
+    inv = np.argsort(SS6)  # Luchtwacht index j holds Stone Soup state inv[j]
+    x = np.array([np.asarray(s.state_vector).ravel()[inv] for s in track])
+    p = np.array([s.covar[np.ix_(inv, inv)] for s in track])
+    smoothed = KalmanSmoother(transition_model=model).smooth(track)
+    xs, ps = rts_smooth(np.zeros(t.size, np.int64), t, x, p, q)
+    for k, state in enumerate(smoothed):
+        np.testing.assert_allclose(np.asarray(state.state_vector).ravel(), xs[k][SS6], atol=1e-6)
+        np.testing.assert_allclose(state.covar, ps[k][np.ix_(SS6, SS6)], rtol=1e-6, atol=1e-6)
+    assert not np.allclose(xs, x)  # the smoother did change the states

@@ -10,6 +10,12 @@ percentile of the time spent in ``Tracker.process`` per scan (``time.perf_counte
 call alone: loading, batch building and output are not timed) and the number of tracks ever
 confirmed.
 
+``--output`` chooses which rows: ``online`` (default) is the live picture, each scan's reported
+tracks from the detections up to that scan; ``history`` is the track store in hindsight
+(:mod:`luchtwacht.tracking.history`: each confirmed track from its first plot to its last, the
+convention in which ``run_stonesoup.py`` scores the peer); ``smoothed`` is that history
+RTS-smoothed. The three are scored apart; only ``online`` is what an operator saw at the time.
+
 Only the detections are read. The answer key (``meas_truth_id``) and the truth arrays
 (``truth_*``) are never touched, so the command runs on files that lack them.
 
@@ -46,6 +52,7 @@ import typer
 from numpy.typing import NDArray
 
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
+from luchtwacht.tracking.history import TrackHistory
 from luchtwacht.tracking.tracker import Tracker, TrackerConfig
 
 F64 = NDArray[np.float64]
@@ -63,6 +70,14 @@ class Motion(StrEnum):
 
     ncv = "ncv"
     imm = "imm"
+
+
+class Output(StrEnum):
+    """Which rows the CSV holds: the live picture, or the track histories in hindsight."""
+
+    online = "online"  # each scan's confirmed tracks as reported at that scan
+    history = "history"  # ever-confirmed tracks from first to last plot (tracking/history.py)
+    smoothed = "smoothed"  # the same, RTS-smoothed
 
 
 class Assoc(StrEnum):
@@ -204,26 +219,40 @@ def scan_batches(scenario: Scenario, n_scans: int | None = None) -> list[Detecti
 
 
 def run_tracker(
-    scenario: Scenario, config: TrackerConfig | None = None, n_scans: int | None = None
+    scenario: Scenario,
+    config: TrackerConfig | None = None,
+    n_scans: int | None = None,
+    output: Output = Output.online,
 ) -> TrackRun:
-    """Run the tracker scan by scan; time ``Tracker.process`` alone and collect confirmed rows."""
+    """Run the tracker scan by scan; time ``Tracker.process`` alone and collect the rows.
+
+    ``output`` picks the rows (:class:`Output`); recording the history is outside the timer.
+    """
     batches = scan_batches(scenario, n_scans)
-    tracker = Tracker(config or tracker_config(scenario.params))
+    cfg = config or tracker_config(scenario.params)
+    if output is Output.smoothed and cfg.motion != "ncv":
+        raise ValueError("smoothed histories use the NCV model; run with motion='ncv'")
+    tracker = Tracker(cfg)
+    history = TrackHistory() if output is not Output.online else None
     times = np.empty(len(batches))
-    scans: list[I64] = []
-    ids: list[I64] = []
-    states: list[F64] = []
+    scans: list[I64] = [np.empty(0, np.int64)]
+    ids: list[I64] = [np.empty(0, np.int64)]
+    states: list[F64] = [np.empty((0, 4))]
     for k, batch in enumerate(batches):
         t0 = time.perf_counter()
         tracker.process(batch)
         times[k] = time.perf_counter() - t0
         tt = tracker.tracks
+        if history is not None:
+            history.record(tt)
+            continue
         conf = tt.confirmed
         scans.append(np.full(int(conf.sum()), k, dtype=np.int64))
         ids.append(tt.track_id[conf])
         states.append(tt.x[conf][:, [0, 1, 3, 4]])
-    if not batches:
-        return TrackRun(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, 4)), times)
+    if history is not None:
+        rows = history.finish(cfg.q_m2_s3 if output is Output.smoothed else None)
+        return TrackRun(rows.step, rows.track_id, rows.x[:, [0, 1, 3, 4]], times)
     return TrackRun(np.concatenate(scans), np.concatenate(ids), np.concatenate(states), times)
 
 
@@ -258,6 +287,13 @@ def track(
     motion: Annotated[
         Motion, typer.Option(help="Motion model: one NCV, or an IMM over NCV, CA and CT.")
     ] = Motion.ncv,
+    output: Annotated[
+        Output,
+        typer.Option(
+            help="Rows: the live picture per scan (online), or in hindsight the confirmed "
+            "tracks from first to last plot (history), RTS-smoothed (smoothed)."
+        ),
+    ] = Output.online,
     stats_json: Annotated[
         Path | None,
         typer.Option(help="Write scans, per-scan time median/p99 (ms), tracks confirmed here."),
@@ -272,10 +308,13 @@ def track(
     if motion is Motion.imm and assoc is Assoc.jpda:
         typer.echo("error: JPDA is not combined with the IMM yet", err=True)
         raise typer.Exit(2)
+    if motion is Motion.imm and output is Output.smoothed:
+        typer.echo("error: smoothed histories use the NCV model (--motion ncv)", err=True)
+        raise typer.Exit(2)
     cfg = dataclasses.replace(tracker_config(scen.params), assoc=assoc.value, motion=motion.value)
-    run = run_tracker(scen, cfg)
+    run = run_tracker(scen, cfg, output=output)
     write_csv(run, out)
-    stats = run.stats()
+    stats: dict[str, float | int | str] = {**run.stats(), "output": output.value}
     if stats_json is not None:
         stats_json.write_text(json.dumps(stats, indent=2) + "\n")
     typer.echo(
