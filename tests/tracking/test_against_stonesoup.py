@@ -239,7 +239,9 @@ def test_rts_matches_stone_soup_kalman_smoother():
     predictor, updater = KalmanPredictor(model), KalmanUpdater(meas)
     t = np.cumsum(rng.choice([0.5, 1.0, 2.0], 15))
     at = [T0 + datetime.timedelta(seconds=float(s)) for s in t]
-    prior = GaussianState(np.zeros((6, 1)), np.eye(6) * 400.0, at[0] - datetime.timedelta(seconds=1.0))
+    prior = GaussianState(
+        np.zeros((6, 1)), np.eye(6) * 400.0, at[0] - datetime.timedelta(seconds=1.0)
+    )
     track = Track()
     for k in range(t.size):
         pred = predictor.predict(prior, timestamp=at[k])

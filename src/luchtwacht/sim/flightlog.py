@@ -9,15 +9,25 @@ Where each format's samples come from, and which height becomes ``alt_m``:
   The height is taken as ellipsoidal, plus ``geoid_undulation_m`` for a file of AMSL heights.
 - ArduPilot DataFlash ``.bin``: ``GPS`` messages with ``Status`` >= 3 (3D fix) of the lowest
   instance ``I`` that has a fix: ``TimeUS`` (else ``GWk``/``GMS``), ``Lat``, ``Lng``. Height:
-  ``GPA.AEl`` (ellipsoidal) when every used sample has one, else ``GPS.Alt`` (AMSL) plus
-  ``geoid_undulation_m``. Without such GPS messages, ``POS`` (the EKF position: ``TimeUS``,
-  ``Lat``, ``Lng``, ``Alt`` AMSL plus ``geoid_undulation_m``).
+  ``GPA.AEl`` (ellipsoidal) when every used sample has one, else ``GPS.Alt`` (AMSL) minus the
+  receiver's ``GPA.Und`` (ArduPilot's undulation is AMSL − ellipsoidal, e.g.
+  ``AP_GPS_UBLOX``: ``altitude_msl − altitude_ellipsoid``) when every used sample has one,
+  else ``GPS.Alt`` plus ``geoid_undulation_m``. Without such GPS messages, ``POS`` (the EKF
+  position: ``TimeUS``, ``Lat``, ``Lng``, ``Alt`` AMSL plus ``geoid_undulation_m``).
 - PX4 ULog ``.ulg``: ``vehicle_global_position`` (the EKF position: ``timestamp`` µs, ``lat``,
   ``lon`` degrees), else ``vehicle_gps_position`` samples with ``fix_type`` >= 3 (``lat``/``lon``
   in 1e-7 deg and ``alt`` in mm, or from PX4 1.14 on ``latitude_deg``/``longitude_deg`` and
   metres). Height: the ellipsoidal field (``alt_ellipsoid``, ``altitude_ellipsoid_m``) when
   logged and not all zero (a receiver that does not report it leaves zeros), else the AMSL one
   (``alt``, ``altitude_msl_m``) plus ``geoid_undulation_m``.
+
+- DJI ``.srt``: the flight caption a DJI drone writes beside each video (one SubRip block per
+  second or per frame; often all there is of a seized drone's flight). Time: each block's start
+  time. Position: ``GPS(lon,lat,…)`` (Phantom 4, Mavic Pro) or ``[latitude: …]
+  [longitude: …]`` (also DJI's spelling ``longtitude``; Mavic 2, Mini, Air, Mavic 3); blocks
+  without a fix (0, 0) are skipped. Height: the absolute one (``[altitude: …]``,
+  ``abs_alt: …``, taken as AMSL, plus ``geoid_undulation_m``) when every block has one, else the
+  height above take-off (``BAROMETER:…``, ``rel_alt: …``, ``H …m``) plus ``takeoff_alt_m``.
 
 Field names follow ArduPilot's ``libraries/AP_GPS/LogStructure.h`` and ``AP_AHRS`` ``POS``
 (``TimeUS,Lat,Lng,Alt,...``), read with pymavlink's ``DFReader_binary``, and PX4's uORB messages
@@ -32,6 +42,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
 from dataclasses import dataclass, field
@@ -45,10 +56,15 @@ from luchtwacht.geo import SiteOrigin
 
 F64 = NDArray[np.float64]
 
-LogFormat = Literal["csv", "ardupilot", "px4"]
+LogFormat = Literal["csv", "ardupilot", "px4", "dji-srt"]
 """The log formats ``load_flight_log`` reads."""
 
-FORMAT_BY_SUFFIX: dict[str, LogFormat] = {".csv": "csv", ".bin": "ardupilot", ".ulg": "px4"}
+FORMAT_BY_SUFFIX: dict[str, LogFormat] = {
+    ".csv": "csv",
+    ".bin": "ardupilot",
+    ".ulg": "px4",
+    ".srt": "dji-srt",
+}
 
 _GPS_FIX_3D = 3  # ArduPilot GPS_OK_FIX_3D and PX4 fix_type 3: the first fix with a height
 _AEL_UNKNOWN_M = -(2**31) / 100.0  # GPA.AEl is INT32_MIN centimetres when unknown
@@ -288,7 +304,7 @@ def load_ardupilot_bin(path: str | Path, *, geoid_undulation_m: float = 0.0) -> 
     _check_file(path)
     with _library_output() as said:
         try:
-            gps, gpa, pos = _read_dataflash(path)
+            gps, gpa, und, pos = _read_dataflash(path)
         except FlightLogError as exc:
             raise FlightLogError(f"{path}: {exc}") from None
         except Exception as exc:  # pymavlink fails in many ways on damaged bytes
@@ -297,7 +313,7 @@ def load_ardupilot_bin(path: str | Path, *, geoid_undulation_m: float = 0.0) -> 
                 f"{_last_words(said)}"
             ) from None
     if gps:
-        return _from_gps(path, gps, gpa, geoid_undulation_m)
+        return _from_gps(path, gps, gpa, und, geoid_undulation_m)
     if pos:
         t, lat, lon, alt = (np.array(c, dtype=np.float64) for c in zip(*pos, strict=True))
         return _assemble(
@@ -318,15 +334,17 @@ def _read_dataflash(
 ) -> tuple[
     list[tuple[float, int, float, float, float]],
     dict[tuple[float, int], float],
+    dict[tuple[float, int], float],
     list[tuple[float, float, float, float]],
 ]:
-    """GPS fixes (t, instance, lat, lon, alt), GPA ellipsoid heights and POS samples of a log."""
+    """GPS fixes (t, instance, lat, lon, alt), GPA AEl and Und by (t, instance), POS samples."""
     from pymavlink import DFReader  # here, not at the top: importing pymavlink takes 0.2 s
 
     # Constructed in two steps so that the file it opened is closed even if __init__ fails.
     reader = DFReader.DFReader_binary.__new__(DFReader.DFReader_binary)
     gps: list[tuple[float, int, float, float, float]] = []
     gpa: dict[tuple[float, int], float] = {}
+    und: dict[tuple[float, int], float] = {}
     pos: list[tuple[float, float, float, float]] = []
     try:
         reader.__init__(str(path), zero_time_base=True)
@@ -342,14 +360,17 @@ def _read_dataflash(
                 inst = int(m.I) if "I" in names else 0
                 t = _dataflash_time(m, names)
                 gps.append((t, inst, float(m.Lat), float(m.Lng), float(m.Alt)))
-            elif kind == "GPA" and "AEl" in names and "TimeUS" in names:
-                inst = int(m.I) if "I" in names else 0
-                gpa[(float(m.TimeUS) * 1e-6, inst)] = float(m.AEl)
+            elif kind == "GPA" and "TimeUS" in names:
+                key = (float(m.TimeUS) * 1e-6, int(m.I) if "I" in names else 0)
+                if "AEl" in names:
+                    gpa[key] = float(m.AEl)
+                if "Und" in names:
+                    und[key] = float(m.Und)
             elif kind == "POS":
                 pos.append((float(m.TimeUS) * 1e-6, float(m.Lat), float(m.Lng), float(m.Alt)))
     finally:
         _close_dataflash(reader)
-    return gps, gpa, pos
+    return gps, gpa, und, pos
 
 
 def _dataflash_time(m: Any, names: Sequence[str]) -> float:
@@ -376,15 +397,19 @@ def _from_gps(
     path: Path,
     gps: list[tuple[float, int, float, float, float]],
     gpa: dict[tuple[float, int], float],
+    und: dict[tuple[float, int], float],
     geoid_undulation_m: float,
 ) -> FlightLog:
-    """The lowest GPS instance with a fix; ellipsoidal heights from GPA if all samples have one."""
+    """The lowest GPS instance with a fix; heights from GPA (AEl, else AMSL − Und) if complete."""
     inst = min(g[1] for g in gps)
     used = [g for g in gps if g[1] == inst]
     t, lat, lon, amsl = (np.array([g[k] for g in used], dtype=np.float64) for k in (0, 2, 3, 4))
     ael = [gpa.get((g[0], inst)) for g in used]
+    n_und = [und.get((g[0], inst)) for g in used]
     if all(a is not None and a > _AEL_UNKNOWN_M + 1.0 for a in ael):
         alt, height = np.array(ael, dtype=np.float64), "GPA.AEl ellipsoidal"
+    elif all(n is not None and math.isfinite(n) for n in n_und):
+        alt, height = amsl - np.array(n_und, dtype=np.float64), "Alt AMSL − GPA.Und"
     else:
         alt, height = amsl + geoid_undulation_m, f"Alt AMSL + {geoid_undulation_m:g} m"
     return _assemble(
@@ -508,20 +533,112 @@ def _from_gps_position(path: Path, topic: Any, geoid_undulation_m: float) -> Fli
     )
 
 
+# --- DJI video captions ------------------------------------------------------------------------
+
+
+_SRT_TIME = re.compile(r"(\d+):(\d\d):(\d\d)[,.](\d{1,3})\s*-->")
+_NUM = r"([-+]?\d+(?:\.\d+)?)"
+_SRT_GPS = re.compile(rf"GPS\s*\(\s*{_NUM}\s*,\s*{_NUM}")  # (lon, lat, …)
+_SRT_LAT = re.compile(rf"\[\s*latitude\s*:\s*{_NUM}", re.IGNORECASE)
+_SRT_LON = re.compile(rf"\[\s*longt?itude\s*:\s*{_NUM}", re.IGNORECASE)
+_SRT_ABS = (
+    re.compile(rf"\[\s*altitude\s*:\s*{_NUM}", re.IGNORECASE),
+    re.compile(rf"abs_alt\s*:\s*{_NUM}", re.IGNORECASE),
+)
+_SRT_REL = (
+    re.compile(rf"BAROMETER\s*:\s*{_NUM}", re.IGNORECASE),
+    re.compile(rf"rel_alt\s*:\s*{_NUM}", re.IGNORECASE),
+    re.compile(rf"\bH\s+{_NUM}\s*m\b"),
+)
+
+
+def _srt_first(patterns: Sequence[re.Pattern[str]], block: str) -> float | None:
+    for pat in patterns:
+        m = pat.search(block)
+        if m:
+            return float(m[1])
+    return None
+
+
+def load_dji_srt(
+    path: str | Path, *, geoid_undulation_m: float = 0.0, takeoff_alt_m: float = 0.0
+) -> FlightLog:
+    """Read a DJI flight caption ``.srt`` (see module doc for the dialects and heights).
+
+    ``takeoff_alt_m`` is the ellipsoidal height of the take-off point, for captions that only
+    give the height above it; a scenario that relocates the flight needs neither.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise FlightLogError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise FlightLogError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    samples: list[tuple[float, float, float, float | None, float | None]] = []
+    blocks: list[int] = []
+    for n, block in enumerate(re.split(r"\n[ \t]*\n", text.replace("\r", "")), start=1):
+        if not block.strip():
+            continue
+        tm = _SRT_TIME.search(block)
+        if tm is None:
+            raise FlightLogError(f"{path}: caption block {n}: no 'HH:MM:SS,mmm -->' time line")
+        t = int(tm[1]) * 3600 + int(tm[2]) * 60 + int(tm[3]) + int(tm[4].ljust(3, "0")) / 1e3
+        gps = _SRT_GPS.search(block)
+        lat_m, lon_m = _SRT_LAT.search(block), _SRT_LON.search(block)
+        if lat_m and lon_m:
+            lat, lon = float(lat_m[1]), float(lon_m[1])
+        elif gps:
+            lon, lat = float(gps[1]), float(gps[2])
+        else:
+            raise FlightLogError(f"{path}: caption block {n}: no GPS(...) or [latitude: ...]")
+        if lat == 0.0 and lon == 0.0:
+            continue  # no fix yet: DJI writes zeros
+        samples.append((t, lat, lon, _srt_first(_SRT_ABS, block), _srt_first(_SRT_REL, block)))
+        blocks.append(n)
+    if not samples:
+        raise FlightLogError(f"{path}: no caption block with a GPS position")
+    if all(s[3] is not None for s in samples):
+        alt = np.array([s[3] for s in samples], dtype=np.float64) + geoid_undulation_m
+        height = f"absolute altitude (AMSL) + {geoid_undulation_m:g} m"
+    elif all(s[4] is not None for s in samples):
+        alt = np.array([s[4] for s in samples], dtype=np.float64) + takeoff_alt_m
+        height = f"height above take-off + {takeoff_alt_m:g} m"
+    else:
+        k = next(i for i, s in enumerate(samples) if s[3] is None and s[4] is None)
+        raise FlightLogError(f"{path}: caption block {blocks[k]}: no altitude or height field")
+    t_s, lat_deg, lon_deg = (np.array([s[i] for s in samples]) for i in range(3))
+    return _assemble(
+        f"{path}: DJI captions, {height}",
+        t_s,
+        lat_deg,
+        lon_deg,
+        alt,
+        where=lambda k: f"caption block {blocks[k]}",
+    )
+
+
 # --- any format ---------------------------------------------------------------------------------
 
 
 def load_flight_log(
-    path: str | Path, fmt: LogFormat | None = None, *, geoid_undulation_m: float = 0.0
+    path: str | Path,
+    fmt: LogFormat | None = None,
+    *,
+    geoid_undulation_m: float = 0.0,
+    takeoff_alt_m: float = 0.0,
 ) -> FlightLog:
-    """Read a flight log; ``fmt`` defaults from the extension (.csv, .bin, .ulg)."""
+    """Read a flight log; ``fmt`` defaults from the extension (.csv, .bin, .ulg, .srt).
+
+    ``takeoff_alt_m`` only serves logs with heights above take-off (DJI captions).
+    """
     path = Path(path)
     if fmt is None:
         found = FORMAT_BY_SUFFIX.get(path.suffix.lower())
         if found is None:
             raise FlightLogError(
                 f"{path}: cannot tell the log format from the extension {path.suffix!r};"
-                " use .csv, .bin (ArduPilot) or .ulg (PX4), or give the format"
+                " use .csv, .bin (ArduPilot), .ulg (PX4) or .srt (DJI), or give the format"
             )
         fmt = found
     if fmt == "csv":
@@ -530,7 +647,11 @@ def load_flight_log(
         return load_ardupilot_bin(path, geoid_undulation_m=geoid_undulation_m)
     if fmt == "px4":
         return load_px4_ulog(path, geoid_undulation_m=geoid_undulation_m)
-    raise FlightLogError(f"{path}: unknown log format {fmt!r}; use csv, ardupilot or px4")
+    if fmt == "dji-srt":
+        return load_dji_srt(
+            path, geoid_undulation_m=geoid_undulation_m, takeoff_alt_m=takeoff_alt_m
+        )
+    raise FlightLogError(f"{path}: unknown log format {fmt!r}; use csv, ardupilot, px4 or dji-srt")
 
 
 # --- flying it ----------------------------------------------------------------------------------

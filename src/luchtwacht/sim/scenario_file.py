@@ -408,10 +408,11 @@ class FlightLogBody(_Strict):
     """A recorded flight: the log file and how to fly it; the log is read during validation."""
 
     file: str = Field(min_length=1)
-    format: Literal["ardupilot", "px4", "csv"] | None = None  # None: from the file extension
+    format: Literal["ardupilot", "px4", "csv", "dji-srt"] | None = None  # None: from the suffix
     t_start_s: float = Field(default=0.0, allow_inf_nan=False)  # scenario time of the 1st sample
     relocate_to: LocalPoint | None = None  # place the first sample here instead of where it was
     geoid_undulation_m: float = Field(default=0.0, allow_inf_nan=False)  # added to AMSL heights
+    takeoff_alt_m: float = Field(default=0.0, allow_inf_nan=False)  # for heights above take-off
     time_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False)  # 2: replay twice as fast
     _log: FlightLog | None = PrivateAttr(default=None)
 
@@ -424,7 +425,10 @@ class FlightLogBody(_Strict):
             path = Path(base) / path
         try:
             self._log = load_flight_log(
-                path, self.format, geoid_undulation_m=self.geoid_undulation_m
+                path,
+                self.format,
+                geoid_undulation_m=self.geoid_undulation_m,
+                takeoff_alt_m=self.takeoff_alt_m,
             )
         except FlightLogError as exc:
             # Raised as a located error so that the report points at the ``file:`` line.
