@@ -48,6 +48,7 @@ CONFIGS: dict[str, tuple[TrackerConfig, str]] = {
     "imm+ekf doppler": (TrackerConfig(motion="imm"), "doppler"),
     "ncv+ekf": (TrackerConfig(motion="ncv"), "polar"),
     "ncv converted": (TrackerConfig(motion="ncv"), "enu"),
+    "imm+jpda converted": (TrackerConfig(motion="imm", assoc="jpda"), "enu"),
 }
 
 

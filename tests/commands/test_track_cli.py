@@ -73,7 +73,10 @@ def test_tracks_a_file_without_truth_and_writes_confirmed_rows(tmp_path, two_tar
     assert 0 < stats["scan_ms_median"] <= stats["scan_ms_p99"]
 
 
-@pytest.mark.parametrize("options", [["--assoc", "jpda"], ["--motion", "imm"]])
+@pytest.mark.parametrize(
+    "options",
+    [["--assoc", "jpda"], ["--motion", "imm"], ["--motion", "imm", "--assoc", "jpda"]],
+)
 def test_jpda_and_the_imm_track_the_same_targets(tmp_path, two_targets, options):
     path, starts, vels = two_targets
     out = tmp_path / "tracks.csv"
@@ -84,16 +87,6 @@ def test_jpda_and_the_imm_track_the_same_targets(tmp_path, two_targets, options)
     for k, _tid, x, y, _vx, _vy in rows:
         i = int(np.argmin(np.linalg.norm(starts + vels * k - [x, y], axis=1)))
         assert np.hypot(*(starts[i] + vels[i] * k - [x, y])) < 1.0
-
-
-def test_jpda_with_the_imm_is_refused(tmp_path, two_targets):
-    path, _, _ = two_targets
-    out = tmp_path / "tracks.csv"
-    result = runner.invoke(
-        app, [str(path), "--out", str(out), "--motion", "imm", "--assoc", "jpda"]
-    )
-    assert result.exit_code == 2
-    assert "not combined" in result.output
 
 
 def test_a_file_that_is_not_a_scenario_exits_2(tmp_path):

@@ -24,6 +24,7 @@ from luchtwacht.tracking.imm_kernels import (
     MODEL_NCV,
     ekf_update_rows,
     gate_refine,
+    imm_pda_update_inplace,
     imm_predict_inplace,
     imm_update_inplace,
     model_fq,
@@ -118,6 +119,87 @@ def test_imm_predict_equals_mix_predict_combine(seed, n, dt):
     np.testing.assert_allclose(pm, p_ref, rtol=1e-8, atol=1e-7)
     np.testing.assert_allclose(x6, xc[:, :6], rtol=1e-9, atol=1e-8)
     np.testing.assert_allclose(p6, pc[:, :6, :6], rtol=1e-8, atol=1e-7)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 6))
+def test_imm_pda_with_one_certain_plot_is_the_imm_update(seed, n):
+    # One plot per track with β = 1, β₀ = 0 and clutter far too thin to matter: the PDA update
+    # is the plain model-conditioned EKF update, and the mode probabilities follow N(ν; 0, S_j).
+    rng = np.random.default_rng(seed)
+    xm, pm, mu = random_imm(rng, n)
+    z = xm[:, 0, :3] + rng.normal(0, 10, (n, 3))
+    r = spd(rng, n, 3, 4.0)
+    a = [v.copy() for v in (xm, pm, mu)]
+    rows = np.arange(n, dtype=np.int64)
+    x6, p6 = np.zeros((n, 6)), np.zeros((n, 6, 6))
+    imm_update_inplace(a[0], a[1], a[2], rows, z, r, KIND_CARTESIAN, np.zeros(3), x6, p6)
+    y6, q6 = np.zeros((n, 6)), np.zeros((n, 6, 6))
+    ones = np.ones(n)
+    imm_pda_update_inplace(
+        xm, pm, mu, rows, rows, ones, 0.0 * ones, z, r, 0.9, np.full(n, -80.0), y6, q6
+    )
+    np.testing.assert_allclose(mu, a[2], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(xm, a[0], rtol=1e-9, atol=1e-8)
+    np.testing.assert_allclose(pm, a[1], rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(y6, x6, rtol=1e-9, atol=1e-8)
+
+
+def imm_pda_reference(xm, pm, mu, plots, pd, ln_beta_fa):
+    """IMM-PDAF of one track in plain numpy: plots is [(z, R, β)], β₀ = 1 − Σ β."""
+    h = np.hstack([np.eye(3), np.zeros((3, 6))])
+    beta = np.array([b for _, _, b in plots])
+    best = int(np.argmax(beta))
+    xm, pm, lam = xm.copy(), pm.copy(), np.empty(mu.size)
+    for j in range(mu.size):
+        x, p = xm[j], pm[j]
+        nus = np.array([z - h @ x for z, _, _ in plots])
+        like = 1.0 - pd
+        for (_, rr, _), nu in zip(plots, nus, strict=True):
+            s = h @ p @ h.T + rr
+            g = np.exp(-0.5 * nu @ np.linalg.solve(s, nu)) / np.sqrt(np.linalg.det(2 * np.pi * s))
+            like += pd * g / np.exp(ln_beta_fa)
+        lam[j] = mu[j] * like
+        s = h @ p @ h.T + plots[best][1]
+        k = p @ h.T @ np.linalg.inv(s)
+        nbar = beta @ nus
+        spread = (beta[:, None, None] * nus[:, :, None] * nus[:, None, :]).sum(0)
+        spread -= np.outer(nbar, nbar)
+        xm[j] = x + k @ nbar
+        pm[j] = p - beta.sum() * k @ s @ k.T + k @ spread @ k.T
+    return xm, pm, lam / lam.sum()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 5), n_plots=st.integers(1, 4))
+def test_imm_pda_equals_a_numpy_imm_pdaf(seed, n, n_plots):
+    rng = np.random.default_rng(seed)
+    xm, pm, mu = random_imm(rng, n)
+    z = np.concatenate([xm[:, 0, :3] + rng.normal(0, 15, (n, 3)) for _ in range(n_plots)])
+    r = spd(rng, n * n_plots, 3, 4.0)
+    track = np.tile(np.arange(n, dtype=np.int64), n_plots)
+    det = np.arange(n * n_plots, dtype=np.int64)
+    w = rng.dirichlet(np.ones(n_plots + 1), n)  # per track: β₀ then the plots' β
+    beta = np.concatenate([w[:, 1 + k] for k in range(n_plots)])
+    ln_fa = np.full(det.size, -14.0)
+    refs = [
+        imm_pda_reference(
+            xm[i], pm[i], mu[i], [(z[d], r[d], beta[d]) for d in det[track == i]], 0.85, -14.0
+        )
+        for i in range(n)
+    ]
+    x6, p6 = np.zeros((n, 6)), np.zeros((n, 6, 6))
+    order = rng.permutation(det.size)  # pairs in any order
+    imm_pda_update_inplace(
+        xm, pm, mu, track[order], det[order], beta[order], w[:, 0], z, r, 0.85, ln_fa, x6, p6
+    )
+    for i, (x_ref, p_ref, mu_ref) in enumerate(refs):
+        np.testing.assert_allclose(mu[i], mu_ref, rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(xm[i], x_ref, rtol=1e-9, atol=1e-8)
+        np.testing.assert_allclose(pm[i], p_ref, rtol=1e-7, atol=1e-7)
+    xc, pc = imm_combine(xm, pm, mu)
+    np.testing.assert_allclose(x6, xc[:, :6], rtol=1e-9, atol=1e-8)
+    np.testing.assert_allclose(p6, pc[:, :6, :6], rtol=1e-7, atol=1e-7)
 
 
 @settings(max_examples=25, deadline=None)

@@ -305,9 +305,6 @@ def track(
     except ScenarioError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    if motion is Motion.imm and assoc is Assoc.jpda:
-        typer.echo("error: JPDA is not combined with the IMM yet", err=True)
-        raise typer.Exit(2)
     if motion is Motion.imm and output is Output.smoothed:
         typer.echo("error: smoothed histories use the NCV model (--motion ncv)", err=True)
         raise typer.Exit(2)

@@ -551,6 +551,107 @@ def gate_refine(
 _PARALLEL = threading.Lock()
 
 
+@_jit
+def _imm_pda_body(
+    xm: F64, pm: F64, mu: F64, tracks: I64, start: I64, det: I64, beta: F64, beta_miss: F64,
+    z: F64, r: F64, ln_pd: float, ln_miss: float, ln_beta_fa: F64, x_out: F64, p_out: F64,
+) -> None:  # fmt: skip
+    """Compiled body of :func:`imm_pda_update_inplace`."""
+    n_m = mu.shape[1]
+    ws = scratch()
+    h = ws[0, 0:4]
+    jac = ws[1:5, 0:6]
+    nu = ws[5, 0:4]
+    b = ws[6:15, 0:4]
+    s_m = ws[15:19, 0:4]
+    inv = ws[19:23, 0:4]
+    gj = ws[32:36, 0:8]
+    n_x = xm.shape[2]
+    lam = np.empty(n_m)
+    for t in range(tracks.size):
+        i = tracks[t]
+        k0, k1 = start[t], start[t + 1]
+        nus = np.zeros((k1 - k0, 3))
+        best = k0
+        for k in range(k0, k1):
+            if beta[k] > beta[best]:
+                best = k
+        hi = -np.inf
+        for j in range(n_m):
+            x, p = xm[i, j], pm[i, j]
+            # Λ_j ∝ (1 − PD) + Σ_k PD N(ν_kj; 0, S_kj)/β_FA: the gated plots' likelihood under
+            # model j (the single-target PDA form; constants common to all models cancel).
+            ln_l = ln_miss
+            for k in range(k0, k1):
+                d2, det_s = _innovation(
+                    x, p, z[det[k]], r[det[k]], KIND_CARTESIAN, z[0], h, jac, nu, b, s_m, inv, gj
+                )
+                for a in range(3):
+                    nus[k - k0, a] = nu[a]
+                if det_s > 0.0:
+                    term = ln_pd - ln_beta_fa[k] - 0.5 * (d2 + math.log(det_s) + 3 * _LN_2PI)
+                    top = max(ln_l, term)
+                    ln_l = top + math.log(math.exp(ln_l - top) + math.exp(term - top))
+            lam[j] = ln_l + (math.log(mu[i, j]) if mu[i, j] > 0.0 else -np.inf)
+            hi = max(hi, lam[j])
+            # S, B = P Hᵀ and S⁻¹ of the most probable plot stand for the track's gate.
+            _, det_s = _innovation(
+                x, p, z[det[best]], r[det[best]], KIND_CARTESIAN, z[0], h, jac, nu, b, s_m, inv,
+                gj,
+            )  # fmt: skip
+            if det_s <= 0.0:
+                continue
+            nbar = np.zeros(3)
+            for k in range(k0, k1):
+                for a in range(3):
+                    nbar[a] += beta[k] * nus[k - k0, a]
+            spread = np.zeros((3, 3))
+            for k in range(k0, k1):
+                for a in range(3):
+                    for c in range(3):
+                        spread[a, c] += beta[k] * nus[k - k0, a] * nus[k - k0, c]
+            for a in range(3):
+                for c in range(3):
+                    spread[a, c] -= nbar[a] * nbar[c]
+            gain = np.zeros((n_x, 3))  # K = B S⁻¹
+            for a in range(n_x):
+                for c in range(3):
+                    acc = 0.0
+                    for k in range(3):
+                        acc += b[a, k] * inv[k, c]
+                    gain[a, c] = acc
+            ks = np.zeros((n_x, 3))  # K (Σ β ν νᵀ − ν̄ ν̄ᵀ)
+            for a in range(n_x):
+                for c in range(3):
+                    acc = 0.0
+                    for k in range(3):
+                        acc += gain[a, k] * spread[k, c]
+                    ks[a, c] = acc
+            w = 1.0 - beta_miss[i]
+            for a in range(n_x):
+                acc = 0.0
+                for c in range(3):
+                    acc += gain[a, c] * nbar[c]
+                x[a] += acc
+            for a in range(n_x):
+                for c in range(a, n_x):
+                    kbt = 0.0  # K Bᵀ = K S Kᵀ
+                    kspread = 0.0
+                    for k in range(3):
+                        kbt += gain[a, k] * b[c, k]
+                        kspread += ks[a, k] * gain[c, k]
+                    v = 0.5 * (p[a, c] + p[c, a]) - w * kbt + kspread
+                    p[a, c] = v
+                    p[c, a] = v
+        if hi > -np.inf:
+            tot = 0.0
+            for j in range(n_m):
+                tot += math.exp(lam[j] - hi)
+            for j in range(n_m):
+                mu[i, j] = math.exp(lam[j] - hi) / tot
+        _combine_into(xm, pm, mu, i, x_out, p_out)
+
+
 def imm_predict_inplace(
     xm: F64,
     pm: F64,
@@ -596,6 +697,41 @@ def imm_update_inplace(
     return out
 
 
+def imm_pda_update_inplace(
+    xm: F64,
+    pm: F64,
+    mu: F64,
+    track: I64,
+    det: I64,
+    beta: F64,
+    beta_miss: F64,
+    z: F64,
+    r: F64,
+    pd: float,
+    ln_beta_fa: F64,
+    x_out: F64,
+    p_out: F64,
+) -> None:
+    """IMM-PDA: each model of each track takes the JPDA-weighted update of its gated plots.
+
+    Gated pairs (``track``, ``det``) carry the association probabilities β (JPDA marginals from
+    the combined moments) and each track its miss probability β₀. Per model j (Bar-Shalom,
+    Willett & Tian 2011, §3.4.4, IMM-PDAF): x_j⁺ = x_j + K_j ν̄_j, P_j⁺ = P_j − (1 − β₀) K_j S_j
+    K_jᵀ + K_j (Σ β ν νᵀ − ν̄ ν̄ᵀ) K_jᵀ, and the mode probabilities follow each model's
+    likelihood of the plots, Λ_j ∝ (1 − PD) + Σ PD N(ν_j; 0, S_j)/β_FA. Cartesian plots.
+    """
+    if track.size == 0:
+        return
+    order = np.argsort(track, kind="stable")
+    tr = track[order]
+    tracks, first = np.unique(tr, return_index=True)
+    start = np.append(first, tr.size).astype(np.int64)
+    _imm_pda_body(
+        xm, pm, mu, tracks.astype(np.int64), start, det[order], beta[order], beta_miss,
+        z, r, math.log(pd), math.log1p(-pd), ln_beta_fa[order], x_out, p_out,
+    )  # fmt: skip
+
+
 def warm_up() -> None:
     """Compile (or load) every IMM kernel once, outside any timed scan."""
     n, m = 2, 3
@@ -617,4 +753,9 @@ def warm_up() -> None:
         r = np.broadcast_to(np.eye(dim), (n, dim, dim)).copy()
         imm_update_inplace(xm, pm, mu, rows, z, r, kind, sensor, x6, p6)
         ekf_update_rows(x6, p6, rows, z, r, kind, sensor)
+        if kind == KIND_CARTESIAN:
+            one = np.ones(n)
+            imm_pda_update_inplace(
+                xm, pm, mu, rows, rows, one, 0.0 * one, z, r, 0.9, np.zeros(n), x6, p6
+            )
         gate_refine(x6, p6, rows, rows, z, r, kind, sensor, 10.0)

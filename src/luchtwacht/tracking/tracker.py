@@ -33,6 +33,7 @@ from luchtwacht.tracking.imm_kernels import (
     MODEL_NCV,
     ekf_update_rows,
     gate_refine,
+    imm_pda_update_inplace,
     imm_predict_inplace,
     imm_update_inplace,
 )
@@ -199,8 +200,6 @@ class Tracker:
         if cfg.motion not in ("ncv", "imm"):
             raise ValueError(f"unknown motion model {cfg.motion!r}: ncv or imm")
         self._imm = cfg.motion == "imm"
-        if self._imm and "jpda" in (cfg.assoc, *self._assoc.values()):
-            raise ValueError("JPDA is not combined with the IMM yet: use assoc='gnn'")
         if self._imm:
             imm_warm_up()
             self._models = np.array([MODEL_NCV, MODEL_CA, MODEL_CT], np.int64)
@@ -490,13 +489,19 @@ class Tracker:
         )
         ti, di = gnn(booking, n_t, n_d)
         # Young tracks (one plot so far) take their most probable detection outright: two
-        # points make the velocity. The others take the weighted update.
+        # points make the velocity. The others take the weighted update (per model with the IMM).
         young = tt.hits == 1
         pda_rows = ~young[pairs.track]
         sub = GatedPairs(
             pairs.track[pda_rows], pairs.det[pda_rows], pairs.d2[pda_rows], pairs.cost[pda_rows]
         )
-        tt.x, tt.P = pda_update(tt.x, tt.P, batch.z, batch.R, sub, beta[pda_rows], beta_miss)
+        if self._imm:
+            imm_pda_update_inplace(
+                tt.xm, tt.Pm, tt.mu, sub.track, sub.det, beta[pda_rows], beta_miss, batch.z,
+                batch.R, pd, np.full(sub.track.size, math.log(beta_fa)), tt.x, tt.P,
+            )  # fmt: skip
+        else:
+            tt.x, tt.P = pda_update(tt.x, tt.P, batch.z, batch.R, sub, beta[pda_rows], beta_miss)
         self._update_assigned(batch, ti, di, None)
         free = claimed < 0.5
         free[di] = False
