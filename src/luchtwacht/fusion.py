@@ -250,6 +250,7 @@ class FusionCore:
                 zones_inside=threat.zones_inside(j),
                 time_to_breach_s=threat.min_ttb(j),
                 pos_std_m=float(pos_std[j]),
+                sensors=self.tracker.sensor_names(int(tt.seen_by[row])),
             )
             views.append(view)
             ttb_by_zone[tid] = {

@@ -16,7 +16,8 @@ import numpy as np
 
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
-from luchtwacht.ingest.sapient import SapientPipe
+from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, SapientPipe, frame
+from luchtwacht.ingest.sapient_rules import validate
 from luchtwacht.sim.adsb import AdsbReceiverSim
 from luchtwacht.sim.bearing_sensor import BearingSensorSim
 from luchtwacht.sim.radar import RadarSim
@@ -24,6 +25,7 @@ from luchtwacht.sim.remoteid_rx import RemoteIdReceiverSim
 from luchtwacht.sim.scenario import Scenario
 from luchtwacht.site import AdsbSection, adsb_pipe
 from luchtwacht.store.recorder import Recorder
+from luchtwacht.threat.cueing import CuedCamera, Cueing
 from luchtwacht.tracking.tracker import TrackerConfig
 from luchtwacht.transport.bus import InProcessBus
 from luchtwacht.transport.clock import SimClock
@@ -61,12 +63,22 @@ class Pipeline(FusionCore):
                 (sid, RadarSim(rc, self.origin, self.epoch_s, scenario.seed * 100 + k))
             )
             self.add_feed(sid, rc.name, "sapient", SapientPipe(sid, self.origin), rc.period_s)
+        self.cueing = Cueing(DEFAULT_FUSION_NODE_ID)
+        self._cued: dict[str, BearingSensorSim] = {}  # feed id -> a camera that takes tasks
         for k, bc in enumerate(scenario.bearing_sensors):
             # Angle-only SAPIENT nodes ride the radars' path: same framing, same pipe.
             sid = f"{bc.kind}-{k + 1}"
             sim = BearingSensorSim(bc, self.origin, self.epoch_s, scenario.seed * 100 + 70 + k)
             self.radars.append((sid, sim))
             self.add_feed(sid, sim.cfg.name, "sapient", SapientPipe(sid, self.origin), bc.period_s)
+            if sim.slewable:
+                enu = self.origin.to_enu(
+                    np.array([bc.lat_deg]), np.array([bc.lon_deg]), np.array([bc.alt_m])
+                )[0]
+                self.cueing.add_camera(
+                    CuedCamera(bc.node_id, sid, (enu[0], enu[1], enu[2]), bc.max_range_m)
+                )
+                self._cued[sid] = sim
         self.adsb_receivers: list[tuple[str, AdsbReceiverSim]] = []
         for k, ar in enumerate(scenario.adsb_receivers):
             sid = ar.receiver_id
@@ -168,8 +180,35 @@ class Pipeline(FusionCore):
             self.step(t)
             if k % CYCLE_TICKS == 0 or k == k0 + n_ticks:
                 self.cycle()
+                self.cue(t)
                 if on_cycle is not None:
                     on_cycle(self)
+
+    def cue(self, t_s: float) -> None:
+        """Task the pan-tilt cameras (``threat.cueing``) and deliver the tasks to them.
+
+        Each task is checked against the ICD rules, recorded with the evidence and audited; the
+        camera's TaskAck comes back on its own SAPIENT stream like any report.
+        """
+        for cam, msg in self.cueing.tasks(self.utc(t_s), self.views):
+            validate(msg)  # never send what we would refuse ourselves
+            data = frame(msg)
+            self.record_outgoing(self.utc(t_s), cam.sensor_id, "sapient-out", data)
+            if self.recorder is not None:
+                look = msg.task.command.WhichOneof("command") == "look_at"
+                self.recorder.audit(
+                    self.utc(t_s),
+                    "cue.task",
+                    {
+                        "camera": cam.node_id,
+                        "task_id": msg.task.task_id,
+                        "track_id": cam.track_id if look else None,
+                        "control": "start" if look else "stop",
+                    },
+                )
+            sim = self._cued[cam.sensor_id]
+            for reply in sim.handle(t_s, data):
+                self.bus.publish(self.utc(t_s + sim.cfg.latency_s), cam.sensor_id, "sapient", reply)
 
     def summary(self) -> dict[str, Any]:
         """What a headless run reports: scenario, tracks, classes, alerts, feed counters."""

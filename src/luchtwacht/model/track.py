@@ -45,6 +45,7 @@ class TrackView:
     time_to_breach_s: float | None
     pos_std_m: float
     icao: str | None = None  # Mode S address (hex) of a cooperative aircraft
+    sensors: tuple[str, ...] = ()  # the sensors whose reports updated this track, ever
 
 
 class AlertState(IntEnum):

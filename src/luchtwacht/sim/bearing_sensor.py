@@ -19,18 +19,28 @@ into bearing batches and its tracker triangulates. What each perceives:
 Each has its detection probability per report interval, a false-alarm rate (bearings from
 nowhere: RF reflections, wind noise), a latency, outages, and registers and reports its status
 (with its location, needed to place a bearing) like the radar simulator does.
+
+A camera on a pan head (``slew_rate_deg_s`` > 0) can be cued: it registers the SAPIENT
+``LOOK_AT`` command, answers each SAPIENT ``Task`` addressed to it with a ``TaskAck`` (accepted,
+or rejected with the reason), and pans its view towards the location it was told to look at at
+``slew_rate_deg_s`` — seeing nothing new until the target is in its field of view. A fixed
+camera (rate 0) rejects look-at tasks.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sapient_msg.bsi_flex_335_v2_0 import registration_pb2
+import numpy as np
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from sapient_msg.bsi_flex_335_v2_0 import location_pb2, registration_pb2, task_pb2
 
 from luchtwacht.geo import SiteOrigin
-from luchtwacht.ingest.sapient import SapientMessage, frame
+from luchtwacht.ingest.sapient import SapientMessage, frame, split_frames
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.sim.radar import RadarConfig, RadarSim
 from luchtwacht.sim.targets import Target
@@ -67,6 +77,7 @@ class BearingSensorConfig:
     elevation_std_deg: float = 0.2  # cameras only
     fov_centre_deg: float = 0.0  # cameras only: true azimuth of the middle of the view
     fov_width_deg: float = 360.0
+    slew_rate_deg_s: float = 0.0  # cameras only: pan rate when cued; 0 is a fixed mount
 
     @staticmethod
     def acoustic(node_id: str, lat_deg: float, lon_deg: float, alt_m: float) -> BearingSensorConfig:
@@ -97,10 +108,17 @@ class BearingSensorConfig:
             return False
         return self.kind == "acoustic" or target.emits_rf
 
-    def in_view(self, az_deg: float) -> bool:
-        """Whether a true azimuth lies in the field of view."""
-        off = (az_deg - self.fov_centre_deg + 180.0) % 360.0 - 180.0
+    def in_view(self, az_deg: float, centre_deg: float | None = None) -> bool:
+        """Whether a true azimuth lies in the field of view (centred where the camera points)."""
+        centre = self.fov_centre_deg if centre_deg is None else centre_deg
+        off = (az_deg - centre + 180.0) % 360.0 - 180.0
         return abs(off) <= self.fov_width_deg / 2.0
+
+
+def _turn(a_deg: float, b_deg: float) -> float:
+    """Signed shortest turn from azimuth a to azimuth b, in (−180, 180]."""
+    d = (b_deg - a_deg + 180.0) % 360.0 - 180.0
+    return 180.0 if d == -180.0 else d
 
 
 class BearingSensorSim(RadarSim):
@@ -134,16 +152,101 @@ class BearingSensorSim(RadarSim):
             seed,
         )
         self.bcfg = config
+        self.pointing_deg = config.fov_centre_deg % 360.0  # where the view is centred now
+        self.look_deg: float | None = None  # where it was told to look (None: hold)
+        self._pointed_t_s = 0.0
+        self.tasks: dict[str, str] = {}  # task id -> the status it was answered with
+
+    @property
+    def slewable(self) -> bool:
+        """A camera on a pan head: it takes look-at tasks."""
+        return self.bcfg.kind == "camera" and self.bcfg.slew_rate_deg_s > 0.0
 
     def registration(self, t_s: float) -> SapientMessage:
-        """The radar's registration with this sensor's node type and name."""
+        """The radar's registration with this sensor's node type and name (and LOOK_AT)."""
         msg = super().registration(t_s)
         nd = msg.registration.node_definition[0]
         nd.node_type = _NODE_TYPE[self.bcfg.kind]
         del nd.node_sub_type[:]
         nd.node_sub_type.append(_SUB_TYPE[self.bcfg.kind])
         msg.registration.short_name = _SHORT[self.bcfg.kind]
+        if self.slewable:
+            cmd = msg.registration.mode_definition[0].task.command.add()
+            cmd.type = registration_pb2.Registration.COMMAND_TYPE_LOOK_AT
+            cmd.units = "location"
+            cmd.completion_time.units = registration_pb2.Registration.TIME_UNITS_SECONDS
+            cmd.completion_time.value = 180.0 / self.bcfg.slew_rate_deg_s  # a half turn
         return msg
+
+    def point(self, t_s: float) -> float:
+        """Pan towards the look-at azimuth for the time since last asked; the azimuth now."""
+        dt = max(t_s - self._pointed_t_s, 0.0)
+        self._pointed_t_s = max(t_s, self._pointed_t_s)
+        if self.look_deg is not None and self.slewable:
+            turn = _turn(self.pointing_deg, self.look_deg)
+            step = min(abs(turn), self.bcfg.slew_rate_deg_s * dt)
+            self.pointing_deg = (self.pointing_deg + math.copysign(step, turn)) % 360.0
+        return self.pointing_deg
+
+    def handle(self, t_s: float, data: bytes) -> list[bytes]:
+        """Take framed SAPIENT messages sent to this node; the framed TaskAcks it answers.
+
+        A ``Task`` with ``control`` START and a ``look_at`` location (WGS84 lat/lon/alt) turns
+        the camera towards it from now on; STOP holds it where it points. Anything else a task
+        asks is rejected with the reason; other messages (acks, errors) are ignored.
+        """
+        self.point(t_s)
+        out: list[bytes] = []
+        for body in split_frames(data) or []:
+            msg = SapientMessage()
+            try:
+                msg.ParseFromString(body)
+            except DecodeError:
+                continue
+            if msg.WhichOneof("content") != "task" or msg.destination_id not in (
+                "",
+                self.cfg.node_id,
+            ):
+                continue
+            task = msg.task
+            status, reason = self._take(task)
+            self.tasks[task.task_id] = status
+            out.append(frame(self._task_ack(t_s, task.task_id, status, reason)))
+        return out
+
+    def _take(self, task: Any) -> tuple[str, str]:
+        """Carry out a task if it can be: (TaskAck status name, reason if rejected)."""
+        if not self.slewable:
+            return "TASK_STATUS_REJECTED", "fixed camera: cannot slew"
+        if task.control == task_pb2.Task.CONTROL_STOP:
+            self.look_deg = None
+            return "TASK_STATUS_ACCEPTED", ""
+        if (
+            task.control != task_pb2.Task.CONTROL_START
+            or task.command.WhichOneof("command") != "look_at"
+        ):
+            return "TASK_STATUS_REJECTED", "only a started look_at task is supported"
+        where = task.command.look_at
+        if where.WhichOneof("fov_oneof") != "location_list" or not len(
+            where.location_list.locations
+        ):
+            return "TASK_STATUS_REJECTED", "look_at needs a location"
+        loc = where.location_list.locations[0]
+        if loc.coordinate_system != location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M:
+            return "TASK_STATUS_REJECTED", "look_at location must be lat/lng in degrees"
+        enu = self.origin.to_enu(np.array([loc.y]), np.array([loc.x]), np.array([loc.z]))[0]
+        az, _, _ = self._aer(enu)
+        self.look_deg = az % 360.0
+        return "TASK_STATUS_ACCEPTED", ""
+
+    def _task_ack(self, t_s: float, task_id: str, status: str, reason: str) -> SapientMessage:
+        body: dict[str, object] = {
+            **self._header(t_s),
+            "taskAck": {"taskId": task_id, "taskStatus": status},
+        }
+        if reason:
+            body["taskAck"] = {**body["taskAck"], "reason": [reason]}  # type: ignore[dict-item]
+        return json_format.ParseDict(body, SapientMessage())
 
     def _bearing(
         self, t_s: float, az_deg: float, cls: ObjectClass | None, el_deg: float | None = None
@@ -176,12 +279,13 @@ class BearingSensorSim(RadarSim):
             self._registered = True
             self._next_status_s = t_s + c.status_interval_s
         camera = c.kind == "camera"
+        centre = self.point(t_s)
         for tgt in targets:
             s = tgt.path.state(t_s)
             if s is None or not c.hears(tgt):
                 continue
             az, el, r = self._aer(s[0])
-            if r > c.max_range_m or (camera and not c.in_view(az)) or rng.random() >= c.pd:
+            if r > c.max_range_m or (camera and not c.in_view(az, centre)) or rng.random() >= c.pd:
                 continue
             az_meas = (az + rng.normal(0.0, c.azimuth_std_deg)) % 360.0
             if camera:
@@ -192,7 +296,7 @@ class BearingSensorSim(RadarSim):
         for _ in range(rng.poisson(c.false_alarms_per_scan)):
             az_fa = float(rng.uniform(0.0, 360.0))
             if camera:
-                az_fa = (c.fov_centre_deg + (az_fa / 360.0 - 0.5) * c.fov_width_deg) % 360.0
+                az_fa = (centre + (az_fa / 360.0 - 0.5) * c.fov_width_deg) % 360.0
                 out.append(frame(self._bearing(t_s, az_fa, None, float(rng.uniform(0.0, 20.0)))))
             else:
                 out.append(frame(self._bearing(t_s, az_fa, None)))

@@ -307,6 +307,7 @@ class CameraSection(BearingSensorSection):
     elevation_std_deg: float | None = Field(default=None, ge=0)
     fov_centre_deg: float | None = None
     fov_width_deg: float | None = Field(default=None, gt=0, le=360)
+    slew_rate_deg_s: float | None = Field(default=None, ge=0)  # > 0: on a pan head, cueable
 
     def _defaults(
         self, node_id: str, lat: float, lon: float, alt: float, kind: str

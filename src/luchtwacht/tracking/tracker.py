@@ -713,6 +713,10 @@ class Tracker:
         )
         tt.n_events[hopeless] = -1  # marked for deletion
 
+    def sensor_names(self, bits: int) -> tuple[str, ...]:
+        """The sensors a ``seen_by`` bit mask stands for, in the order they first reported."""
+        return tuple(name for name, bit in self._bits.items() if bit and bits & bit)
+
     def _sensor_bit(self, sensor_id: str) -> int:
         """The bit that stands for a sensor in ``seen_by``.
 

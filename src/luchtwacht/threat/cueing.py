@@ -1,0 +1,137 @@
+"""Cueing: point each pan-tilt camera at the track that most needs a look, as SAPIENT Tasks.
+
+A radar or an RF detector finds a drone; an EO/IR camera on a pan head tells a drone from a bird
+and gives the evidence an operator acts on — but only where it is pointed. Every assessment
+cycle, for each camera that registered the SAPIENT ``LOOK_AT`` command, :class:`Cueing` picks
+one confirmed track in the camera's reach and sends a ``Task`` (control START, ``look_at`` the
+track's predicted WGS84 position) so the camera follows it.
+
+Which track (:func:`cue_order`): the highest threat first; among equals one the camera has not
+seen yet, then the soonest to breach a zone, then the nearest. Cooperative tracks (Remote ID,
+ADS-B) are not looked at. A higher threat takes the camera at once; otherwise it stays on its
+track for ``min_dwell_s`` (a look takes a few frames), and after that until it has seen it.
+A task is re-sent each cycle with the track's new position; it stops (control STOP) when no
+track qualifies. Every task sent is recorded with the evidence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from google.protobuf import json_format
+
+from luchtwacht.ingest.sapient import SapientMessage, new_ulid
+from luchtwacht.model.track import TrackView
+
+_M_PER_DEG = 111_320.0  # metres per degree of latitude (for the location's stated error)
+
+
+@dataclass(slots=True)
+class CuedCamera:
+    """A camera that takes look-at tasks: where it stands and how far it sees."""
+
+    node_id: str  # SAPIENT node id
+    sensor_id: str  # the feed its reports arrive on (to tell whether it saw a track)
+    enu_m: tuple[float, float, float]
+    max_range_m: float
+    track_id: int | None = None  # the track it is cued on
+    since_s: float = 0.0  # when it was cued on that track
+    active: bool = False  # a START task is in force
+
+
+def cue_order(view: TrackView, camera: CuedCamera) -> tuple[float, int, float, float]:
+    """Sort key: most urgent first (threat, not yet seen by this camera, time to breach, range)."""
+    seen = camera.sensor_id in view.sensors
+    ttb = view.time_to_breach_s if view.time_to_breach_s is not None else math.inf
+    return (-float(view.threat), int(seen), ttb, _range_m(view, camera))
+
+
+def _range_m(view: TrackView, camera: CuedCamera) -> float:
+    e, n, u = camera.enu_m
+    return math.dist((view.east_m, view.north_m, view.up_m), (e, n, u))
+
+
+@dataclass(slots=True)
+class Cueing:
+    """Chooses each cued camera's track per cycle and writes the SAPIENT tasks for it."""
+
+    fusion_node_id: str
+    min_dwell_s: float = 5.0
+    cameras: list[CuedCamera] = field(default_factory=list)
+    _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    def add_camera(self, camera: CuedCamera) -> None:
+        """Take a camera under cueing."""
+        self.cameras.append(camera)
+
+    def choose(self, camera: CuedCamera, views: list[TrackView], t_s: float) -> TrackView | None:
+        """The track this camera should look at now (see the module doc), or None."""
+        fit = [v for v in views if not v.cooperative and _range_m(v, camera) <= camera.max_range_m]
+        if not fit:
+            return None
+        best = min(fit, key=lambda v: cue_order(v, camera))
+        current = next((v for v in fit if v.track_id == camera.track_id), None)
+        if current is None or current.track_id == best.track_id or best.threat > current.threat:
+            return best  # nothing to hold, or something more urgent: switch at once
+        dwelling = t_s - camera.since_s < self.min_dwell_s
+        return current if dwelling or camera.sensor_id not in current.sensors else best
+
+    def tasks(
+        self, t_utc_s: float, views: list[TrackView]
+    ) -> list[tuple[CuedCamera, SapientMessage]]:
+        """The tasks of this cycle: look-at for each camera with a track, STOP for one without."""
+        out: list[tuple[CuedCamera, SapientMessage]] = []
+        for cam in self.cameras:
+            view = self.choose(cam, views, t_utc_s)
+            if view is None:
+                if cam.active:
+                    out.append((cam, self._task(cam, t_utc_s, None)))
+                    cam.active, cam.track_id = False, None
+                continue
+            if view.track_id != cam.track_id:
+                cam.track_id, cam.since_s = view.track_id, t_utc_s
+            cam.active = True
+            out.append((cam, self._task(cam, t_utc_s, view)))
+        return out
+
+    def _task(self, cam: CuedCamera, t_utc_s: float, view: TrackView | None) -> SapientMessage:
+        """A SAPIENT Task for one camera: look at the track's position, or stop."""
+        stamp = dt.datetime.fromtimestamp(t_utc_s, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+        task: dict[str, object] = {
+            "taskId": new_ulid(t_utc_s, self._rng),
+            "control": "CONTROL_STOP" if view is None else "CONTROL_START",
+        }
+        if view is not None:
+            deg_err = view.pos_std_m / _M_PER_DEG  # the track's uncertainty, in degrees
+            task["taskName"] = f"look at track {view.track_id}"
+            task["command"] = {
+                "lookAt": {
+                    "locationList": {
+                        "locations": [
+                            {
+                                "x": view.lon_deg,
+                                "y": view.lat_deg,
+                                "z": view.alt_m,
+                                "xError": deg_err,
+                                "yError": deg_err,
+                                "zError": view.pos_std_m,
+                                "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
+                                "datum": "LOCATION_DATUM_WGS84_E",
+                            }
+                        ]
+                    }
+                }
+            }
+        else:
+            task["taskName"] = "stop cueing"
+            task["command"] = {"request": "Stop"}
+        body = {
+            "timestamp": stamp,
+            "nodeId": self.fusion_node_id,
+            "destinationId": cam.node_id,
+            "task": task,
+        }
+        return json_format.ParseDict(body, SapientMessage())

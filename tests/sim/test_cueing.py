@@ -1,0 +1,222 @@
+"""Cueing a pan-tilt camera: SAPIENT Tasks from the fusion node, TaskAcks and slewing from the
+camera, and the closed loop that turns a radar track into a camera look."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from google.protobuf import json_format
+from sapient_msg.bsi_flex_335_v2_0 import registration_pb2
+
+from luchtwacht.ingest.sapient import SapientMessage, SapientPipe, frame, split_frames, validate
+from luchtwacht.model.detection import ObjectClass
+from luchtwacht.model.track import ThreatLevel, TrackView
+from luchtwacht.pipeline import Pipeline
+from luchtwacht.sim.bearing_sensor import BearingSensorConfig, BearingSensorSim
+from luchtwacht.sim.radar import RadarConfig
+from luchtwacht.sim.scenario import Scenario
+from luchtwacht.sim.targets import Target, WaypointPath
+from luchtwacht.store.recorder import Recorder
+from luchtwacht.threat.cueing import CuedCamera, Cueing
+from tests.sim.test_bearing_sensors import EPOCH, ORIGIN, _lla
+
+CAM = "7c1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b04"
+RADAR = "4b1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b5c"
+
+
+def camera(slew=30.0, centre=0.0, width=10.0, **kw):
+    cfg = BearingSensorConfig.camera(CAM, *_lla(0.0, 0.0, 10.0))
+    return dataclasses.replace(
+        cfg, slew_rate_deg_s=slew, fov_centre_deg=centre, fov_width_deg=width, **kw
+    )
+
+
+def look_at(e, n, u, control="CONTROL_START", to=CAM):
+    lat, lon, alt = _lla(e, n, u)
+    loc = {
+        "x": lon, "y": lat, "z": alt, "xError": 1e-4, "yError": 1e-4, "zError": 10.0,
+        "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
+        "datum": "LOCATION_DATUM_WGS84_E",
+    }  # fmt: skip
+    body = {
+        "timestamp": "2026-06-12T21:30:00Z",
+        "nodeId": "6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f",
+        "destinationId": to,
+        "task": {
+            "taskId": "01J0000000000000000000000A",
+            "control": control,
+            "command": {"lookAt": {"locationList": {"locations": [loc]}}},
+        },
+    }
+    msg = json_format.ParseDict(body, SapientMessage())
+    validate(msg)
+    return frame(msg)
+
+
+def acks(data):
+    out = []
+    for body in split_frames(b"".join(data)) or []:
+        msg = SapientMessage()
+        msg.ParseFromString(body)
+        validate(msg)
+        out.append(msg.task_ack)
+    return out
+
+
+# --- the camera ----------------------------------------------------------------------------------
+
+
+def test_a_pan_tilt_camera_registers_look_at_and_slews_at_its_rate():
+    sim = BearingSensorSim(camera(slew=30.0, centre=0.0), ORIGIN, EPOCH, 1)
+    reg = sim.registration(0.0)
+    validate(reg)
+    (cmd,) = reg.registration.mode_definition[0].task.command
+    assert cmd.type == registration_pb2.Registration.COMMAND_TYPE_LOOK_AT
+    # Told at t = 2 s to look due east (90°): it turns 30°/s, so it points there at t = 5 s.
+    (ack,) = acks(sim.handle(2.0, look_at(1000.0, 0.0, 50.0)))
+    assert json_format.MessageToDict(ack)["taskStatus"] == "TASK_STATUS_ACCEPTED"
+    assert math.isclose(sim.look_deg or 0.0, 90.0, abs_tol=0.01)
+    assert math.isclose(sim.point(3.0), 30.0, abs_tol=1e-9)
+    assert math.isclose(sim.point(4.0), 60.0, abs_tol=1e-9)
+    assert math.isclose(sim.point(10.0), 90.0, abs_tol=0.01)  # there, and held
+    # The short way round: from 90° to 300° is 150° anticlockwise.
+    sim.handle(10.0, look_at(-866.0, 500.0, 50.0))
+    assert math.isclose(sim.point(11.0), 60.0, abs_tol=0.01)
+    # STOP holds the view where it is.
+    (ack,) = acks(sim.handle(11.0, look_at(0.0, 1000.0, 50.0, control="CONTROL_STOP")))
+    assert json_format.MessageToDict(ack)["taskStatus"] == "TASK_STATUS_ACCEPTED"
+    assert math.isclose(sim.point(20.0), 60.0, abs_tol=0.01)
+
+
+def test_the_camera_sees_a_drone_only_once_pointed_at_it():
+    drone = Target(
+        "d",
+        ObjectClass.DRONE,
+        0.02,
+        WaypointPath(((800.0, 0.0, 60.0), (800.0, 10.0, 60.0)), (1.0,)),
+    )
+    sim = BearingSensorSim(camera(slew=45.0, pd=1.0, false_alarms_per_scan=0.0), ORIGIN, EPOCH, 1)
+    assert len(sim.scan(0.0, [drone])) == 2  # registration and status: looking north
+    sim.handle(0.5, look_at(800.0, 0.0, 60.0))
+    assert len(sim.scan(1.0, [drone])) == 0  # still turning (22.5°)
+    assert len(sim.scan(3.0, [drone])) == 1  # pointed east: the drone is in view
+
+
+@pytest.mark.parametrize(
+    ("cfg", "data", "reason"),
+    [
+        (camera(slew=0.0), look_at(100.0, 0.0, 10.0), "fixed camera"),
+        (camera(), look_at(100.0, 0.0, 10.0, control="CONTROL_PAUSE"), "only a started look_at"),
+    ],
+)
+def test_tasks_a_camera_cannot_do_are_rejected_with_the_reason(cfg, data, reason):
+    sim = BearingSensorSim(cfg, ORIGIN, EPOCH, 1)
+    (ack,) = acks(sim.handle(0.0, data))
+    doc = json_format.MessageToDict(ack)
+    assert doc["taskStatus"] == "TASK_STATUS_REJECTED" and reason in doc["reason"][0]
+    assert sim.look_deg is None
+
+
+def test_other_nodes_tasks_and_garbage_are_ignored():
+    sim = BearingSensorSim(camera(), ORIGIN, EPOCH, 1)
+    assert sim.handle(0.0, look_at(100.0, 0.0, 10.0, to=RADAR)) == []
+    assert sim.handle(0.0, b"\x05\x00\x00\x00junk!") == []
+    assert sim.handle(0.0, b"\xff\xff") == []
+    assert sim.look_deg is None
+
+
+# --- choosing the track --------------------------------------------------------------------------
+
+
+def view(tid, e, n, threat=ThreatLevel.MEDIUM, sensors=("radar-1",), ttb=None, coop=False):
+    return TrackView(
+        track_id=tid, t_s=0.0, lat_deg=0.0, lon_deg=0.0, alt_m=50.0, east_m=e, north_m=n,
+        up_m=50.0, speed_ms=10.0, heading_deg=0.0, climb_ms=0.0, object_class="drone",
+        class_prob=0.9, cooperative=coop, uas_id=None, threat=threat, zones_inside=(),
+        time_to_breach_s=ttb, pos_std_m=10.0, sensors=sensors,
+    )  # fmt: skip
+
+
+def test_the_most_urgent_unseen_track_in_reach_is_chosen():
+    cam = CuedCamera(CAM, "camera-1", (0.0, 0.0, 10.0), 1500.0)
+    cue = Cueing("fusion", cameras=[cam])
+    views = [
+        view(1, 3000.0, 0.0, ThreatLevel.CRITICAL),  # out of reach
+        view(2, 500.0, 0.0, ThreatLevel.HIGH, coop=True),  # cooperative: no look needed
+        view(3, 900.0, 0.0, ThreatLevel.HIGH, sensors=("radar-1", "camera-1")),  # seen
+        view(4, 1200.0, 0.0, ThreatLevel.HIGH, ttb=80.0),
+        view(5, 1000.0, 0.0, ThreatLevel.HIGH, ttb=30.0),  # breaches first
+        view(6, 200.0, 0.0, ThreatLevel.LOW),
+    ]
+    chosen = cue.choose(cam, views, 0.0)
+    assert chosen is not None and chosen.track_id == 5
+    assert cue.choose(cam, [views[0], views[1]], 0.0) is None
+
+
+def test_a_camera_dwells_then_moves_on_but_a_higher_threat_takes_it_at_once():
+    cam = CuedCamera(CAM, "camera-1", (0.0, 0.0, 10.0), 1500.0)
+    cue = Cueing("fusion", min_dwell_s=5.0, cameras=[cam])
+    a, b = view(1, 500.0, 0.0, ttb=60.0), view(2, 600.0, 0.0, ttb=20.0)
+    assert [m.task.task_name for _, m in cue.tasks(100.0, [a])] == ["look at track 1"]
+    # Track 2 is more urgent at the same level: the camera finishes its look at track 1 first.
+    def chosen(views, t):
+        v = cue.choose(cam, views, t)
+        return None if v is None else v.track_id
+
+    assert chosen([a, b], 102.0) == 1
+    assert chosen([a, b], 106.0) == 1  # dwell over, but not yet seen
+    a_seen = dataclasses.replace(a, sensors=("radar-1", "camera-1"))
+    assert chosen([a_seen, b], 106.0) == 2
+    crit = view(3, 700.0, 0.0, ThreatLevel.CRITICAL)
+    assert chosen([a, b, crit], 101.0) == 3
+
+
+def test_tasks_are_valid_sapient_and_stop_when_nothing_is_left():
+    cam = CuedCamera(CAM, "camera-1", (0.0, 0.0, 10.0), 1500.0)
+    cue = Cueing("6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f", cameras=[cam])
+    v = dataclasses.replace(view(7, 500.0, 0.0), lat_deg=51.66, lon_deg=5.72, alt_m=120.0)
+    ((c, msg),) = cue.tasks(1_781_299_800.0, [v])
+    validate(msg)
+    assert msg.destination_id == CAM and c is cam
+    (loc,) = msg.task.command.look_at.location_list.locations
+    assert (loc.y, loc.x, loc.z) == (51.66, 5.72, 120.0)
+    ((_, stop),) = cue.tasks(1_781_299_801.0, [])
+    validate(stop)
+    assert stop.task.control == stop.task.CONTROL_STOP
+    assert cue.tasks(1_781_299_802.0, []) == []  # one STOP, then silence
+
+
+# --- the closed loop -----------------------------------------------------------------------------
+
+
+def loop_scenario(slew):
+    lat, lon, alt = _lla(-200.0, 0.0, 10.0)
+    radar = RadarConfig(RADAR, lat, lon, alt, name="radar")
+    # A narrow camera looking west while a drone comes in from the east.
+    cam = camera(slew=slew, centre=270.0, width=8.0)
+    tgt = Target(
+        "drone", ObjectClass.DRONE, 0.02,
+        WaypointPath(((1400.0, 300.0, 80.0), (300.0, 100.0, 60.0)), (10.0,)), "intruder",
+    )  # fmt: skip
+    return Scenario("cue", ORIGIN, (), (radar,), (), (tgt,), 60.0, EPOCH, 3, (cam,))
+
+
+def test_a_radar_track_cues_the_camera_which_then_sees_and_classifies_it(tmp_path):
+    rec = Recorder(tmp_path / "run.db")
+    fixed, cued = Pipeline(loop_scenario(0.0)), Pipeline(loop_scenario(40.0), recorder=rec)
+    fixed.run(60.0)
+    cued.run(60.0)
+    assert fixed.views and all("camera-1" not in v.sensors for v in fixed.views)
+    (v,) = [v for v in cued.views if v.object_class == "drone"]
+    assert "camera-1" in v.sensors and "radar-1" in v.sensors
+    pipe = cued.feeds["camera-1"].pipe
+    assert isinstance(pipe, SapientPipe)
+    (node,) = pipe.nodes.values()
+    statuses = set(node.task_acks.values())
+    assert statuses == {"TASK_STATUS_ACCEPTED"} and len(node.task_acks) >= 30  # one per cycle
+    assert pipe.counters.rejected == 0
+    rows = rec.db.execute("SELECT payload FROM audit WHERE kind = 'cue.task'").fetchall()
+    assert rows and all(str(v.track_id) in r[0] or "stop" in r[0] for r in rows)
+    rec.close()
+    assert np.isfinite(cued._cued["camera-1"].pointing_deg)
