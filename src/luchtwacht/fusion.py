@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +110,9 @@ class FusionCore:
         self.future_batches = 0
         self._last_batch_t = -math.inf
         self._batches: list[DetectionBatch | BearingBatch] = []
+        # Called with every batch the tracker was given and whether it was applied (evaluation
+        # attributes detections to the truth this way; nothing in the picture depends on it).
+        self.batch_observers: list[Callable[[DetectionBatch | BearingBatch, bool], None]] = []
         if recorder is not None:
             site = {
                 "name": name,
@@ -185,6 +189,8 @@ class FusionCore:
                 applied = not (late or future) and finite and self.tracker.process(batch)
                 if self.recorder is not None and len(batch):
                     self.recorder.detections(batch, applied=applied)
+            for observe in self.batch_observers:
+                observe(batch, applied)
             if not applied:
                 self.late_batches += late
                 self.future_batches += future

@@ -4,13 +4,23 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from luchtwacht.cli import app
-from luchtwacht.eval.evaluate import _runs_of_ids, compare, evaluate, evaluate_run, summary
+from luchtwacht.eval.evaluate import (
+    FirstDetections,
+    _runs_of_ids,
+    compare,
+    evaluate,
+    evaluate_run,
+    summary,
+)
 from luchtwacht.eval.report import write_report
+from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch, ObjectClass
 from luchtwacht.sim.scenario_file import load_scenario_file
+from luchtwacht.sim.targets import Target, WaypointPath
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = """
@@ -81,6 +91,7 @@ def test_a_target_no_sensor_can_see_scores_c_over_root_two_every_cycle(tmp_path)
     assert run.n_missed == [1] * 20 and run.n_false == [0] * 20
     (t,) = run.targets
     assert t.exists_s == 1.0 and t.detect_s is None and t.alert_s is None
+    assert t.confirm_s is None
     assert t.coverage == 0.0 and t.track_ids == []
     s = summary([run])
     assert s["intruders"] == 1 and s["intruders_alerted"] == 0
@@ -94,9 +105,11 @@ def test_an_inbound_drone_is_detected_classified_alerted_and_scored(tmp_path):
     assert [r.seed for r in runs] == [3, 4]
     for run in runs:
         (t,) = run.targets
-        assert t.detect_s is not None and t.detect_s <= 5.0
-        assert t.classify_s is not None and t.classify_s >= t.detect_s
-        assert t.alert_s is not None and t.alert_s >= t.detect_s
+        assert t.detect_s is not None and t.confirm_s is not None
+        # The radar sees it from the first scan in range; two plots make a confirmed track.
+        assert t.detect_s <= 1.0 and t.detect_s < t.confirm_s <= 5.0
+        assert t.classify_s is not None and t.classify_s >= t.confirm_s
+        assert t.alert_s is not None and t.alert_s >= t.confirm_s
         assert t.id_switches == 0 and len(t.track_ids) == 1
         assert t.coverage > 0.9
         # every matched cycle lands in the confusion matrix's drone row
@@ -237,3 +250,41 @@ def test_an_alert_counts_for_the_target_its_track_followed_when_it_was_raised():
     m.observe(50.0, [view(7, *s[0])])  # then it follows the intruder
     follows = {(round(t, 6), v.track_id) for t, v in m.history[tgt.name].matches}
     assert (50.0, 7) in follows and (49.0, 7) not in follows
+
+
+def test_first_detections_gate_plots_and_bearings_on_the_truth():
+
+    east = Target(
+        "east",
+        ObjectClass.DRONE,
+        0.02,
+        WaypointPath(((1000.0, 0.0, 0.0), (1000.0, 1.0, 0.0)), (0.01,)),
+    )
+    epoch = 1_000.0
+
+    def plots(t, pts, sigma):
+        n = len(pts)
+        return DetectionBatch(
+            "r", np.full(n, epoch + t), np.array(pts, float),
+            np.broadcast_to(np.eye(3) * sigma**2, (n, 3, 3)).copy(), np.zeros((n, N_CLASSES)),
+        )  # fmt: skip
+
+    def bearing(t, az_deg, std_deg, reach=math.inf, el_deg=math.nan):
+        return BearingBatch(
+            "rf", np.zeros(3), epoch + t, np.radians([az_deg]), np.radians([std_deg]),
+            np.radians([el_deg]), np.radians([1.0]), np.zeros((1, N_CLASSES)),
+            coverage_range_m=reach,
+        )  # fmt: skip
+
+    first = FirstDetections([east], epoch)
+    first(plots(1.0, [[1030.0, 0.0, 0.0]], 5.0), True)  # 6σ off: not it
+    first(bearing(2.0, 95.0, 1.0), True)  # 5σ off in azimuth
+    first(bearing(3.0, 90.5, 1.0, reach=500.0), True)  # on bearing, but beyond the reach
+    first(bearing(4.0, 90.5, 1.0, el_deg=20.0), True)  # the elevation says no
+    assert first.first_s == {}
+    first(bearing(5.0, 90.5, 1.0, el_deg=0.5), False)  # refused by the tracker: still seen
+    first(plots(6.0, [[1003.0, 0.0, 0.0]], 5.0), True)
+    assert first.first_s == {"east": 5.0}
+    again = FirstDetections([east], epoch)
+    again(plots(7.0, [[0.0, 0.0, 0.0], [1012.0, 0.0, 0.0]], 5.0), True)  # 2.4σ: in the gate
+    assert again.first_s == {"east": 7.0}

@@ -159,6 +159,7 @@ def test_a_camera_dwells_then_moves_on_but_a_higher_threat_takes_it_at_once():
     cue = Cueing("fusion", min_dwell_s=5.0, cameras=[cam])
     a, b = view(1, 500.0, 0.0, ttb=60.0), view(2, 600.0, 0.0, ttb=20.0)
     assert [m.task.task_name for _, m in cue.tasks(100.0, [a])] == ["look at track 1"]
+
     # Track 2 is more urgent at the same level: the camera finishes its look at track 1 first.
     def chosen(views, t):
         v = cue.choose(cam, views, t)

@@ -7,7 +7,9 @@ cycle, compares the reported air picture with the simulated truth:
 * **GOSPA** (c, p = 2, α = 2, 3D positions) of the confirmed tracks, with its localisation,
   missed and false parts (:mod:`luchtwacht.eval.metrics`);
 * per true target (tracks paired with targets by :class:`~luchtwacht.eval.truth.TruthMatcher`):
-  time from its first existence to its first confirmed track (**detect**), to the first cycle
+  time from its first existence to the first sensor report of it (**detect**: a plot inside
+  its measurement gate around the true position, or a bearing within 3.3σ of the true azimuth,
+  :class:`FirstDetections`), to its first confirmed track (**confirm**), to the first cycle
   its track carried its true class (**classify**), and — for targets that should raise one —
   to the first alert raised on one of its tracks (**alert**), and the **warning** that alert gave
   before the target entered a protected zone; **track ids** used, **id switches**
@@ -35,6 +37,7 @@ from numpy.typing import NDArray
 
 from luchtwacht.eval.metrics import GospaSeries, gospa_over_scans
 from luchtwacht.eval.truth import TruthMatcher
+from luchtwacht.model.detection import BearingBatch, DetectionBatch
 from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.scenario import Scenario
 
@@ -52,7 +55,8 @@ class TargetResult:
     role: str
     true_class: str
     exists_s: float | None
-    detect_s: float | None
+    detect_s: float | None  # first sensor report of it
+    confirm_s: float | None  # first confirmed track on it
     classify_s: float | None
     alert_s: float | None
     breach_s: float | None  # first cycle the target was inside a protected zone
@@ -91,6 +95,67 @@ class RunResult:
         return self.false_alerts * 3600.0 / self.duration_s if self.duration_s > 0 else 0.0
 
 
+PLOT_GATE_D2 = 16.27  # χ² 99.9 % with 3 degrees of freedom: a plot is the target's
+BEARING_GATE_SIGMA = 3.3  # likewise for a bearing (two-sided 99.9 %)
+
+
+class FirstDetections:
+    """Batch observer (:attr:`FusionCore.batch_observers`): when each target was first reported.
+
+    A position plot (radar, Remote ID, ADS-B) counts for a target when the true position at the
+    batch time lies inside the plot's χ² gate (d² = νᵀ R⁻¹ ν ≤ 16.27); a bearing when the true
+    azimuth from the sensor is within 3.3σ (and the elevation too, if it has one) and the target
+    within the sensor's reach. Batches the tracker refused (late, malformed) count too: the
+    sensor did see the target. Times are scenario seconds.
+    """
+
+    def __init__(self, targets: Sequence[Any], epoch_s: float) -> None:
+        self.targets = list(targets)
+        self.epoch_s = epoch_s
+        self.first_s: dict[str, float] = {}
+
+    def __call__(self, batch: DetectionBatch | BearingBatch, applied: bool) -> None:
+        """Note the batch time for every target not yet reported that this batch reports."""
+        if not len(batch):
+            return
+        t = batch.time_s - self.epoch_s
+        for tgt in self.targets:
+            if tgt.name in self.first_s:
+                continue
+            state = tgt.path.state(t)
+            if state is None:
+                continue
+            pos = np.asarray(state[0], dtype=float)
+            if isinstance(batch, BearingBatch):
+                hit = self._bearing_hit(batch, pos)
+            else:
+                nu = batch.z - pos
+                try:
+                    d2 = np.einsum("ni,ni->n", nu, np.linalg.solve(batch.R, nu[..., None])[..., 0])
+                except np.linalg.LinAlgError:
+                    continue
+                hit = bool(np.any(d2 <= PLOT_GATE_D2))
+            if hit:
+                self.first_s[tgt.name] = t
+
+    @staticmethod
+    def _bearing_hit(batch: BearingBatch, pos: F64) -> bool:
+        d = pos - batch.sensor_enu_m
+        horiz = math.hypot(d[0], d[1])
+        if math.hypot(horiz, d[2]) > batch.coverage_range_m:
+            return False
+        az = math.atan2(d[0], d[1])
+        off = np.abs((batch.azimuth_rad - az + math.pi) % (2.0 * math.pi) - math.pi)
+        ok = off <= BEARING_GATE_SIGMA * batch.azimuth_std_rad
+        el = math.atan2(d[2], horiz)
+        has_el = np.isfinite(batch.elevation_rad)
+        ok &= ~has_el | (
+            np.abs(np.where(has_el, batch.elevation_rad, 0.0) - el)
+            <= BEARING_GATE_SIGMA * np.where(has_el, batch.elevation_std_rad, np.inf)
+        )
+        return bool(ok.any())
+
+
 def _runs_of_ids(seq: Sequence[int | None]) -> tuple[int, int]:
     """(id switches, fragmentations) of a per-cycle matched-id sequence (None: unmatched)."""
     switches = fragments = 0
@@ -120,6 +185,8 @@ def evaluate_run(
     scen = dataclasses.replace(scenario, seed=seed)
     pipe = Pipeline(scen)
     matcher = TruthMatcher(scen.targets, max_dist_m=MATCH_DIST_M)
+    first = FirstDetections(scen.targets, pipe.epoch_s)
+    pipe.batch_observers.append(first)
     t_truth: list[float] = []
     p_truth: list[F64] = []
     t_est: list[float] = []
@@ -189,7 +256,8 @@ def evaluate_run(
             default=None,
         )
         cls_t = h.first_class_s(true_label)
-        det_t = h.first_match_s()
+        conf_t = h.first_match_s()
+        det_t = first.first_s.get(tgt.name)
         switches, fragments = _runs_of_ids(matched_ids[tgt.name])
         for _, v in h.matches:
             label = v.object_class if v.object_class in CLASSES else "unknown"
@@ -201,7 +269,9 @@ def evaluate_run(
                 role=tgt.role,
                 true_class=true_label,
                 exists_s=t0,
-                detect_s=None if det_t is None or t0 is None else det_t - t0,
+                # The first cycle may come just after the first report: no negative times.
+                detect_s=None if det_t is None or t0 is None else max(det_t - t0, 0.0),
+                confirm_s=None if conf_t is None or t0 is None else conf_t - t0,
                 classify_s=None if cls_t is None or t0 is None else cls_t - t0,
                 alert_s=None if alert_t is None or t0 is None else alert_t - t0,
                 breach_s=None if t0 is None or tgt.name not in breach else breach[tgt.name] - t0,
@@ -288,6 +358,8 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
         "false_tracks_per_cycle": float(np.mean([np.mean(r.n_false) for r in runs])),
         "time_to_detect_s": _stats([t.detect_s for t in targets if t.role != "bird"]),
         "time_to_detect_drone_s": _stats([t.detect_s for t in drones]),
+        "time_to_confirm_s": _stats([t.confirm_s for t in targets if t.role != "bird"]),
+        "time_to_confirm_drone_s": _stats([t.confirm_s for t in drones]),
         "time_to_classify_drone_s": _stats([t.classify_s for t in drones]),
         "time_to_alert_s": _stats([t.alert_s for t in targets if t.should_alert]),
         # Warning an operator had: from the alert to the intruder's entry into a zone
@@ -333,6 +405,7 @@ _DIRECTIONS: dict[str, tuple[int, float]] = {
     "fragmentations": (+1, 0.0),
     "birds_called_drone": (+1, 0.0),
     "time_to_detect_s.median": (+1, 0.10),
+    "time_to_confirm_s.median": (+1, 0.10),
     "time_to_classify_drone_s.median": (+1, 0.10),
     "time_to_alert_s.median": (+1, 0.10),
     "alert_lead_s.median": (-1, 0.10),

@@ -4,8 +4,8 @@
 scenario, what ``luchtwacht evaluate --compare`` reads), ``DIR/runs.json`` (every run's
 per-cycle and per-target figures) and ``DIR/index.html`` with, per scenario, a table of the
 headline figures and four plots (matplotlib, PNG next to the page): GOSPA over time with its
-missed and false counts, tracks against truth on a map (first run), time to detect, classify
-and alert per target over the runs, and the classification confusion matrix.
+missed and false counts, tracks against truth on a map (first run), time to detect, confirm,
+classify and alert per target over the runs, and the classification confusion matrix.
 """
 
 from __future__ import annotations
@@ -81,7 +81,12 @@ def _timeliness_plot(runs: Sequence[RunResult], path: Path) -> None:
     fig = Figure(figsize=(_FIGSIZE[0], max(2.0, 0.3 * len(names) + 1.0)))
     ax = fig.add_subplot()
     for k, (attr, colour) in enumerate(
-        (("detect_s", "tab:green"), ("classify_s", "tab:orange"), ("alert_s", "tab:red"))
+        (
+            ("detect_s", "tab:cyan"),
+            ("confirm_s", "tab:green"),
+            ("classify_s", "tab:orange"),
+            ("alert_s", "tab:red"),
+        )
     ):
         xs, ys = [], []
         for r in runs:
@@ -90,7 +95,7 @@ def _timeliness_plot(runs: Sequence[RunResult], path: Path) -> None:
                 v = getattr(by_name[name], attr) if name in by_name else None
                 if v is not None:
                     xs.append(v)
-                    ys.append(j + (k - 1) * 0.2)
+                    ys.append(j + (k - 1.5) * 0.18)
         ax.plot(xs, ys, "o", ms=4, color=colour, label=attr.removesuffix("_s"))
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.set_xlabel("seconds after the target appears")
@@ -140,7 +145,8 @@ def _table(s: dict[str, Any]) -> str:
         ("Mean GOSPA (m)", _fmt(s["gospa_mean"])),
         ("Missed targets / false tracks per cycle",
          f"{_fmt(s['missed_per_cycle'])} / {_fmt(s['false_tracks_per_cycle'])}"),
-        ("Time to detect (targets other than birds)", _stat(s["time_to_detect_s"])),
+        ("Time to first sensor report (targets other than birds)", _stat(s["time_to_detect_s"])),
+        ("Time to a confirmed track (likewise)", _stat(s["time_to_confirm_s"])),
         ("Time to classify a drone", _stat(s["time_to_classify_drone_s"])),
         ("Time to alert (intruders)", _stat(s["time_to_alert_s"])),
         ("Warning before an intruder entered a zone", _stat(s["alert_lead_s"])),
