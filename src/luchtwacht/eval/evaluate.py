@@ -40,6 +40,7 @@ from luchtwacht.eval.truth import TruthMatcher
 from luchtwacht.model.detection import BearingBatch, DetectionBatch
 from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.scenario import Scenario
+from luchtwacht.tracking.tracker import TrackerConfig
 
 F64 = NDArray[np.float64]
 CLASSES = ("drone", "bird", "aircraft", "clutter", "unknown")
@@ -180,10 +181,11 @@ def evaluate_run(
     seed: int,
     gospa_c_m: float = 100.0,
     keep_paths: bool = False,
+    tracker_config: TrackerConfig | None = None,
 ) -> RunResult:
     """Fly ``scenario`` with ``seed`` through the pipeline and score its air picture."""
     scen = dataclasses.replace(scenario, seed=seed)
-    pipe = Pipeline(scen)
+    pipe = Pipeline(scen, tracker_config=tracker_config)
     matcher = TruthMatcher(scen.targets, max_dist_m=MATCH_DIST_M)
     first = FirstDetections(scen.targets, pipe.epoch_s)
     pipe.batch_observers.append(first)
@@ -310,17 +312,19 @@ def evaluate(
     gospa_c_m: float = 100.0,
     progress: Callable[[int], None] | None = None,
     rebuild: Callable[[int], Scenario] | None = None,
+    tracker_config: TrackerConfig | None = None,
 ) -> list[RunResult]:
     """``runs`` Monte Carlo runs of a scenario (seeds ``seed``, ``seed + 1``, …).
 
     Each run re-seeds the sensors' noise; with ``rebuild`` (seed → scenario, e.g. reloading its
-    file) it also redraws what the scenario itself draws, such as flocks and swarms.
+    file) it also redraws what the scenario itself draws, such as flocks and swarms. A
+    ``tracker_config`` replaces the tracker's defaults (tuning studies).
     """
     out = []
     for k in range(runs):
         seed = scenario.seed + k
         scen = scenario if rebuild is None or k == 0 else rebuild(seed)
-        out.append(evaluate_run(scen, seed, gospa_c_m, keep_paths=k == 0))
+        out.append(evaluate_run(scen, seed, gospa_c_m, k == 0, tracker_config))
         if progress is not None:
             progress(k + 1)
     return out
