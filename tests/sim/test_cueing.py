@@ -118,6 +118,26 @@ def test_tasks_a_camera_cannot_do_are_rejected_with_the_reason(cfg, data, reason
     assert sim.look_deg is None
 
 
+def test_the_icd_conformance_look_at_tasks_are_answered(shared):
+    # The SAPIENT conformance vectors: a look-at by range/bearing (azimuth 1°) is carried out; the
+    # one by a UTM location without its zone cannot be placed and is rejected, saying why.
+    valid = shared.dir("data", "sapient", "valid")
+    answers = {}
+    for name in ("Task.FullMessage.LookAt.RangeBearing.json", "Task.FullMessage.LookAt.json"):
+        msg = json_format.Parse((valid / name).read_text(encoding="utf-8-sig"), SapientMessage())
+        sim = BearingSensorSim(
+            dataclasses.replace(camera(), node_id=msg.destination_id), ORIGIN, EPOCH, 1
+        )
+        (ack,) = acks(sim.handle(0.0, frame(msg)))
+        assert ack.task_id == msg.task.task_id
+        answers[name] = (json_format.MessageToDict(ack), sim.look_deg)
+    doc, look = answers["Task.FullMessage.LookAt.RangeBearing.json"]
+    assert doc["taskStatus"] == "TASK_STATUS_ACCEPTED" and look == 1.0
+    doc, look = answers["Task.FullMessage.LookAt.json"]
+    assert doc["taskStatus"] == "TASK_STATUS_REJECTED" and look is None
+    assert "LOCATION_COORDINATE_SYSTEM_UTM_M" in doc["reason"][0]
+
+
 def test_other_nodes_tasks_and_garbage_are_ignored():
     sim = BearingSensorSim(camera(), ORIGIN, EPOCH, 1)
     assert sim.handle(0.0, look_at(100.0, 0.0, 10.0, to=RADAR)) == []

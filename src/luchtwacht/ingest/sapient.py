@@ -79,6 +79,7 @@ __all__ = [
     "frame",
     "is_ulid",
     "is_uuid",
+    "location_geodetic",
     "map_class",
     "new_ulid",
     "parse_message",
@@ -432,7 +433,7 @@ class SapientPipe:
                 for s in sr.status
             )
             if sr.HasField("node_location"):
-                lat, lon, alt = _location_geodetic(
+                lat, lon, alt = location_geodetic(
                     sr.node_location,
                     "SapientMessage.status_report.node_location",
                     self.geoid_undulation_m,
@@ -785,7 +786,7 @@ def _enum_name(msg: Message, name: str) -> str:
     return known.name if known is not None else str(value)
 
 
-def _location_geodetic(
+def location_geodetic(
     loc: Location, path: str, geoid_undulation_m: float = 0.0
 ) -> tuple[float, float, float]:
     """(lat deg, lon deg, ellipsoidal alt m) of a SAPIENT Location (x is longitude or easting)."""

@@ -37,10 +37,16 @@ from typing import Any, Literal
 import numpy as np
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
-from sapient_msg.bsi_flex_335_v2_0 import location_pb2, registration_pb2, task_pb2
+from sapient_msg.bsi_flex_335_v2_0 import range_bearing_pb2, registration_pb2, task_pb2
 
 from luchtwacht.geo import SiteOrigin
-from luchtwacht.ingest.sapient import SapientMessage, frame, split_frames
+from luchtwacht.ingest.sapient import (
+    SapientError,
+    SapientMessage,
+    frame,
+    location_geodetic,
+    split_frames,
+)
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.sim.radar import RadarConfig, RadarSim
 from luchtwacht.sim.targets import Target
@@ -52,6 +58,14 @@ _NODE_TYPE = {
 }
 _SUB_TYPE = {"rf": "direction finder", "acoustic": "microphone array", "camera": "EO/IR"}
 _SHORT = {"rf": "RF1", "acoustic": "AC1", "camera": "EO1"}
+_RB_DEG = (
+    range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M,
+    range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_KM,
+)
+_RB_RAD = (
+    range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_RADIANS_M,
+    range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_RADIANS_KM,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +205,10 @@ class BearingSensorSim(RadarSim):
     def handle(self, t_s: float, data: bytes) -> list[bytes]:
         """Take framed SAPIENT messages sent to this node; the framed TaskAcks it answers.
 
-        A ``Task`` with ``control`` START and a ``look_at`` location (WGS84 lat/lon/alt) turns
-        the camera towards it from now on; STOP holds it where it points. Anything else a task
-        asks is rejected with the reason; other messages (acks, errors) are ignored.
+        A ``Task`` with ``control`` START and a ``look_at`` — a location (lat/lon in degrees or
+        radians, or UTM with its zone) or a range/bearing (the azimuth it gives) — turns the
+        camera towards it from now on; STOP holds it where it points. Anything else a task asks
+        is rejected with the reason; other messages (acks, errors) are ignored.
         """
         self.point(t_s)
         out: list[bytes] = []
@@ -227,16 +242,26 @@ class BearingSensorSim(RadarSim):
         ):
             return "TASK_STATUS_REJECTED", "only a started look_at task is supported"
         where = task.command.look_at
-        if where.WhichOneof("fov_oneof") != "location_list" or not len(
-            where.location_list.locations
-        ):
-            return "TASK_STATUS_REJECTED", "look_at needs a location"
-        loc = where.location_list.locations[0]
-        if loc.coordinate_system != location_pb2.LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M:
-            return "TASK_STATUS_REJECTED", "look_at location must be lat/lng in degrees"
-        enu = self.origin.to_enu(np.array([loc.y]), np.array([loc.x]), np.array([loc.z]))[0]
-        az, _, _ = self._aer(enu)
-        self.look_deg = az % 360.0
+        form = where.WhichOneof("fov_oneof")
+        if form == "range_bearing":
+            rb = where.range_bearing
+            if rb.coordinate_system not in _RB_DEG + _RB_RAD:
+                return "TASK_STATUS_REJECTED", "look_at range/bearing units not supported"
+            az = rb.azimuth if rb.coordinate_system in _RB_DEG else math.degrees(rb.azimuth)
+            # A magnetic bearing: the simulated site has no declination (true = magnetic).
+            self.look_deg = az % 360.0
+            return "TASK_STATUS_ACCEPTED", ""
+        if form != "location_list" or not len(where.location_list.locations):
+            return "TASK_STATUS_REJECTED", "look_at needs a location or a range/bearing"
+        try:
+            lat, lon, alt = location_geodetic(
+                where.location_list.locations[0], "Task.command.look_at.location_list"
+            )
+        except SapientError as exc:
+            return "TASK_STATUS_REJECTED", f"look_at location: {exc}"
+        enu = self.origin.to_enu(np.array([lat]), np.array([lon]), np.array([alt]))[0]
+        az_deg, _, _ = self._aer(enu)
+        self.look_deg = az_deg % 360.0
         return "TASK_STATUS_ACCEPTED", ""
 
     def _task_ack(self, t_s: float, task_id: str, status: str, reason: str) -> SapientMessage:
