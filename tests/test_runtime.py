@@ -570,3 +570,70 @@ def test_the_example_sensor_node_registers_and_is_fused(tmp_path):
         node.send_signal(signal.SIGTERM)
         node.communicate(timeout=15)
     assert node.returncode == 0
+
+
+def test_live_node_cues_a_pan_tilt_camera_onto_a_radar_track(tmp_path):
+    # A radar and a pan-tilt camera connect as SAPIENT nodes over TCP. Once the radar's drone is
+    # a track, the node sends the camera look-at tasks; the camera turns and answers TaskAcks.
+    import dataclasses
+
+    from luchtwacht.sim.bearing_sensor import BearingSensorConfig, BearingSensorSim
+
+    site = default_site().model_copy(
+        update={"sapient": SapientSection(listen="127.0.0.1:0"), "record": tmp_path / "c.sqlite"}
+    )
+    node = LiveNode(site)
+    sc = default_scenario()
+    epoch = time.time()
+    radar = RadarSim(sc.radars[0], sc.origin, epoch, 1)
+    lat, lon, alt = (float(v) for v in sc.origin.to_geodetic(np.array(polar(58, 2300, 10))))
+    cam_id = "7c1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b09"
+    cfg = dataclasses.replace(
+        BearingSensorConfig.camera(cam_id, lat, lon, alt),
+        slew_rate_deg_s=60.0, fov_centre_deg=180.0, fov_width_deg=10.0,
+    )  # fmt: skip
+    cam = BearingSensorSim(cfg, sc.origin, epoch, 2)
+    seen: list[str] = []
+
+    async def camera_listens(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readexactly(4)
+            body = await reader.readexactly(struct.unpack("<I", head)[0])
+            msg = parse_message(body)
+            seen.append(msg.WhichOneof("content") or "")
+            for reply in cam.handle(time.time() - epoch, head + body):
+                writer.write(reply)
+            await writer.drain()
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(node.run())
+        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
+            await asyncio.sleep(0.01)
+        host, port = node.listeners["sapient"].address.split(":")
+        _, rw = await asyncio.open_connection(host, int(port))
+        cr, cw = await asyncio.open_connection(host, int(port))
+        listener = asyncio.create_task(camera_listens(cr, cw))
+        for k in range(6):
+            await asyncio.sleep(max(0.0, epoch + k - time.time()))
+            rw.write(b"".join(radar.scan(float(k), [drone()])))
+            cw.write(b"".join(cam.scan(float(k), [drone()])))
+            await rw.drain()
+            await cw.drain()
+        await asyncio.sleep(1.2)
+        node.stop_event.set()
+        await runner
+        listener.cancel()
+        rw.close()
+        cw.close()
+
+    asyncio.run(scenario())
+    state = node.sapient_nodes[cam_id]
+    assert state.look_at and "task" in seen
+    assert set(state.task_acks.values()) == {"TASK_STATUS_ACCEPTED"}
+    # It was told to look at the drone: 58° from the site, north-east of the camera's spot.
+    assert cam.look_deg is not None and 20.0 < cam.look_deg < 90.0
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    sent = db.execute("SELECT count(*) FROM audit WHERE kind = 'sapient.task.sent'").fetchone()[0]
+    assert (
+        len(state.task_acks) >= 1 and 0 <= sent - len(state.task_acks) <= 1
+    )  # last may be in flight

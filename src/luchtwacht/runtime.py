@@ -9,7 +9,8 @@ One asyncio loop serves every feed of a site (``luchtwacht.site``):
 - a Remote ID receiver feed (JSON lines over UDP or TCP).
 
 Every 0.1 s the fusion core folds the decoded batches into the tracker. Every second it runs
-the assessment cycle and rewrites the stats file.
+the assessment cycle, tasks the connected cameras that registered SAPIENT ``LOOK_AT`` onto the
+tracks that most need a look (``threat.cueing``), and rewrites the stats file.
 
 Each connection is guarded on its own, so one misbehaving sensor never holds up the others:
 - a frame with an absurd length prefix cuts that connection off (the stream is out of step), and
@@ -29,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import time
@@ -37,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.feed import FeedCounters
@@ -52,6 +56,7 @@ from luchtwacht.site import (
     parse_hostport,
 )
 from luchtwacht.store.recorder import Recorder
+from luchtwacht.threat.cueing import CuedCamera, Cueing
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +98,8 @@ class LiveNode:
         self._tasks: set[asyncio.Task[None]] = set()
         self._conn_seq = 0
         self._node_writers: dict[str, asyncio.StreamWriter] = {}
+        self._node_feed: dict[str, str] = {}  # node id -> the feed (connection) it reports on
+        self.cueing = Cueing(config.sapient.fusion_node_id) if config.sapient is not None else None
         # Counters of connections that have closed, per listener kind: their feeds are dropped
         # from the core (a node up for weeks sees thousands of reconnects) but still counted.
         self._retired: dict[str, FeedCounters] = {}
@@ -187,6 +194,7 @@ class LiveNode:
                         nodes_here.add(node_id)
                         self.node_connections[node_id] += 1
                         self._node_writers[node_id] = writer
+                        self._node_feed[node_id] = sid
                 for reply in pipe.take_replies():
                     writer.write(reply)
                     self.core.record_outgoing(time.time(), sid, "sapient-out", reply)
@@ -480,11 +488,42 @@ class LiveNode:
                 if time.monotonic() >= next_cycle:
                     next_cycle += CYCLE_S
                     self._guarded("cycle", self.core.cycle)
+                    await self._cue()
                     self.write_stats()
                     if self.on_cycle is not None:
                         self.on_cycle(self.core)
         finally:
             await self._shutdown()
+
+    async def _cue(self) -> None:
+        """Point the connected cameras that registered LOOK_AT at tracks (``threat.cueing``).
+
+        A camera joins once it has registered and reported where it stands, and leaves when
+        its connection closes. A task that cannot be sent is logged; the next cycle tries again.
+        """
+        if self.cueing is None:
+            return
+        cams = {c.node_id: c for c in self.cueing.cameras}
+        self.cueing.cameras = []
+        for node_id, node in self.sapient_nodes.items():
+            writer = self._node_writers.get(node_id)
+            if not node.look_at or node.lat_deg is None or node.lon_deg is None:
+                continue
+            if writer is None or writer.is_closing():
+                continue
+            enu = self.core.origin.to_enu(
+                np.array([node.lat_deg]), np.array([node.lon_deg]), np.array([node.alt_m or 0.0])
+            )[0]
+            cam = cams.get(node_id) or CuedCamera(node_id, "", (0.0, 0.0, 0.0), math.inf)
+            cam.sensor_id = self._node_feed.get(node_id, "")
+            cam.enu_m = (float(enu[0]), float(enu[1]), float(enu[2]))
+            cam.max_range_m = node.max_range_m
+            self.cueing.cameras.append(cam)
+        for cam, msg in self.cueing.tasks(time.time(), self.core.views):
+            try:
+                await self.send_to_node(cam.node_id, msg)
+            except (KeyError, ConnectionError, OSError) as exc:
+                log.warning("cueing camera %s failed: %s", cam.node_id, exc)
 
     def _guarded(self, stage: str, fn: Callable[..., object], *args: object) -> None:
         """Run a fusion stage; a defect in it is logged and counted, and the node keeps serving.

@@ -35,6 +35,7 @@ from sapient_msg.bsi_flex_335_v2_0 import (
     detection_report_pb2,
     location_pb2,
     range_bearing_pb2,
+    registration_pb2,
     sapient_message_pb2,
 )
 
@@ -223,6 +224,7 @@ class NodeState:
     status: tuple[str, ...] = ()  # the report's status entries: "LEVEL TYPE value"
     task_acks: dict[str, str] = field(default_factory=dict)  # task id → TaskAck status
     max_range_m: float = math.inf  # the Registration's "Detection MaxRange" capability
+    look_at: bool = False  # it registered the LOOK_AT command: a camera that can be cued
 
 
 SCAN_MERGE_S = 0.25
@@ -422,6 +424,11 @@ class SapientPipe:
                 _enum_name(d, "node_type") for d in msg.registration.node_definition
             )
             node.max_range_m = _max_range_m(msg.registration)
+            node.look_at = any(
+                cmd.type == registration_pb2.Registration.COMMAND_TYPE_LOOK_AT
+                for mode in msg.registration.mode_definition
+                for cmd in mode.task.command
+            )
         elif kind == "status_report":
             sr = msg.status_report
             node.last_status_t_s = timestamp_s(msg)
