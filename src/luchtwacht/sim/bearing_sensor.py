@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from google.protobuf import json_format
@@ -229,7 +229,7 @@ class BearingSensorSim(RadarSim):
             out.append(frame(self._task_ack(t_s, task.task_id, status, reason)))
         return out
 
-    def _take(self, task: Any) -> tuple[str, str]:
+    def _take(self, task: task_pb2.Task) -> tuple[str, str]:
         """Carry out a task if it can be: (TaskAck status name, reason if rejected)."""
         if not self.slewable:
             return "TASK_STATUS_REJECTED", "fixed camera: cannot slew"
@@ -265,13 +265,11 @@ class BearingSensorSim(RadarSim):
         return "TASK_STATUS_ACCEPTED", ""
 
     def _task_ack(self, t_s: float, task_id: str, status: str, reason: str) -> SapientMessage:
-        body: dict[str, object] = {
-            **self._header(t_s),
-            "taskAck": {"taskId": task_id, "taskStatus": status},
-        }
+        """The TaskAck answering a task (with the reason when it is rejected)."""
+        ack: dict[str, object] = {"taskId": task_id, "taskStatus": status}
         if reason:
-            body["taskAck"] = {**body["taskAck"], "reason": [reason]}  # type: ignore[dict-item]
-        return json_format.ParseDict(body, SapientMessage())
+            ack["reason"] = [reason]
+        return json_format.ParseDict({**self._header(t_s), "taskAck": ack}, SapientMessage())
 
     def _bearing(
         self, t_s: float, az_deg: float, cls: ObjectClass | None, el_deg: float | None = None

@@ -113,9 +113,9 @@ class TrackHistory:
         last_hit, conf, rep = last_hit[order], conf[order], rep[order]
         ids, first, counts = np.unique(tid, return_index=True, return_counts=True)
         final = first + counts - 1  # each track's last record
-        ever = np.zeros(ids.size, bool)
-        np.logical_or.at(ever, np.searchsorted(ids, tid), conf)
         g = np.searchsorted(ids, tid)  # row -> track group
+        ever = np.zeros(ids.size, bool)
+        np.logical_or.at(ever, g, conf)
         seen_until = last_hit[final][g]  # the track's last plot, as its last record knows it
         live = np.isin(ids, self._live_ids)[g]
         keep = ever[g] & ((t <= seen_until) | (live & rep))
