@@ -233,6 +233,7 @@ class FusionCore:
         for j, row in enumerate(conf.tolist()):
             tid = int(tt.track_id[row])
             label = cls.label(row)
+            emitter = tt.emitter[row]
             view = TrackView(
                 track_id=tid,
                 t_s=t_utc,
@@ -257,6 +258,8 @@ class FusionCore:
                 time_to_breach_s=threat.min_ttb(j),
                 pos_std_m=float(pos_std[j]),
                 sensors=self.tracker.sensor_names(int(tt.seen_by[row])),
+                rf_protocol=emitter.protocol if emitter is not None else None,
+                rf_serial=emitter.serial if emitter is not None else None,
             )
             views.append(view)
             ttb_by_zone[tid] = {

@@ -169,3 +169,52 @@ def test_a_remote_id_spoofer_broadcasts_a_position_where_it_is_not():
     true0 = tgt.path.state(0.0)
     assert true0 is not None
     assert abs(z[0, 1] - (true0[0][1] + 900.0)) < 15.0  # broadcast 900 m north of the drone
+
+
+def test_an_rf_detector_reads_a_links_protocol_serial_and_signal_into_the_track():
+    from luchtwacht.ingest.sapient import parse_message, split_frames
+    from luchtwacht.model.detection import RfEmitter
+    from luchtwacht.sim.targets import RfLink
+
+    link = RfLink("DJI OcuSync 2", "1581F5FJD229V00QZ9", centre_mhz=2440.0, eirp_dbm=20.0)
+    a = at(RF_A, 0.0, 0.0, 5.0, pd=1.0, false_alarms_per_scan=0.0)
+    sim = BearingSensorSim(a, ORIGIN, EPOCH, seed=4)
+    tgt = dataclasses.replace(drone(start=(600.0, 800.0, 90.0)), rf_link=link)
+    frames = sim.scan(0.0, [tgt])
+    msg = parse_message((split_frames(frames[-1]) or [b""])[0])
+    validate(msg)
+    dr = msg.detection_report
+    assert [(o.type, o.value) for o in dr.object_info] == [
+        ("Protocol", "DJI OcuSync 2"),
+        ("Serial", "1581F5FJD229V00QZ9"),
+    ]
+    (sig,) = dr.signal
+    assert sig.start_frequency < sig.centre_frequency == 2.44e9 < sig.stop_frequency
+    # 1000 m (plus 85 m up) at 2.44 GHz: free-space loss 20 log10(d) + 20 log10(f) − 147.55.
+    d = math.dist((600.0, 800.0, 90.0), (0.0, 0.0, 5.0))
+    fspl = 20 * math.log10(d) + 20 * math.log10(2.44e9) - 147.55
+    assert abs(sig.amplitude - (20.0 - fspl)) < 8.0  # 2 dB fading, 4σ
+    pipe = SapientPipe("rf-1", ORIGIN)
+    (batch,) = pipe.feed(b"".join(frames)) + pipe.flush()
+    assert isinstance(batch, BearingBatch)
+    assert batch.emitter == (RfEmitter("DJI OcuSync 2", "1581F5FJD229V00QZ9"),)
+
+    # End to end with two detectors: the track carries the link; a drone whose link the
+    # detectors cannot read carries none.
+    plain = dataclasses.replace(drone(start=(-300.0, 1200.0, 90.0)), name="plain")
+    scen = scenario([tgt, plain], [a, at(RF_B, 2000.0, 0.0, 5.0, pd=1.0)], duration=30.0)
+    p = Pipeline(scen)
+    p.run(scen.duration_s)
+    links = {(v.rf_protocol, v.rf_serial) for v in p.views}
+    assert ("DJI OcuSync 2", "1581F5FJD229V00QZ9") in links and (None, None) in links
+    assert all(not v.cooperative for v in p.views)  # a decoded serial is not compliance
+
+
+def test_emitter_entries_must_match_the_detections():
+    from luchtwacht.model.detection import N_CLASSES, RfEmitter
+
+    with pytest.raises(ValueError, match="emitter"):
+        DetectionBatch(
+            "r", np.zeros(2), np.zeros((2, 3)), np.broadcast_to(np.eye(3), (2, 3, 3)).copy(),
+            np.zeros((2, N_CLASSES)), emitter=(RfEmitter("x"),),
+        )  # fmt: skip

@@ -234,3 +234,17 @@ def test_formations_hand_worked() -> None:
     np.testing.assert_allclose(np.hypot(ring[:, 0], ring[:, 1]), 80.0 / (2 * np.pi))
     with pytest.raises(ValueError, match="formation"):
         formation_offsets(3, "blob", 10.0, 0.0)
+
+
+def test_a_targets_rf_link_is_read_from_the_file():
+    from luchtwacht.sim.targets import RfLink
+
+    scen = load_scenario_file(
+        Path(__file__).resolve().parents[2] / "scenarios" / "night-raid-camera-degraded.yaml"
+    )
+    links = {t.name: t.rf_link for t in scen.targets}
+    assert links["Night drone 1"] == RfLink(
+        "DJI OcuSync 3", "1581F6Z9C23AD00BH4", 5785.0, 20.0, 25.0
+    )
+    assert links["Night drone 3"] is not None and links["Night drone 3"].serial is None
+    assert links["Night drone 2"] is None

@@ -60,6 +60,7 @@ from luchtwacht.model.detection import (
     BearingBatch,
     DetectionBatch,
     ObjectClass,
+    RfEmitter,
     class_report_loglik,
 )
 
@@ -532,6 +533,7 @@ class SapientPipe:
             np.isnan(el), np.nan, np.radians(_std(num[:, 4] * to_deg, _DEFAULT_AER_STD[1]))
         )
         loglik = _class_loglik(keep)
+        emitters = _emitters(keep)
         out = []
         for idx in _looks(t):
             t0 = float(t[idx].max())
@@ -548,6 +550,7 @@ class SapientPipe:
                         elevation_std_rad=el_std[idx],
                         class_loglik=loglik[idx],
                         coverage_range_m=node.max_range_m,
+                        emitter=tuple(emitters[i] for i in idx) if emitters else (),
                     ),
                 )
             )
@@ -588,6 +591,7 @@ class SapientPipe:
             if n == 0:
                 return []
         loglik = _class_loglik(rows)
+        emitters = _emitters(rows)
         extra = tuple({"object_id": row.object_id, "node_id": row.node_id} for row in rows)
         # Radar-space plots: range, azimuth and elevation all measured, not straight overhead.
         in_space = rb & np.isfinite(num[:, 1])
@@ -611,6 +615,7 @@ class SapientPipe:
                 polar_cov=polar_cov[idx] if own and polar_cov is not None else None,
                 sensor_enu_m=sensor_enu if own else None,
                 coverage_range_m=node.max_range_m if own else math.inf,
+                emitter=tuple(emitters[i] for i in idx) if emitters else (),
             )
             out.append((t0, batch))
         return out
@@ -738,6 +743,28 @@ def _looks(t: NDArray[np.float64]) -> list[NDArray[np.int64]]:
     """
     order = np.argsort(t, kind="stable")
     return np.split(order, np.flatnonzero(np.diff(t[order]) > SCAN_MERGE_S) + 1)
+
+
+_PROTOCOL_TYPES = frozenset({"protocol", "rf protocol", "link protocol"})
+_SERIAL_TYPES = frozenset({"serial", "serial number", "serial_number", "serialnumber"})
+
+
+def _emitters(rows: Sequence[DetectionRow]) -> tuple[RfEmitter | None, ...]:
+    """The radio link each report names in ``object_info`` (Protocol, Serial), or () if none.
+
+    Types are matched without regard to case.
+    """
+    out: list[RfEmitter | None] = []
+    for row in rows:
+        protocol = serial = None
+        for kind, value in row.info:
+            k = kind.strip().lower()
+            if k in _PROTOCOL_TYPES and value.strip():
+                protocol = value.strip()
+            elif k in _SERIAL_TYPES and value.strip():
+                serial = value.strip()
+        out.append(RfEmitter(protocol, serial) if protocol or serial else None)
+    return tuple(out) if any(e is not None for e in out) else ()
 
 
 def _class_loglik(rows: Sequence[DetectionRow]) -> NDArray[np.float64]:

@@ -670,7 +670,9 @@ class DetectionRow(NamedTuple):
     from angle-only sensors) or ``"location"`` (a, b, c = x, y, z); ``err_*`` are the matching
     1-σ errors, NaN when the node gave none;
     ``coordinate_system`` is the enum value of the RangeBearing or Location. ``label`` and
-    ``label_confidence`` are the most confident classification (``""`` and 0 when none).
+    ``label_confidence`` are the most confident classification (``""`` and 0 when none);
+    ``info`` the report's ``object_info`` (type, value) pairs (an RF detector's protocol and
+    serial number, for one).
     """
 
     t_s: float
@@ -688,6 +690,7 @@ class DetectionRow(NamedTuple):
     datum: int  # RangeBearingDatum or LocationDatum enum value
     label: str
     label_confidence: float
+    info: tuple[tuple[str, str], ...] = ()
 
 
 _NAN = math.nan
@@ -740,8 +743,9 @@ def _seen_valid(text: str, seen: set[str], pattern: re.Pattern[str]) -> bool:
 
 
 _Located = tuple[str, float, float, float, float, float, float, int, str, int]
-# (t_s, node_id, object_id, located, label, label confidence): a DetectionRow before it is named
-_FastRow = tuple[float, str, str, _Located, str, float]
+# (t_s, node_id, object_id, located, label, label confidence, object info): a DetectionRow
+# before it is named
+_FastRow = tuple[float, str, str, _Located, str, float, tuple[tuple[str, str], ...]]
 _ulid_match = _ULID.fullmatch
 _FD_REPORT = _DR.fields_by_name["report_id"]
 _FD_OBJECT = _DR.fields_by_name["object_id"]
@@ -750,6 +754,7 @@ _FD_RB = _DR.fields_by_name["range_bearing"]
 _FD_LOC = _DR.fields_by_name["location"]
 _FD_CONF = _DR.fields_by_name["detection_confidence"]
 _FD_CLASS = _DR.fields_by_name["classification"]
+_FD_INFO = _DR.fields_by_name["object_info"]
 
 
 def _fast_detection(msg: Any) -> _FastRow | None:
@@ -784,6 +789,7 @@ def _fast_detection(msg: Any) -> _FastRow | None:
     located = None
     label = ""
     label_conf = 0.0
+    info: tuple[tuple[str, str], ...] = ()
     for fd, value in items[2:]:
         if fd is _FD_RB:
             located = _fast_range_bearing(value)
@@ -815,9 +821,11 @@ def _fast_detection(msg: Any) -> _FastRow | None:
         elif fd not in _DR_FREE:  # a field the fast path does not specialise
             spec = _DR_SPEC_BY_FD[fd]
             check_field(dr, spec, f"{_DR_PATH}.{spec.name}")
+            if fd is _FD_INFO:
+                info = tuple((o.type, o.value) for o in value)
     if located is None:
         return None
-    return (seconds + nanos * 1e-9, node_id, object_id, located, label, label_conf)
+    return (seconds + nanos * 1e-9, node_id, object_id, located, label, label_conf, info)
 
 
 def _fast_range_bearing(rb: Any) -> _Located | None:
@@ -919,6 +927,7 @@ def _reference_row(msg: Any) -> DetectionRow:
         timestamp_s(msg), msg.node_id, dr.object_id, str(kind), a, b, c, ea, eb, ec,
         p.coordinate_system, zone, p.datum, best.type if best is not None else "",
         best.confidence if best is not None else 0.0,
+        tuple((o.type, o.value) for o in dr.object_info),
     )  # fmt: skip
 
 
@@ -935,8 +944,8 @@ def detection_row(msg: Any) -> DetectionRow:
     fast = _fast_detection(msg)
     if fast is None:
         return detection_row_reference(msg)
-    t_s, node_id, object_id, located, label, label_conf = fast
-    return DetectionRow._make((t_s, node_id, object_id, *located, label, label_conf))
+    t_s, node_id, object_id, located, label, label_conf, info = fast
+    return DetectionRow._make((t_s, node_id, object_id, *located, label, label_conf, info))
 
 
 def detection_row_reference(msg: Any) -> DetectionRow:

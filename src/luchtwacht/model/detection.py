@@ -31,6 +31,18 @@ N_CLASSES = len(ObjectClass)
 
 
 @dataclass(frozen=True, slots=True)
+class RfEmitter:
+    """What an RF detector read from a drone's radio link: its protocol and decoded serial.
+
+    The serial is the one the link carries (DJI DroneID, for one). Not a cooperative identity:
+    a drone that can be fingerprinted is identified, not compliant.
+    """
+
+    protocol: str | None = None
+    serial: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DetectionBatch:
     """n detections of one sensor (ENU metres, UTC seconds) ready for the tracker.
 
@@ -47,6 +59,7 @@ class DetectionBatch:
     ident: tuple[str | None, ...] = ()
     counts_misses: bool = True
     extra: tuple[dict[str, object], ...] = field(default=())
+    emitter: tuple[RfEmitter | None, ...] = ()  # per detection: the radio link read, if any
     scan_t_s: float = float("nan")  # time of an empty scan (a batch with no detections)
     # What the sensor promises, for track quality: its detection probability and its false
     # alarm density (per m³ of ENU measurement space). NaN: the tracker's defaults apply.
@@ -87,6 +100,8 @@ class DetectionBatch:
             raise ValueError(f"class_loglik must be ({n}, {N_CLASSES})")
         if self.ident and len(self.ident) != n:
             raise ValueError("ident must be empty or one entry per detection")
+        if self.emitter and len(self.emitter) != n:
+            raise ValueError("emitter must be empty or one entry per detection")
 
     def __len__(self) -> int:
         return int(self.z.shape[0])
@@ -118,6 +133,7 @@ class BearingBatch:
     pd: float = float("nan")
     clutter_density_m3: float = float("nan")  # unused for bearings; kept for the common protocol
     coverage_range_m: float = float("inf")  # the sensor's reach: no miss is charged beyond it
+    emitter: tuple[RfEmitter | None, ...] = ()  # per detection: the radio link read, if any
 
     def __len__(self) -> int:
         return int(self.azimuth_rad.shape[0])

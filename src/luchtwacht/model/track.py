@@ -46,6 +46,8 @@ class TrackView:
     pos_std_m: float
     icao: str | None = None  # Mode S address (hex) of a cooperative aircraft
     sensors: tuple[str, ...] = ()  # the sensors whose reports updated this track, ever
+    rf_protocol: str | None = None  # the radio link an RF detector fingerprinted
+    rf_serial: str | None = None  # …and the serial number it decoded from it
 
 
 class AlertState(IntEnum):

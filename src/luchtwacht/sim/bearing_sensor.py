@@ -7,7 +7,9 @@ into bearing batches and its tracker triangulates. What each perceives:
 * **RF detector** (``kind="rf"``, ``NODE_TYPE_PASSIVE_RF``): drones whose control or video link
   is on the air (``Target.emits_rf``; an autonomous one-way attack drone is silent) within
   ``max_range_m``, a few degrees of azimuth error, and a confident "UAV" classification (the
-  protocol fingerprint gives it away).
+  protocol fingerprint gives it away). For a link it can read (``Target.rf_link``) the report
+  names the protocol and, if the link carries one, the serial number (``object_info``), with
+  the received signal (``Signal``).
 * **Acoustic array** (``kind="acoustic"``, ``NODE_TYPE_ACOUSTIC``): any drone, silent link or
   not, but only a few hundred metres out, with coarser bearings and a less certain class.
 * **EO/IR camera** (``kind="camera"``, ``NODE_TYPE_CAMERA``): anything in its field of view
@@ -49,7 +51,7 @@ from luchtwacht.ingest.sapient import (
 )
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.sim.radar import RadarConfig, RadarSim
-from luchtwacht.sim.targets import Target
+from luchtwacht.sim.targets import RfLink, Target
 
 _NODE_TYPE = {
     "rf": registration_pb2.Registration.NODE_TYPE_PASSIVE_RF,
@@ -315,7 +317,10 @@ class BearingSensorSim(RadarSim):
                 el_meas = el + rng.normal(0.0, c.elevation_std_deg)
                 out.append(frame(self._bearing(t_s, az_meas, self._seen_as(tgt), el_meas)))
             else:
-                out.append(frame(self._bearing(t_s, az_meas, ObjectClass.DRONE)))
+                msg = self._bearing(t_s, az_meas, ObjectClass.DRONE)
+                if c.kind == "rf" and tgt.rf_link is not None:
+                    self._add_link(msg, tgt.rf_link, r)
+                out.append(frame(msg))
         for _ in range(rng.poisson(c.false_alarms_per_scan)):
             az_fa = float(rng.uniform(0.0, 360.0))
             if camera:
@@ -324,6 +329,27 @@ class BearingSensorSim(RadarSim):
             else:
                 out.append(frame(self._bearing(t_s, az_fa, None)))
         return out
+
+    def _add_link(self, msg: SapientMessage, link: RfLink, range_m: float) -> None:
+        """Add what an RF detector reads of a link: protocol, serial and signal.
+
+        Protocol and serial go in ``object_info``; the ``Signal`` has its frequencies in Hz and
+        as amplitude the received power in dBm: the EIRP less the free-space path loss at the
+        target's range, with 2 dB of fading.
+        """
+        dr = msg.detection_report
+        info = dr.object_info.add()
+        info.type, info.value = "Protocol", link.protocol
+        if link.serial:
+            info = dr.object_info.add()
+            info.type, info.value = "Serial", link.serial
+        f_hz = link.centre_mhz * 1e6
+        fspl_db = 20.0 * math.log10(max(range_m, 1.0)) + 20.0 * math.log10(f_hz) - 147.55
+        sig = dr.signal.add()
+        sig.centre_frequency = f_hz
+        sig.start_frequency = f_hz - link.bandwidth_mhz * 0.5e6
+        sig.stop_frequency = f_hz + link.bandwidth_mhz * 0.5e6
+        sig.amplitude = link.eirp_dbm - fspl_db + float(self.rng.normal(0.0, 2.0))
 
     def _seen_as(self, tgt: Target) -> ObjectClass:
         """The class a camera reports: right with ``classify_confidence``, else another."""

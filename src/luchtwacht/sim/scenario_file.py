@@ -57,6 +57,7 @@ from luchtwacht.sim.targets import (
     Failsafe,
     Orbit,
     RemoteIdEquipment,
+    RfLink,
     Target,
     Trajectory,
     WaypointPath,
@@ -547,6 +548,20 @@ def _first_position(path: Trajectory, horizon_s: float = 3600.0) -> tuple[float,
     raise ValueError("the path never exists in its first hour: no home to return to")
 
 
+class RfLinkSection(_Strict):
+    """``rf_link``: what an RF detector reads of the drone's radio link."""
+
+    protocol: str = Field(min_length=1)  # e.g. "DJI OcuSync 2", "ExpressLRS 2.4 GHz"
+    serial: str | None = Field(default=None, min_length=1)  # if the link carries it (DroneID)
+    centre_mhz: float = Field(default=2440.0, gt=0)
+    bandwidth_mhz: float = Field(default=10.0, gt=0)
+    eirp_dbm: float = Field(default=20.0, allow_inf_nan=False)
+
+    def link(self) -> RfLink:
+        """The simulator's link."""
+        return RfLink(**self.model_dump())
+
+
 class TargetSection(_Strict):
     """One simulated object."""
 
@@ -559,6 +574,7 @@ class TargetSection(_Strict):
     path: PathSection
     remote_id: RemoteIdSection | None = None
     emits_rf: bool = True  # false: an autonomous drone, silent to RF detectors
+    rf_link: RfLinkSection | None = None  # protocol/serial an RF detector reads of its link
     adsb: AdsbSection | None = None
     failsafe: FailsafeSection | None = None  # link jammed at a time: its failsafe behaviour
 
@@ -590,6 +606,7 @@ class TargetSection(_Strict):
             role=self.role,
             remote_id=rid,
             emits_rf=self.emits_rf,
+            rf_link=self.rf_link.link() if self.rf_link is not None else None,
             adsb=AdsbEquipment(self.adsb.icao.upper(), self.adsb.callsign) if self.adsb else None,
         )
 

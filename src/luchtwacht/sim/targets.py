@@ -201,6 +201,23 @@ class RemoteIdEquipment:
 
 
 @dataclass(frozen=True, slots=True)
+class RfLink:
+    """A drone's control/video radio link as an RF detector reads it.
+
+    ``protocol`` is what fingerprinting names (e.g. "DJI OcuSync 2", "ExpressLRS"); ``serial``
+    what the link itself carries, if the detector can decode it (DJI DroneID does; most do not);
+    the carrier (centre and bandwidth, MHz) and the transmitter's EIRP set what the detector
+    receives.
+    """
+
+    protocol: str
+    serial: str | None = None
+    centre_mhz: float = 2440.0
+    bandwidth_mhz: float = 10.0
+    eirp_dbm: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """One simulated object: its truth class, radar cross-section and motion."""
 
@@ -211,6 +228,7 @@ class Target:
     role: str = ""  # scenario role, e.g. "intruder", "cooperative", "bird", "airliner"
     remote_id: RemoteIdEquipment | None = None
     emits_rf: bool = True  # a drone's control/video link is on the air (not an autonomous one)
+    rf_link: RfLink | None = None  # what its link says, when an RF detector can read it
     adsb: AdsbEquipment | None = None  # an ADS-B Out transponder (airliners, helicopters)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import chdtri, expit
 
-from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch
+from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch, RfEmitter
 from luchtwacht.tracking.association import GatedPairs, gate, gnn, gnn_pairs
 from luchtwacht.tracking.imm import IMM_STATE_DIM
 from luchtwacht.tracking.imm_kernels import (
@@ -128,6 +128,7 @@ class TrackTable:
         self.score: F64 = np.empty(0)  # log-odds that the track is a real target (existence)
         self.score_t_s: F64 = np.empty(0)  # latest time existence was decayed to
         self.ident: NDArray[np.object_] = np.empty(0, dtype=object)
+        self.emitter: NDArray[np.object_] = np.empty(0, dtype=object)  # RfEmitter or None
         self.z0: F64 = np.empty((0, 3))  # first detection, for the two-point velocity
         self.r0: F64 = np.empty((0, 3, 3))
         # IMM: per-model 9-states, covariances and mode probabilities (M = 0 for plain NCV);
@@ -141,7 +142,8 @@ class TrackTable:
 
     _FIELDS = (
         "x", "P", "t_s", "track_id", "status", "hist", "n_events", "hits", "first_t_s",
-        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "z0", "r0", "score", "score_t_s",
+        "last_hit_t_s", "confirmed_t_s", "class_ev", "ident", "emitter", "z0", "r0", "score",
+        "score_t_s",
         "xm", "Pm", "mu", "seen_by",
     )  # fmt: skip
 
@@ -447,6 +449,7 @@ class Tracker:
                 R=cov[sel],
                 class_loglik=batch.class_loglik[mine[ia[sel]]],
                 ident=tuple(batch.ident[i] for i in mine[ia[sel]]) if batch.ident else (),
+                emitter=_pair_emitters(batch, mine[ia[sel]], other, idx_o[ib[sel]]),
             )
             n_before = len(self.tracks)
             self._start(fixes, np.arange(sel.size, dtype=np.int64))
@@ -667,6 +670,10 @@ class Tracker:
             for k, d in zip(ti.tolist(), di.tolist(), strict=True):
                 if batch.ident[d] is not None:
                     tt.ident[k] = batch.ident[d]
+        if batch.emitter:
+            for k, d in zip(ti.tolist(), di.tolist(), strict=True):
+                if batch.emitter[d] is not None:
+                    tt.emitter[k] = _merged(tt.emitter[k], batch.emitter[d])
 
     def _score(self, batch: DetectionBatch | BearingBatch, ti: NDArray[np.int64]) -> None:
         """M-of-N and quality bookkeeping: a batch of a miss-counting sensor is one opportunity.
@@ -780,6 +787,9 @@ class Tracker:
         new.ident = np.empty(n, dtype=object)
         if batch.ident:
             new.ident[:] = [batch.ident[d] for d in di.tolist()]
+        new.emitter = np.empty(n, dtype=object)
+        if batch.emitter:
+            new.emitter[:] = [batch.emitter[d] for d in di.tolist()]
         new.z0 = batch.z[di].copy()
         new.r0 = batch.R[di].copy()
         m = self._models.size if self._imm else 0
@@ -790,6 +800,27 @@ class Tracker:
         self.tracks.append(new)
         if self._imm:
             self._imm_reset(np.arange(n_before, n_before + n, dtype=np.int64))
+
+
+def _merged(old: RfEmitter | None, new: RfEmitter) -> RfEmitter:
+    """A track's radio link after another report: what it names, kept where it names nothing."""
+    if old is None:
+        return new
+    return RfEmitter(new.protocol or old.protocol, new.serial or old.serial)
+
+
+def _pair_emitters(
+    a: BearingBatch, ia: NDArray[np.int64], b: BearingBatch, ib: NDArray[np.int64]
+) -> tuple[RfEmitter | None, ...]:
+    """The radio link of each crossing of two sensors' bearings (either one may have read it)."""
+    if not a.emitter and not b.emitter:
+        return ()
+    out: list[RfEmitter | None] = []
+    for i, j in zip(ia.tolist(), ib.tolist(), strict=True):
+        ea = a.emitter[i] if a.emitter else None
+        eb = b.emitter[j] if b.emitter else None
+        out.append(eb if ea is None else ea if eb is None else _merged(eb, ea))
+    return tuple(out)
 
 
 def _azimuth_candidates(
