@@ -23,6 +23,7 @@ from luchtwacht.sim.bearing_sensor import BearingSensorSim
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverSim
 from luchtwacht.sim.scenario import Scenario
+from luchtwacht.sim.weather import apply_weather
 from luchtwacht.site import AdsbSection, adsb_pipe
 from luchtwacht.store.recorder import Recorder
 from luchtwacht.threat.cueing import CuedCamera, Cueing
@@ -57,7 +58,11 @@ class Pipeline(FusionCore):
         self.radars: list[tuple[str, RadarSim]] = []  # every simulated SAPIENT node
         self.rid_receivers: list[tuple[str, RemoteIdReceiverSim]] = []
         self._chunk_rng = np.random.default_rng(scenario.seed + 1000)
-        for k, rc in enumerate(scenario.radars):
+        # The weather is the sensors' business: it changes what they see, not the fusion.
+        radars, bearing_sensors = apply_weather(
+            scenario.weather, scenario.radars, scenario.bearing_sensors
+        )
+        for k, rc in enumerate(radars):
             sid = f"radar-{k + 1}"
             self.radars.append(
                 (sid, RadarSim(rc, self.origin, self.epoch_s, scenario.seed * 100 + k))
@@ -65,7 +70,7 @@ class Pipeline(FusionCore):
             self.add_feed(sid, rc.name, "sapient", SapientPipe(sid, self.origin), rc.period_s)
         self.cueing = Cueing(DEFAULT_FUSION_NODE_ID)
         self._cued: dict[str, BearingSensorSim] = {}  # feed id -> a camera that takes tasks
-        for k, bc in enumerate(scenario.bearing_sensors):
+        for k, bc in enumerate(bearing_sensors):
             # Angle-only SAPIENT nodes ride the radars' path: same framing, same pipe.
             sid = f"{bc.kind}-{k + 1}"
             sim = BearingSensorSim(bc, self.origin, self.epoch_s, scenario.seed * 100 + 70 + k)

@@ -94,6 +94,7 @@ class BearingSensorConfig:
     fov_centre_deg: float = 0.0  # cameras only: true azimuth of the middle of the view
     fov_width_deg: float = 360.0
     slew_rate_deg_s: float = 0.0  # cameras only: pan rate when cued; 0 is a fixed mount
+    thermal: bool = False  # cameras only: the thermal channel alone (night), fog hurts it less
 
     @staticmethod
     def acoustic(node_id: str, lat_deg: float, lon_deg: float, alt_m: float) -> BearingSensorConfig:
@@ -113,7 +114,7 @@ class BearingSensorConfig:
             node_id, lat_deg, lon_deg, alt_m, kind="camera", name="EO/IR camera",
             max_range_m=500.0 if night else 1500.0, azimuth_std_deg=0.2,
             pd=0.7 if night else 0.9, false_alarms_per_scan=0.1 if night else 0.02,
-            classify_confidence=0.65 if night else 0.9, latency_s=0.3,
+            classify_confidence=0.65 if night else 0.9, latency_s=0.3, thermal=night,
         )  # fmt: skip
 
     def hears(self, target: Target) -> bool:

@@ -23,6 +23,7 @@ from sapient_msg.bsi_flex_335_v2_0 import range_bearing_pb2
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.sapient import ICD_VERSION, SapientMessage, frame, new_ulid
 from luchtwacht.model.detection import ObjectClass
+from luchtwacht.sim.propagation import rain_attenuation_db_km
 from luchtwacht.sim.targets import Target
 
 _RB_DEGREES_M = "RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M"
@@ -65,6 +66,8 @@ class RadarConfig:
     clock_offset_s: float = 0.0  # the node's clock minus true time: its stamps are this far off
     sector_centre_deg: float = 0.0  # azimuth coverage: a face of a fixed-panel radar …
     sector_width_deg: float = 360.0  # … or all round (a rotating or four-face radar)
+    frequency_ghz: float = 9.5  # X-band, as most drone radars: sets the rain attenuation
+    rain_mm_h: float = 0.0  # the weather's rain rate (sim.weather): two-way loss, P.838-3
 
     def down(self, t_s: float) -> bool:
         """Whether the radar is in an outage at ``t_s``."""
@@ -79,6 +82,7 @@ class RadarSim:
         self.origin = origin
         self.epoch_s = epoch_s
         self.rng = np.random.default_rng(seed)
+        self._rain_db_km = rain_attenuation_db_km(config.frequency_ghz, config.rain_mm_h)
         self._registered = False
         self._next_status_s = 0.0
         self.next_scan_s = 0.0
@@ -86,8 +90,16 @@ class RadarSim:
     # --- physics -------------------------------------------------------------------------------
 
     def snr(self, rcs_m2: float, range_m: float) -> float:
-        """Mean signal-to-noise ratio (linear) of a target of ``rcs_m2`` at ``range_m``."""
-        return self.cfg.snr_1km_1m2 * rcs_m2 * (1000.0 / max(range_m, 1.0)) ** 4
+        """Mean signal-to-noise ratio (linear) of a target of ``rcs_m2`` at ``range_m``.
+
+        The radar equation's 1/r⁴, less the rain's two-way specific attenuation (ITU-R
+        P.838-3, horizontal polarisation) over the range.
+        """
+        snr = self.cfg.snr_1km_1m2 * rcs_m2 * (1000.0 / max(range_m, 1.0)) ** 4
+        if self.cfg.rain_mm_h > 0.0:
+            loss_db = 2.0 * self._rain_db_km * range_m / 1000.0
+            snr *= 10.0 ** (-loss_db / 10.0)
+        return snr
 
     def detection_probability(self, target: Target, t_s: float) -> float:
         """Pd of ``target`` at scenario time ``t_s`` (0 outside coverage or when absent)."""

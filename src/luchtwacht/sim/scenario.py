@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from luchtwacht.sim.bearing_sensor import BearingSensorConfig
 from luchtwacht.sim.radar import RadarConfig
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
 from luchtwacht.sim.targets import Orbit, RemoteIdEquipment, Target, Wander, WaypointPath
+from luchtwacht.sim.weather import Weather
 
 # Runway midpoint of Volkel Air Base. Heights are WGS84 ellipsoidal: field elevation 22 m above
 # NAP plus a geoid undulation of about 43 m in the southern Netherlands.
@@ -45,6 +46,7 @@ class Scenario:
     seed: int
     bearing_sensors: tuple[BearingSensorConfig, ...] = ()  # RF detectors, acoustic arrays
     adsb_receivers: tuple[AdsbReceiverConfig, ...] = ()
+    weather: Weather = field(default_factory=Weather)  # rain, fog, clutter: applied to sensors
 
 
 def polar(bearing_deg: float, distance_m: float, up_m: float = 0.0) -> tuple[float, float, float]:

@@ -39,6 +39,7 @@ from pydantic import (
     Tag,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -62,6 +63,7 @@ from luchtwacht.sim.targets import (
     Trajectory,
     WaypointPath,
 )
+from luchtwacht.sim.weather import CLUTTER_LEVELS, Weather
 
 
 class ScenarioFileError(ValueError):
@@ -676,6 +678,27 @@ class SwarmSection(_Strict):
         )  # fmt: skip
 
 
+class WeatherSection(_Strict):
+    """``weather``: rain, fog and the clutter level over the site (``sim.weather``)."""
+
+    clutter: Literal["none", "light", "moderate", "heavy"] | float = "moderate"
+    rain_mm_h: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    visibility_m: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # None: clear
+
+    @field_validator("clutter")
+    @classmethod
+    def _factor(cls, v: str | float) -> str | float:
+        if isinstance(v, float) and not (v >= 0 and math.isfinite(v)):
+            raise ValueError("a clutter factor must be finite and >= 0")
+        return v
+
+    def weather(self) -> Weather:
+        """The simulator's weather."""
+        factor = CLUTTER_LEVELS[self.clutter] if isinstance(self.clutter, str) else self.clutter
+        vis = math.inf if self.visibility_m is None else self.visibility_m
+        return Weather(clutter=factor, rain_mm_h=self.rain_mm_h, visibility_m=vis)
+
+
 class ScenarioSection(_Strict):
     """A whole scenario file."""
 
@@ -694,6 +717,7 @@ class ScenarioSection(_Strict):
     targets: list[TargetSection] = Field(default_factory=list)
     flocks: list[FlockSection] = Field(default_factory=list)
     swarms: list[SwarmSection] = Field(default_factory=list)
+    weather: WeatherSection = Field(default_factory=WeatherSection)
 
     @model_validator(mode="after")
     def _names(self) -> ScenarioSection:
@@ -733,6 +757,7 @@ class ScenarioSection(_Strict):
             + tuple(a.config(origin, "acoustic") for a in self.acoustic_arrays)
             + tuple(c.config(origin, "camera") for c in self.cameras),
             adsb_receivers=tuple(a.config(origin) for a in self.adsb_receivers),
+            weather=self.weather.weather(),
         )
 
 
