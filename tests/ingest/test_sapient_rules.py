@@ -857,3 +857,35 @@ def test_fast_path_is_written_for_exactly_these_rules():
         ],
         None,
     )
+    assert summary(DetectionReport.TrackObjectInfo.DESCRIPTOR) == (
+        [
+            ("type", True, False, False, None),
+            ("value", True, False, False, None),
+            ("error", False, False, False, neg_err),
+        ],
+        None,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["RangeRate", "", "  ", "Protocol"]),
+            st.sampled_from(["12.5", "", " ", "DJI", "nan"]),
+            st.one_of(st.none(), st.sampled_from([0.0, 0.5, -1.0, math.inf, math.nan])),
+        ),
+        max_size=3,
+    )
+)
+def test_fast_and_reference_paths_agree_on_object_info(entries):
+    msg = rb_report()
+    for kind, value, error in entries:
+        o = msg.detection_report.object_info.add()
+        o.type, o.value = kind, value
+        if error is not None:
+            o.error = error
+    msg = parse_message(msg.SerializeToString())
+    assert outcome(validate, msg) == outcome(validate_reference, msg)
+    if outcome(validate_reference, msg) == ("ok", "detection_report"):
+        assert _same_row(detection_row(msg), detection_row_reference(msg))

@@ -592,6 +592,7 @@ class SapientPipe:
                 return []
         loglik = _class_loglik(rows)
         emitters = _emitters(rows)
+        rdot, rdot_std = _range_rates(rows)
         extra = tuple({"object_id": row.object_id, "node_id": row.node_id} for row in rows)
         # Radar-space plots: range, azimuth and elevation all measured, not straight overhead.
         in_space = rb & np.isfinite(num[:, 1])
@@ -604,6 +605,15 @@ class SapientPipe:
             # A scan of nothing but range/bearing plots also goes to the tracker as the radar
             # measured it, for an EKF update in (az, el, r) rather than in the conversion.
             own = polar is not None and bool(in_space[idx].all())
+            look_polar = polar[idx] if own and polar is not None else None
+            look_cov = polar_cov[idx] if own and polar_cov is not None else None
+            if look_polar is not None and look_cov is not None and np.isfinite(rdot[idx]).all():
+                # Every plot of the look measured its range rate: (az, el, r, ṙ) for the EKF.
+                look_polar = np.column_stack([look_polar, rdot[idx]])
+                cov4 = np.zeros((idx.size, 4, 4))
+                cov4[:, :3, :3] = look_cov
+                cov4[:, 3, 3] = rdot_std[idx] ** 2
+                look_cov = cov4
             batch = DetectionBatch(
                 sensor_id=self.sensor_id,
                 t_s=t[idx],
@@ -611,8 +621,8 @@ class SapientPipe:
                 R=cov[idx],
                 class_loglik=loglik[idx],
                 extra=tuple(extra[i] for i in idx),
-                polar=polar[idx] if own and polar is not None else None,
-                polar_cov=polar_cov[idx] if own and polar_cov is not None else None,
+                polar=look_polar,
+                polar_cov=look_cov,
                 sensor_enu_m=sensor_enu if own else None,
                 coverage_range_m=node.max_range_m if own else math.inf,
                 emitter=tuple(emitters[i] for i in idx) if emitters else (),
@@ -749,6 +759,33 @@ _PROTOCOL_TYPES = frozenset({"protocol", "rf protocol", "link protocol"})
 _SERIAL_TYPES = frozenset({"serial", "serial number", "serial_number", "serialnumber"})
 
 
+_RANGE_RATE_TYPES = frozenset({"rangerate", "radialvelocity"})
+DEFAULT_RANGE_RATE_STD_MS = 1.0  # a range rate given without its error
+
+
+def _range_rates(rows: Sequence[DetectionRow]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each report's range rate (m/s, positive opening) and its σ, NaN where it gives none.
+
+    Read from ``object_info`` "RangeRate" (or "RadialVelocity"); a value that is not a finite
+    number counts as none.
+    """
+    n = len(rows)
+    rdot = np.full(n, np.nan)
+    std = np.full(n, np.nan)
+    for i, row in enumerate(rows):
+        for kind, value, error in row.info:
+            if kind.replace(" ", "").replace("_", "").lower() in _RANGE_RATE_TYPES:
+                try:
+                    v = float(value)
+                except ValueError:
+                    continue
+                if math.isfinite(v):
+                    rdot[i] = v
+                    ok = math.isfinite(error) and error > 0.0
+                    std[i] = error if ok else DEFAULT_RANGE_RATE_STD_MS
+    return rdot, std
+
+
 def _emitters(rows: Sequence[DetectionRow]) -> tuple[RfEmitter | None, ...]:
     """The radio link each report names in ``object_info`` (Protocol, Serial), or () if none.
 
@@ -757,7 +794,7 @@ def _emitters(rows: Sequence[DetectionRow]) -> tuple[RfEmitter | None, ...]:
     out: list[RfEmitter | None] = []
     for row in rows:
         protocol = serial = None
-        for kind, value in row.info:
+        for kind, value, _ in row.info:
             k = kind.strip().lower()
             if k in _PROTOCOL_TYPES and value.strip():
                 protocol = value.strip()

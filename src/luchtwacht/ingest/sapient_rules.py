@@ -671,8 +671,8 @@ class DetectionRow(NamedTuple):
     1-σ errors, NaN when the node gave none;
     ``coordinate_system`` is the enum value of the RangeBearing or Location. ``label`` and
     ``label_confidence`` are the most confident classification (``""`` and 0 when none);
-    ``info`` the report's ``object_info`` (type, value) pairs (an RF detector's protocol and
-    serial number, for one).
+    ``info`` the report's ``object_info`` as (type, value, error) triples, error NaN when absent
+    (an RF detector's protocol and serial number, a radar's range rate).
     """
 
     t_s: float
@@ -690,7 +690,7 @@ class DetectionRow(NamedTuple):
     datum: int  # RangeBearingDatum or LocationDatum enum value
     label: str
     label_confidence: float
-    info: tuple[tuple[str, str], ...] = ()
+    info: tuple[tuple[str, str, float], ...] = ()
 
 
 _NAN = math.nan
@@ -745,7 +745,7 @@ def _seen_valid(text: str, seen: set[str], pattern: re.Pattern[str]) -> bool:
 _Located = tuple[str, float, float, float, float, float, float, int, str, int]
 # (t_s, node_id, object_id, located, label, label confidence, object info): a DetectionRow
 # before it is named
-_FastRow = tuple[float, str, str, _Located, str, float, tuple[tuple[str, str], ...]]
+_FastRow = tuple[float, str, str, _Located, str, float, tuple[tuple[str, str, float], ...]]
 _ulid_match = _ULID.fullmatch
 _FD_REPORT = _DR.fields_by_name["report_id"]
 _FD_OBJECT = _DR.fields_by_name["object_id"]
@@ -789,7 +789,7 @@ def _fast_detection(msg: Any) -> _FastRow | None:
     located = None
     label = ""
     label_conf = 0.0
-    info: tuple[tuple[str, str], ...] = ()
+    info: tuple[tuple[str, str, float], ...] = ()
     for fd, value in items[2:]:
         if fd is _FD_RB:
             located = _fast_range_bearing(value)
@@ -818,11 +818,17 @@ def _fast_detection(msg: Any) -> _FastRow | None:
         elif fd is _FD_TASK:
             if _ulid_match(value) is None:
                 return None
+        elif fd is _FD_INFO:  # a radar's range rate, an RF detector's protocol: common
+            for o in value:
+                # type and value mandatory and not blank; an error finite and >= 0
+                if not o.type.strip() or not o.value.strip():
+                    return None
+                if o.HasField("error") and not 0.0 <= o.error < _INF:
+                    return None
+            info = _info(value)
         elif fd not in _DR_FREE:  # a field the fast path does not specialise
             spec = _DR_SPEC_BY_FD[fd]
             check_field(dr, spec, f"{_DR_PATH}.{spec.name}")
-            if fd is _FD_INFO:
-                info = tuple((o.type, o.value) for o in value)
     if located is None:
         return None
     return (seconds + nanos * 1e-9, node_id, object_id, located, label, label_conf, info)
@@ -905,6 +911,11 @@ def _fast_location(loc: Any) -> _Located | None:
     return ("location", x, y, z, ex, ey, ez, cs, zone, datum)
 
 
+def _info(entries: Any) -> tuple[tuple[str, str, float], ...]:
+    """``object_info`` entries as (type, value, error), the error NaN when not given."""
+    return tuple((o.type, o.value, o.error if o.HasField("error") else _NAN) for o in entries)
+
+
 def _reference_row(msg: Any) -> DetectionRow:
     """The row of a DetectionReport the reference path accepted, read field by field."""
     dr = msg.detection_report
@@ -927,7 +938,7 @@ def _reference_row(msg: Any) -> DetectionRow:
         timestamp_s(msg), msg.node_id, dr.object_id, str(kind), a, b, c, ea, eb, ec,
         p.coordinate_system, zone, p.datum, best.type if best is not None else "",
         best.confidence if best is not None else 0.0,
-        tuple((o.type, o.value) for o in dr.object_info),
+        _info(dr.object_info),
     )  # fmt: skip
 
 

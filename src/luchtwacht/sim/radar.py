@@ -1,9 +1,11 @@
 """Simulated 3D surveillance radar that reports as a SAPIENT sensor node (BSI Flex 335 v2.0).
 
 An electronically scanned radar refreshes the whole volume every ``period_s`` and reports each
-plot as a DetectionReport with range/azimuth/elevation and their 1-σ errors, plus a micro-Doppler
-classification when the signal is strong enough. Detection follows the radar equation with a
-Swerling-I target: SNR = SNR₁ · σ/1 m² · (1 km / R)⁴ and Pd = Pfa^(1/(1+SNR)) (Skolnik,
+plot as a DetectionReport with range/azimuth/elevation and their 1-σ errors, its measured range
+rate (Doppler; ``object_info`` "RangeRate" in m/s, positive opening, with its error), plus a
+micro-Doppler classification when the signal is strong enough. Rain attenuates the signal both
+ways (``rain_mm_h``, ITU-R P.838-3 at ``frequency_ghz``). Detection follows the radar equation
+with a Swerling-I target: SNR = SNR₁ · σ/1 m² · (1 km / R)⁴ and Pd = Pfa^(1/(1+SNR)) (Skolnik,
 *Radar Handbook*, 3rd ed., §2.5). False alarms are Poisson per scan, uniform in the volume.
 The node registers and reports its location first, as a real ASM does, and sends a StatusReport
 every ``status_interval_s``.
@@ -67,6 +69,10 @@ class RadarConfig:
     sector_centre_deg: float = 0.0  # azimuth coverage: a face of a fixed-panel radar …
     sector_width_deg: float = 360.0  # … or all round (a rotating or four-face radar)
     frequency_ghz: float = 9.5  # X-band, as most drone radars: sets the rain attenuation
+    # Doppler: each plot's range rate (m/s, positive opening), as SAPIENT object_info
+    # "RangeRate" with its 1-σ error; 0 for a radar that measures none.
+    range_rate_std_ms: float = 0.5
+    clutter_doppler_span_ms: float = 200.0  # noise plots' range rates spread over this
     rain_mm_h: float = 0.0  # the weather's rain rate (sim.weather): two-way loss, P.838-3
 
     def down(self, t_s: float) -> bool:
@@ -83,6 +89,7 @@ class RadarSim:
         self.epoch_s = epoch_s
         self.rng = np.random.default_rng(seed)
         self._rain_db_km = rain_attenuation_db_km(config.frequency_ghz, config.rain_mm_h)
+        self._site_enu = origin.to_enu(config.lat_deg, config.lon_deg, config.alt_m).reshape(3)
         self._registered = False
         self._next_status_s = 0.0
         self.next_scan_s = 0.0
@@ -253,6 +260,13 @@ class RadarSim:
             c.confidence = cls_conf
         return msg
 
+    def _range_rate(self, msg: SapientMessage, rdot_ms: float) -> None:
+        """Add a plot's measured range rate (m/s, positive opening) as ``object_info``."""
+        info = msg.detection_report.object_info.add()
+        info.type = "RangeRate"
+        info.value = f"{rdot_ms:.3f}"
+        info.error = self.cfg.range_rate_std_ms
+
     # --- the scan ------------------------------------------------------------------------------
 
     def scan(self, t_s: float, targets: Sequence[Target]) -> list[bytes]:
@@ -279,38 +293,44 @@ class RadarSim:
             if rng.random() >= c.pfa ** (1.0 / (1.0 + snr)):
                 continue
             cls, cls_conf = self._classify(tgt.true_class, snr)
-            out.append(
-                frame(
-                    self._detection(
-                        t_s,
-                        (az + rng.normal(0, c.azimuth_std_deg)) % 360.0,
-                        el + rng.normal(0, c.elevation_std_deg),
-                        r + rng.normal(0, c.range_std_m),
-                        min(0.99, 0.5 + 0.1 * math.log10(1.0 + snr)),
-                        cls,
-                        cls_conf,
-                    )
-                )
+            msg = self._detection(
+                t_s,
+                (az + rng.normal(0, c.azimuth_std_deg)) % 360.0,
+                el + rng.normal(0, c.elevation_std_deg),
+                r + rng.normal(0, c.range_std_m),
+                min(0.99, 0.5 + 0.1 * math.log10(1.0 + snr)),
+                cls,
+                cls_conf,
             )
+            if c.range_rate_std_ms > 0.0:
+                los = np.asarray(s[0], dtype=float) - self._site_enu
+                rdot = float(los @ np.asarray(s[1], dtype=float)) / max(
+                    float(np.linalg.norm(los)), 1.0
+                )
+                self._range_rate(msg, rdot + float(rng.normal(0.0, c.range_rate_std_ms)))
+            out.append(frame(msg))
         for _ in range(rng.poisson(c.false_alarms_per_scan)):
             r = float(np.sqrt(rng.uniform(c.min_range_m**2, c.max_range_m**2)))
             cls = ObjectClass.CLUTTER if rng.random() < 0.3 else None
             az_fa = float(rng.uniform(0.0, 360.0))
             if c.sector_width_deg < 360.0:  # false alarms come from the covered sector only
                 az_fa = (c.sector_centre_deg + (az_fa / 360.0 - 0.5) * c.sector_width_deg) % 360.0
-            out.append(
-                frame(
-                    self._detection(
-                        t_s,
-                        az_fa,
-                        float(rng.uniform(0.0, c.clutter_max_elevation_deg)),
-                        r,
-                        0.5,
-                        cls,
-                        float(rng.uniform(0.5, 0.8)),
-                    )
-                )
+            msg = self._detection(
+                t_s,
+                az_fa,
+                float(rng.uniform(0.0, c.clutter_max_elevation_deg)),
+                r,
+                0.5,
+                cls,
+                float(rng.uniform(0.5, 0.8)),
             )
+            if c.range_rate_std_ms > 0.0:
+                # Ground and rain clutter sits near zero Doppler; noise plots anywhere.
+                half = c.clutter_doppler_span_ms / 2.0
+                stationary = cls is ObjectClass.CLUTTER
+                rdot = rng.normal(0.0, 1.0) if stationary else rng.uniform(-half, half)
+                self._range_rate(msg, float(rdot))
+            out.append(frame(msg))
         self.next_scan_s = t_s + c.period_s
         return out
 

@@ -11,6 +11,7 @@ can read it as arrays.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -95,6 +96,10 @@ class TrackerConfig:
     imm_turn_max_rad_s: float = 1.0  # …nor faster (an FPV racer turns at about 1 rad/s)
     init_accel_std_ms2: float = 3.0  # acceleration prior of a new IMM track
     clutter_doppler_span_ms: float = 200.0  # false alarms' range rates spread over this
+    # A radar's range rate is exact to a fraction of a m/s, but a braking or turning drone
+    # changes it by more than one motion model step allows: this much (1 σ) is added to its
+    # variance so that a manoeuvre does not throw the plot out of the gate.
+    range_rate_manoeuvre_std_ms: float = 3.0
 
     @property
     def gate_d2(self) -> float:
@@ -288,6 +293,10 @@ class Tracker:
         if not self._in_sequence(t_b):
             return False
         n_d = len(batch)
+        if batch.polar_cov is not None and batch.polar_cov.shape[1] == 4:
+            cov = batch.polar_cov.copy()
+            cov[:, 3, 3] += cfg.range_rate_manoeuvre_std_ms**2
+            batch = dataclasses.replace(batch, polar_cov=cov)
         self._predict(t_b)
         self._gated = np.zeros(len(tt), dtype=bool)
         jpda = self._assoc.get(batch.sensor_id, cfg.assoc) == "jpda"
