@@ -128,6 +128,7 @@ LW_ROWS = {
     Output.online: ("luchtwacht gnn", ""),
     Output.history: ("luchtwacht history", "hindsight: confirmed tracks, first to last plot"),
     Output.smoothed: ("luchtwacht smoothed", "hindsight, RTS-smoothed"),
+    Output.retro: ("luchtwacht retro", "run_stonesoup.py's rule: coasts up to deletion too"),
 }
 
 
@@ -443,7 +444,10 @@ def main() -> None:
         gc.collect()
         lw = run_luchtwacht(path, n, k, truth)
         rows.append(lw)
-        rows += [run_luchtwacht(path, n, k, truth, o) for o in (Output.history, Output.smoothed)]
+        rows += [
+            run_luchtwacht(path, n, k, truth, o)
+            for o in (Output.history, Output.smoothed, Output.retro)
+        ]
         print(f"  {n}: luchtwacht done", file=sys.stderr, flush=True)
         skip = a.skip_stonesoup_over is not None and n > a.skip_stonesoup_over
         if rs is not None and not skip:

@@ -148,7 +148,7 @@ def test_history_and_smoothed_outputs_score_better_than_the_live_picture(tmp_pat
     with np.load(generated) as d:
         tscan, tpos = d["truth_scan"], d["truth_state"][:, [0, 2]]
     score = {}
-    for output in ("online", "history", "smoothed"):
+    for output in ("online", "history", "smoothed", "retro"):
         out, stats = tmp_path / f"{output}.csv", tmp_path / f"{output}.json"
         args = [str(generated), "--out", str(out), "--output", output, "--stats-json", str(stats)]
         result = runner.invoke(app, args)
@@ -161,6 +161,8 @@ def test_history_and_smoothed_outputs_score_better_than_the_live_picture(tmp_pat
     assert score["history"].n_missed.sum() < score["online"].n_missed.sum()
     assert score["history"].mean < score["online"].mean
     assert score["smoothed"].mean_localisation < 0.8 * score["history"].mean_localisation
+    # retro keeps the coasts after a track's last plot as well: never fewer rows than history
+    assert score["retro"].n_false.sum() >= score["history"].n_false.sum()
 
 
 def test_smoothed_output_with_the_imm_is_refused(tmp_path, generated):

@@ -37,6 +37,17 @@ def test_history_runs_from_first_to_last_plot_of_an_ended_track():
     assert abs(rows.x[0, 0]) < 1e-9  # the first plot itself
 
 
+def test_keep_coasts_keeps_every_state_up_to_deletion():
+    # run_stonesoup.py's rule: the coasted predictions after the last plot count too.
+    frames = [(t, [[10.0 * t, 0.0, 50.0]]) for t in range(6)] + [(t, []) for t in range(6, 20)]
+    tr, hist, _ = run(frames)
+    assert len(tr.tracks) == 0
+    rows = hist.finish(keep_coasts=True)
+    last = int(rows.step.max())
+    assert rows.step.tolist() == list(range(last + 1)) and last > 5  # coasts until deleted
+    np.testing.assert_allclose(rows.x[:6], hist.finish().x)
+
+
 def test_unconfirmed_tracks_are_not_history():
     frames = [(0, [[0.0, 0.0, 50.0], [5000.0, 0.0, 50.0]])] + [
         (t, [[10.0 * t, 0.0, 50.0]]) for t in range(1, 5)

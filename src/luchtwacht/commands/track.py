@@ -13,8 +13,10 @@ confirmed.
 ``--output`` chooses which rows: ``online`` (default) is the live picture, each scan's reported
 tracks from the detections up to that scan; ``history`` is the track store in hindsight
 (:mod:`luchtwacht.tracking.history`: each confirmed track from its first plot to its last, the
-convention in which ``run_stonesoup.py`` scores the peer); ``smoothed`` is that history
-RTS-smoothed. The three are scored apart; only ``online`` is what an operator saw at the time.
+family of ``run_stonesoup.py``'s scoring of the peer); ``smoothed`` is that history
+RTS-smoothed; ``retro`` keeps, as ``run_stonesoup.py`` does, every state up to a track's
+deletion, coasts after its last plot included. They are scored apart; only ``online`` is what
+an operator saw at the time.
 
 Only the detections are read. The answer key (``meas_truth_id``) and the truth arrays
 (``truth_*``) are never touched, so the command runs on files that lack them.
@@ -78,6 +80,7 @@ class Output(StrEnum):
     online = "online"  # each scan's confirmed tracks as reported at that scan
     history = "history"  # ever-confirmed tracks from first to last plot (tracking/history.py)
     smoothed = "smoothed"  # the same, RTS-smoothed
+    retro = "retro"  # as run_stonesoup.py scores: up to deletion, coasts after the last plot too
 
 
 class Assoc(StrEnum):
@@ -251,7 +254,10 @@ def run_tracker(
         ids.append(tt.track_id[conf])
         states.append(tt.x[conf][:, [0, 1, 3, 4]])
     if history is not None:
-        rows = history.finish(cfg.q_m2_s3 if output is Output.smoothed else None)
+        rows = history.finish(
+            cfg.q_m2_s3 if output is Output.smoothed else None,
+            keep_coasts=output is Output.retro,
+        )
         return TrackRun(rows.step, rows.track_id, rows.x[:, [0, 1, 3, 4]], times)
     return TrackRun(np.concatenate(scans), np.concatenate(ids), np.concatenate(states), times)
 
@@ -291,7 +297,8 @@ def track(
         Output,
         typer.Option(
             help="Rows: the live picture per scan (online), or in hindsight the confirmed "
-            "tracks from first to last plot (history), RTS-smoothed (smoothed)."
+            "tracks from first to last plot (history), RTS-smoothed (smoothed), or up to "
+            "deletion as run_stonesoup.py scores (retro)."
         ),
     ] = Output.online,
     stats_json: Annotated[

@@ -92,13 +92,15 @@ class TrackHistory:
         parts = self._cols[name]
         return np.concatenate(parts) if parts else empty
 
-    def finish(self, smooth_q_m2_s3: float | None = None) -> HistoryRows:
+    def finish(self, smooth_q_m2_s3: float | None = None, keep_coasts: bool = False) -> HistoryRows:
         """Hindsight rows of every track that was ever confirmed.
 
         A track runs from its first plot to its last one; a track live after the last recorded
-        batch also keeps the coasted states the live picture reported. With
-        ``smooth_q_m2_s3`` the states are RTS-smoothed on the NCV model with that acceleration
-        PSD (the filter's own, for the smoother to be the filter's exact counterpart).
+        batch also keeps the coasted states the live picture reported. With ``keep_coasts``
+        every recorded state is kept up to the track's deletion, coasts after its last plot
+        included: the convention of ``run_stonesoup.py`` (Stone Soup's tracks keep their
+        predictions). With ``smooth_q_m2_s3`` the states are RTS-smoothed on the NCV model with
+        that acceleration PSD (the filter's own, for the smoother to be its exact counterpart).
         """
         step = np.asarray(self._column("step", np.empty(0, np.int64)), dtype=np.int64)
         t = np.asarray(self._column("t", np.empty(0)), dtype=np.float64)
@@ -118,7 +120,7 @@ class TrackHistory:
         np.logical_or.at(ever, g, conf)
         seen_until = last_hit[final][g]  # the track's last plot, as its last record knows it
         live = np.isin(ids, self._live_ids)[g]
-        keep = ever[g] & ((t <= seen_until) | (live & rep))
+        keep = ever[g] & ((t <= seen_until) | (live & rep) | keep_coasts)
         rows = HistoryRows(step[keep], t[keep], tid[keep], x[keep], p[keep])
         if smooth_q_m2_s3 is None or not len(rows):
             return rows
