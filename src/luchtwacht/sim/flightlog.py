@@ -191,6 +191,16 @@ def _assemble(
     return FlightLog(t_k - t_k[0], lat_k, lon_k, alt_k, source)
 
 
+def _read_text(path: Path) -> str:
+    """A text log's contents (UTF-8, BOM dropped); unreadable or not text: FlightLogError."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise FlightLogError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise FlightLogError(f"{path}: not UTF-8 text ({exc.reason})") from None
+
+
 # --- CSV ----------------------------------------------------------------------------------------
 
 
@@ -201,12 +211,7 @@ def load_csv(path: str | Path, *, geoid_undulation_m: float = 0.0) -> FlightLog:
     taken as ellipsoidal; give ``geoid_undulation_m`` when the file holds AMSL heights.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise FlightLogError(f"{path}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise FlightLogError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    text = _read_text(path)
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     cols: tuple[int, int, int, int] = (0, 0, 0, 0)
@@ -569,12 +574,7 @@ def load_dji_srt(
     give the height above it; a scenario that relocates the flight needs neither.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise FlightLogError(f"{path}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise FlightLogError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    text = _read_text(path)
     samples: list[tuple[float, float, float, float | None, float | None]] = []
     blocks: list[int] = []
     for n, block in enumerate(re.split(r"\n[ \t]*\n", text.replace("\r", "")), start=1):
