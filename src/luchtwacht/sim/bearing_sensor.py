@@ -70,6 +70,12 @@ _RB_RAD = (
 )
 
 
+def _turn(a_deg: float, b_deg: float) -> float:
+    """Signed shortest turn from azimuth a to azimuth b, in (−180, 180]."""
+    d = (b_deg - a_deg + 180.0) % 360.0 - 180.0
+    return 180.0 if d == -180.0 else d
+
+
 @dataclass(frozen=True, slots=True)
 class BearingSensorConfig:
     """An angle-only sensor (units in the names)."""
@@ -128,14 +134,7 @@ class BearingSensorConfig:
     def in_view(self, az_deg: float, centre_deg: float | None = None) -> bool:
         """Whether a true azimuth lies in the field of view (centred where the camera points)."""
         centre = self.fov_centre_deg if centre_deg is None else centre_deg
-        off = (az_deg - centre + 180.0) % 360.0 - 180.0
-        return abs(off) <= self.fov_width_deg / 2.0
-
-
-def _turn(a_deg: float, b_deg: float) -> float:
-    """Signed shortest turn from azimuth a to azimuth b, in (−180, 180]."""
-    d = (b_deg - a_deg + 180.0) % 360.0 - 180.0
-    return 180.0 if d == -180.0 else d
+        return abs(_turn(centre, az_deg)) <= self.fov_width_deg / 2.0
 
 
 class BearingSensorSim(RadarSim):

@@ -57,11 +57,6 @@ class TrackHistory:
         self._last_t = -np.inf
         self._live_ids: I64 = np.empty(0, np.int64)
 
-    @property
-    def steps(self) -> int:
-        """Batches recorded so far."""
-        return self._n_steps
-
     def record(self, tracks: TrackTable) -> None:
         """Copy the table as it stands after a batch (tentative, held and reported tracks alike).
 
