@@ -1,0 +1,1 @@
+"""Countermeasures: engagement geometry and operator-approved effector recommendations."""
