@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.identify.classify import classify, identity_kind
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
+from luchtwacht.ingest.sapient import NodeState, SapientPipe
 from luchtwacht.model.detection import BearingBatch, DetectionBatch
 from luchtwacht.model.track import Alert, ThreatLevel, TrackView
 from luchtwacht.model.zone import Zone
@@ -106,6 +108,7 @@ class FusionCore:
         self.views: list[TrackView] = []
         self.records: dict[int, TrackRecord] = {}
         self.events: list[AlertEvent] = []
+        self.counter: CounterUas | None = None  # the counter stage, when effectors are on site
         self.late_batches = 0
         self.future_batches = 0
         self._last_batch_t = -math.inf
@@ -196,6 +199,14 @@ class FusionCore:
                 self.future_batches += future
                 continue
             self._last_batch_t = max(self._last_batch_t, batch.time_s)
+
+    def sapient_nodes(self) -> dict[str, NodeState]:
+        """Every SAPIENT node any feed has heard from, by node id."""
+        nodes: dict[str, NodeState] = {}
+        for feed in self.feeds.values():
+            if isinstance(feed.pipe, SapientPipe):
+                nodes.update(feed.pipe.nodes)
+        return nodes
 
     def record_outgoing(self, t_s: float, sensor_id: str, fmt: str, payload: bytes) -> None:
         """Keep bytes Luchtwacht sent to a sensor (acks, errors, tasks) with the evidence."""

@@ -14,12 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from luchtwacht.counter.authority import Authority
+from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, SapientPipe, frame
 from luchtwacht.ingest.sapient_rules import validate
 from luchtwacht.sim.adsb import AdsbReceiverSim
 from luchtwacht.sim.bearing_sensor import BearingSensorSim
+from luchtwacht.sim.effectors import EffectorSim
+from luchtwacht.sim.effects import counterable
+from luchtwacht.sim.operator import OperatorSim
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverSim
 from luchtwacht.sim.scenario import Scenario
@@ -27,6 +32,7 @@ from luchtwacht.sim.weather import apply_weather
 from luchtwacht.site import AdsbSection, adsb_pipe
 from luchtwacht.store.recorder import Recorder
 from luchtwacht.threat.cueing import CuedCamera, Cueing
+from luchtwacht.threat.zones import ZoneGeometry
 from luchtwacht.tracking.tracker import TrackerConfig
 from luchtwacht.transport.bus import InProcessBus
 from luchtwacht.transport.clock import SimClock
@@ -54,6 +60,8 @@ class Pipeline(FusionCore):
         )
         self.scenario = scenario
         self.epoch_s = scenario.epoch_s
+        # This run's own truth: effectors change the drones' flight, never the scenario's.
+        self.targets = counterable(scenario.targets)
         self.bus = InProcessBus()
         self.radars: list[tuple[str, RadarSim]] = []  # every simulated SAPIENT node
         self.rid_receivers: list[tuple[str, RemoteIdReceiverSim]] = []
@@ -103,6 +111,31 @@ class Pipeline(FusionCore):
             )
             pipe = RemoteIdPipe(sid, self.origin)
             self.add_feed(sid, f"Remote ID receiver {sid}", "remoteid-jsonl", pipe, 1.0)
+        self.effectors: dict[str, tuple[str, EffectorSim]] = {}  # node id -> (feed id, sim)
+        self.operator: OperatorSim | None = None
+        self.authority = Authority([], audit=recorder.audit if recorder is not None else None)
+        if scenario.effectors:
+            for k, spec in enumerate(scenario.effectors):
+                sid = f"effector-{k + 1}"
+                esim = EffectorSim(spec, self.origin, self.epoch_s, scenario.seed * 100 + 110 + k)
+                self.effectors[spec.node_id] = (sid, esim)
+                self.add_feed(
+                    sid, spec.name, "sapient", SapientPipe(sid, self.origin), esim.status_interval_s
+                )
+            if scenario.operator is not None:
+                self.operator = OperatorSim(scenario.operator)
+                self.authority = Authority(
+                    [self.operator.account()],
+                    audit=recorder.audit if recorder is not None else None,
+                )
+            self.counter = CounterUas(
+                DEFAULT_FUSION_NODE_ID,
+                list(scenario.effectors),
+                self.authority,
+                no_fire=[ZoneGeometry(z, self.origin) for z in scenario.no_fire],
+                audit=recorder.audit if recorder is not None else None,
+                rf_detection=any(b.kind == "rf" for b in scenario.bearing_sensors),
+            )
         if recorder is not None:
             recorder.set_meta(scenario=scenario.name, seed=str(scenario.seed), epoch=self.iso(0.0))
             recorder.audit(
@@ -128,7 +161,12 @@ class Pipeline(FusionCore):
 
     def _simulate(self, t_s: float) -> None:
         """Let every simulated sensor emit what it sends up to ``t_s`` onto the bus."""
-        targets = self.scenario.targets
+        targets = self.targets
+        for sid, eff in self.effectors.values():
+            while eff.next_scan_s <= t_s + 1e-9:
+                scan_t = eff.next_scan_s
+                for data in eff.scan(scan_t, targets):
+                    self.bus.publish(self.utc(scan_t + eff.latency_s), sid, "sapient", data)
         for sid, radar in self.radars:
             while radar.next_scan_s <= t_s + 1e-9:
                 scan_t = radar.next_scan_s
@@ -186,6 +224,7 @@ class Pipeline(FusionCore):
             if k % CYCLE_TICKS == 0 or k == k0 + n_ticks:
                 self.cycle()
                 self.cue(t)
+                self.engage(t)
                 if on_cycle is not None:
                     on_cycle(self)
 
@@ -214,6 +253,26 @@ class Pipeline(FusionCore):
             sim = self._cued[cam.sensor_id]
             for reply in sim.handle(t_s, data):
                 self.bus.publish(self.utc(t_s + sim.cfg.latency_s), cam.sensor_id, "sapient", reply)
+
+    def engage(self, t_s: float) -> None:
+        """The counter stage: recommend; the duty operator decides; task the effectors.
+
+        Tasks are checked against the ICD rules, recorded with the evidence and delivered; the
+        effector's TaskAck and new mode come back on its own SAPIENT stream.
+        """
+        if self.counter is None:
+            return
+        utc = self.utc(t_s)
+        self.counter.update(utc, self.views, self.sapient_nodes())
+        if self.operator is not None:
+            self.operator.act(utc, self.authority, self.counter)
+        for spec, msg in self.counter.take_tasks():
+            validate(msg)
+            data = frame(msg)
+            sid, esim = self.effectors[spec.node_id]
+            self.record_outgoing(utc, sid, "sapient-out", data)
+            for reply in esim.handle(t_s, data):
+                self.bus.publish(self.utc(t_s + esim.latency_s), sid, "sapient", reply)
 
     def summary(self) -> dict[str, Any]:
         """What a headless run reports: scenario, tracks, classes, alerts, feed counters."""

@@ -35,10 +35,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from luchtwacht.counter.engagement import EFFECTIVE
 from luchtwacht.eval.metrics import GospaSeries, gospa_over_scans
 from luchtwacht.eval.truth import TruthMatcher
 from luchtwacht.model.detection import BearingBatch, DetectionBatch
 from luchtwacht.pipeline import Pipeline
+from luchtwacht.sim.effects import Countered
 from luchtwacht.sim.scenario import Scenario
 from luchtwacht.tracking.tracker import TrackerConfig
 
@@ -66,6 +68,37 @@ class TargetResult:
     id_switches: int
     fragmentations: int
     coverage: float
+    recommend_s: float | None = None  # first countermeasure recommendation on one of its tracks
+    effect: str | None = None  # what an effector did to it (truth): a failsafe, captured, downed
+    effect_s: float | None = None  # …when
+    effect_by: str | None = None  # …which effector
+
+
+@dataclass(slots=True)
+class EngagementResult:
+    """One engagement an operator approved: what the system assessed, and what really happened."""
+
+    eng_id: int
+    target: str | None  # the target its track followed at approval (None: no target)
+    effector: str
+    kind: str
+    approved_s: float
+    assessed: str | None  # the system's assessment from the air picture (None: still going)
+    assessed_s: float | None
+    true_effect: str | None  # what this effector really did to that target, if anything
+    true_effect_s: float | None
+
+    @property
+    def effective(self) -> bool:
+        """It really took effect on its target."""
+        return self.true_effect is not None
+
+    @property
+    def assessment_right(self) -> bool | None:
+        """The assessment agreed with the truth (effect seen as effect, none as none)."""
+        if self.assessed is None or self.assessed == "lost":
+            return None
+        return (self.assessed in EFFECTIVE) == self.effective
 
 
 @dataclass(slots=True)
@@ -87,6 +120,10 @@ class RunResult:
     alerts_raised: int
     alerts_on_intruders: int
     false_alerts: int
+    engagements: list[EngagementResult] = field(default_factory=list)
+    collateral: list[str] = field(default_factory=list)  # non-intruders an effector affected
+    recommendations: int = 0
+    operator_refusals: int = 0
     truth_xy: dict[str, list[list[float]]] = field(default_factory=dict)  # name → [[t, e, n]]
     track_xy: dict[int, list[list[float]]] = field(default_factory=dict)  # id → [[t, e, n]]
 
@@ -186,8 +223,9 @@ def evaluate_run(
     """Fly ``scenario`` with ``seed`` through the pipeline and score its air picture."""
     scen = dataclasses.replace(scenario, seed=seed)
     pipe = Pipeline(scen, tracker_config=tracker_config)
-    matcher = TruthMatcher(scen.targets, max_dist_m=MATCH_DIST_M)
-    first = FirstDetections(scen.targets, pipe.epoch_s)
+    targets = pipe.targets  # this run's truth: effectors change where drones fly
+    matcher = TruthMatcher(targets, max_dist_m=MATCH_DIST_M)
+    first = FirstDetections(targets, pipe.epoch_s)
     pipe.batch_observers.append(first)
     t_truth: list[float] = []
     p_truth: list[F64] = []
@@ -195,14 +233,14 @@ def evaluate_run(
     p_est: list[F64] = []
     truth_xy: dict[str, list[list[float]]] = {}
     track_xy: dict[int, list[list[float]]] = {}
-    matched_ids: dict[str, list[int | None]] = {t.name: [] for t in scen.targets}
+    matched_ids: dict[str, list[int | None]] = {t.name: [] for t in targets}
     breach: dict[str, float] = {}
 
     def observe(q: Pipeline) -> None:
         t = q.t_s
         n_before = {name: len(h.matches) for name, h in matcher.history.items()}
         matcher.observe(t, q.views)
-        for tgt in scen.targets:
+        for tgt in targets:
             s = tgt.path.state(t)
             if s is None:
                 continue
@@ -239,13 +277,16 @@ def evaluate_run(
     follows: dict[tuple[float, int], str] = {
         (round(t, 6), v.track_id): name for name, h in matcher.history.items() for t, v in h.matches
     }
-    role_of = {tgt.name: tgt.role for tgt in scen.targets}
+    role_of = {tgt.name: tgt.role for tgt in targets}
     alert_target = [
         follows.get((round(ev.t_s - pipe.epoch_s, 6), ev.alert.track_id)) for ev in raised
     ]
     results = []
     confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)
-    for tgt in scen.targets:
+    counter_events = pipe.counter.events if pipe.counter is not None else []
+    recommended = [ev for ev in counter_events if ev.kind == "recommended"]
+    rec_target = [follows.get((round(ev.t_s - pipe.epoch_s, 6), ev.track_id)) for ev in recommended]
+    for tgt in targets:
         h = matcher.history[tgt.name]
         true_label = tgt.true_class.label
         t0 = h.first_exists_s
@@ -265,6 +306,16 @@ def evaluate_run(
             label = v.object_class if v.object_class in CLASSES else "unknown"
             confusion[CLASSES.index(true_label), CLASSES.index(label)] += 1
         exist_cycles = [t for t in cycles if tgt.path.state(t) is not None]
+        rec_t = min(
+            (
+                ev.t_s - pipe.epoch_s
+                for ev, who in zip(recommended, rec_target, strict=True)
+                if who == tgt.name
+            ),
+            default=None,
+        )
+        eff = tgt.path if isinstance(tgt.path, Countered) else None
+        hit = eff is not None and eff.effect is not None
         results.append(
             TargetResult(
                 name=tgt.name,
@@ -282,9 +333,19 @@ def evaluate_run(
                 id_switches=switches,
                 fragmentations=fragments,
                 coverage=h.coverage(exist_cycles),
+                recommend_s=None if rec_t is None or t0 is None else rec_t - t0,
+                effect=eff.effect if eff is not None and hit else None,
+                effect_s=eff.at_s - t0 if eff is not None and hit and t0 is not None else None,
+                effect_by=eff.cause if eff is not None and hit else None,
             )
         )
     on_intruders = sum(1 for who in alert_target if who and role_of[who] in ALERTING_ROLES)
+    engagements = _engagements(pipe, follows)
+    collateral = [
+        t.name
+        for t in targets
+        if isinstance(t.path, Countered) and t.path.effect and t.role not in ALERTING_ROLES
+    ]
     return RunResult(
         scenario=scen.name,
         seed=seed,
@@ -301,9 +362,53 @@ def evaluate_run(
         alerts_raised=len(raised),
         alerts_on_intruders=on_intruders,
         false_alerts=len(raised) - on_intruders,
+        engagements=engagements,
+        collateral=collateral,
+        recommendations=len(recommended),
+        operator_refusals=len(pipe.operator.refusals) if pipe.operator is not None else 0,
         truth_xy=truth_xy,
         track_xy=track_xy,
     )
+
+
+def _engagements(pipe: Pipeline, follows: dict[tuple[float, int], str]) -> list[EngagementResult]:
+    """Each approved engagement beside the truth of what its effector did to its target."""
+    if pipe.counter is None:
+        return []
+    by_name = {t.name: t for t in pipe.targets}
+    out = []
+    for eng in pipe.counter.engagements.values():
+        t_app = eng.approved_t_s - pipe.epoch_s
+        # The approval comes in the cycle the view was taken: the same time key.
+        target = follows.get((round(t_app, 6), _first_track(pipe, eng.eng_id)))
+        path = by_name[target].path if target is not None else None
+        real = (
+            isinstance(path, Countered)
+            and path.effect is not None
+            and path.cause == eng.effector.name
+            and path.at_s >= t_app
+        )
+        out.append(
+            EngagementResult(
+                eng_id=eng.eng_id,
+                target=target,
+                effector=eng.effector.name,
+                kind=eng.effector.kind,
+                approved_s=t_app,
+                assessed=eng.outcome,
+                assessed_s=None if eng.outcome_t_s is None else eng.outcome_t_s - pipe.epoch_s,
+                true_effect=path.effect if real and isinstance(path, Countered) else None,
+                true_effect_s=path.at_s if real and isinstance(path, Countered) else None,
+            )
+        )
+    return out
+
+
+def _first_track(pipe: Pipeline, eng_id: int) -> int:
+    """The track an engagement was approved on (before any handover)."""
+    assert pipe.counter is not None
+    ev = next(e for e in pipe.counter.events if e.kind == "approved" and e.eng_id == eng_id)
+    return ev.track_id
 
 
 def evaluate(
@@ -396,6 +501,36 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
             "counts": confusion.tolist(),
         },
         "birds_called_drone": int(confusion[CLASSES.index("bird"), CLASSES.index("drone")]),
+        **_counter_summary(runs, targets),
+    }
+
+
+def _counter_summary(runs: Sequence[RunResult], targets: Sequence[TargetResult]) -> dict[str, Any]:
+    """Countermeasure figures: time to recommend, engagements and their outcomes, collateral."""
+    engs = [e for r in runs for e in r.engagements]
+    intruders = [t for t in targets if t.should_alert]
+    judged = [e.assessment_right for e in engs if e.assessment_right is not None]
+    outcomes: dict[str, int] = {}
+    for e in engs:
+        key = e.assessed or "pending"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    return {
+        "recommendations": sum(r.recommendations for r in runs),
+        "time_to_recommend_s": _stats([t.recommend_s for t in intruders]),
+        "engagements": len(engs),
+        "engagements_effective": sum(1 for e in engs if e.effective),
+        "engagement_outcomes": dict(sorted(outcomes.items())),
+        "assessments_right": sum(1 for j in judged if j),
+        "assessments_judged": len(judged),
+        "intruders_neutralised": sum(1 for t in intruders if t.effect is not None),
+        "time_to_neutralise_s": _stats([t.effect_s for t in intruders if t.effect is not None]),
+        "neutralised_before_breach": sum(
+            1
+            for t in intruders
+            if t.effect_s is not None and (t.breach_s is None or t.effect_s < t.breach_s)
+        ),
+        "collateral_effects": sum(len(r.collateral) for r in runs),
+        "operator_refusals": sum(r.operator_refusals for r in runs),
     }
 
 
@@ -415,6 +550,9 @@ _DIRECTIONS: dict[str, tuple[int, float]] = {
     "alert_lead_s.median": (-1, 0.10),
     "intruders_in_zone_unwarned": (+1, 0.0),
     "intruders_alerted": (-1, 0.0),
+    "time_to_recommend_s.median": (+1, 0.10),
+    "intruders_neutralised": (-1, 0.0),
+    "collateral_effects": (+1, 0.0),
 }
 
 

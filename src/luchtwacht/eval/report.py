@@ -5,7 +5,9 @@ scenario, what ``luchtwacht evaluate --compare`` reads), ``DIR/runs.json`` (ever
 per-cycle and per-target figures) and ``DIR/index.html`` with, per scenario, a table of the
 headline figures and four plots (matplotlib, PNG next to the page): GOSPA over time with its
 missed and false counts, tracks against truth on a map (first run), time to detect, confirm,
-classify and alert per target over the runs, and the classification confusion matrix.
+classify, alert, recommend a countermeasure and neutralise per target over the runs, and the
+classification confusion matrix; where operators approved engagements, a table of each one's
+assessed outcome beside what the effector really did.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ def _timeliness_plot(runs: Sequence[RunResult], path: Path) -> None:
             ("confirm_s", "tab:green"),
             ("classify_s", "tab:orange"),
             ("alert_s", "tab:red"),
+            ("recommend_s", "tab:purple"),
+            ("effect_s", "black"),
         )
     ):
         xs, ys = [], []
@@ -95,7 +99,7 @@ def _timeliness_plot(runs: Sequence[RunResult], path: Path) -> None:
                 v = getattr(by_name[name], attr) if name in by_name else None
                 if v is not None:
                     xs.append(v)
-                    ys.append(j + (k - 1.5) * 0.18)
+                    ys.append(j + (k - 2.5) * 0.13)
         ax.plot(xs, ys, "o", ms=4, color=colour, label=attr.removesuffix("_s"))
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.set_xlabel("seconds after the target appears")
@@ -159,8 +163,48 @@ def _table(s: dict[str, Any]) -> str:
         ("Share of drone time tracked", _fmt(s["coverage_drone"])),
         ("Bird target-cycles called drone", _fmt(s["birds_called_drone"])),
     ]  # fmt: skip
+    if s.get("recommendations"):
+        judged = s["assessments_judged"]
+        rows += [
+            ("Countermeasure recommendations", _fmt(s["recommendations"])),
+            ("Time to recommend (intruders)", _stat(s["time_to_recommend_s"])),
+            ("Engagements approved / took effect",
+             f"{s['engagements']} / {s['engagements_effective']}"),
+            ("Engagement outcomes as assessed",
+             ", ".join(f"{html.escape(k)} {v}" for k, v in s["engagement_outcomes"].items())),
+            ("Assessments that matched the truth",
+             f"{s['assessments_right']} of {judged}" if judged else "–"),
+            ("Intruders neutralised (before a breach)",
+             f"{s['intruders_neutralised']} of {s['intruders']} "
+             f"({s['neutralised_before_breach']})"),
+            ("Time to neutralise (intruders)", _stat(s["time_to_neutralise_s"])),
+            ("Others affected by an effector (collateral)", _fmt(s["collateral_effects"])),
+            ("Operator decisions refused", _fmt(s["operator_refusals"])),
+        ]  # fmt: skip
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f"<table>{body}</table>"
+
+
+def _engagement_table(runs: Sequence[RunResult]) -> str:
+    """Every engagement of every run: what the system assessed beside what really happened."""
+    engs = [(r.seed, e) for r in runs for e in r.engagements]
+    if not engs:
+        return ""
+    head = (
+        "<tr><th>seed</th><th>engagement</th><th>target</th><th>effector</th><th>approved (s)</th>"
+        "<th>assessed</th><th>true effect</th><th>assessment right</th></tr>"
+    )
+    rows = "".join(
+        f"<tr><td>{seed}</td><td>{e.eng_id}</td><td>{_fmt(e.target)}</td>"
+        f"<td>{html.escape(e.effector)} ({html.escape(e.kind)})</td><td>{e.approved_s:.0f}</td>"
+        f"<td>{_fmt(e.assessed)}"
+        f"{'' if e.assessed_s is None else f' at {e.assessed_s:.0f} s'}</td>"
+        f"<td>{_fmt(e.true_effect)}"
+        f"{'' if e.true_effect_s is None else f' at {e.true_effect_s:.0f} s'}</td>"
+        f"<td>{_fmt(e.assessment_right)}</td></tr>"
+        for seed, e in engs[:60]
+    )
+    return f"<h3>Engagements</h3><table>{head}{rows}</table>"
 
 
 def _peer_table(peers: list[PeerRun]) -> str:
@@ -207,7 +251,8 @@ def write_report(
         )
         side = _peer_table(peers[name]) if name in peers else ""
         sections.append(
-            f'<h2 id="{slug}">{html.escape(name)}</h2>{_table(s)}{side}<div>{imgs}</div>'
+            f'<h2 id="{slug}">{html.escape(name)}</h2>{_table(s)}{side}'
+            f"{_engagement_table(runs)}<div>{imgs}</div>"
         )
     doc = {"luchtwacht": __version__, "scenarios": summaries}
     (out_dir / "summary.json").write_text(json.dumps(doc, indent=1) + "\n")
@@ -230,7 +275,9 @@ img {{ max-width: 48%; margin: 0.3em; vertical-align: top; }}
 <h1>Luchtwacht evaluation</h1>
 <p>Luchtwacht {html.escape(__version__)}. Every run flies the scenario through the whole
 pipeline: simulated sensors speaking their wire formats, ingest, tracking, classification,
-threat assessment and alerts. Tracks are paired with truth within 150 m at each 1 Hz cycle.
+threat assessment, alerts and, where the scenario has effectors and a duty operator,
+countermeasure recommendations, the operator's decisions and the effectors' effects on the
+simulated drones. Tracks are paired with truth within 150 m at each 1 Hz cycle.
 Times are from a target's first appearance. A false alert is one raised on a track that
 followed no intruder at the cycle it was raised.</p>
 <ul>{toc}</ul>

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from luchtwacht.counter.catalogue import EffectorSpec
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
 from luchtwacht.sim.adsb import AdsbReceiverConfig
 from luchtwacht.sim.bearing_sensor import BearingSensorConfig
+from luchtwacht.sim.operator import OperatorPolicy
 from luchtwacht.sim.radar import RadarConfig
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
 from luchtwacht.sim.targets import Orbit, RemoteIdEquipment, Target, Wander, WaypointPath
@@ -47,6 +49,9 @@ class Scenario:
     bearing_sensors: tuple[BearingSensorConfig, ...] = ()  # RF detectors, acoustic arrays
     adsb_receivers: tuple[AdsbReceiverConfig, ...] = ()
     weather: Weather = field(default_factory=Weather)  # rain, fog, clutter: applied to sensors
+    effectors: tuple[EffectorSpec, ...] = ()  # countermeasures on site (simulated SAPIENT nodes)
+    operator: OperatorPolicy | None = None  # the simulated duty operator; None: nobody decides
+    no_fire: tuple[Zone, ...] = ()  # areas nothing may be brought down in
 
 
 def polar(bearing_deg: float, distance_m: float, up_m: float = 0.0) -> tuple[float, float, float]:

@@ -45,23 +45,27 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from luchtwacht.config_file import load_yaml_model
+from luchtwacht.counter.catalogue import DEFAULTS, EffectorSpec
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
 from luchtwacht.sim.adsb import AdsbEquipment, AdsbReceiverConfig
 from luchtwacht.sim.bearing_sensor import BearingSensorConfig
 from luchtwacht.sim.flightlog import FlightLog, FlightLogError, FlightLogPath, load_flight_log
+from luchtwacht.sim.operator import OperatorPolicy
 from luchtwacht.sim.radar import RadarConfig
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
 from luchtwacht.sim.scenario import Scenario, flock, polar, swarm
 from luchtwacht.sim.targets import (
     Failsafe,
+    LinkLoss,
     Orbit,
     RemoteIdEquipment,
     RfLink,
     Target,
     Trajectory,
     WaypointPath,
+    first_position,
 )
 from luchtwacht.sim.weather import CLUTTER_LEVELS, Weather
 
@@ -527,27 +531,39 @@ class AdsbReceiverSection(_Strict):
 
 
 class FailsafeSection(_Strict):
-    """What a drone does when its link is jammed at ``at_s`` (hover, land, return home)."""
+    """A drone's failsafe: what it does once its link is jammed (hover, land, return home).
 
-    at_s: float = Field(ge=0)
+    With ``at_s`` the link is jammed at that time whatever happens (a scripted scenario);
+    without it the behaviour waits for a simulated jammer to take the link, ``delay_s`` after.
+    """
+
+    at_s: float | None = Field(default=None, ge=0)
     behaviour: Literal["hover", "land", "return_home"]
+    delay_s: float = Field(default=1.5, ge=0)  # link-loss timeout before it acts
+    gnss_behaviour: Literal["hover", "land", "return_home"] = "land"
     home: LocalPoint | None = None  # return_home: default where the drone first appears
     speed_ms: float = Field(default=10.0, gt=0)
     descent_ms: float = Field(default=2.0, gt=0)
 
-    def wrap(self, base: Trajectory) -> Failsafe:
-        """The target's path with this failsafe."""
-        home = self.home.enu() if self.home is not None else _first_position(base)
+    def wrap(self, base: Trajectory) -> Trajectory:
+        """The target's path with a scripted failsafe (``at_s``), else the path unchanged."""
+        if self.at_s is None:
+            return base
+        home = self.home.enu() if self.home is not None else first_position(base)
+        if home is None:
+            raise ValueError("the path never exists in its first hour: no home to return to")
         return Failsafe(base, self.at_s, self.behaviour, home, self.speed_ms, self.descent_ms)
 
-
-def _first_position(path: Trajectory, horizon_s: float = 3600.0) -> tuple[float, float, float]:
-    """Where a path first exists (its take-off point), searched second by second."""
-    for t in range(int(horizon_s) + 1):
-        s = path.state(float(t))
-        if s is not None:
-            return (float(s[0][0]), float(s[0][1]), float(s[0][2]))
-    raise ValueError("the path never exists in its first hour: no home to return to")
+    def link_loss(self) -> LinkLoss:
+        """The settings a simulated jammer triggers."""
+        return LinkLoss(
+            behaviour=self.behaviour,
+            delay_s=self.delay_s,
+            home_m=self.home.enu() if self.home is not None else None,
+            speed_ms=self.speed_ms,
+            descent_ms=self.descent_ms,
+            gnss_behaviour=self.gnss_behaviour,
+        )
 
 
 class RfLinkSection(_Strict):
@@ -578,7 +594,8 @@ class TargetSection(_Strict):
     emits_rf: bool = True  # false: an autonomous drone, silent to RF detectors
     rf_link: RfLinkSection | None = None  # protocol/serial an RF detector reads of its link
     adsb: AdsbSection | None = None
-    failsafe: FailsafeSection | None = None  # link jammed at a time: its failsafe behaviour
+    failsafe: FailsafeSection | None = None  # what it does when its link is jammed
+    gnss_nav: bool = True  # false: it navigates without GNSS (GNSS jamming does not touch it)
 
     def target(self, origin: SiteOrigin) -> Target:
         """The simulator's target; ``origin`` places a logged flight in the site's ENU frame."""
@@ -610,6 +627,8 @@ class TargetSection(_Strict):
             emits_rf=self.emits_rf,
             rf_link=self.rf_link.link() if self.rf_link is not None else None,
             adsb=AdsbEquipment(self.adsb.icao.upper(), self.adsb.callsign) if self.adsb else None,
+            link_loss=self.failsafe.link_loss() if self.failsafe is not None else None,
+            gnss_nav=self.gnss_nav,
         )
 
 
@@ -699,6 +718,62 @@ class WeatherSection(_Strict):
         return Weather(clutter=factor, rain_mm_h=self.rain_mm_h, visibility_m=vis)
 
 
+class EffectorSection(_Strict):
+    """An effector on site (``counter.catalogue``); unset figures keep its kind's defaults."""
+
+    name: str = Field(min_length=1)
+    node_id: UUID
+    kind: Literal["rf_jammer", "gnss_jammer", "net", "interceptor", "hard_kill"]
+    position: LocalPoint
+    max_range_m: float | None = Field(default=None, gt=0)
+    min_range_m: float | None = Field(default=None, ge=0)
+    ready_s: float | None = Field(default=None, ge=0)
+    speed_ms: float | None = Field(default=None, gt=0)
+    p_effect: float | None = Field(default=None, gt=0, le=1)
+    shots: int | None = Field(default=None, ge=0)
+    beamwidth_deg: float | None = Field(default=None, gt=0, le=360)
+    bands_mhz: list[tuple[float, float]] | None = None
+
+    @field_validator("bands_mhz")
+    @classmethod
+    def _bands(cls, v: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        for lo, hi in v or []:
+            if not 0 < lo < hi:
+                raise ValueError("each band is [low, high] MHz with 0 < low < high")
+        return v
+
+    def spec(self) -> EffectorSpec:
+        """The catalogue entry."""
+        fields: dict[str, Any] = dict(DEFAULTS[self.kind])
+        given = self.model_dump(exclude={"name", "node_id", "kind", "position"}, exclude_none=True)
+        if "bands_mhz" in given:
+            given["bands_mhz"] = tuple(tuple(b) for b in given["bands_mhz"])
+        fields.update(given)
+        return EffectorSpec(
+            name=self.name, node_id=str(self.node_id), kind=self.kind,
+            enu_m=self.position.enu(), **fields,
+        )  # fmt: skip
+
+
+class OperatorSection(_Strict):
+    """The simulated duty operator: logs in with a role and decides on recommendations.
+
+    ``decision: approve`` approves a recommendation's best usable option once it has waited
+    ``reaction_s``; ``reject`` declines it; ``none`` leaves every recommendation pending. The
+    operator logs in through the same authority as a person at the console; a role without
+    the right to approve is refused, as it would be there.
+    """
+
+    username: str = Field(default="duty-officer", min_length=1)
+    role: Literal["viewer", "operator", "commander"] = "commander"
+    reaction_s: float = Field(default=10.0, ge=0)
+    decision: Literal["approve", "reject", "none"] = "approve"
+
+    def policy(self) -> OperatorPolicy:
+        """The simulator's operator."""
+        return OperatorPolicy(**self.model_dump())
+
+
 class ScenarioSection(_Strict):
     """A whole scenario file."""
 
@@ -718,6 +793,9 @@ class ScenarioSection(_Strict):
     flocks: list[FlockSection] = Field(default_factory=list)
     swarms: list[SwarmSection] = Field(default_factory=list)
     weather: WeatherSection = Field(default_factory=WeatherSection)
+    effectors: list[EffectorSection] = Field(default_factory=list)
+    operator: OperatorSection | None = None  # None: nobody decides on recommendations
+    no_fire_areas: list[ZoneSection] = Field(default_factory=list)  # where nothing may fall
 
     @model_validator(mode="after")
     def _names(self) -> ScenarioSection:
@@ -727,6 +805,9 @@ class ScenarioSection(_Strict):
         for f in self.flocks:
             if f.insert_before is not None and f.insert_before not in names:
                 raise ValueError(f"flock {f.name!r}: insert_before names no target")
+        eff = [e.name for e in self.effectors]
+        if len(set(eff)) != len(eff):
+            raise ValueError("effector names must be unique")
         return self
 
     def scenario(self) -> Scenario:
@@ -758,6 +839,9 @@ class ScenarioSection(_Strict):
             + tuple(c.config(origin, "camera") for c in self.cameras),
             adsb_receivers=tuple(a.config(origin) for a in self.adsb_receivers),
             weather=self.weather.weather(),
+            effectors=tuple(e.spec() for e in self.effectors),
+            operator=self.operator.policy() if self.operator is not None else None,
+            no_fire=tuple(z.zone(origin) for z in self.no_fire_areas),
         )
 
 

@@ -218,6 +218,25 @@ class RfLink:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkLoss:
+    """A drone's failsafe settings: what it does, and how soon, once its link is lost.
+
+    ``behaviour`` is hover, land or return_home (ArduPilot FS_THR_ACTION, PX4 NAV_RCL_ACT);
+    ``delay_s`` the link-loss timeout before it acts (ArduPilot FS_THR_TIMEOUT, PX4
+    COM_RC_LOSS_T). ``home_m`` is where return_home flies to (None: where it took off).
+    ``gnss_behaviour`` is what it does when GNSS is denied instead (ArduPilot FS_EKF_ACTION:
+    land by default).
+    """
+
+    behaviour: str = "return_home"
+    delay_s: float = 1.5
+    home_m: tuple[float, float, float] | None = None
+    speed_ms: float = 10.0
+    descent_ms: float = 2.0
+    gnss_behaviour: str = "land"
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """One simulated object: its truth class, radar cross-section and motion."""
 
@@ -230,6 +249,19 @@ class Target:
     emits_rf: bool = True  # a drone's control/video link is on the air (not an autonomous one)
     rf_link: RfLink | None = None  # what its link says, when an RF detector can read it
     adsb: AdsbEquipment | None = None  # an ADS-B Out transponder (airliners, helicopters)
+    link_loss: LinkLoss | None = None  # what its flight controller does when its link is jammed
+    gnss_nav: bool = True  # it navigates by GNSS (GNSS jamming denies it) — not inertial-only
+
+
+def first_position(
+    path: Trajectory, horizon_s: float = 3600.0
+) -> tuple[float, float, float] | None:
+    """Where a path first exists (a drone's take-off point), searched second by second."""
+    for t in range(int(horizon_s) + 1):
+        s = path.state(float(t))
+        if s is not None:
+            return (float(s[0][0]), float(s[0][1]), float(s[0][2]))
+    return None
 
 
 def _pairs(

@@ -1,0 +1,115 @@
+"""The effector catalogue: what each countermeasure on site is, where it stands and what it can do.
+
+Five generic classes, least force first (:data:`FORCE_ORDER`): an **RF jammer** denies a drone's
+control/video link on the bands it covers (the drone then flies its link-loss failsafe); a
+**GNSS jammer** denies satellite navigation within its range (the drone flies its GNSS failsafe,
+and so does everything else there that navigates by GNSS — manned aircraft included); a **net
+launcher** fires a net with a parachute at short range; an **interceptor** drone is launched,
+flies to the target and nets it; a **hard kill** effector (generic: gun, laser, missile) disables
+the drone, which falls. Each is a SAPIENT edge node (BSI Flex 335 v2.0 node types JAMMER and
+KINETIC) tasked by the fusion node; the catalogue keeps what SAPIENT does not carry: bands,
+speeds, magazine, probability of effect.
+
+The figures a site gives are its own equipment's; :data:`DEFAULTS` are plausible generic values,
+not any product's datasheet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+EffectorKind = Literal["rf_jammer", "gnss_jammer", "net", "interceptor", "hard_kill"]
+FORCE_ORDER: tuple[EffectorKind, ...] = (
+    "rf_jammer",
+    "gnss_jammer",
+    "net",
+    "interceptor",
+    "hard_kill",
+)
+JAMMERS: tuple[EffectorKind, ...] = ("rf_jammer", "gnss_jammer")
+SAPIENT_NODE_TYPE: dict[EffectorKind, str] = {
+    "rf_jammer": "NODE_TYPE_JAMMER",
+    "gnss_jammer": "NODE_TYPE_JAMMER",
+    "net": "NODE_TYPE_KINETIC",
+    "interceptor": "NODE_TYPE_KINETIC",
+    "hard_kill": "NODE_TYPE_KINETIC",
+}
+ENGAGE_MODE = "Engage"  # the SAPIENT mode an effector engages in
+STANDBY_MODE = "Standby"  # …and the one it holds otherwise
+ISM_BANDS_MHZ: tuple[tuple[float, float], ...] = ((2400.0, 2483.5), (5725.0, 5850.0))
+
+
+@dataclass(frozen=True, slots=True)
+class EffectorSpec:
+    """One effector on site (positions in site ENU metres, times in seconds).
+
+    ``ready_s`` is the time from tasking to the effect starting: a jammer's spin-up, a
+    launcher's aiming, an interceptor's launch. ``speed_ms`` is the interceptor's speed or the
+    net's / round's mean flight speed. ``p_effect`` is the probability one attempt takes effect
+    (a jammer inside its range and band: 1 — whether the drone obeys is the drone's business).
+    ``shots`` is the magazine (nets, interceptors, bursts); jammers have none.
+    ``beamwidth_deg`` ≥ 360 is omnidirectional.
+    """
+
+    name: str
+    node_id: str  # its SAPIENT node id
+    kind: EffectorKind
+    enu_m: tuple[float, float, float]
+    max_range_m: float
+    min_range_m: float = 0.0
+    ready_s: float = 2.0
+    speed_ms: float = 0.0
+    p_effect: float = 1.0
+    shots: int = 0
+    beamwidth_deg: float = 360.0
+    bands_mhz: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_range_m <= self.min_range_m:
+            raise ValueError(f"effector {self.name!r}: max_range_m must exceed min_range_m")
+        if not 0.0 < self.p_effect <= 1.0:
+            raise ValueError(f"effector {self.name!r}: p_effect must be in (0, 1]")
+        if self.kind in ("net", "interceptor", "hard_kill") and self.speed_ms <= 0:
+            raise ValueError(f"effector {self.name!r}: a {self.kind} needs speed_ms > 0")
+        if self.kind == "rf_jammer" and not self.bands_mhz:
+            raise ValueError(f"effector {self.name!r}: an RF jammer needs bands_mhz")
+
+    @property
+    def force_rank(self) -> int:
+        """0 for the least forceful class (RF jamming) up to the hard kill."""
+        return FORCE_ORDER.index(self.kind)
+
+
+DEFAULTS: dict[EffectorKind, dict[str, object]] = {
+    "rf_jammer": {
+        "max_range_m": 1500.0,
+        "ready_s": 2.0,
+        "beamwidth_deg": 60.0,
+        "bands_mhz": ISM_BANDS_MHZ,
+    },
+    "gnss_jammer": {"max_range_m": 1000.0, "ready_s": 2.0},
+    "net": {
+        "max_range_m": 300.0,
+        "min_range_m": 20.0,
+        "ready_s": 3.0,
+        "speed_ms": 40.0,
+        "p_effect": 0.6,
+        "shots": 4,
+    },
+    "interceptor": {
+        "max_range_m": 3000.0,
+        "ready_s": 10.0,
+        "speed_ms": 30.0,
+        "p_effect": 0.7,
+        "shots": 2,
+    },
+    "hard_kill": {
+        "max_range_m": 1200.0,
+        "min_range_m": 50.0,
+        "ready_s": 2.0,
+        "speed_ms": 800.0,
+        "p_effect": 0.5,
+        "shots": 20,
+    },
+}

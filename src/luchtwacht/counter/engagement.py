@@ -1,0 +1,593 @@
+"""From recommendation to effect: operator approval, SAPIENT tasking of effectors, assessment.
+
+:class:`CounterUas` runs once per assessment cycle after the threat stage:
+
+1. **Effectors.** Each effector is a SAPIENT edge node (node type JAMMER or KINETIC). It is
+   *online* while it is registered, its last StatusReport says SYSTEM_OK and that report is
+   recent; its magazine is read from the report's status entry ``Magazine <n>``.
+2. **Recommendations.** Every eligible track (``counter.recommend.eligible``) without an
+   engagement gets one pending :class:`Recommendation`, whose ranked options are refreshed each
+   cycle. It expires when the track is dropped or stops being eligible. Nothing happens to any
+   drone until an operator acts.
+3. **Approval.** :meth:`CounterUas.approve` takes a session token, never a name: the
+   :class:`~luchtwacht.counter.authority.Authority` checks it carries ``APPROVE_ENGAGEMENT``.
+   The option is judged again at that instant; a blocked or unusable one is refused with its
+   reasons. :meth:`reject` and :meth:`cease` need ``REJECT_ENGAGEMENT`` / ``CEASE_ENGAGEMENT``.
+4. **Tasking.** An approved engagement sends the effector two SAPIENT Tasks: ``look_at`` the
+   track's position (aim) and ``mode_change`` to ``Engage``; each later cycle a fresh
+   ``look_at`` (guidance from the fused track). On completion, cease or refusal: ``mode_change``
+   to ``Standby``. The effector's TaskAck moves the engagement to *engaging* (accepted) or
+   *refused* (rejected, with its reason).
+5. **Assessment**, from the air picture alone: the track, followed from the engagement, is
+   *down* (dropped while descending or near the ground), *landing* (descending steadily),
+   *hovering* (a jammed drone holding still: its link is lost), *leaving* (no longer predicted
+   to breach and moving away: returning home), or showed *no effect* once the expected time to
+   effect plus :data:`ASSESS_GRACE_S` has passed. Down, landing, hovering and leaving count
+   as effective.
+
+Every step is an audit record (``counter.*``) through the ``audit`` callback, and an event in
+:attr:`CounterUas.events` for the console and the evaluation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from google.protobuf import json_format
+
+from luchtwacht.counter.authority import Authority, Permission, Session
+from luchtwacht.counter.catalogue import ENGAGE_MODE, JAMMERS, STANDBY_MODE, EffectorSpec
+from luchtwacht.counter.recommend import (
+    EffectorState,
+    Option,
+    TrackContext,
+    eligible,
+    options_for,
+)
+from luchtwacht.ingest.sapient import NodeState, SapientMessage, new_ulid
+from luchtwacht.model.track import TrackView
+from luchtwacht.threat.zones import ZoneGeometry
+
+AuditSink = Callable[[float, str, dict[str, object]], object]
+STATUS_STALE_S = 15.0  # an effector silent this long is offline
+HOLD_S = 10.0  # a recommendation stays open this long after its track stops qualifying
+ASSESS_GRACE_S = 20.0  # after the expected effect, this long before "no effect"
+HOVER_MS = 1.5  # a track slower than this …
+HOVER_CYCLES = 5  # … for this many cycles is hovering
+DESCEND_MS = 1.0  # a track sinking faster than this …
+DESCEND_CYCLES = 3  # … for this many cycles is landing
+LEAVE_CYCLES = 8  # no breach predicted and moving away this many cycles: leaving
+LOW_M = 30.0  # a track dropped below this height came down
+FALL_MS = 3.0  # …or one last seen sinking faster than this
+LANDING_GROUND_MS = 3.0  # a landing drone moves slower than this over the ground
+HANDOVER_S = 10.0  # a lost engaged track is looked for this long on new tracks
+HANDOVER_M = 150.0  # …this close to where it was last seen
+HANDOVER_SPEED_MS = 20.0  # …plus this speed times the time since
+HANDOVER_NEW_S = 3.0  # a candidate track started at most this long before the loss
+EARLY_S = 10.0  # an effect may show this much before it was expected (the drone sped up)
+_M_PER_DEG = 111_320.0
+_MAGAZINE = re.compile(r"\bMagazine\s+(\d+)\b")
+EFFECTIVE = ("down", "landing", "hovering", "leaving")
+
+
+class CounterError(Exception):
+    """An operator's request that cannot be carried out, with the reason."""
+
+
+@dataclass(slots=True)
+class Recommendation:
+    """Proposed countermeasures for one track, waiting for an operator."""
+
+    rec_id: int
+    track_id: int
+    created_t_s: float
+    updated_t_s: float
+    options: list[Option]
+    state: str = "pending"  # pending → approved | rejected | expired
+    decided_by: str | None = None
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Engagement:
+    """One effector tasked against one track on an operator's approval."""
+
+    eng_id: int
+    rec_id: int
+    track_id: int
+    effector: EffectorSpec
+    approved_by: str
+    approved_t_s: float
+    expected_effect_s: float  # seconds after approval the effect was expected
+    state: str = "approved"  # approved → tasked → engaging → assessed | refused | ceased
+    outcome: str | None = None  # down, landing, hovering, leaving, no_effect, lost
+    outcome_t_s: float | None = None
+    engage_task_id: str | None = None
+    reason: str = ""
+    _slow: int = 0
+    _sink: int = 0
+    _away: int = 0
+    _last: TrackView | None = None
+    _last_range_m: float = math.nan
+    _was_slow: bool = False
+    _lost_t_s: float | None = None
+
+    @property
+    def active(self) -> bool:
+        """Still committing the effector (tasked or engaging)."""
+        return self.state in ("approved", "tasked", "engaging")
+
+
+@dataclass(frozen=True, slots=True)
+class CounterEvent:
+    """Something the counter stage did, for the console and the evaluation."""
+
+    t_s: float
+    kind: str  # recommended, expired, approved, rejected, tasked, engaging, refused, assessed, …
+    track_id: int
+    rec_id: int | None = None
+    eng_id: int | None = None
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class CounterUas:
+    """The counter stage of one fusion node (see the module doc)."""
+
+    fusion_node_id: str
+    effectors: list[EffectorSpec]
+    authority: Authority
+    no_fire: list[ZoneGeometry] = field(default_factory=list)
+    audit: AuditSink | None = None
+    rf_detection: bool = False  # RF detectors on site: a drone nobody hears may be autonomous
+    recommendations: dict[int, Recommendation] = field(default_factory=dict)
+    engagements: dict[int, Engagement] = field(default_factory=dict)
+    events: list[CounterEvent] = field(default_factory=list)
+    states: dict[str, EffectorState] = field(default_factory=dict)
+    _contexts: dict[int, TrackContext] = field(default_factory=dict)
+    _open_rec: dict[int, int] = field(default_factory=dict)  # track → pending recommendation
+    _outbox: list[tuple[EffectorSpec, SapientMessage]] = field(default_factory=list)
+    _views: dict[int, TrackView] = field(default_factory=dict)
+    _next_rec: int = 1
+    _next_eng: int = 1
+    _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    # --- each cycle ---------------------------------------------------------------------------
+
+    def update(self, t_s: float, views: Sequence[TrackView], nodes: dict[str, NodeState]) -> None:
+        """Refresh effector states, assess engagements and refresh recommendations."""
+        self._views = {v.track_id: v for v in views}
+        for v in views:
+            self._contexts.setdefault(v.track_id, TrackContext(t_s))
+        for tid in [k for k in self._contexts if k not in self._views]:
+            del self._contexts[tid]
+        self._effector_states(t_s, nodes)
+        for eng in self.engagements.values():
+            if eng.active:
+                self._acks(t_s, eng, nodes.get(eng.effector.node_id))
+            if eng.state == "engaging":
+                self._assess(t_s, eng)
+                if eng.state == "engaging":
+                    self._aim(t_s, eng)
+        self._effector_states(t_s, nodes)
+        self._recommend(t_s, views)
+
+    def _effector_states(self, t_s: float, nodes: dict[str, NodeState]) -> None:
+        busy = {e.effector.name: e.eng_id for e in self.engagements.values() if e.active}
+        for eff in self.effectors:
+            node = nodes.get(eff.node_id)
+            online = bool(
+                node is not None
+                and node.registered
+                and node.system == "SYSTEM_OK"
+                and node.last_status_t_s is not None
+                and t_s - node.last_status_t_s <= STATUS_STALE_S
+            )
+            shots = eff.shots
+            if node is not None:
+                for entry in node.status:
+                    m = _MAGAZINE.search(entry)
+                    if m:
+                        shots = int(m.group(1))
+            self.states[eff.name] = EffectorState(online, shots, busy.get(eff.name))
+
+    def _recommend(self, t_s: float, views: Sequence[TrackView]) -> None:
+        engaged = {e.track_id for e in self.engagements.values() if e.active}
+        now = {v.track_id for v in views if eligible(v) and v.track_id not in engaged}
+        for tid, rid in list(self._open_rec.items()):
+            rec = self.recommendations[rid]
+            if tid in now:
+                rec.updated_t_s = t_s
+                continue
+            # Like an alert, a recommendation rides out a track's threat flickering for a
+            # while; it goes at once when the track is dropped or engaged.
+            if tid in self._views and tid not in engaged and t_s - rec.updated_t_s < HOLD_S:
+                continue
+            rec.state = "expired"
+            rec.reason = (
+                "engaged"
+                if tid in engaged
+                else "track dropped"
+                if tid not in self._views
+                else "no longer a threat"
+            )
+            del self._open_rec[tid]
+            self._event(t_s, "expired", tid, rec_id=rid, detail=rec.reason)
+        want = [v for v in views if v.track_id in now or v.track_id in self._open_rec]
+        all_options = options_for(
+            want,
+            self.effectors,
+            self.states,
+            list(self._views.values()),
+            self.no_fire,
+            self._contexts,
+            t_s,
+            self.rf_detection,
+        )
+        for view, options in zip(want, all_options, strict=True):
+            open_id = self._open_rec.get(view.track_id)
+            if open_id is None:
+                if view.track_id not in now:
+                    continue
+                rec = Recommendation(self._next_rec, view.track_id, t_s, t_s, options)
+                self._next_rec += 1
+                self.recommendations[rec.rec_id] = rec
+                self._open_rec[view.track_id] = rec.rec_id
+                best = next((o for o in options if o.usable), None)
+                self._event(
+                    t_s,
+                    "recommended",
+                    view.track_id,
+                    rec_id=rec.rec_id,
+                    detail=best.effector if best else "no usable option",
+                    payload={"options": [o.as_dict() for o in options]},
+                )
+            else:
+                self.recommendations[open_id].options = options
+
+    # --- operators ----------------------------------------------------------------------------
+
+    def pending(self) -> list[Recommendation]:
+        """Recommendations waiting for a decision, oldest first."""
+        return sorted(
+            (self.recommendations[r] for r in self._open_rec.values()),
+            key=lambda r: r.created_t_s,
+        )
+
+    def approve(self, token: str, rec_id: int, effector: str, t_s: float) -> Engagement:
+        """An authorised operator approves one option: the effector is tasked (see module doc)."""
+        session = self.authority.check(token, Permission.APPROVE_ENGAGEMENT, t_s)
+        rec = self._pending_rec(rec_id)
+        opt = next((o for o in rec.options if o.effector == effector), None)
+        spec = next((e for e in self.effectors if e.name == effector), None)
+        if opt is None or spec is None:
+            raise CounterError(f"recommendation {rec_id} has no option {effector!r}")
+        # Judged again now: the picture may have changed since the operator read it.
+        view = self._views.get(rec.track_id)
+        if view is None:
+            raise CounterError(f"track {rec.track_id} is no longer held")
+        fresh = options_for(
+            [view],
+            [spec],
+            self.states,
+            list(self._views.values()),
+            self.no_fire,
+            self._contexts,
+            t_s,
+            self.rf_detection,
+        )[0][0]
+        if not fresh.usable:
+            self._audit(
+                t_s,
+                "counter.approval_refused",
+                {
+                    "rec_id": rec_id,
+                    "effector": effector,
+                    "by": session.username,
+                    "blocked_by": list(fresh.blocked_by),
+                },
+            )
+            raise CounterError(f"{effector} cannot engage: {'; '.join(fresh.blocked_by)}")
+        rec.state, rec.decided_by = "approved", session.username
+        del self._open_rec[rec.track_id]
+        eng = Engagement(
+            self._next_eng,
+            rec_id,
+            rec.track_id,
+            spec,
+            session.username,
+            t_s,
+            fresh.t_effect_s if fresh.t_effect_s is not None else 0.0,
+        )
+        self._next_eng += 1
+        self.engagements[eng.eng_id] = eng
+        self._event(
+            t_s,
+            "approved",
+            rec.track_id,
+            rec_id=rec_id,
+            eng_id=eng.eng_id,
+            detail=effector,
+            payload={"by": session.username, "role": session.role, "option": fresh.as_dict()},
+        )
+        self._task(t_s, eng, view)
+        self.states[spec.name] = EffectorState(
+            self.states.get(spec.name, EffectorState()).online,
+            self.states.get(spec.name, EffectorState()).shots_left,
+            eng.eng_id,
+        )
+        return eng
+
+    def reject(self, token: str, rec_id: int, t_s: float, reason: str = "") -> Recommendation:
+        """An operator declines a recommendation; it is closed with the reason."""
+        session = self.authority.check(token, Permission.REJECT_ENGAGEMENT, t_s)
+        rec = self._pending_rec(rec_id)
+        rec.state, rec.decided_by, rec.reason = "rejected", session.username, reason
+        del self._open_rec[rec.track_id]
+        self._event(
+            t_s,
+            "rejected",
+            rec.track_id,
+            rec_id=rec_id,
+            detail=reason,
+            payload={"by": session.username},
+        )
+        return rec
+
+    def cease(self, token: str, eng_id: int, t_s: float, reason: str = "") -> Engagement:
+        """An operator stops an engagement: the effector goes back to Standby at once."""
+        session = self.authority.check(token, Permission.CEASE_ENGAGEMENT, t_s)
+        eng = self.engagements.get(eng_id)
+        if eng is None or not eng.active:
+            raise CounterError(f"engagement {eng_id} is not active")
+        eng.state, eng.reason = "ceased", reason
+        self._standby(t_s, eng)
+        self._event(
+            t_s,
+            "ceased",
+            eng.track_id,
+            rec_id=eng.rec_id,
+            eng_id=eng_id,
+            detail=reason,
+            payload={"by": session.username},
+        )
+        return eng
+
+    def _pending_rec(self, rec_id: int) -> Recommendation:
+        rec = self.recommendations.get(rec_id)
+        if rec is None:
+            raise CounterError(f"no recommendation {rec_id}")
+        if rec.state != "pending":
+            raise CounterError(f"recommendation {rec_id} is {rec.state}")
+        return rec
+
+    # --- tasking ------------------------------------------------------------------------------
+
+    def take_tasks(self) -> list[tuple[EffectorSpec, SapientMessage]]:
+        """The SAPIENT tasks to send to effectors now (each once)."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def _task(self, t_s: float, eng: Engagement, view: TrackView) -> None:
+        self._outbox.append((eng.effector, self._look_at(t_s, eng, view)))
+        engage = self._message(
+            t_s,
+            eng.effector,
+            {"modeChange": ENGAGE_MODE},
+            f"engagement {eng.eng_id}: engage track {eng.track_id}",
+        )
+        eng.engage_task_id = engage.task.task_id
+        self._outbox.append((eng.effector, engage))
+        eng.state = "tasked"
+        self._audit(
+            t_s,
+            "counter.tasked",
+            {
+                "eng_id": eng.eng_id,
+                "effector": eng.effector.name,
+                "node": eng.effector.node_id,
+                "task_id": eng.engage_task_id,
+                "track_id": eng.track_id,
+            },
+        )
+
+    def _aim(self, t_s: float, eng: Engagement) -> None:
+        view = self._views.get(eng.track_id)
+        if view is not None:
+            self._outbox.append((eng.effector, self._look_at(t_s, eng, view)))
+
+    def _standby(self, t_s: float, eng: Engagement) -> None:
+        msg = self._message(
+            t_s, eng.effector, {"modeChange": STANDBY_MODE}, f"engagement {eng.eng_id}: stand by"
+        )
+        self._outbox.append((eng.effector, msg))
+
+    def _look_at(self, t_s: float, eng: Engagement, view: TrackView) -> SapientMessage:
+        deg_err = view.pos_std_m / _M_PER_DEG
+        loc = {
+            "x": view.lon_deg,
+            "y": view.lat_deg,
+            "z": view.alt_m,
+            "xError": deg_err,
+            "yError": deg_err,
+            "zError": view.pos_std_m,
+            "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
+            "datum": "LOCATION_DATUM_WGS84_E",
+        }
+        return self._message(
+            t_s,
+            eng.effector,
+            {"lookAt": {"locationList": {"locations": [loc]}}},
+            f"engagement {eng.eng_id}: aim at track {eng.track_id}",
+        )
+
+    def _message(
+        self, t_s: float, eff: EffectorSpec, command: dict[str, object], name: str
+    ) -> SapientMessage:
+        stamp = dt.datetime.fromtimestamp(t_s, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+        body = {
+            "timestamp": stamp,
+            "nodeId": self.fusion_node_id,
+            "destinationId": eff.node_id,
+            "task": {
+                "taskId": new_ulid(t_s, self._rng),
+                "taskName": name,
+                "control": "CONTROL_START",
+                "command": command,
+            },
+        }
+        return json_format.ParseDict(body, SapientMessage())
+
+    def _acks(self, t_s: float, eng: Engagement, node: NodeState | None) -> None:
+        if node is None or eng.engage_task_id is None or eng.state != "tasked":
+            return
+        status = node.task_acks.get(eng.engage_task_id)
+        if status == "TASK_STATUS_ACCEPTED":
+            eng.state = "engaging"
+            self._event(
+                t_s,
+                "engaging",
+                eng.track_id,
+                rec_id=eng.rec_id,
+                eng_id=eng.eng_id,
+                detail=eng.effector.name,
+            )
+        elif status in ("TASK_STATUS_REJECTED", "TASK_STATUS_FAILED"):
+            eng.state, eng.reason = "refused", status
+            self._event(
+                t_s,
+                "refused",
+                eng.track_id,
+                rec_id=eng.rec_id,
+                eng_id=eng.eng_id,
+                detail=f"{eng.effector.name}: {status}",
+            )
+
+    # --- assessment ---------------------------------------------------------------------------
+
+    def _assess(self, t_s: float, eng: Engagement) -> None:
+        view = self._views.get(eng.track_id)
+        last = eng._last
+        outcome: str | None = None
+        if view is None:
+            falling = last is not None and (last.climb_ms < -FALL_MS or last.up_m < LOW_M)
+            if eng._lost_t_s is None:
+                eng._lost_t_s = t_s
+            view = None if falling else self._handover(t_s, eng)
+            if view is None and not falling and t_s - eng._lost_t_s < HANDOVER_S:
+                return  # the drone may be picked up again by a new track
+            if view is None:
+                outcome = "down" if falling else "lost"
+        if view is not None:
+            e = eng.effector.enu_m
+            rng = math.dist((view.east_m, view.north_m, view.up_m), e)
+            if last is None:  # the first look since it engaged: how it flew before
+                eng._was_slow = view.speed_ms < HOVER_MS
+            eng._slow = eng._slow + 1 if view.speed_ms < HOVER_MS else 0
+            # A multirotor landing sinks nearly straight down.
+            sinking = view.climb_ms < -DESCEND_MS and view.speed_ms < LANDING_GROUND_MS
+            eng._sink = eng._sink + 1 if sinking else 0
+            away = view.time_to_breach_s is None and not view.zones_inside
+            receding = not math.isnan(eng._last_range_m) and rng > eng._last_range_m
+            eng._away = eng._away + 1 if away and receding else 0
+            eng._last_range_m = rng
+            eng._last = view
+            # No effect can show before the effector is ready and the drone is in its reach.
+            spec = eng.effector
+            earliest = eng.approved_t_s + max(spec.ready_s, eng.expected_effect_s - EARLY_S)
+            if t_s < earliest:
+                return
+            if eng._sink >= DESCEND_CYCLES:
+                outcome = "landing"
+            elif eng._slow >= HOVER_CYCLES and spec.kind in JAMMERS and not eng._was_slow:
+                outcome = "hovering"
+            elif eng._away >= LEAVE_CYCLES:
+                outcome = "leaving"
+            elif t_s - eng.approved_t_s > eng.expected_effect_s + ASSESS_GRACE_S:
+                # A drone already turning away is given time to show it is leaving.
+                late = t_s - eng.approved_t_s > eng.expected_effect_s + 2 * ASSESS_GRACE_S
+                if eng._away == 0 or late:
+                    outcome = "no_effect"
+        if outcome is None:
+            return
+        eng.state, eng.outcome, eng.outcome_t_s = "assessed", outcome, t_s
+        if outcome == "no_effect":
+            ctx = self._contexts.get(eng.track_id)
+            if ctx is not None:
+                ctx.failed_kinds.add(eng.effector.kind)
+        self._standby(t_s, eng)
+        self._event(
+            t_s, "assessed", eng.track_id, rec_id=eng.rec_id, eng_id=eng.eng_id, detail=outcome
+        )
+
+    def _handover(self, t_s: float, eng: Engagement) -> TrackView | None:
+        """A new track where the engaged one was lost: the same drone, most likely.
+
+        A manoeuvre the effect caused (a hard stop, a turn for home) can break a track; the
+        engagement follows the drone onto a track started since, near where it was last seen.
+        """
+        last = eng._last
+        if last is None or eng._lost_t_s is None:
+            return None
+        taken = {e.track_id for e in self.engagements.values() if e.active and e is not eng}
+        reach = HANDOVER_M + HANDOVER_SPEED_MS * (t_s - last.t_s)
+        best, best_d = None, reach
+        for v in self._views.values():
+            ctx = self._contexts.get(v.track_id)
+            if v.track_id in taken or v.cooperative or v.object_class in ("aircraft", "bird"):
+                continue
+            if ctx is None or ctx.first_seen_t_s < eng._lost_t_s - HANDOVER_NEW_S:
+                continue
+            d = math.dist((v.east_m, v.north_m, v.up_m), (last.east_m, last.north_m, last.up_m))
+            if d <= best_d:
+                best, best_d = v, d
+        if best is not None:
+            self._event(
+                t_s,
+                "handover",
+                best.track_id,
+                rec_id=eng.rec_id,
+                eng_id=eng.eng_id,
+                detail=f"from track {eng.track_id}",
+            )
+            eng.track_id, eng._lost_t_s = best.track_id, None
+        return best
+
+    # --- records ------------------------------------------------------------------------------
+
+    def _event(
+        self,
+        t_s: float,
+        kind: str,
+        track_id: int,
+        rec_id: int | None = None,
+        eng_id: int | None = None,
+        detail: str = "",
+        payload: dict[str, object] | None = None,
+    ) -> None:
+        self.events.append(CounterEvent(t_s, kind, track_id, rec_id, eng_id, detail))
+        self._audit(
+            t_s,
+            f"counter.{kind}",
+            {
+                "track_id": track_id,
+                "rec_id": rec_id,
+                "eng_id": eng_id,
+                "detail": detail,
+                **(payload or {}),
+            },
+        )
+
+    def _audit(self, t_s: float, kind: str, payload: dict[str, object]) -> None:
+        if self.audit is not None:
+            self.audit(t_s, kind, payload)
+
+
+def session_name(session: Session) -> str:
+    """How a session is named in records: user (role)."""
+    return f"{session.username} ({session.role})"

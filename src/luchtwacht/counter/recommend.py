@@ -1,0 +1,263 @@
+"""Countermeasure options for threatening tracks: feasibility, collateral, ranking.
+
+For every track that warrants one — a non-cooperative drone at threat HIGH or CRITICAL — each
+effector on site is judged at once over all tracks × effectors (``counter.geometry``):
+
+* **reach**: when the drone (at constant velocity) comes within the effector's range, or when
+  an interceptor launched after its ``ready_s`` meets it; the **time to effect** adds the
+  effector's readiness, the net's or round's flight and, for a jammer, the link-loss timeout a
+  drone typically waits before its failsafe (:data:`LINK_LOSS_ASSUMED_S`);
+* **before breach**: whether that effect comes before the track's predicted zone breach;
+* **availability**: the effector's SAPIENT node is up, its magazine is not empty, it is not
+  busy with another engagement;
+* **collateral**, which blocks an option: a manned aircraft within a GNSS jammer's range; a
+  hard kill whose debris footprint reaches a no-fire area, or with another track in its line of
+  fire. Collateral that does not block is a warning the operator sees: a cooperative drone that
+  an RF or GNSS jammer would also hit, a net coming down in a no-fire area, and doubt (an RF
+  jammer against a drone whose link no RF detector has heard after :data:`LINK_DOUBT_S`,
+  or a kind that had no effect on this track before).
+
+Options rank: usable ones first; then those in effect before the breach; then those without
+doubt; then least force (:data:`~luchtwacht.counter.catalogue.FORCE_ORDER`); then soonest.
+The software only proposes; :mod:`luchtwacht.counter.engagement` waits for an operator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from luchtwacht.counter.catalogue import JAMMERS, EffectorSpec
+from luchtwacht.counter.geometry import (
+    debris_footprint,
+    in_sector,
+    intercept_time,
+    segment_clearance,
+    time_into_reach,
+)
+from luchtwacht.model.track import ThreatLevel, TrackView
+from luchtwacht.threat.zones import ZoneGeometry
+
+F64 = NDArray[np.float64]
+HORIZON_S = 180.0  # how far ahead an effect is looked for
+LINK_LOSS_ASSUMED_S = 2.0  # a typical link-loss timeout before a drone's failsafe acts
+LINK_DOUBT_S = 10.0  # tracked this long with RF detectors on site and no link heard: doubt
+GNSS_AIRCRAFT_MARGIN_M = 2000.0  # manned aircraft this far beyond a GNSS jammer's range block it
+LINE_OF_FIRE_M = 50.0  # another track this close to a hard kill's line of fire blocks it
+HARD_KILL_FLIGHT_FLOOR_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class EffectorState:
+    """What the engagement side knows of an effector now."""
+
+    online: bool = True
+    shots_left: int = 0
+    busy_with: int | None = None  # the engagement it is committed to
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One effector against one track: whether and when it can act, and at what cost."""
+
+    effector: str
+    kind: str
+    usable: bool
+    t_effect_s: float | None  # seconds from now to the effect, None if out of reach
+    before_breach: bool
+    p_effect: float
+    blocked_by: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    doubt: bool = False
+
+    def rank_key(self, force_rank: int) -> tuple[int, int, int, int, float]:
+        """Sort key: usable, before the breach, undoubted, least force, soonest."""
+        t = self.t_effect_s if self.t_effect_s is not None else math.inf
+        return (int(not self.usable), int(not self.before_breach), int(self.doubt), force_rank, t)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form for the audit log and the console."""
+        return {
+            "effector": self.effector,
+            "kind": self.kind,
+            "usable": self.usable,
+            "t_effect_s": None if self.t_effect_s is None else round(self.t_effect_s, 1),
+            "before_breach": self.before_breach,
+            "p_effect": round(self.p_effect, 2),
+            "blocked_by": list(self.blocked_by),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(slots=True)
+class TrackContext:
+    """What the recommender remembers of a track between cycles (for doubt)."""
+
+    first_seen_t_s: float
+    failed_kinds: set[str] = field(default_factory=set)
+
+
+def eligible(view: TrackView) -> bool:
+    """A track countermeasures are proposed for: a non-cooperative drone at HIGH or above."""
+    return view.object_class == "drone" and not view.cooperative and view.threat >= ThreatLevel.HIGH
+
+
+def options_for(
+    targets: Sequence[TrackView],
+    effectors: Sequence[EffectorSpec],
+    states: dict[str, EffectorState],
+    others: Sequence[TrackView],
+    no_fire: Sequence[ZoneGeometry],
+    contexts: dict[int, TrackContext],
+    t_s: float,
+    rf_detection: bool,
+) -> list[list[Option]]:
+    """Ranked options for each target track (see the module doc); one list per target."""
+    n, m = len(targets), len(effectors)
+    if n == 0:
+        return []
+    if m == 0:
+        return [[] for _ in targets]
+    pos = np.array([[v.east_m, v.north_m, v.up_m] for v in targets])
+    h = np.radians([v.heading_deg for v in targets])
+    spd = np.array([v.speed_ms for v in targets])
+    vel = np.column_stack([spd * np.sin(h), spd * np.cos(h), [v.climb_ms for v in targets]])
+    site = np.array([e.enu_m for e in effectors], dtype=float)
+    rmax = np.array([e.max_range_m for e in effectors])
+    rmin = np.array([e.min_range_m for e in effectors])
+    ready = np.array([e.ready_s for e in effectors])
+    speed = np.array([e.speed_ms for e in effectors])
+    kinds = [e.kind for e in effectors]
+    intercept = np.array([k == "interceptor" for k in kinds])
+
+    # When the effect can begin (s from now), and where the drone is then.
+    t_reach = time_into_reach(pos, vel, site, rmax, HORIZON_S)  # (N, M)
+    t_start = np.maximum(t_reach, ready[None, :])
+    at = pos[:, None, :] + vel[:, None, :] * t_start[..., None]  # (N, M, 3)
+    dist = np.linalg.norm(at - site[None, :, :], axis=2)
+    in_reach_then = dist <= rmax[None, :] + 1.0
+    flight = np.where(speed > 0, dist / np.where(speed > 0, speed, 1.0)[None, :], 0.0)
+    jam = np.array([k in JAMMERS for k in kinds])
+    t_eff = np.where(
+        jam[None, :],
+        t_start + LINK_LOSS_ASSUMED_S,
+        t_start + np.maximum(flight, HARD_KILL_FLIGHT_FLOOR_S),
+    )
+    t_eff = np.where(in_reach_then, t_eff, np.nan)
+    if intercept.any():
+        ti = intercept_time(
+            pos, vel, site[intercept], speed[intercept], ready[intercept], HORIZON_S
+        )
+        t_eff[:, intercept] = ti
+        at[:, intercept] = pos[:, None, :] + vel[:, None, :] * np.nan_to_num(ti)[..., None]
+        far = np.linalg.norm(at[:, intercept] - site[intercept][None], axis=2) > rmax[intercept]
+        t_eff[:, intercept] = np.where(far, np.nan, ti)
+    now_dist = np.linalg.norm(pos[:, None, :] - site[None, :, :], axis=2)
+    too_close = (now_dist < rmin[None, :]) & ~jam[None, :]
+
+    # Collateral: who else is where the effect goes.
+    other_pos = np.array([[o.east_m, o.north_m, o.up_m] for o in others]).reshape(-1, 3)
+    aircraft = np.array([o.object_class == "aircraft" for o in others], dtype=bool)
+    coop = np.array([o.cooperative and o.object_class == "drone" for o in others], dtype=bool)
+    centre, radius = debris_footprint(at.reshape(-1, 3), np.repeat(vel, m, axis=0))
+    centre, radius = centre.reshape(n, m, 2), radius.reshape(n, m)
+
+    out: list[list[Option]] = []
+    for i, view in enumerate(targets):
+        ctx = contexts.get(view.track_id)
+        ttb = view.time_to_breach_s
+        opts: list[tuple[tuple[int, int, int, int, float], Option]] = []
+        for j, eff in enumerate(effectors):
+            st = states.get(eff.name) or EffectorState(shots_left=eff.shots)
+            blocked: list[str] = []
+            warns: list[str] = []
+            doubt = False
+            te = float(t_eff[i, j]) if np.isfinite(t_eff[i, j]) else None
+            if not st.online:
+                blocked.append("effector node offline")
+            if eff.shots > 0 and st.shots_left <= 0:
+                blocked.append("magazine empty")
+            if st.busy_with is not None:
+                blocked.append(f"busy with engagement {st.busy_with}")
+            if te is None:
+                blocked.append(f"out of reach within {HORIZON_S:.0f} s")
+            if too_close[i, j]:
+                blocked.append("inside its minimum range")
+            others_ij = [k for k, o in enumerate(others) if o.track_id != view.track_id]
+            if eff.kind in JAMMERS and others_ij:
+                boresight = np.degrees(
+                    np.arctan2(at[i, j, 0] - site[j, 0], at[i, j, 1] - site[j, 1])
+                )
+                reach = rmax[j] + (GNSS_AIRCRAFT_MARGIN_M if eff.kind == "gnss_jammer" else 0.0)
+                hit = in_sector(
+                    other_pos[others_ij],
+                    site[j : j + 1],
+                    np.array([boresight]),
+                    np.array([eff.beamwidth_deg]),
+                    np.array([reach]),
+                    np.zeros(1),
+                )[:, 0]
+                for k, flag in zip(others_ij, hit, strict=True):
+                    if not flag:
+                        continue
+                    o = others[k]
+                    if eff.kind == "gnss_jammer" and aircraft[k]:
+                        who = o.icao or f"track {o.track_id}"
+                        blocked.append(f"manned aircraft {who} within GNSS jamming range")
+                    elif (
+                        coop[k]
+                        and math.dist((o.east_m, o.north_m, o.up_m), tuple(site[j])) <= rmax[j]
+                    ):
+                        who = o.uas_id or f"track {o.track_id}"
+                        warns.append(f"would also jam cooperative drone {who}")
+            if eff.kind == "hard_kill":
+                for zg in no_fire:
+                    gap = float(zg.distance_m(np.array([[*centre[i, j], 0.0]]))[0])
+                    if gap <= radius[i, j]:
+                        blocked.append(f"debris would fall in no-fire area {zg.zone.name}")
+                if others_ij:
+                    clear = segment_clearance(
+                        site[j : j + 1], at[i, j][None, :], other_pos[others_ij]
+                    )[0, 0]
+                    for k, c in zip(others_ij, clear, strict=True):
+                        if c <= LINE_OF_FIRE_M:
+                            blocked.append(f"track {others[k].track_id} in the line of fire")
+            if eff.kind in ("net", "interceptor"):
+                for zg in no_fire:
+                    if bool(zg.inside(np.array([[*at[i, j, :2], 0.0]]))[0]) and te is not None:
+                        warns.append(f"net would come down in no-fire area {zg.zone.name}")
+            if (
+                eff.kind == "rf_jammer"
+                and rf_detection
+                and view.rf_protocol is None
+                and ctx is not None
+                and t_s - ctx.first_seen_t_s >= LINK_DOUBT_S
+            ):
+                doubt = True
+                warns.append("no control link heard by the RF detectors: autonomous?")
+            if view.rf_protocol is not None and eff.kind == "rf_jammer":
+                warns.append(f"link fingerprinted: {view.rf_protocol}")
+            if ctx is not None and eff.kind in ctx.failed_kinds:
+                doubt = True
+                warns.append(f"{eff.kind} had no effect on this track before")
+            # Inside a zone the time to breach is 0: nothing comes before that breach.
+            before = te is not None and (ttb is None or te < ttb)
+            opt = Option(
+                effector=eff.name,
+                kind=eff.kind,
+                usable=not blocked,
+                t_effect_s=te,
+                before_breach=before,
+                p_effect=eff.p_effect,
+                blocked_by=tuple(blocked),
+                warnings=tuple(warns),
+                doubt=doubt,
+            )
+            opts.append((opt.rank_key(eff.force_rank), opt))
+        opts.sort(key=lambda kv: kv[0])
+        out.append([o for _, o in opts])
+    return out

@@ -1,0 +1,451 @@
+"""Simulated effectors: SAPIENT effector nodes whose effects change the simulated drones' flight.
+
+Each :class:`EffectorSim` is a BSI Flex 335 v2.0 edge node of node type JAMMER (RF and GNSS
+jammers) or KINETIC (net launcher, interceptor drone, hard kill). It registers with two modes,
+``Standby`` and ``Engage``, and the LOOK_AT and MODE_CHANGE commands; it sends a StatusReport
+every ``status_interval_s`` with its mode, its location and, if it has one, ``Magazine <n>``.
+It answers each Task addressed to it with a TaskAck: a ``look_at`` location aims it, a
+``mode_change`` to ``Engage`` (only once aimed) or ``Standby`` starts or stops it; anything else
+is rejected with the reason. It never acts on its own: without an Engage task it does nothing.
+
+While engaged, every simulator tick (:meth:`EffectorSim.scan`) it acts on the *true* targets,
+as the real thing would, through :meth:`luchtwacht.sim.effects.Countered.apply`:
+
+* **RF jammer**: every drone with its link on the air (``emits_rf``) inside the beam (centred
+  on the aim point) and range, whose link's band (its ``rf_link`` carrier, 2.4 GHz ISM if none
+  is given) overlaps one the jammer covers, loses its link once jammed continuously for its
+  link-loss timeout: it flies its failsafe. Cooperative drones in the beam too.
+* **GNSS jammer**: every drone navigating by GNSS in range flies its GNSS failsafe after 1 s.
+* **Net launcher / hard kill**: acquires the drone nearest the aim point (within
+  :data:`ACQUIRE_M`), fires (one round from the magazine), and after the flight time the
+  round takes effect with probability ``p_effect`` (netted: ``captured``; hard kill:
+  ``downed``); it fires again after :data:`RELOAD_S` while still engaged.
+* **Interceptor**: launches ``ready_s`` after Engage, flies at ``speed_ms`` toward the aim
+  point, homing on the nearest drone once within :data:`SEEKER_M` (its own seeker); within
+  :data:`CAPTURE_M` it nets it with probability ``p_effect``, else passes and turns back. Not a
+  radar target itself (a simplification: a real interceptor would be seen and must be
+  identified as friendly).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from sapient_msg.bsi_flex_335_v2_0 import task_pb2
+
+from luchtwacht.counter.catalogue import (
+    ENGAGE_MODE,
+    SAPIENT_NODE_TYPE,
+    STANDBY_MODE,
+    EffectorSpec,
+)
+from luchtwacht.geo import SiteOrigin
+from luchtwacht.ingest.sapient import (
+    SapientError,
+    SapientMessage,
+    frame,
+    location_geodetic,
+    new_ulid,
+    split_frames,
+)
+from luchtwacht.model.detection import ObjectClass
+from luchtwacht.sim.effects import Countered
+from luchtwacht.sim.targets import Target
+
+ICD_VERSION = "BSI Flex 335 v2.0"
+TICK_S = 0.1
+ACQUIRE_M = 60.0  # a kinetic effector acquires a drone this close to where it is aimed
+RELOAD_S = 4.0  # time between rounds while engaged
+SEEKER_M = 250.0  # an interceptor homes on a drone this close
+CAPTURE_M = 3.0  # …and nets it when this close
+GNSS_LOSS_S = 1.0  # a flight controller declares GNSS lost this long after jamming starts
+DEFAULT_LINK_MHZ = (2430.0, 2450.0)  # a drone link with no rf_link given: 2.4 GHz ISM
+
+
+@dataclass(frozen=True, slots=True)
+class EffectLog:
+    """One thing an effector did, for the evaluation (truth side)."""
+
+    t_s: float
+    effector: str
+    action: str  # "fired", "effect", "miss", "launched", "jammed"
+    target: str | None = None
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class _Round:
+    target: str
+    impact_s: float
+
+
+@dataclass(slots=True)
+class EffectorSim:
+    """One simulated effector node (see the module doc)."""
+
+    spec: EffectorSpec
+    origin: SiteOrigin
+    epoch_s: float
+    seed: int
+    lat_deg: float = 0.0
+    lon_deg: float = 0.0
+    alt_m: float = 0.0
+    status_interval_s: float = 5.0
+    latency_s: float = 0.05
+    next_scan_s: float = 0.0
+    mode: str = STANDBY_MODE
+    aim_enu: tuple[float, float, float] | None = None
+    shots_left: int = 0
+    log: list[EffectLog] = field(default_factory=list)
+    tasks: dict[str, str] = field(default_factory=dict)  # task id → TaskAck status
+    rng: np.random.Generator = field(init=False)
+    _registered: bool = False
+    _next_status_s: float = 0.0
+    _jammed_since: dict[str, float] = field(default_factory=dict)
+    _rounds: list[_Round] = field(default_factory=list)
+    _next_fire_s: float = 0.0
+    _engaged_at: float | None = None
+    _uav: np.ndarray | None = None  # the interceptor's position while airborne
+    _uav_cooldown_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+        self.shots_left = self.spec.shots
+        e, n, u = self.spec.enu_m
+        geo = self.origin.to_geodetic(np.array([[e, n, u]]))[0]
+        self.lat_deg, self.lon_deg, self.alt_m = float(geo[0]), float(geo[1]), float(geo[2])
+
+    # --- SAPIENT out --------------------------------------------------------------------------
+
+    def _header(self, t_s: float) -> dict[str, object]:
+        stamp = dt.datetime.fromtimestamp(self.epoch_s + t_s, tz=dt.UTC)
+        return {"timestamp": stamp.isoformat().replace("+00:00", "Z"), "nodeId": self.spec.node_id}
+
+    def registration(self, t_s: float) -> SapientMessage:
+        """The node's Registration: effector node type, Standby/Engage modes, taskable commands."""
+        commands = [
+            {
+                "units": units,
+                "completionTime": {"units": "TIME_UNITS_SECONDS", "value": self.spec.ready_s},
+                "type": kind,
+            }
+            for kind, units in (
+                ("COMMAND_TYPE_LOOK_AT", "location"),
+                ("COMMAND_TYPE_MODE_CHANGE", f"{STANDBY_MODE}, {ENGAGE_MODE}"),
+            )
+        ]
+        modes = [
+            {
+                "modeName": name,
+                "modeType": "MODE_TYPE_PERMANENT",
+                "settleTime": {"units": "TIME_UNITS_SECONDS", "value": self.spec.ready_s},
+                "scanType": "SCAN_TYPE_STEERABLE",
+                "trackingType": "TRACKING_TYPE_NONE",
+                "detectionDefinition": [
+                    {
+                        "locationType": {
+                            "locationUnits": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
+                            "locationDatum": "LOCATION_DATUM_WGS84_E",
+                        }
+                    }
+                ],
+                "task": {
+                    "concurrentTasks": 1,
+                    "regionDefinition": {
+                        "regionType": ["REGION_TYPE_AREA_OF_INTEREST"],
+                        "settleTime": {"units": "TIME_UNITS_SECONDS", "value": 1},
+                        "regionArea": [
+                            {
+                                "locationUnits": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
+                                "locationDatum": "LOCATION_DATUM_WGS84_E",
+                            }
+                        ],
+                    },
+                    "command": commands,
+                },
+            }
+            for name in (STANDBY_MODE, ENGAGE_MODE)
+        ]
+        body = {
+            **self._header(t_s),
+            "registration": {
+                "nodeDefinition": [
+                    {"nodeType": SAPIENT_NODE_TYPE[self.spec.kind], "nodeSubType": [self.spec.kind]}
+                ],
+                "icdVersion": ICD_VERSION,
+                "name": self.spec.name,
+                "shortName": self.spec.kind[:8].upper(),
+                "capabilities": [
+                    {
+                        "category": "Effector",
+                        "type": "MaxRange",
+                        "value": str(self.spec.max_range_m),
+                        "units": "m",
+                    }
+                ],
+                "statusDefinition": {
+                    "statusInterval": {
+                        "units": "TIME_UNITS_SECONDS",
+                        "value": self.status_interval_s,
+                    },
+                    "locationDefinition": {
+                        "locationUnits": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
+                        "locationDatum": "LOCATION_DATUM_WGS84_E",
+                    },
+                },
+                "modeDefinition": modes,
+                "configData": [{"manufacturer": "Luchtwacht simulator", "model": self.spec.kind}],
+            },
+        }
+        return json_format.ParseDict(body, SapientMessage())
+
+    def status_report(self, t_s: float) -> SapientMessage:
+        """Mode, location and (for effectors with one) the magazine."""
+        status: list[dict[str, object]] = []
+        if self.spec.shots > 0:
+            status.append(
+                {
+                    "statusLevel": "STATUS_LEVEL_INFORMATION_STATUS",
+                    "statusType": "STATUS_TYPE_OTHER",
+                    "statusValue": f"Magazine {self.shots_left}",
+                }
+            )
+        body = {
+            **self._header(t_s),
+            "statusReport": {
+                "reportId": new_ulid(self.epoch_s + t_s, self.rng),
+                "system": "SYSTEM_OK",
+                "info": "INFO_NEW" if not self._registered else "INFO_UNCHANGED",
+                "mode": self.mode,
+                "nodeLocation": {
+                    "x": self.lon_deg,
+                    "y": self.lat_deg,
+                    "z": self.alt_m,
+                    "xError": 1e-6,
+                    "yError": 1e-6,
+                    "zError": 1.0,
+                    "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
+                    "datum": "LOCATION_DATUM_WGS84_E",
+                },
+                "status": status,
+            },
+        }
+        return json_format.ParseDict(body, SapientMessage())
+
+    def scan(self, t_s: float, targets: list[Target] | tuple[Target, ...]) -> list[bytes]:
+        """One tick: act on the targets if engaged; the framed messages it sends now."""
+        self.next_scan_s = t_s + TICK_S
+        out: list[bytes] = []
+        if not self._registered:
+            out.append(frame(self.registration(t_s)))
+        if t_s >= self._next_status_s:
+            out.append(frame(self.status_report(t_s)))
+            self._registered = True
+            self._next_status_s = t_s + self.status_interval_s
+        self._act(t_s, targets)
+        return out
+
+    # --- SAPIENT in ---------------------------------------------------------------------------
+
+    def handle(self, t_s: float, data: bytes) -> list[bytes]:
+        """Take framed SAPIENT messages sent to this node; the framed TaskAcks it answers."""
+        out: list[bytes] = []
+        for body in split_frames(data) or []:
+            msg = SapientMessage()
+            try:
+                msg.ParseFromString(body)
+            except DecodeError:
+                continue
+            if msg.WhichOneof("content") != "task" or msg.destination_id not in (
+                "",
+                self.spec.node_id,
+            ):
+                continue
+            status, reason = self._take(t_s, msg.task)
+            self.tasks[msg.task.task_id] = status
+            ack: dict[str, object] = {"taskId": msg.task.task_id, "taskStatus": status}
+            if reason:
+                ack["reason"] = [reason]
+            reply = json_format.ParseDict({**self._header(t_s), "taskAck": ack}, SapientMessage())
+            out.append(frame(reply))
+            if status == "TASK_STATUS_ACCEPTED" and msg.task.command.WhichOneof("command") == (
+                "mode_change"
+            ):
+                out.append(frame(self.status_report(t_s)))  # the new mode, at once
+        return out
+
+    def _take(self, t_s: float, task: task_pb2.Task) -> tuple[str, str]:
+        if task.control == task_pb2.Task.CONTROL_STOP:
+            self._stand_down()
+            return "TASK_STATUS_ACCEPTED", ""
+        if task.control != task_pb2.Task.CONTROL_START:
+            return "TASK_STATUS_REJECTED", "control must be START or STOP"
+        which = task.command.WhichOneof("command")
+        if which == "look_at":
+            where = task.command.look_at
+            if where.WhichOneof("fov_oneof") != "location_list" or not len(
+                where.location_list.locations
+            ):
+                return "TASK_STATUS_REJECTED", "look_at needs a location"
+            try:
+                lat, lon, alt = location_geodetic(
+                    where.location_list.locations[0], "Task.command.look_at.location_list"
+                )
+            except SapientError as exc:
+                return "TASK_STATUS_REJECTED", f"look_at location: {exc}"
+            enu = self.origin.to_enu(np.array([lat]), np.array([lon]), np.array([alt]))[0]
+            self.aim_enu = (float(enu[0]), float(enu[1]), float(enu[2]))
+            return "TASK_STATUS_ACCEPTED", ""
+        if which == "mode_change":
+            mode = task.command.mode_change
+            if mode == STANDBY_MODE:
+                self._stand_down()
+                return "TASK_STATUS_ACCEPTED", ""
+            if mode != ENGAGE_MODE:
+                return "TASK_STATUS_REJECTED", f"unknown mode {mode!r}: Standby or Engage"
+            if self.aim_enu is None:
+                return "TASK_STATUS_REJECTED", "not aimed: send look_at first"
+            if self.spec.shots > 0 and self.shots_left <= 0:
+                return "TASK_STATUS_REJECTED", "magazine empty"
+            self.mode, self._engaged_at = ENGAGE_MODE, t_s
+            self._next_fire_s = t_s + self.spec.ready_s
+            return "TASK_STATUS_ACCEPTED", ""
+        if which == "request" and task.command.request.lower() == "stop":
+            self._stand_down()
+            return "TASK_STATUS_ACCEPTED", ""
+        return "TASK_STATUS_REJECTED", f"command {which} not supported: look_at or mode_change"
+
+    def _stand_down(self) -> None:
+        self.mode, self._engaged_at = STANDBY_MODE, None
+        self._jammed_since.clear()
+        self._uav = None
+
+    # --- effects ------------------------------------------------------------------------------
+
+    def _act(self, t_s: float, targets: list[Target] | tuple[Target, ...]) -> None:
+        for rnd in [r for r in self._rounds if r.impact_s <= t_s]:
+            self._rounds.remove(rnd)
+            self._resolve(t_s, rnd.target, targets)
+        if self.mode != ENGAGE_MODE or self._engaged_at is None or self.aim_enu is None:
+            return
+        if t_s < self._engaged_at + self.spec.ready_s:
+            return
+        kind = self.spec.kind
+        if kind in ("rf_jammer", "gnss_jammer"):
+            self._jam(t_s, targets)
+        elif kind in ("net", "hard_kill"):
+            self._fire(t_s, targets)
+        else:
+            self._fly(t_s, targets)
+
+    def _drones(
+        self, t_s: float, targets: list[Target] | tuple[Target, ...]
+    ) -> list[tuple[Target, Countered, np.ndarray]]:
+        out = []
+        for tgt in targets:
+            if tgt.true_class != ObjectClass.DRONE or not isinstance(tgt.path, Countered):
+                continue
+            s = tgt.path.state(t_s)
+            if s is not None:
+                out.append((tgt, tgt.path, np.asarray(s[0], dtype=float)))
+        return out
+
+    def _jam(self, t_s: float, targets: list[Target] | tuple[Target, ...]) -> None:
+        site = np.asarray(self.spec.enu_m, dtype=float)
+        aim = np.asarray(self.aim_enu, dtype=float)
+        boresight = math.degrees(math.atan2(aim[0] - site[0], aim[1] - site[1]))
+        hit_now: set[str] = set()
+        for tgt, path, pos in self._drones(t_s, targets):
+            d = pos - site
+            if float(np.linalg.norm(d)) > self.spec.max_range_m:
+                continue
+            az = math.degrees(math.atan2(d[0], d[1]))
+            off = abs((az - boresight + 180.0) % 360.0 - 180.0)
+            if self.spec.beamwidth_deg < 360.0 and off > self.spec.beamwidth_deg / 2:
+                continue
+            if self.spec.kind == "rf_jammer":
+                if not tgt.emits_rf or not self._in_band(tgt):
+                    continue
+                behaviour, delay = path.link_loss.behaviour, path.link_loss.delay_s
+            else:
+                if not tgt.gnss_nav:
+                    continue
+                behaviour, delay = path.link_loss.gnss_behaviour, GNSS_LOSS_S
+            hit_now.add(tgt.name)
+            since = self._jammed_since.setdefault(tgt.name, t_s)
+            if t_s - since >= delay - 1e-9 and path.apply(t_s, behaviour, self.spec.name):
+                self.log.append(EffectLog(t_s, self.spec.name, "effect", tgt.name, behaviour))
+        for name in [n for n in self._jammed_since if n not in hit_now]:
+            del self._jammed_since[name]
+
+    def _in_band(self, tgt: Target) -> bool:
+        if tgt.rf_link is not None:
+            lo = tgt.rf_link.centre_mhz - tgt.rf_link.bandwidth_mhz / 2
+            hi = tgt.rf_link.centre_mhz + tgt.rf_link.bandwidth_mhz / 2
+        else:
+            lo, hi = DEFAULT_LINK_MHZ
+        return any(b_lo < hi and lo < b_hi for b_lo, b_hi in self.spec.bands_mhz)
+
+    def _nearest_to_aim(
+        self, t_s: float, targets: list[Target] | tuple[Target, ...], limit_m: float
+    ) -> tuple[Target, Countered, np.ndarray] | None:
+        aim = np.asarray(self.aim_enu, dtype=float)
+        best, best_d = None, limit_m
+        for item in self._drones(t_s, targets):
+            if item[1].effect in ("captured", "downed"):
+                continue
+            d = float(np.linalg.norm(item[2] - aim))
+            if d <= best_d:
+                best, best_d = item, d
+        return best
+
+    def _fire(self, t_s: float, targets: list[Target] | tuple[Target, ...]) -> None:
+        if t_s < self._next_fire_s or self.shots_left <= 0 or self._rounds:
+            return
+        found = self._nearest_to_aim(t_s, targets, ACQUIRE_M)
+        if found is None:
+            return
+        tgt, _, pos = found
+        rng = float(np.linalg.norm(pos - np.asarray(self.spec.enu_m)))
+        if not self.spec.min_range_m <= rng <= self.spec.max_range_m:
+            return
+        self.shots_left -= 1
+        self._rounds.append(_Round(tgt.name, t_s + rng / self.spec.speed_ms))
+        self._next_fire_s = t_s + RELOAD_S
+        self.log.append(EffectLog(t_s, self.spec.name, "fired", tgt.name, f"{rng:.0f} m"))
+
+    def _resolve(self, t_s: float, name: str, targets: list[Target] | tuple[Target, ...]) -> None:
+        tgt = next((t for t in targets if t.name == name), None)
+        if tgt is None or not isinstance(tgt.path, Countered):
+            return
+        effect = "captured" if self.spec.kind in ("net", "interceptor") else "downed"
+        if self.rng.random() < self.spec.p_effect and tgt.path.apply(t_s, effect, self.spec.name):
+            self.log.append(EffectLog(t_s, self.spec.name, "effect", name, effect))
+        else:
+            self.log.append(EffectLog(t_s, self.spec.name, "miss", name))
+
+    def _fly(self, t_s: float, targets: list[Target] | tuple[Target, ...]) -> None:
+        site = np.asarray(self.spec.enu_m, dtype=float)
+        if self._uav is None:
+            if self.shots_left <= 0:
+                return
+            self.shots_left -= 1
+            self._uav = site.copy()
+            self.log.append(EffectLog(t_s, self.spec.name, "launched"))
+        found = self._nearest_to_aim(t_s, targets, math.inf)
+        goal = np.asarray(self.aim_enu, dtype=float)
+        homing = None
+        if found is not None and float(np.linalg.norm(found[2] - self._uav)) <= SEEKER_M:
+            homing, goal = found, found[2]
+        step = self.spec.speed_ms * TICK_S
+        gap = goal - self._uav
+        dist = float(np.linalg.norm(gap))
+        self._uav = goal.copy() if dist <= step else self._uav + gap * (step / dist)
+        if homing is not None and dist <= max(CAPTURE_M, step) and t_s >= self._uav_cooldown_s:
+            self._uav_cooldown_s = t_s + 3.0  # a pass: it takes a few seconds to come round
+            self._resolve(t_s, homing[0].name, targets)

@@ -1,0 +1,242 @@
+"""The counter stage's life cycle: recommend, authorise, task over SAPIENT, assess, audit."""
+
+from __future__ import annotations
+
+import pytest
+
+from luchtwacht.counter.authority import (
+    Authority,
+    OperatorAccount,
+    PermissionDenied,
+    hash_password,
+)
+from luchtwacht.counter.catalogue import ENGAGE_MODE, STANDBY_MODE, EffectorSpec
+from luchtwacht.counter.engagement import (
+    ASSESS_GRACE_S,
+    HOLD_S,
+    CounterError,
+    CounterUas,
+)
+from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, NodeState, SapientMessage
+from luchtwacht.ingest.sapient_rules import validate
+from luchtwacht.model.track import ThreatLevel, TrackView
+from tests.counter.helpers import T0, effector, online, view
+
+PW = "correct horse battery"
+HASH = hash_password(PW, n=2**10)
+
+
+class Stage:
+    """A counter stage with one effector, three accounts and an audit list."""
+
+    def __init__(self, spec: EffectorSpec, **kw: object) -> None:
+        self.audit: list[tuple[float, str, dict[str, object]]] = []
+        accounts = [
+            OperatorAccount("cmdr", "commander", HASH),
+            OperatorAccount("op", "operator", HASH),
+            OperatorAccount("eye", "viewer", HASH),
+        ]
+        self.auth = Authority(accounts, audit=lambda t, k, p: self.audit.append((t, k, p)))
+        self.spec = spec
+        self.cu = CounterUas(
+            DEFAULT_FUSION_NODE_ID, [spec], self.auth, audit=lambda t, k, p: self.audit.append((t, k, p)),
+            **kw,  # type: ignore[arg-type]
+        )  # fmt: skip
+        self.node = online(spec)
+        self.t = T0
+
+    def token(self, user: str) -> str:
+        return self.auth.authenticate(user, PW, self.t).token
+
+    def step(self, *views: TrackView, dt: float = 1.0) -> None:
+        self.t += dt
+        self.node.last_status_t_s = self.t
+        self.cu.update(self.t, list(views), {self.spec.node_id: self.node})
+
+    def kinds(self) -> list[str]:
+        return [k for _, k, _ in self.audit]
+
+
+def _tasks(cu: CounterUas) -> list[SapientMessage]:
+    msgs = [m for _, m in cu.take_tasks()]
+    for m in msgs:
+        validate(m)  # every task we send passes the ICD rules we hold others to
+    return msgs
+
+
+def test_only_a_commander_may_approve_and_refusals_are_audited() -> None:
+    s = Stage(effector("rf_jammer"))
+    s.step(view(1, 0, 800))
+    (rec,) = s.cu.pending()
+    assert rec.options[0].effector == "rf_jammer" and rec.options[0].usable
+    with pytest.raises(PermissionDenied):
+        s.cu.approve(s.token("op"), rec.rec_id, "rf_jammer", s.t)
+    assert "auth.denied" in s.kinds()
+    assert s.cu.engagements == {} and _tasks(s.cu) == []  # nothing sent
+    eng = s.cu.approve(s.token("cmdr"), rec.rec_id, "rf_jammer", s.t)
+    assert eng.approved_by == "cmdr" and eng.state == "tasked"
+    assert rec.state == "approved" and s.cu.pending() == []
+    aim, engage = _tasks(s.cu)
+    assert aim.destination_id == s.spec.node_id
+    assert aim.task.command.WhichOneof("command") == "look_at"
+    assert engage.task.command.mode_change == ENGAGE_MODE
+    approved = next(p for _, k, p in s.audit if k == "counter.approved")
+    assert approved["by"] == "cmdr" and approved["role"] == "commander"
+    assert "counter.tasked" in s.kinds()
+
+
+def test_a_viewer_cannot_even_reject_but_an_operator_can() -> None:
+    s = Stage(effector("rf_jammer"))
+    s.step(view(1, 0, 800))
+    (rec,) = s.cu.pending()
+    with pytest.raises(PermissionDenied):
+        s.cu.reject(s.token("eye"), rec.rec_id, s.t)
+    s.cu.reject(s.token("op"), rec.rec_id, s.t, "friendly: police drone")
+    assert rec.state == "rejected" and rec.decided_by == "op"
+    with pytest.raises(CounterError, match="is rejected"):
+        s.cu.approve(s.token("cmdr"), rec.rec_id, "rf_jammer", s.t)
+
+
+def test_approval_is_judged_again_and_refused_when_blocked() -> None:
+    s = Stage(effector("net", max_range_m=300.0))
+    s.step(view(1, 0, 200, up=50.0))
+    (rec,) = s.cu.pending()
+    assert rec.options[0].usable
+    s.node.system = "SYSTEM_ERROR"  # the launcher reports a fault before the decision
+    s.step(view(1, 0, 200, up=50.0))
+    with pytest.raises(CounterError, match="effector node offline"):
+        s.cu.approve(s.token("cmdr"), rec.rec_id, "net", s.t)
+    assert "counter.approval_refused" in s.kinds()
+    with pytest.raises(CounterError, match="no option"):
+        s.cu.approve(s.token("cmdr"), rec.rec_id, "laser", s.t)
+
+
+def test_effector_ack_moves_to_engaging_and_a_rejection_to_refused() -> None:
+    s = Stage(effector("rf_jammer"))
+    s.step(view(1, 0, 800))
+    eng = s.cu.approve(s.token("cmdr"), s.cu.pending()[0].rec_id, "rf_jammer", s.t)
+    _tasks(s.cu)
+    assert eng.engage_task_id is not None
+    s.node.task_acks[eng.engage_task_id] = "TASK_STATUS_ACCEPTED"
+    s.step(view(1, 0, 800, speed=8.0, heading=180.0))
+    assert eng.state == "engaging"
+    # Each cycle while engaging, the effector is re-aimed at the fused track.
+    (aim,) = _tasks(s.cu)
+    assert aim.task.command.WhichOneof("command") == "look_at"
+
+    s2 = Stage(effector("rf_jammer"))
+    s2.step(view(1, 0, 800))
+    e2 = s2.cu.approve(s2.token("cmdr"), s2.cu.pending()[0].rec_id, "rf_jammer", s2.t)
+    assert e2.engage_task_id is not None
+    s2.node.task_acks[e2.engage_task_id] = "TASK_STATUS_REJECTED"
+    s2.step(view(1, 0, 800))
+    assert e2.state == "refused" and not e2.active
+    # The effector is free again and the track gets a new recommendation.
+    assert s2.cu.pending() and s2.cu.pending()[0].options[0].usable
+
+
+def _engaged(spec: EffectorSpec, first: TrackView) -> tuple[Stage, int]:
+    s = Stage(spec)
+    s.step(first)
+    eng = s.cu.approve(s.token("cmdr"), s.cu.pending()[0].rec_id, spec.name, s.t)
+    assert eng.engage_task_id is not None
+    s.node.task_acks[eng.engage_task_id] = "TASK_STATUS_ACCEPTED"
+    _tasks(s.cu)
+    return s, eng.eng_id
+
+
+def test_a_jammed_drone_that_stops_is_assessed_hovering_then_stood_down() -> None:
+    s, eid = _engaged(effector("rf_jammer"), view(1, 0, 800, speed=10.0, heading=180.0))
+    for k in range(4):
+        s.step(view(1, 0, 790 - 10 * k, speed=10.0, heading=180.0))
+    assert s.cu.engagements[eid].outcome is None
+    for _ in range(6):
+        s.step(view(1, 0, 750, speed=0.3))
+    eng = s.cu.engagements[eid]
+    assert eng.outcome == "hovering" and eng.state == "assessed"
+    standby = _tasks(s.cu)[-1]
+    assert standby.task.command.mode_change == STANDBY_MODE
+    assert ("counter.assessed", "hovering") in [
+        (k, p["detail"]) for _, k, p in s.audit if k == "counter.assessed"
+    ]
+
+
+def test_a_drone_that_sinks_is_landing_and_one_that_drops_out_falling_is_down() -> None:
+    s, eid = _engaged(effector("rf_jammer"), view(1, 0, 800, speed=10.0, heading=180.0))
+    for k in range(5):
+        s.step(view(1, 0, 700, up=80.0 - 2.0 * k, speed=0.5, climb=-2.0))
+    assert s.cu.engagements[eid].outcome == "landing"
+
+    hk = effector("hard_kill", at=(0.0, 0.0, 2.0))
+    s, eid = _engaged(hk, view(1, 0, 600, speed=10.0, heading=180.0))
+    s.step(view(1, 0, 590, up=70.0, speed=3.0, climb=-9.0))
+    s.step()  # the track is gone
+    assert s.cu.engagements[eid].outcome == "down"
+
+
+def test_no_change_by_the_deadline_is_no_effect_and_the_kind_is_doubted_after() -> None:
+    spec = effector("rf_jammer")
+    s, eid = _engaged(spec, view(1, 0, 800, speed=5.0, heading=180.0))
+    eng = s.cu.engagements[eid]
+    n = int(eng.expected_effect_s + ASSESS_GRACE_S) + 2
+    for k in range(n):
+        s.step(view(1, 0, 795 - 5 * k, speed=5.0, heading=180.0, ttb=100.0))
+    assert eng.outcome == "no_effect"
+    s.step(view(1, 0, 700, speed=5.0, heading=180.0, ttb=100.0))
+    (rec,) = s.cu.pending()
+    (opt,) = rec.options
+    assert opt.doubt and "rf_jammer had no effect on this track before" in opt.warnings
+
+
+def test_a_track_lost_mid_engagement_is_handed_over_to_the_new_track_there() -> None:
+    s, eid = _engaged(effector("rf_jammer"), view(1, 0, 800, speed=10.0, heading=180.0))
+    s.step(view(1, 0, 790, speed=10.0, heading=180.0))
+    s.step()  # lost in a hard turn
+    assert s.cu.engagements[eid].active
+    s.step(view(9, 20, 780, speed=6.0, heading=0.0))  # a new track where it was
+    eng = s.cu.engagements[eid]
+    assert eng.track_id == 9 and "counter.handover" in s.kinds()
+
+
+def test_recommendation_rides_out_a_flicker_then_expires() -> None:
+    s = Stage(effector("rf_jammer"))
+    s.step(view(1, 0, 800))
+    (rec,) = s.cu.pending()
+    s.step(view(1, 0, 800, threat=ThreatLevel.MEDIUM))
+    s.step(view(1, 0, 800))
+    assert s.cu.pending() == [rec]  # the same one: the operator's clock did not restart
+    for _ in range(int(HOLD_S) + 1):
+        s.step(view(1, 0, 800, threat=ThreatLevel.MEDIUM))
+    assert rec.state == "expired" and rec.reason == "no longer a threat"
+    s.step(view(1, 0, 800))
+    (new,) = s.cu.pending()
+    s.step()
+    assert new.state == "expired" and new.reason == "track dropped"
+
+
+def test_cease_needs_the_right_and_stands_the_effector_down() -> None:
+    s, eid = _engaged(effector("rf_jammer"), view(1, 0, 800))
+    with pytest.raises(PermissionDenied):
+        s.cu.cease(s.token("eye"), eid, s.t)
+    s.cu.cease(s.token("op"), eid, s.t, "aircraft on approach")
+    assert s.cu.engagements[eid].state == "ceased"
+    (standby,) = _tasks(s.cu)
+    assert standby.task.command.mode_change == STANDBY_MODE
+    with pytest.raises(CounterError, match="not active"):
+        s.cu.cease(s.token("op"), eid, s.t)
+
+
+def test_effector_magazine_and_silence_come_from_its_sapient_status() -> None:
+    spec = effector("net", max_range_m=400.0)
+    s = Stage(spec)
+    s.node = online(spec, magazine=0)
+    s.step(view(1, 0, 200, up=50.0))
+    assert s.cu.states["net"].shots_left == 0
+    assert "magazine empty" in s.cu.pending()[0].options[0].blocked_by
+    s.node = online(spec, magazine=3)
+    s.step(view(1, 0, 200, up=50.0))
+    assert s.cu.states["net"].shots_left == 3 and s.cu.states["net"].online
+    s.node = NodeState(spec.node_id)  # never registered
+    s.t += 1
+    s.cu.update(s.t, [view(1, 0, 200, up=50.0)], {spec.node_id: s.node})
+    assert not s.cu.states["net"].online
