@@ -148,3 +148,15 @@ def test_hard_kill_blocked_by_no_fire_area_and_line_of_fire() -> None:
 def test_no_targets_or_no_effectors() -> None:
     assert options_for([], [effector("net")], {}, [], [], {}, T0, False) == []
     assert options_for([view(1, 0, 1)], [], {}, [], [], {}, T0, False) == [[]]
+
+
+def test_an_option_that_would_hit_a_cooperative_drone_ranks_after_a_clean_one() -> None:
+    jam = effector("rf_jammer", beamwidth_deg=60.0)
+    net = effector("net", at=(0.0, 600.0, 2.0), max_range_m=400.0)
+    drone = view(1, 0, 800, up=60.0)
+    hobby = view(4, 60, 700, coop=True, uas_id="HOBBY")
+    ranked = options_for([drone], [jam, net], {}, [drone, hobby], [], {}, T0, False)[0]
+    assert [o.kind for o in ranked] == ["net", "rf_jammer"]
+    assert ranked[1].collateral and ranked[1].usable
+    alone = options_for([drone], [jam, net], {}, [drone], [], {}, T0, False)[0]
+    assert [o.kind for o in alone] == ["rf_jammer", "net"]

@@ -475,7 +475,12 @@ class CounterUas:
         last = eng._last
         outcome: str | None = None
         if view is None:
-            falling = last is not None and (last.climb_ms < -FALL_MS or last.up_m < LOW_M)
+            # Kinetic effects bring a drone down fast; a jammed one comes down by landing,
+            # which is seen before the track ends (a noisy climb rate alone is no proof).
+            kinetic = eng.effector.kind not in JAMMERS
+            falling = last is not None and (
+                last.up_m < LOW_M or (kinetic and last.climb_ms < -FALL_MS)
+            )
             if eng._lost_t_s is None:
                 eng._lost_t_s = t_s
             view = None if falling else self._handover(t_s, eng)

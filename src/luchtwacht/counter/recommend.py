@@ -18,7 +18,8 @@ effector on site is judged at once over all tracks × effectors (``counter.geome
   or a kind that had no effect on this track before).
 
 Options rank: usable ones first; then those in effect before the breach; then those without
-doubt; then least force (:data:`~luchtwacht.counter.catalogue.FORCE_ORDER`); then soonest.
+doubt; then those without collateral; then least force
+(:data:`~luchtwacht.counter.catalogue.FORCE_ORDER`); then soonest.
 The software only proposes; :mod:`luchtwacht.counter.engagement` waits for an operator.
 """
 
@@ -73,11 +74,19 @@ class Option:
     blocked_by: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     doubt: bool = False
+    collateral: bool = False  # it would also hit someone else (a cooperative drone, …)
 
-    def rank_key(self, force_rank: int) -> tuple[int, int, int, int, float]:
-        """Sort key: usable, before the breach, undoubted, least force, soonest."""
+    def rank_key(self, force_rank: int) -> tuple[int, int, int, int, int, float]:
+        """Sort key: usable, before breach, undoubted, no collateral, least force, soonest."""
         t = self.t_effect_s if self.t_effect_s is not None else math.inf
-        return (int(not self.usable), int(not self.before_breach), int(self.doubt), force_rank, t)
+        return (
+            int(not self.usable),
+            int(not self.before_breach),
+            int(self.doubt),
+            int(self.collateral),
+            force_rank,
+            t,
+        )
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form for the audit log and the console."""
@@ -170,12 +179,12 @@ def options_for(
     for i, view in enumerate(targets):
         ctx = contexts.get(view.track_id)
         ttb = view.time_to_breach_s
-        opts: list[tuple[tuple[int, int, int, int, float], Option]] = []
+        opts: list[tuple[tuple[int, int, int, int, int, float], Option]] = []
         for j, eff in enumerate(effectors):
             st = states.get(eff.name) or EffectorState(shots_left=eff.shots)
             blocked: list[str] = []
             warns: list[str] = []
-            doubt = False
+            doubt = collateral = False
             te = float(t_eff[i, j]) if np.isfinite(t_eff[i, j]) else None
             if not st.online:
                 blocked.append("effector node offline")
@@ -214,6 +223,7 @@ def options_for(
                     ):
                         who = o.uas_id or f"track {o.track_id}"
                         warns.append(f"would also jam cooperative drone {who}")
+                        collateral = True
             if eff.kind == "hard_kill":
                 for zg in no_fire:
                     gap = float(zg.distance_m(np.array([[*centre[i, j], 0.0]]))[0])
@@ -230,6 +240,7 @@ def options_for(
                 for zg in no_fire:
                     if bool(zg.inside(np.array([[*at[i, j, :2], 0.0]]))[0]) and te is not None:
                         warns.append(f"net would come down in no-fire area {zg.zone.name}")
+                        collateral = True
             if (
                 eff.kind == "rf_jammer"
                 and rf_detection
@@ -256,6 +267,7 @@ def options_for(
                 blocked_by=tuple(blocked),
                 warnings=tuple(warns),
                 doubt=doubt,
+                collateral=collateral,
             )
             opts.append((opt.rank_key(eff.force_rank), opt))
         opts.sort(key=lambda kv: kv[0])

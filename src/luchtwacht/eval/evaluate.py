@@ -69,8 +69,8 @@ class TargetResult:
     fragmentations: int
     coverage: float
     recommend_s: float | None = None  # first countermeasure recommendation on one of its tracks
-    effect: str | None = None  # what an effector did to it (truth): a failsafe, captured, downed
-    effect_s: float | None = None  # …when
+    effect: str | None = None  # the first thing an effector did to it (truth): failsafe, …
+    effect_s: float | None = None  # …when (from then on it was no longer its pilot's)
     effect_by: str | None = None  # …which effector
 
 
@@ -315,7 +315,7 @@ def evaluate_run(
             default=None,
         )
         eff = tgt.path if isinstance(tgt.path, Countered) else None
-        hit = eff is not None and eff.effect is not None
+        first_fx = eff.history[0] if eff is not None and eff.history else None
         results.append(
             TargetResult(
                 name=tgt.name,
@@ -334,9 +334,9 @@ def evaluate_run(
                 fragmentations=fragments,
                 coverage=h.coverage(exist_cycles),
                 recommend_s=None if rec_t is None or t0 is None else rec_t - t0,
-                effect=eff.effect if eff is not None and hit else None,
-                effect_s=eff.at_s - t0 if eff is not None and hit and t0 is not None else None,
-                effect_by=eff.cause if eff is not None and hit else None,
+                effect=first_fx[1] if first_fx else None,
+                effect_s=first_fx[0] - t0 if first_fx and t0 is not None else None,
+                effect_by=first_fx[2] if first_fx else None,
             )
         )
     on_intruders = sum(1 for who in alert_target if who and role_of[who] in ALERTING_ROLES)
@@ -383,10 +383,9 @@ def _engagements(pipe: Pipeline, follows: dict[tuple[float, int], str]) -> list[
         target = follows.get((round(t_app, 6), _first_track(pipe, eng.eng_id)))
         path = by_name[target].path if target is not None else None
         real = (
-            isinstance(path, Countered)
-            and path.effect is not None
-            and path.cause == eng.effector.name
-            and path.at_s >= t_app
+            [(t, e) for t, e in path.effects_by(eng.effector.name) if t >= t_app]
+            if isinstance(path, Countered)
+            else []
         )
         out.append(
             EngagementResult(
@@ -397,8 +396,8 @@ def _engagements(pipe: Pipeline, follows: dict[tuple[float, int], str]) -> list[
                 approved_s=t_app,
                 assessed=eng.outcome,
                 assessed_s=None if eng.outcome_t_s is None else eng.outcome_t_s - pipe.epoch_s,
-                true_effect=path.effect if real and isinstance(path, Countered) else None,
-                true_effect_s=path.at_s if real and isinstance(path, Countered) else None,
+                true_effect=real[0][1] if real else None,
+                true_effect_s=real[0][0] if real else None,
             )
         )
     return out

@@ -22,7 +22,8 @@ as the real thing would, through :meth:`luchtwacht.sim.effects.Countered.apply`:
   ``downed``); it fires again after :data:`RELOAD_S` while still engaged.
 * **Interceptor**: launches ``ready_s`` after Engage, flies at ``speed_ms`` toward the aim
   point, homing on the nearest drone once within :data:`SEEKER_M` (its own seeker); within
-  :data:`CAPTURE_M` it nets it with probability ``p_effect``, else passes and turns back. Not a
+  :data:`CAPTURE_M` it nets it with probability ``p_effect``, else passes and turns back; after
+  :data:`MAX_PASSES` passes its net is spent and the next interceptor is launched. Not a
   radar target itself (a simplification: a real interceptor would be seen and must be
   identified as friendly).
 """
@@ -59,10 +60,11 @@ from luchtwacht.sim.targets import Target
 
 ICD_VERSION = "BSI Flex 335 v2.0"
 TICK_S = 0.1
-ACQUIRE_M = 60.0  # a kinetic effector acquires a drone this close to where it is aimed
+ACQUIRE_M = 150.0  # a kinetic effector acquires a drone this close to where it is aimed
 RELOAD_S = 4.0  # time between rounds while engaged
 SEEKER_M = 250.0  # an interceptor homes on a drone this close
 CAPTURE_M = 3.0  # …and nets it when this close
+MAX_PASSES = 3  # an interceptor's passes before its net is spent
 GNSS_LOSS_S = 1.0  # a flight controller declares GNSS lost this long after jamming starts
 DEFAULT_LINK_MHZ = (2430.0, 2450.0)  # a drone link with no rf_link given: 2.4 GHz ISM
 
@@ -112,6 +114,9 @@ class EffectorSim:
     _engaged_at: float | None = None
     _uav: np.ndarray | None = None  # the interceptor's position while airborne
     _uav_cooldown_s: float = 0.0
+    _uav_passes: int = 0
+    _last_scan_s: float | None = None
+    _reported_mode: str | None = None
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -205,7 +210,7 @@ class EffectorSim:
         return json_format.ParseDict(body, SapientMessage())
 
     def status_report(self, t_s: float) -> SapientMessage:
-        """Mode, location and (for effectors with one) the magazine."""
+        """Mode, location and (for effectors with one) the magazine; INFO_NEW when changed."""
         status: list[dict[str, object]] = []
         if self.spec.shots > 0:
             status.append(
@@ -220,7 +225,7 @@ class EffectorSim:
             "statusReport": {
                 "reportId": new_ulid(self.epoch_s + t_s, self.rng),
                 "system": "SYSTEM_OK",
-                "info": "INFO_NEW" if not self._registered else "INFO_UNCHANGED",
+                "info": "INFO_NEW" if self._reported_mode != self.mode else "INFO_UNCHANGED",
                 "mode": self.mode,
                 "nodeLocation": {
                     "x": self.lon_deg,
@@ -235,11 +240,14 @@ class EffectorSim:
                 "status": status,
             },
         }
+        self._reported_mode = self.mode
         return json_format.ParseDict(body, SapientMessage())
 
     def scan(self, t_s: float, targets: list[Target] | tuple[Target, ...]) -> list[bytes]:
         """One tick: act on the targets if engaged; the framed messages it sends now."""
         self.next_scan_s = t_s + TICK_S
+        dt = TICK_S if self._last_scan_s is None else max(t_s - self._last_scan_s, 0.0)
+        self._last_scan_s = t_s
         out: list[bytes] = []
         if not self._registered:
             out.append(frame(self.registration(t_s)))
@@ -247,7 +255,7 @@ class EffectorSim:
             out.append(frame(self.status_report(t_s)))
             self._registered = True
             self._next_status_s = t_s + self.status_interval_s
-        self._act(t_s, targets)
+        self._act(t_s, dt, targets)
         return out
 
     # --- SAPIENT in ---------------------------------------------------------------------------
@@ -312,8 +320,9 @@ class EffectorSim:
                 return "TASK_STATUS_REJECTED", "not aimed: send look_at first"
             if self.spec.shots > 0 and self.shots_left <= 0:
                 return "TASK_STATUS_REJECTED", "magazine empty"
-            self.mode, self._engaged_at = ENGAGE_MODE, t_s
-            self._next_fire_s = t_s + self.spec.ready_s
+            if self.mode != ENGAGE_MODE:  # a repeated Engage keeps the engagement's clock
+                self.mode, self._engaged_at = ENGAGE_MODE, t_s
+                self._next_fire_s = t_s + self.spec.ready_s
             return "TASK_STATUS_ACCEPTED", ""
         if which == "request" and task.command.request.lower() == "stop":
             self._stand_down()
@@ -327,7 +336,7 @@ class EffectorSim:
 
     # --- effects ------------------------------------------------------------------------------
 
-    def _act(self, t_s: float, targets: list[Target] | tuple[Target, ...]) -> None:
+    def _act(self, t_s: float, dt: float, targets: list[Target] | tuple[Target, ...]) -> None:
         for rnd in [r for r in self._rounds if r.impact_s <= t_s]:
             self._rounds.remove(rnd)
             self._resolve(t_s, rnd.target, targets)
@@ -341,7 +350,7 @@ class EffectorSim:
         elif kind in ("net", "hard_kill"):
             self._fire(t_s, targets)
         else:
-            self._fly(t_s, targets)
+            self._fly(t_s, dt, targets)
 
     def _drones(
         self, t_s: float, targets: list[Target] | tuple[Target, ...]
@@ -424,28 +433,33 @@ class EffectorSim:
         if tgt is None or not isinstance(tgt.path, Countered):
             return
         effect = "captured" if self.spec.kind in ("net", "interceptor") else "downed"
-        if self.rng.random() < self.spec.p_effect and tgt.path.apply(t_s, effect, self.spec.name):
+        if tgt.path.effect in ("captured", "downed"):
+            self.log.append(EffectLog(t_s, self.spec.name, "overtaken", name))  # already down
+        elif self.rng.random() < self.spec.p_effect and tgt.path.apply(t_s, effect, self.spec.name):
             self.log.append(EffectLog(t_s, self.spec.name, "effect", name, effect))
         else:
             self.log.append(EffectLog(t_s, self.spec.name, "miss", name))
 
-    def _fly(self, t_s: float, targets: list[Target] | tuple[Target, ...]) -> None:
+    def _fly(self, t_s: float, dt: float, targets: list[Target] | tuple[Target, ...]) -> None:
         site = np.asarray(self.spec.enu_m, dtype=float)
         if self._uav is None:
             if self.shots_left <= 0:
                 return
             self.shots_left -= 1
-            self._uav = site.copy()
+            self._uav, self._uav_passes = site.copy(), 0
             self.log.append(EffectLog(t_s, self.spec.name, "launched"))
         found = self._nearest_to_aim(t_s, targets, math.inf)
         goal = np.asarray(self.aim_enu, dtype=float)
         homing = None
         if found is not None and float(np.linalg.norm(found[2] - self._uav)) <= SEEKER_M:
             homing, goal = found, found[2]
-        step = self.spec.speed_ms * TICK_S
+        step = self.spec.speed_ms * dt
         gap = goal - self._uav
         dist = float(np.linalg.norm(gap))
         self._uav = goal.copy() if dist <= step else self._uav + gap * (step / dist)
         if homing is not None and dist <= max(CAPTURE_M, step) and t_s >= self._uav_cooldown_s:
             self._uav_cooldown_s = t_s + 3.0  # a pass: it takes a few seconds to come round
+            self._uav_passes += 1
             self._resolve(t_s, homing[0].name, targets)
+            if self._uav_passes >= MAX_PASSES and self._uav is not None:
+                self._uav = None  # net spent: the next attempt needs a fresh interceptor

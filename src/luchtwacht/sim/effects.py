@@ -42,20 +42,36 @@ class Countered:
     base: Trajectory
     link_loss: LinkLoss
     home_m: tuple[float, float, float]
-    effect: str | None = None
-    at_s: float = math.inf
-    cause: str = ""  # the effector that did it
-    _after: Trajectory | None = field(default=None, repr=False)
+    # Every effect that took, in time order: (from when, what, which effector, the path then).
+    history: list[tuple[float, str, str, Trajectory]] = field(default_factory=list, repr=False)
+
+    @property
+    def effect(self) -> str | None:
+        """The latest effect (None: none yet)."""
+        return self.history[-1][1] if self.history else None
+
+    @property
+    def at_s(self) -> float:
+        """When the first effect took: from then on the drone was no longer its pilot's."""
+        return self.history[0][0] if self.history else math.inf
+
+    @property
+    def cause(self) -> str:
+        """The effector of the latest effect."""
+        return self.history[-1][2] if self.history else ""
+
+    def effects_by(self, effector: str) -> list[tuple[float, str]]:
+        """(time, effect) of each effect this effector had on the drone."""
+        return [(t, e) for t, e, who, _ in self.history if who == effector]
 
     def apply(self, t_s: float, effect: str, cause: str) -> bool:
         """Make the drone fly ``effect`` from ``t_s`` on; False if it has no effect now."""
         if effect not in FAILSAFES + TERMINAL_EFFECTS:
             raise ValueError(f"unknown effect {effect!r}")
-        if self.effect in TERMINAL_EFFECTS or (
-            self.effect is not None and effect not in TERMINAL_EFFECTS
-        ):
+        latest = self.effect
+        if latest in TERMINAL_EFFECTS or (latest is not None and effect not in TERMINAL_EFFECTS):
             return False  # already down, or already in its failsafe
-        if t_s < self.at_s and self.effect is not None:
+        if self.history and t_s < self.history[-1][0]:
             return False  # effects apply in time order
         if self.state(t_s) is None:
             return False  # not flying (yet, or any more)
@@ -65,14 +81,15 @@ class Countered:
             after: Trajectory = _Braked(now, effect, home, self.link_loss)
         else:
             after = _Fall(now, t_s, effect)
-        self._after, self.effect, self.at_s, self.cause = after, effect, t_s, cause
+        self.history.append((t_s, effect, cause, after))
         return True
 
     def state(self, t_s: float) -> tuple[F64, F64] | None:
-        """The base path before the effect, the effect after it."""
-        if self._after is None or t_s < self.at_s:
-            return self.base.state(t_s)
-        return self._after.state(t_s)
+        """The base path before the first effect, then each effect from its time on."""
+        for at, _, _, path in reversed(self.history):
+            if t_s >= at:
+                return path.state(t_s)
+        return self.base.state(t_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +200,9 @@ def counterable(targets: tuple[Target, ...] | list[Target]) -> list[Target]:
             out.append(tgt)
             continue
         ll = tgt.link_loss or LinkLoss()
-        home = first_position(tgt.path) or (0.0, 0.0, 0.0)
+        # Home is the ground below where it first appears: a drone seen first in the air took
+        # off from somewhere there, and its failsafe lands it on the ground, not at that height.
+        first = first_position(tgt.path) or (0.0, 0.0, 0.0)
+        home = (first[0], first[1], 0.0)
         out.append(replace(tgt, path=Countered(tgt.path, ll, home)))
     return out
