@@ -637,3 +637,97 @@ def test_live_node_cues_a_pan_tilt_camera_onto_a_radar_track(tmp_path):
     assert (
         len(state.task_acks) >= 1 and 0 <= sent - len(state.task_acks) <= 1
     )  # last may be in flight
+
+
+def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
+    # A radar and an RF jammer connect as SAPIENT nodes over TCP. The radar's drone flies at the
+    # runway; the node proposes the jammer but sends it nothing until a commander, logged in
+    # from the accounts file, approves. Then the jammer gets look_at + Engage and acknowledges.
+    from luchtwacht.counter.authority import OperatorAccount, hash_password, save_accounts
+    from luchtwacht.counter.catalogue import ENGAGE_MODE
+    from luchtwacht.sim.effectors import EffectorSim
+    from luchtwacht.site import SiteEffectorSection
+
+    accounts = tmp_path / "operators.yaml"
+    save_accounts(accounts, [OperatorAccount("cdr", "commander", hash_password("pw", n=2**10))])
+    sc = default_scenario()
+    lat, lon, alt = (float(v) for v in sc.origin.to_geodetic(np.array(polar(50, 2000, 5))))
+    jam_id = "2f6b1c8e-0d3a-4e5f-9a7b-6c5d4e3f2a1b"
+    site = default_site().model_copy(
+        update={
+            "sapient": SapientSection(listen="127.0.0.1:0"),
+            "record": tmp_path / "e.sqlite",
+            "operators": accounts,
+            "effectors": [
+                SiteEffectorSection(
+                    name="jammer", node_id=jam_id, kind="rf_jammer", lat=lat, lon=lon, alt_m=alt
+                )
+            ],
+        }
+    )
+    node = LiveNode(site)
+    counter = node.core.counter
+    assert counter is not None
+    epoch = time.time()
+    radar = RadarSim(sc.radars[0], sc.origin, epoch, 1)
+    spec = counter.effectors[0]
+    jammer = EffectorSim(spec, sc.origin, epoch, 3)
+    got: list[SapientMessage] = []
+    sent_before_approval: list[int] = []
+
+    async def jammer_listens(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readexactly(4)
+            body = await reader.readexactly(struct.unpack("<I", head)[0])
+            got.append(parse_message(body))
+            for reply in jammer.handle(time.time() - epoch, head + body):
+                writer.write(reply)
+            await writer.drain()
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(node.run())
+        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
+            await asyncio.sleep(0.01)
+        host, port = node.listeners["sapient"].address.split(":")
+        _, rw = await asyncio.open_connection(host, int(port))
+        jr, jw = await asyncio.open_connection(host, int(port))
+        listener = asyncio.create_task(jammer_listens(jr, jw))
+        approved = False
+        for k in range(16):
+            await asyncio.sleep(max(0.0, epoch + k - time.time()))
+            rw.write(b"".join(radar.scan(float(k), [drone()])))
+            jw.write(b"".join(jammer.scan(float(k), [])))
+            await rw.drain()
+            await jw.drain()
+            pending = counter.pending()
+            if pending and not approved:
+                sent_before_approval.append(sum(1 for m in got if m.HasField("task")))
+                token = node.authority.authenticate("cdr", "pw", time.time()).token
+                counter.approve(token, pending[0].rec_id, "jammer", time.time())
+                approved = True
+            if approved and jammer.mode == ENGAGE_MODE:
+                break
+        await asyncio.sleep(1.2)
+        node.stop_event.set()
+        await runner
+        listener.cancel()
+        rw.close()
+        jw.close()
+
+    asyncio.run(scenario())
+    assert sent_before_approval == [0]  # proposed, and nothing sent to the jammer before
+    tasks = [m.task for m in got if m.HasField("task")]
+    assert {t.command.WhichOneof("command") for t in tasks} >= {"look_at", "mode_change"}
+    assert jammer.mode == ENGAGE_MODE and jammer.aim_enu is not None
+    state = node.sapient_nodes[jam_id]
+    assert "NODE_TYPE_JAMMER" in state.node_types
+    assert "TASK_STATUS_ACCEPTED" in state.task_acks.values()
+    (eng,) = counter.engagements.values()
+    assert eng.approved_by == "cdr" and eng.state == "engaging"
+    db = sqlite3.connect(tmp_path / "e.sqlite")
+    kinds = [k for (k,) in db.execute("SELECT kind FROM audit ORDER BY seq")]
+    assert (
+        kinds.index("auth.login") < kinds.index("counter.approved") < kinds.index("counter.tasked")
+    )
+    assert "sapient.task.sent" in kinds
+    assert verify_audit_chain(tmp_path / "e.sqlite")[0]

@@ -364,6 +364,7 @@ class FusionCore:
             },
             "late_batches_dropped": self.late_batches,
             "future_batches_dropped": self.future_batches,
+            **({"counter": self.counter.summary(rel)} if self.counter is not None else {}),
         }
 
     def _operator_of(self, uas_id: str | None) -> dict[str, object] | None:

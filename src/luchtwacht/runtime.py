@@ -10,7 +10,9 @@ One asyncio loop serves every feed of a site (``luchtwacht.site``):
 
 Every 0.1 s the fusion core folds the decoded batches into the tracker. Every second it runs
 the assessment cycle, tasks the connected cameras that registered SAPIENT ``LOOK_AT`` onto the
-tracks that most need a look (``threat.cueing``), and rewrites the stats file.
+tracks that most need a look (``threat.cueing``), refreshes the countermeasure recommendations
+and sends the tasks of engagements an authorised operator approved (``counter``; effectors are
+SAPIENT nodes too), and rewrites the stats file.
 
 Each connection is guarded on its own, so one misbehaving sensor never holds up the others:
 - a frame with an absurd length prefix cuts that connection off (the stream is out of step), and
@@ -42,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from luchtwacht.counter.authority import Authority, load_accounts
+from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.feed import FeedCounters
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
@@ -57,6 +61,7 @@ from luchtwacht.site import (
 )
 from luchtwacht.store.recorder import Recorder
 from luchtwacht.threat.cueing import CuedCamera, Cueing
+from luchtwacht.threat.zones import ZoneGeometry
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,10 @@ TICK_S = 0.1
 CYCLE_S = 1.0
 READ_CHUNK = 65_536
 FRAMING_REASON = "frame.length: exceeds maximum"
+EFFECTOR_NODE_TYPES = frozenset(
+    {"NODE_TYPE_JAMMER", "NODE_TYPE_KINETIC", "NODE_TYPE_CYBER", "NODE_TYPE_LDEW",
+     "NODE_TYPE_RFDEW"}
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -100,6 +109,18 @@ class LiveNode:
         self._node_writers: dict[str, asyncio.StreamWriter] = {}
         self._node_feed: dict[str, str] = {}  # node id -> the feed (connection) it reports on
         self.cueing = Cueing(config.sapient.fusion_node_id) if config.sapient is not None else None
+        # Human authority: the operators who may log in, and what their roles allow.
+        audit = self.recorder.audit if self.recorder is not None else None
+        accounts = load_accounts(config.operators) if config.operators is not None else []
+        self.authority = Authority(accounts, audit=audit)
+        if config.effectors and config.sapient is not None:
+            self.core.counter = CounterUas(
+                config.sapient.fusion_node_id,
+                [e.spec(config.origin) for e in config.effectors],
+                self.authority,
+                no_fire=[ZoneGeometry(z, config.origin) for z in config.no_fire_models()],
+                audit=audit,
+            )
         # Counters of connections that have closed, per listener kind: their feeds are dropped
         # from the core (a node up for weeks sees thousands of reconnects) but still counted.
         self._retired: dict[str, FeedCounters] = {}
@@ -449,6 +470,7 @@ class LiveNode:
             "alerts_open": len(self.core.alerts.open_alerts),
             "alerts_total": len(self.core.alerts.alerts),
             "internal_errors": dict(self.internal_errors),
+            **({"counter": self.core.counter.summary()} if self.core.counter is not None else {}),
         }
 
     def write_stats(self) -> None:
@@ -489,6 +511,7 @@ class LiveNode:
                     next_cycle += CYCLE_S
                     self._guarded("cycle", self.core.cycle)
                     await self._cue()
+                    await self._counter()
                     self.write_stats()
                     if self.on_cycle is not None:
                         self.on_cycle(self.core)
@@ -509,6 +532,8 @@ class LiveNode:
             writer = self._node_writers.get(node_id)
             if not node.look_at or node.lat_deg is None or node.lon_deg is None:
                 continue
+            if EFFECTOR_NODE_TYPES.intersection(node.node_types):
+                continue  # an effector also takes look_at, but only ever for an engagement
             if writer is None or writer.is_closing():
                 continue
             enu = self.core.origin.to_enu(
@@ -524,6 +549,32 @@ class LiveNode:
                 await self.send_to_node(cam.node_id, msg)
             except (KeyError, ConnectionError, OSError) as exc:
                 log.warning("cueing camera %s failed: %s", cam.node_id, exc)
+
+    async def _counter(self) -> None:
+        """The counter stage: refresh recommendations and send approved engagements' tasks.
+
+        Effectors are the SAPIENT nodes the site file names; an operator approves through
+        ``core.counter.approve`` with a session from :attr:`authority` (the console's job).
+        A task that cannot be sent (effector not connected) is logged and audited.
+        """
+        counter = self.core.counter
+        if counter is None:
+            return
+        counter.rf_detection = any(
+            "NODE_TYPE_PASSIVE_RF" in n.node_types for n in self.sapient_nodes.values()
+        )
+        self._guarded("counter", counter.update, time.time(), self.core.views, self.sapient_nodes)
+        for spec, msg in counter.take_tasks():
+            try:
+                await self.send_to_node(spec.node_id, msg)
+            except (KeyError, ConnectionError, OSError) as exc:
+                log.warning("tasking effector %s failed: %s", spec.name, exc)
+                if self.recorder is not None:
+                    self.recorder.audit(
+                        time.time(),
+                        "counter.task_failed",
+                        {"effector": spec.name, "task_id": msg.task.task_id, "error": str(exc)},
+                    )
 
     def _guarded(self, stage: str, fn: Callable[..., object], *args: object) -> None:
         """Run a fusion stage; a defect in it is logged and counted, and the node keeps serving.

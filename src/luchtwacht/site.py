@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -19,6 +20,7 @@ from pydantic import (
 )
 
 from luchtwacht.config_file import load_yaml_model
+from luchtwacht.counter.catalogue import EffectorFigures, EffectorSpec
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.model.zone import Zone
@@ -133,6 +135,23 @@ class AdsbSection(_Strict):
     reconnect_s: float = Field(default=2.0, gt=0)
 
 
+class SiteEffectorSection(EffectorFigures):
+    """An effector node on site (``counter.catalogue``): where it stands (WGS84) and its figures.
+
+    It connects to the SAPIENT server like any sensor node and is tasked only after an
+    authorised operator approves (``counter.engagement``).
+    """
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    alt_m: float = 0.0  # ellipsoidal height
+
+    def spec(self, origin: SiteOrigin) -> EffectorSpec:
+        """The catalogue entry, placed in the site's ENU frame."""
+        e = origin.to_enu(np.array([self.lat]), np.array([self.lon]), np.array([self.alt_m]))[0]
+        return self.build((float(e[0]), float(e[1]), float(e[2])))
+
+
 class SiteConfig(_Strict):
     """A whole site file."""
 
@@ -144,6 +163,18 @@ class SiteConfig(_Strict):
     remoteid: RemoteIdSection | None = None
     asterix: AsterixSection | None = None
     adsb: AdsbSection | None = None
+    effectors: list[SiteEffectorSection] = Field(default_factory=list)
+    no_fire_areas: list[ZoneSection] = Field(default_factory=list)  # where nothing may fall
+    operators: Path | None = None  # the operator accounts file (``counter.authority``)
+
+    @model_validator(mode="after")
+    def _effectors(self) -> SiteConfig:
+        names = [e.name for e in self.effectors]
+        if len(set(names)) != len(names):
+            raise ValueError("effector names must be unique")
+        if self.effectors and self.sapient is None:
+            raise ValueError("effectors are SAPIENT nodes: the site needs a sapient section")
+        return self
 
     @property
     def origin(self) -> SiteOrigin:
@@ -155,6 +186,13 @@ class SiteConfig(_Strict):
         return tuple(
             Zone(z.name, tuple(z.polygon), z.floor_m, z.ceiling_m, z.warn_time_s)
             for z in self.zones
+        )
+
+    def no_fire_models(self) -> tuple[Zone, ...]:
+        """No-fire areas, as zones (their height band is not used)."""
+        return tuple(
+            Zone(z.name, tuple(z.polygon), z.floor_m, z.ceiling_m, z.warn_time_s)
+            for z in self.no_fire_areas
         )
 
 

@@ -17,7 +17,10 @@ not any product's datasheet.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 EffectorKind = Literal["rf_jammer", "gnss_jammer", "net", "interceptor", "hard_kill"]
 FORCE_ORDER: tuple[EffectorKind, ...] = (
@@ -113,3 +116,47 @@ DEFAULTS: dict[EffectorKind, dict[str, object]] = {
         "shots": 20,
     },
 }
+
+
+class EffectorFigures(BaseModel):
+    """An effector as a file gives it (scenario or site): kind, node id and any figures.
+
+    Unset figures keep the kind's :data:`DEFAULTS`. Where it stands is the including
+    section's business (ENU in a scenario, WGS84 in a site file).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    node_id: UUID
+    kind: EffectorKind
+    max_range_m: float | None = Field(default=None, gt=0)
+    min_range_m: float | None = Field(default=None, ge=0)
+    ready_s: float | None = Field(default=None, ge=0)
+    speed_ms: float | None = Field(default=None, gt=0)
+    p_effect: float | None = Field(default=None, gt=0, le=1)
+    shots: int | None = Field(default=None, ge=0)
+    beamwidth_deg: float | None = Field(default=None, gt=0, le=360)
+    bands_mhz: list[tuple[float, float]] | None = None
+
+    @field_validator("bands_mhz")
+    @classmethod
+    def _bands(cls, v: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        for lo, hi in v or []:
+            if not 0 < lo < hi:
+                raise ValueError("each band is [low, high] MHz with 0 < low < high")
+        return v
+
+    def build(self, enu_m: tuple[float, float, float]) -> EffectorSpec:
+        """The catalogue entry of this effector standing at ``enu_m``."""
+        fields: dict[str, Any] = dict(DEFAULTS[self.kind])
+        given = self.model_dump(
+            include=set(EffectorFigures.model_fields) - {"name", "node_id", "kind"},
+            exclude_none=True,
+        )
+        if "bands_mhz" in given:
+            given["bands_mhz"] = tuple(tuple(b) for b in given["bands_mhz"])
+        fields.update(given)
+        return EffectorSpec(
+            name=self.name, node_id=str(self.node_id), kind=self.kind, enu_m=enu_m, **fields
+        )

@@ -563,6 +563,42 @@ class CounterUas:
             eng.track_id, eng._lost_t_s = best.track_id, None
         return best
 
+    def summary(self, rel_s: float = 0.0) -> dict[str, object]:
+        """Recommendations and engagements, JSON-ready (times minus ``rel_s``)."""
+
+        def t(v: float | None) -> float | None:
+            return None if v is None else round(v - rel_s, 1)
+
+        return {
+            "effectors": {
+                e.name: {
+                    "kind": e.kind,
+                    "node_id": e.node_id,
+                    "online": self.states[e.name].online if e.name in self.states else False,
+                    "shots_left": self.states[e.name].shots_left if e.name in self.states else None,
+                    "busy_with": self.states[e.name].busy_with if e.name in self.states else None,
+                }
+                for e in self.effectors
+            },
+            "recommendations": [
+                {
+                    "rec_id": r.rec_id, "track_id": r.track_id, "created_t_s": t(r.created_t_s),
+                    "state": r.state, "decided_by": r.decided_by, "reason": r.reason,
+                    "options": [o.as_dict() for o in r.options],
+                }
+                for r in self.recommendations.values()
+            ],
+            "engagements": [
+                {
+                    "eng_id": e.eng_id, "rec_id": e.rec_id, "track_id": e.track_id,
+                    "effector": e.effector.name, "kind": e.effector.kind,
+                    "approved_by": e.approved_by, "approved_t_s": t(e.approved_t_s),
+                    "state": e.state, "outcome": e.outcome, "outcome_t_s": t(e.outcome_t_s),
+                }
+                for e in self.engagements.values()
+            ],
+        }  # fmt: skip
+
     # --- records ------------------------------------------------------------------------------
 
     def _event(

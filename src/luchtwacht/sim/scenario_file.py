@@ -45,7 +45,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from luchtwacht.config_file import load_yaml_model
-from luchtwacht.counter.catalogue import DEFAULTS, EffectorSpec
+from luchtwacht.counter.catalogue import EffectorFigures, EffectorSpec
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
@@ -718,41 +718,14 @@ class WeatherSection(_Strict):
         return Weather(clutter=factor, rain_mm_h=self.rain_mm_h, visibility_m=vis)
 
 
-class EffectorSection(_Strict):
+class EffectorSection(EffectorFigures):
     """An effector on site (``counter.catalogue``); unset figures keep its kind's defaults."""
 
-    name: str = Field(min_length=1)
-    node_id: UUID
-    kind: Literal["rf_jammer", "gnss_jammer", "net", "interceptor", "hard_kill"]
     position: LocalPoint
-    max_range_m: float | None = Field(default=None, gt=0)
-    min_range_m: float | None = Field(default=None, ge=0)
-    ready_s: float | None = Field(default=None, ge=0)
-    speed_ms: float | None = Field(default=None, gt=0)
-    p_effect: float | None = Field(default=None, gt=0, le=1)
-    shots: int | None = Field(default=None, ge=0)
-    beamwidth_deg: float | None = Field(default=None, gt=0, le=360)
-    bands_mhz: list[tuple[float, float]] | None = None
-
-    @field_validator("bands_mhz")
-    @classmethod
-    def _bands(cls, v: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
-        for lo, hi in v or []:
-            if not 0 < lo < hi:
-                raise ValueError("each band is [low, high] MHz with 0 < low < high")
-        return v
 
     def spec(self) -> EffectorSpec:
         """The catalogue entry."""
-        fields: dict[str, Any] = dict(DEFAULTS[self.kind])
-        given = self.model_dump(exclude={"name", "node_id", "kind", "position"}, exclude_none=True)
-        if "bands_mhz" in given:
-            given["bands_mhz"] = tuple(tuple(b) for b in given["bands_mhz"])
-        fields.update(given)
-        return EffectorSpec(
-            name=self.name, node_id=str(self.node_id), kind=self.kind,
-            enu_m=self.position.enu(), **fields,
-        )  # fmt: skip
+        return self.build(self.position.enu())
 
 
 class OperatorSection(_Strict):
