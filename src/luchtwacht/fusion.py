@@ -271,6 +271,7 @@ class FusionCore:
                 sensors=self.tracker.sensor_names(int(tt.seen_by[row])),
                 rf_protocol=emitter.protocol if emitter is not None else None,
                 rf_serial=emitter.serial if emitter is not None else None,
+                rf_band_mhz=emitter.band_mhz if emitter is not None else None,
             )
             views.append(view)
             ttb_by_zone[tid] = {

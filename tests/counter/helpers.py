@@ -26,6 +26,7 @@ def view(
     ttb: float | None = None,
     zones: tuple[str, ...] = (),
     rf: str | None = None,
+    rf_band: tuple[float, float] | None = None,
     icao: str | None = None,
     uas_id: str | None = None,
     t_s: float = T0,
@@ -36,6 +37,7 @@ def view(
         north_m=north, up_m=up, speed_ms=speed, heading_deg=heading, climb_ms=climb,
         object_class=cls, class_prob=0.9, cooperative=coop, uas_id=uas_id, threat=threat,
         zones_inside=zones, time_to_breach_s=ttb, pos_std_m=5.0, icao=icao, rf_protocol=rf,
+        rf_band_mhz=rf_band,
     )  # fmt: skip
 
 

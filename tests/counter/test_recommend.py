@@ -160,3 +160,14 @@ def test_an_option_that_would_hit_a_cooperative_drone_ranks_after_a_clean_one() 
     assert ranked[1].collateral and ranked[1].usable
     alone = options_for([drone], [jam, net], {}, [drone], [], {}, T0, False)[0]
     assert [o.kind for o in alone] == ["rf_jammer", "net"]
+
+
+def test_an_rf_jammer_is_blocked_when_the_measured_link_band_is_outside_its_bands() -> None:
+    jam = effector("rf_jammer")  # 2.4 and 5.8 GHz ISM
+    elrs = view(1, 0, 800, rf="ExpressLRS 900", rf_band=(867.5, 868.5))
+    o = _one(options_for([elrs], [jam], {}, [], [], {}, T0, False))["rf_jammer"]
+    assert not o.usable and o.blocked_by == ("link at 868 MHz is outside its bands",)
+    sub_ghz = effector("rf_jammer", bands_mhz=((860.0, 930.0),))
+    assert _one(options_for([elrs], [sub_ghz], {}, [], [], {}, T0, False))["rf_jammer"].usable
+    dji = view(1, 0, 800, rf="DJI OcuSync 2", rf_band=(2435.0, 2445.0))
+    assert _one(options_for([dji], [jam], {}, [], [], {}, T0, False))["rf_jammer"].usable

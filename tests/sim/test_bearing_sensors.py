@@ -197,7 +197,8 @@ def test_an_rf_detector_reads_a_links_protocol_serial_and_signal_into_the_track(
     pipe = SapientPipe("rf-1", ORIGIN)
     (batch,) = pipe.feed(b"".join(frames)) + pipe.flush()
     assert isinstance(batch, BearingBatch)
-    assert batch.emitter == (RfEmitter("DJI OcuSync 2", "1581F5FJD229V00QZ9"),)
+    # The link's band as measured (10 MHz around 2440 MHz) comes with it, in MHz.
+    assert batch.emitter == (RfEmitter("DJI OcuSync 2", "1581F5FJD229V00QZ9", (2435.0, 2445.0)),)
 
     # End to end with two detectors: the track carries the link; a drone whose link the
     # detectors cannot read carries none.
@@ -205,8 +206,9 @@ def test_an_rf_detector_reads_a_links_protocol_serial_and_signal_into_the_track(
     scen = scenario([tgt, plain], [a, at(RF_B, 2000.0, 0.0, 5.0, pd=1.0)], duration=30.0)
     p = Pipeline(scen)
     p.run(scen.duration_s)
-    links = {(v.rf_protocol, v.rf_serial) for v in p.views}
-    assert ("DJI OcuSync 2", "1581F5FJD229V00QZ9") in links and (None, None) in links
+    links = {(v.rf_protocol, v.rf_serial, v.rf_band_mhz) for v in p.views}
+    assert ("DJI OcuSync 2", "1581F5FJD229V00QZ9", (2435.0, 2445.0)) in links
+    assert (None, None, None) in links
     assert all(not v.cooperative for v in p.views)  # a decoded serial is not compliance
 
 

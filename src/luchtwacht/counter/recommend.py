@@ -10,6 +10,8 @@ effector on site is judged at once over all tracks × effectors (``counter.geome
 * **before breach**: whether that effect comes before the track's predicted zone breach;
 * **availability**: the effector's SAPIENT node is up, its magazine is not empty, it is not
   busy with another engagement;
+* **band**: an RF jammer whose bands miss the link's band the RF detectors measured is
+  blocked;
 * **collateral**, which blocks an option: a manned aircraft within a GNSS jammer's range; a
   hard kill whose debris footprint reaches a no-fire area, or with another track in its line of
   fire. Collateral that does not block is a warning the operator sees: a cooperative drone that
@@ -252,6 +254,11 @@ def options_for(
                 warns.append("no control link heard by the RF detectors: autonomous?")
             if view.rf_protocol is not None and eff.kind == "rf_jammer":
                 warns.append(f"link fingerprinted: {view.rf_protocol}")
+            band = view.rf_band_mhz
+            if band is not None and eff.kind == "rf_jammer":
+                lo, hi = band
+                if not any(b_lo <= hi and lo <= b_hi for b_lo, b_hi in eff.bands_mhz):
+                    blocked.append(f"link at {0.5 * (lo + hi):.0f} MHz is outside its bands")
             if ctx is not None and eff.kind in ctx.failed_kinds:
                 doubt = True
                 warns.append(f"{eff.kind} had no effect on this track before")

@@ -787,9 +787,9 @@ def _range_rates(rows: Sequence[DetectionRow]) -> tuple[NDArray[np.float64], NDA
 
 
 def _emitters(rows: Sequence[DetectionRow]) -> tuple[RfEmitter | None, ...]:
-    """The radio link each report names in ``object_info`` (Protocol, Serial), or () if none.
+    """The radio link each report names (``object_info`` Protocol, Serial; its Signal's band).
 
-    Types are matched without regard to case.
+    Types are matched without regard to case; () if no report names any.
     """
     out: list[RfEmitter | None] = []
     for row in rows:
@@ -800,7 +800,13 @@ def _emitters(rows: Sequence[DetectionRow]) -> tuple[RfEmitter | None, ...]:
                 protocol = value.strip()
             elif k in _SERIAL_TYPES and value.strip():
                 serial = value.strip()
-        out.append(RfEmitter(protocol, serial) if protocol or serial else None)
+        # SAPIENT carries frequencies as 32-bit floats: kHz is all the precision there is.
+        band = (
+            None
+            if row.band_hz is None
+            else (round(row.band_hz[0] / 1e6, 3), round(row.band_hz[1] / 1e6, 3))
+        )
+        out.append(RfEmitter(protocol, serial, band) if protocol or serial or band else None)
     return tuple(out) if any(e is not None for e in out) else ()
 
 

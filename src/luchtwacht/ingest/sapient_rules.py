@@ -672,7 +672,8 @@ class DetectionRow(NamedTuple):
     ``coordinate_system`` is the enum value of the RangeBearing or Location. ``label`` and
     ``label_confidence`` are the most confident classification (``""`` and 0 when none);
     ``info`` the report's ``object_info`` as (type, value, error) triples, error NaN when absent
-    (an RF detector's protocol and serial number, a radar's range rate).
+    (an RF detector's protocol and serial number, a radar's range rate); ``band_hz`` the band of
+    the first ``Signal`` an RF detector reports (start/stop, or the centre alone), if any.
     """
 
     t_s: float
@@ -691,6 +692,7 @@ class DetectionRow(NamedTuple):
     label: str
     label_confidence: float
     info: tuple[tuple[str, str, float], ...] = ()
+    band_hz: tuple[float, float] | None = None  # the first Signal's start/stop frequency (Hz)
 
 
 _NAN = math.nan
@@ -745,7 +747,16 @@ def _seen_valid(text: str, seen: set[str], pattern: re.Pattern[str]) -> bool:
 _Located = tuple[str, float, float, float, float, float, float, int, str, int]
 # (t_s, node_id, object_id, located, label, label confidence, object info): a DetectionRow
 # before it is named
-_FastRow = tuple[float, str, str, _Located, str, float, tuple[tuple[str, str, float], ...]]
+_FastRow = tuple[
+    float,
+    str,
+    str,
+    _Located,
+    str,
+    float,
+    tuple[tuple[str, str, float], ...],
+    tuple[float, float] | None,
+]
 _ulid_match = _ULID.fullmatch
 _FD_REPORT = _DR.fields_by_name["report_id"]
 _FD_OBJECT = _DR.fields_by_name["object_id"]
@@ -755,6 +766,7 @@ _FD_LOC = _DR.fields_by_name["location"]
 _FD_CONF = _DR.fields_by_name["detection_confidence"]
 _FD_CLASS = _DR.fields_by_name["classification"]
 _FD_INFO = _DR.fields_by_name["object_info"]
+_FD_SIGNAL = _DR.fields_by_name["signal"]
 
 
 def _fast_detection(msg: Any) -> _FastRow | None:
@@ -790,6 +802,7 @@ def _fast_detection(msg: Any) -> _FastRow | None:
     label = ""
     label_conf = 0.0
     info: tuple[tuple[str, str, float], ...] = ()
+    band: tuple[float, float] | None = None
     for fd, value in items[2:]:
         if fd is _FD_RB:
             located = _fast_range_bearing(value)
@@ -826,12 +839,15 @@ def _fast_detection(msg: Any) -> _FastRow | None:
                 if o.HasField("error") and not 0.0 <= o.error < _INF:
                     return None
             info = _info(value)
+        elif fd is _FD_SIGNAL:  # an RF detector's link: checked by the reference rule, read here
+            check_field(dr, _DR_SPEC_BY_FD[fd], f"{_DR_PATH}.signal")
+            band = _band(value)
         elif fd not in _DR_FREE:  # a field the fast path does not specialise
             spec = _DR_SPEC_BY_FD[fd]
             check_field(dr, spec, f"{_DR_PATH}.{spec.name}")
     if located is None:
         return None
-    return (seconds + nanos * 1e-9, node_id, object_id, located, label, label_conf, info)
+    return (seconds + nanos * 1e-9, node_id, object_id, located, label, label_conf, info, band)
 
 
 def _fast_range_bearing(rb: Any) -> _Located | None:
@@ -911,6 +927,20 @@ def _fast_location(loc: Any) -> _Located | None:
     return ("location", x, y, z, ex, ey, ez, cs, zone, datum)
 
 
+def _band(signals: Any) -> tuple[float, float] | None:
+    """The first Signal's band in Hz: start/stop when given, else its centre; None if neither."""
+    for sig in signals:
+        lo = sig.start_frequency if sig.HasField("start_frequency") else math.nan
+        hi = sig.stop_frequency if sig.HasField("stop_frequency") else math.nan
+        if math.isfinite(lo) and math.isfinite(hi) and 0.0 < lo <= hi:
+            return (float(lo), float(hi))
+        c = sig.centre_frequency if sig.HasField("centre_frequency") else math.nan
+        if math.isfinite(c) and c > 0.0:
+            return (float(c), float(c))
+        return None
+    return None
+
+
 def _info(entries: Any) -> tuple[tuple[str, str, float], ...]:
     """``object_info`` entries as (type, value, error), the error NaN when not given."""
     return tuple((o.type, o.value, o.error if o.HasField("error") else _NAN) for o in entries)
@@ -938,7 +968,7 @@ def _reference_row(msg: Any) -> DetectionRow:
         timestamp_s(msg), msg.node_id, dr.object_id, str(kind), a, b, c, ea, eb, ec,
         p.coordinate_system, zone, p.datum, best.type if best is not None else "",
         best.confidence if best is not None else 0.0,
-        _info(dr.object_info),
+        _info(dr.object_info), _band(dr.signal),
     )  # fmt: skip
 
 
@@ -955,8 +985,8 @@ def detection_row(msg: Any) -> DetectionRow:
     fast = _fast_detection(msg)
     if fast is None:
         return detection_row_reference(msg)
-    t_s, node_id, object_id, located, label, label_conf, info = fast
-    return DetectionRow._make((t_s, node_id, object_id, *located, label, label_conf, info))
+    t_s, node_id, object_id, located, label, label_conf, info, band = fast
+    return DetectionRow._make((t_s, node_id, object_id, *located, label, label_conf, info, band))
 
 
 def detection_row_reference(msg: Any) -> DetectionRow:

@@ -40,6 +40,7 @@ class RfEmitter:
 
     protocol: str | None = None
     serial: str | None = None
+    band_mhz: tuple[float, float] | None = None  # the link's band as the detector measured it
 
 
 @dataclass(frozen=True, slots=True)

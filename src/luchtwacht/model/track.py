@@ -48,6 +48,7 @@ class TrackView:
     sensors: tuple[str, ...] = ()  # the sensors whose reports updated this track, ever
     rf_protocol: str | None = None  # the radio link an RF detector fingerprinted
     rf_serial: str | None = None  # …and the serial number it decoded from it
+    rf_band_mhz: tuple[float, float] | None = None  # …and the band it measured the link in
 
 
 class AlertState(IntEnum):

@@ -815,7 +815,9 @@ def _merged(old: RfEmitter | None, new: RfEmitter) -> RfEmitter:
     """A track's radio link after another report: what it names, kept where it names nothing."""
     if old is None:
         return new
-    return RfEmitter(new.protocol or old.protocol, new.serial or old.serial)
+    return RfEmitter(
+        new.protocol or old.protocol, new.serial or old.serial, new.band_mhz or old.band_mhz
+    )
 
 
 def _pair_emitters(
