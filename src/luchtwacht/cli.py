@@ -1,4 +1,4 @@
-"""Command line: ``luchtwacht demo | run | replay | verify | track`` and the format tools.
+"""Command line: ``luchtwacht demo | run | replay | verify | track | operators`` and format tools.
 
 ``demo`` runs the default scenario through the whole pipeline in one process, either with a live
 terminal view or headless with a summary at the end; ``run`` serves a site's real feeds;
@@ -24,6 +24,7 @@ from luchtwacht import __version__
 from luchtwacht.commands import adsb as adsb_commands
 from luchtwacht.commands import asterix as asterix_commands
 from luchtwacht.commands import evaluate as evaluate_commands
+from luchtwacht.commands import operators as operator_commands
 from luchtwacht.commands import remoteid as remoteid_commands
 from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.commands import track as track_commands
@@ -57,6 +58,11 @@ app.add_typer(
 app.add_typer(asterix_commands.app, name="asterix", help="ASTERIX CAT048/CAT034 radar data tools.")
 app.add_typer(sapient_commands.app, name="sapient", help="SAPIENT (BSI Flex 335 v2.0) tools.")
 app.add_typer(track_commands.app, name="track", help="Track a benchmark scenario (.npz) to CSV.")
+app.add_typer(
+    operator_commands.app,
+    name="operators",
+    help="Operator accounts: who may log in and approve engagements.",
+)
 app.add_typer(
     evaluate_commands.app,
     name="evaluate",

@@ -288,3 +288,71 @@ def test_first_detections_gate_plots_and_bearings_on_the_truth():
     again = FirstDetections([east], epoch)
     again(plots(7.0, [[0.0, 0.0, 0.0], [1012.0, 0.0, 0.0]], 5.0), True)  # 2.4σ: in the gate
     assert again.first_s == {"east": 7.0}
+
+
+def test_countermeasure_figures_are_summarised_as_hand_counted():
+    from luchtwacht.eval.evaluate import EngagementResult, RunResult, TargetResult
+
+    def target(name, role, rec, eff, breach):
+        return TargetResult(
+            name=name, role=role, true_class="drone", exists_s=0.0, detect_s=1.0,
+            confirm_s=2.0, classify_s=3.0, alert_s=5.0, breach_s=breach,
+            should_alert=role == "intruder", track_ids=[1], id_switches=0, fragmentations=0,
+            coverage=1.0, recommend_s=rec, effect=None if eff is None else "hover",
+            effect_s=eff, effect_by=None if eff is None else "jam",
+        )  # fmt: skip
+
+    def eng(eid, assessed, real):
+        return EngagementResult(
+            eng_id=eid, target="a", effector="jam", kind="rf_jammer", approved_s=10.0,
+            assessed=assessed, assessed_s=None if assessed is None else 40.0,
+            true_effect="hover" if real else None, true_effect_s=30.0 if real else None,
+        )  # fmt: skip
+
+    run = RunResult(
+        scenario="s", seed=1, duration_s=100.0, cycle_t_s=[1.0], gospa=[0.0],
+        gospa_localisation=[0.0], gospa_missed=[0.0], gospa_false=[0.0], n_missed=[0],
+        n_false=[0], confusion=[[0] * 5 for _ in range(5)], alerts_raised=0,
+        alerts_on_intruders=0, false_alerts=0,
+        targets=[
+            target("a", "intruder", 8.0, 30.0, None),  # neutralised, never breached
+            target("b", "intruder", 12.0, 50.0, 40.0),  # neutralised after its breach
+            target("c", "intruder", None, None, 20.0),  # never recommended
+            target("d", "cooperative", None, 25.0, None),  # hit by mistake: collateral below
+        ],
+        engagements=[
+            eng(1, "hovering", True),  # effect seen, and real
+            eng(2, "no_effect", False),  # no effect, rightly
+            eng(3, "leaving", False),  # claimed an effect that did not happen
+            eng(4, "lost", True),  # not judged
+            eng(5, None, False),  # still going at the end
+        ],
+        collateral=["d"], recommendations=4, operator_refusals=1,
+    )  # fmt: skip
+    s = summary([run])
+    assert s["recommendations"] == 4 and s["operator_refusals"] == 1
+    assert s["time_to_recommend_s"]["n"] == 2 and s["time_to_recommend_s"]["of"] == 3
+    assert s["time_to_recommend_s"]["median"] == 10.0
+    assert s["engagements"] == 5 and s["engagements_effective"] == 2
+    assert s["engagement_outcomes"] == {
+        "hovering": 1, "leaving": 1, "lost": 1, "no_effect": 1, "pending": 1,
+    }  # fmt: skip
+    assert (s["assessments_right"], s["assessments_judged"]) == (2, 3)
+    assert s["intruders_neutralised"] == 2 and s["neutralised_before_breach"] == 1
+    assert s["time_to_neutralise_s"]["median"] == 40.0
+    assert s["collateral_effects"] == 1
+
+
+def test_the_report_lists_every_engagement_beside_the_truth(tmp_path):
+    from luchtwacht.eval.report import write_report
+
+    scen = load_scenario_file(ROOT / "scenarios" / "autonomous-attack-engaged.yaml")
+    run = evaluate_run(scen, scen.seed, keep_paths=True)
+    doc = write_report(tmp_path, {scen.name: [run]})
+    page = (tmp_path / "index.html").read_text()
+    assert "<h3>Engagements</h3>" in page
+    assert "Hard kill south (hard_kill)" in page and "downed at" in page
+    assert doc["scenarios"][0]["engagements"] == 1
+    runs = json.loads((tmp_path / "runs.json").read_text())
+    (e,) = runs[scen.name][0]["engagements"]
+    assert e["kind"] == "hard_kill" and e["true_effect"] == "downed"
