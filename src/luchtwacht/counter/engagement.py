@@ -51,6 +51,7 @@ from luchtwacht.counter.recommend import (
 )
 from luchtwacht.ingest.sapient import NodeState, SapientMessage, new_ulid
 from luchtwacht.model.track import TrackView
+from luchtwacht.threat.cueing import look_at
 from luchtwacht.threat.zones import ZoneGeometry
 
 AuditSink = Callable[[float, str, dict[str, object]], object]
@@ -70,7 +71,6 @@ HANDOVER_M = 150.0  # …this close to where it was last seen
 HANDOVER_SPEED_MS = 20.0  # …plus this speed times the time since
 HANDOVER_NEW_S = 3.0  # a candidate track started at most this long before the loss
 EARLY_S = 10.0  # an effect may show this much before it was expected (the drone sped up)
-_M_PER_DEG = 111_320.0
 _MAGAZINE = re.compile(r"\bMagazine\s+(\d+)\b")
 EFFECTIVE = ("down", "landing", "hovering", "leaving")
 
@@ -408,23 +408,8 @@ class CounterUas:
         self._outbox.append((eng.effector, msg))
 
     def _look_at(self, t_s: float, eng: Engagement, view: TrackView) -> SapientMessage:
-        deg_err = view.pos_std_m / _M_PER_DEG
-        loc = {
-            "x": view.lon_deg,
-            "y": view.lat_deg,
-            "z": view.alt_m,
-            "xError": deg_err,
-            "yError": deg_err,
-            "zError": view.pos_std_m,
-            "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
-            "datum": "LOCATION_DATUM_WGS84_E",
-        }
-        return self._message(
-            t_s,
-            eng.effector,
-            {"lookAt": {"locationList": {"locations": [loc]}}},
-            f"engagement {eng.eng_id}: aim at track {eng.track_id}",
-        )
+        name = f"engagement {eng.eng_id}: aim at track {eng.track_id}"
+        return self._message(t_s, eng.effector, look_at(view), name)
 
     def _message(
         self, t_s: float, eff: EffectorSpec, command: dict[str, object], name: str
@@ -449,24 +434,10 @@ class CounterUas:
         status = node.task_acks.get(eng.engage_task_id)
         if status == "TASK_STATUS_ACCEPTED":
             eng.state = "engaging"
-            self._event(
-                t_s,
-                "engaging",
-                eng.track_id,
-                rec_id=eng.rec_id,
-                eng_id=eng.eng_id,
-                detail=eng.effector.name,
-            )
+            self._eng_event(t_s, "engaging", eng, eng.effector.name)
         elif status in ("TASK_STATUS_REJECTED", "TASK_STATUS_FAILED"):
             eng.state, eng.reason = "refused", status
-            self._event(
-                t_s,
-                "refused",
-                eng.track_id,
-                rec_id=eng.rec_id,
-                eng_id=eng.eng_id,
-                detail=f"{eng.effector.name}: {status}",
-            )
+            self._eng_event(t_s, "refused", eng, f"{eng.effector.name}: {status}")
 
     # --- assessment ---------------------------------------------------------------------------
 
@@ -526,9 +497,7 @@ class CounterUas:
             if ctx is not None:
                 ctx.failed_kinds.add(eng.effector.kind)
         self._standby(t_s, eng)
-        self._event(
-            t_s, "assessed", eng.track_id, rec_id=eng.rec_id, eng_id=eng.eng_id, detail=outcome
-        )
+        self._eng_event(t_s, "assessed", eng, outcome)
 
     def _handover(self, t_s: float, eng: Engagement) -> TrackView | None:
         """A new track where the engaged one was lost: the same drone, most likely.
@@ -552,15 +521,8 @@ class CounterUas:
             if d <= best_d:
                 best, best_d = v, d
         if best is not None:
-            self._event(
-                t_s,
-                "handover",
-                best.track_id,
-                rec_id=eng.rec_id,
-                eng_id=eng.eng_id,
-                detail=f"from track {eng.track_id}",
-            )
-            eng.track_id, eng._lost_t_s = best.track_id, None
+            old, eng.track_id, eng._lost_t_s = eng.track_id, best.track_id, None
+            self._eng_event(t_s, "handover", eng, f"from track {old}")
         return best
 
     def summary(self, rel_s: float = 0.0) -> dict[str, object]:
@@ -600,6 +562,10 @@ class CounterUas:
         }  # fmt: skip
 
     # --- records ------------------------------------------------------------------------------
+
+    def _eng_event(self, t_s: float, kind: str, eng: Engagement, detail: str = "") -> None:
+        """An event about an engagement (its track, recommendation and id)."""
+        self._event(t_s, kind, eng.track_id, rec_id=eng.rec_id, eng_id=eng.eng_id, detail=detail)
 
     def _event(
         self,

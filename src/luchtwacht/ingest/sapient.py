@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from numpy.typing import NDArray
 from sapient_msg.bsi_flex_335_v2_0 import (
@@ -37,6 +38,7 @@ from sapient_msg.bsi_flex_335_v2_0 import (
     range_bearing_pb2,
     registration_pb2,
     sapient_message_pb2,
+    task_pb2,
 )
 
 from luchtwacht.geo import SiteOrigin, aer_covariance_to_enu
@@ -157,6 +159,35 @@ def split_frames(data: bytes, max_frame_bytes: int = MAX_FRAME_BYTES) -> list[by
         out.append(data[pos + 4 : pos + 4 + n])
         pos += 4 + n
     return out if out else None
+
+
+def tasks_for(data: bytes, node_id: str) -> list[task_pb2.Task]:
+    """The ``Task`` messages addressed to ``node_id`` (or to nobody) in framed bytes.
+
+    What an edge node that takes tasks (a pan-tilt camera, an effector) reads of what the fusion
+    node sent it; undecodable frames and other message kinds (acks, errors) are passed over.
+    """
+    out: list[task_pb2.Task] = []
+    for body in split_frames(data) or []:
+        msg = SapientMessage()
+        try:
+            msg.ParseFromString(body)
+        except DecodeError:
+            continue
+        if msg.WhichOneof("content") == "task" and msg.destination_id in ("", node_id):
+            out.append(msg.task)
+    return out
+
+
+def task_ack(header: dict[str, object], task_id: str, status: str, reason: str) -> SapientMessage:
+    """The TaskAck an edge node answers a task with (its reason when it rejects it).
+
+    ``header`` is the node's message header (``timestamp``, ``nodeId``) as protobuf JSON.
+    """
+    ack: dict[str, object] = {"taskId": task_id, "taskStatus": status}
+    if reason:
+        ack["reason"] = [reason]
+    return json_format.ParseDict({**header, "taskAck": ack}, SapientMessage())
 
 
 def parse_message(data: bytes) -> SapientMessage:

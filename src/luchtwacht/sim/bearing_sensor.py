@@ -37,8 +37,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from sapient_msg.bsi_flex_335_v2_0 import range_bearing_pb2, registration_pb2, task_pb2
 
 from luchtwacht.geo import SiteOrigin
@@ -47,7 +45,8 @@ from luchtwacht.ingest.sapient import (
     SapientMessage,
     frame,
     location_geodetic,
-    split_frames,
+    task_ack,
+    tasks_for,
 )
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.sim.radar import RadarConfig, RadarSim
@@ -214,21 +213,10 @@ class BearingSensorSim(RadarSim):
         """
         self.point(t_s)
         out: list[bytes] = []
-        for body in split_frames(data) or []:
-            msg = SapientMessage()
-            try:
-                msg.ParseFromString(body)
-            except DecodeError:
-                continue
-            if msg.WhichOneof("content") != "task" or msg.destination_id not in (
-                "",
-                self.cfg.node_id,
-            ):
-                continue
-            task = msg.task
+        for task in tasks_for(data, self.cfg.node_id):
             status, reason = self._take(task)
             self.tasks[task.task_id] = status
-            out.append(frame(self._task_ack(t_s, task.task_id, status, reason)))
+            out.append(frame(task_ack(self._header(t_s), task.task_id, status, reason)))
         return out
 
     def _take(self, task: task_pb2.Task) -> tuple[str, str]:
@@ -265,13 +253,6 @@ class BearingSensorSim(RadarSim):
         az_deg, _, _ = self._aer(enu)
         self.look_deg = az_deg % 360.0
         return "TASK_STATUS_ACCEPTED", ""
-
-    def _task_ack(self, t_s: float, task_id: str, status: str, reason: str) -> SapientMessage:
-        """The TaskAck answering a task (with the reason when it is rejected)."""
-        ack: dict[str, object] = {"taskId": task_id, "taskStatus": status}
-        if reason:
-            ack["reason"] = [reason]
-        return json_format.ParseDict({**self._header(t_s), "taskAck": ack}, SapientMessage())
 
     def _bearing(
         self, t_s: float, az_deg: float, cls: ObjectClass | None, el_deg: float | None = None

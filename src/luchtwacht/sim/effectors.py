@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from sapient_msg.bsi_flex_335_v2_0 import task_pb2
 
 from luchtwacht.counter.catalogue import (
@@ -52,7 +51,8 @@ from luchtwacht.ingest.sapient import (
     frame,
     location_geodetic,
     new_ulid,
-    split_frames,
+    task_ack,
+    tasks_for,
 )
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.sim.effects import Countered
@@ -263,25 +263,11 @@ class EffectorSim:
     def handle(self, t_s: float, data: bytes) -> list[bytes]:
         """Take framed SAPIENT messages sent to this node; the framed TaskAcks it answers."""
         out: list[bytes] = []
-        for body in split_frames(data) or []:
-            msg = SapientMessage()
-            try:
-                msg.ParseFromString(body)
-            except DecodeError:
-                continue
-            if msg.WhichOneof("content") != "task" or msg.destination_id not in (
-                "",
-                self.spec.node_id,
-            ):
-                continue
-            status, reason = self._take(t_s, msg.task)
-            self.tasks[msg.task.task_id] = status
-            ack: dict[str, object] = {"taskId": msg.task.task_id, "taskStatus": status}
-            if reason:
-                ack["reason"] = [reason]
-            reply = json_format.ParseDict({**self._header(t_s), "taskAck": ack}, SapientMessage())
-            out.append(frame(reply))
-            if status == "TASK_STATUS_ACCEPTED" and msg.task.command.WhichOneof("command") == (
+        for task in tasks_for(data, self.spec.node_id):
+            status, reason = self._take(t_s, task)
+            self.tasks[task.task_id] = status
+            out.append(frame(task_ack(self._header(t_s), task.task_id, status, reason)))
+            if status == "TASK_STATUS_ACCEPTED" and task.command.WhichOneof("command") == (
                 "mode_change"
             ):
                 out.append(frame(self.status_report(t_s)))  # the new mode, at once

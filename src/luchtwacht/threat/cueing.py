@@ -42,6 +42,22 @@ class CuedCamera:
     active: bool = False  # a START task is in force
 
 
+def look_at(view: TrackView) -> dict[str, object]:
+    """A SAPIENT ``look_at`` command (protobuf JSON) at a track's WGS84 position and error."""
+    deg_err = view.pos_std_m / _M_PER_DEG  # the track's uncertainty, in degrees
+    location = {
+        "x": view.lon_deg,
+        "y": view.lat_deg,
+        "z": view.alt_m,
+        "xError": deg_err,
+        "yError": deg_err,
+        "zError": view.pos_std_m,
+        "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
+        "datum": "LOCATION_DATUM_WGS84_E",
+    }
+    return {"lookAt": {"locationList": {"locations": [location]}}}
+
+
 def cue_order(view: TrackView, camera: CuedCamera) -> tuple[float, int, float, float]:
     """Sort key: most urgent first (threat, not yet seen by this camera, time to breach, range)."""
     seen = camera.sensor_id in view.sensors
@@ -105,26 +121,8 @@ class Cueing:
             "control": "CONTROL_STOP" if view is None else "CONTROL_START",
         }
         if view is not None:
-            deg_err = view.pos_std_m / _M_PER_DEG  # the track's uncertainty, in degrees
             task["taskName"] = f"look at track {view.track_id}"
-            task["command"] = {
-                "lookAt": {
-                    "locationList": {
-                        "locations": [
-                            {
-                                "x": view.lon_deg,
-                                "y": view.lat_deg,
-                                "z": view.alt_m,
-                                "xError": deg_err,
-                                "yError": deg_err,
-                                "zError": view.pos_std_m,
-                                "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
-                                "datum": "LOCATION_DATUM_WGS84_E",
-                            }
-                        ]
-                    }
-                }
-            }
+            task["command"] = look_at(view)
         else:
             task["taskName"] = "stop cueing"
             task["command"] = {"request": "Stop"}
