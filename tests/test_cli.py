@@ -1,5 +1,6 @@
 import json
 import sqlite3
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -105,3 +106,25 @@ def test_demo_runs_a_scenario_file_and_reports_its_errors_with_lines(tmp_path):
     result = runner.invoke(app, ["demo", "--headless", "--scenario", str(bad)])
     assert result.exit_code == 2
     assert "duration_s" in result.output and f"{bad}:" in result.output
+
+
+def test_demo_live_view_shows_countermeasures_awaiting_approval_and_under_way():
+    from rich.console import Console
+
+    from luchtwacht.console.terminal import render
+    from luchtwacht.pipeline import Pipeline
+    from luchtwacht.sim.scenario_file import load_scenario_file
+
+    scen = load_scenario_file(Path(__file__).parents[1] / "scenarios" / "jammed-intruder.yaml")
+    p = Pipeline(scen)
+    p.run(70.0)  # recommended at about 66 s; the duty officer waits 8 s
+    console = Console(width=200, record=True)
+    console.print(render(p, 0.0))
+    text = console.export_text()
+    assert "Countermeasures" in text and "AWAITING APPROVAL" in text
+    assert "RF jammer north-east (rf_jammer)" in text
+    p.run(15.0)
+    console = Console(width=200, record=True)
+    console.print(render(p, 0.0))
+    text = console.export_text()
+    assert "E1" in text and "approved by duty-officer" in text

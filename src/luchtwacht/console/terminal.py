@@ -1,4 +1,4 @@
-"""Live terminal view of the air picture (rich): tracks, alerts and sensor status.
+"""Live terminal view of the air picture (rich): tracks, alerts, countermeasures, sensor status.
 
 Built for an operator at night: the most threatening tracks first, threat levels in colour,
 one glance for "which sensor is down". Rendering reads the pipeline; it never changes it.
@@ -87,6 +87,52 @@ def alerts_table(p: FusionCore) -> Table:
     return t
 
 
+def counter_table(p: FusionCore) -> Table | None:
+    """Countermeasures: what waits for an operator's decision, and the engagements under way.
+
+    Shown only where the site has effectors. A recommendation shows its best usable option and
+    how long it has waited; nothing on it is tasked until an authorised operator approves.
+    """
+    counter = p.counter
+    if counter is None:
+        return None
+    t = Table(title="Countermeasures", expand=True, title_justify="left")
+    for col in ("#", "Track", "Effector", "State", "Detail"):
+        t.add_column(col)
+    for rec in counter.pending():
+        best = next((o for o in rec.options if o.usable), None)
+        if best is None:
+            effector, detail = (
+                "—",
+                "no usable option: "
+                + "; ".join(sorted({b for o in rec.options for b in o.blocked_by})),
+            )
+        else:
+            when = "" if best.t_effect_s is None else f"effect in {best.t_effect_s:.0f} s"
+            effector = f"{best.effector} ({best.kind})"
+            detail = "; ".join([when, *best.warnings]).strip("; ")
+        t.add_row(
+            f"R{rec.rec_id}",
+            str(rec.track_id),
+            effector,
+            Text(f"AWAITING APPROVAL {p.now_s - rec.created_t_s:.0f} s", style="bold yellow"),
+            detail,
+        )
+    for eng in list(counter.engagements.values())[-5:]:
+        style = "bold red" if eng.active else "dim"
+        state = eng.state if eng.outcome is None else f"{eng.state}: {eng.outcome}"
+        t.add_row(
+            f"E{eng.eng_id}",
+            str(eng.track_id),
+            f"{eng.effector.name} ({eng.effector.kind})",
+            Text(state, style=style),
+            f"approved by {eng.approved_by} at {iso_utc(eng.approved_t_s)[11:19]}Z",
+        )
+    if not counter.pending() and not counter.engagements:
+        t.add_row("", "", "", "", Text("no recommendations", style="dim"))
+    return t
+
+
 def sensors_table(p: FusionCore) -> Table:
     """Feed health and message counters."""
     t = Table(title="Sensors", expand=True, title_justify="left")
@@ -126,4 +172,8 @@ def render(p: FusionCore, speed: float, screen_rows: int | None = None) -> Group
             "bold red" if p.alerts.open_alerts else "green",
         ),
     )
-    return Group(Panel(head), tracks_table(p, max_rows), alerts_table(p), sensors_table(p))
+    parts: list[Panel | Table] = [Panel(head), tracks_table(p, max_rows), alerts_table(p)]
+    counter = counter_table(p)
+    if counter is not None:
+        parts.append(counter)
+    return Group(*parts, sensors_table(p))
