@@ -128,3 +128,15 @@ def test_demo_live_view_shows_countermeasures_awaiting_approval_and_under_way():
     console.print(render(p, 0.0))
     text = console.export_text()
     assert "E1" in text and "approved by duty-officer" in text
+
+
+def test_headless_demo_summary_lists_the_engagements():
+    scen = Path(__file__).parents[1] / "scenarios" / "jammed-intruder.yaml"
+    result = runner.invoke(
+        app, ["demo", "--headless", "--speed", "0", "--scenario", str(scen), "--duration", "90"]
+    )
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "countermeasures: 1 recommendation(s), 0 still awaiting a decision" in out
+    assert "engagement 1 t+74.0 s: RF jammer north-east (rf_jammer)" in out
+    assert "approved by duty-officer: engaging" in out

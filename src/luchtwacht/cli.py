@@ -185,6 +185,21 @@ def _print_summary(console: Console, s: dict[str, object]) -> None:
             f"{a['message']} ({a['state']})"
         )
         console.print(escape(line), highlight=False)
+    counter = s.get("counter")
+    if isinstance(counter, dict):
+        recs = counter["recommendations"]
+        console.print(
+            f"countermeasures: {len(recs)} recommendation(s), "
+            f"{sum(1 for r in recs if r['state'] == 'pending')} still awaiting a decision"
+        )
+        for e in counter["engagements"]:
+            outcome = e["outcome"] or "no outcome yet"
+            line = (
+                f"engagement {e['eng_id']} t+{e['approved_t_s']} s: {e['effector']} "
+                f"({e['kind']}) on track {e['track_id']}, approved by {e['approved_by']}: "
+                f"{e['state']}, {outcome}"
+            )
+            console.print(escape(line), highlight=False)
 
 
 @app.command()
