@@ -170,8 +170,13 @@ def test_a_drone_that_sinks_is_landing_and_one_that_drops_out_falling_is_down() 
     hk = effector("hard_kill", at=(0.0, 0.0, 2.0))
     s, eid = _engaged(hk, view(1, 0, 600, speed=10.0, heading=180.0))
     s.step(view(1, 0, 590, up=70.0, speed=3.0, climb=-9.0))
-    s.step()  # the track is gone
-    assert s.cu.engagements[eid].outcome == "down"
+    s.step()  # one falling look and gone: not enough, it may be a new track's business
+    assert s.cu.engagements[eid].active
+    s2, eid2 = _engaged(hk, view(1, 0, 600, speed=10.0, heading=180.0))
+    s2.step(view(1, 0, 590, up=70.0, speed=6.0, climb=-9.0))
+    s2.step(view(1, 0, 585, up=55.0, speed=4.0, climb=-13.0))
+    s2.step()  # two falling looks, then gone: down
+    assert s2.cu.engagements[eid2].outcome == "down"
 
 
 def test_no_change_by_the_deadline_is_no_effect_and_the_kind_is_doubted_after() -> None:
@@ -240,3 +245,19 @@ def test_effector_magazine_and_silence_come_from_its_sapient_status() -> None:
     s.t += 1
     s.cu.update(s.t, [view(1, 0, 200, up=50.0)], {spec.node_id: s.node})
     assert not s.cu.states["net"].online
+
+
+def test_a_neutralised_drone_is_not_proposed_again_until_it_flies_on() -> None:
+    s, eid = _engaged(effector("rf_jammer"), view(1, 0, 800, speed=10.0, heading=180.0))
+    for k in range(3):
+        s.step(view(1, 0, 790 - 10 * k, speed=10.0, heading=180.0))
+    for _ in range(6):
+        s.step(view(1, 0, 760, speed=0.3))
+    assert s.cu.engagements[eid].outcome == "hovering"
+    for _ in range(5):  # still a HIGH threat, but held by the jam: no new proposal
+        s.step(view(1, 0, 760, speed=0.3))
+    assert s.cu.pending() == []
+    s.step(view(1, 0, 750, speed=8.0, heading=180.0))  # it flies on: propose again
+    assert "counter.resumed" in s.kinds()
+    (rec,) = s.cu.pending()
+    assert rec.track_id == 1

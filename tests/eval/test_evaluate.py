@@ -302,11 +302,12 @@ def test_countermeasure_figures_are_summarised_as_hand_counted():
             effect_s=eff, effect_by=None if eff is None else "jam",
         )  # fmt: skip
 
-    def eng(eid, assessed, real):
+    def eng(eid, assessed, real, other=False):
         return EngagementResult(
             eng_id=eid, target="a", effector="jam", kind="rf_jammer", approved_s=10.0,
             assessed=assessed, assessed_s=None if assessed is None else 40.0,
             true_effect="hover" if real else None, true_effect_s=30.0 if real else None,
+            target_neutralised=real or other,
         )  # fmt: skip
 
     run = RunResult(
@@ -326,6 +327,7 @@ def test_countermeasure_figures_are_summarised_as_hand_counted():
             eng(3, "leaving", False),  # claimed an effect that did not happen
             eng(4, "lost", True),  # not judged
             eng(5, None, False),  # still going at the end
+            eng(6, "leaving", False, other=True),  # right: another effector sent it home
         ],
         collateral=["d"], recommendations=4, operator_refusals=1,
     )  # fmt: skip
@@ -333,11 +335,11 @@ def test_countermeasure_figures_are_summarised_as_hand_counted():
     assert s["recommendations"] == 4 and s["operator_refusals"] == 1
     assert s["time_to_recommend_s"]["n"] == 2 and s["time_to_recommend_s"]["of"] == 3
     assert s["time_to_recommend_s"]["median"] == 10.0
-    assert s["engagements"] == 5 and s["engagements_effective"] == 2
+    assert s["engagements"] == 6 and s["engagements_effective"] == 2
     assert s["engagement_outcomes"] == {
-        "hovering": 1, "leaving": 1, "lost": 1, "no_effect": 1, "pending": 1,
+        "hovering": 1, "leaving": 2, "lost": 1, "no_effect": 1, "pending": 1,
     }  # fmt: skip
-    assert (s["assessments_right"], s["assessments_judged"]) == (2, 3)
+    assert (s["assessments_right"], s["assessments_judged"]) == (3, 4)
     assert s["intruders_neutralised"] == 2 and s["neutralised_before_breach"] == 1
     assert s["time_to_neutralise_s"]["median"] == 40.0
     assert s["collateral_effects"] == 1

@@ -64,7 +64,8 @@ DESCEND_MS = 1.0  # a track sinking faster than this …
 DESCEND_CYCLES = 3  # … for this many cycles is landing
 LEAVE_CYCLES = 8  # no breach predicted and moving away this many cycles: leaving
 LOW_M = 30.0  # a track dropped below this height came down
-FALL_MS = 3.0  # …or one last seen sinking faster than this
+FALL_MS = 3.0  # …or one last seen sinking faster than this …
+FALL_CYCLES = 2  # … in this many cycles in a row (one noisy climb rate is no fall)
 LANDING_GROUND_MS = 3.0  # a landing drone moves slower than this over the ground
 HANDOVER_S = 10.0  # a lost engaged track is looked for this long on new tracks
 HANDOVER_M = 150.0  # …this close to where it was last seen
@@ -73,6 +74,17 @@ HANDOVER_NEW_S = 3.0  # a candidate track started at most this long before the l
 EARLY_S = 10.0  # an effect may show this much before it was expected (the drone sped up)
 _MAGAZINE = re.compile(r"\bMagazine\s+(\d+)\b")
 EFFECTIVE = ("down", "landing", "hovering", "leaving")
+
+
+def resumed(view: TrackView, outcome: str) -> bool:
+    """Whether a neutralised drone flies on (climbs, moves off, or comes back)."""
+    if outcome == "landing":
+        return view.climb_ms > DESCEND_MS
+    if outcome == "hovering":
+        return view.speed_ms > 2.0 * HOVER_MS
+    if outcome == "leaving":
+        return view.time_to_breach_s is not None or bool(view.zones_inside)
+    return False
 
 
 class CounterError(Exception):
@@ -115,6 +127,7 @@ class Engagement:
     _last: TrackView | None = None
     _last_range_m: float = math.nan
     _was_slow: bool = False
+    _fall: int = 0
     _lost_t_s: float | None = None
 
     @property
@@ -198,7 +211,20 @@ class CounterUas:
 
     def _recommend(self, t_s: float, views: Sequence[TrackView]) -> None:
         engaged = {e.track_id for e in self.engagements.values() if e.active}
-        now = {v.track_id for v in views if eligible(v) and v.track_id not in engaged}
+        for v in views:
+            ctx = self._contexts[v.track_id]
+            if ctx.neutralised is not None and resumed(v, ctx.neutralised):
+                self._event(t_s, "resumed", v.track_id, detail=f"was {ctx.neutralised}")
+                ctx.neutralised = None
+        # A drone an engagement neutralised (coming down, holding, going home) is not proposed
+        # again while it stays so: the operator's next decision is not wanted twice.
+        now = {
+            v.track_id
+            for v in views
+            if eligible(v)
+            and v.track_id not in engaged
+            and self._contexts[v.track_id].neutralised is None
+        }
         for tid, rid in list(self._open_rec.items()):
             rec = self.recommendations[rid]
             if tid in now:
@@ -450,7 +476,7 @@ class CounterUas:
             # which is seen before the track ends (a noisy climb rate alone is no proof).
             kinetic = eng.effector.kind not in JAMMERS
             falling = last is not None and (
-                last.up_m < LOW_M or (kinetic and last.climb_ms < -FALL_MS)
+                last.up_m < LOW_M or (kinetic and eng._fall >= FALL_CYCLES)
             )
             if eng._lost_t_s is None:
                 eng._lost_t_s = t_s
@@ -468,22 +494,25 @@ class CounterUas:
             # A multirotor landing sinks nearly straight down.
             sinking = view.climb_ms < -DESCEND_MS and view.speed_ms < LANDING_GROUND_MS
             eng._sink = eng._sink + 1 if sinking else 0
+            eng._fall = eng._fall + 1 if view.climb_ms < -FALL_MS else 0
             away = view.time_to_breach_s is None and not view.zones_inside
             receding = not math.isnan(eng._last_range_m) and rng > eng._last_range_m
             eng._away = eng._away + 1 if away and receding else 0
             eng._last_range_m = rng
             eng._last = view
-            # No effect can show before the effector is ready and the drone is in its reach.
+            # What the track does is reported whenever it shows: a drone that lands or turns
+            # away has done so, whoever made it. Hovering (drones hover by themselves) and "no
+            # effect" are only judged once this effector could have acted.
             spec = eng.effector
-            earliest = eng.approved_t_s + max(spec.ready_s, eng.expected_effect_s - EARLY_S)
-            if t_s < earliest:
-                return
+            could_act = t_s >= eng.approved_t_s + max(spec.ready_s, eng.expected_effect_s - EARLY_S)
             if eng._sink >= DESCEND_CYCLES:
                 outcome = "landing"
-            elif eng._slow >= HOVER_CYCLES and spec.kind in JAMMERS and not eng._was_slow:
-                outcome = "hovering"
             elif eng._away >= LEAVE_CYCLES:
                 outcome = "leaving"
+            elif not could_act:
+                return
+            elif eng._slow >= HOVER_CYCLES and spec.kind in JAMMERS and not eng._was_slow:
+                outcome = "hovering"
             elif t_s - eng.approved_t_s > eng.expected_effect_s + ASSESS_GRACE_S:
                 # A drone already turning away is given time to show it is leaving.
                 late = t_s - eng.approved_t_s > eng.expected_effect_s + 2 * ASSESS_GRACE_S
@@ -492,10 +521,11 @@ class CounterUas:
         if outcome is None:
             return
         eng.state, eng.outcome, eng.outcome_t_s = "assessed", outcome, t_s
-        if outcome == "no_effect":
-            ctx = self._contexts.get(eng.track_id)
-            if ctx is not None:
-                ctx.failed_kinds.add(eng.effector.kind)
+        ctx = self._contexts.get(eng.track_id)
+        if ctx is not None and outcome == "no_effect":
+            ctx.failed_kinds.add(eng.effector.kind)
+        elif ctx is not None and outcome in EFFECTIVE:
+            ctx.neutralised = outcome
         self._standby(t_s, eng)
         self._eng_event(t_s, "assessed", eng, outcome)
 

@@ -106,10 +106,15 @@ class Option:
 
 @dataclass(slots=True)
 class TrackContext:
-    """What the recommender remembers of a track between cycles (for doubt)."""
+    """What the counter stage remembers of a track between cycles.
+
+    ``failed_kinds``: effector kinds that had no effect on it (doubted after). ``neutralised``:
+    the effective outcome an engagement saw (landing, hovering, leaving), while it holds.
+    """
 
     first_seen_t_s: float
     failed_kinds: set[str] = field(default_factory=set)
+    neutralised: str | None = None
 
 
 def eligible(view: TrackView) -> bool:

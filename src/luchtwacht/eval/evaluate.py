@@ -87,6 +87,7 @@ class EngagementResult:
     assessed_s: float | None
     true_effect: str | None  # what this effector really did to that target, if anything
     true_effect_s: float | None
+    target_neutralised: bool = False  # anything took effect on the target since the approval
 
     @property
     def effective(self) -> bool:
@@ -95,10 +96,14 @@ class EngagementResult:
 
     @property
     def assessment_right(self) -> bool | None:
-        """The assessment agreed with the truth (effect seen as effect, none as none)."""
+        """The assessment read the drone right: neutralised (by whatever) or not.
+
+        The air picture cannot tell which effector did it, only what the drone does; whether
+        this effector did it is :attr:`effective`.
+        """
         if self.assessed is None or self.assessed == "lost":
             return None
-        return (self.assessed in EFFECTIVE) == self.effective
+        return (self.assessed in EFFECTIVE) == (self.effective or self.target_neutralised)
 
 
 @dataclass(slots=True)
@@ -387,6 +392,10 @@ def _engagements(pipe: Pipeline, follows: dict[tuple[float, int], str]) -> list[
             if isinstance(path, Countered)
             else []
         )
+        # Anything that had taken the drone by the time of the assessment (another effector; an
+        # earlier failsafe still being flown counts too: it is no longer its pilot's).
+        by = math.inf if eng.outcome_t_s is None else eng.outcome_t_s - pipe.epoch_s + 5.0
+        neutralised = isinstance(path, Countered) and any(t <= by for t, *_ in path.history)
         out.append(
             EngagementResult(
                 eng_id=eng.eng_id,
@@ -398,6 +407,7 @@ def _engagements(pipe: Pipeline, follows: dict[tuple[float, int], str]) -> list[
                 assessed_s=None if eng.outcome_t_s is None else eng.outcome_t_s - pipe.epoch_s,
                 true_effect=real[0][1] if real else None,
                 true_effect_s=real[0][0] if real else None,
+                target_neutralised=neutralised,
             )
         )
     return out
