@@ -261,3 +261,30 @@ def test_a_neutralised_drone_is_not_proposed_again_until_it_flies_on() -> None:
     assert "counter.resumed" in s.kinds()
     (rec,) = s.cu.pending()
     assert rec.track_id == 1
+
+
+def test_a_jammer_takes_the_other_drones_in_its_beam_under_the_same_engagement() -> None:
+    jam = effector("rf_jammer", beamwidth_deg=60.0)
+    lead = view(1, 0, 800, speed=10.0, heading=180.0)
+    s, eid = _engaged(jam, lead)
+    wing = view(2, 100, 850, speed=10.0, heading=180.0)  # 7° off the boresight: in the beam
+    other = view(3, 800, 0, speed=10.0, heading=270.0)  # due east: outside it
+    s.step(lead, wing, other)
+    eng = s.cu.engagements[eid]
+    assert eng.covered == [2]
+    assert "counter.covered" in s.kinds()
+    assert [r.track_id for r in s.cu.pending()] == [3]  # only the one the beam misses
+    # The wingman hovers (its link is gone); the lead turns for home.
+    for k in range(9):
+        s.step(
+            view(1, 0, 790 + 10 * k, speed=10.0, heading=0.0),
+            view(2, 100, 840, speed=0.3),
+            view(3, 790 - 10 * k, 0, speed=10.0, heading=270.0),
+        )
+    assert [w.outcome for w in eng.watches] == ["leaving", "hovering"]
+    assert eng.state == "assessed" and eng.outcome == "leaving"
+    s.step(view(2, 100, 840, speed=0.3))
+    assert all(r.track_id != 2 for r in s.cu.pending())  # held by the jam: not proposed again
+    summary = s.cu.summary()
+    (e,) = summary["engagements"]  # type: ignore[misc]
+    assert e["covered"] == {"2": "hovering"}

@@ -42,7 +42,9 @@ from google.protobuf import json_format
 
 from luchtwacht.counter.authority import Authority, Permission, Session
 from luchtwacht.counter.catalogue import ENGAGE_MODE, JAMMERS, STANDBY_MODE, EffectorSpec
+from luchtwacht.counter.geometry import in_sector
 from luchtwacht.counter.recommend import (
+    LINK_LOSS_ASSUMED_S,
     EffectorState,
     Option,
     TrackContext,
@@ -106,6 +108,34 @@ class Recommendation:
 
 
 @dataclass(slots=True)
+class Watch:
+    """What an engagement follows of one drone's track to judge the effect on it."""
+
+    track_id: int
+    since_t_s: float  # when it came under the engagement
+    expected_s: float  # seconds after that its effect was expected
+    outcome: str | None = None
+    outcome_t_s: float | None = None
+    slow: int = 0  # cycles in a row: hovering …
+    sink: int = 0  # … sinking straight down …
+    away: int = 0  # … going away with no breach predicted …
+    fall: int = 0  # … falling fast
+    was_slow: bool = False  # it hovered already when it came under the engagement
+    last: TrackView | None = None
+    last_range_m: float = math.nan
+    lost_t_s: float | None = None
+
+
+def _watch(view: TrackView, t_s: float, expected_s: float, eff: EffectorSpec) -> Watch:
+    """Start following a drone from the view it came under an engagement with."""
+    rng = math.dist((view.east_m, view.north_m, view.up_m), eff.enu_m)
+    return Watch(
+        view.track_id, t_s, expected_s, was_slow=view.speed_ms < HOVER_MS, last=view,
+        last_range_m=rng,
+    )  # fmt: skip
+
+
+@dataclass(slots=True)
 class Engagement:
     """One effector tasked against one track on an operator's approval."""
 
@@ -121,14 +151,13 @@ class Engagement:
     outcome_t_s: float | None = None
     engage_task_id: str | None = None
     reason: str = ""
-    _slow: int = 0
-    _sink: int = 0
-    _away: int = 0
-    _last: TrackView | None = None
-    _last_range_m: float = math.nan
-    _was_slow: bool = False
-    _fall: int = 0
-    _lost_t_s: float | None = None
+    # The drones it judges: the approved track first, then (a jammer) others in its beam.
+    watches: list[Watch] = field(default_factory=list)
+
+    @property
+    def covered(self) -> list[int]:
+        """Tracks taken under this engagement besides the approved one (a jammer's beam)."""
+        return [w.track_id for w in self.watches[1:]]
 
     @property
     def active(self) -> bool:
@@ -187,6 +216,8 @@ class CounterUas:
                 self._assess(t_s, eng)
                 if eng.state == "engaging":
                     self._aim(t_s, eng)
+                    if eng.effector.kind in JAMMERS:
+                        self._cover(t_s, eng)
         self._effector_states(t_s, nodes)
         self._recommend(t_s, views)
 
@@ -210,7 +241,7 @@ class CounterUas:
             self.states[eff.name] = EffectorState(online, shots, busy.get(eff.name))
 
     def _recommend(self, t_s: float, views: Sequence[TrackView]) -> None:
-        engaged = {e.track_id for e in self.engagements.values() if e.active}
+        engaged = self._watched()
         for v in views:
             ctx = self._contexts[v.track_id]
             if ctx.neutralised is not None and resumed(v, ctx.neutralised):
@@ -330,6 +361,7 @@ class CounterUas:
             t_s,
             fresh.t_effect_s if fresh.t_effect_s is not None else 0.0,
         )
+        eng.watches.append(_watch(view, t_s, eng.expected_effect_s, spec))
         self._next_eng += 1
         self.engagements[eng.eng_id] = eng
         self._event(
@@ -423,7 +455,7 @@ class CounterUas:
         )
 
     def _aim(self, t_s: float, eng: Engagement) -> None:
-        view = self._views.get(eng.track_id)
+        view = self._views.get(eng.watches[0].track_id)
         if view is not None:
             self._outbox.append((eng.effector, self._look_at(t_s, eng, view)))
 
@@ -468,92 +500,173 @@ class CounterUas:
     # --- assessment ---------------------------------------------------------------------------
 
     def _assess(self, t_s: float, eng: Engagement) -> None:
-        view = self._views.get(eng.track_id)
-        last = eng._last
+        """Judge every drone the engagement follows; it ends once all are judged."""
+        for w in eng.watches:
+            if w.outcome is None and self._judge(t_s, eng, w):
+                ctx = self._contexts.get(w.track_id)
+                if ctx is not None and w.outcome == "no_effect":
+                    ctx.failed_kinds.add(eng.effector.kind)
+                elif ctx is not None and w.outcome in EFFECTIVE:
+                    ctx.neutralised = w.outcome
+                if w is not eng.watches[0]:
+                    self._event(
+                        t_s,
+                        "covered_assessed",
+                        w.track_id,
+                        rec_id=eng.rec_id,
+                        eng_id=eng.eng_id,
+                        detail=w.outcome or "",
+                    )
+        if any(w.outcome is None for w in eng.watches):
+            return
+        primary = eng.watches[0]
+        eng.track_id = primary.track_id
+        eng.state, eng.outcome, eng.outcome_t_s = "assessed", primary.outcome, t_s
+        self._standby(t_s, eng)
+        self._eng_event(t_s, "assessed", eng, primary.outcome or "")
+
+    def _judge(self, t_s: float, eng: Engagement, w: Watch) -> bool:
+        """Update one drone's watch from the picture; True once its outcome is known."""
+        view = self._views.get(w.track_id)
+        last = w.last
         outcome: str | None = None
         if view is None:
             # Kinetic effects bring a drone down fast; a jammed one comes down by landing,
             # which is seen before the track ends (a noisy climb rate alone is no proof).
             kinetic = eng.effector.kind not in JAMMERS
             falling = last is not None and (
-                last.up_m < LOW_M or (kinetic and eng._fall >= FALL_CYCLES)
+                last.up_m < LOW_M or (kinetic and w.fall >= FALL_CYCLES)
             )
-            if eng._lost_t_s is None:
-                eng._lost_t_s = t_s
-            view = None if falling else self._handover(t_s, eng)
-            if view is None and not falling and t_s - eng._lost_t_s < HANDOVER_S:
-                return  # the drone may be picked up again by a new track
+            if w.lost_t_s is None:
+                w.lost_t_s = t_s
+            view = None if falling else self._handover(t_s, eng, w)
+            if view is None and not falling and t_s - w.lost_t_s < HANDOVER_S:
+                return False  # the drone may be picked up again by a new track
             if view is None:
                 outcome = "down" if falling else "lost"
         if view is not None:
-            e = eng.effector.enu_m
-            rng = math.dist((view.east_m, view.north_m, view.up_m), e)
-            if last is None:  # the first look since it engaged: how it flew before
-                eng._was_slow = view.speed_ms < HOVER_MS
-            eng._slow = eng._slow + 1 if view.speed_ms < HOVER_MS else 0
+            rng = math.dist((view.east_m, view.north_m, view.up_m), eng.effector.enu_m)
+            w.slow = w.slow + 1 if view.speed_ms < HOVER_MS else 0
             # A multirotor landing sinks nearly straight down.
             sinking = view.climb_ms < -DESCEND_MS and view.speed_ms < LANDING_GROUND_MS
-            eng._sink = eng._sink + 1 if sinking else 0
-            eng._fall = eng._fall + 1 if view.climb_ms < -FALL_MS else 0
+            w.sink = w.sink + 1 if sinking else 0
+            w.fall = w.fall + 1 if view.climb_ms < -FALL_MS else 0
             away = view.time_to_breach_s is None and not view.zones_inside
-            receding = not math.isnan(eng._last_range_m) and rng > eng._last_range_m
-            eng._away = eng._away + 1 if away and receding else 0
-            eng._last_range_m = rng
-            eng._last = view
+            receding = not math.isnan(w.last_range_m) and rng > w.last_range_m
+            w.away = w.away + 1 if away and receding else 0
+            w.last_range_m, w.last = rng, view
             # What the track does is reported whenever it shows: a drone that lands or turns
             # away has done so, whoever made it. Hovering (drones hover by themselves) and "no
             # effect" are only judged once this effector could have acted.
             spec = eng.effector
-            could_act = t_s >= eng.approved_t_s + max(spec.ready_s, eng.expected_effect_s - EARLY_S)
-            if eng._sink >= DESCEND_CYCLES:
+            ready = spec.ready_s if w is eng.watches[0] else 0.0
+            could_act = t_s >= w.since_t_s + max(ready, w.expected_s - EARLY_S)
+            if w.sink >= DESCEND_CYCLES:
                 outcome = "landing"
-            elif eng._away >= LEAVE_CYCLES:
+            elif w.away >= LEAVE_CYCLES:
                 outcome = "leaving"
             elif not could_act:
-                return
-            elif eng._slow >= HOVER_CYCLES and spec.kind in JAMMERS and not eng._was_slow:
+                return False
+            elif w.slow >= HOVER_CYCLES and spec.kind in JAMMERS and not w.was_slow:
                 outcome = "hovering"
-            elif t_s - eng.approved_t_s > eng.expected_effect_s + ASSESS_GRACE_S:
+            elif t_s - w.since_t_s > w.expected_s + ASSESS_GRACE_S:
                 # A drone already turning away is given time to show it is leaving.
-                late = t_s - eng.approved_t_s > eng.expected_effect_s + 2 * ASSESS_GRACE_S
-                if eng._away == 0 or late:
+                late = t_s - w.since_t_s > w.expected_s + 2 * ASSESS_GRACE_S
+                if w.away == 0 or late:
                     outcome = "no_effect"
         if outcome is None:
-            return
-        eng.state, eng.outcome, eng.outcome_t_s = "assessed", outcome, t_s
-        ctx = self._contexts.get(eng.track_id)
-        if ctx is not None and outcome == "no_effect":
-            ctx.failed_kinds.add(eng.effector.kind)
-        elif ctx is not None and outcome in EFFECTIVE:
-            ctx.neutralised = outcome
-        self._standby(t_s, eng)
-        self._eng_event(t_s, "assessed", eng, outcome)
+            return False
+        w.outcome, w.outcome_t_s = outcome, t_s
+        return True
 
-    def _handover(self, t_s: float, eng: Engagement) -> TrackView | None:
-        """A new track where the engaged one was lost: the same drone, most likely.
+    def _handover(self, t_s: float, eng: Engagement, w: Watch) -> TrackView | None:
+        """A new track where a followed one was lost: the same drone, most likely.
 
         A manoeuvre the effect caused (a hard stop, a turn for home) can break a track; the
         engagement follows the drone onto a track started since, near where it was last seen.
         """
-        last = eng._last
-        if last is None or eng._lost_t_s is None:
+        last = w.last
+        if last is None or w.lost_t_s is None:
             return None
-        taken = {e.track_id for e in self.engagements.values() if e.active and e is not eng}
         reach = HANDOVER_M + HANDOVER_SPEED_MS * (t_s - last.t_s)
+        taken = self._watched()
         best, best_d = None, reach
         for v in self._views.values():
             ctx = self._contexts.get(v.track_id)
             if v.track_id in taken or v.cooperative or v.object_class in ("aircraft", "bird"):
                 continue
-            if ctx is None or ctx.first_seen_t_s < eng._lost_t_s - HANDOVER_NEW_S:
+            if ctx is None or ctx.first_seen_t_s < w.lost_t_s - HANDOVER_NEW_S:
                 continue
             d = math.dist((v.east_m, v.north_m, v.up_m), (last.east_m, last.north_m, last.up_m))
             if d <= best_d:
                 best, best_d = v, d
         if best is not None:
-            old, eng.track_id, eng._lost_t_s = eng.track_id, best.track_id, None
-            self._eng_event(t_s, "handover", eng, f"from track {old}")
+            old, w.track_id, w.lost_t_s = w.track_id, best.track_id, None
+            if w is eng.watches[0]:
+                eng.track_id = best.track_id
+            self._event(
+                t_s,
+                "handover",
+                best.track_id,
+                rec_id=eng.rec_id,
+                eng_id=eng.eng_id,
+                detail=f"from track {old}",
+            )
         return best
+
+    def _watched(self) -> set[int]:
+        """Tracks some active engagement is following and has not judged yet."""
+        return {
+            w.track_id
+            for e in self.engagements.values()
+            if e.active
+            for w in e.watches
+            if w.outcome is None
+        }
+
+    def _cover(self, t_s: float, eng: Engagement) -> None:
+        """Take under a jammer's engagement every other drone its beam already reaches.
+
+        A jammer radiates over its whole beam: the drones of a swarm inside it are being jammed
+        already, so each is followed and judged by this engagement instead of being proposed
+        again, one by one, to an operator who has already decided.
+        """
+        primary = self._views.get(eng.watches[0].track_id)
+        if primary is None:
+            return
+        site = np.array([eng.effector.enu_m], dtype=float)
+        boresight = math.degrees(
+            math.atan2(primary.east_m - site[0, 0], primary.north_m - site[0, 1])
+        )
+        taken = self._watched()
+        cand = [
+            v
+            for v in self._views.values()
+            if eligible(v)
+            and v.track_id not in taken
+            and self._contexts[v.track_id].neutralised is None
+        ]
+        if not cand:
+            return
+        inside = in_sector(
+            np.array([[v.east_m, v.north_m, v.up_m] for v in cand]),
+            site,
+            np.array([boresight]),
+            np.array([eng.effector.beamwidth_deg]),
+            np.array([eng.effector.max_range_m]),
+            np.zeros(1),
+        )[:, 0]
+        for v, hit in zip(cand, inside, strict=True):
+            if hit:
+                eng.watches.append(_watch(v, t_s, LINK_LOSS_ASSUMED_S, eng.effector))
+                self._event(
+                    t_s,
+                    "covered",
+                    v.track_id,
+                    rec_id=eng.rec_id,
+                    eng_id=eng.eng_id,
+                    detail=eng.effector.name,
+                )
 
     def summary(self, rel_s: float = 0.0) -> dict[str, object]:
         """Recommendations and engagements, JSON-ready (times minus ``rel_s``)."""
@@ -586,6 +699,7 @@ class CounterUas:
                     "effector": e.effector.name, "kind": e.effector.kind,
                     "approved_by": e.approved_by, "approved_t_s": t(e.approved_t_s),
                     "state": e.state, "outcome": e.outcome, "outcome_t_s": t(e.outcome_t_s),
+                    "covered": {str(w.track_id): w.outcome for w in e.watches[1:]},
                 }
                 for e in self.engagements.values()
             ],
