@@ -250,5 +250,7 @@ def segment_clearance(site: F64, target: F64, points: F64) -> F64:
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(seg_len2[:, :, None] > 0.0, proj / seg_len2[:, :, None], 0.0)
     frac = np.clip(frac, 0.0, 1.0)
-    diff = w[None, :, :, :] - frac[..., None] * seg[:, :, None, :]  # (N, M, K, 3)
-    return np.asarray(np.linalg.norm(diff, axis=-1), dtype=np.float64)
+    # |w − f·seg|² = |w|² − 2 f (w·seg) + f² |seg|², without an (N, M, K, 3) temporary.
+    w2 = np.einsum("mkc,mkc->mk", w, w)[None, :, :]
+    d2 = w2 - 2.0 * frac * proj + frac * frac * seg_len2[:, :, None]
+    return np.asarray(np.sqrt(np.maximum(d2, 0.0)), dtype=np.float64)

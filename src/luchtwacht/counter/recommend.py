@@ -37,7 +37,6 @@ from numpy.typing import NDArray
 from luchtwacht.counter.catalogue import JAMMERS, EffectorSpec
 from luchtwacht.counter.geometry import (
     debris_footprint,
-    in_sector,
     intercept_time,
     segment_clearance,
     time_into_reach,
@@ -175,12 +174,50 @@ def options_for(
     now_dist = np.linalg.norm(pos[:, None, :] - site[None, :, :], axis=2)
     too_close = (now_dist < rmin[None, :]) & ~jam[None, :]
 
-    # Collateral: who else is where the effect goes.
+    # Collateral: who else is where the effect goes, for all targets × others at once per
+    # effector (a thousand-drone swarm must not make this stage crawl).
     other_pos = np.array([[o.east_m, o.north_m, o.up_m] for o in others]).reshape(-1, 3)
     aircraft = np.array([o.object_class == "aircraft" for o in others], dtype=bool)
     coop = np.array([o.cooperative and o.object_class == "drone" for o in others], dtype=bool)
+    other_ids = np.array([o.track_id for o in others], dtype=np.int64)
+    own = other_ids[None, :] == np.array([v.track_id for v in targets])[:, None]  # (N, K)
     centre, radius = debris_footprint(at.reshape(-1, 3), np.repeat(vel, m, axis=0))
     centre, radius = centre.reshape(n, m, 2), radius.reshape(n, m)
+    hits: dict[int, NDArray[np.bool_]] = {}  # effector → (N, K): others its effect reaches
+    no_fire_hit: dict[int, NDArray[np.bool_]] = {}  # effector → (N, Z)
+    k_other = len(others)
+    for j, eff in enumerate(effectors):
+        if eff.kind in JAMMERS and k_other:
+            reach = rmax[j] + (GNSS_AIRCRAFT_MARGIN_M if eff.kind == "gnss_jammer" else 0.0)
+            d = other_pos - site[j]
+            az = np.degrees(np.arctan2(d[:, 0], d[:, 1]))  # (K,)
+            boresight = np.degrees(np.arctan2(at[:, j, 0] - site[j, 0], at[:, j, 1] - site[j, 1]))
+            off = np.abs((az[None, :] - boresight[:, None] + 180.0) % 360.0 - 180.0)  # (N, K)
+            in_beam = (off <= eff.beamwidth_deg / 2) | (eff.beamwidth_deg >= 360.0)
+            dist = np.linalg.norm(d, axis=1)
+            # Aircraft count out to the GNSS margin; cooperative drones within the range itself.
+            near = np.where(aircraft, dist <= reach, dist <= rmax[j])
+            hits[j] = in_beam & near[None, :] & ~own
+        elif eff.kind == "hard_kill" and k_other:
+            clear = segment_clearance(site[j : j + 1], at[:, j], other_pos)[:, 0, :]  # (N, K)
+            hits[j] = (clear <= LINE_OF_FIRE_M) & ~own
+        if no_fire and eff.kind in ("hard_kill", "net", "interceptor"):
+            # Where it comes down: the debris footprint, or the net under its parachute (only
+            # where the effect is reached at all).
+            xy = centre[:, j] if eff.kind == "hard_kill" else at[:, j, :2]
+            ok: NDArray[np.bool_] = np.asarray(np.isfinite(xy).all(axis=1), dtype=bool)
+            ground = np.column_stack([np.where(ok[:, None], xy, 0.0), np.zeros(n)])
+            no_fire_hit[j] = np.column_stack(
+                [
+                    ok
+                    & (
+                        zg.distance_m(ground) <= radius[:, j]
+                        if eff.kind == "hard_kill"
+                        else zg.inside(ground)
+                    )
+                    for zg in no_fire
+                ]
+            )
 
     out: list[list[Option]] = []
     for i, view in enumerate(targets):
@@ -203,51 +240,26 @@ def options_for(
                 blocked.append(f"out of reach within {HORIZON_S:.0f} s")
             if too_close[i, j]:
                 blocked.append("inside its minimum range")
-            others_ij = [k for k, o in enumerate(others) if o.track_id != view.track_id]
-            if eff.kind in JAMMERS and others_ij:
-                boresight = np.degrees(
-                    np.arctan2(at[i, j, 0] - site[j, 0], at[i, j, 1] - site[j, 1])
-                )
-                reach = rmax[j] + (GNSS_AIRCRAFT_MARGIN_M if eff.kind == "gnss_jammer" else 0.0)
-                hit = in_sector(
-                    other_pos[others_ij],
-                    site[j : j + 1],
-                    np.array([boresight]),
-                    np.array([eff.beamwidth_deg]),
-                    np.array([reach]),
-                    np.zeros(1),
-                )[:, 0]
-                for k, flag in zip(others_ij, hit, strict=True):
-                    if not flag:
-                        continue
-                    o = others[k]
-                    if eff.kind == "gnss_jammer" and aircraft[k]:
-                        who = o.icao or f"track {o.track_id}"
-                        blocked.append(f"manned aircraft {who} within GNSS jamming range")
-                    elif (
-                        coop[k]
-                        and math.dist((o.east_m, o.north_m, o.up_m), tuple(site[j])) <= rmax[j]
-                    ):
-                        who = o.uas_id or f"track {o.track_id}"
-                        warns.append(f"would also jam cooperative drone {who}")
-                        collateral = True
-            if eff.kind == "hard_kill":
-                for zg in no_fire:
-                    gap = float(zg.distance_m(np.array([[*centre[i, j], 0.0]]))[0])
-                    if gap <= radius[i, j]:
-                        blocked.append(f"debris would fall in no-fire area {zg.zone.name}")
-                if others_ij:
-                    clear = segment_clearance(
-                        site[j : j + 1], at[i, j][None, :], other_pos[others_ij]
-                    )[0, 0]
-                    for k, c in zip(others_ij, clear, strict=True):
-                        if c <= LINE_OF_FIRE_M:
-                            blocked.append(f"track {others[k].track_id} in the line of fire")
-            if eff.kind in ("net", "interceptor"):
-                for zg in no_fire:
-                    if bool(zg.inside(np.array([[*at[i, j, :2], 0.0]]))[0]) and te is not None:
-                        warns.append(f"net would come down in no-fire area {zg.zone.name}")
-                        collateral = True
+            row = hits.get(j)
+            for k in np.flatnonzero(row[i]).tolist() if row is not None else ():
+                o = others[k]
+                if eff.kind == "hard_kill":
+                    blocked.append(f"track {o.track_id} in the line of fire")
+                elif eff.kind == "gnss_jammer" and aircraft[k]:
+                    who = o.icao or f"track {o.track_id}"
+                    blocked.append(f"manned aircraft {who} within GNSS jamming range")
+                elif coop[k]:
+                    who = o.uas_id or f"track {o.track_id}"
+                    warns.append(f"would also jam cooperative drone {who}")
+                    collateral = True
+            zone_row = no_fire_hit.get(j)
+            for z in np.flatnonzero(zone_row[i]).tolist() if zone_row is not None else ():
+                name = no_fire[z].zone.name
+                if eff.kind == "hard_kill":
+                    blocked.append(f"debris would fall in no-fire area {name}")
+                else:
+                    warns.append(f"net would come down in no-fire area {name}")
+                    collateral = True
             if (
                 eff.kind == "rf_jammer"
                 and rf_detection
