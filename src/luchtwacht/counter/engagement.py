@@ -276,16 +276,7 @@ class CounterUas:
             del self._open_rec[tid]
             self._event(t_s, "expired", tid, rec_id=rid, detail=rec.reason)
         want = [v for v in views if v.track_id in now or v.track_id in self._open_rec]
-        all_options = options_for(
-            want,
-            self.effectors,
-            self.states,
-            list(self._views.values()),
-            self.no_fire,
-            self._contexts,
-            t_s,
-            self.rf_detection,
-        )
+        all_options = self._options(want, self.effectors, t_s)
         for view, options in zip(want, all_options, strict=True):
             open_id = self._open_rec.get(view.track_id)
             if open_id is None:
@@ -306,6 +297,21 @@ class CounterUas:
                 )
             else:
                 self.recommendations[open_id].options = options
+
+    def _options(
+        self, targets: Sequence[TrackView], effectors: Sequence[EffectorSpec], t_s: float
+    ) -> list[list[Option]]:
+        """Ranked options against the picture of this cycle (``recommend.options_for``)."""
+        return options_for(
+            targets,
+            effectors,
+            self.states,
+            list(self._views.values()),
+            self.no_fire,
+            self._contexts,
+            t_s,
+            self.rf_detection,
+        )
 
     # --- operators ----------------------------------------------------------------------------
 
@@ -328,16 +334,7 @@ class CounterUas:
         view = self._views.get(rec.track_id)
         if view is None:
             raise CounterError(f"track {rec.track_id} is no longer held")
-        fresh = options_for(
-            [view],
-            [spec],
-            self.states,
-            list(self._views.values()),
-            self.no_fire,
-            self._contexts,
-            t_s,
-            self.rf_detection,
-        )[0][0]
+        fresh = self._options([view], [spec], t_s)[0][0]
         if not fresh.usable:
             self._audit(
                 t_s,

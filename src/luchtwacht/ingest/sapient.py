@@ -190,6 +190,24 @@ def task_ack(header: dict[str, object], task_id: str, status: str, reason: str) 
     return json_format.ParseDict({**header, "taskAck": ack}, SapientMessage())
 
 
+def look_at_enu(task: task_pb2.Task, origin: SiteOrigin) -> tuple[NDArray[np.float64] | None, str]:
+    """A task's ``look_at`` location in site ENU, or (None, why it cannot be used).
+
+    For an edge node that is told where to point (a camera, an effector): the first location of
+    the list, in whatever system and datum it declares.
+    """
+    where = task.command.look_at
+    if where.WhichOneof("fov_oneof") != "location_list" or not len(where.location_list.locations):
+        return None, "look_at needs a location"
+    try:
+        lat, lon, alt = location_geodetic(
+            where.location_list.locations[0], "Task.command.look_at.location_list"
+        )
+    except SapientError as exc:
+        return None, f"look_at location: {exc}"
+    return origin.to_enu(np.array([lat]), np.array([lon]), np.array([alt]))[0], ""
+
+
 def parse_message(data: bytes) -> SapientMessage:
     """Parse one serialized ``SapientMessage``; malformed protobuf raises :class:`SapientError`."""
     try:

@@ -36,15 +36,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 from sapient_msg.bsi_flex_335_v2_0 import range_bearing_pb2, registration_pb2, task_pb2
 
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.sapient import (
-    SapientError,
     SapientMessage,
     frame,
-    location_geodetic,
+    look_at_enu,
     task_ack,
     tasks_for,
 )
@@ -241,15 +239,11 @@ class BearingSensorSim(RadarSim):
             # A magnetic bearing: the simulated site has no declination (true = magnetic).
             self.look_deg = az % 360.0
             return "TASK_STATUS_ACCEPTED", ""
-        if form != "location_list" or not len(where.location_list.locations):
+        if form != "location_list":
             return "TASK_STATUS_REJECTED", "look_at needs a location or a range/bearing"
-        try:
-            lat, lon, alt = location_geodetic(
-                where.location_list.locations[0], "Task.command.look_at.location_list"
-            )
-        except SapientError as exc:
-            return "TASK_STATUS_REJECTED", f"look_at location: {exc}"
-        enu = self.origin.to_enu(np.array([lat]), np.array([lon]), np.array([alt]))[0]
+        enu, reason = look_at_enu(task, self.origin)
+        if enu is None:
+            return "TASK_STATUS_REJECTED", reason
         az_deg, _, _ = self._aer(enu)
         self.look_deg = az_deg % 360.0
         return "TASK_STATUS_ACCEPTED", ""

@@ -46,10 +46,9 @@ from luchtwacht.counter.catalogue import (
 )
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.sapient import (
-    SapientError,
     SapientMessage,
     frame,
-    location_geodetic,
+    look_at_enu,
     new_ulid,
     task_ack,
     tasks_for,
@@ -281,18 +280,9 @@ class EffectorSim:
             return "TASK_STATUS_REJECTED", "control must be START or STOP"
         which = task.command.WhichOneof("command")
         if which == "look_at":
-            where = task.command.look_at
-            if where.WhichOneof("fov_oneof") != "location_list" or not len(
-                where.location_list.locations
-            ):
-                return "TASK_STATUS_REJECTED", "look_at needs a location"
-            try:
-                lat, lon, alt = location_geodetic(
-                    where.location_list.locations[0], "Task.command.look_at.location_list"
-                )
-            except SapientError as exc:
-                return "TASK_STATUS_REJECTED", f"look_at location: {exc}"
-            enu = self.origin.to_enu(np.array([lat]), np.array([lon]), np.array([alt]))[0]
+            enu, reason = look_at_enu(task, self.origin)
+            if enu is None:
+                return "TASK_STATUS_REJECTED", reason
             self.aim_enu = (float(enu[0]), float(enu[1]), float(enu[2]))
             return "TASK_STATUS_ACCEPTED", ""
         if which == "mode_change":
