@@ -288,3 +288,26 @@ def test_a_jammer_takes_the_other_drones_in_its_beam_under_the_same_engagement()
     summary = s.cu.summary()
     (e,) = summary["engagements"]  # type: ignore[misc]
     assert e["covered"] == {"2": "hovering"}
+
+
+def test_an_engagement_stands_down_by_itself_when_it_becomes_unsafe_for_others() -> None:
+    gnss = effector("gnss_jammer", max_range_m=1000.0)
+    drone = view(1, 0, 500, speed=5.0, heading=180.0)
+    s, eid = _engaged(gnss, drone)
+    s.step(drone)
+    assert s.cu.engagements[eid].state == "engaging"
+    # A helicopter with ADS-B comes within the jammer's reach plus its 2 km margin.
+    heli = view(7, 2500, 0, up=300.0, cls="aircraft", coop=True, icao="4840D6")
+    s.step(view(1, 0, 495, speed=5.0, heading=180.0), heli)
+    eng = s.cu.engagements[eid]
+    assert eng.state == "ceased" and not eng.active
+    assert eng.reason == "safety interlock: manned aircraft 4840D6 within GNSS jamming range"
+    (standby,) = [m for m in _tasks(s.cu) if m.task.command.WhichOneof("command") == "mode_change"]
+    assert standby.task.command.mode_change == STANDBY_MODE
+    assert "counter.interlock" in s.kinds()
+    # Starting again needs a new approval, and the option is blocked while the aircraft is there.
+    (rec,) = s.cu.pending()
+    gnss_opt = rec.options[0]
+    assert not gnss_opt.usable and gnss_opt.safety
+    with pytest.raises(CounterError, match="manned aircraft"):
+        s.cu.approve(s.token("cmdr"), rec.rec_id, "gnss_jammer", s.t)

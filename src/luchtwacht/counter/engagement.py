@@ -18,7 +18,11 @@
    ``look_at`` (guidance from the fused track). On completion, cease or refusal: ``mode_change``
    to ``Standby``. The effector's TaskAck moves the engagement to *engaging* (accepted) or
    *refused* (rejected, with its reason).
-5. **Assessment**, from the air picture alone: the track, followed from the engagement, is
+5. **Interlock.** Each cycle an engagement is judged again against others' safety; should a
+   manned aircraft come within a GNSS jammer's reach, a track cross a hard kill's line of
+   fire, or its debris footprint reach a no-fire area, the effector is stood down at once
+   (stopping needs nobody's approval; starting again does).
+6. **Assessment**, from the air picture alone: the track, followed from the engagement, is
    *down* (dropped while descending or near the ground), *landing* (descending steadily),
    *hovering* (a jammed drone holding still: its link is lost), *leaving* (no longer predicted
    to breach and moving away: returning home), or showed *no effect* once the expected time to
@@ -212,6 +216,8 @@ class CounterUas:
         for eng in self.engagements.values():
             if eng.active:
                 self._acks(t_s, eng, nodes.get(eng.effector.node_id))
+            if eng.active:
+                self._interlock(t_s, eng)
             if eng.state == "engaging":
                 self._assess(t_s, eng)
                 if eng.state == "engaging":
@@ -482,6 +488,25 @@ class CounterUas:
             },
         }
         return json_format.ParseDict(body, SapientMessage())
+
+    def _interlock(self, t_s: float, eng: Engagement) -> None:
+        """Stand an engagement down at once when it has become unsafe for others.
+
+        Each cycle the engaged option is judged again; if a block for others' safety now holds
+        (a manned aircraft inside a GNSS jammer's reach, a track in a hard kill's line of fire,
+        debris that would fall in a no-fire area), the effector is sent to Standby and the
+        engagement ends as ceased. Stopping force needs nobody's approval; starting it again
+        does.
+        """
+        view = self._views.get(eng.watches[0].track_id) if eng.watches else None
+        if view is None:
+            return
+        fresh = self._options([view], [eng.effector], t_s)[0][0]
+        if not fresh.safety:
+            return
+        eng.state, eng.reason = "ceased", "safety interlock: " + "; ".join(fresh.safety)
+        self._standby(t_s, eng)
+        self._eng_event(t_s, "interlock", eng, eng.reason)
 
     def _acks(self, t_s: float, eng: Engagement, node: NodeState | None) -> None:
         if node is None or eng.engage_task_id is None or eng.state != "tasked":

@@ -76,6 +76,7 @@ class Option:
     warnings: tuple[str, ...] = ()
     doubt: bool = False
     collateral: bool = False  # it would also hit someone else (a cooperative drone, …)
+    safety: tuple[str, ...] = ()  # the blocks that are about others' safety (an interlock)
 
     def rank_key(self, force_rank: int) -> tuple[int, int, int, int, int, float]:
         """Sort key: usable, before breach, undoubted, no collateral, least force, soonest."""
@@ -227,6 +228,7 @@ def options_for(
         for j, eff in enumerate(effectors):
             st = states.get(eff.name) or EffectorState(shots_left=eff.shots)
             blocked: list[str] = []
+            safety: list[str] = []  # blocks for others' safety: they also stop an engagement
             warns: list[str] = []
             doubt = collateral = False
             te = float(t_eff[i, j]) if np.isfinite(t_eff[i, j]) else None
@@ -244,10 +246,10 @@ def options_for(
             for k in np.flatnonzero(row[i]).tolist() if row is not None else ():
                 o = others[k]
                 if eff.kind == "hard_kill":
-                    blocked.append(f"track {o.track_id} in the line of fire")
+                    safety.append(f"track {o.track_id} in the line of fire")
                 elif eff.kind == "gnss_jammer" and aircraft[k]:
                     who = o.icao or f"track {o.track_id}"
-                    blocked.append(f"manned aircraft {who} within GNSS jamming range")
+                    safety.append(f"manned aircraft {who} within GNSS jamming range")
                 elif coop[k]:
                     who = o.uas_id or f"track {o.track_id}"
                     warns.append(f"would also jam cooperative drone {who}")
@@ -256,7 +258,7 @@ def options_for(
             for z in np.flatnonzero(zone_row[i]).tolist() if zone_row is not None else ():
                 name = no_fire[z].zone.name
                 if eff.kind == "hard_kill":
-                    blocked.append(f"debris would fall in no-fire area {name}")
+                    safety.append(f"debris would fall in no-fire area {name}")
                 else:
                     warns.append(f"net would come down in no-fire area {name}")
                     collateral = True
@@ -281,6 +283,7 @@ def options_for(
                 warns.append(f"{eff.kind} had no effect on this track before")
             # Inside a zone the time to breach is 0: nothing comes before that breach.
             before = te is not None and (ttb is None or te < ttb)
+            blocked += safety
             opt = Option(
                 effector=eff.name,
                 kind=eff.kind,
@@ -292,6 +295,7 @@ def options_for(
                 warnings=tuple(warns),
                 doubt=doubt,
                 collateral=collateral,
+                safety=tuple(safety),
             )
             opts.append((opt.rank_key(eff.force_rank), opt))
         opts.sort(key=lambda kv: kv[0])
