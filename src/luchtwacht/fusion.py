@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.geo import SiteOrigin
@@ -37,6 +38,11 @@ from luchtwacht.threat.zones import ZoneGeometry
 from luchtwacht.tracking.models import POS, VEL
 from luchtwacht.tracking.tracker import Tracker, TrackerConfig
 
+F64 = NDArray[np.float64]
+
+OWN_GATE_M = 30.0  # a track this close to where our airborne interceptor says it is, is it
+OWN_FRESH_S = 3.0  # …if it said so this recently
+OWN_SPEED_MS = 40.0  # how fast an interceptor may have flown on since its report
 LATE_TOLERANCE_S = 5.0  # a batch older than this (against the processing time) is not applied
 FUTURE_TOLERANCE_S = 2.0  # nor one stamped further ahead: a sensor clock gone wrong
 
@@ -225,20 +231,23 @@ class FusionCore:
         # The picture at the cycle time, not at each track's last plot.
         x_now, p_now = self.tracker.predicted(t_utc)
         pos, vel = x_now[conf][:, POS], x_now[conf][:, VEL]
-        threat = assess(
-            pos,
-            vel,
-            type(cls)(cls.class_idx[conf], cls.prob[conf], cls.cooperative[conf]),
-            self.zones,
-        )
-        geo = self.origin.to_geodetic(pos) if conf.size else np.empty((0, 3))
-        speed = np.hypot(vel[:, 0], vel[:, 1])
-        heading = np.degrees(np.arctan2(vel[:, 0], vel[:, 1])) % 360.0
         pos_std = (
             np.sqrt(np.trace(p_now[conf][:, POS, POS], axis1=1, axis2=2) / 3.0)
             if conf.size
             else np.empty(0)
         )
+        own = self._own_assets(t_utc, pos, pos_std)
+        own_mask = np.array([name is not None for name in own], dtype=bool)
+        threat = assess(
+            pos,
+            vel,
+            type(cls)(cls.class_idx[conf], cls.prob[conf], cls.cooperative[conf] | own_mask),
+            self.zones,
+            own=own_mask,
+        )
+        geo = self.origin.to_geodetic(pos) if conf.size else np.empty((0, 3))
+        speed = np.hypot(vel[:, 0], vel[:, 1])
+        heading = np.degrees(np.arctan2(vel[:, 0], vel[:, 1])) % 360.0
         views = []
         ttb_by_zone: dict[int, dict[str, float]] = {}
         for j, row in enumerate(conf.tolist()):
@@ -259,7 +268,7 @@ class FusionCore:
                 climb_ms=float(vel[j, 2]),
                 object_class=label,
                 class_prob=float(cls.prob[row].max()),
-                cooperative=bool(cls.cooperative[row]),
+                cooperative=bool(cls.cooperative[row]) or own[j] is not None,
                 uas_id=tt.ident[row] if identity_kind(tt.ident[row]) == "remoteid" else None,
                 icao=str(tt.ident[row]).split(":", 1)[1]
                 if identity_kind(tt.ident[row]) == "adsb"
@@ -272,6 +281,7 @@ class FusionCore:
                 rf_protocol=emitter.protocol if emitter is not None else None,
                 rf_serial=emitter.serial if emitter is not None else None,
                 rf_band_mhz=emitter.band_mhz if emitter is not None else None,
+                own_asset=own[j],
             )
             views.append(view)
             ttb_by_zone[tid] = {
@@ -292,6 +302,39 @@ class FusionCore:
                 self.recorder.alert_event(ev.t_s, ev.kind, ev.alert)
             self.recorder.commit()
         return events
+
+    def _own_assets(self, t_s: float, pos: F64, pos_std: F64) -> list[str | None]:
+        """Which tracks are our own airborne effectors (interceptors): the name, or None each.
+
+        A SAPIENT mobile effector node that reports "Airborne" says where it is twice a second.
+        The confirmed track nearest that position is it, within :data:`OWN_GATE_M` plus three
+        times the track's error plus :data:`OWN_SPEED_MS` times the report's age. Our own
+        interceptor must never be taken for an intruder.
+        """
+        out: list[str | None] = [None] * pos.shape[0]
+        if not pos.shape[0]:
+            return out
+        for node in self.sapient_nodes().values():
+            if (
+                "NODE_TYPE_MOBILE_NODE" not in node.node_types
+                or node.lat_deg is None
+                or node.lon_deg is None
+                or node.last_status_t_s is None
+                or t_s - node.last_status_t_s > OWN_FRESH_S
+                or not any(entry.endswith(" Airborne") for entry in node.status)
+            ):
+                continue
+            at = self.origin.to_enu(
+                np.array([node.lat_deg]), np.array([node.lon_deg]), np.array([node.alt_m or 0.0])
+            )[0]
+            d = np.linalg.norm(pos - at, axis=1)
+            d[[name is not None for name in out]] = np.inf
+            k = int(np.argmin(d))
+            # It flew on since it reported: the gate grows with the report's age.
+            age = max(t_s - node.last_status_t_s, 0.0)
+            if d[k] <= OWN_GATE_M + OWN_SPEED_MS * age + 3.0 * pos_std[k]:
+                out[k] = node.name or node.node_id
+        return out
 
     def _remember(self, v: TrackView) -> None:
         rec = self.records.get(v.track_id)

@@ -119,6 +119,9 @@ class Pipeline(FusionCore):
                 sid = f"effector-{k + 1}"
                 esim = EffectorSim(spec, self.origin, self.epoch_s, scenario.seed * 100 + 110 + k)
                 self.effectors[spec.node_id] = (sid, esim)
+                own = esim.own_target()
+                if own is not None:  # an interceptor in the air is seen like anything else
+                    self.targets.append(own)
                 self.add_feed(
                     sid, spec.name, "sapient", SapientPipe(sid, self.origin), esim.status_interval_s
                 )

@@ -311,3 +311,14 @@ def test_an_engagement_stands_down_by_itself_when_it_becomes_unsafe_for_others()
     assert not gnss_opt.usable and gnss_opt.safety
     with pytest.raises(CounterError, match="manned aircraft"):
         s.cu.approve(s.token("cmdr"), rec.rec_id, "gnss_jammer", s.t)
+
+
+def test_a_track_known_for_a_friend_loses_its_recommendation_at_once() -> None:
+    s = Stage(effector("rf_jammer"))
+    s.step(view(1, 0, 800))
+    (rec,) = s.cu.pending()
+    token = s.token("cmdr")
+    s.step(view(1, 0, 800, coop=True, threat=ThreatLevel.NONE, uas_id="1581F5FJD229V00QZ7"))
+    assert rec.state == "expired" and rec.reason == "identified: 1581F5FJD229V00QZ7"
+    with pytest.raises(CounterError, match="is expired"):
+        s.cu.approve(token, rec.rec_id, "rf_jammer", s.t)

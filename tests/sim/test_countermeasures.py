@@ -7,6 +7,7 @@ check that nothing is ever tasked without an authorised approval.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,38 @@ def test_effector_names_must_be_unique(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     with pytest.raises(ScenarioFileError, match="effector names must be unique"):
         load_scenario_file(path)
+
+
+def test_the_interceptor_is_seen_known_for_our_own_and_nets_the_loiterer() -> None:
+    scen = load_scenario_file(ROOT / "scenarios" / "interceptor-loiterer.yaml")
+    pipe = Pipeline(scen)
+    own_cycles: Counter[int] = Counter()
+    own_threats: set[str] = set()
+
+    def watch(q: Pipeline) -> None:
+        for v in q.views:
+            if v.own_asset is not None:
+                own_cycles[v.track_id] += 1
+                own_threats.add(v.threat.label)
+                assert v.own_asset == "Interceptor runway" and v.cooperative
+
+    pipe.run(scen.duration_s, on_cycle=watch)
+    assert pipe.counter is not None
+    # The radar saw our interceptor fly; the fusion node knew it for its own from the node's
+    # own airborne reports: no threat, no alert, never proposed as a target. (For a cycle or
+    # two at the capture, when the two are one spot, the loiterer's track may be taken for it.)
+    # Out 55 → 101 s, home by 148 s: one track each way (the capture splits them).
+    ours = {tid for tid, n in own_cycles.items() if n >= 10}
+    assert sum(own_cycles[t] for t in ours) >= 80 and own_threats == {"none"}
+    assert all(a.track_id not in ours for a in pipe.alerts.alerts.values())
+    assert all(r.track_id not in ours for r in pipe.counter.recommendations.values())
+    (eng,) = pipe.counter.engagements.values()
+    assert eng.effector.kind == "interceptor" and eng.outcome == "landing"
+    # The RF jammer was never an option: the loiterer's link is at 868 MHz.
+    first = pipe.counter.recommendations[eng.rec_id]
+    jam = next(o for o in first.options if o.kind == "rf_jammer")
+    assert jam.blocked_by == ("link at 868 MHz is outside its bands",)
+    _, sim = pipe.effectors[eng.effector.node_id]
+    assert [e.action for e in sim.log][-1] == "landed"
+    loiterer = next(t for t in pipe.targets if t.role == "intruder")
+    assert isinstance(loiterer.path, Countered) and loiterer.path.effect == "captured"

@@ -168,7 +168,9 @@ def test_registration_and_status_are_valid_and_a_sapient_pipe_takes_them(
     assert pipe.feed(b"".join(out)) == []
     assert pipe.counters.rejected == 0 and pipe.counters.decoded == 2
     node = pipe.nodes[NODE]
-    assert node.registered and node.node_types == (node_type,) and node.look_at
+    # An interceptor flies: it is a mobile node too (it reports where it is while airborne).
+    mobile = ("NODE_TYPE_MOBILE_NODE",) if kind == "interceptor" else ()
+    assert node.registered and node.node_types == (node_type, *mobile) and node.look_at
     assert node.mode == "Standby" and node.system == "SYSTEM_OK"
     assert node.lat_deg is not None and node.lon_deg is not None and node.alt_m is not None
     assert math.isclose(node.lat_deg, ORIGIN.lat_deg, abs_tol=1e-7)
@@ -463,3 +465,52 @@ def test_no_effect_without_an_accepted_engage(kind: EffectorKind) -> None:
     run(sim, targets, 15.0, 30.0)
     assert sim.mode == "Standby" and sim.log == [] and sim.shots_left == sim.spec.shots
     assert path_of(targets[0]).effect is None
+
+
+def test_a_flight_record_is_a_trajectory_that_exists_only_in_the_air() -> None:
+    from luchtwacht.sim.effectors import FlightRecord
+
+    rec = FlightRecord()
+    assert rec.state(0.0) is None
+    for k in range(11):  # 1 s at 30 m/s east, sampled every 0.1 s
+        rec.add(10.0 + 0.1 * k, np.array([3.0 * k, 0.0, 50.0]), np.array([30.0, 0.0, 0.0]))
+    rec.land()
+    s = rec.state(10.55)
+    assert s is not None
+    assert np.allclose(s[0], [16.5, 0.0, 50.0]) and np.allclose(s[1], [30.0, 0.0, 0.0])
+    assert rec.state(9.9) is None and rec.state(11.2) is None  # before launch, after landing
+    rec.add(20.0, np.array([0.0, 0.0, 10.0]), np.zeros(3))  # a second flight
+    rec.add(20.1, np.array([0.0, 0.0, 11.0]), np.zeros(3))
+    assert rec.state(15.0) is None
+    s2 = rec.state(20.05)
+    assert s2 is not None and np.allclose(s2[0], [0.0, 0.0, 10.5])
+
+
+def test_an_airborne_interceptor_reports_where_it_is_and_lands_back_after_a_capture() -> None:
+    from luchtwacht.ingest.sapient import SapientPipe
+
+    sim = effector("interceptor", p_effect=1.0, ready_s=2.0, speed_ms=30.0)
+    targets = counterable([hovering("d", 0.0, 300.0)])
+    pipe = SapientPipe("e", ORIGIN)
+    pipe.feed(b"".join(sim.scan(0.0, targets)))
+    engage(sim, 0.0, (0.0, 300.0, 60.0))
+    own = sim.own_target()
+    assert own is not None and own.role == "own" and own.true_class == ObjectClass.DRONE
+    airborne_seen = stood_down = False
+    for k in range(1, 400):
+        t = k / 10
+        pipe.feed(b"".join(sim.scan(t, targets)))
+        if not stood_down and any(e.action == "effect" for e in sim.log):
+            # The fusion node sees the drone come down and stands the interceptor down.
+            assert send(sim, t, task(mode("Standby"))) == ("TASK_STATUS_ACCEPTED", "")
+            stood_down = True
+        node = pipe.nodes[NODE]
+        if any(e.endswith(" Airborne") for e in node.status):
+            airborne_seen = True
+            assert own.path.state(t) is not None  # the sensors see it while it says it flies
+    assert airborne_seen and "NODE_TYPE_MOBILE_NODE" in pipe.nodes[NODE].node_types
+    actions = [e.action for e in sim.log]
+    assert actions == ["launched", "effect", "landed"]
+    assert path_of(targets[0]).effect == "captured"
+    assert own.path.state(39.9) is None  # back on the ground after netting it
+    assert not any(e.endswith(" Airborne") for e in pipe.nodes[NODE].status)

@@ -198,3 +198,14 @@ def test_any_caption_text_gives_a_log_or_a_clear_error(lines):
             assert log.startswith(str(path))  # the error names the file
         else:
             assert len(log) >= 2
+
+
+def test_captions_that_mix_absolute_altitude_and_height_are_refused_with_the_block(tmp_path):
+    # Found by the property test: each block has a height, but not the same kind of height.
+    srt = tmp_path / "mixed.srt"
+    srt.write_text(
+        "1\n00:00:00,000 --> 00:00:01,000\n[latitude: 51.0] [longitude: 5.0] [abs_alt: 30.0]\n\n"
+        "2\n00:00:01,000 --> 00:00:02,000\n[latitude: 51.0] [longitude: 5.0] [rel_alt: 3.0]\n"
+    )
+    with pytest.raises(FlightLogError, match=r"caption block 2: .*mix the two"):
+        load_dji_srt(srt)

@@ -268,17 +268,22 @@ class CounterUas:
                 rec.updated_t_s = t_s
                 continue
             # Like an alert, a recommendation rides out a track's threat flickering for a
-            # while; it goes at once when the track is dropped or engaged.
-            if tid in self._views and tid not in engaged and t_s - rec.updated_t_s < HOLD_S:
+            # while; it goes at once when the track is dropped, engaged, or known for a friend
+            # (cooperative, or one of our own interceptors).
+            view = self._views.get(tid)
+            friend = view is not None and view.cooperative
+            held = view is not None and tid not in engaged and not friend
+            if held and t_s - rec.updated_t_s < HOLD_S:
                 continue
             rec.state = "expired"
-            rec.reason = (
-                "engaged"
-                if tid in engaged
-                else "track dropped"
-                if tid not in self._views
-                else "no longer a threat"
-            )
+            if tid in engaged:
+                rec.reason = "engaged"
+            elif view is None:
+                rec.reason = "track dropped"
+            elif friend:
+                rec.reason = f"identified: {view.own_asset or view.uas_id or view.icao or 'friend'}"
+            else:
+                rec.reason = "no longer a threat"
             del self._open_rec[tid]
             self._event(t_s, "expired", tid, rec_id=rid, detail=rec.reason)
         want = [v for v in views if v.track_id in now or v.track_id in self._open_rec]
@@ -340,6 +345,8 @@ class CounterUas:
         view = self._views.get(rec.track_id)
         if view is None:
             raise CounterError(f"track {rec.track_id} is no longer held")
+        if not eligible(view) and view.cooperative:
+            raise CounterError(f"track {rec.track_id} is a friend now: not engaged")
         fresh = self._options([view], [spec], t_s)[0][0]
         if not fresh.usable:
             self._audit(

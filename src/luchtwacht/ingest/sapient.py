@@ -263,6 +263,7 @@ class NodeState:
 
     node_id: str
     registered: bool = False
+    name: str = ""  # the Registration's name
     node_types: tuple[str, ...] = ()
     lat_deg: float | None = None
     lon_deg: float | None = None
@@ -473,6 +474,7 @@ class SapientPipe:
             node.node_types = tuple(
                 _enum_name(d, "node_type") for d in msg.registration.node_definition
             )
+            node.name = msg.registration.name
             node.max_range_m = _max_range_m(msg.registration)
             node.look_at = any(
                 cmd.type == registration_pb2.Registration.COMMAND_TYPE_LOOK_AT

@@ -49,6 +49,7 @@ class TrackView:
     rf_protocol: str | None = None  # the radio link an RF detector fingerprinted
     rf_serial: str | None = None  # …and the serial number it decoded from it
     rf_band_mhz: tuple[float, float] | None = None  # …and the band it measured the link in
+    own_asset: str | None = None  # one of ours: the airborne effector (interceptor) it follows
 
 
 class AlertState(IntEnum):

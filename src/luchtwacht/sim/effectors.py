@@ -23,13 +23,16 @@ as the real thing would, through :meth:`luchtwacht.sim.effects.Countered.apply`:
 * **Interceptor**: launches ``ready_s`` after Engage, flies at ``speed_ms`` toward the aim
   point, homing on the nearest drone once within :data:`SEEKER_M` (its own seeker); within
   :data:`CAPTURE_M` it nets it with probability ``p_effect``, else passes and turns back; after
-  :data:`MAX_PASSES` passes its net is spent and the next interceptor is launched. Not a
-  radar target itself (a simplification: a real interceptor would be seen and must be
-  identified as friendly).
+  :data:`MAX_PASSES` passes its net is spent, it flies home to land, and the next one goes up.
+  Stood down, it flies home and lands. In the air it is an object like any other: the sensors
+  see it (:meth:`EffectorSim.own_target`, role ``own``), and as a SAPIENT mobile node it
+  reports where it is twice a second with the status "Airborne", which is how the fusion node
+  knows that track for its own.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -55,7 +58,7 @@ from luchtwacht.ingest.sapient import (
 )
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.sim.effects import Countered
-from luchtwacht.sim.targets import Target
+from luchtwacht.sim.targets import F64, Target
 
 ICD_VERSION = "BSI Flex 335 v2.0"
 TICK_S = 0.1
@@ -64,8 +67,51 @@ RELOAD_S = 4.0  # time between rounds while engaged
 SEEKER_M = 250.0  # an interceptor homes on a drone this close
 CAPTURE_M = 3.0  # …and nets it when this close
 MAX_PASSES = 3  # an interceptor's passes before its net is spent
+AIRBORNE_STATUS_S = 0.5  # an airborne interceptor reports where it is this often
+OWN_RCS_M2 = 0.1  # an interceptor drone's radar cross-section
 GNSS_LOSS_S = 1.0  # a flight controller declares GNSS lost this long after jamming starts
 DEFAULT_LINK_MHZ = (2430.0, 2450.0)  # a drone link with no rf_link given: 2.4 GHz ISM
+
+
+@dataclass(slots=True)
+class FlightRecord:
+    """An airborne effector's own flight, sampled each tick: a trajectory the sensors can see.
+
+    An interceptor in the air is an object like any other to a radar or a camera; this keeps
+    where it was so that every sensor model samples it as it samples the targets. Between
+    flights (on the ground) it does not exist.
+    """
+
+    flights: list[tuple[list[float], list[F64], list[F64]]] = field(default_factory=list)
+    airborne: bool = False
+
+    def add(self, t_s: float, pos: F64, vel: F64) -> None:
+        """One sample of the flight under way (a new flight if it was on the ground)."""
+        if not self.airborne:
+            self.flights.append(([], [], []))
+            self.airborne = True
+        times, p, v = self.flights[-1]
+        times.append(t_s)
+        p.append(np.array(pos, dtype=float))
+        v.append(np.array(vel, dtype=float))
+
+    def land(self) -> None:
+        """The flight under way has ended."""
+        self.airborne = False
+
+    def state(self, t_s: float) -> tuple[F64, F64] | None:
+        """Position and velocity at ``t_s`` (linear between samples), None when not flying."""
+        for times, p, v in reversed(self.flights):
+            if not times or t_s < times[0]:
+                continue
+            if t_s > times[-1] + 1e-9:
+                return None
+            k = bisect.bisect_right(times, t_s) - 1
+            if k >= len(times) - 1:
+                return p[-1].copy(), v[-1].copy()
+            f = (t_s - times[k]) / (times[k + 1] - times[k])
+            return p[k] + f * (p[k + 1] - p[k]), v[k + 1].copy()
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +160,8 @@ class EffectorSim:
     _uav: np.ndarray | None = None  # the interceptor's position while airborne
     _uav_cooldown_s: float = 0.0
     _uav_passes: int = 0
+    _returning: bool = False  # the interceptor flies home to land (stood down, or net spent)
+    flight: FlightRecord = field(default_factory=FlightRecord)
     _last_scan_s: float | None = None
     _reported_mode: str | None = None
 
@@ -123,6 +171,18 @@ class EffectorSim:
         e, n, u = self.spec.enu_m
         geo = self.origin.to_geodetic(np.array([[e, n, u]]))[0]
         self.lat_deg, self.lon_deg, self.alt_m = float(geo[0]), float(geo[1]), float(geo[2])
+
+    def own_target(self) -> Target | None:
+        """An interceptor as the sensors see it while it flies (None for other kinds)."""
+        if self.spec.kind != "interceptor":
+            return None
+        return Target(
+            f"{self.spec.name} (own interceptor)",
+            ObjectClass.DRONE,
+            OWN_RCS_M2,
+            self.flight,
+            role="own",
+        )
 
     # --- SAPIENT out --------------------------------------------------------------------------
 
@@ -180,7 +240,12 @@ class EffectorSim:
             "registration": {
                 "nodeDefinition": [
                     {"nodeType": SAPIENT_NODE_TYPE[self.spec.kind], "nodeSubType": [self.spec.kind]}
-                ],
+                ]
+                + (
+                    [{"nodeType": "NODE_TYPE_MOBILE_NODE"}]
+                    if self.spec.kind == "interceptor"
+                    else []
+                ),
                 "icdVersion": ICD_VERSION,
                 "name": self.spec.name,
                 "shortName": self.spec.kind[:8].upper(),
@@ -219,6 +284,17 @@ class EffectorSim:
                     "statusValue": f"Magazine {self.shots_left}",
                 }
             )
+        lat, lon, alt = self.lat_deg, self.lon_deg, self.alt_m
+        if self._uav is not None:  # a mobile node reports where it is, and that it flies
+            geo = self.origin.to_geodetic(self._uav[None, :])[0]
+            lat, lon, alt = float(geo[0]), float(geo[1]), float(geo[2])
+            status.append(
+                {
+                    "statusLevel": "STATUS_LEVEL_INFORMATION_STATUS",
+                    "statusType": "STATUS_TYPE_PLATFORM",
+                    "statusValue": "Airborne",
+                }
+            )
         body = {
             **self._header(t_s),
             "statusReport": {
@@ -227,9 +303,9 @@ class EffectorSim:
                 "info": "INFO_NEW" if self._reported_mode != self.mode else "INFO_UNCHANGED",
                 "mode": self.mode,
                 "nodeLocation": {
-                    "x": self.lon_deg,
-                    "y": self.lat_deg,
-                    "z": self.alt_m,
+                    "x": lon,
+                    "y": lat,
+                    "z": alt,
                     "xError": 1e-6,
                     "yError": 1e-6,
                     "zError": 1.0,
@@ -250,11 +326,14 @@ class EffectorSim:
         out: list[bytes] = []
         if not self._registered:
             out.append(frame(self.registration(t_s)))
-        if t_s >= self._next_status_s:
+        was_airborne = self._uav is not None
+        self._act(t_s, dt, targets)
+        airborne = self._uav is not None
+        # Due, or it has just taken off or landed: say so at once.
+        if t_s >= self._next_status_s or airborne != was_airborne:
             out.append(frame(self.status_report(t_s)))
             self._registered = True
-            self._next_status_s = t_s + self.status_interval_s
-        self._act(t_s, dt, targets)
+            self._next_status_s = t_s + (AIRBORNE_STATUS_S if airborne else self.status_interval_s)
         return out
 
     # --- SAPIENT in ---------------------------------------------------------------------------
@@ -308,11 +387,14 @@ class EffectorSim:
     def _stand_down(self) -> None:
         self.mode, self._engaged_at = STANDBY_MODE, None
         self._jammed_since.clear()
-        self._uav = None
+        if self._uav is not None:
+            self._returning = True  # an interceptor in the air flies home and lands
 
     # --- effects ------------------------------------------------------------------------------
 
     def _act(self, t_s: float, dt: float, targets: list[Target] | tuple[Target, ...]) -> None:
+        if self._returning:
+            self._fly_home(t_s, dt)
         for rnd in [r for r in self._rounds if r.impact_s <= t_s]:
             self._rounds.remove(rnd)
             self._resolve(t_s, rnd.target, targets)
@@ -413,11 +495,31 @@ class EffectorSim:
             self.log.append(EffectLog(t_s, self.spec.name, "overtaken", name))  # already down
         elif self.rng.random() < self.spec.p_effect and tgt.path.apply(t_s, effect, self.spec.name):
             self.log.append(EffectLog(t_s, self.spec.name, "effect", name, effect))
+            if self.spec.kind == "interceptor":
+                self._returning = True  # its net is gone with the drone: home to land
         else:
             self.log.append(EffectLog(t_s, self.spec.name, "miss", name))
 
+    def _fly_home(self, t_s: float, dt: float) -> None:
+        """Fly back over the launcher and land there."""
+        assert self._uav is not None
+        home = np.asarray(self.spec.enu_m, dtype=float)
+        gap = home - self._uav
+        dist = float(np.linalg.norm(gap))
+        step = self.spec.speed_ms * dt
+        if dist <= step:
+            self._uav, self._returning = None, False
+            self.flight.land()
+            self.log.append(EffectLog(t_s, self.spec.name, "landed"))
+            return
+        vel = gap / dist * self.spec.speed_ms
+        self._uav = self._uav + gap * (step / dist)
+        self.flight.add(t_s, self._uav, vel)
+
     def _fly(self, t_s: float, dt: float, targets: list[Target] | tuple[Target, ...]) -> None:
         site = np.asarray(self.spec.enu_m, dtype=float)
+        if self._returning:
+            return  # the next airframe goes up once this one has landed
         if self._uav is None:
             if self.shots_left <= 0:
                 return
@@ -432,10 +534,12 @@ class EffectorSim:
         step = self.spec.speed_ms * dt
         gap = goal - self._uav
         dist = float(np.linalg.norm(gap))
+        vel = gap / dist * self.spec.speed_ms if dist > 0 else np.zeros(3)
         self._uav = goal.copy() if dist <= step else self._uav + gap * (step / dist)
+        self.flight.add(t_s, self._uav, vel)
         if homing is not None and dist <= max(CAPTURE_M, step) and t_s >= self._uav_cooldown_s:
             self._uav_cooldown_s = t_s + 3.0  # a pass: it takes a few seconds to come round
             self._uav_passes += 1
             self._resolve(t_s, homing[0].name, targets)
             if self._uav_passes >= MAX_PASSES and self._uav is not None:
-                self._uav = None  # net spent: the next attempt needs a fresh interceptor
+                self._returning = True  # net spent: home to land; a fresh one goes up after

@@ -605,8 +605,15 @@ def load_dji_srt(
         alt = np.array([s[4] for s in samples], dtype=np.float64) + takeoff_alt_m
         height = f"height above take-off + {takeoff_alt_m:g} m"
     else:
-        k = next(i for i, s in enumerate(samples) if s[3] is None and s[4] is None)
-        raise FlightLogError(f"{path}: caption block {blocks[k]}: no altitude or height field")
+        k = next((i for i, s in enumerate(samples) if s[3] is None and s[4] is None), None)
+        if k is not None:
+            raise FlightLogError(f"{path}: caption block {blocks[k]}: no altitude or height field")
+        # Every block has one or the other, but not the same one: no height to fly them all by.
+        k = next(i for i, s in enumerate(samples) if s[3] is None)
+        raise FlightLogError(
+            f"{path}: caption block {blocks[k]}: only a height above take-off where earlier "
+            "blocks give an absolute altitude: the blocks mix the two"
+        )
     t_s, lat_deg, lon_deg = (np.array([s[i] for s in samples]) for i in range(3))
     return _assemble(
         f"{path}: DJI captions, {height}",

@@ -58,7 +58,7 @@ class AlertManager:
         live_ids: set[int] = set()
         for tr in tracks:
             live_ids.add(tr.track_id)
-            if tr.object_class != "drone":
+            if tr.object_class != "drone" or tr.own_asset is not None:
                 continue
             for zone, warn_s in zone_warn.items():
                 inside = zone in tr.zones_inside

@@ -4,7 +4,7 @@ Levels, highest first: CRITICAL — a non-cooperative drone inside a zone; HIGH 
 drone predicted to breach within the zone's warning time, or a cooperative drone inside; MEDIUM —
 a cooperative drone about to breach, an unidentified track inside or about to breach, or a
 non-cooperative drone within 2 km; LOW — any other drone or unknown; NONE — birds, aircraft,
-clutter.
+clutter, and our own airborne assets.
 """
 
 from __future__ import annotations
@@ -43,9 +43,16 @@ class ThreatPicture:
 
 
 def assess(
-    pos_m: F64, vel_ms: F64, cls: Classification, zones: list[ZoneGeometry]
+    pos_m: F64,
+    vel_ms: F64,
+    cls: Classification,
+    zones: list[ZoneGeometry],
+    own: NDArray[np.bool_] | None = None,
 ) -> ThreatPicture:
-    """Threat level of every track given its ENU state, its classification and the zones."""
+    """Threat level of every track given its ENU state, its classification and the zones.
+
+    ``own`` marks tracks of our own airborne assets (an interceptor): never a threat.
+    """
     n, nz = pos_m.shape[0], len(zones)
     inside = np.zeros((n, nz), dtype=bool)
     ttb = np.full((n, nz), np.nan)
@@ -68,4 +75,6 @@ def assess(
     )
     level[(hostile & any_warn) | (coop & any_in)] = ThreatLevel.HIGH
     level[hostile & any_in] = ThreatLevel.CRITICAL
+    if own is not None:
+        level[own] = ThreatLevel.NONE
     return ThreatPicture(level, inside, ttb, tuple(z.zone.name for z in zones))
