@@ -145,26 +145,39 @@ def _engaged(spec: EffectorSpec, first: TrackView) -> tuple[Stage, int]:
     return s, eng.eng_id
 
 
-def test_a_jammed_drone_that_stops_is_assessed_hovering_then_stood_down() -> None:
+def test_a_jammed_drone_that_stops_is_held_hovering_until_it_comes_down() -> None:
     s, eid = _engaged(effector("rf_jammer"), view(1, 0, 800, speed=10.0, heading=180.0))
     for k in range(4):
         s.step(view(1, 0, 790 - 10 * k, speed=10.0, heading=180.0))
     assert s.cu.engagements[eid].outcome is None
     for _ in range(6):
-        s.step(view(1, 0, 750, speed=0.3))
+        s.step(view(1, 0, 750, speed=0.3, threat=ThreatLevel.CRITICAL, zones=("runway",)))
     eng = s.cu.engagements[eid]
-    assert eng.outcome == "hovering" and eng.state == "assessed"
+    # Held: the jammer keeps the link down; the drone is still over the runway.
+    assert eng.outcome == "hovering" and eng.state == "engaging"
+    assert "counter.holding" in s.kinds()
+    assert all(m.task.command.WhichOneof("command") == "look_at" for m in _tasks(s.cu))
+    # …so the track may be proposed for a follow-up; the jammer itself is busy holding it.
+    (rec,) = s.cu.pending()
+    assert rec.track_id == 1
+    assert rec.options[0].blocked_by == (f"busy with engagement {eid}",)
+    for k in range(6):  # it comes down (its battery, a net …): the hold ends
+        s.step(view(1, 0, 750, up=80.0 - 3.0 * k, speed=0.3, climb=-3.0))
+    assert eng.outcome == "landing" and eng.state == "assessed"
     standby = _tasks(s.cu)[-1]
     assert standby.task.command.mode_change == STANDBY_MODE
-    assert ("counter.assessed", "hovering") in [
+    assert ("counter.assessed", "landing") in [
         (k, p["detail"]) for _, k, p in s.audit if k == "counter.assessed"
     ]
 
 
 def test_a_drone_that_sinks_is_landing_and_one_that_drops_out_falling_is_down() -> None:
     s, eid = _engaged(effector("rf_jammer"), view(1, 0, 800, speed=10.0, heading=180.0))
-    for k in range(5):
-        s.step(view(1, 0, 700, up=80.0 - 2.0 * k, speed=0.5, climb=-2.0))
+    for k in range(3):  # a noisy climb rate on a hovering drone is not a landing
+        s.step(view(1, 0, 700, up=80.0 - 0.5 * k, speed=0.5, climb=-2.0))
+    assert s.cu.engagements[eid].outcome is None
+    for k in range(5):  # 10 m and more down, sinking all the while: it lands
+        s.step(view(1, 0, 700, up=78.0 - 3.0 * k, speed=0.5, climb=-3.0))
     assert s.cu.engagements[eid].outcome == "landing"
 
     hk = effector("hard_kill", at=(0.0, 0.0, 2.0))
@@ -248,16 +261,17 @@ def test_effector_magazine_and_silence_come_from_its_sapient_status() -> None:
 
 
 def test_a_neutralised_drone_is_not_proposed_again_until_it_flies_on() -> None:
-    s, eid = _engaged(effector("rf_jammer"), view(1, 0, 800, speed=10.0, heading=180.0))
-    for k in range(3):
-        s.step(view(1, 0, 790 - 10 * k, speed=10.0, heading=180.0))
-    for _ in range(6):
-        s.step(view(1, 0, 760, speed=0.3))
-    assert s.cu.engagements[eid].outcome == "hovering"
-    for _ in range(5):  # still a HIGH threat, but held by the jam: no new proposal
-        s.step(view(1, 0, 760, speed=0.3))
+    s, eid = _engaged(effector("rf_jammer"), view(1, 0, 800, speed=10.0, heading=180.0, ttb=30))
+    for k in range(10):  # it turns for home: no breach predicted, further every cycle
+        s.step(view(1, 0, 810 + 10 * k, speed=10.0, heading=0.0))
+    assert s.cu.engagements[eid].outcome == "leaving"
+    for k in range(5):  # still a HIGH threat now and then (near), but going: no new proposal
+        s.step(view(1, 0, 910 + 10 * k, speed=10.0, heading=0.0))
     assert s.cu.pending() == []
-    s.step(view(1, 0, 750, speed=8.0, heading=180.0))  # it flies on: propose again
+    s.step(view(1, 0, 950, speed=10.0, heading=180.0, ttb=50.0))  # one look back: noise
+    assert "counter.resumed" not in s.kinds()
+    for _ in range(3):  # it comes back for good: propose again
+        s.step(view(1, 0, 940, speed=10.0, heading=180.0, ttb=50.0))
     assert "counter.resumed" in s.kinds()
     (rec,) = s.cu.pending()
     assert rec.track_id == 1
@@ -281,13 +295,15 @@ def test_a_jammer_takes_the_other_drones_in_its_beam_under_the_same_engagement()
             view(2, 100, 840, speed=0.3),
             view(3, 790 - 10 * k, 0, speed=10.0, heading=270.0),
         )
-    assert [w.outcome for w in eng.watches] == ["leaving", "hovering"]
+    assert [w.outcome for w in eng.watches] == ["leaving", None]
+    assert eng.watches[1].holding and eng.state == "engaging"  # still holding the wingman
+    for k in range(6):  # the wingman comes down; the hold ends and so does the engagement
+        s.step(view(2, 100, 840, up=80.0 - 3.0 * k, speed=0.3, climb=-3.0))
+    assert [w.outcome for w in eng.watches] == ["leaving", "landing"]
     assert eng.state == "assessed" and eng.outcome == "leaving"
-    s.step(view(2, 100, 840, speed=0.3))
-    assert all(r.track_id != 2 for r in s.cu.pending())  # held by the jam: not proposed again
     engagements = s.cu.summary()["engagements"]
     assert isinstance(engagements, list)
-    assert [e["covered"] for e in engagements] == [{"2": "hovering"}]
+    assert [e["covered"] for e in engagements] == [{"2": "landing"}]
 
 
 def test_an_engagement_stands_down_by_itself_when_it_becomes_unsafe_for_others() -> None:

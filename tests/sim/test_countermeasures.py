@@ -222,3 +222,25 @@ def test_the_interceptor_is_seen_known_for_our_own_and_nets_the_loiterer() -> No
     assert [e.action for e in sim.log][-1] == "landed"
     loiterer = next(t for t in pipe.targets if t.role == "intruder")
     assert isinstance(loiterer.path, Countered) and loiterer.path.effect == "captured"
+
+
+def test_a_jammer_that_cannot_beat_a_close_pilot_shows_no_effect_and_the_net_follows() -> None:
+    scen = load_scenario_file(ROOT / "scenarios" / "escalation-close-pilot.yaml")
+    scen = dataclasses.replace(scen, seed=scen.seed + 1)
+    pipe = Pipeline(scen)
+    pipe.run(scen.duration_s)
+    assert pipe.counter is not None
+    jam, net = pipe.counter.engagements.values()
+    assert jam.effector.kind == "rf_jammer" and net.effector.kind == "net"
+    # At the drone, the pilot 120 m away outshouts a jammer 1.4 km away: nothing happens.
+    drone = pipe.targets[0]
+    assert isinstance(drone.path, Countered)
+    assert drone.path.effects_by(jam.effector.name) == []
+    assert jam.outcome == "no_effect"
+    # RF jamming is doubted on that track now, and the net by the fence comes first.
+    second = pipe.counter.recommendations[net.rec_id]
+    assert second.options[0].kind == "net"
+    rf = next(o for o in second.options if o.kind == "rf_jammer")
+    assert rf.doubt and "rf_jammer had no effect on this track before" in rf.warnings
+    assert [e for _, e in drone.path.effects_by(net.effector.name)] == ["captured"]
+    assert net.outcome == "landing"

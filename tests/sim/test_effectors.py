@@ -514,3 +514,27 @@ def test_an_airborne_interceptor_reports_where_it_is_and_lands_back_after_a_capt
     assert path_of(targets[0]).effect == "captured"
     assert own.path.state(39.9) is None  # back on the ground after netting it
     assert not any(e.endswith(" Airborne") for e in pipe.nodes[NODE].status)
+
+
+def test_an_rf_jammer_breaks_a_link_only_where_it_outshouts_the_pilot() -> None:
+    from luchtwacht.sim.effectors import fspl_db
+    from luchtwacht.sim.targets import RfLink
+
+    def drone_with_pilot(name: str, pilot_n: float) -> Target:
+        link = RfLink("ExpressLRS 2.4", centre_mhz=2440.0, eirp_dbm=30.0, pilot_m=(0, pilot_n, 1.5))
+        return hovering(name, 0.0, 1000.0, 60.0, rf_link=link)
+
+    # The jammer (50 dBm) is 1000 m from the drones. A pilot 2 km further out is outshouted;
+    # one standing 60 m under the drone is not.
+    far, near = counterable([drone_with_pilot("far", 3000.0), drone_with_pilot("near", 1000.0)])
+    f = 2440.0
+    js_far = (50 - fspl_db(math.dist(SITE, (0, 1000, 60)), f)) - (
+        30 - fspl_db(math.dist((0, 1000, 60), (0, 3000, 1.5)), f)
+    )
+    js_near = (50 - fspl_db(math.dist(SITE, (0, 1000, 60)), f)) - (30 - fspl_db(58.5, f))
+    assert js_far > 6.0 > js_near  # the geometry does what the test says
+    sim = effector("rf_jammer", eirp_dbm=50.0, max_range_m=1500.0, beamwidth_deg=90.0)
+    engage(sim, 0.0, (0.0, 1000.0, 60.0))
+    run(sim, [far, near], 0.1, 10.0)
+    assert path_of(far).effect == "return_home"
+    assert path_of(near).effect is None

@@ -52,7 +52,9 @@ class EffectorSpec:
     net's / round's mean flight speed. ``p_effect`` is the probability one attempt takes effect
     (a jammer inside its range and band: 1 — whether the drone obeys is the drone's business).
     ``shots`` is the magazine (nets, interceptors, bursts); jammers have none.
-    ``beamwidth_deg`` ≥ 360 is omnidirectional.
+    ``beamwidth_deg`` ≥ 360 is omnidirectional. ``eirp_dbm`` is what an RF jammer radiates per
+    band: whether it beats a drone's controller depends on both distances, so ``max_range_m``
+    is its nominal reach against a controller far from its drone.
     """
 
     name: str
@@ -67,6 +69,7 @@ class EffectorSpec:
     shots: int = 0
     beamwidth_deg: float = 360.0
     bands_mhz: tuple[tuple[float, float], ...] = ()
+    eirp_dbm: float = 50.0  # an RF jammer's radiated power per band, into its beam
 
     def __post_init__(self) -> None:
         if self.max_range_m <= self.min_range_m:
@@ -138,6 +141,7 @@ class EffectorFigures(BaseModel):
     shots: int | None = Field(default=None, ge=0)
     beamwidth_deg: float | None = Field(default=None, gt=0, le=360)
     bands_mhz: list[tuple[float, float]] | None = None
+    eirp_dbm: float | None = Field(default=None, allow_inf_nan=False)
 
     @field_validator("bands_mhz")
     @classmethod

@@ -23,11 +23,13 @@
    fire, or its debris footprint reach a no-fire area, the effector is stood down at once
    (stopping needs nobody's approval; starting again does).
 6. **Assessment**, from the air picture alone: the track, followed from the engagement, is
-   *down* (dropped while descending or near the ground), *landing* (descending steadily),
-   *hovering* (a jammed drone holding still: its link is lost), *leaving* (no longer predicted
-   to breach and moving away: returning home), or showed *no effect* once the expected time to
-   effect plus :data:`ASSESS_GRACE_S` has passed. Down, landing, hovering and leaving count
-   as effective.
+   *down* (dropped while descending or near the ground), *landing* (sinking steadily, 10 m and
+   more), *leaving* (no longer predicted to breach and moving away: returning home), or showed
+   *no effect* once the expected time to effect plus :data:`ASSESS_GRACE_S` has passed. A
+   jammed drone that stops is *held hovering*: the jammer keeps its link down (the drone is
+   still over the runway), the engagement goes on, and the track may be proposed for a
+   kinetic follow-up; it ends when the drone lands, leaves or is brought down. Down, landing,
+   hovering and leaving count as effective.
 
 Every step is an audit record (``counter.*``) through the ``audit`` callback, and an event in
 :attr:`CounterUas.events` for the console and the evaluation.
@@ -77,17 +79,17 @@ HANDOVER_S = 10.0  # a lost engaged track is looked for this long on new tracks
 HANDOVER_M = 150.0  # …this close to where it was last seen
 HANDOVER_SPEED_MS = 20.0  # …plus this speed times the time since
 HANDOVER_NEW_S = 3.0  # a candidate track started at most this long before the loss
+LANDING_DROP_M = 10.0  # …and has come down this far since it began to sink (noise does not)
+RESUME_CYCLES = 3  # a neutralised drone flying on this many cycles in a row is proposed again
 EARLY_S = 10.0  # an effect may show this much before it was expected (the drone sped up)
 _MAGAZINE = re.compile(r"\bMagazine\s+(\d+)\b")
 EFFECTIVE = ("down", "landing", "hovering", "leaving")
 
 
 def resumed(view: TrackView, outcome: str) -> bool:
-    """Whether a neutralised drone flies on (climbs, moves off, or comes back)."""
+    """Whether a neutralised drone flies on this cycle (climbs, or comes back)."""
     if outcome == "landing":
         return view.climb_ms > DESCEND_MS
-    if outcome == "hovering":
-        return view.speed_ms > 2.0 * HOVER_MS
     if outcome == "leaving":
         return view.time_to_breach_s is not None or bool(view.zones_inside)
     return False
@@ -125,6 +127,8 @@ class Watch:
     away: int = 0  # … going away with no breach predicted …
     fall: int = 0  # … falling fast
     was_slow: bool = False  # it hovered already when it came under the engagement
+    holding: bool = False  # a jammer holds it hovering (its link is gone): not an end yet
+    sink_from_m: float = math.nan  # its height when it began to sink
     last: TrackView | None = None
     last_range_m: float = math.nan
     lost_t_s: float | None = None
@@ -134,9 +138,13 @@ def _watch(view: TrackView, t_s: float, expected_s: float, eff: EffectorSpec) ->
     """Start following a drone from the view it came under an engagement with."""
     rng = math.dist((view.east_m, view.north_m, view.up_m), eff.enu_m)
     return Watch(
-        view.track_id, t_s, expected_s, was_slow=view.speed_ms < HOVER_MS, last=view,
+        view.track_id,
+        t_s,
+        expected_s,
+        was_slow=view.speed_ms < HOVER_MS,
+        last=view,
         last_range_m=rng,
-    )  # fmt: skip
+    )
 
 
 @dataclass(slots=True)
@@ -250,9 +258,13 @@ class CounterUas:
         engaged = self._watched()
         for v in views:
             ctx = self._contexts[v.track_id]
-            if ctx.neutralised is not None and resumed(v, ctx.neutralised):
+            if ctx.neutralised is None:
+                continue
+            # Flying on for a few cycles in a row (one noisy climb rate is not a take-off).
+            ctx.resume_streak = ctx.resume_streak + 1 if resumed(v, ctx.neutralised) else 0
+            if ctx.resume_streak >= RESUME_CYCLES:
                 self._event(t_s, "resumed", v.track_id, detail=f"was {ctx.neutralised}")
-                ctx.neutralised = None
+                ctx.neutralised, ctx.resume_streak = None, 0
         # A drone an engagement neutralised (coming down, holding, going home) is not proposed
         # again while it stays so: the operator's next decision is not wanted twice.
         now = {
@@ -535,7 +547,7 @@ class CounterUas:
                 ctx = self._contexts.get(w.track_id)
                 if ctx is not None and w.outcome == "no_effect":
                     ctx.failed_kinds.add(eng.effector.kind)
-                elif ctx is not None and w.outcome in EFFECTIVE:
+                elif ctx is not None and w.outcome in ("landing", "leaving"):
                     ctx.neutralised = w.outcome
                 if w is not eng.watches[0]:
                     self._event(
@@ -579,6 +591,9 @@ class CounterUas:
             # A multirotor landing sinks nearly straight down.
             sinking = view.climb_ms < -DESCEND_MS and view.speed_ms < LANDING_GROUND_MS
             w.sink = w.sink + 1 if sinking else 0
+            if w.sink == 1:
+                w.sink_from_m = view.up_m
+            dropped = w.sink_from_m - view.up_m if w.sink else 0.0
             w.fall = w.fall + 1 if view.climb_ms < -FALL_MS else 0
             away = view.time_to_breach_s is None and not view.zones_inside
             receding = not math.isnan(w.last_range_m) and rng > w.last_range_m
@@ -590,14 +605,28 @@ class CounterUas:
             spec = eng.effector
             ready = spec.ready_s if w is eng.watches[0] else 0.0
             could_act = t_s >= w.since_t_s + max(ready, w.expected_s - EARLY_S)
-            if w.sink >= DESCEND_CYCLES:
+            if w.sink >= DESCEND_CYCLES and dropped >= LANDING_DROP_M:
                 outcome = "landing"
             elif w.away >= LEAVE_CYCLES:
                 outcome = "leaving"
-            elif not could_act:
+            elif w.holding or not could_act:
                 return False
             elif w.slow >= HOVER_CYCLES and spec.kind in JAMMERS and not w.was_slow:
-                outcome = "hovering"
+                # Held, not ended: the jammer keeps its link down while the drone hovers (a
+                # drone over the runway is still there), so the engagement goes on, and the
+                # track may be proposed for a kinetic follow-up.
+                w.holding = True
+                if w is eng.watches[0]:
+                    eng.outcome = "hovering"
+                self._event(
+                    t_s,
+                    "holding",
+                    w.track_id,
+                    rec_id=eng.rec_id,
+                    eng_id=eng.eng_id,
+                    detail=spec.name,
+                )
+                return False
             elif t_s - w.since_t_s > w.expected_s + ASSESS_GRACE_S:
                 # A drone already turning away is given time to show it is leaving.
                 late = t_s - w.since_t_s > w.expected_s + 2 * ASSESS_GRACE_S
@@ -618,7 +647,7 @@ class CounterUas:
         if last is None or w.lost_t_s is None:
             return None
         reach = HANDOVER_M + HANDOVER_SPEED_MS * (t_s - last.t_s)
-        taken = self._watched()
+        taken = self._followed()
         best, best_d = None, reach
         for v in self._views.values():
             ctx = self._contexts.get(v.track_id)
@@ -644,7 +673,20 @@ class CounterUas:
         return best
 
     def _watched(self) -> set[int]:
-        """Tracks some active engagement is following and has not judged yet."""
+        """Tracks an active engagement is acting on and has not judged yet (not to propose).
+
+        A drone a jammer holds hovering is left out: it may be proposed for a follow-up.
+        """
+        return {
+            w.track_id
+            for e in self.engagements.values()
+            if e.active
+            for w in e.watches
+            if w.outcome is None and not w.holding
+        }
+
+    def _followed(self) -> set[int]:
+        """Tracks any active engagement follows, held ones too (not to take twice)."""
         return {
             w.track_id
             for e in self.engagements.values()
@@ -667,7 +709,7 @@ class CounterUas:
         boresight = math.degrees(
             math.atan2(primary.east_m - site[0, 0], primary.north_m - site[0, 1])
         )
-        taken = self._watched()
+        taken = self._followed()
         cand = [
             v
             for v in self._views.values()
@@ -716,23 +758,33 @@ class CounterUas:
             },
             "recommendations": [
                 {
-                    "rec_id": r.rec_id, "track_id": r.track_id, "created_t_s": t(r.created_t_s),
-                    "state": r.state, "decided_by": r.decided_by, "reason": r.reason,
+                    "rec_id": r.rec_id,
+                    "track_id": r.track_id,
+                    "created_t_s": t(r.created_t_s),
+                    "state": r.state,
+                    "decided_by": r.decided_by,
+                    "reason": r.reason,
                     "options": [o.as_dict() for o in r.options],
                 }
                 for r in self.recommendations.values()
             ],
             "engagements": [
                 {
-                    "eng_id": e.eng_id, "rec_id": e.rec_id, "track_id": e.track_id,
-                    "effector": e.effector.name, "kind": e.effector.kind,
-                    "approved_by": e.approved_by, "approved_t_s": t(e.approved_t_s),
-                    "state": e.state, "outcome": e.outcome, "outcome_t_s": t(e.outcome_t_s),
+                    "eng_id": e.eng_id,
+                    "rec_id": e.rec_id,
+                    "track_id": e.track_id,
+                    "effector": e.effector.name,
+                    "kind": e.effector.kind,
+                    "approved_by": e.approved_by,
+                    "approved_t_s": t(e.approved_t_s),
+                    "state": e.state,
+                    "outcome": e.outcome,
+                    "outcome_t_s": t(e.outcome_t_s),
                     "covered": {str(w.track_id): w.outcome for w in e.watches[1:]},
                 }
                 for e in self.engagements.values()
             ],
-        }  # fmt: skip
+        }
 
     # --- records ------------------------------------------------------------------------------
 

@@ -109,12 +109,13 @@ class TrackContext:
     """What the counter stage remembers of a track between cycles.
 
     ``failed_kinds``: effector kinds that had no effect on it (doubted after). ``neutralised``:
-    the effective outcome an engagement saw (landing, hovering, leaving), while it holds.
+    the effective outcome an engagement saw (landing, leaving), while it holds.
     """
 
     first_seen_t_s: float
     failed_kinds: set[str] = field(default_factory=set)
     neutralised: str | None = None
+    resume_streak: int = 0  # cycles in a row a neutralised drone has flown on
 
 
 def eligible(view: TrackView) -> bool:

@@ -13,8 +13,10 @@ as the real thing would, through :meth:`luchtwacht.sim.effects.Countered.apply`:
 
 * **RF jammer**: every drone with its link on the air (``emits_rf``) inside the beam (centred
   on the aim point) and range, whose link's band (its ``rf_link`` carrier, 2.4 GHz ISM if none
-  is given) overlaps one the jammer covers, loses its link once jammed continuously for its
-  link-loss timeout: it flies its failsafe. Cooperative drones in the beam too.
+  is given) overlaps one the jammer covers, and where the jammer's power beats the controller's
+  by the link's margin (free-space jam-to-signal ratio: a pilot close to the drone keeps the
+  link), loses its link once jammed continuously for its link-loss timeout: it flies its
+  failsafe. Cooperative drones in the beam too.
 * **GNSS jammer**: every drone navigating by GNSS in range flies its GNSS failsafe after 1 s.
 * **Net launcher / hard kill**: acquires the drone nearest the aim point (within
   :data:`ACQUIRE_M`), fires (one round from the magazine), and after the flight time the
@@ -71,6 +73,14 @@ AIRBORNE_STATUS_S = 0.5  # an airborne interceptor reports where it is this ofte
 OWN_RCS_M2 = 0.1  # an interceptor drone's radar cross-section
 GNSS_LOSS_S = 1.0  # a flight controller declares GNSS lost this long after jamming starts
 DEFAULT_LINK_MHZ = (2430.0, 2450.0)  # a drone link with no rf_link given: 2.4 GHz ISM
+DEFAULT_LINK_EIRP_DBM = 20.0  # …with a 100 mW controller
+DEFAULT_JAM_MARGIN_DB = 6.0  # …that a 6 dB jam-to-signal ratio breaks
+PILOT_HEIGHT_M = 1.5  # a controller held in the hand
+
+
+def fspl_db(d_m: float, f_mhz: float) -> float:
+    """Free-space path loss (dB) over ``d_m`` metres at ``f_mhz`` (at least 1 m)."""
+    return 20.0 * math.log10(max(d_m, 1.0)) + 20.0 * math.log10(f_mhz) - 27.55
 
 
 @dataclass(slots=True)
@@ -436,7 +446,7 @@ class EffectorSim:
             if self.spec.beamwidth_deg < 360.0 and off > self.spec.beamwidth_deg / 2:
                 continue
             if self.spec.kind == "rf_jammer":
-                if not tgt.emits_rf or not self._in_band(tgt):
+                if not tgt.emits_rf or not self._in_band(tgt) or not self._overpowers(tgt, pos):
                     continue
                 behaviour, delay = path.link_loss.behaviour, path.link_loss.delay_s
             else:
@@ -449,6 +459,29 @@ class EffectorSim:
                 self.log.append(EffectLog(t_s, self.spec.name, "effect", tgt.name, behaviour))
         for name in [n for n in self._jammed_since if n not in hit_now]:
             del self._jammed_since[name]
+
+    def _overpowers(self, tgt: Target, pos: F64) -> bool:
+        """Whether the jammer's power at the drone beats its controller's by the link's margin.
+
+        Both arrive over free space at the link's frequency: the jam-to-signal ratio is the
+        jammer's EIRP less its path loss, less the controller's EIRP less its own path loss.
+        A pilot standing close to the drone keeps the link against a distant jammer.
+        """
+        link = tgt.rf_link
+        f_mhz = link.centre_mhz if link is not None else 0.5 * sum(DEFAULT_LINK_MHZ)
+        eirp_c = link.eirp_dbm if link is not None else DEFAULT_LINK_EIRP_DBM
+        margin = link.jam_margin_db if link is not None else DEFAULT_JAM_MARGIN_DB
+        assert isinstance(tgt.path, Countered)
+        pilot = (
+            link.pilot_m
+            if link is not None and link.pilot_m is not None
+            else (tgt.path.home_m[0], tgt.path.home_m[1], PILOT_HEIGHT_M)
+        )
+        d_j = float(np.linalg.norm(pos - np.asarray(self.spec.enu_m)))
+        d_c = float(np.linalg.norm(pos - np.asarray(pilot)))
+        j_dbm = self.spec.eirp_dbm - fspl_db(d_j, f_mhz)
+        s_dbm = eirp_c - fspl_db(d_c, f_mhz)
+        return j_dbm - s_dbm >= margin
 
     def _in_band(self, tgt: Target) -> bool:
         if tgt.rf_link is not None:

@@ -574,10 +574,15 @@ class RfLinkSection(_Strict):
     centre_mhz: float = Field(default=2440.0, gt=0)
     bandwidth_mhz: float = Field(default=10.0, gt=0)
     eirp_dbm: float = Field(default=20.0, allow_inf_nan=False)
+    pilot: LocalPoint | None = None  # where the controller is (default: the take-off point)
+    jam_margin_db: float = Field(default=6.0, allow_inf_nan=False)
 
     def link(self) -> RfLink:
         """The simulator's link."""
-        return RfLink(**self.model_dump())
+        return RfLink(
+            **self.model_dump(exclude={"pilot"}),
+            pilot_m=self.pilot.enu() if self.pilot is not None else None,
+        )
 
 
 class TargetSection(_Strict):

@@ -207,14 +207,18 @@ class RfLink:
     ``protocol`` is what fingerprinting names (e.g. "DJI OcuSync 2", "ExpressLRS"); ``serial``
     what the link itself carries, if the detector can decode it (DJI DroneID does; most do not);
     the carrier (centre and bandwidth, MHz) and the transmitter's EIRP set what the detector
-    receives.
+    receives. A jammer breaks the link when its power at the drone exceeds the controller's by
+    ``jam_margin_db`` (frequency hopping and coding buy a link a few dB); the controller is
+    at ``pilot_m``, or at the drone's take-off point.
     """
 
     protocol: str
     serial: str | None = None
     centre_mhz: float = 2440.0
     bandwidth_mhz: float = 10.0
-    eirp_dbm: float = 20.0
+    eirp_dbm: float = 20.0  # either end's: the controller's uplink is taken to match it
+    pilot_m: tuple[float, float, float] | None = None  # where the controller is (None: home)
+    jam_margin_db: float = 6.0  # the jam-to-signal ratio at the drone that breaks the link
 
 
 @dataclass(frozen=True, slots=True)
