@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from luchtwacht.counter.recommend import (
     LINK_DOUBT_S,
@@ -15,7 +17,7 @@ from luchtwacht.counter.recommend import (
     options_for,
 )
 from luchtwacht.geo import SiteOrigin
-from luchtwacht.model.track import ThreatLevel
+from luchtwacht.model.track import ThreatLevel, TrackView
 from luchtwacht.model.zone import Zone
 from luchtwacht.threat.zones import ZoneGeometry
 from tests.counter.helpers import T0, effector, view
@@ -171,3 +173,56 @@ def test_an_rf_jammer_is_blocked_when_the_measured_link_band_is_outside_its_band
     assert _one(options_for([elrs], [sub_ghz], {}, [], [], {}, T0, False))["rf_jammer"].usable
     dji = view(1, 0, 800, rf="DJI OcuSync 2", rf_band=(2435.0, 2445.0))
     assert _one(options_for([dji], [jam], {}, [], [], {}, T0, False))["rf_jammer"].usable
+
+
+@st.composite
+def _pictures(draw: st.DrawFn) -> tuple[list[TrackView], list[TrackView]]:
+    """Some threatening drones among other tracks (cooperative drones, aircraft)."""
+    n = draw(st.integers(1, 6))
+    k = draw(st.integers(0, 6))
+    xy = st.floats(-3000.0, 3000.0)
+    targets = [
+        view(
+            i + 1, draw(xy), draw(xy), draw(st.floats(5.0, 200.0)),
+            speed=draw(st.floats(0.0, 40.0)), heading=draw(st.floats(0.0, 359.0)),
+            ttb=draw(st.one_of(st.none(), st.floats(0.0, 120.0))),
+            rf_band=draw(st.sampled_from([None, (867.5, 868.5), (2435.0, 2445.0)])),
+        )
+        for i in range(n)
+    ]  # fmt: skip
+    others = [
+        view(
+            100 + j, draw(xy), draw(xy), draw(st.floats(5.0, 900.0)), coop=True,
+            cls=draw(st.sampled_from(["drone", "aircraft"])), icao="4840D6", uas_id="RID",
+        )
+        for j in range(k)
+    ]  # fmt: skip
+    return targets, others
+
+
+@given(_pictures())
+@settings(max_examples=60, deadline=None)
+def test_options_for_all_tracks_at_once_equal_one_track_at_a_time(
+    picture: tuple[list[TrackView], list[TrackView]],
+) -> None:
+    targets, others = picture
+    effs = [
+        effector("rf_jammer", beamwidth_deg=90.0),
+        effector("gnss_jammer", at=(300.0, 0.0, 5.0)),
+        effector("net", at=(0.0, 500.0, 2.0), max_range_m=600.0),
+        effector("interceptor"),
+        effector("hard_kill", at=(-200.0, -200.0, 3.0)),
+    ]
+    geo = ORIGIN.to_geodetic(np.array([[-300.0, 900, 0], [300, 900, 0], [300, 1500, 0]]))
+    no_fire = [ZoneGeometry(Zone("v", tuple((float(a), float(b)) for a, b, _ in geo)), ORIGIN)]
+    everyone = targets + others
+    together = options_for(targets, effs, {}, everyone, no_fire, {}, T0, True)
+    for t, opts in zip(targets, together, strict=True):
+        (alone,) = options_for([t], effs, {}, everyone, no_fire, {}, T0, True)
+        assert alone == opts
+        # A usable option never ranks after an unusable one.
+        usable = [o.usable for o in opts]
+        assert usable == sorted(usable, reverse=True)
+        for o in opts:
+            assert o.usable == (not o.blocked_by)
+            assert set(o.safety) <= set(o.blocked_by)
