@@ -731,3 +731,67 @@ def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
     )
     assert "sapient.task.sent" in kinds
     assert verify_audit_chain(tmp_path / "e.sqlite")[0]
+
+
+def test_the_example_effector_node_is_tasked_after_an_approval(tmp_path):
+    """examples/sapient_effector.py, as an integrator would run it, against a live node."""
+    from luchtwacht.counter.authority import OperatorAccount, hash_password, save_accounts
+    from luchtwacht.site import SiteEffectorSection
+
+    accounts = tmp_path / "operators.yaml"
+    save_accounts(accounts, [OperatorAccount("cdr", "commander", hash_password("pw", n=2**10))])
+    sc = default_scenario()
+    lat, lon, alt = (float(v) for v in sc.origin.to_geodetic(np.array(polar(50, 2000, 5))))
+    jam_id = "2f6b1c8e-0d3a-4e5f-9a7b-6c5d4e3f2a1b"
+    site = default_site().model_copy(
+        update={
+            "sapient": SapientSection(listen="127.0.0.1:0"),
+            "operators": accounts,
+            "effectors": [
+                SiteEffectorSection(
+                    name="jammer", node_id=jam_id, kind="rf_jammer", lat=lat, lon=lon, alt_m=alt
+                )
+            ],
+        }
+    )
+    node = LiveNode(site)
+    counter = node.core.counter
+    assert counter is not None
+    epoch = time.time()
+    radar = RadarSim(sc.radars[0], sc.origin, epoch, 1)
+    example = Path(__file__).resolve().parents[1] / "examples" / "sapient_effector.py"
+
+    async def scenario() -> str:
+        runner = asyncio.create_task(node.run())
+        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
+            await asyncio.sleep(0.01)
+        address = node.listeners["sapient"].address
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(example), "--connect", address, "--seconds", "14",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        host, port = address.split(":")
+        _, rw = await asyncio.open_connection(host, int(port))
+        approved = False
+        for k in range(13):
+            await asyncio.sleep(max(0.0, epoch + k - time.time()))
+            rw.write(b"".join(radar.scan(float(k), [drone()])))
+            await rw.drain()
+            pending = counter.pending()
+            if pending and not approved and counter.states["jammer"].online:
+                token = node.authority.authenticate("cdr", "pw", time.time()).token
+                counter.approve(token, pending[0].rec_id, "jammer", time.time())
+                approved = True
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        node.stop_event.set()
+        await runner
+        rw.close()
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+    out = asyncio.run(scenario())
+    assert f"registered as {jam_id}" in out
+    assert "task ENGAGE: TASK_STATUS_ACCEPTED" in out and "engaged, aimed at ENU" in out
+    (eng,) = counter.engagements.values()
+    assert eng.approved_by == "cdr" and eng.state == "engaging"
+    assert node.sapient_nodes[jam_id].mode == "Engage"
