@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from google.protobuf import json_format
 
-from luchtwacht.counter.authority import Authority, Permission, Session
+from luchtwacht.counter.authority import Authority, Permission
 from luchtwacht.counter.catalogue import ENGAGE_MODE, JAMMERS, STANDBY_MODE, EffectorSpec
 from luchtwacht.counter.geometry import in_sector
 from luchtwacht.counter.recommend import (
@@ -818,8 +818,3 @@ class CounterUas:
     def _audit(self, t_s: float, kind: str, payload: dict[str, object]) -> None:
         if self.audit is not None:
             self.audit(t_s, kind, payload)
-
-
-def session_name(session: Session) -> str:
-    """How a session is named in records: user (role)."""
-    return f"{session.username} ({session.role})"
