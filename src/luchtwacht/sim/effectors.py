@@ -23,7 +23,8 @@ as the real thing would, through :meth:`luchtwacht.sim.effects.Countered.apply`:
   round takes effect with probability ``p_effect`` (netted: ``captured``; hard kill:
   ``downed``); it fires again after :data:`RELOAD_S` while still engaged.
 * **Interceptor**: launches ``ready_s`` after Engage, flies at ``speed_ms`` toward the aim
-  point, homing on the nearest drone once within :data:`SEEKER_M` (its own seeker); within
+  point (pursuit: a net is cast from behind, not head-on at the closing speed), homing on the
+  nearest drone once within :data:`SEEKER_M` (its own seeker); within
   :data:`CAPTURE_M` it nets it with probability ``p_effect``, else passes and turns back; after
   :data:`MAX_PASSES` passes its net is spent, it flies home to land, and the next one goes up.
   Stood down, it flies home and lands. In the air it is an object like any other: the sensors
