@@ -220,7 +220,6 @@ class CounterUas:
             self._contexts.setdefault(v.track_id, TrackContext(t_s))
         for tid in [k for k in self._contexts if k not in self._views]:
             del self._contexts[tid]
-        self._effector_states(t_s, nodes)
         for eng in self.engagements.values():
             if eng.active:
                 self._acks(t_s, eng, nodes.get(eng.effector.node_id))
@@ -550,13 +549,8 @@ class CounterUas:
                 elif ctx is not None and w.outcome in ("landing", "leaving"):
                     ctx.neutralised = w.outcome
                 if w is not eng.watches[0]:
-                    self._event(
-                        t_s,
-                        "covered_assessed",
-                        w.track_id,
-                        rec_id=eng.rec_id,
-                        eng_id=eng.eng_id,
-                        detail=w.outcome or "",
+                    self._eng_event(
+                        t_s, "covered_assessed", eng, w.outcome or "", track_id=w.track_id
                     )
         if any(w.outcome is None for w in eng.watches):
             return
@@ -618,14 +612,7 @@ class CounterUas:
                 w.holding = True
                 if w is eng.watches[0]:
                     eng.outcome = "hovering"
-                self._event(
-                    t_s,
-                    "holding",
-                    w.track_id,
-                    rec_id=eng.rec_id,
-                    eng_id=eng.eng_id,
-                    detail=spec.name,
-                )
+                self._eng_event(t_s, "holding", eng, spec.name, track_id=w.track_id)
                 return False
             elif t_s - w.since_t_s > w.expected_s + ASSESS_GRACE_S:
                 # A drone already turning away is given time to show it is leaving.
@@ -662,14 +649,7 @@ class CounterUas:
             old, w.track_id, w.lost_t_s = w.track_id, best.track_id, None
             if w is eng.watches[0]:
                 eng.track_id = best.track_id
-            self._event(
-                t_s,
-                "handover",
-                best.track_id,
-                rec_id=eng.rec_id,
-                eng_id=eng.eng_id,
-                detail=f"from track {old}",
-            )
+            self._eng_event(t_s, "handover", eng, f"from track {old}", track_id=best.track_id)
         return best
 
     def _watched(self) -> set[int]:
@@ -730,14 +710,7 @@ class CounterUas:
         for v, hit in zip(cand, inside, strict=True):
             if hit:
                 eng.watches.append(_watch(v, t_s, LINK_LOSS_ASSUMED_S, eng.effector))
-                self._event(
-                    t_s,
-                    "covered",
-                    v.track_id,
-                    rec_id=eng.rec_id,
-                    eng_id=eng.eng_id,
-                    detail=eng.effector.name,
-                )
+                self._eng_event(t_s, "covered", eng, eng.effector.name, track_id=v.track_id)
 
     def summary(self, rel_s: float = 0.0) -> dict[str, object]:
         """Recommendations and engagements, JSON-ready (times minus ``rel_s``)."""
@@ -788,9 +761,12 @@ class CounterUas:
 
     # --- records ------------------------------------------------------------------------------
 
-    def _eng_event(self, t_s: float, kind: str, eng: Engagement, detail: str = "") -> None:
-        """An event about an engagement (its track, recommendation and id)."""
-        self._event(t_s, kind, eng.track_id, rec_id=eng.rec_id, eng_id=eng.eng_id, detail=detail)
+    def _eng_event(
+        self, t_s: float, kind: str, eng: Engagement, detail: str = "", track_id: int | None = None
+    ) -> None:
+        """An event about an engagement: its track (or ``track_id``), recommendation and id."""
+        tid = eng.track_id if track_id is None else track_id
+        self._event(t_s, kind, tid, rec_id=eng.rec_id, eng_id=eng.eng_id, detail=detail)
 
     def _event(
         self,
