@@ -30,26 +30,9 @@ from luchtwacht.counter.catalogue import DEFAULTS, EffectorSpec
 from luchtwacht.ingest.sapient import SapientMessage, parse_message, validate
 from luchtwacht.sim.effectors import EffectorSim
 from luchtwacht.sim.scenario import default_scenario, polar
+from luchtwacht.transport.sapient_tcp import recv_frame
 
 NODE_ID = "2f6b1c8e-0d3a-4e5f-9a7b-6c5d4e3f2a1b"
-
-
-def read_frame(sock: socket.socket) -> bytes:
-    """One length-prefixed frame from the fusion node."""
-    head = b""
-    while len(head) < 4:
-        chunk = sock.recv(4 - len(head))
-        if not chunk:
-            raise ConnectionError("fusion node closed the connection")
-        head += chunk
-    (n,) = struct.unpack("<I", head)
-    body = b""
-    while len(body) < n:
-        chunk = sock.recv(n - len(body))
-        if not chunk:
-            raise ConnectionError("fusion node closed the connection mid-frame")
-        body += chunk
-    return body
 
 
 def describe(msg: SapientMessage) -> str:
@@ -83,7 +66,7 @@ def main() -> int:
     jammer = EffectorSim(spec, scenario.origin, start, seed=1)
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(b"".join(jammer.scan(0.0, [])))  # Registration and StatusReport
-        ack = parse_message(read_frame(sock))
+        ack = parse_message(recv_frame(sock))
         if validate(ack) != "registration_ack" or not ack.registration_ack.acceptance:
             print(f"registration refused: {ack}")
             return 1
@@ -92,7 +75,7 @@ def main() -> int:
             ready, _, _ = select.select([sock], [], [], 0.1)
             now = time.time() - start
             if ready:
-                body = read_frame(sock)
+                body = recv_frame(sock)
                 msg = parse_message(body)
                 if msg.WhichOneof("content") == "task":
                     replies = jammer.handle(now, struct.pack("<I", len(body)) + body)

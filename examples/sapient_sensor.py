@@ -14,30 +14,12 @@ from __future__ import annotations
 
 import argparse
 import socket
-import struct
 import time
 
 from luchtwacht.ingest.sapient import parse_message, validate
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.scenario import default_scenario
-
-
-def read_frame(sock: socket.socket) -> bytes:
-    """One length-prefixed frame from the fusion node."""
-    head = b""
-    while len(head) < 4:
-        chunk = sock.recv(4 - len(head))
-        if not chunk:
-            raise ConnectionError("fusion node closed the connection")
-        head += chunk
-    (n,) = struct.unpack("<I", head)
-    body = b""
-    while len(body) < n:
-        chunk = sock.recv(n - len(body))
-        if not chunk:
-            raise ConnectionError("fusion node closed the connection mid-frame")
-        body += chunk
-    return body
+from luchtwacht.transport.sapient_tcp import recv_frame
 
 
 def main() -> int:
@@ -56,7 +38,7 @@ def main() -> int:
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         first = b"".join(radar.scan(0.0, scenario.targets))  # Registration, StatusReport, plots
         sock.sendall(first)
-        ack = parse_message(read_frame(sock))
+        ack = parse_message(recv_frame(sock))
         if validate(ack) != "registration_ack" or not ack.registration_ack.acceptance:
             print(f"registration refused: {list(ack.registration_ack.ack_response_reason)}")
             return 1
