@@ -190,6 +190,26 @@ def task_ack(header: dict[str, object], task_id: str, status: str, reason: str) 
     return json_format.ParseDict({**header, "taskAck": ack}, SapientMessage())
 
 
+def wgs84_location(
+    lat_deg: float, lon_deg: float, alt_m: float, xy_error_deg: float, z_error_m: float
+) -> dict[str, object]:
+    """A SAPIENT ``Location`` as protobuf JSON: lat/lon in degrees, ellipsoidal height (m).
+
+    What Luchtwacht and its simulated nodes write (a node's own location, a look-at point);
+    :func:`location_geodetic` reads any system and datum back.
+    """
+    return {
+        "x": lon_deg,
+        "y": lat_deg,
+        "z": alt_m,
+        "xError": xy_error_deg,
+        "yError": xy_error_deg,
+        "zError": z_error_m,
+        "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
+        "datum": "LOCATION_DATUM_WGS84_E",
+    }
+
+
 def look_at_enu(task: task_pb2.Task, origin: SiteOrigin) -> tuple[NDArray[np.float64] | None, str]:
     """A task's ``look_at`` location in site ENU, or (None, why it cannot be used).
 

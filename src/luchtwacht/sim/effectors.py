@@ -52,18 +52,19 @@ from luchtwacht.counter.catalogue import (
 )
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.sapient import (
+    ICD_VERSION,
     SapientMessage,
     frame,
     look_at_enu,
     new_ulid,
     task_ack,
     tasks_for,
+    wgs84_location,
 )
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.sim.effects import Countered
 from luchtwacht.sim.targets import F64, Target
 
-ICD_VERSION = "BSI Flex 335 v2.0"
 TICK_S = 0.1
 ACQUIRE_M = 150.0  # a kinetic effector acquires a drone this close to where it is aimed
 RELOAD_S = 4.0  # time between rounds while engaged
@@ -313,16 +314,7 @@ class EffectorSim:
                 "system": "SYSTEM_OK",
                 "info": "INFO_NEW" if self._reported_mode != self.mode else "INFO_UNCHANGED",
                 "mode": self.mode,
-                "nodeLocation": {
-                    "x": lon,
-                    "y": lat,
-                    "z": alt,
-                    "xError": 1e-6,
-                    "yError": 1e-6,
-                    "zError": 1.0,
-                    "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
-                    "datum": "LOCATION_DATUM_WGS84_E",
-                },
+                "nodeLocation": wgs84_location(lat, lon, alt, 1e-6, 1.0),
                 "status": status,
             },
         }

@@ -23,7 +23,13 @@ from google.protobuf import json_format
 from sapient_msg.bsi_flex_335_v2_0 import range_bearing_pb2
 
 from luchtwacht.geo import SiteOrigin
-from luchtwacht.ingest.sapient import ICD_VERSION, SapientMessage, frame, new_ulid
+from luchtwacht.ingest.sapient import (
+    ICD_VERSION,
+    SapientMessage,
+    frame,
+    new_ulid,
+    wgs84_location,
+)
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.sim.propagation import rain_attenuation_db_km
 from luchtwacht.sim.targets import Target
@@ -214,16 +220,9 @@ class RadarSim:
                 "system": "SYSTEM_OK",
                 "info": "INFO_NEW" if not self._registered else "INFO_UNCHANGED",
                 "mode": "Default",
-                "nodeLocation": {
-                    "x": self.cfg.lon_deg,
-                    "y": self.cfg.lat_deg,
-                    "z": self.cfg.alt_m,
-                    "xError": 1e-6,
-                    "yError": 1e-6,
-                    "zError": 1.0,
-                    "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
-                    "datum": "LOCATION_DATUM_WGS84_E",
-                },
+                "nodeLocation": wgs84_location(
+                    self.cfg.lat_deg, self.cfg.lon_deg, self.cfg.alt_m, 1e-6, 1.0
+                ),
             },
         }
         return json_format.ParseDict(body, SapientMessage())

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from google.protobuf import json_format
 
-from luchtwacht.ingest.sapient import SapientMessage, new_ulid
+from luchtwacht.ingest.sapient import SapientMessage, new_ulid, wgs84_location
 from luchtwacht.model.track import TrackView
 
 _M_PER_DEG = 111_320.0  # metres per degree of latitude (for the location's stated error)
@@ -45,16 +45,7 @@ class CuedCamera:
 def look_at(view: TrackView) -> dict[str, object]:
     """A SAPIENT ``look_at`` command (protobuf JSON) at a track's WGS84 position and error."""
     deg_err = view.pos_std_m / _M_PER_DEG  # the track's uncertainty, in degrees
-    location = {
-        "x": view.lon_deg,
-        "y": view.lat_deg,
-        "z": view.alt_m,
-        "xError": deg_err,
-        "yError": deg_err,
-        "zError": view.pos_std_m,
-        "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
-        "datum": "LOCATION_DATUM_WGS84_E",
-    }
+    location = wgs84_location(view.lat_deg, view.lon_deg, view.alt_m, deg_err, view.pos_std_m)
     return {"lookAt": {"locationList": {"locations": [location]}}}
 
 
