@@ -18,7 +18,7 @@ from luchtwacht.counter.authority import Authority
 from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
-from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, SapientPipe, frame
+from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, SapientMessage, SapientPipe, frame
 from luchtwacht.ingest.sapient_rules import validate
 from luchtwacht.sim.adsb import AdsbReceiverSim
 from luchtwacht.sim.bearing_sensor import BearingSensorSim
@@ -238,9 +238,8 @@ class Pipeline(FusionCore):
         camera's TaskAck comes back on its own SAPIENT stream like any report.
         """
         for cam, msg in self.cueing.tasks(self.utc(t_s), self.views):
-            validate(msg)  # never send what we would refuse ourselves
-            data = frame(msg)
-            self.record_outgoing(self.utc(t_s), cam.sensor_id, "sapient-out", data)
+            sim = self._cued[cam.sensor_id]
+            self._deliver(t_s, cam.sensor_id, msg, sim.handle, sim.cfg.latency_s)
             if self.recorder is not None:
                 look = msg.task.command.WhichOneof("command") == "look_at"
                 self.recorder.audit(
@@ -253,9 +252,6 @@ class Pipeline(FusionCore):
                         "control": "start" if look else "stop",
                     },
                 )
-            sim = self._cued[cam.sensor_id]
-            for reply in sim.handle(t_s, data):
-                self.bus.publish(self.utc(t_s + sim.cfg.latency_s), cam.sensor_id, "sapient", reply)
 
     def engage(self, t_s: float) -> None:
         """The counter stage: recommend; the duty operator decides; task the effectors.
@@ -270,12 +266,23 @@ class Pipeline(FusionCore):
         if self.operator is not None:
             self.operator.act(utc, self.authority, self.counter)
         for spec, msg in self.counter.take_tasks():
-            validate(msg)
-            data = frame(msg)
             sid, esim = self.effectors[spec.node_id]
-            self.record_outgoing(utc, sid, "sapient-out", data)
-            for reply in esim.handle(t_s, data):
-                self.bus.publish(self.utc(t_s + esim.latency_s), sid, "sapient", reply)
+            self._deliver(t_s, sid, msg, esim.handle, esim.latency_s)
+
+    def _deliver(
+        self,
+        t_s: float,
+        sensor_id: str,
+        msg: SapientMessage,
+        handle: Callable[[float, bytes], list[bytes]],
+        latency_s: float,
+    ) -> None:
+        """Send a task to a simulated node (checked, framed, recorded); its answers follow."""
+        validate(msg)  # never send what we would refuse ourselves
+        data = frame(msg)
+        self.record_outgoing(self.utc(t_s), sensor_id, "sapient-out", data)
+        for reply in handle(t_s, data):
+            self.bus.publish(self.utc(t_s + latency_s), sensor_id, "sapient", reply)
 
     def summary(self) -> dict[str, Any]:
         """What a headless run reports: scenario, tracks, classes, alerts, feed counters."""
