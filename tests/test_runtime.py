@@ -639,33 +639,41 @@ def test_live_node_cues_a_pan_tilt_camera_onto_a_radar_track(tmp_path):
     )  # last may be in flight
 
 
-def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
-    # A radar and an RF jammer connect as SAPIENT nodes over TCP. The radar's drone flies at the
-    # runway; the node proposes the jammer but sends it nothing until a commander, logged in
-    # from the accounts file, approves. Then the jammer gets look_at + Engage and acknowledges.
+JAM_ID = "2f6b1c8e-0d3a-4e5f-9a7b-6c5d4e3f2a1b"
+
+
+def jammer_site(tmp_path, record=None):
+    """The demo site with a SAPIENT server, an RF jammer 2 km out at 50° (node ``JAM_ID``) and an
+    accounts file with one commander, ``cdr`` / ``pw``."""
     from luchtwacht.counter.authority import OperatorAccount, hash_password, save_accounts
-    from luchtwacht.counter.catalogue import ENGAGE_MODE
-    from luchtwacht.sim.effectors import EffectorSim
     from luchtwacht.site import SiteEffectorSection
 
     accounts = tmp_path / "operators.yaml"
     save_accounts(accounts, [OperatorAccount("cdr", "commander", hash_password("pw", n=2**10))])
-    sc = default_scenario()
-    lat, lon, alt = (float(v) for v in sc.origin.to_geodetic(np.array(polar(50, 2000, 5))))
-    jam_id = "2f6b1c8e-0d3a-4e5f-9a7b-6c5d4e3f2a1b"
-    site = default_site().model_copy(
+    origin = default_scenario().origin
+    lat, lon, alt = (float(v) for v in origin.to_geodetic(np.array(polar(50, 2000, 5))))
+    jammer = SiteEffectorSection(
+        name="jammer", node_id=JAM_ID, kind="rf_jammer", lat=lat, lon=lon, alt_m=alt
+    )
+    return default_site().model_copy(
         update={
             "sapient": SapientSection(listen="127.0.0.1:0"),
-            "record": tmp_path / "e.sqlite",
+            "record": record,
             "operators": accounts,
-            "effectors": [
-                SiteEffectorSection(
-                    name="jammer", node_id=jam_id, kind="rf_jammer", lat=lat, lon=lon, alt_m=alt
-                )
-            ],
+            "effectors": [jammer],
         }
     )
-    node = LiveNode(site)
+
+
+def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
+    # A radar and an RF jammer connect as SAPIENT nodes over TCP. The radar's drone flies at the
+    # runway; the node proposes the jammer but sends it nothing until a commander, logged in
+    # from the accounts file, approves. Then the jammer gets look_at + Engage and acknowledges.
+    from luchtwacht.counter.catalogue import ENGAGE_MODE
+    from luchtwacht.sim.effectors import EffectorSim
+
+    sc = default_scenario()
+    node = LiveNode(jammer_site(tmp_path, record=tmp_path / "e.sqlite"))
     counter = node.core.counter
     assert counter is not None
     epoch = time.time()
@@ -719,7 +727,7 @@ def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
     tasks = [m.task for m in got if m.HasField("task")]
     assert {t.command.WhichOneof("command") for t in tasks} >= {"look_at", "mode_change"}
     assert jammer.mode == ENGAGE_MODE and jammer.aim_enu is not None
-    state = node.sapient_nodes[jam_id]
+    state = node.sapient_nodes[JAM_ID]
     assert "NODE_TYPE_JAMMER" in state.node_types
     assert "TASK_STATUS_ACCEPTED" in state.task_acks.values()
     (eng,) = counter.engagements.values()
@@ -735,26 +743,8 @@ def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
 
 def test_the_example_effector_node_is_tasked_after_an_approval(tmp_path):
     """examples/sapient_effector.py, as an integrator would run it, against a live node."""
-    from luchtwacht.counter.authority import OperatorAccount, hash_password, save_accounts
-    from luchtwacht.site import SiteEffectorSection
-
-    accounts = tmp_path / "operators.yaml"
-    save_accounts(accounts, [OperatorAccount("cdr", "commander", hash_password("pw", n=2**10))])
     sc = default_scenario()
-    lat, lon, alt = (float(v) for v in sc.origin.to_geodetic(np.array(polar(50, 2000, 5))))
-    jam_id = "2f6b1c8e-0d3a-4e5f-9a7b-6c5d4e3f2a1b"
-    site = default_site().model_copy(
-        update={
-            "sapient": SapientSection(listen="127.0.0.1:0"),
-            "operators": accounts,
-            "effectors": [
-                SiteEffectorSection(
-                    name="jammer", node_id=jam_id, kind="rf_jammer", lat=lat, lon=lon, alt_m=alt
-                )
-            ],
-        }
-    )
-    node = LiveNode(site)
+    node = LiveNode(jammer_site(tmp_path))
     counter = node.core.counter
     assert counter is not None
     epoch = time.time()
@@ -790,8 +780,8 @@ def test_the_example_effector_node_is_tasked_after_an_approval(tmp_path):
         return out.decode()
 
     out = asyncio.run(scenario())
-    assert f"registered as {jam_id}" in out
+    assert f"registered as {JAM_ID}" in out
     assert "task ENGAGE: TASK_STATUS_ACCEPTED" in out and "engaged, aimed at ENU" in out
     (eng,) = counter.engagements.values()
     assert eng.approved_by == "cdr" and eng.state == "engaging"
-    assert node.sapient_nodes[jam_id].mode == "Engage"
+    assert node.sapient_nodes[JAM_ID].mode == "Engage"
