@@ -138,5 +138,5 @@ def test_headless_demo_summary_lists_the_engagements():
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "countermeasures: 1 recommendation(s), 0 still awaiting a decision" in out
-    assert "engagement 1 t+74.0 s: RF jammer north-east (rf_jammer)" in out
+    assert "engagement 1 t+74.1 s: RF jammer north-east (rf_jammer)" in out
     assert "approved by duty-officer: engaging" in out

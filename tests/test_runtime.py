@@ -1,4 +1,9 @@
-"""The live node over real sockets: SAPIENT sensors, Remote ID over UDP, abuse, clean shutdown."""
+"""The live node over real sockets: SAPIENT sensors, Remote ID over UDP, abuse, clean shutdown.
+
+The node runs on a :class:`ManualClock`: the tests move its time on tick by tick and wait only
+for the bytes to cross the sockets, never for the wall to catch up. Only the tests that start
+``luchtwacht run`` or an example node as a separate process run on the wall clock.
+"""
 
 import asyncio
 import json
@@ -18,6 +23,7 @@ import pytest
 from luchtwacht.ingest import remoteid as rid
 from luchtwacht.ingest.sapient import SapientMessage, frame, parse_message, validate
 from luchtwacht.model.detection import ObjectClass
+from luchtwacht.node import TICK_S, Command, CommandKind, LinkError, ManualClock
 from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.scenario import default_scenario, polar
@@ -53,6 +59,35 @@ async def read_frames(reader: asyncio.StreamReader, n: int) -> list[SapientMessa
     return msgs
 
 
+async def until(cond, timeout_s: float = 10.0) -> None:
+    """Wait (on the wall, briefly) until ``cond()`` holds: bytes crossing a socket."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.002)
+
+
+async def advance(node: LiveNode, clock: ManualClock, seconds: float) -> None:
+    """Move the node's clock on tick by tick, each tick run before the next."""
+    for _ in range(round(seconds / TICK_S)):
+        target = node.core.tick_count + 1
+        clock.advance(TICK_S)
+        await until(lambda: node.core.tick_count >= target)  # noqa: B023
+
+
+async def started(node: LiveNode, listener: str) -> tuple[asyncio.Task[None], str, int]:
+    """Run the node; once ``listener`` is up, its host and port."""
+    runner = asyncio.create_task(node.run())
+    await until(lambda: listener in node.listeners and bool(node.listeners[listener].address))
+    host, port = node.listeners[listener].address.split(":")
+    return runner, host, int(port)
+
+
+def accepted(node: LiveNode, kind: str = "sapient") -> int:
+    return int(node.stats()["feeds"].get(kind, {}).get("accepted", 0))
+
+
 def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
     site = default_site().model_copy(
         update={
@@ -67,19 +102,17 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
             "record": tmp_path / "live.sqlite",
         }
     )
-    node = LiveNode(site)
+    clock = ManualClock(time.time())
+    node = LiveNode(site, clock=clock)
 
     async def scenario() -> None:
-        runner = asyncio.create_task(node.run())
-        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
-            await asyncio.sleep(0.01)
-        s_host, s_port = node.listeners["sapient"].address.split(":")
+        runner, s_host, s_port = await started(node, "sapient")
         r_host, r_port = node.listeners["remoteid"].address.split(":")
 
         # A real sensor: registers, reports its location, then six scans of a drone.
-        epoch = time.time() - 6.5
+        epoch = clock.now() - 6.5
         _, scans = radar_stream(epoch, range(6))
-        reader, writer = await asyncio.open_connection(s_host, int(s_port))
+        reader, writer = await asyncio.open_connection(s_host, s_port)
         writer.write(scans[0])
         await writer.drain()
         (ack,) = await read_frames(reader, 1)
@@ -89,22 +122,22 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
         await writer.drain()
 
         # Abuse on other connections: absurd length, a stall mid-frame, garbage frames, a flood.
-        _, r1 = await asyncio.open_connection(s_host, int(s_port))
+        _, r1 = await asyncio.open_connection(s_host, s_port)
         r1.write(struct.pack("<I", 2**31) + b"xxxx")
         await r1.drain()
-        r2_reader, r2 = await asyncio.open_connection(s_host, int(s_port))
+        r2_reader, r2 = await asyncio.open_connection(s_host, s_port)
         r2.write(b"\x10\x00")  # half a length prefix, then nothing
         await r2.drain()
-        _, r3 = await asyncio.open_connection(s_host, int(s_port))
+        _, r3 = await asyncio.open_connection(s_host, s_port)
         r3.write(struct.pack("<I", 6) + b"\xff" * 6)
         await r3.drain()
-        r5_reader, r5 = await asyncio.open_connection(s_host, int(s_port))
+        r5_reader, r5 = await asyncio.open_connection(s_host, s_port)
         r5.write((struct.pack("<I", 3) + b"\x0a\x01\xff") * 25)  # nothing but garbage
         await r5.drain()
-        flood_epoch = time.time() - 100.0
+        flood_epoch = clock.now() - 100.0
         _, flood_scans = radar_stream(flood_epoch, range(40), seed=9)
         flood_bytes = b"".join(flood_scans)
-        _, r4 = await asyncio.open_connection(s_host, int(s_port))
+        _, r4 = await asyncio.open_connection(s_host, s_port)
         r4.write(flood_bytes)
 
         # Remote ID over UDP from a receiver.
@@ -132,7 +165,12 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
         assert await asyncio.wait_for(r2_reader.read(), 3) == b""
         assert await asyncio.wait_for(r5_reader.read(), 3) == b""
         await r4.drain()
-        await asyncio.sleep(2.5)
+        # Everything sent arrives (the flood throttled, never dropped); then 2.5 s of node time.
+        n_good = sum(1 for c in scans for _ in iter_frames(c))
+        n_flood = sum(1 for _ in iter_frames(flood_bytes))
+        await until(lambda: accepted(node) >= n_good + n_flood)
+        await until(lambda: accepted(node, "remoteid") >= 3)
+        await advance(node, clock, 2.5)
         stats = node.stats()
         assert stats["confirmed_tracks"] >= 1
         node.stop_event.set()
@@ -228,21 +266,20 @@ def test_live_node_takes_asterix_plots_over_udp(tmp_path):
             "record": tmp_path / "a.sqlite",
         }
     )
-    node = LiveNode(site)
+    clock = ManualClock(time.time())
+    node = LiveNode(site, clock=clock)
     data = (Path(__file__).parent / "data" / "asterix" / "scan_25_10.ast").read_bytes()
 
     async def scenario() -> None:
-        runner = asyncio.create_task(node.run())
-        while "asterix" not in node.listeners or not node.listeners["asterix"].address:
-            await asyncio.sleep(0.01)
-        host, port = node.listeners["asterix"].address.split(":")
+        runner, host, port = await started(node, "asterix")
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.sendto(data, (host, int(port)))
         udp.sendto(
             b"\x30\x00\x50garbage", (host, int(port))
         )  # CAT048 block, length beyond the datagram
         udp.close()
-        await asyncio.sleep(1.2)
+        await until(lambda: accepted(node, "asterix") >= 4)
+        await advance(node, clock, 1.0)
         node.stop_event.set()
         await runner
 
@@ -301,9 +338,9 @@ def test_live_node_connects_to_an_adsb_receiver_and_reconnects(tmp_path):
                 "stats_json": tmp_path / "s.json",
             }
         )
-        node = LiveNode(site)
+        node = LiveNode(site, clock=ManualClock(time.time()))
         runner = asyncio.create_task(node.run())
-        await asyncio.sleep(1.5)
+        await until(lambda: served >= 2 and accepted(node, "adsb") >= 2 * 3)
         node.stop_event.set()
         await runner
         server.close()
@@ -330,23 +367,21 @@ def test_fusion_node_tasks_a_sensor_and_keeps_its_task_ack(tmp_path):
     site = default_site().model_copy(
         update={"sapient": SapientSection(listen="127.0.0.1:0"), "record": tmp_path / "t.sqlite"}
     )
-    node = LiveNode(site)
+    clock = ManualClock(time.time())
+    node = LiveNode(site, clock=clock)
     acks: list[str] = []
 
     async def scenario() -> None:
-        runner = asyncio.create_task(node.run())
-        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
-            await asyncio.sleep(0.01)
-        host, port = node.listeners["sapient"].address.split(":")
-        radar, scans = radar_stream(time.time() - 1.0, range(1))
-        reader, writer = await asyncio.open_connection(host, int(port))
+        runner, host, port = await started(node, "sapient")
+        radar, scans = radar_stream(clock.now() - 1.0, range(1))
+        reader, writer = await asyncio.open_connection(host, port)
         writer.write(scans[0])
         await writer.drain()
         await read_frames(reader, 1)  # RegistrationAck
         node_id = radar.cfg.node_id
-        with pytest.raises(KeyError):
-            await node.send_to_node("00000000-0000-4000-8000-000000000000", SapientMessage())
-        await node.send_to_node(node_id, task)
+        with pytest.raises(LinkError):
+            node.send_to_node("00000000-0000-4000-8000-000000000000", SapientMessage())
+        node.send_to_node(node_id, task)
         (received,) = await read_frames(reader, 1)
         assert validate(received) == "task" and received.destination_id == node_id
         ack = SapientMessage()
@@ -356,7 +391,7 @@ def test_fusion_node_tasks_a_sensor_and_keeps_its_task_ack(tmp_path):
         ack.task_ack.task_status = task_ack_pb2.TaskAck.TASK_STATUS_ACCEPTED
         writer.write(frame(ack))
         await writer.drain()
-        await asyncio.sleep(0.3)
+        await until(lambda: received.task.task_id in node.sapient_nodes[node_id].task_acks)
         acks.append(node.sapient_nodes[node_id].task_acks[received.task.task_id])
         node.stop_event.set()
         await runner
@@ -372,28 +407,27 @@ def test_fusion_node_tasks_a_sensor_and_keeps_its_task_ack(tmp_path):
 
 def test_sapient_node_that_reconnects_resumes_without_registering_again(tmp_path):
     site = default_site().model_copy(update={"sapient": SapientSection(listen="127.0.0.1:0")})
-    node = LiveNode(site)
+    clock = ManualClock(time.time())
+    node = LiveNode(site, clock=clock)
     states: list[str] = []
 
     async def scenario() -> None:
-        runner = asyncio.create_task(node.run())
-        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
-            await asyncio.sleep(0.01)
-        host, port = node.listeners["sapient"].address.split(":")
-        radar, scans = radar_stream(time.time() - 4.0, range(4))
+        runner, host, port = await started(node, "sapient")
+        radar, scans = radar_stream(clock.now() - 4.0, range(4))
         first_scan_end = scans[0]
-        reader, writer = await asyncio.open_connection(host, int(port))
+        reader, writer = await asyncio.open_connection(host, port)
         writer.write(first_scan_end)  # Registration, StatusReport and the first scan
         await writer.drain()
         await read_frames(reader, 1)
         writer.close()
-        await asyncio.sleep(0.3)
+        await until(lambda: not node.core.connected(radar.cfg.node_id))
         states.append(node.node_state(radar.cfg.node_id))
         before = node.stats()["feeds"]["sapient"]["accepted"]
-        _, writer2 = await asyncio.open_connection(host, int(port))
+        n_resumed = sum(1 for chunk in scans[1:] for _ in iter_frames(chunk))
+        _, writer2 = await asyncio.open_connection(host, port)
         writer2.write(b"".join(scans[1:]))  # detections only: no new Registration
         await writer2.drain()
-        await asyncio.sleep(0.3)
+        await until(lambda: accepted(node) >= before + n_resumed)
         states.append(node.node_state(radar.cfg.node_id))
         stats = node.stats()["feeds"]["sapient"]
         states.append(str(stats["accepted"] - before))
@@ -433,22 +467,20 @@ def test_each_connection_speaks_only_for_its_own_nodes(tmp_path):
     site = default_site().model_copy(
         update={"sapient": SapientSection(listen="127.0.0.1:0"), "record": tmp_path / "live.sqlite"}
     )
-    node = LiveNode(site)
+    clock = ManualClock(time.time())
+    node = LiveNode(site, clock=clock)
     seen: dict[str, object] = {}
 
     async def scenario() -> None:
-        runner = asyncio.create_task(node.run())
-        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
-            await asyncio.sleep(0.01)
-        host, port = node.listeners["sapient"].address.split(":")
+        runner, host, port = await started(node, "sapient")
         sc = default_scenario()
         cfg_b = dataclasses.replace(sc.radars[0], node_id="9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
-        epoch = time.time() - 3.0
+        epoch = clock.now() - 3.0
         radar_a = RadarSim(sc.radars[0], sc.origin, epoch, 1)
         radar_b = RadarSim(cfg_b, sc.origin, epoch, 2)
         assert isinstance(cfg_b, RadarConfig)
-        ra, wa = await asyncio.open_connection(host, int(port))
-        rb, wb = await asyncio.open_connection(host, int(port))
+        ra, wa = await asyncio.open_connection(host, port)
+        rb, wb = await asyncio.open_connection(host, port)
         wa.write(b"".join(radar_a.scan(0.0, [drone()])))
         wb.write(b"".join(radar_b.scan(0.0, [drone()])))
         await wa.drain()
@@ -456,11 +488,11 @@ def test_each_connection_speaks_only_for_its_own_nodes(tmp_path):
         await read_frames(ra, 1)
         await read_frames(rb, 1)
         task = shared_task("Task.FullMessage.Request.Start.json")
-        await node.send_to_node(radar_a.cfg.node_id, task)
+        node.send_to_node(radar_a.cfg.node_id, task)
         (got,) = await read_frames(ra, 1)  # it reaches A's socket, not B's
         seen["dest"] = got.destination_id
         wa.close()
-        await asyncio.sleep(0.3)
+        await until(lambda: not node.core.connected(radar_a.cfg.node_id))
         seen["a"] = node.node_state(radar_a.cfg.node_id)
         seen["b"] = node.node_state(cfg_b.node_id)
         seen["feeds"] = sorted(node.core.feeds)
@@ -485,18 +517,15 @@ def test_remote_id_tcp_connections_are_closed_on_shutdown():
     site = default_site().model_copy(
         update={"remoteid": RemoteIdSection(listen="127.0.0.1:0", protocol="tcp")}
     )
-    node = LiveNode(site)
+    node = LiveNode(site, clock=ManualClock(time.time()))
     eof: list[bytes] = []
 
     async def scenario() -> None:
-        runner = asyncio.create_task(node.run())
-        while "remoteid" not in node.listeners or not node.listeners["remoteid"].address:
-            await asyncio.sleep(0.01)
-        host, port = node.listeners["remoteid"].address.split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
+        runner, host, port = await started(node, "remoteid")
+        reader, writer = await asyncio.open_connection(host, port)
         writer.write(b"not json\n")
         await writer.drain()
-        await asyncio.sleep(0.2)
+        await until(lambda: node.stats()["feeds"]["remoteid"]["rejected"] == 1)
         node.stop_event.set()
         await asyncio.wait_for(runner, 5)
         eof.append(await asyncio.wait_for(reader.read(), 2))
@@ -515,21 +544,22 @@ def test_a_defect_in_a_fusion_stage_is_counted_and_the_node_keeps_serving(tmp_pa
             "stats_json": tmp_path / "s.json",
         }
     )
-    node = LiveNode(site)
+    clock = ManualClock(time.time())
+    node = LiveNode(site, clock=clock)
     calls = {"n": 0}
     real_cycle = node.core.cycle
 
-    def flaky_cycle():
+    def flaky_cycle(**kw: bool) -> object:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("injected defect")
-        return real_cycle()
+        return real_cycle(**kw)
 
-    node.core.cycle = flaky_cycle  # type: ignore[method-assign]
+    node.core.cycle = flaky_cycle  # type: ignore[method-assign,assignment]
 
     async def scenario() -> None:
-        runner = asyncio.create_task(node.run())
-        await asyncio.sleep(2.3)
+        runner, _, _ = await started(node, "remoteid")
+        await advance(node, clock, 2.3)
         node.stop_event.set()
         await runner
 
@@ -582,9 +612,10 @@ def test_live_node_cues_a_pan_tilt_camera_onto_a_radar_track(tmp_path):
     site = default_site().model_copy(
         update={"sapient": SapientSection(listen="127.0.0.1:0"), "record": tmp_path / "c.sqlite"}
     )
-    node = LiveNode(site)
+    clock = ManualClock(time.time())
+    node = LiveNode(site, clock=clock)
     sc = default_scenario()
-    epoch = time.time()
+    epoch = clock.now()
     radar = RadarSim(sc.radars[0], sc.origin, epoch, 1)
     lat, lon, alt = (float(v) for v in sc.origin.to_geodetic(np.array(polar(58, 2300, 10))))
     cam_id = "7c1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b09"
@@ -601,25 +632,28 @@ def test_live_node_cues_a_pan_tilt_camera_onto_a_radar_track(tmp_path):
             body = await reader.readexactly(struct.unpack("<I", head)[0])
             msg = parse_message(body)
             seen.append(msg.WhichOneof("content") or "")
-            for reply in cam.handle(time.time() - epoch, head + body):
+            for reply in cam.handle(clock.now() - epoch, head + body):
                 writer.write(reply)
             await writer.drain()
 
     async def scenario() -> None:
-        runner = asyncio.create_task(node.run())
-        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
-            await asyncio.sleep(0.01)
-        host, port = node.listeners["sapient"].address.split(":")
-        _, rw = await asyncio.open_connection(host, int(port))
-        cr, cw = await asyncio.open_connection(host, int(port))
+        runner, host, port = await started(node, "sapient")
+        _, rw = await asyncio.open_connection(host, port)
+        cr, cw = await asyncio.open_connection(host, port)
         listener = asyncio.create_task(camera_listens(cr, cw))
         for k in range(6):
-            await asyncio.sleep(max(0.0, epoch + k - time.time()))
-            rw.write(b"".join(radar.scan(float(k), [drone()])))
-            cw.write(b"".join(cam.scan(float(k), [drone()])))
+            await advance(node, clock, epoch + k - clock.now())
+            n = accepted(node)
+            radar_bytes = b"".join(radar.scan(float(k), [drone()]))
+            cam_bytes = b"".join(cam.scan(float(k), [drone()]))
+            rw.write(radar_bytes)
+            cw.write(cam_bytes)
             await rw.drain()
             await cw.drain()
-        await asyncio.sleep(1.2)
+            sent = sum(1 for b in (radar_bytes, cam_bytes) for _ in iter_frames(b))
+            await until(lambda: accepted(node) >= n + sent)  # noqa: B023
+        await advance(node, clock, 1.2)
+        await until(lambda: len(node.sapient_nodes[cam_id].task_acks) >= 1)
         node.stop_event.set()
         await runner
         listener.cancel()
@@ -673,10 +707,11 @@ def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
     from luchtwacht.sim.effectors import EffectorSim
 
     sc = default_scenario()
-    node = LiveNode(jammer_site(tmp_path, record=tmp_path / "e.sqlite"))
+    clock = ManualClock(time.time())
+    node = LiveNode(jammer_site(tmp_path, record=tmp_path / "e.sqlite"), clock=clock)
     counter = node.core.counter
     assert counter is not None
-    epoch = time.time()
+    epoch = clock.now()
     radar = RadarSim(sc.radars[0], sc.origin, epoch, 1)
     spec = counter.effectors[0]
     jammer = EffectorSim(spec, sc.origin, epoch, 3)
@@ -688,34 +723,41 @@ def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
             head = await reader.readexactly(4)
             body = await reader.readexactly(struct.unpack("<I", head)[0])
             got.append(parse_message(body))
-            for reply in jammer.handle(time.time() - epoch, head + body):
+            for reply in jammer.handle(clock.now() - epoch, head + body):
                 writer.write(reply)
             await writer.drain()
 
     async def scenario() -> None:
-        runner = asyncio.create_task(node.run())
-        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
-            await asyncio.sleep(0.01)
-        host, port = node.listeners["sapient"].address.split(":")
-        _, rw = await asyncio.open_connection(host, int(port))
-        jr, jw = await asyncio.open_connection(host, int(port))
+        runner, host, port = await started(node, "sapient")
+        _, rw = await asyncio.open_connection(host, port)
+        jr, jw = await asyncio.open_connection(host, port)
         listener = asyncio.create_task(jammer_listens(jr, jw))
-        approved = False
+        approval = None
         for k in range(16):
-            await asyncio.sleep(max(0.0, epoch + k - time.time()))
-            rw.write(b"".join(radar.scan(float(k), [drone()])))
-            jw.write(b"".join(jammer.scan(float(k), [])))
+            await advance(node, clock, epoch + k - clock.now())
+            n = accepted(node)
+            radar_bytes = b"".join(radar.scan(float(k), [drone()]))
+            jammer_bytes = b"".join(jammer.scan(float(k), []))
+            rw.write(radar_bytes)
+            jw.write(jammer_bytes)
             await rw.drain()
             await jw.drain()
+            sent = sum(1 for b in (radar_bytes, jammer_bytes) for _ in iter_frames(b))
+            await until(lambda: accepted(node) >= n + sent)  # noqa: B023
             pending = counter.pending()
-            if pending and not approved:
+            if pending and approval is None:
                 sent_before_approval.append(sum(1 for m in got if m.HasField("task")))
-                token = node.authority.authenticate("cdr", "pw", time.time()).token
-                counter.approve(token, pending[0].rec_id, "jammer", time.time())
-                approved = True
-            if approved and jammer.mode == ENGAGE_MODE:
+                # A commander approves through the node's command port, as a console would.
+                token = node.authority.authenticate("cdr", "pw", clock.now()).token
+                approval = node.core.submit(
+                    Command(CommandKind.APPROVE, token, pending[0].rec_id, effector="jammer")
+                )
+            if approval is not None and jammer.mode == ENGAGE_MODE:
                 break
-        await asyncio.sleep(1.2)
+        assert approval is not None and approval.ok and approval.operator == "cdr"
+        await advance(node, clock, 1.2)
+        await until(lambda: "TASK_STATUS_ACCEPTED" in node.sapient_nodes[JAM_ID].task_acks.values())
+        await advance(node, clock, 1.0)
         node.stop_event.set()
         await runner
         listener.cancel()
@@ -735,7 +777,10 @@ def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
     db = sqlite3.connect(tmp_path / "e.sqlite")
     kinds = [k for (k,) in db.execute("SELECT kind FROM audit ORDER BY seq")]
     assert (
-        kinds.index("auth.login") < kinds.index("counter.approved") < kinds.index("counter.tasked")
+        kinds.index("auth.login")
+        < kinds.index("counter.approved")
+        < kinds.index("counter.tasked")
+        < kinds.index("command.approve")
     )
     assert "sapient.task.sent" in kinds
     assert verify_audit_chain(tmp_path / "e.sqlite")[0]
@@ -744,34 +789,40 @@ def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
 def test_the_example_effector_node_is_tasked_after_an_approval(tmp_path):
     """examples/sapient_effector.py, as an integrator would run it, against a live node."""
     sc = default_scenario()
-    node = LiveNode(jammer_site(tmp_path))
+    # The example runs on the wall; the node's clock starts 6 s behind it and is moved on a
+    # second per radar scan, faster than the wall, so the jammer's reports stay fresh to it.
+    clock = ManualClock(time.time() - 6.0)
+    node = LiveNode(jammer_site(tmp_path), clock=clock)
     counter = node.core.counter
     assert counter is not None
-    epoch = time.time()
+    epoch = clock.now()
     radar = RadarSim(sc.radars[0], sc.origin, epoch, 1)
     example = Path(__file__).resolve().parents[1] / "examples" / "sapient_effector.py"
 
     async def scenario() -> str:
-        runner = asyncio.create_task(node.run())
-        while "sapient" not in node.listeners or not node.listeners["sapient"].address:
-            await asyncio.sleep(0.01)
-        address = node.listeners["sapient"].address
+        runner, host, port = await started(node, "sapient")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(example), "--connect", address, "--seconds", "14",
+            sys.executable, str(example), "--connect", f"{host}:{port}", "--seconds", "6",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        host, port = address.split(":")
-        _, rw = await asyncio.open_connection(host, int(port))
-        approved = False
+        await until(lambda: node.core.connected(JAM_ID), timeout_s=20)
+        _, rw = await asyncio.open_connection(host, port)
+        approval = None
         for k in range(13):
-            await asyncio.sleep(max(0.0, epoch + k - time.time()))
-            rw.write(b"".join(radar.scan(float(k), [drone()])))
+            await advance(node, clock, epoch + k - clock.now())
+            n = accepted(node, "sapient")
+            data = b"".join(radar.scan(float(k), [drone()]))
+            rw.write(data)
             await rw.drain()
+            await until(lambda: accepted(node) >= n + sum(1 for _ in iter_frames(data)))  # noqa: B023
             pending = counter.pending()
-            if pending and not approved and counter.states["jammer"].online:
-                token = node.authority.authenticate("cdr", "pw", time.time()).token
-                counter.approve(token, pending[0].rec_id, "jammer", time.time())
-                approved = True
+            if pending and approval is None and counter.states["jammer"].online:
+                token = node.authority.authenticate("cdr", "pw", clock.now()).token
+                approval = node.core.submit(
+                    Command(CommandKind.APPROVE, token, pending[0].rec_id, effector="jammer")
+                )
+        await until(lambda: node.sapient_nodes[JAM_ID].mode == "Engage")
+        await advance(node, clock, 1.0)
         out, err = await asyncio.wait_for(proc.communicate(), 30)
         node.stop_event.set()
         await runner

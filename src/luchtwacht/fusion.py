@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,11 +24,11 @@ from numpy.typing import NDArray
 
 from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.geo import SiteOrigin
-from luchtwacht.identify.classify import classify, identity_kind
+from luchtwacht.identify.classify import UNKNOWN, classify, identity_kind
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import NodeState, SapientPipe
-from luchtwacht.model.detection import BearingBatch, DetectionBatch
+from luchtwacht.model.detection import BearingBatch, DetectionBatch, ObjectClass
 from luchtwacht.model.track import Alert, ThreatLevel, TrackView
 from luchtwacht.model.zone import Zone
 from luchtwacht.store.recorder import Recorder
@@ -45,6 +45,9 @@ OWN_FRESH_S = 3.0  # …if it said so this recently
 OWN_SPEED_MS = 40.0  # how fast an interceptor may have flown on since its report
 LATE_TOLERANCE_S = 5.0  # a batch older than this (against the processing time) is not applied
 FUTURE_TOLERANCE_S = 2.0  # nor one stamped further ahead: a sensor clock gone wrong
+_CLASS_LABELS = {int(c): c.label for c in ObjectClass}
+EVENTS_KEPT = 10_000  # alert events held in memory (all of them go to the store)
+RECORDS_KEPT = 10_000  # track life records held for the summary, the most recent ones
 
 
 def iso_utc(t_s: float) -> str:
@@ -113,7 +116,8 @@ class FusionCore:
         self.feeds: dict[str, Feed] = {}
         self.views: list[TrackView] = []
         self.records: dict[int, TrackRecord] = {}
-        self.events: list[AlertEvent] = []
+        # Recent alert events only: a node up for weeks must not grow (the store keeps them all).
+        self.events: deque[AlertEvent] = deque(maxlen=EVENTS_KEPT)
         self.counter: CounterUas | None = None  # the counter stage, when effectors are on site
         self.late_batches = 0
         self.future_batches = 0
@@ -219,8 +223,12 @@ class FusionCore:
         if self.recorder is not None:
             self.recorder.raw(t_s, sensor_id, fmt, payload)
 
-    def cycle(self) -> list[AlertEvent]:
-        """Assessment cycle: classify, assess threat, update alerts, record."""
+    def cycle(self, *, record_tracks: bool = True, commit: bool = True) -> list[AlertEvent]:
+        """Assessment cycle: classify, assess threat, update alerts, record.
+
+        ``record_tracks`` stores this cycle's track snapshots (the node core stores them on its
+        slow cycles only); ``commit`` ends the store's transaction.
+        """
         t_utc = self.now_s
         # Coasting is judged on the data's own clock (a sensor running a few seconds behind
         # must not see its tracks dropped), falling back to the wall when data stops coming.
@@ -248,47 +256,57 @@ class FusionCore:
         geo = self.origin.to_geodetic(pos) if conf.size else np.empty((0, 3))
         speed = np.hypot(vel[:, 0], vel[:, 1])
         heading = np.degrees(np.arctan2(vel[:, 0], vel[:, 1])) % 360.0
+        # Plain Python values per column, once: this runs at the picture rate over every track.
+        geo_l, pos_l, vel_l = geo.tolist(), pos.tolist(), vel.tolist()
+        speed_l, heading_l, std_l = speed.tolist(), heading.tolist(), pos_std.tolist()
+        level_l = threat.level.tolist()
+        prob_l = cls.prob[conf].max(axis=1).tolist() if conf.size else []
+        coop_l = cls.cooperative[conf].tolist()
+        tid_l = tt.track_id[conf].tolist()
+        seen_l = tt.seen_by[conf].tolist()
+        names = threat.zone_names
+        inside_l = threat.inside.tolist()
+        ttb_l = threat.ttb_s.tolist()
+        labels = [
+            "unknown" if k == UNKNOWN else _CLASS_LABELS[k] for k in cls.class_idx[conf].tolist()
+        ]
         views = []
         ttb_by_zone: dict[int, dict[str, float]] = {}
         for j, row in enumerate(conf.tolist()):
-            tid = int(tt.track_id[row])
-            label = cls.label(row)
+            tid = int(tid_l[j])
             emitter = tt.emitter[row]
+            ident = tt.ident[row]
+            kind = identity_kind(ident)
+            ttb_j = {name: v for name, v in zip(names, ttb_l[j], strict=True) if v == v}
             view = TrackView(
                 track_id=tid,
                 t_s=t_utc,
-                lat_deg=float(geo[j, 0]),
-                lon_deg=float(geo[j, 1]),
-                alt_m=float(geo[j, 2]),
-                east_m=float(pos[j, 0]),
-                north_m=float(pos[j, 1]),
-                up_m=float(pos[j, 2]),
-                speed_ms=float(speed[j]),
-                heading_deg=float(heading[j]),
-                climb_ms=float(vel[j, 2]),
-                object_class=label,
-                class_prob=float(cls.prob[row].max()),
-                cooperative=bool(cls.cooperative[row]) or own[j] is not None,
-                uas_id=tt.ident[row] if identity_kind(tt.ident[row]) == "remoteid" else None,
-                icao=str(tt.ident[row]).split(":", 1)[1]
-                if identity_kind(tt.ident[row]) == "adsb"
-                else None,
-                threat=ThreatLevel(int(threat.level[j])),
-                zones_inside=threat.zones_inside(j),
-                time_to_breach_s=threat.min_ttb(j),
-                pos_std_m=float(pos_std[j]),
-                sensors=self.tracker.sensor_names(int(tt.seen_by[row])),
+                lat_deg=geo_l[j][0],
+                lon_deg=geo_l[j][1],
+                alt_m=geo_l[j][2],
+                east_m=pos_l[j][0],
+                north_m=pos_l[j][1],
+                up_m=pos_l[j][2],
+                speed_ms=speed_l[j],
+                heading_deg=heading_l[j],
+                climb_ms=vel_l[j][2],
+                object_class=labels[j],
+                class_prob=prob_l[j],
+                cooperative=bool(coop_l[j]) or own[j] is not None,
+                uas_id=ident if kind == "remoteid" else None,
+                icao=str(ident).split(":", 1)[1] if kind == "adsb" else None,
+                threat=ThreatLevel(level_l[j]),
+                zones_inside=tuple(n for n, f in zip(names, inside_l[j], strict=True) if f),
+                time_to_breach_s=min(ttb_j.values()) if ttb_j else None,
+                pos_std_m=std_l[j],
+                sensors=self.tracker.sensor_names(int(seen_l[j])),
                 rf_protocol=emitter.protocol if emitter is not None else None,
                 rf_serial=emitter.serial if emitter is not None else None,
                 rf_band_mhz=emitter.band_mhz if emitter is not None else None,
                 own_asset=own[j],
             )
             views.append(view)
-            ttb_by_zone[tid] = {
-                name: float(v)
-                for name, v in zip(threat.zone_names, threat.ttb_s[j], strict=True)
-                if not np.isnan(v)
-            }
+            ttb_by_zone[tid] = ttb_j
             self._remember(view)
         views.sort(key=lambda v: (-v.threat, v.track_id))
         self.views = views
@@ -297,10 +315,17 @@ class FusionCore:
         )
         self.events.extend(events)
         if self.recorder is not None:
-            self.recorder.tracks(views)
+            if record_tracks:
+                self.recorder.tracks(views)
             for ev in events:
                 self.recorder.alert_event(ev.t_s, ev.kind, ev.alert)
-            self.recorder.commit()
+            if commit:
+                self.recorder.commit()
+        if len(self.records) > RECORDS_KEPT:
+            for tid in sorted(self.records, key=lambda k: self.records[k].last_t_s)[
+                : len(self.records) - RECORDS_KEPT
+            ]:
+                del self.records[tid]
         return events
 
     def _own_assets(self, t_s: float, pos: F64, pos_std: F64) -> list[str | None]:

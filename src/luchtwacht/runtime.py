@@ -8,11 +8,13 @@ One asyncio loop serves every feed of a site (``luchtwacht.site``):
   connection drops, the node's state goes to "lost".
 - a Remote ID receiver feed (JSON lines over UDP or TCP).
 
-Every 0.1 s the fusion core folds the decoded batches into the tracker. Every second it runs
-the assessment cycle, tasks the connected cameras that registered SAPIENT ``LOOK_AT`` onto the
-tracks that most need a look (``threat.cueing``), refreshes the countermeasure recommendations
-and sends the tasks of engagements an authorised operator approved (``counter``; effectors are
-SAPIENT nodes too), and rewrites the stats file.
+The flow itself is the node core's (``luchtwacht.node``), the same as the demo's and replay's:
+this module only plugs sockets into its ports. Bytes are handed to
+:meth:`~luchtwacht.node.core.NodeCore.receive` as they arrive; each SAPIENT connection is the
+:class:`TcpNodeLink` to the nodes that registered on it, so cueing and the counter stage task
+cameras and effectors through it; :meth:`~luchtwacht.node.core.NodeCore.tick` runs every 0.1 s
+of the node's :class:`~luchtwacht.node.clock.Clock` (the wall in the field, a manual clock in
+tests), and the stats file is rewritten on each slow cycle.
 
 Each connection is guarded on its own, so one misbehaving sensor never holds up the others:
 - a frame with an absurd length prefix cuts that connection off (the stream is out of step), and
@@ -20,7 +22,9 @@ Each connection is guarded on its own, so one misbehaving sensor never holds up 
 - a connection stuck mid-frame for ``stall_timeout_s``, or silent for ``idle_timeout_s``, is
   closed;
 - a sender above ``max_bytes_per_s`` is throttled: the node stops reading from it, and TCP
-  back-pressure slows the sender down. Nothing it already sent is dropped.
+  back-pressure slows the sender down. Nothing it already sent is dropped;
+- what the node sends a connection waits in a bounded queue written by its own task with a
+  timeout: a peer that does not read is cut off, and never holds up the loop.
 
 SIGTERM or SIGINT ends the run cleanly: the node closes its listeners and connections, flushes
 and records what it already holds, writes the stats file and exits 0.
@@ -32,24 +36,23 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import os
 import signal
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from luchtwacht.counter.authority import Authority, load_accounts
-from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.ingest.feed import FeedCounters
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
-from luchtwacht.ingest.sapient import NodeState, SapientMessage, SapientPipe, frame, validate
+from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, SapientMessage, SapientPipe
+from luchtwacht.node.clock import Clock, WallClock
+from luchtwacht.node.core import NodeCore, Schedule
+from luchtwacht.node.ports import LinkError, Subscription
 from luchtwacht.site import (
     AdsbSection,
     AsterixSection,
@@ -60,19 +63,13 @@ from luchtwacht.site import (
     parse_hostport,
 )
 from luchtwacht.store.recorder import Recorder
-from luchtwacht.threat.cueing import CuedCamera, Cueing
-from luchtwacht.threat.zones import ZoneGeometry
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.1
-CYCLE_S = 1.0
 READ_CHUNK = 65_536
 FRAMING_REASON = "frame.length: exceeds maximum"
-EFFECTOR_NODE_TYPES = frozenset(
-    {"NODE_TYPE_JAMMER", "NODE_TYPE_KINETIC", "NODE_TYPE_CYBER", "NODE_TYPE_LDEW",
-     "NODE_TYPE_RFDEW"}
-)  # fmt: skip
+MAX_QUEUED_BYTES = 1 << 20  # what may wait to be written to one connection
+WRITE_TIMEOUT_S = 5.0  # a peer that reads nothing for this long is cut off
 
 
 @dataclass(slots=True)
@@ -86,46 +83,119 @@ class ListenerStats:
     throttled_s: float = 0.0
 
 
+class TcpNodeLink:
+    """The way out to the SAPIENT node(s) on one TCP connection (a :class:`NodeLink`).
+
+    :meth:`send` only queues (bounded by ``max_queued_bytes``) and never blocks the loop; the
+    connection's own writer task writes with a timeout. A peer that stops reading fills its
+    queue: further messages are refused (:class:`LinkError`, counted), and once a write waits
+    ``write_timeout_s`` the connection is cut off.
+    """
+
+    def __init__(
+        self,
+        writer: asyncio.StreamWriter,
+        max_queued_bytes: int = MAX_QUEUED_BYTES,
+        write_timeout_s: float = WRITE_TIMEOUT_S,
+    ) -> None:
+        self.writer = writer
+        self.max_queued_bytes = max_queued_bytes
+        self.write_timeout_s = write_timeout_s
+        self.queued_bytes = 0
+        self.refused = 0
+        self.closed_reason = ""
+        self._queue: deque[bytes] = deque()
+        self._ready = asyncio.Event()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the link has given up on its peer."""
+        return bool(self.closed_reason) or self.writer.is_closing()
+
+    def send(self, t_s: float, data: bytes) -> None:
+        """Queue framed bytes for the peer; :class:`LinkError` when closed or full."""
+        if self.closed:
+            raise LinkError("connection closed")
+        if self.queued_bytes + len(data) > self.max_queued_bytes:
+            self.refused += 1
+            raise LinkError("peer is not reading: send queue full")
+        self._queue.append(data)
+        self.queued_bytes += len(data)
+        self._ready.set()
+
+    async def pump(self) -> None:
+        """Write the queue out until the link closes; cut the peer off on a write timeout."""
+        while not self.closed:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._queue and not self.closed:
+                data = self._queue.popleft()
+                self.queued_bytes -= len(data)
+                self.writer.write(data)
+                try:
+                    await asyncio.wait_for(self.writer.drain(), self.write_timeout_s)
+                except TimeoutError:
+                    self.close("peer not reading")
+                except (ConnectionError, OSError):
+                    self.close("connection error")
+
+    def close(self, reason: str) -> None:
+        """Give up on the peer (the reader loop sees :attr:`closed` and ends the connection)."""
+        if not self.closed_reason:
+            self.closed_reason = reason
+        self._queue.clear()
+        self.queued_bytes = 0
+        self._ready.set()
+        transport = self.writer.transport
+        if reason == "peer not reading":
+            transport.abort()  # a closing handshake would wait on the same full buffer
+
+
 class LiveNode:
     """A Luchtwacht node serving a site's feeds until it is stopped."""
 
     def __init__(
-        self, config: SiteConfig, on_cycle: Callable[[FusionCore], None] | None = None
+        self,
+        config: SiteConfig,
+        on_cycle: Callable[[FusionCore], None] | None = None,
+        clock: Clock | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self.config = config
+        self.clock: Clock = clock if clock is not None else WallClock()
         self.recorder = Recorder(config.record) if config.record is not None else None
-        self.core = FusionCore(
-            config.site.name, config.origin, config.zone_models(), time.time(), self.recorder
+        audit = self.recorder.audit if self.recorder is not None else None
+        # Human authority: the operators who may log in, and what their roles allow.
+        accounts = load_accounts(config.operators) if config.operators is not None else []
+        self.authority = Authority(accounts, audit=audit)
+        sapient = config.sapient
+        self.core = NodeCore(
+            config.site.name,
+            config.origin,
+            config.zone_models(),
+            self.clock.now(),
+            self.recorder,
+            schedule=schedule,
+            fusion_node_id=sapient.fusion_node_id
+            if sapient is not None
+            else DEFAULT_FUSION_NODE_ID,
+            effectors=[e.spec(config.origin) for e in config.effectors] if sapient else [],
+            no_fire=config.no_fire_models(),
+            authority=self.authority,
         )
         self.on_cycle = on_cycle
         self.stop_event = asyncio.Event()
-        self.sapient_nodes: dict[str, NodeState] = {}
-        self.node_connections: Counter[str] = Counter()
+        self.sapient_nodes = self.core.sapient_registry
         self.listeners: dict[str, ListenerStats] = {}
         self._servers: list[asyncio.AbstractServer] = []
         self._transports: list[asyncio.BaseTransport] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._conn_seq = 0
-        self._node_writers: dict[str, asyncio.StreamWriter] = {}
-        self._node_feed: dict[str, str] = {}  # node id -> the feed (connection) it reports on
-        self.cueing = Cueing(config.sapient.fusion_node_id) if config.sapient is not None else None
-        # Human authority: the operators who may log in, and what their roles allow.
-        audit = self.recorder.audit if self.recorder is not None else None
-        accounts = load_accounts(config.operators) if config.operators is not None else []
-        self.authority = Authority(accounts, audit=audit)
-        if config.effectors and config.sapient is not None:
-            self.core.counter = CounterUas(
-                config.sapient.fusion_node_id,
-                [e.spec(config.origin) for e in config.effectors],
-                self.authority,
-                no_fire=[ZoneGeometry(z, config.origin) for z in config.no_fire_models()],
-                audit=audit,
-            )
         # Counters of connections that have closed, per listener kind: their feeds are dropped
         # from the core (a node up for weeks sees thousands of reconnects) but still counted.
         self._retired: dict[str, FeedCounters] = {}
         self._geoid_m = config.site.geoid_undulation_m
-        self.internal_errors: Counter[str] = Counter()
+        self.overruns = 0  # ticks that came late because the previous one ran long
         if self.recorder is not None:
             self.recorder.set_meta(
                 site_name=config.site.name,
@@ -138,6 +208,11 @@ class LiveNode:
                 ),
             )
             self.recorder.audit(self.core.start_s, "run.start", {"site": config.site.name})
+
+    @property
+    def internal_errors(self) -> Counter[str]:
+        """Defects caught in the node's stages, by stage."""
+        return self.core.internal_errors
 
     # --- SAPIENT -------------------------------------------------------------------------------
 
@@ -179,16 +254,17 @@ class LiveNode:
             geoid_undulation_m=self.config.site.geoid_undulation_m,
             magnetic_declination_deg=self.config.site.magnetic_declination_deg,
         )
-        pipe.nodes = self.sapient_nodes  # knowledge per node outlives a connection
         self.core.add_feed(sid, f"SAPIENT {peer_text}", "sapient", pipe, 10.0)
+        link = TcpNodeLink(writer)
+        self.core.attach(sid, link)
+        pump = asyncio.create_task(link.pump())
         stats.connections_total += 1
         stats.connections_open += 1
-        nodes_here: set[str] = set()
         bucket_t, bucket_bytes = time.monotonic(), 0.0
         rejects_in_a_row = 0
         reason = "closed by peer"
         try:
-            while not self.stop_event.is_set():
+            while not self.stop_event.is_set() and not link.closed:
                 stalled = pipe.reader.pending_bytes > 0
                 timeout = cfg.stall_timeout_s if stalled else cfg.idle_timeout_s
                 try:
@@ -198,7 +274,8 @@ class LiveNode:
                     break
                 if not data:
                     break
-                # Token bucket: over the rate, wait before reading on (back-pressure on this peer).
+                # Token bucket on the wall (it guards the socket, not the picture): over the
+                # rate, wait before reading on, and TCP back-pressure slows this peer down.
                 now = time.monotonic()
                 bucket_bytes = max(0.0, bucket_bytes - (now - bucket_t) * cfg.max_bytes_per_s)
                 bucket_t = now
@@ -206,20 +283,10 @@ class LiveNode:
                 excess_s = bucket_bytes / cfg.max_bytes_per_s - 1.0
                 before = pipe.counters.rejected_by_reason[FRAMING_REASON]
                 accepted_before, rejected_before = pipe.counters.decoded, pipe.counters.rejected
-                self.core.receive(time.time(), sid, "sapient", data)
+                self.core.receive(self.clock.now(), sid, "sapient", data)
                 if pipe.counters.decoded > accepted_before:
                     rejects_in_a_row = 0
                 rejects_in_a_row += pipe.counters.rejected - rejected_before
-                for node_id in pipe.node_ids_here - nodes_here:
-                    if pipe.nodes[node_id].registered:
-                        nodes_here.add(node_id)
-                        self.node_connections[node_id] += 1
-                        self._node_writers[node_id] = writer
-                        self._node_feed[node_id] = sid
-                for reply in pipe.take_replies():
-                    writer.write(reply)
-                    self.core.record_outgoing(time.time(), sid, "sapient-out", reply)
-                await writer.drain()
                 if pipe.counters.rejected_by_reason[FRAMING_REASON] > before:
                     reason = "absurd frame length"
                     break
@@ -229,48 +296,32 @@ class LiveNode:
                 if excess_s > 0:
                     stats.throttled_s += excess_s
                     await asyncio.sleep(excess_s)
+            if link.closed_reason:
+                reason = link.closed_reason
         except (ConnectionError, asyncio.IncompleteReadError):
             reason = "connection error"
         finally:
             stats.connections_open -= 1
             stats.closed_by_reason[reason] += 1
-            for node_id in nodes_here:
-                self.node_connections[node_id] -= 1
-                if self._node_writers.get(node_id) is writer:
-                    del self._node_writers[node_id]
+            link.close(reason)
+            pump.cancel()
             writer.close()
             self._retire(sid, "sapient")
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
+            with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.gather(pump, return_exceptions=True), 1.0)
+            with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
             if reason not in ("closed by peer",):
                 log.warning("SAPIENT %s (%s) cut off: %s", sid, peer_text, reason)
 
-    async def send_to_node(self, node_id: str, message: SapientMessage) -> None:
+    def send_to_node(self, node_id: str, message: SapientMessage) -> None:
         """Send a message (a Task, typically) to a connected sensor or effector node.
 
-        The message is stamped, addressed from this fusion node and recorded as sent; the node's
-        TaskAck comes back on its connection and is kept in its state. Raises KeyError when the
-        node has no open connection.
+        Queued on the node's connection (never blocking the loop), stamped and addressed from
+        this fusion node, recorded and audited (``NodeCore.send_to_node``); the node's TaskAck
+        comes back on its connection. Raises :class:`LinkError` when the node is not connected.
         """
-        writer = self._node_writers.get(node_id)
-        if writer is None or writer.is_closing():
-            raise KeyError(f"sensor node {node_id} is not connected")
-        if not message.HasField("timestamp"):
-            message.timestamp.GetCurrentTime()
-        message.node_id = (
-            self.config.sapient.fusion_node_id if self.config.sapient else message.node_id
-        )
-        message.destination_id = node_id
-        validate(message)  # never send what we would refuse ourselves
-        data = frame(message)
-        writer.write(data)
-        await writer.drain()
-        self.core.record_outgoing(time.time(), f"sapient-node:{node_id}", "sapient-out", data)
-        if self.recorder is not None:
-            kind = message.WhichOneof("content")
-            self.recorder.audit(
-                time.time(), f"sapient.{kind}.sent", {"node_id": node_id, "kind": str(kind)}
-            )
+        self.core.send_to_node(self.clock.now(), node_id, message)
 
     def _record_settings(self, sid: str, section: AsterixSection | AdsbSection) -> None:
         """Keep a feed's site settings with the recording, so replay can rebuild its decoder."""
@@ -291,7 +342,7 @@ class LiveNode:
 
     def node_state(self, node_id: str) -> str:
         """Node state: connected while a connection carries the node, else lost."""
-        return "connected" if self.node_connections[node_id] > 0 else "lost"
+        return "connected" if self.core.connected(node_id) else "lost"
 
     # --- Remote ID -----------------------------------------------------------------------------
 
@@ -313,7 +364,7 @@ class LiveNode:
             class _Datagrams(asyncio.DatagramProtocol):
                 def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
                     line = data if data.endswith(b"\n") else data + b"\n"
-                    node.core.receive(time.time(), sid, "remoteid-jsonl", line)
+                    node.core.receive(node.clock.now(), sid, "remoteid-jsonl", line)
 
             transport, _ = await loop.create_datagram_endpoint(_Datagrams, local_addr=(host, port))
             self._transports.append(transport)
@@ -356,7 +407,7 @@ class LiveNode:
 
         class _Datagrams(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-                node.core.receive(time.time(), sid, "asterix", data)
+                node.core.receive(node.clock.now(), sid, "asterix", data)
 
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(_Datagrams, local_addr=(host, port))
@@ -405,7 +456,7 @@ class LiveNode:
                 data = await reader.read(READ_CHUNK)
                 if not data:
                     break
-                self.core.receive(time.time(), sid, fmt, data)
+                self.core.receive(self.clock.now(), sid, fmt, data)
         except ConnectionError:
             reason = "connection error"
         finally:
@@ -448,9 +499,9 @@ class LiveNode:
             agg["rejected_by_reason"] = dict(agg["rejected_by_reason"])
         tt = self.core.tracker.tracks
         return {
-            "time": iso_utc(time.time()),
+            "time": iso_utc(self.clock.now()),
             "site": self.core.name,
-            "uptime_s": round(time.time() - self.core.start_s, 1),
+            "uptime_s": round(self.clock.now() - self.core.start_s, 1),
             "feeds": feeds,
             "sensor_nodes": {
                 node_id: {
@@ -470,6 +521,15 @@ class LiveNode:
             "alerts_open": len(self.core.alerts.open_alerts),
             "alerts_total": len(self.core.alerts.alerts),
             "internal_errors": dict(self.internal_errors),
+            "late_batches": self.core.late_batches,
+            "future_batches": self.core.future_batches,
+            "tasks_failed": self.core.tasks_failed,
+            "overruns": self.overruns,
+            "subscribers": {
+                s.name: {"offered": s.offered, "lost": s.lost}
+                for s in self.core.subscribers
+                if isinstance(s, Subscription)
+            },
             **({"counter": self.core.counter.summary()} if self.core.counter is not None else {}),
         }
 
@@ -483,110 +543,55 @@ class LiveNode:
         os.replace(tmp, path)
 
     async def run(self, duration_s: float | None = None) -> None:
-        """Serve until SIGTERM/SIGINT (or ``duration_s``), then shut down cleanly."""
+        """Serve until SIGTERM/SIGINT (or ``duration_s`` of the clock), then shut down cleanly."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop_event.set)
-        if self.config.sapient is not None:
-            await self._start_sapient(self.config.sapient)
-        if self.config.remoteid is not None:
-            await self._start_remoteid(self.config.remoteid.listen, self.config.remoteid.protocol)
-        if self.config.asterix is not None:
-            await self._start_asterix(self.config.asterix)
-        if self.config.adsb is not None:
-            task = asyncio.create_task(self._adsb_client(self.config.adsb))
-            self._tasks.add(task)
-        self.write_stats()
-        deadline = None if duration_s is None else time.monotonic() + duration_s
-        next_cycle = time.monotonic() + CYCLE_S
         try:
-            while not self.stop_event.is_set():
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop_event.wait(), TICK_S)
-                self._guarded("process", self.core.process, time.time())
-                if time.monotonic() >= next_cycle:
-                    next_cycle += CYCLE_S
-                    self._guarded("cycle", self.core.cycle)
-                    await self._cue()
-                    await self._counter()
-                    self.write_stats()
-                    if self.on_cycle is not None:
-                        self.on_cycle(self.core)
+            if self.config.sapient is not None:
+                await self._start_sapient(self.config.sapient)
+            if self.config.remoteid is not None:
+                await self._start_remoteid(
+                    self.config.remoteid.listen, self.config.remoteid.protocol
+                )
+            if self.config.asterix is not None:
+                await self._start_asterix(self.config.asterix)
+            if self.config.adsb is not None:
+                task = asyncio.create_task(self._adsb_client(self.config.adsb))
+                self._tasks.add(task)
+            self.write_stats()
+            await self._loop(duration_s)
         finally:
             await self._shutdown()
 
-    async def _cue(self) -> None:
-        """Point the connected cameras that registered LOOK_AT at tracks (``threat.cueing``).
-
-        A camera joins once it has registered and reported where it stands, and leaves when
-        its connection closes. A task that cannot be sent is logged; the next cycle tries again.
-        """
-        if self.cueing is None:
-            return
-        cams = {c.node_id: c for c in self.cueing.cameras}
-        self.cueing.cameras = []
-        for node_id, node in self.sapient_nodes.items():
-            writer = self._node_writers.get(node_id)
-            if not node.look_at or node.lat_deg is None or node.lon_deg is None:
-                continue
-            if EFFECTOR_NODE_TYPES.intersection(node.node_types):
-                continue  # an effector also takes look_at, but only ever for an engagement
-            if writer is None or writer.is_closing():
-                continue
-            enu = self.core.origin.to_enu(
-                np.array([node.lat_deg]), np.array([node.lon_deg]), np.array([node.alt_m or 0.0])
-            )[0]
-            cam = cams.get(node_id) or CuedCamera(node_id, "", (0.0, 0.0, 0.0), math.inf)
-            cam.sensor_id = self._node_feed.get(node_id, "")
-            cam.enu_m = (float(enu[0]), float(enu[1]), float(enu[2]))
-            cam.max_range_m = node.max_range_m
-            self.cueing.cameras.append(cam)
-        for cam, msg in self.cueing.tasks(time.time(), self.core.views):
-            try:
-                await self.send_to_node(cam.node_id, msg)
-            except (KeyError, ConnectionError, OSError) as exc:
-                log.warning("cueing camera %s failed: %s", cam.node_id, exc)
-
-    async def _counter(self) -> None:
-        """The counter stage: refresh recommendations and send approved engagements' tasks.
-
-        Effectors are the SAPIENT nodes the site file names; an operator approves through
-        ``core.counter.approve`` with a session from :attr:`authority` (the console's job).
-        A task that cannot be sent (effector not connected) is logged and audited.
-        """
-        counter = self.core.counter
-        if counter is None:
-            return
-        counter.rf_detection = any(
-            "NODE_TYPE_PASSIVE_RF" in n.node_types for n in self.sapient_nodes.values()
-        )
-        self._guarded("counter", counter.update, time.time(), self.core.views, self.sapient_nodes)
-        for spec, msg in counter.take_tasks():
-            try:
-                await self.send_to_node(spec.node_id, msg)
-            except (KeyError, ConnectionError, OSError) as exc:
-                log.warning("tasking effector %s failed: %s", spec.name, exc)
-                if self.recorder is not None:
-                    self.recorder.audit(
-                        time.time(),
-                        "counter.task_failed",
-                        {"effector": spec.name, "task_id": msg.task.task_id, "error": str(exc)},
-                    )
-
-    def _guarded(self, stage: str, fn: Callable[..., object], *args: object) -> None:
-        """Run a fusion stage; a defect in it is logged and counted, and the node keeps serving.
-
-        The input that triggered it is already recorded (raw bytes come first), so the fault can
-        be replayed and found; dying here would blind the site instead.
-        """
+    async def _loop(self, duration_s: float | None) -> None:
+        """The node core's ticks on the clock until stopped (one tick per ``tick_s``)."""
+        tick = self.core.schedule.tick_s
+        start = self.clock.now()
+        deadline = None if duration_s is None else start + duration_s
+        due = start + tick
+        stopping = asyncio.create_task(self.stop_event.wait())
         try:
-            fn(*args)
-        except Exception:
-            self.internal_errors[stage] += 1
-            log.exception("fusion stage %s failed; the node carries on", stage)
+            while not self.stop_event.is_set():
+                if deadline is not None and due > deadline + 1e-9:
+                    break
+                sleeping = asyncio.create_task(self.clock.sleep_until(due))
+                await asyncio.wait({sleeping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not sleeping.done():
+                    sleeping.cancel()
+                    break
+                now = self.clock.now()
+                if self.core.tick(now):
+                    self.write_stats()
+                    if self.on_cycle is not None:
+                        self.on_cycle(self.core)
+                due += tick
+                if due <= self.clock.now():  # the tick ran long: skip, never bunch up
+                    self.overruns += 1
+                    due = self.clock.now() + tick
+        finally:
+            stopping.cancel()
 
     async def _shutdown(self) -> None:
         self.stop_event.set()
@@ -602,8 +607,7 @@ class LiveNode:
             # Python 3.12+ waits here for every connection: never let one hang the shutdown.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
-        self._guarded("process", self.core.process, time.time())
-        self._guarded("cycle", self.core.cycle)
+        self.core.tick(self.clock.now(), final=True)
         self.core.finish()
         if self.recorder is not None:
             self.recorder.close()

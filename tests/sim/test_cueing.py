@@ -233,11 +233,12 @@ def test_a_radar_track_cues_the_camera_which_then_sees_and_classifies_it(tmp_pat
     assert "camera-1" in v.sensors and "radar-1" in v.sensors
     pipe = cued.feeds["camera-1"].pipe
     assert isinstance(pipe, SapientPipe)
-    (node,) = pipe.nodes.values()
+    (node,) = [cued.sapient_nodes()[n] for n in pipe.node_ids_here]
+    assert cued.node_feed[node.node_id] == "camera-1"  # found from its registration
     statuses = set(node.task_acks.values())
     assert statuses == {"TASK_STATUS_ACCEPTED"} and len(node.task_acks) >= 30  # one per cycle
     assert pipe.counters.rejected == 0
     rows = rec.db.execute("SELECT payload FROM audit WHERE kind = 'cue.task'").fetchall()
     assert rows and all(str(v.track_id) in r[0] or "stop" in r[0] for r in rows)
     rec.close()
-    assert np.isfinite(cued._cued["camera-1"].pointing_deg)
+    assert np.isfinite(cued.cameras_sim["camera-1"].pointing_deg)

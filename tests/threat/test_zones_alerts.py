@@ -48,7 +48,7 @@ def view(track_id, cls="drone", inside=(), ttb=None, coop=False, uas=None):
 
 
 def test_alert_lifecycle_raise_escalate_ack_clear():
-    am = AlertManager(clear_hold_s=10.0, confirm_cycles=1)
+    am = AlertManager(clear_hold_s=10.0, confirm_s=0.0)
     warn = {"square": 60.0}
     ev = am.update(0.0, [view(7, ttb=40.0)], warn, {7: {"square": 40.0}})
     assert [(e.kind, e.alert.kind, e.alert.level) for e in ev] == [
@@ -76,8 +76,8 @@ def test_birds_unknowns_and_aircraft_raise_no_alert():
     assert am.update(0.0, tracks, {"square": 60.0}, {3: {"square": 5.0}}) == []
 
 
-def test_alert_needs_consecutive_cycles_and_has_hysteresis():
-    am = AlertManager(confirm_cycles=3, keep_factor=1.5)
+def test_alert_needs_its_condition_held_and_has_hysteresis():
+    am = AlertManager(confirm_s=2.0, keep_factor=1.5)
     warn = {"square": 60.0}
     assert am.update(0.0, [view(4, ttb=50.0)], warn, {4: {"square": 50.0}}) == []
     assert am.update(1.0, [view(4)], warn, {}) == []  # streak broken
@@ -92,7 +92,32 @@ def test_alert_needs_consecutive_cycles_and_has_hysteresis():
 
 
 def test_alert_clears_when_track_dropped():
-    am = AlertManager(confirm_cycles=1)
+    am = AlertManager(confirm_s=0.0)
     am.update(0.0, [view(9, inside=("square",))], {"square": 60.0}, {})
     ev = am.update(1.0, [], {"square": 60.0}, {})
     assert [e.kind for e in ev] == ["cleared"]
+
+
+def test_alert_confirmation_is_the_same_time_at_any_cycle_rate():
+    """Two seconds of the condition raise the alert, whether cycles come at 1 Hz or 10 Hz."""
+    warn = {"square": 60.0}
+    for period in (1.0, 0.1):
+        am = AlertManager(confirm_s=2.0)
+        raised = None
+        for k in range(40):
+            t = k * period
+            if am.update(t, [view(4)], warn, {4: {"square": 30.0}}):
+                raised = t
+                break
+        assert raised is not None and abs(raised - 2.0) < 1e-6
+
+
+def test_cleared_alerts_beyond_the_limit_are_forgotten_open_ones_never():
+    am = AlertManager(confirm_s=0.0, kept=5)
+    warn = {"square": 60.0}
+    am.update(0.0, [view(1, inside=("square",))], warn, {})  # stays open throughout
+    for k in range(2, 12):
+        am.update(float(k), [view(1, inside=("square",)), view(k, inside=("square",))], warn, {})
+        am.update(k + 0.5, [view(1, inside=("square",))], warn, {})  # track k dropped: cleared
+    assert len(am.alerts) == 5
+    assert any(a.track_id == 1 for a in am.open_alerts)

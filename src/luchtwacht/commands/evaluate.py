@@ -12,18 +12,19 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from luchtwacht.eval.evaluate import RunResult, compare, evaluate
-from luchtwacht.eval.peer import PeerRun, side_by_side
-from luchtwacht.eval.report import write_report
 from luchtwacht.sim.scenario import Scenario
 from luchtwacht.sim.scenario_file import ScenarioFileError, load_scenario_file
+
+if TYPE_CHECKING:  # the evaluation (matplotlib, the peers) loads only when a command needs it
+    from luchtwacht.eval.evaluate import RunResult
+    from luchtwacht.eval.peer import PeerRun
 
 app = typer.Typer(add_completion=False, help="Evaluate scenarios; compare two evaluations.")
 
@@ -39,6 +40,8 @@ def _load_summary(path: Path) -> dict[str, Any]:
 
 
 def _compare(a: Path, b: Path, console: Console) -> int:
+    from luchtwacht.eval.evaluate import compare
+
     changes = compare(_load_summary(a), _load_summary(b))
     table = Table(title=f"{a} → {b}")
     for col in ("scenario", "metric", "before", "after", ""):
@@ -111,6 +114,10 @@ def evaluate_command(
         except (ScenarioFileError, OSError) as exc:
             console.print(f"error: {exc}")
             raise typer.Exit(2) from None
+    from luchtwacht.eval.evaluate import evaluate
+    from luchtwacht.eval.peer import side_by_side
+    from luchtwacht.eval.report import write_report
+
     results: dict[str, list[RunResult]] = {}
     with Progress(console=console, transient=False) as bar:
         for scen, build in loaded:

@@ -52,6 +52,7 @@ class Permission(StrEnum):
     APPROVE_ENGAGEMENT = "approve_engagement"
     REJECT_ENGAGEMENT = "reject_engagement"
     CEASE_ENGAGEMENT = "cease_engagement"
+    TASK_SENSOR = "task_sensor"  # point a camera at a track by hand
 
 
 ROLES: dict[str, frozenset[Permission]] = {
@@ -63,6 +64,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             Permission.ACKNOWLEDGE,
             Permission.REJECT_ENGAGEMENT,
             Permission.CEASE_ENGAGEMENT,
+            Permission.TASK_SENSOR,
         }
     ),
     "commander": frozenset(Permission),

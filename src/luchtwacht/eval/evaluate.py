@@ -279,9 +279,14 @@ def evaluate_run(
     raised = [ev for ev in pipe.events if ev.kind == "raised"]
     # An alert is about the target its track followed at the cycle it was raised (a track id
     # may have followed clutter, or another target, before).
-    follows: dict[tuple[float, int], str] = {
-        (round(t, 6), v.track_id): name for name, h in matcher.history.items() for t, v in h.matches
-    }
+    follows = _Follows(
+        cycles,
+        {
+            (round(t, 6), v.track_id): name
+            for name, h in matcher.history.items()
+            for t, v in h.matches
+        },
+    )
     role_of = {tgt.name: tgt.role for tgt in targets}
     alert_target = [
         follows.get((round(ev.t_s - pipe.epoch_s, 6), ev.alert.track_id)) for ev in raised
@@ -376,7 +381,26 @@ def evaluate_run(
     )
 
 
-def _engagements(pipe: Pipeline, follows: dict[tuple[float, int], str]) -> list[EngagementResult]:
+class _Follows:
+    """Which target a track followed at a time: the match of the last scored cycle by then.
+
+    The picture is assessed at 10 Hz and scored at each 1 Hz cycle; an alert raised between
+    two scored cycles is about the target its track followed at the one before.
+    """
+
+    def __init__(self, cycles: list[float], matches: dict[tuple[float, int], str]) -> None:
+        self.cycles = np.asarray(cycles, dtype=float)
+        self.matches = matches
+
+    def get(self, key: tuple[float, int]) -> str | None:
+        t, track_id = key
+        k = int(np.searchsorted(self.cycles, t + 1e-6, side="right")) - 1
+        if k < 0:
+            return None
+        return self.matches.get((round(float(self.cycles[k]), 6), track_id))
+
+
+def _engagements(pipe: Pipeline, follows: _Follows) -> list[EngagementResult]:
     """Each approved engagement beside the truth of what its effector did to its target."""
     if pipe.counter is None:
         return []

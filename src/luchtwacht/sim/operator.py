@@ -4,8 +4,8 @@ Nothing in Luchtwacht engages on its own; an evaluation that wants engagement ou
 someone to approve. :class:`OperatorSim` stands in for that person and goes through the very
 same door: it has an account with a role and a password (drawn at random for the run, stored
 only as its scrypt hash), logs in through the :class:`~luchtwacht.counter.authority.Authority`,
-and calls :meth:`~luchtwacht.counter.engagement.CounterUas.approve` with its session token,
-where the role is checked and the decision audited like anyone's. Its policy: after
+and submits its decisions as commands with its session token to the node's command port, where
+the role is checked and the decision audited like anyone's. Its policy: after
 ``reaction_s`` (reading the picture, deciding) approve the best usable option, or reject, or
 never decide.
 """
@@ -13,11 +13,12 @@ never decide.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from luchtwacht.counter.authority import AuthError, OperatorAccount, hash_password
-from luchtwacht.counter.engagement import CounterError
+from luchtwacht.node.commands import Command, CommandKind, CommandResult
 
 if TYPE_CHECKING:
     from luchtwacht.counter.authority import Authority
@@ -43,6 +44,7 @@ class OperatorSim:
     token: str | None = field(default=None, repr=False)
     refusals: list[tuple[float, int, str]] = field(default_factory=list)  # (t, rec, why)
     _tried: set[tuple[int, str]] = field(default_factory=set)
+    _submitted: list[CommandResult] = field(default_factory=list)
 
     def account(self) -> OperatorAccount:
         """The operator's account (only the hash of the run's password is kept in it)."""
@@ -51,8 +53,20 @@ class OperatorSim:
             self.policy.username, self.policy.role, hash_password(self.password, n=2**12)
         )
 
-    def act(self, t_s: float, authority: Authority, counter: CounterUas) -> None:
-        """Decide on every recommendation that has waited the reaction time."""
+    def act(
+        self,
+        t_s: float,
+        authority: Authority,
+        counter: CounterUas,
+        submit: Callable[[Command], CommandResult],
+    ) -> None:
+        """Decide on every recommendation that has waited the reaction time.
+
+        The decisions go in as commands through the node's command port (``submit``), like a
+        console's; the node applies them at its next cycle boundary, and what it refused is
+        noted here the cycle after.
+        """
+        self._note_refusals()
         if self.policy.decision == "none":
             return
         if self.token is None:
@@ -64,16 +78,25 @@ class OperatorSim:
         for rec in counter.pending():
             if t_s - rec.created_t_s < self.policy.reaction_s:
                 continue
-            try:
-                if self.policy.decision == "reject":
-                    counter.reject(self.token, rec.rec_id, t_s, "operator declined")
-                    continue
+            if self.policy.decision == "reject":
+                command = Command(
+                    CommandKind.REJECT, self.token, rec.rec_id, reason="operator declined"
+                )
+            else:
                 best = next((o for o in rec.options if o.usable), None)
                 if best is None:
                     continue  # nothing can act yet: look again next cycle
-                counter.approve(self.token, rec.rec_id, best.effector, t_s)
-            except (AuthError, CounterError) as exc:
-                key = (rec.rec_id, str(exc))
-                if key not in self._tried:  # note each refusal once, keep trying
+                command = Command(CommandKind.APPROVE, self.token, rec.rec_id, best.effector)
+            self._submitted.append(submit(command))
+
+    def _note_refusals(self) -> None:
+        """Note each refused decision once (the operator keeps trying)."""
+        for result in self._submitted:
+            if not result.applied:
+                continue
+            if not result.ok:
+                key = (result.command.target, result.error)
+                if key not in self._tried:
                     self._tried.add(key)
-                    self.refusals.append((t_s, rec.rec_id, str(exc)))
+                    self.refusals.append((result.t_s or 0.0, result.command.target, result.error))
+        self._submitted = [r for r in self._submitted if not r.applied]

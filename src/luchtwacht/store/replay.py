@@ -1,33 +1,40 @@
-"""Replay: feed a recording's raw bytes through the same decoders and fusion core again.
+"""Replay: feed a recording's raw bytes through the same node core again, decisions and all.
 
 A recording (``store.recorder``) keeps every byte as received, with its arrival time and feed,
-plus the site and the feeds' definitions. Replay rebuilds the fusion core from that, delivers the
-bytes on the same 0.1 s tick grid the simulated pipeline uses and runs the 1 Hz assessment cycle,
-so a simulated run replays to the very same tracks (``luchtwacht replay --check`` proves it
-against the recorded tracks). A live run replays on that grid too; its original processing times
-followed the wall clock, so small differences in track ids or positions can appear there.
+plus the site, the feeds' definitions, the node's configuration (schedule, effectors, no-fire
+areas) and every operator command in the audit chain. Replay rebuilds the node core
+(``luchtwacht.node``) from that, delivers the bytes on the same tick grid as the demo, and
+re-applies each recorded command at the cycle it was applied, as the same operator with the same
+role. So a simulated run replays to the very same tracks, alerts, camera cues, recommendations
+and tasks (``luchtwacht replay --check`` proves the tracks against the recorded ones; the tests
+compare the tasks byte for byte). Edge nodes are behind a
+:class:`~luchtwacht.node.ports.ReplayLink`: nothing is sent, their answers are in the recording.
+A live run replays on that grid too; its original processing times followed the wall clock, so
+small differences can appear there.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from luchtwacht.fusion import FusionCore
+from luchtwacht.counter.authority import Authority, OperatorAccount, hash_password
+from luchtwacht.counter.catalogue import EffectorSpec
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
-from luchtwacht.ingest.sapient import NodeState, SapientPipe
+from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, SapientPipe
 from luchtwacht.model.zone import Zone
+from luchtwacht.node.commands import Command, CommandKind
+from luchtwacht.node.core import NodeCore, Schedule
+from luchtwacht.node.ports import ReplayLink
 from luchtwacht.site import AdsbSection, AsterixSection, adsb_pipe, asterix_pipe
-
-TICK_S = 0.1
-CYCLE_TICKS = 10
 
 
 class ReplayError(ValueError):
@@ -39,7 +46,6 @@ def _pipe_for(
     sensor_id: str,
     origin: SiteOrigin,
     settings: dict[str, Any],
-    sapient_nodes: dict[str, NodeState],
 ) -> FeedPipe:
     geoid = float(settings.get("geoid_undulation_m") or 0.0)
     if fmt == "sapient":
@@ -50,7 +56,6 @@ def _pipe_for(
             geoid_undulation_m=geoid,
             magnetic_declination_deg=None if declination is None else float(declination),
         )
-        pipe.nodes = sapient_nodes  # as on the live node: what a node said outlives its connection
         return pipe
     if fmt == "remoteid-jsonl":
         return RemoteIdPipe(sensor_id, origin, geoid_undulation_m=geoid)
@@ -116,22 +121,120 @@ def read_recording(path: str | Path) -> Recording:
     )
 
 
-def replay(path: str | Path, on_cycle: Callable[[FusionCore], None] | None = None) -> FusionCore:
-    """Replay a recording into a fresh fusion core (which records nothing) and return it."""
+def _zone(z: dict[str, Any]) -> Zone:
+    return Zone(
+        z["name"],
+        tuple((float(v[0]), float(v[1])) for v in z["vertices_deg"]),
+        z["floor_m"],
+        z["ceiling_m"],
+        z["warn_time_s"],
+    )
+
+
+def _effector(e: dict[str, Any]) -> EffectorSpec:
+    return EffectorSpec(
+        **{
+            **e,
+            "enu_m": tuple(e["enu_m"]),
+            "bands_mhz": tuple((float(lo), float(hi)) for lo, hi in e["bands_mhz"]),
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCommand:
+    """An operator command the original run applied: when, by whom (and role), what."""
+
+    t_s: float
+    kind: CommandKind
+    operator: str
+    role: str
+    arguments: dict[str, Any]
+
+
+def recorded_commands(path: str | Path) -> list[RecordedCommand]:
+    """The commands a recording's audit chain says were applied successfully, in order."""
+    db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT t_s, kind, payload FROM audit WHERE kind LIKE 'command.%' ORDER BY seq"
+        ).fetchall()
+    finally:
+        db.close()
+    out = []
+    for t_s, kind, payload in rows:
+        data = json.loads(payload)
+        if not data.get("ok"):
+            continue  # refused then: it changed nothing
+        out.append(
+            RecordedCommand(
+                float(t_s),
+                CommandKind(kind.removeprefix("command.")),
+                str(data["operator"]),
+                str(data["role"]),
+                data,
+            )
+        )
+    return out
+
+
+def _replay_authority(
+    commands: list[RecordedCommand], t0_s: float
+) -> tuple[Authority, dict[str, str]]:
+    """The recorded operators, each with the role they had, logged in for the replay."""
+    roles = {c.operator: c.role for c in commands}
+    passwords = {name: secrets.token_urlsafe(12) for name in roles}
+    authority = Authority(
+        [OperatorAccount(n, r, hash_password(passwords[n], n=2**12)) for n, r in roles.items()],
+        session_ttl_s=10 * 365 * 86400.0,
+    )
+    tokens = {n: authority.authenticate(n, passwords[n], t0_s).token for n in roles}
+    return authority, tokens
+
+
+def replay(
+    path: str | Path,
+    on_cycle: Callable[[NodeCore], None] | None = None,
+    links: dict[str, ReplayLink] | None = None,
+) -> NodeCore:
+    """Replay a recording into a fresh node core (which records nothing) and return it.
+
+    ``on_cycle`` is called after each slow cycle; ``links`` (if given) receives the
+    :class:`ReplayLink` of each SAPIENT feed, holding what the replay would have sent.
+    """
     rec = read_recording(path)
-    core = FusionCore(rec.name, rec.origin, rec.zones, rec.start_s)
+    node_meta: dict[str, Any] = json.loads(rec.meta.get("node", "{}"))
+    commands = recorded_commands(path)
+    authority, tokens = _replay_authority(commands, rec.start_s)
+    core = NodeCore(
+        rec.name,
+        rec.origin,
+        rec.zones,
+        rec.start_s,
+        schedule=Schedule(**node_meta["schedule"]) if "schedule" in node_meta else None,
+        fusion_node_id=str(node_meta.get("fusion_node_id", DEFAULT_FUSION_NODE_ID)),
+        effectors=[_effector(e) for e in node_meta.get("effectors", [])],
+        no_fire=[_zone(z) for z in node_meta.get("no_fire", [])],
+        authority=authority,
+    )
     settings: dict[str, Any] = json.loads(rec.meta.get("pipe_settings", "{}"))
     settings.update({k: v for k, v in rec.meta.items() if k.startswith("settings:")})
-    sapient_nodes: dict[str, NodeState] = {}
     for sid, spec in rec.feeds:
         fmt = str(spec["fmt"])
         core.add_feed(
             sid,
             str(spec["name"]),
             fmt,
-            _pipe_for(fmt, sid, rec.origin, settings, sapient_nodes),
+            _pipe_for(fmt, sid, rec.origin, settings),
             float(str(spec["interval_s"])),
         )
+        if fmt == "sapient":
+            link = ReplayLink()
+            core.attach(sid, link)
+            if links is not None:
+                links[sid] = link
+    tick = core.schedule.tick_s
+    todo = list(reversed(commands))
     db = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
     try:
         rows = db.execute(
@@ -143,26 +246,32 @@ def replay(path: str | Path, on_cycle: Callable[[FusionCore], None] | None = Non
         pending = next(rows, None)
         while True:
             k += 1
-            t = rec.start_s + k * TICK_S
+            t = rec.start_s + k * tick
+            if not math.isfinite(t):
+                raise ReplayError("non-finite time in recording")
             while pending is not None and pending[0] <= t:
                 t_rx, sid, fmt, payload = pending
                 if sid in core.feeds:
                     core.receive(float(t_rx), sid, fmt, bytes(payload))
                 pending = next(rows, None)
-            core.process(t)
-            if k % CYCLE_TICKS == 0:
-                core.cycle()
-                if on_cycle is not None:
-                    on_cycle(core)
-            done = pending is None and (end_s is None or t >= end_s - 1e-6)
+            while todo and todo[-1].t_s <= t + 1e-6:  # applied at this cycle boundary
+                c = todo.pop()
+                args = c.arguments
+                core.submit(
+                    Command(
+                        c.kind,
+                        tokens[c.operator],
+                        int(args["target"]),
+                        effector=str(args.get("effector", "")),
+                        camera=str(args.get("camera", "")),
+                        reason=str(args.get("reason", "")),
+                    )
+                )
+            done = pending is None and not todo and (end_s is None or t >= end_s - 1e-6)
+            if core.tick(t, final=done) and on_cycle is not None:
+                on_cycle(core)
             if done:
-                if k % CYCLE_TICKS:
-                    core.cycle()
-                    if on_cycle is not None:
-                        on_cycle(core)
                 break
-            if not math.isfinite(t):
-                raise ReplayError("non-finite time in recording")
     finally:
         db.close()
     return core

@@ -7,8 +7,9 @@ alarm that sends an operator chasing a gull is what these systems are judged on.
 escalates to a breach on the same alert; an alert clears after ``clear_hold_s`` without its
 condition, or when its track is dropped.
 
-Two guards keep the alert list calm: a condition must hold for ``confirm_cycles`` consecutive
-cycles before an alert is raised (a freshly started track misclassified for a second or two does
+Two guards keep the alert list calm: a condition must hold without a break for ``confirm_s``
+seconds before an alert is raised, whatever the cycle rate (a freshly started track misclassified
+for a second or two does
 not alert), and an open approach alert is kept while the predicted breach stays within
 ``keep_factor`` × the warning time (hysteresis, so a drone hovering at the edge does not make the
 alert flap).
@@ -20,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from luchtwacht.model.track import Alert, AlertState, ThreatLevel, TrackView
+
+ALERTS_KEPT = 10_000  # alerts held in memory; the oldest cleared ones go first (the store has all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +38,17 @@ class AlertManager:
     """Keeps every alert and turns each new air picture into alert events."""
 
     def __init__(
-        self, clear_hold_s: float = 10.0, confirm_cycles: int = 3, keep_factor: float = 1.5
+        self,
+        clear_hold_s: float = 10.0,
+        confirm_s: float = 2.0,
+        keep_factor: float = 1.5,
+        kept: int = ALERTS_KEPT,
     ) -> None:
         self.clear_hold_s = clear_hold_s
-        self.confirm_cycles = confirm_cycles
+        self.confirm_s = confirm_s
         self.keep_factor = keep_factor
-        self._streak: dict[tuple[int, str], int] = {}
+        self.kept = kept
+        self._streak: dict[tuple[int, str], float] = {}  # condition → since when it holds
         self.alerts: dict[int, Alert] = {}
         self._open: dict[tuple[int, str], int] = {}
         self._next_id = 1
@@ -68,8 +76,8 @@ class AlertManager:
                 if not inside and (ttb is None or ttb > limit):
                     continue
                 seen.add(key)
-                self._streak[key] = self._streak.get(key, 0) + 1
-                if key not in self._open and self._streak[key] < self.confirm_cycles:
+                since = self._streak.setdefault(key, t_s)
+                if key not in self._open and t_s - since < self.confirm_s - 1e-6:
                     continue
                 kind = "breach" if inside else "approach"
                 level = (
@@ -114,6 +122,12 @@ class AlertManager:
                 alert.cleared_t_s = t_s
                 del self._open[key]
                 events.append(AlertEvent(t_s, "cleared", alert))
+        if len(self.alerts) > self.kept:  # a node up for weeks: forget the oldest cleared ones
+            open_ids = set(self._open.values())
+            for alert_id in [a for a in self.alerts if a not in open_ids][
+                : len(self.alerts) - self.kept
+            ]:
+                del self.alerts[alert_id]
         return events
 
     def acknowledge(self, alert_id: int, operator: str, t_s: float) -> AlertEvent:

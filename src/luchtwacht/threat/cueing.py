@@ -12,6 +12,9 @@ ADS-B) are not looked at. A higher threat takes the camera at once; otherwise it
 track for ``min_dwell_s`` (a look takes a few frames), and after that until it has seen it.
 A task is re-sent each cycle with the track's new position; it stops (control STOP) when no
 track qualifies. Every task sent is recorded with the evidence.
+
+An operator may point a camera at a track by hand (:meth:`Cueing.pin`); the camera then stays on
+it for ``pin_s`` seconds, or until the track is lost, whatever the automatic choice would be.
 """
 
 from __future__ import annotations
@@ -67,15 +70,27 @@ class Cueing:
 
     fusion_node_id: str
     min_dwell_s: float = 5.0
+    pin_s: float = 30.0
     cameras: list[CuedCamera] = field(default_factory=list)
+    _pins: dict[str, tuple[int, float]] = field(default_factory=dict)  # camera → (track, until)
     _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     def add_camera(self, camera: CuedCamera) -> None:
         """Take a camera under cueing."""
         self.cameras.append(camera)
 
+    def pin(self, camera_node_id: str, track_id: int, t_s: float) -> None:
+        """An operator's cue: this camera looks at this track for :attr:`pin_s` seconds."""
+        self._pins[camera_node_id] = (track_id, t_s + self.pin_s)
+
     def choose(self, camera: CuedCamera, views: list[TrackView], t_s: float) -> TrackView | None:
         """The track this camera should look at now (see the module doc), or None."""
+        pin = self._pins.get(camera.node_id)
+        if pin is not None:
+            pinned = next((v for v in views if v.track_id == pin[0]), None)
+            if pinned is not None and t_s < pin[1]:
+                return pinned
+            del self._pins[camera.node_id]  # run out, or the track is gone
         fit = [v for v in views if not v.cooperative and _range_m(v, camera) <= camera.max_range_m]
         if not fit:
             return None

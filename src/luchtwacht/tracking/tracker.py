@@ -196,6 +196,7 @@ class Tracker:
         # Ids of recently dropped confirmed tracks (bounded: a live node runs for weeks).
         self.deleted_ids: deque[int] = deque(maxlen=10_000)
         self._bits: dict[str, int] = {}
+        self._names_of: dict[int, tuple[str, ...]] = {}  # seen_by mask → sensor names
         self._gated: NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._bearing_buffer: list[tuple[float, BearingBatch, NDArray[np.int64]]] = []
         self.latest_t_s = -math.inf  # newest batch time applied
@@ -731,7 +732,13 @@ class Tracker:
 
     def sensor_names(self, bits: int) -> tuple[str, ...]:
         """The sensors a ``seen_by`` bit mask stands for, in the order they first reported."""
-        return tuple(name for name, bit in self._bits.items() if bit and bits & bit)
+        names = self._names_of.get(bits)
+        if names is None:
+            names = tuple(name for name, bit in self._bits.items() if bit and bits & bit)
+            if len(self._names_of) > 4096:  # a bound, however many sensor combinations come
+                self._names_of.clear()
+            self._names_of[bits] = names
+        return names
 
     def _sensor_bit(self, sensor_id: str) -> int:
         """The bit that stands for a sensor in ``seen_by``.

@@ -36,7 +36,7 @@ from enum import IntEnum
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import chi2 as chi2_dist
+from scipy.special import chdtri
 
 from luchtwacht.tracking.kalman import inv_sym3
 from luchtwacht.tracking.measurement import wrap_angle
@@ -229,7 +229,7 @@ def triangulate(
         slant = np.linalg.norm(d, axis=-1)
         out_of_range = ((slant < min_range_m) | (slant > max_range_m)).any(axis=1)
     dof = (m_rays + has_el.sum(axis=1) + use_prior - 3).astype(np.int64)
-    gate = np.where(dof > 0, chi2_dist.ppf(cfg.gate_probability, np.maximum(dof, 1)), np.inf)
+    gate = np.where(dof > 0, chdtri(np.maximum(dof, 1), 1.0 - cfg.gate_probability), np.inf)
     inconsistent = ~(chi2 <= gate)
 
     reason = np.full(k_rows, int(Rejection.ACCEPTED), dtype=np.int64)

@@ -1,0 +1,139 @@
+"""The air picture one node publishes each cycle: typed, immutable, for every subscriber.
+
+The node core (``luchtwacht.node``) builds one :class:`PictureUpdate` per picture cycle (10 Hz by
+default) and offers it to each subscriber (terminal view, web console, Cursor-on-Target, SAPIENT
+upward, ASTERIX CAT062). Everything in it is frozen: a subscriber may keep it, hand it to another
+thread or serialise it without copying, and nothing it does reaches back into the node.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from luchtwacht.counter.recommend import Option
+from luchtwacht.model.track import Alert, AlertState, ThreatLevel, TrackView
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSnapshot:
+    """An alert as it stood at one cycle (``model.track.Alert`` is mutable; this is not)."""
+
+    alert_id: int
+    track_id: int
+    zone: str
+    level: ThreatLevel
+    kind: str
+    raised_t_s: float
+    updated_t_s: float
+    object_class: str
+    uas_id: str | None
+    state: AlertState
+    cleared_t_s: float | None
+    acknowledged_by: str | None
+    message: str
+
+    @classmethod
+    def of(cls, alert: Alert) -> AlertSnapshot:
+        """Freeze an alert's current state."""
+        return cls(**{f.name: getattr(alert, f.name) for f in dataclasses.fields(Alert)})
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """What happened to an alert in this cycle: raised, escalated, acknowledged or cleared."""
+
+    t_s: float
+    kind: str
+    alert: AlertSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationSnapshot:
+    """A recommendation as it stood: its track, state and ranked options."""
+
+    rec_id: int
+    track_id: int
+    state: str
+    created_t_s: float
+    updated_t_s: float
+    options: tuple[Option, ...]
+    decided_by: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementSnapshot:
+    """An engagement as it stood: effector, who approved it, state and outcome."""
+
+    eng_id: int
+    rec_id: int
+    track_id: int
+    effector: str
+    effector_kind: str
+    approved_by: str
+    approved_t_s: float
+    state: str
+    outcome: str | None
+    outcome_t_s: float | None
+    covered: tuple[int, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSnapshot:
+    """One input feed's health and counters."""
+
+    sensor_id: str
+    name: str
+    fmt: str
+    state: str  # ok, waiting, lost
+    decoded: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSnapshot:
+    """One SAPIENT edge node (sensor or effector) as the fusion node knows it."""
+
+    node_id: str
+    name: str | None
+    node_types: tuple[str, ...]
+    registered: bool
+    connected: bool
+    lat_deg: float | None
+    lon_deg: float | None
+    mode: str | None
+    status: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PictureUpdate:
+    """One cycle's air picture and what changed since the last one.
+
+    ``tracks`` is every confirmed track at ``t_s`` (most threatening first); ``new_tracks`` and
+    ``dropped_tracks`` name the ids that appeared and disappeared since the previous update.
+    ``alert_changes`` are this cycle's alert events; ``alerts`` every open alert.
+    ``counters`` holds the node's health figures (late and future batches, subscriber losses,
+    store backlog, internal errors) by name.
+    """
+
+    seq: int
+    t_s: float
+    site: str
+    tracks: tuple[TrackView, ...]
+    new_tracks: frozenset[int]
+    dropped_tracks: frozenset[int]
+    alerts: tuple[AlertSnapshot, ...]
+    alert_changes: tuple[AlertChange, ...]
+    recommendations: tuple[RecommendationSnapshot, ...]
+    engagements: tuple[EngagementSnapshot, ...]
+    feeds: tuple[FeedSnapshot, ...]
+    nodes: tuple[NodeSnapshot, ...]
+    counters: Mapping[str, int] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+
+    def track(self, track_id: int) -> TrackView | None:
+        """The track with this id in this update, or None."""
+        return next((t for t in self.tracks if t.track_id == track_id), None)

@@ -1,0 +1,534 @@
+"""The node core: one flow and one schedule for the demo, the live node and replay.
+
+ingest → tracking → identify → threat → cue → counter → record → publish, driven by
+:meth:`NodeCore.tick` on the tick grid of a :class:`Schedule`:
+
+- every tick (0.1 s) the decoded batches are folded into the tracker;
+- every picture cycle (10 Hz by default) the picture is assessed (classes, threat, alerts),
+  queued operator commands are applied, engagement tasks are sent and a
+  :class:`~luchtwacht.model.picture.PictureUpdate` goes to every subscriber;
+- every slow cycle (1 Hz) cameras are cued and the counter stage recommends and assesses (its
+  hover/landing/leaving rules count cycles of this period), and track snapshots are stored.
+
+What drives it is the adapter's business: ``pipeline.Pipeline`` (simulated sensors on the
+in-process bus, simulated edge nodes), ``runtime.LiveNode`` (sockets and TCP links on a
+:class:`~luchtwacht.node.clock.Clock`) and ``store.replay`` (a recording). Cameras are found
+from SAPIENT registrations (LOOK_AT and a location) and reached through the :class:`NodeLink`
+of the feed they registered on, in all three alike; so are effectors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from luchtwacht.counter.authority import AuthError, Authority
+from luchtwacht.counter.catalogue import EffectorSpec
+from luchtwacht.counter.engagement import CounterError, CounterUas
+from luchtwacht.fusion import Feed, FusionCore
+from luchtwacht.geo import SiteOrigin
+from luchtwacht.ingest.feed import FeedPipe
+from luchtwacht.ingest.sapient import (
+    DEFAULT_FUSION_NODE_ID,
+    NodeState,
+    SapientMessage,
+    SapientPipe,
+    frame,
+    validate,
+)
+from luchtwacht.model.picture import (
+    AlertChange,
+    AlertSnapshot,
+    EngagementSnapshot,
+    FeedSnapshot,
+    NodeSnapshot,
+    PictureUpdate,
+    RecommendationSnapshot,
+)
+from luchtwacht.model.zone import Zone
+from luchtwacht.node.commands import PERMISSION, Command, CommandKind, CommandResult
+from luchtwacht.node.ports import LinkError, NodeLink, Subscriber, Subscription
+from luchtwacht.store.recorder import Recorder
+from luchtwacht.threat.alerts import AlertEvent
+from luchtwacht.threat.cueing import CuedCamera, Cueing
+from luchtwacht.threat.zones import ZoneGeometry
+from luchtwacht.tracking.tracker import TrackerConfig
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.1  # detections are folded in this often
+PICTURE_PERIOD_S = 0.1  # the picture is assessed and published this often (10 Hz)
+SLOW_PERIOD_S = 1.0  # cueing and the counter stage run this often
+MAX_COMMANDS = 256  # commands queued between two cycles; more are refused at once
+ENDED_KEPT_S = 60.0  # an ended engagement stays in the picture this long
+EFFECTOR_NODE_TYPES = frozenset(
+    {"NODE_TYPE_JAMMER", "NODE_TYPE_KINETIC", "NODE_TYPE_CYBER", "NODE_TYPE_LDEW",
+     "NODE_TYPE_RFDEW"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """How often each part of the flow runs, in ticks of ``tick_s``."""
+
+    tick_s: float = TICK_S
+    picture_period_s: float = PICTURE_PERIOD_S
+    slow_period_s: float = SLOW_PERIOD_S
+
+    def __post_init__(self) -> None:
+        if not (self.tick_s > 0 and self.picture_period_s > 0 and self.slow_period_s > 0):
+            raise ValueError("schedule periods must be positive")
+        if self.slow_period_s < self.picture_period_s:
+            raise ValueError("the slow period cannot be shorter than the picture period")
+
+    @property
+    def picture_ticks(self) -> int:
+        """Ticks per picture cycle."""
+        return max(1, round(self.picture_period_s / self.tick_s))
+
+    @property
+    def slow_ticks(self) -> int:
+        """Ticks per slow cycle (a whole number of picture cycles)."""
+        n = self.picture_ticks
+        return max(n, round(self.slow_period_s / self.tick_s) // n * n)
+
+
+class NodeCore(FusionCore):
+    """One Luchtwacht node's whole flow; the adapters only feed it and drive its ticks."""
+
+    def __init__(
+        self,
+        name: str,
+        origin: SiteOrigin,
+        zones: Sequence[Zone],
+        start_s: float,
+        recorder: Recorder | None = None,
+        tracker_config: TrackerConfig | None = None,
+        *,
+        schedule: Schedule | None = None,
+        fusion_node_id: str = DEFAULT_FUSION_NODE_ID,
+        effectors: Sequence[EffectorSpec] = (),
+        no_fire: Sequence[Zone] = (),
+        authority: Authority | None = None,
+    ) -> None:
+        super().__init__(name, origin, list(zones), start_s, recorder, tracker_config)
+        self.schedule = schedule or Schedule()
+        self.fusion_node_id = fusion_node_id
+        audit = recorder.audit if recorder is not None else None
+        self.authority = authority if authority is not None else Authority([], audit=audit)
+        self.cueing = Cueing(fusion_node_id)
+        if effectors:
+            self.counter = CounterUas(
+                fusion_node_id,
+                list(effectors),
+                self.authority,
+                no_fire=[ZoneGeometry(z, origin) for z in no_fire],
+                audit=audit,
+            )
+        # What every SAPIENT node said, shared by all SAPIENT feeds: a node that reconnects
+        # resumes where it was, and its state outlives its connection.
+        self.sapient_registry: dict[str, NodeState] = {}
+        self.links: dict[str, NodeLink] = {}  # feed id → the way to the node(s) on it
+        self.node_feed: dict[str, str] = {}  # SAPIENT node id → the feed it registered on
+        self.subscribers: list[Subscriber] = []
+        self.internal_errors: Counter[str] = Counter()
+        self.tasks_failed = 0
+        self.replies_dropped = 0
+        self.tick_count = 0
+        self.picture_seq = 0
+        self.slow_cycles = 0
+        self._commands: deque[CommandResult] = deque()
+        self._changes: list[AlertChange] = []
+        self._prev_ids: frozenset[int] = frozenset()
+        self._bound: dict[str, set[str]] = {}  # feed id → node ids bound to it
+        if recorder is not None:
+            node = {
+                "fusion_node_id": fusion_node_id,
+                "schedule": dataclasses.asdict(self.schedule),
+                "effectors": [dataclasses.asdict(e) for e in effectors],
+                "no_fire": [dataclasses.asdict(z) for z in no_fire],
+            }
+            recorder.set_meta(node=json.dumps(node))
+
+    # --- ingest -------------------------------------------------------------------------------
+
+    def receive(self, t_rx_s: float, sensor_id: str, fmt: str, payload: bytes) -> None:
+        """Bytes from a feed: decode them; a SAPIENT node's answers go back over its link."""
+        super().receive(t_rx_s, sensor_id, fmt, payload)
+        pipe = self.feeds[sensor_id].pipe
+        if not isinstance(pipe, SapientPipe):
+            return
+        bound = self._bound.setdefault(sensor_id, set())
+        for node_id in pipe.node_ids_here - bound:
+            if pipe.nodes[node_id].registered:
+                bound.add(node_id)
+                self.node_feed[node_id] = sensor_id
+        replies = pipe.take_replies()
+        if not replies:
+            return
+        link = self.links.get(sensor_id)
+        for reply in replies:
+            if link is not None:
+                try:
+                    link.send(t_rx_s, reply)
+                except LinkError:
+                    self.replies_dropped += 1  # counted, not logged: a flood must not flood logs
+                    continue
+            self.record_outgoing(t_rx_s, sensor_id, "sapient-out", reply)
+
+    def add_feed(
+        self, sensor_id: str, name: str, fmt: str, pipe: FeedPipe, interval_s: float
+    ) -> Feed:
+        """Register an input feed; a SAPIENT feed shares the node registry."""
+        if isinstance(pipe, SapientPipe):
+            pipe.nodes = self.sapient_registry
+        return super().add_feed(sensor_id, name, fmt, pipe, interval_s)
+
+    def sapient_nodes(self) -> dict[str, NodeState]:
+        """Every SAPIENT node heard from, by node id (connected or not)."""
+        return self.sapient_registry
+
+    def attach(self, sensor_id: str, link: NodeLink) -> None:
+        """The way back to the node(s) of a feed (a simulated node, a TCP connection)."""
+        self.links[sensor_id] = link
+
+    def remove_feed(self, sensor_id: str) -> Feed | None:
+        """Forget a feed and its link; the nodes bound to it are no longer reachable."""
+        self.links.pop(sensor_id, None)
+        for node_id in self._bound.pop(sensor_id, set()):
+            if self.node_feed.get(node_id) == sensor_id:
+                del self.node_feed[node_id]
+        return super().remove_feed(sensor_id)
+
+    def connected(self, node_id: str) -> bool:
+        """Whether a SAPIENT node can be reached now (its feed has a link)."""
+        feed = self.node_feed.get(node_id)
+        return feed is not None and feed in self.links
+
+    # --- the schedule -------------------------------------------------------------------------
+
+    def tick(self, t_s: float, *, final: bool = False) -> bool:
+        """Advance the flow to ``t_s`` (UTC): fold in detections; run the cycles that are due.
+
+        ``final`` runs every cycle now (the end of a run). Returns whether a slow cycle ran.
+        """
+        self.tick_count += 1
+        self._guarded("process", self.process, t_s)
+        k = self.tick_count
+        if not final and k % self.schedule.picture_ticks:
+            return False
+        slow = final or k % self.schedule.slow_ticks == 0
+        self._guarded("cycle", self.picture_cycle, slow)
+        self._apply_commands(t_s)
+        if slow:
+            self.slow_cycles += 1
+            self._guarded("cue", self._cue, t_s)
+            self._guarded("counter", self._counter, t_s)
+        self._send_counter_tasks(t_s)
+        self._publish(t_s)
+        if slow and self.recorder is not None:
+            self.recorder.commit()
+        return slow
+
+    def picture_cycle(self, slow: bool) -> None:
+        """Assess the picture (classes, threat, alerts); store track snapshots on slow cycles."""
+        events = self.cycle(record_tracks=slow, commit=False)
+        self._changes.extend(AlertChange(e.t_s, e.kind, AlertSnapshot.of(e.alert)) for e in events)
+
+    def _guarded(self, stage: str, fn: Callable[..., object], *args: object) -> None:
+        """Run a stage; a defect in it is logged and counted, and the node keeps serving.
+
+        The input that triggered it is already recorded (raw bytes come first), so the fault can
+        be replayed and found; dying here would blind the site instead.
+        """
+        try:
+            fn(*args)
+        except Exception:
+            self.internal_errors[stage] += 1
+            log.exception("node stage %s failed; the node carries on", stage)
+
+    # --- edge nodes: cameras and effectors ------------------------------------------------------
+
+    def send_to_node(self, t_s: float, node_id: str, message: SapientMessage) -> None:
+        """Send a SAPIENT message (a Task) to an edge node over its feed's link.
+
+        Stamped and addressed from this fusion node, checked against the ICD (we never send what
+        we would refuse), recorded as sent and audited. :class:`LinkError` when the node cannot
+        be reached.
+        """
+        feed = self.node_feed.get(node_id)
+        link = self.links.get(feed) if feed is not None else None
+        if feed is None or link is None:
+            raise LinkError(f"node {node_id} is not connected")
+        if not message.HasField("timestamp"):
+            message.timestamp.FromNanoseconds(round(t_s * 1e9))
+        message.node_id = self.fusion_node_id
+        message.destination_id = node_id
+        validate(message)
+        data = frame(message)
+        link.send(t_s, data)
+        self.record_outgoing(t_s, feed, "sapient-out", data)
+        if self.recorder is not None:
+            kind = str(message.WhichOneof("content"))
+            detail: dict[str, object] = {"node_id": node_id, "feed": feed, "kind": kind}
+            if kind == "task":
+                detail["task_id"] = message.task.task_id
+                detail["command"] = str(message.task.command.WhichOneof("command"))
+            self.recorder.audit(t_s, f"sapient.{kind}.sent", detail)
+
+    def cameras(self) -> list[CuedCamera]:
+        """The cameras that can be cued now: registered LOOK_AT, located, reachable, no effector."""
+        known = {c.node_id: c for c in self.cueing.cameras}
+        out = []
+        for node_id, node in self.sapient_nodes().items():
+            if not node.look_at or node.lat_deg is None or node.lon_deg is None:
+                continue
+            if EFFECTOR_NODE_TYPES.intersection(node.node_types) or not self.connected(node_id):
+                continue
+            enu = self.origin.to_enu(
+                np.array([node.lat_deg]), np.array([node.lon_deg]), np.array([node.alt_m or 0.0])
+            )[0]
+            cam = known.get(node_id) or CuedCamera(node_id, "", (0.0, 0.0, 0.0), node.max_range_m)
+            cam.sensor_id = self.node_feed[node_id]
+            cam.enu_m = (float(enu[0]), float(enu[1]), float(enu[2]))
+            cam.max_range_m = node.max_range_m
+            out.append(cam)
+        return out
+
+    def _cue(self, t_s: float) -> None:
+        """Point the cameras at the tracks that most need a look (``threat.cueing``)."""
+        self.cueing.cameras = self.cameras()
+        for cam, msg in self.cueing.tasks(t_s, self.views):
+            look = msg.task.command.WhichOneof("command") == "look_at"
+            try:
+                self.send_to_node(t_s, cam.node_id, msg)
+            except LinkError as exc:
+                log.warning("cueing camera %s failed: %s", cam.node_id, exc)
+                continue
+            if self.recorder is not None:
+                self.recorder.audit(
+                    t_s,
+                    "cue.task",
+                    {
+                        "camera": cam.node_id,
+                        "task_id": msg.task.task_id,
+                        "track_id": cam.track_id if look else None,
+                        "control": "start" if look else "stop",
+                    },
+                )
+
+    def _counter(self, t_s: float) -> None:
+        """The counter stage: effector states, assessment, recommendations."""
+        if self.counter is None:
+            return
+        nodes = self.sapient_nodes()
+        self.counter.rf_detection = any(
+            "NODE_TYPE_PASSIVE_RF" in n.node_types for n in nodes.values()
+        )
+        self.counter.update(t_s, self.views, nodes)
+
+    def _send_counter_tasks(self, t_s: float) -> None:
+        """Send the tasks the counter stage wrote (aim, engage, guidance, stand down)."""
+        if self.counter is None:
+            return
+        for spec, msg in self.counter.take_tasks():
+            try:
+                self.send_to_node(t_s, spec.node_id, msg)
+            except LinkError as exc:
+                self.tasks_failed += 1
+                log.warning("tasking effector %s failed: %s", spec.name, exc)
+                if self.recorder is not None:
+                    self.recorder.audit(
+                        t_s,
+                        "counter.task_failed",
+                        {"effector": spec.name, "task_id": msg.task.task_id, "error": str(exc)},
+                    )
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def submit(self, command: Command) -> CommandResult:
+        """Queue an operator command for the next cycle boundary; the result fills in then."""
+        result = CommandResult(command)
+        if len(self._commands) >= MAX_COMMANDS:
+            result.applied, result.error = True, "too many commands waiting: try again"
+            return result
+        self._commands.append(result)
+        return result
+
+    def _apply_commands(self, t_s: float) -> None:
+        while self._commands:
+            result = self._commands.popleft()
+            try:
+                self._apply(result, t_s)
+            except (AuthError, CounterError, KeyError, ValueError) as exc:
+                result.error = exc.args[0] if exc.args else type(exc).__name__
+            result.applied, result.t_s = True, t_s
+            if self.recorder is not None:
+                cmd = result.command
+                payload: dict[str, object] = {
+                    "operator": result.operator,
+                    "role": result.role,
+                    **cmd.arguments(),
+                    "ok": result.ok,
+                }
+                if result.error:
+                    payload["error"] = result.error
+                self.recorder.audit(t_s, f"command.{cmd.kind}", payload)
+
+    def _apply(self, result: CommandResult, t_s: float) -> None:
+        cmd = result.command
+        session = self.authority.check(cmd.token, PERMISSION[cmd.kind], t_s)
+        result.operator, result.role = session.username, session.role
+        if cmd.kind in (CommandKind.APPROVE, CommandKind.REJECT, CommandKind.CEASE):
+            if self.counter is None:
+                raise CounterError("no effectors on this site")
+            if cmd.kind is CommandKind.APPROVE:
+                self.counter.approve(cmd.token, cmd.target, cmd.effector, t_s)
+            elif cmd.kind is CommandKind.REJECT:
+                self.counter.reject(cmd.token, cmd.target, t_s, cmd.reason)
+            else:
+                self.counter.cease(cmd.token, cmd.target, t_s, cmd.reason)
+        elif cmd.kind is CommandKind.ACKNOWLEDGE:
+            event = self.alerts.acknowledge(cmd.target, session.username, t_s)
+            self._record_alert_event(event)
+        elif cmd.kind is CommandKind.CUE:
+            if not any(c.node_id == cmd.camera for c in self.cameras()):
+                raise KeyError(f"no camera {cmd.camera} to cue")
+            if not any(v.track_id == cmd.target for v in self.views):
+                raise KeyError(f"no track {cmd.target}")
+            self.cueing.pin(cmd.camera, cmd.target, t_s)
+        result.ok = True
+
+    def _record_alert_event(self, event: AlertEvent) -> None:
+        self.events.append(event)
+        self._changes.append(AlertChange(event.t_s, event.kind, AlertSnapshot.of(event.alert)))
+        if self.recorder is not None:
+            self.recorder.alert_event(event.t_s, event.kind, event.alert)
+
+    # --- publish ------------------------------------------------------------------------------
+
+    def subscribe(self, name: str, maxsize: int = 64) -> Subscription:
+        """A new bounded subscription to the picture (see :class:`Subscription`)."""
+        sub = Subscription(name, maxsize)
+        self.subscribers.append(sub)
+        return sub
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Stop offering the picture to ``subscriber``."""
+        if subscriber in self.subscribers:
+            self.subscribers.remove(subscriber)
+
+    def _publish(self, t_s: float) -> None:
+        changes, self._changes = self._changes, []
+        ids = frozenset(v.track_id for v in self.views)
+        new, dropped = ids - self._prev_ids, self._prev_ids - ids
+        self._prev_ids = ids
+        if not self.subscribers:
+            return
+        self.picture_seq += 1
+        update = self.picture(t_s, changes, new, dropped)
+        for sub in list(self.subscribers):
+            try:
+                sub.offer(update)
+            except Exception:
+                self.internal_errors[f"subscriber {sub.name}"] += 1
+                log.exception("subscriber %s failed; it is dropped", sub.name)
+                self.subscribers.remove(sub)
+
+    def picture(
+        self,
+        t_s: float,
+        changes: Sequence[AlertChange] = (),
+        new: frozenset[int] = frozenset(),
+        dropped: frozenset[int] = frozenset(),
+    ) -> PictureUpdate:
+        """The picture as it stands now, frozen (see :class:`PictureUpdate`)."""
+        recs: tuple[RecommendationSnapshot, ...] = ()
+        engs: tuple[EngagementSnapshot, ...] = ()
+        if self.counter is not None:
+            recs = tuple(
+                RecommendationSnapshot(
+                    r.rec_id,
+                    r.track_id,
+                    r.state,
+                    r.created_t_s,
+                    r.updated_t_s,
+                    tuple(r.options),
+                    r.decided_by,
+                    r.reason,
+                )
+                for r in self.counter.pending()
+            )
+            engs = tuple(
+                EngagementSnapshot(
+                    e.eng_id,
+                    e.rec_id,
+                    e.track_id,
+                    e.effector.name,
+                    str(e.effector.kind),
+                    e.approved_by,
+                    e.approved_t_s,
+                    e.state,
+                    e.outcome,
+                    e.outcome_t_s,
+                    tuple(e.covered),
+                    e.reason,
+                )
+                for e in self.counter.engagements.values()
+                if e.active or (e.outcome_t_s or e.approved_t_s) >= t_s - ENDED_KEPT_S
+            )
+        feeds = tuple(
+            FeedSnapshot(
+                f.sensor_id,
+                f.name,
+                f.fmt,
+                f.state(t_s),
+                f.pipe.counters.decoded,
+                f.pipe.counters.rejected,
+            )
+            for f in self.feeds.values()
+        )
+        nodes = tuple(
+            NodeSnapshot(
+                n.node_id,
+                n.name or None,
+                tuple(n.node_types),
+                n.registered,
+                self.connected(n.node_id),
+                n.lat_deg,
+                n.lon_deg,
+                n.mode or None,
+                tuple(n.status),
+            )
+            for n in self.sapient_nodes().values()
+        )
+        counters = {
+            "late_batches": self.late_batches,
+            "future_batches": self.future_batches,
+            "internal_errors": sum(self.internal_errors.values()),
+            "tasks_failed": self.tasks_failed,
+            "replies_dropped": self.replies_dropped,
+            **{f"lost:{s.name}": int(getattr(s, "lost", 0)) for s in self.subscribers},
+        }
+        return PictureUpdate(
+            seq=self.picture_seq,
+            t_s=t_s,
+            site=self.name,
+            tracks=tuple(self.views),
+            new_tracks=new,
+            dropped_tracks=dropped,
+            alerts=tuple(AlertSnapshot.of(a) for a in self.alerts.open_alerts),
+            alert_changes=tuple(changes),
+            recommendations=recs,
+            engagements=engs,
+            feeds=feeds,
+            nodes=nodes,
+            counters=MappingProxyType(counters),
+        )
