@@ -31,7 +31,7 @@ from luchtwacht.ingest.sapient import NodeState, SapientPipe
 from luchtwacht.model.detection import BearingBatch, DetectionBatch, ObjectClass
 from luchtwacht.model.track import Alert, ThreatLevel, TrackView
 from luchtwacht.model.zone import Zone
-from luchtwacht.store.recorder import Recorder
+from luchtwacht.store.port import Store
 from luchtwacht.threat.alerts import AlertEvent, AlertManager
 from luchtwacht.threat.assess import assess
 from luchtwacht.threat.zones import ZoneGeometry
@@ -102,7 +102,7 @@ class FusionCore:
         origin: SiteOrigin,
         zones: tuple[Zone, ...] | list[Zone],
         start_s: float,
-        recorder: Recorder | None = None,
+        recorder: Store | None = None,
         tracker_config: TrackerConfig | None = None,
     ) -> None:
         self.name = name

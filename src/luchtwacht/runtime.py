@@ -62,7 +62,7 @@ from luchtwacht.site import (
     asterix_pipe,
     parse_hostport,
 )
-from luchtwacht.store.recorder import Recorder
+from luchtwacht.store.worker import BackgroundStore
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,8 @@ class LiveNode:
     ) -> None:
         self.config = config
         self.clock: Clock = clock if clock is not None else WallClock()
-        self.recorder = Recorder(config.record) if config.record is not None else None
+        # Writes go to a worker thread: a slow disk must never hold up the loop.
+        self.recorder = BackgroundStore(config.record) if config.record is not None else None
         audit = self.recorder.audit if self.recorder is not None else None
         # Human authority: the operators who may log in, and what their roles allow.
         accounts = load_accounts(config.operators) if config.operators is not None else []
@@ -525,6 +526,7 @@ class LiveNode:
             "future_batches": self.core.future_batches,
             "tasks_failed": self.core.tasks_failed,
             "overruns": self.overruns,
+            **({"store": self.recorder.stats()} if self.recorder is not None else {}),
             "subscribers": {
                 s.name: {"offered": s.offered, "lost": s.lost}
                 for s in self.core.subscribers

@@ -29,7 +29,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from luchtwacht.counter.authority import AuthError, Authority
+from luchtwacht.counter.authority import AuthError, Authority, Permission
 from luchtwacht.counter.catalogue import EffectorSpec
 from luchtwacht.counter.engagement import CounterError, CounterUas
 from luchtwacht.fusion import Feed, FusionCore
@@ -55,7 +55,7 @@ from luchtwacht.model.picture import (
 from luchtwacht.model.zone import Zone
 from luchtwacht.node.commands import PERMISSION, Command, CommandKind, CommandResult
 from luchtwacht.node.ports import LinkError, NodeLink, Subscriber, Subscription
-from luchtwacht.store.recorder import Recorder
+from luchtwacht.store.port import Store
 from luchtwacht.threat.alerts import AlertEvent
 from luchtwacht.threat.cueing import CuedCamera, Cueing
 from luchtwacht.threat.zones import ZoneGeometry
@@ -109,7 +109,7 @@ class NodeCore(FusionCore):
         origin: SiteOrigin,
         zones: Sequence[Zone],
         start_s: float,
-        recorder: Recorder | None = None,
+        recorder: Store | None = None,
         tracker_config: TrackerConfig | None = None,
         *,
         schedule: Schedule | None = None,
@@ -384,8 +384,10 @@ class NodeCore(FusionCore):
 
     def _apply(self, result: CommandResult, t_s: float) -> None:
         cmd = result.command
-        session = self.authority.check(cmd.token, PERMISSION[cmd.kind], t_s)
+        # Who asks first (every role may view), so a refusal names them; then the right.
+        session = self.authority.check(cmd.token, Permission.VIEW, t_s)
         result.operator, result.role = session.username, session.role
+        self.authority.check(cmd.token, PERMISSION[cmd.kind], t_s)
         if cmd.kind in (CommandKind.APPROVE, CommandKind.REJECT, CommandKind.CEASE):
             if self.counter is None:
                 raise CounterError("no effectors on this site")
