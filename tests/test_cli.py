@@ -111,21 +111,26 @@ def test_demo_runs_a_scenario_file_and_reports_its_errors_with_lines(tmp_path):
 def test_demo_live_view_shows_countermeasures_awaiting_approval_and_under_way():
     from rich.console import Console
 
-    from luchtwacht.console.terminal import render
+    from luchtwacht.console.terminal import TerminalView
     from luchtwacht.pipeline import Pipeline
     from luchtwacht.sim.scenario_file import load_scenario_file
 
     scen = load_scenario_file(Path(__file__).parents[1] / "scenarios" / "jammed-intruder.yaml")
     p = Pipeline(scen)
+    view = TerminalView(p.subscribe("terminal", maxsize=4), 0.0, p.start_s)
+    console = Console(width=200, record=True)
+    console.print(view.render())
+    assert "waiting for the first picture" in console.export_text()
     p.run(70.0)  # recommended at about 66 s; the duty officer waits 8 s
     console = Console(width=200, record=True)
-    console.print(render(p, 0.0))
+    console.print(view.render())
     text = console.export_text()
     assert "Countermeasures" in text and "AWAITING APPROVAL" in text
-    assert "RF jammer north-east (rf_jammer)" in text
+    assert "RF jammer north-east (rf_jammer)" in text and "t+70 s" in text
+    assert view.subscription.lost > 0  # the view reads once a second: it keeps the newest
     p.run(15.0)
     console = Console(width=200, record=True)
-    console.print(render(p, 0.0))
+    console.print(view.render())
     text = console.export_text()
     assert "E1" in text and "approved by duty-officer" in text
 

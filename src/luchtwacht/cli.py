@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -28,12 +28,6 @@ from luchtwacht.commands import operators as operator_commands
 from luchtwacht.commands import remoteid as remoteid_commands
 from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.commands import track as track_commands
-from luchtwacht.console.terminal import render
-from luchtwacht.fusion import FusionCore
-from luchtwacht.pipeline import Pipeline
-from luchtwacht.runtime import LiveNode
-from luchtwacht.sim.scenario import default_scenario
-from luchtwacht.sim.scenario_file import ScenarioFileError, load_scenario_file
 from luchtwacht.site import (
     AdsbSection,
     RemoteIdSection,
@@ -43,10 +37,13 @@ from luchtwacht.site import (
     load_site,
     parse_hostport,
 )
-from luchtwacht.store.recorder import Recorder, audit_head, verify_audit_chain
-from luchtwacht.store.replay import ReplayError, compare_tracks
-from luchtwacht.store.replay import replay as replay_recording
-from luchtwacht.transport.clock import SimClock
+from luchtwacht.store.recorder import audit_head, verify_audit_chain
+
+if TYPE_CHECKING:
+    from luchtwacht.node.core import NodeCore
+
+# The node, the simulator and the evaluation load inside the command that needs them: ``run``
+# binds its listeners before the tracker has loaded (see ``transport.listen``).
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Luchtwacht counter-drone system."
@@ -114,6 +111,13 @@ def demo(
     ] = None,
 ) -> None:
     """Run the default scenario (Volkel Air Base) through the whole pipeline."""
+    from luchtwacht.console.terminal import TerminalView
+    from luchtwacht.pipeline import Pipeline
+    from luchtwacht.sim.scenario import default_scenario
+    from luchtwacht.sim.scenario_file import ScenarioFileError, load_scenario_file
+    from luchtwacht.store.recorder import Recorder
+    from luchtwacht.transport.clock import SimClock
+
     if scenario_file is not None:
         try:
             scenario = load_scenario_file(scenario_file)
@@ -131,16 +135,15 @@ def demo(
         if headless:
             pipeline.run(run_s, clock)
         else:
+            # The terminal view is a subscriber; it redraws once a second from its queue.
+            view = TerminalView(pipeline.subscribe("terminal", 16), speed, pipeline.start_s)
             with Live(
-                render(pipeline, speed, console.height),
-                console=console,
-                screen=False,
-                auto_refresh=False,
+                view.render(console.height), console=console, screen=False, auto_refresh=False
             ) as live:
                 pipeline.run(
                     run_s,
                     clock,
-                    on_cycle=lambda p: live.update(render(p, speed, console.height), refresh=True),
+                    on_cycle=lambda p: live.update(view.render(console.height), refresh=True),
                 )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: summarising what ran[/yellow]")
@@ -227,6 +230,8 @@ def run(
     ] = None,
 ) -> None:
     """Run the live node for a site: serve its feeds until SIGTERM or Ctrl-C."""
+    from luchtwacht.transport.listen import prebind
+
     try:
         site = load_site(config) if config is not None else default_site()
     except SiteConfigError as exc:
@@ -264,16 +269,23 @@ def run(
             err=True,
         )
         raise typer.Exit(2)
+    try:  # listening before the node has loaded: a sensor may connect at once
+        prebound = prebind(site)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen: {exc}", err=True)
+        raise typer.Exit(2) from None
+    from luchtwacht.console.terminal import TerminalView
+    from luchtwacht.runtime import LiveNode
+
     console = Console()
     if headless:
-        node = LiveNode(site)
+        node = LiveNode(site, prebound=prebound)
         asyncio.run(node.run(duration))
     else:
         with Live(console=console, auto_refresh=False) as live:
-            node = LiveNode(
-                site,
-                on_cycle=lambda core: live.update(render(core, 1.0, console.height), refresh=True),
-            )
+            node = LiveNode(site, prebound=prebound)
+            view = TerminalView(node.core.subscribe("terminal", 16), 1.0, node.core.start_s)
+            node.on_cycle = lambda core: live.update(view.render(console.height), refresh=True)
             asyncio.run(node.run(duration))
     stats = node.stats()
     console.print(
@@ -299,10 +311,13 @@ def replay(
         Path | None, typer.Option(help="Write the replay's summary as JSON here.")
     ] = None,
 ) -> None:
-    """Feed a recording's raw bytes through the decoders and fusion core again."""
+    """Feed a recording's raw bytes through the node core again: tracks, alerts, decisions."""
+    from luchtwacht.store.replay import ReplayError, compare_tracks
+    from luchtwacht.store.replay import replay as replay_recording
+
     views: dict[tuple[int, float], tuple[float, float, float]] = {}
 
-    def keep(core: FusionCore) -> None:
+    def keep(core: NodeCore) -> None:
         for v in core.views:
             views[(v.track_id, round(v.t_s, 3))] = (v.east_m, v.north_m, v.up_m)
 

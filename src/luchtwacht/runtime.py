@@ -63,6 +63,7 @@ from luchtwacht.site import (
     parse_hostport,
 )
 from luchtwacht.store.worker import BackgroundStore
+from luchtwacht.transport.listen import Prebound
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +161,10 @@ class LiveNode:
         on_cycle: Callable[[FusionCore], None] | None = None,
         clock: Clock | None = None,
         schedule: Schedule | None = None,
+        prebound: Prebound | None = None,
     ) -> None:
         self.config = config
+        self._prebound = prebound or Prebound()  # listeners bound before the node loaded
         self.clock: Clock = clock if clock is not None else WallClock()
         # Writes go to a worker thread: a slow disk must never hold up the loop.
         self.recorder = BackgroundStore(config.record) if config.record is not None else None
@@ -227,11 +230,19 @@ class LiveNode:
                 self._tasks.add(task)
             try:
                 await self._sapient_connection(cfg, stats, reader, writer)
+            except asyncio.CancelledError:
+                if not self.stop_event.is_set():
+                    raise
+                # Shutting down: the connection is closed; asyncio would log a traceback.
             finally:
                 if task is not None:
                     self._tasks.discard(task)
 
-        server = await asyncio.start_server(handle, host, port, limit=READ_CHUNK)
+        sock = self._prebound.take("sapient")
+        if sock is not None:
+            server = await asyncio.start_server(handle, sock=sock, limit=READ_CHUNK)
+        else:
+            server = await asyncio.start_server(handle, host, port, limit=READ_CHUNK)
         self._servers.append(server)
         sock = server.sockets[0].getsockname()
         stats.address = f"{sock[0]}:{sock[1]}"
@@ -367,7 +378,13 @@ class LiveNode:
                     line = data if data.endswith(b"\n") else data + b"\n"
                     node.core.receive(node.clock.now(), sid, "remoteid-jsonl", line)
 
-            transport, _ = await loop.create_datagram_endpoint(_Datagrams, local_addr=(host, port))
+            bound = self._prebound.take("remoteid")
+            if bound is not None:
+                transport, _ = await loop.create_datagram_endpoint(_Datagrams, sock=bound)
+            else:
+                transport, _ = await loop.create_datagram_endpoint(
+                    _Datagrams, local_addr=(host, port)
+                )
             self._transports.append(transport)
             sock = transport.get_extra_info("sockname")
             stats.address = f"{sock[0]}:{sock[1]}"
@@ -385,12 +402,19 @@ class LiveNode:
             )
             try:
                 await self._pump(reader, writer, stats, sid, "remoteid-jsonl")
+            except asyncio.CancelledError:
+                if not self.stop_event.is_set():
+                    raise
             finally:
                 self._retire(sid, "remoteid")
                 if task is not None:
                     self._tasks.discard(task)
 
-        server = await asyncio.start_server(handle, host, port)
+        bound_tcp = self._prebound.take("remoteid")
+        if bound_tcp is not None:
+            server = await asyncio.start_server(handle, sock=bound_tcp)
+        else:
+            server = await asyncio.start_server(handle, host, port)
         self._servers.append(server)
         sock = server.sockets[0].getsockname()
         stats.address = f"{sock[0]}:{sock[1]}"
@@ -411,7 +435,11 @@ class LiveNode:
                 node.core.receive(node.clock.now(), sid, "asterix", data)
 
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(_Datagrams, local_addr=(host, port))
+        bound = self._prebound.take("asterix")
+        if bound is not None:
+            transport, _ = await loop.create_datagram_endpoint(_Datagrams, sock=bound)
+        else:
+            transport, _ = await loop.create_datagram_endpoint(_Datagrams, local_addr=(host, port))
         self._transports.append(transport)
         sock = transport.get_extra_info("sockname")
         stats.address = f"{sock[0]}:{sock[1]}"
@@ -597,6 +625,7 @@ class LiveNode:
 
     async def _shutdown(self) -> None:
         self.stop_event.set()
+        self._prebound.close()
         for server in self._servers:
             server.close()
         for transport in self._transports:

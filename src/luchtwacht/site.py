@@ -22,6 +22,7 @@ from pydantic import (
 from luchtwacht.config_file import load_yaml_model
 from luchtwacht.counter.catalogue import EffectorFigures, EffectorSpec
 from luchtwacht.geo import SiteOrigin
+from luchtwacht.geo.sites import VOLKEL, volkel_runway
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.model.zone import Zone
 
@@ -207,9 +208,6 @@ def load_site(path: Path) -> SiteConfig:
 
 def default_site() -> SiteConfig:
     """The demo site (Volkel Air Base and its runway zone) with no feeds configured."""
-    from luchtwacht.sim.scenario import default_scenario  # the demo defines the site once
-
-    sc = default_scenario()
     zones = [
         ZoneSection(
             name=z.name,
@@ -218,9 +216,9 @@ def default_site() -> SiteConfig:
             ceiling_m=z.ceiling_m,
             warn_time_s=z.warn_time_s,
         )
-        for z in sc.zones
+        for z in (volkel_runway(),)
     ]
-    origin = sc.origin
+    origin = VOLKEL
     return SiteConfig(
         site=SiteSection(
             name="EHVK Volkel Air Base", lat=origin.lat_deg, lon=origin.lon_deg, alt_m=origin.alt_m

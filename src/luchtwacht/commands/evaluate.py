@@ -19,12 +19,10 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from luchtwacht.sim.scenario import Scenario
-from luchtwacht.sim.scenario_file import ScenarioFileError, load_scenario_file
-
-if TYPE_CHECKING:  # the evaluation (matplotlib, the peers) loads only when a command needs it
+if TYPE_CHECKING:  # the simulator and the evaluation load only when a command needs them
     from luchtwacht.eval.evaluate import RunResult
     from luchtwacht.eval.peer import PeerRun
+    from luchtwacht.sim.scenario import Scenario
 
 app = typer.Typer(add_completion=False, help="Evaluate scenarios; compare two evaluations.")
 
@@ -100,6 +98,8 @@ def evaluate_command(
     if not scenarios or report is None:
         console.print("error: give scenario files and --report DIR (or --compare A.json B.json)")
         raise typer.Exit(2)
+    from luchtwacht.sim.scenario_file import ScenarioFileError, load_scenario_file
+
     loaded = []
     for path in scenarios:
 

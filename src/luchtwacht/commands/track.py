@@ -47,15 +47,16 @@ import zipfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
 from numpy.typing import NDArray
 
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
-from luchtwacht.tracking.history import TrackHistory
-from luchtwacht.tracking.tracker import Tracker, TrackerConfig
+
+if TYPE_CHECKING:  # the tracker (numba, scipy) loads when a run needs it, not with the CLI
+    from luchtwacht.tracking.tracker import TrackerConfig
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -179,6 +180,8 @@ def tracker_config(params: dict[str, Any]) -> TrackerConfig:
     """
     (x0, x1), (y0, y1) = params["region"]
     per_m2 = float(params["clutter_rate"]) / max((x1 - x0) * (y1 - y0), 1.0)
+    from luchtwacht.tracking.tracker import TrackerConfig
+
     dt = float(params["dt"])
     s_uu = float(params["q"]) * dt**3 / 3.0 + 2.0 * UP_STD_M**2
     per_m3 = max(per_m2, 1e-30) / np.sqrt(2.0 * np.pi * s_uu)
@@ -231,6 +234,9 @@ def run_tracker(
 
     ``output`` picks the rows (:class:`Output`); recording the history is outside the timer.
     """
+    from luchtwacht.tracking.history import TrackHistory
+    from luchtwacht.tracking.tracker import Tracker
+
     batches = scan_batches(scenario, n_scans)
     cfg = config or tracker_config(scenario.params)
     if output is Output.smoothed and cfg.motion != "ncv":

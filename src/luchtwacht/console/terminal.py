@@ -1,18 +1,24 @@
 """Live terminal view of the air picture (rich): tracks, alerts, countermeasures, sensor status.
 
 Built for an operator at night: the most threatening tracks first, threat levels in colour,
-one glance for "which sensor is down". Rendering reads the pipeline; it never changes it.
+one glance for "which sensor is down". The view is a subscriber of the node core like any other
+consumer: it reads the :class:`~luchtwacht.model.picture.PictureUpdate` each cycle publishes and
+never touches the node itself.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from luchtwacht.fusion import FusionCore, iso_utc
-from luchtwacht.model.track import AlertState, ThreatLevel
+from luchtwacht.fusion import iso_utc
+from luchtwacht.model.picture import AlertSnapshot, PictureUpdate
+from luchtwacht.model.track import ThreatLevel
+from luchtwacht.node.ports import Subscription
 
 THREAT_STYLE = {
     ThreatLevel.NONE: "dim",
@@ -25,16 +31,16 @@ MAX_TRACK_ROWS = 25
 CHROME_ROWS = 24  # header, table frames, alerts and sensors around the track rows
 
 
-def tracks_table(p: FusionCore, max_rows: int = MAX_TRACK_ROWS) -> Table:
+def tracks_table(p: PictureUpdate, max_rows: int = MAX_TRACK_ROWS) -> Table:
     """Confirmed tracks, most threatening first."""
-    t = Table(title=f"Tracks ({len(p.views)} confirmed)", expand=True, title_justify="left")
+    t = Table(title=f"Tracks ({len(p.tracks)} confirmed)", expand=True, title_justify="left")
     for col, just in (
         ("ID", "right"), ("Class", "left"), ("Identity", "left"), ("Lat", "right"),
         ("Lon", "right"), ("Alt m", "right"), ("Speed m/s", "right"), ("Hdg°", "right"),
         ("Threat", "left"), ("Zone", "left"),
     ):  # fmt: skip
         t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for v in p.views[:max_rows]:
+    for v in p.tracks[:max_rows]:
         if v.uas_id:
             ident = f"RID {v.uas_id}"
         elif v.icao:
@@ -59,24 +65,23 @@ def tracks_table(p: FusionCore, max_rows: int = MAX_TRACK_ROWS) -> Table:
             Text(v.threat.label.upper(), style=THREAT_STYLE[v.threat]),
             zone,
         )
-    if len(p.views) > max_rows:
-        t.caption = f"… {len(p.views) - max_rows} lower-threat tracks not shown"
+    if len(p.tracks) > max_rows:
+        t.caption = f"… {len(p.tracks) - max_rows} lower-threat tracks not shown"
     return t
 
 
-def alerts_table(p: FusionCore) -> Table:
+def alerts_table(p: PictureUpdate, cleared: tuple[AlertSnapshot, ...] = ()) -> Table:
     """Open alerts first, then the latest cleared ones."""
     t = Table(title="Alerts", expand=True, title_justify="left")
     for col in ("#", "Level", "Raised", "State", "Message"):
         t.add_column(col)
-    alerts = p.alerts.open_alerts
-    cleared = [a for a in p.alerts.alerts.values() if a.state is AlertState.CLEARED][-3:]
+    alerts = p.alerts
     for a in [*alerts, *cleared]:
         t.add_row(
             str(a.alert_id),
             Text(
                 a.level.label.upper(),
-                style=THREAT_STYLE[a.level] if a.state is not AlertState.CLEARED else "dim",
+                style=THREAT_STYLE[a.level] if a.cleared_t_s is None else "dim",
             ),
             iso_utc(a.raised_t_s)[11:19] + "Z",
             a.state.name.lower(),
@@ -87,19 +92,18 @@ def alerts_table(p: FusionCore) -> Table:
     return t
 
 
-def counter_table(p: FusionCore) -> Table | None:
+def counter_table(p: PictureUpdate) -> Table | None:
     """Countermeasures: what waits for an operator's decision, and the engagements under way.
 
     Shown only where the site has effectors. A recommendation shows its best usable option and
     how long it has waited; nothing on it is tasked until an authorised operator approves.
     """
-    counter = p.counter
-    if counter is None:
+    if not p.effectors:
         return None
     t = Table(title="Countermeasures", expand=True, title_justify="left")
     for col in ("#", "Track", "Effector", "State", "Detail"):
         t.add_column(col)
-    for rec in counter.pending():
+    for rec in p.recommendations:
         best = next((o for o in rec.options if o.usable), None)
         if best is None:
             effector, detail = (
@@ -115,65 +119,94 @@ def counter_table(p: FusionCore) -> Table | None:
             f"R{rec.rec_id}",
             str(rec.track_id),
             effector,
-            Text(f"AWAITING APPROVAL {p.now_s - rec.created_t_s:.0f} s", style="bold yellow"),
+            Text(f"AWAITING APPROVAL {p.t_s - rec.created_t_s:.0f} s", style="bold yellow"),
             detail,
         )
-    for eng in list(counter.engagements.values())[-5:]:
-        style = "bold red" if eng.active else "dim"
+    for eng in p.engagements[-5:]:
+        active = eng.state in ("approved", "tasked", "engaging")
         state = eng.state if eng.outcome is None else f"{eng.state}: {eng.outcome}"
         t.add_row(
             f"E{eng.eng_id}",
             str(eng.track_id),
-            f"{eng.effector.name} ({eng.effector.kind})",
-            Text(state, style=style),
+            f"{eng.effector} ({eng.effector_kind})",
+            Text(state, style="bold red" if active else "dim"),
             f"approved by {eng.approved_by} at {iso_utc(eng.approved_t_s)[11:19]}Z",
         )
-    if not counter.pending() and not counter.engagements:
+    if not p.recommendations and not p.engagements:
         t.add_row("", "", "", "", Text("no recommendations", style="dim"))
     return t
 
 
-def sensors_table(p: FusionCore) -> Table:
+def sensors_table(p: PictureUpdate) -> Table:
     """Feed health and message counters."""
     t = Table(title="Sensors", expand=True, title_justify="left")
     for col in ("Sensor", "Format", "State", "Decoded", "Rejected", "Last rejection"):
         t.add_column(col)
-    for f in p.feeds.values():
-        state = f.state(p.now_s)
-        style = {"ok": "green", "waiting": "yellow", "lost": "bold red"}[state]
-        reasons = f.pipe.counters.rejected_by_reason
-        last = next(reversed(reasons), "") if reasons else ""
+    for f in p.feeds:
+        style = {"ok": "green", "waiting": "yellow", "lost": "bold red"}[f.state]
         t.add_row(
             f.name,
             f.fmt,
-            Text(state, style=style),
-            str(f.pipe.counters.decoded),
-            str(f.pipe.counters.rejected),
-            last,
+            Text(f.state, style=style),
+            str(f.decoded),
+            str(f.rejected),
+            f.last_rejection,
         )
     return t
 
 
-def render(p: FusionCore, speed: float, screen_rows: int | None = None) -> Group:
-    """The whole screen for the current state of ``p``, fitted to ``screen_rows`` if given."""
+def render(
+    p: PictureUpdate,
+    speed: float,
+    screen_rows: int | None = None,
+    start_s: float | None = None,
+    cleared: tuple[AlertSnapshot, ...] = (),
+) -> Group:
+    """The whole screen for one picture, fitted to ``screen_rows`` if given."""
     max_rows = (
-        MAX_TRACK_ROWS
-        if screen_rows is None
-        else max(3, screen_rows - CHROME_ROWS - len(p.alerts.open_alerts))
+        MAX_TRACK_ROWS if screen_rows is None else max(3, screen_rows - CHROME_ROWS - len(p.alerts))
     )
     pace = "max" if speed == 0 else f"×{speed:g}"
+    since = "" if start_s is None else f"  t+{p.t_s - start_s:.0f} s"
     head = Text.assemble(
         ("LUCHTWACHT ", "bold cyan"),
-        f"{p.name}  ",
-        (iso_utc(p.now_s)[:19] + "Z", "bold"),
-        f"  t+{p.now_s - p.start_s:.0f} s  speed {pace}  ",
-        (
-            f"{len(p.alerts.open_alerts)} open alert(s)",
-            "bold red" if p.alerts.open_alerts else "green",
-        ),
+        f"{p.site}  ",
+        (iso_utc(p.t_s)[:19] + "Z", "bold"),
+        f"{since}  speed {pace}  ",
+        (f"{len(p.alerts)} open alert(s)", "bold red" if p.alerts else "green"),
     )
-    parts: list[Panel | Table] = [Panel(head), tracks_table(p, max_rows), alerts_table(p)]
+    parts: list[Panel | Table] = [Panel(head), tracks_table(p, max_rows), alerts_table(p, cleared)]
     counter = counter_table(p)
     if counter is not None:
         parts.append(counter)
     return Group(*parts, sensors_table(p))
+
+
+class TerminalView:
+    """The terminal view as a subscriber: it reads its subscription and draws the newest picture.
+
+    It keeps what a single picture does not carry: the latest alerts that cleared.
+    """
+
+    def __init__(self, subscription: Subscription, speed: float, start_s: float) -> None:
+        self.subscription = subscription
+        self.speed = speed
+        self.start_s = start_s
+        self.latest: PictureUpdate | None = None
+        self._cleared: deque[AlertSnapshot] = deque(maxlen=3)
+
+    def take(self) -> PictureUpdate | None:
+        """Read every queued update; the newest stands."""
+        for update in self.subscription.take():
+            for change in update.alert_changes:
+                if change.kind == "cleared":
+                    self._cleared.append(change.alert)
+            self.latest = update
+        return self.latest
+
+    def render(self, screen_rows: int | None = None) -> Group:
+        """The screen for the newest picture read (an empty one before the first)."""
+        p = self.take()
+        if p is None:
+            return Group(Text("LUCHTWACHT: waiting for the first picture", style="bold cyan"))
+        return render(p, self.speed, screen_rows, self.start_s, tuple(self._cleared))

@@ -92,6 +92,19 @@ class FeedSnapshot:
     state: str  # ok, waiting, lost
     decoded: int
     rejected: int
+    last_rejection: str = ""  # the newest reason a message of this feed was refused
+
+
+@dataclass(frozen=True, slots=True)
+class EffectorSnapshot:
+    """One effector on site as the counter stage sees it."""
+
+    name: str
+    kind: str
+    node_id: str
+    online: bool
+    shots_left: int | None
+    busy_with: int | None  # the engagement it is committed to
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +145,7 @@ class PictureUpdate:
     engagements: tuple[EngagementSnapshot, ...]
     feeds: tuple[FeedSnapshot, ...]
     nodes: tuple[NodeSnapshot, ...]
+    effectors: tuple[EffectorSnapshot, ...] = ()
     counters: Mapping[str, int] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
     def track(self, track_id: int) -> TrackView | None:

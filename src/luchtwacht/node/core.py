@@ -46,6 +46,7 @@ from luchtwacht.ingest.sapient import (
 from luchtwacht.model.picture import (
     AlertChange,
     AlertSnapshot,
+    EffectorSnapshot,
     EngagementSnapshot,
     FeedSnapshot,
     NodeSnapshot,
@@ -494,9 +495,24 @@ class NodeCore(FusionCore):
                 f.state(t_s),
                 f.pipe.counters.decoded,
                 f.pipe.counters.rejected,
+                next(reversed(f.pipe.counters.rejected_by_reason), ""),
             )
             for f in self.feeds.values()
         )
+        effectors: tuple[EffectorSnapshot, ...] = ()
+        if self.counter is not None:
+            states = self.counter.states
+            effectors = tuple(
+                EffectorSnapshot(
+                    e.name,
+                    str(e.kind),
+                    e.node_id,
+                    states[e.name].online if e.name in states else False,
+                    states[e.name].shots_left if e.name in states else None,
+                    states[e.name].busy_with if e.name in states else None,
+                )
+                for e in self.counter.effectors
+            )
         nodes = tuple(
             NodeSnapshot(
                 n.node_id,
@@ -532,5 +548,6 @@ class NodeCore(FusionCore):
             engagements=engs,
             feeds=feeds,
             nodes=nodes,
+            effectors=effectors,
             counters=MappingProxyType(counters),
         )

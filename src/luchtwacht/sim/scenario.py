@@ -17,6 +17,8 @@ import numpy as np
 
 from luchtwacht.counter.catalogue import EffectorSpec
 from luchtwacht.geo import SiteOrigin
+from luchtwacht.geo.sites import RUNWAY_HEADING_DEG, VOLKEL, volkel_runway
+from luchtwacht.geo.sites import polar as polar  # re-exported: scenarios and tests use it
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
 from luchtwacht.sim.adsb import AdsbReceiverConfig
@@ -26,11 +28,6 @@ from luchtwacht.sim.radar import RadarConfig
 from luchtwacht.sim.remoteid_rx import RemoteIdReceiverConfig
 from luchtwacht.sim.targets import Orbit, RemoteIdEquipment, Target, Wander, WaypointPath
 from luchtwacht.sim.weather import Weather
-
-# Runway midpoint of Volkel Air Base. Heights are WGS84 ellipsoidal: field elevation 22 m above
-# NAP plus a geoid undulation of about 43 m in the southern Netherlands.
-VOLKEL = SiteOrigin(lat_deg=51.6564, lon_deg=5.7087, alt_m=65.0)
-RUNWAY_HEADING_DEG = 58.0  # true heading of runway 06/24
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,32 +49,6 @@ class Scenario:
     effectors: tuple[EffectorSpec, ...] = ()  # countermeasures on site (simulated SAPIENT nodes)
     operator: OperatorPolicy | None = None  # the simulated duty operator; None: nobody decides
     no_fire: tuple[Zone, ...] = ()  # areas nothing may be brought down in
-
-
-def polar(bearing_deg: float, distance_m: float, up_m: float = 0.0) -> tuple[float, float, float]:
-    """ENU point at a true bearing and horizontal distance from the site origin."""
-    b = math.radians(bearing_deg)
-    return (distance_m * math.sin(b), distance_m * math.cos(b), up_m)
-
-
-def runway_zone(
-    origin: SiteOrigin, name: str, half_length_m: float, half_width_m: float, ceiling_m: float
-) -> Zone:
-    """A rectangle along the runway heading, centred on the origin, as WGS84 vertices."""
-    corners = [
-        polar(RUNWAY_HEADING_DEG, half_length_m),
-        polar(RUNWAY_HEADING_DEG + 180.0, half_length_m),
-    ]
-    across = np.array(polar(RUNWAY_HEADING_DEG + 90.0, half_width_m))
-    a, b = np.array(corners[0]), np.array(corners[1])
-    enu = np.array([a + across, b + across, b - across, a - across])
-    geo = origin.to_geodetic(enu)
-    return Zone(
-        name,
-        tuple((float(lat), float(lon)) for lat, lon, _ in geo),
-        floor_m=0.0,
-        ceiling_m=ceiling_m,
-    )
 
 
 def flock(
@@ -201,9 +172,7 @@ def default_scenario(seed: int = 7, duration_s: float = 240.0) -> Scenario:
     """The demo scenario at Volkel Air Base (see module docstring); ``seed`` drives every draw."""
     origin = VOLKEL
     rng = np.random.default_rng(seed)
-    zone = runway_zone(
-        origin, "EHVK runway", half_length_m=2000.0, half_width_m=600.0, ceiling_m=500.0
-    )
+    zone = volkel_runway()
     site = origin.to_geodetic(np.array(polar(RUNWAY_HEADING_DEG - 90.0, 300.0, 10.0)))
     radar = RadarConfig(
         node_id="4b1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b5c",

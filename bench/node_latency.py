@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""The live node's latency from a SAPIENT DetectionReport on the wire to the subscriber's picture.
+
+For each rate (10, 100 and 1000 reports/s by default) a real :class:`~luchtwacht.runtime.LiveNode`
+is started in this process on the wall clock (the default schedule: ticks and the picture at
+10 Hz) with only a SAPIENT server on 127.0.0.1, and a subscriber
+(``node.core.subscribe``) is read by a task on the node's event loop, as an in-process consumer
+of the picture would be.
+
+The sensors run in a separate OS process (``multiprocessing``, spawn), so the node's CPU share
+is its own: one TCP connection carrying ``--nodes`` simulated 3D radars
+(:class:`~luchtwacht.sim.radar.RadarSim`, 1 Hz volume scans, no false alarms). Each registers
+and reports its location first (the process waits for every RegistrationAck), then scans its
+own targets: drones flying slow 50 m loops, each at its own place on a 300 m grid around the
+site, so that every report belongs to a track that gets confirmed. The radars' scans are
+staggered over the second with a random jitter, so reports arrive steadily and at every phase
+of the node's tick; each scan is stamped with the time it is made and written to the socket at
+once. The rate is ``nodes × targets per scan`` reports/s.
+
+Latency of one report: the wall time the subscriber received the first PictureUpdate that
+includes it, minus the wall time the sensor process wrote it to the socket (one machine, one
+clock). Which update first includes a report is read from the picture itself, wrapping nothing
+in the node: every update carries the feed's count of decoded messages
+(``PictureUpdate.feeds[...].decoded``), a tick folds in everything decoded before it, and TCP
+keeps the order, so report number *n* on the connection (registrations and status reports
+counted) is in the first update whose count is at least *n*. This holds only while the node
+rejects nothing, which is checked and printed.
+
+Reports sent in the first ``--warmup`` seconds (tracks forming) are not measured. Printed per
+rate: reports sent and accepted, p50/p90/p99/max latency in ms, the node process's CPU share
+(``time.process_time`` over wall time in the measured window, % of one core; the subscriber
+task is in it too), picture updates, confirmed tracks, the node's tick overruns and updates the
+subscriber lost, and PASS/FAIL against the target p99 ≤ ``--target-ms`` (150 ms). The exit code
+is always 0.
+
+Run: ``.venv/bin/python bench/node_latency.py [--rates 10 100 1000] [--seconds 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import multiprocessing as mp
+import platform
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+import numpy as np
+from numpy.typing import NDArray
+
+from luchtwacht.ingest.sapient import parse_message
+from luchtwacht.model.detection import ObjectClass
+from luchtwacht.node.clock import WallClock
+from luchtwacht.node.ports import Subscription
+from luchtwacht.runtime import LiveNode
+from luchtwacht.sim.radar import RadarConfig, RadarSim
+from luchtwacht.sim.scenario import default_scenario
+from luchtwacht.sim.targets import Orbit, Target
+from luchtwacht.site import SapientSection, default_site
+from luchtwacht.transport.sapient_tcp import recv_frame
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+GRID_M = 300.0  # spacing of the targets' loop centres
+SCAN_PERIOD_S = 1.0
+
+
+# --- the sensor process --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SendLog:
+    """What the sensor process sent: per DetectionReport its write time and its frame number."""
+
+    t_send: F64  # wall time the frame's write started (UTC s)
+    frame_no: I64  # 1-based number of the frame on the connection, every message counted
+    frames_total: int
+    errors_received: int  # SAPIENT Error messages the node sent back
+    t_measure: float
+    t_end: float
+
+
+def targets_for(n_total: int, nodes: int) -> list[list[Target]]:
+    """``n_total`` drones on a grid of loops around the site, dealt out to ``nodes`` radars."""
+    side = math.ceil(math.sqrt(n_total)) + 2
+    k = np.arange(side) - (side - 1) / 2.0
+    e, n = np.meshgrid(k * GRID_M, k * GRID_M)
+    centres = np.column_stack([e.ravel(), n.ravel()])
+    centres = centres[np.argsort(np.hypot(centres[:, 0], centres[:, 1]), kind="stable")]
+    # Keep clear of the radar itself (overhead plots are awkward for any radar).
+    centres = centres[np.hypot(centres[:, 0], centres[:, 1]) > 250.0][:n_total]
+    out: list[list[Target]] = [[] for _ in range(nodes)]
+    for i, (ce, cn) in enumerate(centres.tolist()):
+        path = Orbit((ce, cn), 50.0, 8.0, 100.0 + 10.0 * (i % 7), phase_rad=0.7 * i)
+        out[i % nodes].append(Target(f"drone {i}", ObjectClass.DRONE, 1.0, path))
+    return out
+
+
+def sensor_main(
+    host: str, port: int, rate: float, nodes: int, warmup_s: float, seconds: float, seed: int,
+    conn: Connection,
+) -> None:  # fmt: skip
+    """The sensor process: register ``nodes`` radars, then scan at ``rate`` reports/s."""
+    sc = default_scenario()
+    base = sc.radars[0]
+    per_scan = max(1, round(rate * SCAN_PERIOD_S / nodes))
+    rng = np.random.default_rng(seed)
+    radars = []
+    epoch = time.time()
+    for j in range(nodes):
+        cfg = RadarConfig(
+            node_id=str(uuid.UUID(int=int(rng.integers(2**62)) << 64 | j, version=4)),
+            lat_deg=base.lat_deg,
+            lon_deg=base.lon_deg,
+            alt_m=base.alt_m,
+            name=f"bench radar {j + 1}",
+            period_s=SCAN_PERIOD_S,
+            false_alarms_per_scan=0.0,
+        )
+        radars.append(RadarSim(cfg, sc.origin, epoch, seed + j))
+    tgts = targets_for(per_scan * nodes, nodes)
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    frames_total = 0
+    for radar in radars:  # Registration + StatusReport (no targets yet)
+        hello = radar.scan(time.time() - epoch, [])
+        sock.sendall(b"".join(hello))
+        frames_total += len(hello)
+    acks = 0
+    while acks < nodes:
+        msg = parse_message(recv_frame(sock))
+        if msg.WhichOneof("content") != "registration_ack" or not msg.registration_ack.acceptance:
+            raise RuntimeError(f"registration refused: {msg}")
+        acks += 1
+    errors = [0]
+
+    def drain() -> None:  # whatever the node sends from now on (Errors, if anything goes wrong)
+        with contextlib.suppress(OSError, ConnectionError):
+            while True:
+                if parse_message(recv_frame(sock)).WhichOneof("content") == "error":
+                    errors[0] += 1
+
+    threading.Thread(target=drain, daemon=True).start()
+
+    # The schedule: radar j scans at t0 + j/nodes (+ jitter) and every second after.
+    t0 = time.time() + 0.2
+    t_measure = t0 + warmup_s
+    t_end = t_measure + seconds
+    conn.send(("started", t_measure, t_end))
+    slot = SCAN_PERIOD_S / nodes
+    jitter = min(slot, 0.5)
+    due: list[tuple[float, int]] = []
+    m = 0
+    while t0 + m * SCAN_PERIOD_S < t_end:
+        for j in range(nodes):
+            t = t0 + m * SCAN_PERIOD_S + j * slot + float(rng.uniform(0.0, jitter))
+            if t < t_end:
+                due.append((t, j))
+        m += 1
+    due.sort()
+    t_send: list[float] = []
+    frame_no: list[int] = []
+    for t_due, j in due:
+        delay = t_due - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        frames = radars[j].scan(time.time() - epoch, tgts[j])
+        t_w = time.time()
+        sock.sendall(b"".join(frames))
+        for f in frames:
+            frames_total += 1
+            if parse_message(f[4:]).WhichOneof("content") == "detection_report":
+                t_send.append(t_w)
+                frame_no.append(frames_total)
+    conn.send(
+        SendLog(
+            np.array(t_send), np.array(frame_no, dtype=np.int64), frames_total, errors[0],
+            t_measure, t_end,
+        )
+    )  # fmt: skip
+    conn.recv()  # the node has published everything: hang up
+    sock.close()
+
+
+# --- the node and its subscriber ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Seen:
+    """What the subscriber saw: per update its arrival (wall), decoded count, confirmed tracks."""
+
+    t_wall: list[float] = field(default_factory=list)
+    decoded: list[int] = field(default_factory=list)
+    rejected: list[int] = field(default_factory=list)
+    tracks: list[int] = field(default_factory=list)
+
+
+async def consume(sub: Subscription, seen: Seen) -> None:
+    """Read the picture as an in-process subscriber would; note when each update came."""
+    while (update := await sub.next()) is not None:
+        now = time.time()
+        sap = [f for f in update.feeds if f.fmt == "sapient"]
+        seen.t_wall.append(now)
+        seen.decoded.append(sum(f.decoded for f in sap))
+        seen.rejected.append(sum(f.rejected for f in sap))
+        seen.tracks.append(len(update.tracks))
+
+
+@dataclass(slots=True)
+class Result:
+    """One rate's figures."""
+
+    rate: float
+    sent: int
+    accepted: int
+    latency_ms: F64
+    unpublished: int
+    cpu_pct: float
+    updates: int
+    confirmed: int
+    overruns: int
+    lost: int
+    rejected: int
+    errors: int
+    achieved_rate: float
+
+
+async def run_rate(rate: float, args: argparse.Namespace) -> Result:
+    """One node, one sensor process, one rate."""
+    site = default_site().model_copy(update={"sapient": SapientSection(listen="127.0.0.1:0")})
+    node = LiveNode(site, clock=WallClock())
+    sub = node.core.subscribe("bench", maxsize=4096)
+    seen = Seen()
+    consumer = asyncio.create_task(consume(sub, seen))
+    runner = asyncio.create_task(node.run())
+    while not ("sapient" in node.listeners and node.listeners["sapient"].address):
+        await asyncio.sleep(0.01)
+    host, port = node.listeners["sapient"].address.split(":")
+    ctx = mp.get_context("spawn")
+    here, there = ctx.Pipe()
+    sensor = ctx.Process(
+        target=sensor_main,
+        args=(host, int(port), rate, args.nodes, args.warmup, args.seconds, args.seed, there),
+        daemon=True,
+    )
+    sensor.start()
+    loop = asyncio.get_running_loop()
+    _, t_measure, t_end = await loop.run_in_executor(None, here.recv)
+    await asyncio.sleep(max(0.0, t_measure - time.time()))
+    cpu0, wall0, n0 = time.process_time(), time.time(), len(seen.t_wall)
+    await asyncio.sleep(max(0.0, t_end - time.time()))
+    cpu1, wall1, n1 = time.process_time(), time.time(), len(seen.t_wall)
+    log: SendLog = await loop.run_in_executor(None, here.recv)
+    deadline = time.time() + 3.0  # let the last reports through the node
+    while (not seen.decoded or seen.decoded[-1] < log.frames_total) and time.time() < deadline:
+        await asyncio.sleep(0.02)
+    here.send("done")
+    await loop.run_in_executor(None, sensor.join, 5.0)
+    node.stop_event.set()
+    await runner
+    sub.close()
+    await consumer
+
+    measured = log.t_send >= log.t_measure
+    t_wall = np.array(seen.t_wall)
+    decoded = np.array(seen.decoded, dtype=np.int64)
+    idx = np.searchsorted(decoded, log.frame_no[measured], side="left")
+    published = idx < t_wall.size
+    latency_ms = (t_wall[idx[published]] - log.t_send[measured][published]) * 1e3
+    window = (t_wall >= wall0) & (t_wall <= wall1)
+    stats = node.stats()["feeds"].get("sapient", {})
+    return Result(
+        rate=rate,
+        sent=int(measured.sum()),
+        accepted=int(stats.get("accepted", 0)),
+        latency_ms=latency_ms,
+        unpublished=int((~published).sum()),
+        cpu_pct=100.0 * (cpu1 - cpu0) / (wall1 - wall0),
+        updates=n1 - n0,
+        confirmed=max((n for n, w in zip(seen.tracks, window, strict=True) if w), default=0),
+        overruns=node.overruns,
+        lost=sub.lost,
+        rejected=int(stats.get("rejected", 0)),
+        errors=log.errors_received,
+        achieved_rate=int(measured.sum()) / args.seconds,
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rates", type=float, nargs="+", default=[10.0, 100.0, 1000.0])
+    ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per rate")
+    ap.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first")
+    ap.add_argument("--nodes", type=int, default=10, help="radars on the connection (1 Hz each)")
+    ap.add_argument("--target-ms", type=float, default=150.0, help="p99 target")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {mp.cpu_count()} cores, Python "
+        f"{platform.python_version()}; {args.nodes} radars at 1 Hz on one connection, "
+        f"{args.warmup:g} s warm-up + {args.seconds:g} s measured per rate"
+    )
+    head = (
+        f"{'rate/s':>7} {'sent':>6} {'achieved':>8} {'accepted':>8} {'p50 ms':>7} {'p90 ms':>7} "
+        f"{'p99 ms':>7} {'max ms':>7} {'CPU %':>6} {'updates':>7} {'tracks':>6} {'result':>6}"
+    )
+    results = []
+    for rate in args.rates:
+        r = asyncio.run(run_rate(rate, args))
+        results.append(r)
+        if not results[1:]:
+            print(head)
+        p50, p90, p99 = (
+            np.percentile(r.latency_ms, [50, 90, 99]) if r.latency_ms.size else (math.nan,) * 3
+        )
+        worst = float(r.latency_ms.max()) if r.latency_ms.size else math.nan
+        ok = r.latency_ms.size > 0 and p99 <= args.target_ms and r.unpublished == 0
+        print(
+            f"{r.rate:7g} {r.sent:6d} {r.achieved_rate:8.1f} {r.accepted:8d} {p50:7.1f} "
+            f"{p90:7.1f} {p99:7.1f} {worst:7.1f} {r.cpu_pct:6.1f} {r.updates:7d} "
+            f"{r.confirmed:6d} {'PASS' if ok else 'FAIL':>6}",
+            flush=True,
+        )
+        if r.unpublished or r.rejected or r.errors or r.overruns or r.lost:
+            print(
+                f"        unpublished {r.unpublished}, rejected {r.rejected}, errors back "
+                f"{r.errors}, tick overruns {r.overruns}, subscriber lost {r.lost}"
+            )
+    print(
+        f"latency: socket write in the sensor process → PictureUpdate in the subscriber; "
+        f"target p99 ≤ {args.target_ms:g} ms. 'accepted' counts every message decoded "
+        f"(warm-up, registrations and status reports too)."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""The live node as its own process, and the example edge nodes as integrators run them.
+
+These run on the wall clock (a separate process has no manual clock to share), so they take
+seconds where ``test_runtime.py`` takes milliseconds.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from luchtwacht.node import Command, CommandKind, ManualClock
+from luchtwacht.runtime import LiveNode
+from luchtwacht.sim.radar import RadarSim
+from luchtwacht.sim.scenario import default_scenario
+from luchtwacht.store.recorder import verify_audit_chain
+from tests.test_runtime import (
+    JAM_ID,
+    accepted,
+    advance,
+    drone,
+    iter_frames,
+    jammer_site,
+    radar_stream,
+    started,
+    until,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_run_takes_a_sensor_from_its_first_moment_and_ends_cleanly_on_sigterm(tmp_path):
+    """The listener is bound before the node has loaded: a sensor that connects at once loses
+    nothing. SIGTERM then ends the run with everything recorded and exit code 0."""
+    stats = tmp_path / "stats.json"
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "luchtwacht.cli",
+            "run",
+            "--headless",
+            "--sapient-listen",
+            f"127.0.0.1:{port}",
+            "--stats-json",
+            str(stats),
+            "--record",
+            str(tmp_path / "r.sqlite"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.time() + 20
+        while True:
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=20)
+                break
+            except ConnectionRefusedError:
+                assert time.time() < deadline, "the node never listened"
+                time.sleep(0.01)
+        epoch = time.time() - 3.0
+        _, scans = radar_stream(epoch, range(3))
+        n_sent = sum(1 for _ in iter_frames(b"".join(scans)))
+        with s:
+            s.sendall(b"".join(scans))  # before the node has even loaded, most likely
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                if (
+                    stats.exists()
+                    and json.loads(stats.read_text())["feeds"].get("sapient", {}).get("accepted")
+                    == n_sent
+                ):
+                    break
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    final = json.loads(stats.read_text())
+    assert final["feeds"]["sapient"]["accepted"] == n_sent
+    assert verify_audit_chain(tmp_path / "r.sqlite")[0]
+    assert b"stopped:" in out
+    assert b"Traceback" not in err
+    assert not list(Path(tmp_path).glob("*.tmp"))
+    assert os.path.getsize(tmp_path / "r.sqlite") > 0
+    assert np.isfinite(final["uptime_s"])
+
+
+def test_the_example_sensor_node_registers_and_is_fused(tmp_path):
+    """examples/sapient_sensor.py, as an integrator would run it, against a live node."""
+    stats = tmp_path / "stats.json"
+    node = subprocess.Popen(
+        [sys.executable, "-m", "luchtwacht.cli", "run", "--headless", "--sapient-listen", "127.0.0.1:0",
+         "--stats-json", str(stats)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 20
+        while not stats.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        address = json.loads(stats.read_text())["feeds"]["sapient"]["listening"]
+        example = Path(__file__).resolve().parents[1] / "examples" / "sapient_sensor.py"
+        sensor = subprocess.run(
+            [sys.executable, str(example), "--connect", address, "--scans", "8", "--speed", "4"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert sensor.returncode == 0, sensor.stderr
+        assert "registered" in sensor.stdout and "sent 8 scans" in sensor.stdout
+        time.sleep(1.5)
+        final = json.loads(stats.read_text())
+        assert (
+            final["feeds"]["sapient"]["accepted"] > 8 and final["feeds"]["sapient"]["rejected"] == 0
+        )
+        (only_node,) = final["sensor_nodes"].values()
+        assert only_node["registered"]
+    finally:
+        node.send_signal(signal.SIGTERM)
+        node.communicate(timeout=15)
+    assert node.returncode == 0
+
+
+def test_the_example_effector_node_is_tasked_after_an_approval(tmp_path):
+    """examples/sapient_effector.py, as an integrator would run it, against a live node."""
+    sc = default_scenario()
+    # The example runs on the wall; the node's clock starts 6 s behind it and is moved on a
+    # second per radar scan, faster than the wall, so the jammer's reports stay fresh to it.
+    clock = ManualClock(time.time() - 6.0)
+    node = LiveNode(jammer_site(tmp_path), clock=clock)
+    counter = node.core.counter
+    assert counter is not None
+    epoch = clock.now()
+    radar = RadarSim(sc.radars[0], sc.origin, epoch, 1)
+    example = Path(__file__).resolve().parents[1] / "examples" / "sapient_effector.py"
+
+    async def scenario() -> str:
+        runner, host, port = await started(node, "sapient")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(example), "--connect", f"{host}:{port}", "--seconds", "4",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await until(lambda: node.core.connected(JAM_ID), timeout_s=20)
+        _, rw = await asyncio.open_connection(host, port)
+        approval = None
+        for k in range(13):
+            await advance(node, clock, epoch + k - clock.now())
+            n = accepted(node, "sapient")
+            data = b"".join(radar.scan(float(k), [drone()]))
+            rw.write(data)
+            await rw.drain()
+            await until(lambda: accepted(node) >= n + sum(1 for _ in iter_frames(data)))  # noqa: B023
+            pending = counter.pending()
+            if pending and approval is None and counter.states["jammer"].online:
+                token = node.authority.authenticate("cdr", "pw", clock.now()).token
+                approval = node.core.submit(
+                    Command(CommandKind.APPROVE, token, pending[0].rec_id, effector="jammer")
+                )
+        await until(lambda: node.sapient_nodes[JAM_ID].mode == "Engage")
+        await advance(node, clock, 1.0)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        node.stop_event.set()
+        await runner
+        rw.close()
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+    out = asyncio.run(scenario())
+    assert f"registered as {JAM_ID}" in out
+    assert "task ENGAGE: TASK_STATUS_ACCEPTED" in out and "engaged, aimed at ENU" in out
+    (eng,) = counter.engagements.values()
+    assert eng.approved_by == "cdr" and eng.state == "engaging"
+    assert node.sapient_nodes[JAM_ID].mode == "Engage"
