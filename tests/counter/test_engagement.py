@@ -338,3 +338,16 @@ def test_a_track_known_for_a_friend_loses_its_recommendation_at_once() -> None:
     assert rec.state == "expired" and rec.reason == "identified: 1581F5FJD229V00QZ7"
     with pytest.raises(CounterError, match="is expired"):
         s.cu.approve(token, rec.rec_id, "rf_jammer", s.t)
+
+
+def test_decided_recommendations_beyond_the_limit_are_forgotten_pending_ones_never():
+    """A node up for weeks: the oldest decided recommendations go, the waiting ones stay."""
+    from luchtwacht.counter.engagement import Recommendation
+
+    s = Stage(effector("rf_jammer"))
+    for k in range(1, 13):
+        state = "pending" if k in (1, 12) else "rejected"
+        s.cu.recommendations[k] = Recommendation(k, k, T0, T0, [], state=state)
+    s.cu._forget(5)
+    assert sorted(s.cu.recommendations) == [1, 9, 10, 11, 12]
+    assert s.cu.events.maxlen is not None  # events are a bounded window too

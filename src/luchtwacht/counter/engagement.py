@@ -40,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -81,6 +82,8 @@ HANDOVER_SPEED_MS = 20.0  # …plus this speed times the time since
 HANDOVER_NEW_S = 3.0  # a candidate track started at most this long before the loss
 LANDING_DROP_M = 10.0  # …and has come down this far since it began to sink (noise does not)
 RESUME_CYCLES = 3  # a neutralised drone flying on this many cycles in a row is proposed again
+KEPT = 10_000  # decided recommendations and ended engagements held in memory (the store has all)
+EVENTS_KEPT = 100_000  # counter events held in memory
 EARLY_S = 10.0  # an effect may show this much before it was expected (the drone sped up)
 _MAGAZINE = re.compile(r"\bMagazine\s+(\d+)\b")
 EFFECTIVE = ("down", "landing", "hovering", "leaving")
@@ -201,7 +204,8 @@ class CounterUas:
     rf_detection: bool = False  # RF detectors on site: a drone nobody hears may be autonomous
     recommendations: dict[int, Recommendation] = field(default_factory=dict)
     engagements: dict[int, Engagement] = field(default_factory=dict)
-    events: list[CounterEvent] = field(default_factory=list)
+    # Recent events only (the audit chain in the store keeps them all): a node runs for weeks.
+    events: deque[CounterEvent] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
     states: dict[str, EffectorState] = field(default_factory=dict)
     _contexts: dict[int, TrackContext] = field(default_factory=dict)
     _open_rec: dict[int, int] = field(default_factory=dict)  # track → pending recommendation
@@ -233,6 +237,18 @@ class CounterUas:
                         self._cover(t_s, eng)
         self._effector_states(t_s, nodes)
         self._recommend(t_s, views)
+        self._forget(KEPT)
+
+    def _forget(self, kept: int) -> None:
+        """Forget the oldest decided recommendations and ended engagements beyond ``kept``."""
+        if len(self.recommendations) > kept:
+            done = [r for r, rec in self.recommendations.items() if rec.state != "pending"]
+            for rec_id in done[: len(self.recommendations) - kept]:
+                del self.recommendations[rec_id]
+        if len(self.engagements) > kept:
+            ended = [e for e, eng in self.engagements.items() if not eng.active]
+            for eng_id in ended[: len(self.engagements) - kept]:
+                del self.engagements[eng_id]
 
     def _effector_states(self, t_s: float, nodes: dict[str, NodeState]) -> None:
         busy = {e.effector.name: e.eng_id for e in self.engagements.values() if e.active}
