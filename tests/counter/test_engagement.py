@@ -342,11 +342,11 @@ def test_a_track_known_for_a_friend_loses_its_recommendation_at_once() -> None:
 
 def test_decided_recommendations_beyond_the_limit_are_forgotten_pending_ones_never():
     """A node up for weeks: the oldest decided recommendations go, the waiting ones stay."""
-    from luchtwacht.counter.engagement import Recommendation
+    from luchtwacht.model.engagement import Recommendation, RecommendationState
 
     s = Stage(effector("rf_jammer"))
     for k in range(1, 13):
-        state = "pending" if k in (1, 12) else "rejected"
+        state = RecommendationState.PENDING if k in (1, 12) else RecommendationState.REJECTED
         s.cu.recommendations[k] = Recommendation(k, k, T0, T0, [], state=state)
     s.cu._forget(5)
     assert sorted(s.cu.recommendations) == [1, 9, 10, 11, 12]

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from luchtwacht.fusion import iso_utc
+from luchtwacht.model.engagement import ACTIVE_STATES
 from luchtwacht.model.picture import AlertSnapshot, PictureUpdate
 from luchtwacht.model.track import ThreatLevel
 from luchtwacht.node.ports import Subscription
@@ -123,7 +124,7 @@ def counter_table(p: PictureUpdate) -> Table | None:
             detail,
         )
     for eng in p.engagements[-5:]:
-        active = eng.state in ("approved", "tasked", "engaging")
+        active = eng.state in ACTIVE_STATES
         state = eng.state if eng.outcome is None else f"{eng.state}: {eng.outcome}"
         t.add_row(
             f"E{eng.eng_id}",

@@ -16,21 +16,17 @@ not any product's datasheet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-EffectorKind = Literal["rf_jammer", "gnss_jammer", "net", "interceptor", "hard_kill"]
-FORCE_ORDER: tuple[EffectorKind, ...] = (
-    "rf_jammer",
-    "gnss_jammer",
-    "net",
-    "interceptor",
-    "hard_kill",
-)
-JAMMERS: tuple[EffectorKind, ...] = ("rf_jammer", "gnss_jammer")
+# The value types live in ``model`` (stages share them); re-exported with the catalogue.
+from luchtwacht.model.engagement import FORCE_ORDER as FORCE_ORDER
+from luchtwacht.model.engagement import JAMMERS as JAMMERS
+from luchtwacht.model.engagement import EffectorKind as EffectorKind
+from luchtwacht.model.engagement import EffectorSpec as EffectorSpec
+
 SAPIENT_NODE_TYPE: dict[EffectorKind, str] = {
     "rf_jammer": "NODE_TYPE_JAMMER",
     "gnss_jammer": "NODE_TYPE_JAMMER",
@@ -41,50 +37,6 @@ SAPIENT_NODE_TYPE: dict[EffectorKind, str] = {
 ENGAGE_MODE = "Engage"  # the SAPIENT mode an effector engages in
 STANDBY_MODE = "Standby"  # …and the one it holds otherwise
 ISM_BANDS_MHZ: tuple[tuple[float, float], ...] = ((2400.0, 2483.5), (5725.0, 5850.0))
-
-
-@dataclass(frozen=True, slots=True)
-class EffectorSpec:
-    """One effector on site (positions in site ENU metres, times in seconds).
-
-    ``ready_s`` is the time from tasking to the effect starting: a jammer's spin-up, a
-    launcher's aiming, an interceptor's launch. ``speed_ms`` is the interceptor's speed or the
-    net's / round's mean flight speed. ``p_effect`` is the probability one attempt takes effect
-    (a jammer inside its range and band: 1 — whether the drone obeys is the drone's business).
-    ``shots`` is the magazine (nets, interceptors, bursts); jammers have none.
-    ``beamwidth_deg`` ≥ 360 is omnidirectional. ``eirp_dbm`` is what an RF jammer radiates per
-    band: whether it beats a drone's controller depends on both distances, so ``max_range_m``
-    is its nominal reach against a controller far from its drone.
-    """
-
-    name: str
-    node_id: str  # its SAPIENT node id
-    kind: EffectorKind
-    enu_m: tuple[float, float, float]
-    max_range_m: float
-    min_range_m: float = 0.0
-    ready_s: float = 2.0
-    speed_ms: float = 0.0
-    p_effect: float = 1.0
-    shots: int = 0
-    beamwidth_deg: float = 360.0
-    bands_mhz: tuple[tuple[float, float], ...] = ()
-    eirp_dbm: float = 50.0  # an RF jammer's radiated power per band, into its beam
-
-    def __post_init__(self) -> None:
-        if self.max_range_m <= self.min_range_m:
-            raise ValueError(f"effector {self.name!r}: max_range_m must exceed min_range_m")
-        if not 0.0 < self.p_effect <= 1.0:
-            raise ValueError(f"effector {self.name!r}: p_effect must be in (0, 1]")
-        if self.kind in ("net", "interceptor", "hard_kill") and self.speed_ms <= 0:
-            raise ValueError(f"effector {self.name!r}: a {self.kind} needs speed_ms > 0")
-        if self.kind == "rf_jammer" and not self.bands_mhz:
-            raise ValueError(f"effector {self.name!r}: an RF jammer needs bands_mhz")
-
-    @property
-    def force_rank(self) -> int:
-        """0 for the least forceful class (RF jamming) up to the hard kill."""
-        return FORCE_ORDER.index(self.kind)
 
 
 DEFAULTS: dict[EffectorKind, dict[str, object]] = {

@@ -59,6 +59,14 @@ from luchtwacht.counter.recommend import (
     options_for,
 )
 from luchtwacht.ingest.sapient import NodeState, SapientMessage, new_ulid
+from luchtwacht.model.engagement import (
+    CounterEvent,
+    Engagement,
+    EngagementState,
+    Recommendation,
+    RecommendationState,
+    Watch,
+)
 from luchtwacht.model.track import TrackView
 from luchtwacht.threat.cueing import look_at
 from luchtwacht.threat.zones import ZoneGeometry
@@ -102,41 +110,6 @@ class CounterError(Exception):
     """An operator's request that cannot be carried out, with the reason."""
 
 
-@dataclass(slots=True)
-class Recommendation:
-    """Proposed countermeasures for one track, waiting for an operator."""
-
-    rec_id: int
-    track_id: int
-    created_t_s: float
-    updated_t_s: float
-    options: list[Option]
-    state: str = "pending"  # pending → approved | rejected | expired
-    decided_by: str | None = None
-    reason: str = ""
-
-
-@dataclass(slots=True)
-class Watch:
-    """What an engagement follows of one drone's track to judge the effect on it."""
-
-    track_id: int
-    since_t_s: float  # when it came under the engagement
-    expected_s: float  # seconds after that its effect was expected
-    outcome: str | None = None
-    outcome_t_s: float | None = None
-    slow: int = 0  # cycles in a row: hovering …
-    sink: int = 0  # … sinking straight down …
-    away: int = 0  # … going away with no breach predicted …
-    fall: int = 0  # … falling fast
-    was_slow: bool = False  # it hovered already when it came under the engagement
-    holding: bool = False  # a jammer holds it hovering (its link is gone): not an end yet
-    sink_from_m: float = math.nan  # its height when it began to sink
-    last: TrackView | None = None
-    last_range_m: float = math.nan
-    lost_t_s: float | None = None
-
-
 def _watch(view: TrackView, t_s: float, expected_s: float, eff: EffectorSpec) -> Watch:
     """Start following a drone from the view it came under an engagement with."""
     rng = math.dist((view.east_m, view.north_m, view.up_m), eff.enu_m)
@@ -148,48 +121,6 @@ def _watch(view: TrackView, t_s: float, expected_s: float, eff: EffectorSpec) ->
         last=view,
         last_range_m=rng,
     )
-
-
-@dataclass(slots=True)
-class Engagement:
-    """One effector tasked against one track on an operator's approval."""
-
-    eng_id: int
-    rec_id: int
-    track_id: int
-    effector: EffectorSpec
-    approved_by: str
-    approved_t_s: float
-    expected_effect_s: float  # seconds after approval the effect was expected
-    state: str = "approved"  # approved → tasked → engaging → assessed | refused | ceased
-    outcome: str | None = None  # down, landing, hovering, leaving, no_effect, lost
-    outcome_t_s: float | None = None
-    engage_task_id: str | None = None
-    reason: str = ""
-    # The drones it judges: the approved track first, then (a jammer) others in its beam.
-    watches: list[Watch] = field(default_factory=list)
-
-    @property
-    def covered(self) -> list[int]:
-        """Tracks taken under this engagement besides the approved one (a jammer's beam)."""
-        return [w.track_id for w in self.watches[1:]]
-
-    @property
-    def active(self) -> bool:
-        """Still committing the effector (tasked or engaging)."""
-        return self.state in ("approved", "tasked", "engaging")
-
-
-@dataclass(frozen=True, slots=True)
-class CounterEvent:
-    """Something the counter stage did, for the console and the evaluation."""
-
-    t_s: float
-    kind: str  # recommended, expired, approved, rejected, tasked, engaging, refused, assessed, …
-    track_id: int
-    rec_id: int | None = None
-    eng_id: int | None = None
-    detail: str = ""
 
 
 @dataclass(slots=True)
@@ -229,9 +160,9 @@ class CounterUas:
                 self._acks(t_s, eng, nodes.get(eng.effector.node_id))
             if eng.active:
                 self._interlock(t_s, eng)
-            if eng.state == "engaging":
+            if eng.state is EngagementState.ENGAGING:
                 self._assess(t_s, eng)
-                if eng.state == "engaging":
+                if eng.state is EngagementState.ENGAGING:
                     self._aim(t_s, eng)
                     if eng.effector.kind in JAMMERS:
                         self._cover(t_s, eng)
@@ -242,7 +173,11 @@ class CounterUas:
     def _forget(self, kept: int) -> None:
         """Forget the oldest decided recommendations and ended engagements beyond ``kept``."""
         if len(self.recommendations) > kept:
-            done = [r for r, rec in self.recommendations.items() if rec.state != "pending"]
+            done = [
+                r
+                for r, rec in self.recommendations.items()
+                if rec.state is not RecommendationState.PENDING
+            ]
             for rec_id in done[: len(self.recommendations) - kept]:
                 del self.recommendations[rec_id]
         if len(self.engagements) > kept:
@@ -302,7 +237,7 @@ class CounterUas:
             held = view is not None and tid not in engaged and not friend
             if held and t_s - rec.updated_t_s < HOLD_S:
                 continue
-            rec.state = "expired"
+            rec.state = RecommendationState.EXPIRED
             if tid in engaged:
                 rec.reason = "engaged"
             elif view is None:
@@ -387,7 +322,7 @@ class CounterUas:
                 },
             )
             raise CounterError(f"{effector} cannot engage: {'; '.join(fresh.blocked_by)}")
-        rec.state, rec.decided_by = "approved", session.username
+        rec.state, rec.decided_by = RecommendationState.APPROVED, session.username
         del self._open_rec[rec.track_id]
         eng = Engagement(
             self._next_eng,
@@ -422,7 +357,11 @@ class CounterUas:
         """An operator declines a recommendation; it is closed with the reason."""
         session = self.authority.check(token, Permission.REJECT_ENGAGEMENT, t_s)
         rec = self._pending_rec(rec_id)
-        rec.state, rec.decided_by, rec.reason = "rejected", session.username, reason
+        rec.state, rec.decided_by, rec.reason = (
+            RecommendationState.REJECTED,
+            session.username,
+            reason,
+        )
         del self._open_rec[rec.track_id]
         self._event(
             t_s,
@@ -440,7 +379,7 @@ class CounterUas:
         eng = self.engagements.get(eng_id)
         if eng is None or not eng.active:
             raise CounterError(f"engagement {eng_id} is not active")
-        eng.state, eng.reason = "ceased", reason
+        eng.state, eng.reason = EngagementState.CEASED, reason
         self._standby(t_s, eng)
         self._event(
             t_s,
@@ -457,7 +396,7 @@ class CounterUas:
         rec = self.recommendations.get(rec_id)
         if rec is None:
             raise CounterError(f"no recommendation {rec_id}")
-        if rec.state != "pending":
+        if rec.state is not RecommendationState.PENDING:
             raise CounterError(f"recommendation {rec_id} is {rec.state}")
         return rec
 
@@ -478,7 +417,7 @@ class CounterUas:
         )
         eng.engage_task_id = engage.task.task_id
         self._outbox.append((eng.effector, engage))
-        eng.state = "tasked"
+        eng.state = EngagementState.TASKED
         self._audit(
             t_s,
             "counter.tasked",
@@ -538,19 +477,22 @@ class CounterUas:
         fresh = self._options([view], [eng.effector], t_s)[0][0]
         if not fresh.safety:
             return
-        eng.state, eng.reason = "ceased", "safety interlock: " + "; ".join(fresh.safety)
+        eng.state, eng.reason = (
+            EngagementState.CEASED,
+            "safety interlock: " + "; ".join(fresh.safety),
+        )
         self._standby(t_s, eng)
         self._eng_event(t_s, "interlock", eng, eng.reason)
 
     def _acks(self, t_s: float, eng: Engagement, node: NodeState | None) -> None:
-        if node is None or eng.engage_task_id is None or eng.state != "tasked":
+        if node is None or eng.engage_task_id is None or eng.state is not EngagementState.TASKED:
             return
         status = node.task_acks.get(eng.engage_task_id)
         if status == "TASK_STATUS_ACCEPTED":
-            eng.state = "engaging"
+            eng.state = EngagementState.ENGAGING
             self._eng_event(t_s, "engaging", eng, eng.effector.name)
         elif status in ("TASK_STATUS_REJECTED", "TASK_STATUS_FAILED"):
-            eng.state, eng.reason = "refused", status
+            eng.state, eng.reason = EngagementState.REFUSED, status
             self._eng_event(t_s, "refused", eng, f"{eng.effector.name}: {status}")
 
     # --- assessment ---------------------------------------------------------------------------
@@ -572,7 +514,7 @@ class CounterUas:
             return
         primary = eng.watches[0]
         eng.track_id = primary.track_id
-        eng.state, eng.outcome, eng.outcome_t_s = "assessed", primary.outcome, t_s
+        eng.state, eng.outcome, eng.outcome_t_s = EngagementState.ASSESSED, primary.outcome, t_s
         self._standby(t_s, eng)
         self._eng_event(t_s, "assessed", eng, primary.outcome or "")
 

@@ -27,7 +27,6 @@ The software only proposes; :mod:`luchtwacht.counter.engagement` waits for an op
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +40,8 @@ from luchtwacht.counter.geometry import (
     segment_clearance,
     time_into_reach,
 )
+from luchtwacht.model.engagement import EffectorState as EffectorState
+from luchtwacht.model.engagement import Option as Option
 from luchtwacht.model.track import ThreatLevel, TrackView
 from luchtwacht.threat.zones import ZoneGeometry
 
@@ -51,57 +52,6 @@ LINK_DOUBT_S = 10.0  # tracked this long with RF detectors on site and no link h
 GNSS_AIRCRAFT_MARGIN_M = 2000.0  # manned aircraft this far beyond a GNSS jammer's range block it
 LINE_OF_FIRE_M = 50.0  # another track this close to a hard kill's line of fire blocks it
 HARD_KILL_FLIGHT_FLOOR_S = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class EffectorState:
-    """What the engagement side knows of an effector now."""
-
-    online: bool = True
-    shots_left: int = 0
-    busy_with: int | None = None  # the engagement it is committed to
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    """One effector against one track: whether and when it can act, and at what cost."""
-
-    effector: str
-    kind: str
-    usable: bool
-    t_effect_s: float | None  # seconds from now to the effect, None if out of reach
-    before_breach: bool
-    p_effect: float
-    blocked_by: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    doubt: bool = False
-    collateral: bool = False  # it would also hit someone else (a cooperative drone, …)
-    safety: tuple[str, ...] = ()  # the blocks that are about others' safety (an interlock)
-
-    def rank_key(self, force_rank: int) -> tuple[int, int, int, int, int, float]:
-        """Sort key: usable, before breach, undoubted, no collateral, least force, soonest."""
-        t = self.t_effect_s if self.t_effect_s is not None else math.inf
-        return (
-            int(not self.usable),
-            int(not self.before_breach),
-            int(self.doubt),
-            int(self.collateral),
-            force_rank,
-            t,
-        )
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready form for the audit log and the console."""
-        return {
-            "effector": self.effector,
-            "kind": self.kind,
-            "usable": self.usable,
-            "t_effect_s": None if self.t_effect_s is None else round(self.t_effect_s, 1),
-            "before_breach": self.before_breach,
-            "p_effect": round(self.p_effect, 2),
-            "blocked_by": list(self.blocked_by),
-            "warnings": list(self.warnings),
-        }
 
 
 @dataclass(slots=True)

@@ -23,8 +23,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +64,7 @@ from luchtwacht.model.detection import (
     RfEmitter,
     class_report_loglik,
 )
+from luchtwacht.transport.sapient_tcp import MAX_FRAME_BYTES, FrameReader, frame, split_frames
 
 __all__ = [
     "DEFAULT_FUSION_NODE_ID",
@@ -100,65 +100,11 @@ DetectionReport = detection_report_pb2.DetectionReport
 Location = location_pb2.Location
 RangeBearing = range_bearing_pb2.RangeBearing
 
-MAX_FRAME_BYTES = 1 << 20  # a DetectionReport is ~200 B; a megabyte is already absurd
-_LEN = struct.Struct("<I")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-# ---------------------------------------------------------------------------------------------
-# Framing
-
-
-def frame(message: Message) -> bytes:
-    """Serialize a message with the SAPIENT TCP framing (uint32 little-endian length prefix)."""
-    body = message.SerializeToString()
-    return _LEN.pack(len(body)) + body
-
-
-class FrameReader:
-    """Reassembles length-prefixed SAPIENT frames from a byte stream of arbitrary chunks."""
-
-    def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
-        self._buf = bytearray()
-        self._max = max_frame_bytes
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """Add bytes; yield every complete frame body. Raises on an absurd length prefix."""
-        self._buf += data
-        while len(self._buf) >= 4:
-            (n,) = _LEN.unpack_from(self._buf, 0)
-            if n > self._max:
-                self._buf.clear()  # the stream is out of step; nothing after this can be trusted
-                raise SapientError("frame.length", "exceeds maximum", f"{n} > {self._max} bytes")
-            if len(self._buf) < 4 + n:
-                return
-            body = bytes(self._buf[4 : 4 + n])
-            del self._buf[: 4 + n]  # cheap: CPython drops a bytearray's head without copying
-            yield body
-
-    @property
-    def pending_bytes(self) -> int:
-        """Bytes held waiting for the rest of a frame."""
-        return len(self._buf)
-
-
-def split_frames(data: bytes, max_frame_bytes: int = MAX_FRAME_BYTES) -> list[bytes] | None:
-    """The frame bodies of ``data`` if it is exactly a sequence of SAPIENT frames, else None.
-
-    For files: a capture of framed messages splits into its frames; anything else (a bare
-    serialized message, a truncated capture) is not a frame sequence.
-    """
-    out: list[bytes] = []
-    pos = 0
-    while pos < len(data):
-        if len(data) - pos < 4:
-            return None
-        (n,) = _LEN.unpack_from(data, pos)
-        if n > max_frame_bytes or pos + 4 + n > len(data):
-            return None
-        out.append(data[pos + 4 : pos + 4 + n])
-        pos += 4 + n
-    return out if out else None
+# Framing lives with the transport (``transport/sapient_tcp.py``); re-exported here for the
+# decoders and edge nodes that import it with the codec.
 
 
 def tasks_for(data: bytes, node_id: str) -> list[task_pb2.Task]:

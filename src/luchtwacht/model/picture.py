@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from luchtwacht.counter.recommend import Option
+from luchtwacht.model.engagement import EngagementState, Option, RecommendationState
 from luchtwacht.model.track import Alert, AlertState, ThreatLevel, TrackView
 
 
@@ -56,7 +56,7 @@ class RecommendationSnapshot:
 
     rec_id: int
     track_id: int
-    state: str
+    state: RecommendationState
     created_t_s: float
     updated_t_s: float
     options: tuple[Option, ...]
@@ -75,7 +75,7 @@ class EngagementSnapshot:
     effector_kind: str
     approved_by: str
     approved_t_s: float
-    state: str
+    state: EngagementState
     outcome: str | None
     outcome_t_s: float | None
     covered: tuple[int, ...]
