@@ -193,6 +193,55 @@ def test_a_camera_dwells_then_moves_on_but_a_higher_threat_takes_it_at_once():
     assert chosen([a, b, crit], 101.0) == 3
 
 
+def test_an_operator_pins_a_camera_to_a_track_until_the_pin_runs_out_or_the_track_is_lost():
+    cam = CuedCamera(CAM, "camera-1", (0.0, 0.0, 10.0), 1500.0)
+    cue = Cueing("fusion", cameras=[cam], pin_s=30.0)
+    low, urgent = view(1, 800.0, 0.0, ThreatLevel.LOW), view(2, 500.0, 0.0, ThreatLevel.HIGH)
+
+    def chosen(views: list[TrackView], t: float) -> int | None:
+        v = cue.choose(cam, views, t)
+        return None if v is None else v.track_id
+
+    assert chosen([low, urgent], 0.0) == 2
+    cue.pin(CAM, 1, 10.0)
+    assert chosen([low, urgent], 11.0) == 1  # the operator's choice wins …
+    assert chosen([low, urgent], 41.0) == 2  # … for 30 s
+    cue.pin(CAM, 1, 50.0)
+    assert chosen([urgent], 51.0) == 2  # the pinned track is gone: the pin is dropped
+    assert chosen([low, urgent], 52.0) == 2
+
+
+def test_a_cue_command_points_the_simulated_camera_at_the_chosen_track(tmp_path):
+    """Through the node's command port: role-checked, applied, and the camera is tasked."""
+    import sqlite3
+
+    from luchtwacht.counter.authority import Authority, OperatorAccount, hash_password
+    from luchtwacht.node import Command, CommandKind
+
+    rec = Recorder(tmp_path / "cue.db")
+    p = Pipeline(loop_scenario(40.0), recorder=rec)
+    p.authority = Authority(
+        [OperatorAccount("ops", "operator", hash_password("pw", n=2**10))], audit=rec.audit
+    )
+    while not p.views:
+        p.run(1.0)
+    token = p.authority.authenticate("ops", "pw", p.now_s).token
+    track = p.views[0].track_id
+    bad = p.submit(Command(CommandKind.CUE, token, track, camera="no-such-camera"))
+    good = p.submit(Command(CommandKind.CUE, token, track, camera=CAM))
+    p.run(1.0)
+    assert bad.applied and not bad.ok and "no camera" in bad.error
+    assert good.ok and good.operator == "ops"
+    rec.commit()
+    rows = (
+        sqlite3.connect(rec.path)
+        .execute("SELECT payload FROM audit WHERE kind = 'cue.task' ORDER BY seq DESC LIMIT 1")
+        .fetchall()
+    )
+    assert f'"track_id":{track}' in rows[0][0]
+    rec.close()
+
+
 def test_tasks_are_valid_sapient_and_stop_when_nothing_is_left():
     cam = CuedCamera(CAM, "camera-1", (0.0, 0.0, 10.0), 1500.0)
     cue = Cueing("6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f", cameras=[cam])
