@@ -589,6 +589,9 @@ def test_live_node_cues_a_pan_tilt_camera_onto_a_radar_track(tmp_path):
     assert (
         len(state.task_acks) >= 1 and 0 <= sent - len(state.task_acks) <= 1
     )  # last may be in flight
+    # The same audit records as the demo writes for the same step (tests/sim/test_cueing.py).
+    cues = db.execute("SELECT count(*) FROM audit WHERE kind = 'cue.task'").fetchone()[0]
+    assert cues == sent
 
 
 JAM_ID = "2f6b1c8e-0d3a-4e5f-9a7b-6c5d4e3f2a1b"

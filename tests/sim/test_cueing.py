@@ -288,6 +288,12 @@ def test_a_radar_track_cues_the_camera_which_then_sees_and_classifies_it(tmp_pat
     assert statuses == {"TASK_STATUS_ACCEPTED"} and len(node.task_acks) >= 30  # one per cycle
     assert pipe.counters.rejected == 0
     rows = rec.db.execute("SELECT payload FROM audit WHERE kind = 'cue.task'").fetchall()
+    # The same audit records as the live node writes for the same step (tests/test_runtime.py).
+    (sent,) = rec.db.execute(
+        "SELECT count(*) FROM audit WHERE kind = 'sapient.task.sent'"
+        ' AND payload LIKE \'%"feed":"camera-1"%\''
+    ).fetchone()
+    assert sent == len(rows)
     assert rows and all(str(v.track_id) in r[0] or "stop" in r[0] for r in rows)
     rec.close()
     assert np.isfinite(cued.cameras_sim["camera-1"].pointing_deg)
