@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import math
 import multiprocessing as mp
 import platform
@@ -76,11 +77,13 @@ SCAN_PERIOD_S = 1.0
 
 @dataclass(slots=True)
 class SendLog:
-    """What the sensor process sent: per DetectionReport its write time and its frame number."""
+    """What the sensor process sent: per DetectionReport its write time, radar and frame number."""
 
+    node_ids: list[str]  # the radars' SAPIENT node ids
     t_send: F64  # wall time the frame's write started (UTC s)
-    frame_no: I64  # 1-based number of the frame on the connection, every message counted
-    frames_total: int
+    radar: I64  # which radar (connection) sent it
+    frame_no: I64  # 1-based number of the frame on its connection, every message counted
+    frames_sent: list[int]  # per radar
     errors_received: int  # SAPIENT Error messages the node sent back
     t_measure: float
     t_end: float
@@ -103,10 +106,13 @@ def targets_for(n_total: int, nodes: int) -> list[list[Target]]:
 
 
 def sensor_main(
-    host: str, port: int, rate: float, nodes: int, warmup_s: float, seconds: float, seed: int,
-    conn: Connection,
+    host: str, port: int, rate: float, nodes: int, shared: bool, warmup_s: float, seconds: float,
+    seed: int, conn: Connection,
 ) -> None:  # fmt: skip
-    """The sensor process: register ``nodes`` radars, then scan at ``rate`` reports/s."""
+    """The sensor process: register ``nodes`` radars, then scan at ``rate`` reports/s.
+
+    Each radar has targets of its own, or with ``shared`` they all see the same ones.
+    """
     sc = default_scenario()
     base = sc.radars[0]
     per_scan = max(1, round(rate * SCAN_PERIOD_S / nodes))
@@ -124,29 +130,31 @@ def sensor_main(
             false_alarms_per_scan=0.0,
         )
         radars.append(RadarSim(cfg, sc.origin, epoch, seed + j))
-    tgts = targets_for(per_scan * nodes, nodes)
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    frames_total = 0
-    for radar in radars:  # Registration + StatusReport (no targets yet)
-        hello = radar.scan(time.time() - epoch, [])
+    tgts = targets_for(per_scan, 1) * nodes if shared else targets_for(per_scan * nodes, nodes)
+    # One connection per radar, as each would have: the node keeps one feed (one sensor to
+    # the tracker) per connection. Each registers before the next connects.
+    socks: list[socket.socket] = []
+    frames_sent = [0] * nodes
+    for j, radar in enumerate(radars):
+        sock = socket.create_connection((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        hello = radar.scan(time.time() - epoch, [])  # Registration + StatusReport, no plots
         sock.sendall(b"".join(hello))
-        frames_total += len(hello)
-    acks = 0
-    while acks < nodes:
+        frames_sent[j] += len(hello)
         msg = parse_message(recv_frame(sock))
         if msg.WhichOneof("content") != "registration_ack" or not msg.registration_ack.acceptance:
             raise RuntimeError(f"registration refused: {msg}")
-        acks += 1
+        socks.append(sock)
     errors = [0]
 
-    def drain() -> None:  # whatever the node sends from now on (Errors, if anything goes wrong)
+    def drain(sock: socket.socket) -> None:  # what the node sends now (Errors, if anything)
         with contextlib.suppress(OSError, ConnectionError):
             while True:
                 if parse_message(recv_frame(sock)).WhichOneof("content") == "error":
                     errors[0] += 1
 
-    threading.Thread(target=drain, daemon=True).start()
+    for sock in socks:
+        threading.Thread(target=drain, args=(sock,), daemon=True).start()
 
     # The schedule: radar j scans at t0 + j/nodes (+ jitter) and every second after.
     t0 = time.time() + 0.2
@@ -165,6 +173,7 @@ def sensor_main(
         m += 1
     due.sort()
     t_send: list[float] = []
+    radar_no: list[int] = []
     frame_no: list[int] = []
     for t_due, j in due:
         delay = t_due - time.time()
@@ -172,20 +181,22 @@ def sensor_main(
             time.sleep(delay)
         frames = radars[j].scan(time.time() - epoch, tgts[j])
         t_w = time.time()
-        sock.sendall(b"".join(frames))
+        socks[j].sendall(b"".join(frames))
         for f in frames:
-            frames_total += 1
+            frames_sent[j] += 1
             if parse_message(f[4:]).WhichOneof("content") == "detection_report":
                 t_send.append(t_w)
-                frame_no.append(frames_total)
+                radar_no.append(j)
+                frame_no.append(frames_sent[j])
     conn.send(
         SendLog(
-            np.array(t_send), np.array(frame_no, dtype=np.int64), frames_total, errors[0],
-            t_measure, t_end,
+            [r.cfg.node_id for r in radars], np.array(t_send), np.array(radar_no, dtype=np.int64),
+            np.array(frame_no, dtype=np.int64), frames_sent, errors[0], t_measure, t_end,
         )
     )  # fmt: skip
     conn.recv()  # the node has published everything: hang up
-    sock.close()
+    for sock in socks:
+        sock.close()
 
 
 # --- the node and its subscriber ------------------------------------------------------------------
@@ -193,11 +204,10 @@ def sensor_main(
 
 @dataclass(slots=True)
 class Seen:
-    """What the subscriber saw: per update its arrival (wall), decoded count, confirmed tracks."""
+    """What the subscriber saw: per update its arrival (wall), decoded counts, confirmed tracks."""
 
     t_wall: list[float] = field(default_factory=list)
-    decoded: list[int] = field(default_factory=list)
-    rejected: list[int] = field(default_factory=list)
+    decoded: list[dict[str, int]] = field(default_factory=list)  # per feed (sensor id)
     tracks: list[int] = field(default_factory=list)
 
 
@@ -205,11 +215,50 @@ async def consume(sub: Subscription, seen: Seen) -> None:
     """Read the picture as an in-process subscriber would; note when each update came."""
     while (update := await sub.next()) is not None:
         now = time.time()
-        sap = [f for f in update.feeds if f.fmt == "sapient"]
         seen.t_wall.append(now)
-        seen.decoded.append(sum(f.decoded for f in sap))
-        seen.rejected.append(sum(f.rejected for f in sap))
+        seen.decoded.append({f.sensor_id: f.decoded for f in update.feeds if f.fmt == "sapient"})
         seen.tracks.append(len(update.tracks))
+
+
+class Probe:
+    """Diagnostics only, outside the latency measure: tick durations and full GC pauses.
+
+    The node's ``core.tick`` is timed by a wrapper on the instance (a perf_counter pair a tick)
+    and ``gc.callbacks`` times every generation-2 collection in this process.
+    """
+
+    def __init__(self, node: LiveNode) -> None:
+        self.ticks: list[tuple[float, float]] = []  # (wall at the end, seconds it took)
+        self.gc2: list[tuple[float, float]] = []  # likewise for full collections
+        self._gc_t0 = 0.0
+        tick = node.core.tick
+
+        def timed_tick(t_s: float, *, final: bool = False) -> bool:
+            t0 = time.perf_counter()
+            try:
+                return tick(t_s, final=final)
+            finally:
+                self.ticks.append((time.time(), time.perf_counter() - t0))
+
+        node.core.tick = timed_tick  # type: ignore[method-assign]
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._gc_t0 = time.perf_counter()
+        else:
+            self.gc2.append((time.time(), time.perf_counter() - self._gc_t0))
+
+    def close(self) -> None:
+        """Stop listening to the collector."""
+        gc.callbacks.remove(self._on_gc)
+
+    @staticmethod
+    def within(rows: list[tuple[float, float]], t0: float, t1: float) -> F64:
+        """Durations (ms) of the rows that ended in [t0, t1]."""
+        return np.array([d * 1e3 for t, d in rows if t0 <= t <= t1])
 
 
 @dataclass(slots=True)
@@ -225,6 +274,8 @@ class Result:
     updates: int
     confirmed: int
     overruns: int
+    tick_ms: F64
+    gc2_ms: F64
     lost: int
     rejected: int
     errors: int
@@ -235,6 +286,7 @@ async def run_rate(rate: float, args: argparse.Namespace) -> Result:
     """One node, one sensor process, one rate."""
     site = default_site().model_copy(update={"sapient": SapientSection(listen="127.0.0.1:0")})
     node = LiveNode(site, clock=WallClock())
+    probe = Probe(node)
     sub = node.core.subscribe("bench", maxsize=4096)
     seen = Seen()
     consumer = asyncio.create_task(consume(sub, seen))
@@ -246,7 +298,10 @@ async def run_rate(rate: float, args: argparse.Namespace) -> Result:
     here, there = ctx.Pipe()
     sensor = ctx.Process(
         target=sensor_main,
-        args=(host, int(port), rate, args.nodes, args.warmup, args.seconds, args.seed, there),
+        args=(
+            host, int(port), rate, args.nodes, args.shared, args.warmup, args.seconds, args.seed,
+            there,
+        ),  # fmt: skip
         daemon=True,
     )
     sensor.start()
@@ -257,8 +312,15 @@ async def run_rate(rate: float, args: argparse.Namespace) -> Result:
     await asyncio.sleep(max(0.0, t_end - time.time()))
     cpu1, wall1, n1 = time.process_time(), time.time(), len(seen.t_wall)
     log: SendLog = await loop.run_in_executor(None, here.recv)
+    # Each radar's feed (its connection), while the connections are still open.
+    feeds = [node.core.node_feed[node_id] for node_id in log.node_ids]
+
+    def behind() -> bool:
+        last = seen.decoded[-1] if seen.decoded else {}
+        return any(last.get(f, 0) < n for f, n in zip(feeds, log.frames_sent, strict=True))
+
     deadline = time.time() + 3.0  # let the last reports through the node
-    while (not seen.decoded or seen.decoded[-1] < log.frames_total) and time.time() < deadline:
+    while behind() and time.time() < deadline:
         await asyncio.sleep(0.02)
     here.send("done")
     await loop.run_in_executor(None, sensor.join, 5.0)
@@ -266,13 +328,21 @@ async def run_rate(rate: float, args: argparse.Namespace) -> Result:
     await runner
     sub.close()
     await consumer
+    probe.close()
 
-    measured = log.t_send >= log.t_measure
     t_wall = np.array(seen.t_wall)
-    decoded = np.array(seen.decoded, dtype=np.int64)
-    idx = np.searchsorted(decoded, log.frame_no[measured], side="left")
-    published = idx < t_wall.size
-    latency_ms = (t_wall[idx[published]] - log.t_send[measured][published]) * 1e3
+    t_pub = np.full(log.t_send.size, np.nan)
+    for j, feed in enumerate(feeds):
+        # The feed's decoded count in each update (never decreasing: a closed feed leaves the
+        # picture, so its later updates say 0).
+        count = np.maximum.accumulate(np.array([d.get(feed, 0) for d in seen.decoded], np.int64))
+        mine = np.flatnonzero(log.radar == j)
+        idx = np.searchsorted(count, log.frame_no[mine], side="left")
+        ok = idx < t_wall.size
+        t_pub[mine[ok]] = t_wall[idx[ok]]
+    measured = log.t_send >= log.t_measure
+    published = measured & np.isfinite(t_pub)
+    latency_ms = (t_pub[published] - log.t_send[published]) * 1e3
     window = (t_wall >= wall0) & (t_wall <= wall1)
     stats = node.stats()["feeds"].get("sapient", {})
     return Result(
@@ -280,11 +350,13 @@ async def run_rate(rate: float, args: argparse.Namespace) -> Result:
         sent=int(measured.sum()),
         accepted=int(stats.get("accepted", 0)),
         latency_ms=latency_ms,
-        unpublished=int((~published).sum()),
+        unpublished=int((measured & ~published).sum()),
         cpu_pct=100.0 * (cpu1 - cpu0) / (wall1 - wall0),
         updates=n1 - n0,
         confirmed=max((n for n, w in zip(seen.tracks, window, strict=True) if w), default=0),
         overruns=node.overruns,
+        tick_ms=probe.within(probe.ticks, wall0, wall1),
+        gc2_ms=probe.within(probe.gc2, wall0, wall1),
         lost=sub.lost,
         rejected=int(stats.get("rejected", 0)),
         errors=log.errors_received,
@@ -297,13 +369,13 @@ def main() -> None:
     ap.add_argument("--rates", type=float, nargs="+", default=[10.0, 100.0, 1000.0])
     ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per rate")
     ap.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first")
-    ap.add_argument("--nodes", type=int, default=10, help="radars on the connection (1 Hz each)")
+    ap.add_argument("--nodes", type=int, default=10, help="radars (1 Hz each, a connection each)")
     ap.add_argument("--target-ms", type=float, default=150.0, help="p99 target")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, {mp.cpu_count()} cores, Python "
-        f"{platform.python_version()}; {args.nodes} radars at 1 Hz on one connection, "
+        f"{platform.python_version()}; {args.nodes} radars at 1 Hz, one connection each, "
         f"{args.warmup:g} s warm-up + {args.seconds:g} s measured per rate"
     )
     head = (

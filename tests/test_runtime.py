@@ -705,3 +705,70 @@ def test_live_node_tasks_an_effector_only_after_an_operator_approves(tmp_path):
     )
     assert "sapient.task.sent" in kinds
     assert verify_audit_chain(tmp_path / "e.sqlite")[0]
+
+
+def test_a_node_that_stops_reading_is_cut_off_and_never_freezes_the_loop(tmp_path):
+    """The freeze attack: a client registers as a camera, stops reading and provokes a reply to
+    every message it sends. Its replies wait in its own bounded queue; the loop goes on ticking
+    and fusing a good radar; after the write timeout the client is cut off."""
+    from luchtwacht.sim.bearing_sensor import BearingSensorConfig, BearingSensorSim
+
+    site = default_site().model_copy(
+        update={
+            "sapient": SapientSection(
+                listen="127.0.0.1:0",
+                max_bytes_per_s=1e9,
+                max_queued_bytes=16_384,
+                write_timeout_s=0.5,
+            ),
+            "stats_json": tmp_path / "s.json",
+        }
+    )
+    clock = ManualClock(time.time())
+    node = LiveNode(site, clock=clock)
+    sc = default_scenario()
+    cam = BearingSensorSim(
+        BearingSensorConfig.camera("7c1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b77", 51.65, 5.70, 70.0),
+        sc.origin,
+        clock.now(),
+        5,
+    )
+
+    async def scenario() -> dict[str, object]:
+        runner, host, port = await started(node, "sapient")
+        # The attacker: a tiny receive buffer, never reads, asks for a RegistrationAck 5000 times.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, port))
+        _, attacker = await asyncio.open_connection(sock=sock)
+        registration = frame(cam.registration(0.0))
+        attacker.write(registration * 5_000)
+        # A good radar on its own connection, and the loop's ticks, carry on meanwhile.
+        epoch = clock.now() - 4.0
+        _, scans = radar_stream(epoch, range(4))
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(scans[0])
+        await writer.drain()
+        await read_frames(reader, 1)
+        ticks = node.core.tick_count
+        for chunk in scans[1:]:
+            n = accepted(node)
+            writer.write(chunk)
+            await writer.drain()
+            await until(lambda: accepted(node) > n)  # noqa: B023
+            await advance(node, clock, 0.5)
+        assert node.core.tick_count >= ticks + 15
+        closed = lambda: node.listeners["sapient"].closed_by_reason["peer not reading"]  # noqa: E731
+        await until(lambda: closed() == 1)
+        await advance(node, clock, 1.0)
+        out = node.stats()
+        node.stop_event.set()
+        await runner
+        writer.close()
+        attacker.transport.abort()
+        return out
+
+    stats = asyncio.run(scenario())
+    assert stats["internal_errors"] == {}
+    assert node.core.replies_dropped > 0  # counted, not queued without bound
+    assert stats["confirmed_tracks"] >= 1  # the good radar was fused throughout

@@ -38,6 +38,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -71,6 +72,7 @@ READ_CHUNK = 65_536
 FRAMING_REASON = "frame.length: exceeds maximum"
 MAX_QUEUED_BYTES = 1 << 20  # what may wait to be written to one connection
 WRITE_TIMEOUT_S = 5.0  # a peer that reads nothing for this long is cut off
+SEND_BUFFER_BYTES = 64 * 1024  # the kernel's send buffer per SAPIENT connection
 
 
 @dataclass(slots=True)
@@ -107,6 +109,11 @@ class TcpNodeLink:
         self.closed_reason = ""
         self._queue: deque[bytes] = deque()
         self._ready = asyncio.Event()
+        self._full_since: float | None = None  # when the queue was first found full (wall)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # the kernel's share bounded too: a silent peer shows in seconds
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
     @property
     def closed(self) -> bool:
@@ -119,7 +126,14 @@ class TcpNodeLink:
             raise LinkError("connection closed")
         if self.queued_bytes + len(data) > self.max_queued_bytes:
             self.refused += 1
+            now = time.monotonic()
+            if self._full_since is None:
+                self._full_since = now
+            elif now - self._full_since > self.write_timeout_s:
+                self.close("peer not reading")  # full for a whole write timeout
             raise LinkError("peer is not reading: send queue full")
+        if not self._queue:
+            self._full_since = None
         self._queue.append(data)
         self.queued_bytes += len(data)
         self._ready.set()
@@ -267,7 +281,7 @@ class LiveNode:
             magnetic_declination_deg=self.config.site.magnetic_declination_deg,
         )
         self.core.add_feed(sid, f"SAPIENT {peer_text}", "sapient", pipe, 10.0)
-        link = TcpNodeLink(writer)
+        link = TcpNodeLink(writer, cfg.max_queued_bytes, cfg.write_timeout_s)
         self.core.attach(sid, link)
         pump = asyncio.create_task(link.pump())
         stats.connections_total += 1
@@ -308,11 +322,15 @@ class LiveNode:
                 if excess_s > 0:
                     stats.throttled_s += excess_s
                     await asyncio.sleep(excess_s)
-            if link.closed_reason:
-                reason = link.closed_reason
+                else:
+                    # Buffered data returns without suspending: yield, so a flood on one
+                    # connection never starves the loop's ticks, the writers or other sensors.
+                    await asyncio.sleep(0)
         except (ConnectionError, asyncio.IncompleteReadError):
             reason = "connection error"
         finally:
+            if link.closed_reason:  # the link gave up on the peer (it stopped reading)
+                reason = link.closed_reason
             stats.connections_open -= 1
             stats.closed_by_reason[reason] += 1
             link.close(reason)

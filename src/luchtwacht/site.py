@@ -90,6 +90,10 @@ class SapientSection(_Strict):
     stall_timeout_s: float = Field(default=10.0, gt=0)  # half a frame for this long: cut off
     max_bytes_per_s: float = Field(default=2_000_000.0, gt=0)  # above this a sender is throttled
     max_rejects_in_a_row: int = Field(default=200, ge=1)  # a sender of only garbage is cut off
+    # What the node sends a connection waits in a queue of this many bytes at most; a peer that
+    # does not read for write_timeout_s is cut off (it must never hold up the node).
+    max_queued_bytes: int = Field(default=1 << 20, ge=4096)
+    write_timeout_s: float = Field(default=5.0, gt=0)
 
 
 class RemoteIdSection(_Strict):
