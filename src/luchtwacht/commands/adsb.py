@@ -13,11 +13,12 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, BinaryIO, Literal
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Literal
 
 import typer
 
-from luchtwacht.ingest.modes import NM_M, Format, ModeSReport, ModeSStream
+if TYPE_CHECKING:  # pyModeS loads when a decode runs, not with every ``luchtwacht`` command
+    from luchtwacht.ingest.modes import Format, ModeSReport, ModeSStream
 
 CHUNK_BYTES = 1 << 16
 
@@ -99,6 +100,8 @@ def decode(
     if str(file) != "-" and not file.is_file():
         raise typer.BadParameter(f"no such file: {file}", param_hint="FILE")
     receiver = (lat, lon) if lat is not None and lon is not None else None
+    from luchtwacht.ingest.modes import NM_M, ModeSStream
+
     stream = ModeSStream(
         _STREAM_FORMAT[fmt],
         receiver,

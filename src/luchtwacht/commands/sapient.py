@@ -14,18 +14,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from google.protobuf import json_format
 
-from luchtwacht.ingest.sapient import (
-    SapientError,
-    SapientMessage,
-    parse_message,
-    split_frames,
-    validate,
-)
+if TYPE_CHECKING:  # the protobuf bindings load when a check runs, not with every command
+    from luchtwacht.ingest.sapient import SapientError
 
 app = typer.Typer(
     add_completion=False,
@@ -50,6 +44,10 @@ def _one_line(text: str) -> str:
 
 def check_json(text: str) -> str:
     """Validate one protobuf-JSON SapientMessage; return its kind or raise :class:`SapientError`."""
+    from google.protobuf import json_format
+
+    from luchtwacht.ingest.sapient import SapientError, SapientMessage, validate
+
     msg = SapientMessage()
     try:
         json_format.Parse(text, msg)
@@ -60,6 +58,8 @@ def check_json(text: str) -> str:
 
 def check_binary(body: bytes) -> str:
     """Validate one serialized SapientMessage; return its kind or raise :class:`SapientError`."""
+    from luchtwacht.ingest.sapient import parse_message, validate
+
     return validate(parse_message(body))
 
 
@@ -70,6 +70,8 @@ def binary_messages(data: bytes) -> list[bytes]:
     or when length-prefixed frames cover it exactly; a bare ``SapientMessage`` starts with a field
     tag whose bytes read as an absurd length, so the two do not mix up.
     """
+    from luchtwacht.transport.sapient_tcp import split_frames
+
     if len(data) >= 4 and _LEN.unpack_from(data, 0)[0] == len(data) - 4:
         return [data[4:]]
     frames = split_frames(data)
@@ -78,6 +80,8 @@ def binary_messages(data: bytes) -> list[bytes]:
 
 def _results(path: Path, binary: bool) -> Iterator[tuple[str, str | SapientError]]:
     """(label, kind or error) for every message in ``path``."""
+    from luchtwacht.ingest.sapient import SapientError
+
     label = str(path)
     try:
         raw = path.read_bytes()
@@ -116,6 +120,8 @@ def validate_command(
     ] = False,
 ) -> None:
     """Check each message against the BSI Flex 335 v2.0 rules; exit 1 if any is invalid."""
+    from luchtwacht.ingest.sapient import SapientError
+
     invalid = 0
     for label, result in (r for path in files for r in _results(path, binary)):
         if isinstance(result, SapientError):
