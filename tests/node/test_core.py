@@ -144,3 +144,17 @@ def test_schedule_periods_are_checked():
     with pytest.raises(ValueError, match="positive"):
         Schedule(tick_s=0.0)
     assert Schedule(picture_period_s=0.3, slow_period_s=1.0).slow_ticks == 9
+
+
+def test_the_live_node_and_replay_do_not_load_the_simulator_or_the_evaluation():
+    """The live configuration and the node core stand on their own (a field node ships no sim)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, luchtwacht.runtime, luchtwacht.store.replay, luchtwacht.site;"
+        "print(sorted(m for m in sys.modules if m.startswith(('luchtwacht.sim', 'luchtwacht.eval'))"
+        " or m == 'luchtwacht.pipeline'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
