@@ -94,3 +94,24 @@ def test_replay_of_a_countermeasure_scenario_reproduces_its_decisions(tmp_path, 
     assert [(e.t_s, e.kind, e.track_id) for e in again.counter.events] == [
         (e.t_s, e.kind, e.track_id) for e in demo.counter.events
     ]
+
+
+def test_a_recording_with_a_damaged_node_configuration_is_refused_in_one_line(tmp_path):
+    import sqlite3 as sq
+
+    from luchtwacht.store.replay import ReplayError
+
+    path = tmp_path / "run.sqlite"
+    recorder = Recorder(path)
+    demo = Pipeline(load_scenario_file(SCENARIOS / "jammed-intruder.yaml"), recorder=recorder)
+    demo.run(2.0)
+    demo.finish()
+    recorder.close()
+    for damage in ('{"effectors": [{"name": "x"}]}', '{"schedule": {"tick_s": -1}}', "not json"):
+        db = sq.connect(path)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'node'", (damage,))
+        db.commit()
+        db.close()
+        with pytest.raises(ReplayError, match="recorded node configuration is unreadable") as err:
+            replay(path)
+        assert "\n" not in str(err.value)

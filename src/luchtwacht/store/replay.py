@@ -203,18 +203,26 @@ def replay(
     :class:`ReplayLink` of each SAPIENT feed, holding what the replay would have sent.
     """
     rec = read_recording(path)
-    node_meta: dict[str, Any] = json.loads(rec.meta.get("node", "{}"))
-    commands = recorded_commands(path)
+    try:
+        node_meta: dict[str, Any] = json.loads(rec.meta.get("node", "{}"))
+        schedule = Schedule(**node_meta["schedule"]) if "schedule" in node_meta else None
+        effectors = [_effector(e) for e in node_meta.get("effectors", [])]
+        no_fire = [_zone(z) for z in node_meta.get("no_fire", [])]
+        commands = recorded_commands(path)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ReplayError(
+            f"{path}: the recorded node configuration is unreadable ({exc})"
+        ) from None
     authority, tokens = _replay_authority(commands, rec.start_s)
     core = NodeCore(
         rec.name,
         rec.origin,
         rec.zones,
         rec.start_s,
-        schedule=Schedule(**node_meta["schedule"]) if "schedule" in node_meta else None,
+        schedule=schedule,
         fusion_node_id=str(node_meta.get("fusion_node_id", DEFAULT_FUSION_NODE_ID)),
-        effectors=[_effector(e) for e in node_meta.get("effectors", [])],
-        no_fire=[_zone(z) for z in node_meta.get("no_fire", [])],
+        effectors=effectors,
+        no_fire=no_fire,
         authority=authority,
     )
     settings: dict[str, Any] = json.loads(rec.meta.get("pipe_settings", "{}"))
