@@ -56,3 +56,17 @@ def test_a_sensor_clock_running_behind_still_makes_tracks():
         core.process(1000.0 + k)
         core.cycle()
     assert len(core.views) == 1
+
+
+def test_track_view_fields_keep_the_order_the_picture_cycle_builds_them_in():
+    """``FusionCore.cycle`` builds TrackViews positionally (it is the hot loop): pin the order."""
+    import dataclasses
+
+    from luchtwacht.model.track import TrackView
+
+    assert [f.name for f in dataclasses.fields(TrackView)] == [
+        "track_id", "t_s", "lat_deg", "lon_deg", "alt_m", "east_m", "north_m", "up_m",
+        "speed_ms", "heading_deg", "climb_ms", "object_class", "class_prob", "cooperative",
+        "uas_id", "threat", "zones_inside", "time_to_breach_s", "pos_std_m", "icao", "sensors",
+        "rf_protocol", "rf_serial", "rf_band_mhz", "own_asset",
+    ]  # fmt: skip

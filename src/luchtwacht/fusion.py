@@ -46,6 +46,7 @@ OWN_SPEED_MS = 40.0  # how fast an interceptor may have flown on since its repor
 LATE_TOLERANCE_S = 5.0  # a batch older than this (against the processing time) is not applied
 FUTURE_TOLERANCE_S = 2.0  # nor one stamped further ahead: a sensor clock gone wrong
 _CLASS_LABELS = {int(c): c.label for c in ObjectClass}
+_LEVELS = tuple(ThreatLevel(k) for k in range(max(ThreatLevel) + 1))
 EVENTS_KEPT = 10_000  # alert events held in memory (all of them go to the store)
 RECORDS_KEPT = 10_000  # track life records held for the summary, the most recent ones
 
@@ -265,6 +266,7 @@ class FusionCore:
         tid_l = tt.track_id[conf].tolist()
         seen_l = tt.seen_by[conf].tolist()
         names = threat.zone_names
+        any_inside: list[bool] = np.asarray(threat.inside.any(axis=1), dtype=bool).tolist()
         inside_l = threat.inside.tolist()
         ttb_l = threat.ttb_s.tolist()
         labels = [
@@ -278,36 +280,42 @@ class FusionCore:
             ident = tt.ident[row]
             kind = identity_kind(ident)
             ttb_j = {name: v for name, v in zip(names, ttb_l[j], strict=True) if v == v}
+            lla, enu = geo_l[j], pos_l[j]
+            # Positional, in TrackView's field order (tests/test_fusion.py pins that order):
+            # keyword construction of a frozen dataclass costs twice as much, at 10 Hz per track.
             view = TrackView(
-                track_id=tid,
-                t_s=t_utc,
-                lat_deg=geo_l[j][0],
-                lon_deg=geo_l[j][1],
-                alt_m=geo_l[j][2],
-                east_m=pos_l[j][0],
-                north_m=pos_l[j][1],
-                up_m=pos_l[j][2],
-                speed_ms=speed_l[j],
-                heading_deg=heading_l[j],
-                climb_ms=vel_l[j][2],
-                object_class=labels[j],
-                class_prob=prob_l[j],
-                cooperative=bool(coop_l[j]) or own[j] is not None,
-                uas_id=ident if kind == "remoteid" else None,
-                icao=str(ident).split(":", 1)[1] if kind == "adsb" else None,
-                threat=ThreatLevel(level_l[j]),
-                zones_inside=tuple(n for n, f in zip(names, inside_l[j], strict=True) if f),
-                time_to_breach_s=min(ttb_j.values()) if ttb_j else None,
-                pos_std_m=std_l[j],
-                sensors=self.tracker.sensor_names(int(seen_l[j])),
-                rf_protocol=emitter.protocol if emitter is not None else None,
-                rf_serial=emitter.serial if emitter is not None else None,
-                rf_band_mhz=emitter.band_mhz if emitter is not None else None,
-                own_asset=own[j],
+                tid,  # track_id
+                t_utc,  # t_s
+                lla[0],  # lat_deg
+                lla[1],  # lon_deg
+                lla[2],  # alt_m
+                enu[0],  # east_m
+                enu[1],  # north_m
+                enu[2],  # up_m
+                speed_l[j],  # speed_ms
+                heading_l[j],  # heading_deg
+                vel_l[j][2],  # climb_ms
+                labels[j],  # object_class
+                prob_l[j],  # class_prob
+                bool(coop_l[j]) or own[j] is not None,  # cooperative
+                ident if kind == "remoteid" else None,  # uas_id
+                _LEVELS[level_l[j]],  # threat
+                tuple(n for n, f in zip(names, inside_l[j], strict=True) if f)
+                if any_inside[j]
+                else (),  # zones_inside
+                min(ttb_j.values()) if ttb_j else None,  # time_to_breach_s
+                std_l[j],  # pos_std_m
+                str(ident).split(":", 1)[1] if kind == "adsb" else None,  # icao
+                self.tracker.sensor_names(int(seen_l[j])),  # sensors
+                emitter.protocol if emitter is not None else None,  # rf_protocol
+                emitter.serial if emitter is not None else None,  # rf_serial
+                emitter.band_mhz if emitter is not None else None,  # rf_band_mhz
+                own[j],  # own_asset
             )
             views.append(view)
             ttb_by_zone[tid] = ttb_j
-            self._remember(view)
+            if record_tracks:  # the summary's track life, kept at the store's (slow) rate
+                self._remember(view)
         views.sort(key=lambda v: (-v.threat, v.track_id))
         self.views = views
         events = self.alerts.update(
