@@ -6,6 +6,7 @@ for the bytes to cross the sockets, never for the wall to catch up. Only the tes
 """
 
 import asyncio
+import contextlib
 import json
 import socket
 import sqlite3
@@ -772,3 +773,84 @@ def test_a_node_that_stops_reading_is_cut_off_and_never_freezes_the_loop(tmp_pat
     assert stats["internal_errors"] == {}
     assert node.core.replies_dropped > 0  # counted, not queued without bound
     assert int(str(stats["confirmed_tracks"])) >= 1  # the good radar was fused throughout
+
+
+def test_a_client_naming_a_connected_effector_does_not_take_its_task_channel(tmp_path):
+    """The effector hijack: a second connection sends the jammer's Registration and status under
+    its node id. While the real jammer's connection is open, tasks after an approval still go
+    to the real jammer only, and the attempt is counted."""
+    from luchtwacht.counter.catalogue import ENGAGE_MODE
+    from luchtwacht.sim.effectors import EffectorSim
+
+    sc = default_scenario()
+    clock = ManualClock(time.time())
+    node = LiveNode(jammer_site(tmp_path), clock=clock)
+    counter = node.core.counter
+    assert counter is not None
+    epoch = clock.now()
+    radar = RadarSim(sc.radars[0], sc.origin, epoch, 1)
+    jammer = EffectorSim(counter.effectors[0], sc.origin, epoch, 3)
+    impostor = EffectorSim(counter.effectors[0], sc.origin, epoch, 4)  # the same node id
+    got: list[SapientMessage] = []
+
+    async def jammer_listens(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readexactly(4)
+            body = await reader.readexactly(struct.unpack("<I", head)[0])
+            got.append(parse_message(body))
+            for reply in jammer.handle(clock.now() - epoch, head + body):
+                writer.write(reply)
+            await writer.drain()
+
+    async def scenario() -> list[SapientMessage]:
+        runner, host, port = await started(node, "sapient")
+        _, rw = await asyncio.open_connection(host, port)
+        jr, jw = await asyncio.open_connection(host, port)
+        listener = asyncio.create_task(jammer_listens(jr, jw))
+        ir, iw = await asyncio.open_connection(host, port)
+        approval = None
+        for k in range(16):
+            await advance(node, clock, epoch + k - clock.now())
+            n = accepted(node)
+            parts = [
+                (rw, b"".join(radar.scan(float(k), [drone()]))),
+                (jw, b"".join(jammer.scan(float(k), []))),
+            ]
+            if k >= 1:  # the impostor starts once the real jammer is connected
+                parts.append((iw, b"".join(impostor.scan(float(k), []))))
+            for w, data in parts:
+                w.write(data)
+                await w.drain()
+            sent = sum(1 for _, d in parts for _ in iter_frames(d))
+            await until(lambda: accepted(node) >= n + sent)  # noqa: B023
+            pending = counter.pending()
+            if pending and approval is None:
+                token = node.authority.authenticate("cdr", "pw", clock.now()).token
+                approval = node.core.submit(
+                    Command(CommandKind.APPROVE, token, pending[0].rec_id, effector="jammer")
+                )
+            if approval is not None and jammer.mode == ENGAGE_MODE:
+                break
+        assert approval is not None and approval.ok
+        await advance(node, clock, 1.0)
+        # Whatever reached the impostor's socket: registration acks only, never a task.
+        stolen: list[SapientMessage] = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                head = await asyncio.wait_for(ir.readexactly(4), 0.2)
+                body = await asyncio.wait_for(ir.readexactly(struct.unpack("<I", head)[0]), 1)
+                stolen.append(parse_message(body))
+        node.stop_event.set()
+        await runner
+        listener.cancel()
+        for w in (rw, jw, iw):
+            w.close()
+        return stolen
+
+    stolen = asyncio.run(scenario())
+    assert not [m for m in stolen if m.HasField("task")]
+    assert {m.task.command.WhichOneof("command") for m in got if m.HasField("task")} >= {
+        "look_at",
+        "mode_change",
+    }
+    assert jammer.mode == ENGAGE_MODE and node.core.bind_refused >= 1

@@ -573,6 +573,7 @@ class LiveNode:
             "late_batches": self.core.late_batches,
             "future_batches": self.core.future_batches,
             "tasks_failed": self.core.tasks_failed,
+            "bind_refused": self.core.bind_refused,
             "overruns": self.overruns,
             **({"store": self.recorder.stats()} if self.recorder is not None else {}),
             "subscribers": {

@@ -142,6 +142,7 @@ class NodeCore(FusionCore):
         self.internal_errors: Counter[str] = Counter()
         self.tasks_failed = 0
         self.replies_dropped = 0
+        self.bind_refused = 0  # messages naming a node that is reachable on another connection
         self.tick_count = 0
         self.picture_seq = 0
         self.slow_cycles = 0
@@ -168,9 +169,16 @@ class NodeCore(FusionCore):
             return
         bound = self._bound.setdefault(sensor_id, set())
         for node_id in pipe.node_ids_here - bound:
-            if pipe.nodes[node_id].registered:
-                bound.add(node_id)
-                self.node_feed[node_id] = sensor_id
+            if not pipe.nodes[node_id].registered:
+                continue
+            holder = self.node_feed.get(node_id)
+            if holder is not None and holder != sensor_id and holder in self.links:
+                # The node is reachable on another open connection: a message naming it here
+                # does not re-point its tasks (whoever sends its id must not take its channel).
+                self.bind_refused += 1
+                continue
+            bound.add(node_id)
+            self.node_feed[node_id] = sensor_id
         replies = pipe.take_replies()
         if not replies:
             return
@@ -533,6 +541,7 @@ class NodeCore(FusionCore):
             "internal_errors": sum(self.internal_errors.values()),
             "tasks_failed": self.tasks_failed,
             "replies_dropped": self.replies_dropped,
+            "bind_refused": self.bind_refused,
             **{f"lost:{s.name}": int(getattr(s, "lost", 0)) for s in self.subscribers},
         }
         return PictureUpdate(
