@@ -158,3 +158,26 @@ def test_the_live_node_and_replay_do_not_load_the_simulator_or_the_evaluation():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_subscription_is_read_on_the_event_loop_and_from_a_thread():
+    import asyncio
+    import threading
+
+    p = Pipeline(default_scenario())
+    sub = p.subscribe("async", maxsize=8)
+    p.run(0.2)
+
+    async def read() -> list[int]:
+        got = [u.seq for u in (await sub.next(), await sub.next()) if u is not None]
+        waiter = asyncio.create_task(sub.next())
+        await asyncio.sleep(0)
+        threading.Thread(target=sub.close).start()  # closing from elsewhere wakes the reader
+        assert await asyncio.wait_for(waiter, 2) is None
+        return got
+
+    assert asyncio.run(read()) == [1, 2]
+    threaded = p.subscribe("thread", maxsize=8)
+    threading.Timer(0.05, lambda: p.run(0.1)).start()
+    update = threaded.get(timeout_s=5)
+    assert update is not None and update.seq == 3
