@@ -235,13 +235,13 @@ class NodeCore(FusionCore):
             return False
         slow = final or k % self.schedule.slow_ticks == 0
         self._guarded("cycle", self.picture_cycle, slow)
-        self._apply_commands(t_s)
+        self._guarded("commands", self._apply_commands, t_s)
         if slow:
             self.slow_cycles += 1
             self._guarded("cue", self._cue, t_s)
             self._guarded("counter", self._counter, t_s)
-        self._send_counter_tasks(t_s)
-        self._publish(t_s)
+        self._guarded("tasks", self._send_counter_tasks, t_s)
+        self._guarded("publish", self._publish, t_s)
         if slow and self.recorder is not None:
             self.recorder.commit()
         return slow
