@@ -329,11 +329,8 @@ class FusionCore:
                 self.recorder.alert_event(ev.t_s, ev.kind, ev.alert)
             if commit:
                 self.recorder.commit()
-        if len(self.records) > RECORDS_KEPT:
-            for tid in sorted(self.records, key=lambda k: self.records[k].last_t_s)[
-                : len(self.records) - RECORDS_KEPT
-            ]:
-                del self.records[tid]
+        while len(self.records) > RECORDS_KEPT:  # least recently seen first (see _remember)
+            del self.records[next(iter(self.records))]
         return events
 
     def _own_assets(self, t_s: float, pos: F64, pos_std: F64) -> list[str | None]:
@@ -370,9 +367,11 @@ class FusionCore:
         return out
 
     def _remember(self, v: TrackView) -> None:
-        rec = self.records.get(v.track_id)
+        # Re-inserted on every update, so the dict runs from least to most recently seen.
+        rec = self.records.pop(v.track_id, None)
         if rec is None:
-            rec = self.records[v.track_id] = TrackRecord(v.track_id, v.t_s, v.t_s)
+            rec = TrackRecord(v.track_id, v.t_s, v.t_s)
+        self.records[v.track_id] = rec
         rec.last_t_s = v.t_s
         rec.object_class, rec.class_prob = v.object_class, v.class_prob
         rec.class_seen[v.object_class] += 1

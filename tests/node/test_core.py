@@ -59,6 +59,9 @@ def test_a_slow_subscriber_loses_old_updates_counted_and_others_get_every_one():
     assert [u.seq for u in kept] == [18, 19, 20]  # the newest picture, never a stale one
     assert len(awake.take()) == 20 and awake.lost == 0
     assert p.picture(p.now_s).counters["lost:asleep"] == 17
+    p.unsubscribe(asleep)  # a consumer that leaves is offered nothing more
+    p.run(0.5)
+    assert asleep.offered == 20 and len(awake.take()) == 5
 
 
 def test_a_subscriber_that_raises_is_dropped_and_the_node_goes_on():

@@ -148,11 +148,6 @@ class Subscription:
             self._queue.clear()
             return out
 
-    def latest(self) -> PictureUpdate | None:
-        """The newest queued update (the rest are discarded, not counted as lost)."""
-        items = self.take()
-        return items[-1] if items else None
-
     def get(self, timeout_s: float | None = None) -> PictureUpdate | None:
         """The oldest queued update, waiting up to ``timeout_s`` (a consumer thread's read)."""
         with self._lock:
