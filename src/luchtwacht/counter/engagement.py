@@ -67,6 +67,7 @@ from luchtwacht.model.engagement import (
     RecommendationState,
     Watch,
 )
+from luchtwacht.model.picture import EffectorSnapshot
 from luchtwacht.model.track import TrackView
 from luchtwacht.threat.cueing import look_at
 from luchtwacht.threat.zones import ZoneGeometry
@@ -676,16 +677,17 @@ class CounterUas:
         def t(v: float | None) -> float | None:
             return None if v is None else round(v - rel_s, 1)
 
+        effectors = [EffectorSnapshot.of(e, self.states.get(e.name)) for e in self.effectors]
         return {
             "effectors": {
-                e.name: {
-                    "kind": e.kind,
-                    "node_id": e.node_id,
-                    "online": self.states[e.name].online if e.name in self.states else False,
-                    "shots_left": self.states[e.name].shots_left if e.name in self.states else None,
-                    "busy_with": self.states[e.name].busy_with if e.name in self.states else None,
+                snap.name: {
+                    "kind": snap.kind,
+                    "node_id": snap.node_id,
+                    "online": snap.online,
+                    "shots_left": snap.shots_left,
+                    "busy_with": snap.busy_with,
                 }
-                for e in self.effectors
+                for snap in effectors
             },
             "recommendations": [
                 {

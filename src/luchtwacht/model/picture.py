@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from luchtwacht.model.engagement import EngagementState, Option, RecommendationState
+from luchtwacht.model.engagement import (
+    EffectorSpec,
+    EffectorState,
+    EngagementState,
+    Option,
+    RecommendationState,
+)
 from luchtwacht.model.track import Alert, AlertState, ThreatLevel, TrackView
 
 
@@ -105,6 +111,18 @@ class EffectorSnapshot:
     online: bool
     shots_left: int | None
     busy_with: int | None  # the engagement it is committed to
+
+    @classmethod
+    def of(cls, spec: EffectorSpec, state: EffectorState | None) -> EffectorSnapshot:
+        """An effector and what the counter stage knows of it (nothing yet: offline)."""
+        return cls(
+            spec.name,
+            str(spec.kind),
+            spec.node_id,
+            state.online if state is not None else False,
+            state.shots_left if state is not None else None,
+            state.busy_with if state is not None else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

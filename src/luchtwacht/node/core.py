@@ -511,15 +511,7 @@ class NodeCore(FusionCore):
         if self.counter is not None:
             states = self.counter.states
             effectors = tuple(
-                EffectorSnapshot(
-                    e.name,
-                    str(e.kind),
-                    e.node_id,
-                    states[e.name].online if e.name in states else False,
-                    states[e.name].shots_left if e.name in states else None,
-                    states[e.name].busy_with if e.name in states else None,
-                )
-                for e in self.counter.effectors
+                EffectorSnapshot.of(e, states.get(e.name)) for e in self.counter.effectors
             )
         nodes = tuple(
             NodeSnapshot(
