@@ -312,7 +312,9 @@ class Result:
 
 async def run_rate(rate: float, args: argparse.Namespace) -> Result:
     """One node, one sensor process, one rate."""
-    site = default_site().model_copy(update={"sapient": SapientSection(listen="127.0.0.1:0")})
+    site = default_site().model_copy(
+        update={"sapient": SapientSection(listen="127.0.0.1:0", transport="tcp")}
+    )
     node = LiveNode(site, clock=WallClock())
     probe = Probe(node)
     sub = node.core.subscribe("bench", maxsize=4096)

@@ -2,10 +2,10 @@
 """A SAPIENT effector node (an RF jammer) that a Luchtwacht fusion node may task.
 
 For integrators: it shows, on real sockets, what an effector must do to be tasked (the contract
-is in ``docs/effector-node.md``). It connects over TCP, sends its Registration (node type
-JAMMER; modes Standby and Engage; commands LOOK_AT and MODE_CHANGE), waits for the
-RegistrationAck, reports its location and mode in a StatusReport every few seconds, and answers
-every Task addressed to it with a TaskAck: ``look_at`` aims it, ``mode_change`` Engage/Standby
+is in ``docs/effector-node.md``). It connects (mutual TLS, or TCP in a lab), sends its
+Registration (node type JAMMER; modes Standby and Engage; commands LOOK_AT and MODE_CHANGE),
+waits for the RegistrationAck, reports its location and mode in a StatusReport every few
+seconds, and answers every Task addressed to it with a TaskAck: ``look_at`` aims it, ``mode_change`` Engage/Standby
 starts and stops it. It prints one line per task. It radiates nothing: the effect is the
 simulator's business (``luchtwacht.sim.effectors``).
 
@@ -13,14 +13,17 @@ The node tasks it only after an operator with the commander role approves. Run a
 site file lists this effector (same node id, see ``examples/site-ehvk.yaml``), then this:
 
     .venv/bin/luchtwacht run --config site.yaml
-    .venv/bin/python examples/sapient_effector.py --connect 127.0.0.1:5020
+    .venv/bin/python examples/sapient_effector.py --connect localhost:5020 \
+        --ca pki/ca.crt --cert pki/jammer-ne.crt --key pki/jammer-ne.key
+
+The site file's ``sapient.clients`` must allow that certificate (CN ``jammer-ne``) this node
+id; without ``--ca/--cert/--key`` it connects over plain TCP (a lab node run with --plain-tcp).
 """
 
 from __future__ import annotations
 
 import argparse
 import select
-import socket
 import struct
 import time
 
@@ -30,7 +33,7 @@ from luchtwacht.counter.catalogue import DEFAULTS, EffectorSpec
 from luchtwacht.ingest.sapient import SapientMessage, parse_message, validate
 from luchtwacht.sim.effectors import EffectorSim
 from luchtwacht.sim.scenario import default_scenario, polar
-from luchtwacht.transport.sapient_tcp import recv_frame
+from luchtwacht.transport.sapient_tcp import connect, recv_frame
 
 NODE_ID = "2f6b1c8e-0d3a-4e5f-9a7b-6c5d4e3f2a1b"
 
@@ -53,10 +56,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--connect", default="127.0.0.1:5020", help="fusion node HOST:PORT")
+    ap.add_argument("--ca", help="site CA certificate (mutual TLS; docs/pki.md)")
+    ap.add_argument("--cert", help="this node's certificate (luchtwacht pki issue)")
+    ap.add_argument("--key", help="this node's private key")
     ap.add_argument("--node-id", default=NODE_ID, help="this effector's SAPIENT node id")
     ap.add_argument("--seconds", type=float, default=60.0, help="how long to serve")
     args = ap.parse_args()
-    host, _, port = args.connect.rpartition(":")
     scenario = default_scenario()
     start = time.time()
     spec = EffectorSpec(
@@ -64,7 +69,7 @@ def main() -> int:
         **DEFAULTS["rf_jammer"],  # type: ignore[arg-type]
     )  # fmt: skip
     jammer = EffectorSim(spec, scenario.origin, start, seed=1)
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    with connect(args.connect, ca=args.ca, cert=args.cert, key=args.key) as sock:
         sock.sendall(b"".join(jammer.scan(0.0, [])))  # Registration and StatusReport
         ack = parse_message(recv_frame(sock))
         if validate(ack) != "registration_ack" or not ack.registration_ack.acceptance:
@@ -72,7 +77,9 @@ def main() -> int:
             return 1
         print(f"registered as {args.node_id}", flush=True)
         while time.time() - start < args.seconds:
-            ready, _, _ = select.select([sock], [], [], 0.1)
+            # Under TLS a whole record may already sit decrypted in the socket: no select then.
+            pending = getattr(sock, "pending", lambda: 0)()
+            ready = pending or select.select([sock], [], [], 0.1)[0]
             now = time.time() - start
             if ready:
                 body = recv_frame(sock)

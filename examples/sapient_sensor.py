@@ -2,24 +2,28 @@
 """A SAPIENT sensor node (ASM) that streams a simulated radar to a Luchtwacht fusion node.
 
 For integrators: it shows, on real sockets, what a sensor must do to be fused. It connects over
-TCP, sends its Registration, waits for the RegistrationAck, reports its location in a
-StatusReport and then sends one DetectionReport per plot every scan (4-byte little-endian length
-+ serialized ``SapientMessage``, BSI Flex 335 v2.0). Run a node first, then this:
+mutual TLS (or TCP in a lab), sends its Registration, waits for the RegistrationAck, reports
+its location in a StatusReport and then sends one DetectionReport per plot every scan (4-byte
+little-endian length + serialized ``SapientMessage``, BSI Flex 335 v2.0). Run a node first, then this:
 
-    .venv/bin/luchtwacht run --sapient-listen 127.0.0.1:5020
+    .venv/bin/luchtwacht run --sapient-listen 127.0.0.1:5020 --plain-tcp     # a lab: no TLS
     .venv/bin/python examples/sapient_sensor.py --connect 127.0.0.1:5020 --scans 60
+
+With the site's mutual TLS (docs/pki.md), give the node's certificate:
+
+    .venv/bin/python examples/sapient_sensor.py --connect localhost:5020 \
+        --ca pki/ca.crt --cert pki/radar-north.crt --key pki/radar-north.key
 """
 
 from __future__ import annotations
 
 import argparse
-import socket
 import time
 
 from luchtwacht.ingest.sapient import parse_message, validate
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.scenario import default_scenario
-from luchtwacht.transport.sapient_tcp import recv_frame
+from luchtwacht.transport.sapient_tcp import connect, recv_frame
 
 
 def main() -> int:
@@ -28,14 +32,16 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--connect", default="127.0.0.1:5020", help="fusion node HOST:PORT")
+    ap.add_argument("--ca", help="site CA certificate (mutual TLS; docs/pki.md)")
+    ap.add_argument("--cert", help="this node's certificate (luchtwacht pki issue)")
+    ap.add_argument("--key", help="this node's private key")
     ap.add_argument("--scans", type=int, default=60, help="radar scans to send (1 per second)")
     ap.add_argument("--speed", type=float, default=1.0, help="scans per wall second")
     args = ap.parse_args()
-    host, _, port = args.connect.rpartition(":")
     scenario = default_scenario()
     start = time.time()
     radar = RadarSim(scenario.radars[0], scenario.origin, start, seed=1)
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    with connect(args.connect, ca=args.ca, cert=args.cert, key=args.key) as sock:
         first = b"".join(radar.scan(0.0, scenario.targets))  # Registration, StatusReport, plots
         sock.sendall(first)
         ack = parse_message(recv_frame(sock))

@@ -7,11 +7,13 @@ for the bytes to cross the sockets, never for the wall to catch up. Only the tes
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import socket
 import sqlite3
 import struct
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,9 +41,14 @@ def drone() -> Target:
     )
 
 
-def radar_stream(epoch: float, scans: range, seed: int = 1) -> tuple[RadarSim, list[bytes]]:
+def radar_stream(
+    epoch: float, scans: range, seed: int = 1, node_id: str | None = None
+) -> tuple[RadarSim, list[bytes]]:
     sc = default_scenario()
-    radar = RadarSim(sc.radars[0], sc.origin, epoch, seed)
+    cfg = sc.radars[0]
+    if node_id is not None:  # another radar of the same make, on its own node id
+        cfg = dataclasses.replace(cfg, node_id=node_id)
+    radar = RadarSim(cfg, sc.origin, epoch, seed)
     out = []
     for k in scans:
         out.append(b"".join(radar.scan(float(k), [drone()])))
@@ -109,6 +116,7 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
         update={
             "sapient": SapientSection(
                 listen="127.0.0.1:0",
+                transport="tcp",
                 stall_timeout_s=0.5,
                 max_bytes_per_s=20_000,
                 max_rejects_in_a_row=20,
@@ -151,7 +159,7 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
         r5.write((struct.pack("<I", 3) + b"\x0a\x01\xff") * 25)  # nothing but garbage
         await r5.drain()
         flood_epoch = clock.now() - 100.0
-        _, flood_scans = radar_stream(flood_epoch, range(40), seed=9)
+        _, flood_scans = radar_stream(flood_epoch, range(40), seed=9, node_id=str(uuid.uuid4()))
         flood_bytes = b"".join(flood_scans)
         _, r4 = await asyncio.open_connection(s_host, s_port)
         r4.write(flood_bytes)
@@ -208,8 +216,9 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
     assert (
         stats["feeds"]["remoteid"]["accepted"] == 3 and stats["feeds"]["remoteid"]["rejected"] == 1
     )
-    (node_info,) = stats["sensor_nodes"].values()
-    assert node_info["registered"] and node_info["state"] == "lost"  # all its connections closed
+    assert len(stats["sensor_nodes"]) == 2  # the radar and the flooding one
+    for node_info in stats["sensor_nodes"].values():
+        assert node_info["registered"] and node_info["state"] == "lost"  # connections closed
     assert verify_audit_chain(tmp_path / "live.sqlite")[0]
     db = sqlite3.connect(tmp_path / "live.sqlite")
     assert db.execute("SELECT count(*) FROM raw WHERE format = 'sapient-out'").fetchone()[0] >= 2
@@ -336,7 +345,10 @@ def test_fusion_node_tasks_a_sensor_and_keeps_its_task_ack(tmp_path):
         (shared / "Task.FullMessage.LookAt.json").read_text(encoding="utf-8-sig"), task
     )
     site = default_site().model_copy(
-        update={"sapient": SapientSection(listen="127.0.0.1:0"), "record": tmp_path / "t.sqlite"}
+        update={
+            "sapient": SapientSection(listen="127.0.0.1:0", transport="tcp"),
+            "record": tmp_path / "t.sqlite",
+        }
     )
     clock = ManualClock(time.time())
     node = LiveNode(site, clock=clock)
@@ -377,7 +389,9 @@ def test_fusion_node_tasks_a_sensor_and_keeps_its_task_ack(tmp_path):
 
 
 def test_sapient_node_that_reconnects_resumes_without_registering_again(tmp_path):
-    site = default_site().model_copy(update={"sapient": SapientSection(listen="127.0.0.1:0")})
+    site = default_site().model_copy(
+        update={"sapient": SapientSection(listen="127.0.0.1:0", transport="tcp")}
+    )
     clock = ManualClock(time.time())
     node = LiveNode(site, clock=clock)
     states: list[str] = []
@@ -436,7 +450,10 @@ def test_each_connection_speaks_only_for_its_own_nodes(tmp_path):
     from luchtwacht.sim.radar import RadarConfig
 
     site = default_site().model_copy(
-        update={"sapient": SapientSection(listen="127.0.0.1:0"), "record": tmp_path / "live.sqlite"}
+        update={
+            "sapient": SapientSection(listen="127.0.0.1:0", transport="tcp"),
+            "record": tmp_path / "live.sqlite",
+        }
     )
     clock = ManualClock(time.time())
     node = LiveNode(site, clock=clock)
@@ -548,7 +565,10 @@ def test_live_node_cues_a_pan_tilt_camera_onto_a_radar_track(tmp_path):
     from luchtwacht.sim.bearing_sensor import BearingSensorConfig, BearingSensorSim
 
     site = default_site().model_copy(
-        update={"sapient": SapientSection(listen="127.0.0.1:0"), "record": tmp_path / "c.sqlite"}
+        update={
+            "sapient": SapientSection(listen="127.0.0.1:0", transport="tcp"),
+            "record": tmp_path / "c.sqlite",
+        }
     )
     clock = ManualClock(time.time())
     node = LiveNode(site, clock=clock)
@@ -622,7 +642,7 @@ def jammer_site(tmp_path, record=None):
     )
     return default_site().model_copy(
         update={
-            "sapient": SapientSection(listen="127.0.0.1:0"),
+            "sapient": SapientSection(listen="127.0.0.1:0", transport="tcp"),
             "record": record,
             "operators": accounts,
             "effectors": [jammer],
@@ -718,6 +738,7 @@ def test_a_node_that_stops_reading_is_cut_off_and_never_freezes_the_loop(tmp_pat
         update={
             "sapient": SapientSection(
                 listen="127.0.0.1:0",
+                transport="tcp",
                 max_bytes_per_s=1e9,
                 max_queued_bytes=16_384,
                 write_timeout_s=0.5,
@@ -812,7 +833,7 @@ def test_a_client_naming_a_connected_effector_does_not_take_its_task_channel(tmp
             for w, data in parts:
                 w.write(data)
                 await w.drain()
-            sent = sum(1 for _, d in parts for _ in iter_frames(d))
+            sent = sum(1 for w, d in parts[:2] for _ in iter_frames(d))  # the impostor's: refused
             await until(lambda: accepted(node) >= n + sent)  # noqa: B023
             pending = counter.pending()
             if pending and approval is None:
@@ -840,6 +861,10 @@ def test_a_client_naming_a_connected_effector_does_not_take_its_task_channel(tmp
 
     stolen = asyncio.run(scenario())
     assert not [m for m in stolen if m.HasField("task")]
+    # Its registrations were refused, naming the rule; its status reports did not move the jammer.
+    acks = [m.registration_ack for m in stolen if m.HasField("registration_ack")]
+    assert acks and not any(a.acceptance for a in acks)
+    assert "bound to another connection" in acks[0].ack_response_reason[0]
     assert {m.task.command.WhichOneof("command") for m in got if m.HasField("task")} >= {
         "look_at",
         "mode_change",

@@ -40,6 +40,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -57,9 +58,11 @@ from luchtwacht.node.core import NodeCore, Schedule
 from luchtwacht.node.ports import LinkError, Subscription
 from luchtwacht.site import (
     AdsbSection,
+    Allowlist,
     AsterixSection,
     SapientSection,
     SiteConfig,
+    SiteConfigError,
     adsb_pipe,
     asterix_pipe,
     parse_hostport,
@@ -74,6 +77,7 @@ FRAMING_REASON = "frame.length: exceeds maximum"
 MAX_QUEUED_BYTES = 1 << 20  # what may wait to be written to one connection
 WRITE_TIMEOUT_S = 5.0  # a peer that reads nothing for this long is cut off
 SEND_BUFFER_BYTES = 64 * 1024  # the kernel's send buffer per SAPIENT connection
+MAX_STREAM_CONNECTIONS = 64  # Remote ID TCP connections open at once
 GC_GEN0 = 20_000  # allocations between young collections (CPython's default is 700)
 
 
@@ -86,6 +90,7 @@ class ListenerStats:
     connections_open: int = 0
     closed_by_reason: Counter[str] = field(default_factory=Counter)
     throttled_s: float = 0.0
+    refused_sources: int = 0  # datagrams or connections from addresses not on the allowlist
 
 
 class TcpNodeLink:
@@ -216,6 +221,10 @@ class LiveNode:
         self._retired: dict[str, FeedCounters] = {}
         self._geoid_m = config.site.geoid_undulation_m
         self.overruns = 0  # ticks that came late because the previous one ran long
+        self._tls = self._tls_context()
+        self._client_ids = config.sapient_client_ids()
+        self._sapient_allow = Allowlist(config.sapient.allow if config.sapient else None)
+        self.tls_failures = 0  # TLS handshakes that failed (no or a wrong certificate, garbage)
         if self.recorder is not None:
             self.recorder.set_meta(
                 site_name=config.site.name,
@@ -228,6 +237,40 @@ class LiveNode:
                 ),
             )
             self.recorder.audit(self.core.start_s, "run.start", {"site": config.site.name})
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """The mutual-TLS server context of the site's TCP feeds, or None without a tls section.
+
+        Raises :class:`SiteConfigError` (one line naming the file) when it cannot be loaded.
+        """
+        tls = self.config.tls
+        if tls is None:
+            return None
+        from luchtwacht.transport.pki import PkiError, server_context
+
+        try:
+            return server_context(tls.cert, tls.key, tls.ca)
+        except PkiError as exc:
+            raise SiteConfigError(f"tls: {exc}") from None
+
+    def _tls_for(self, transport: str) -> tuple[ssl.SSLContext | None, float | None]:
+        """(context, handshake timeout) for a TCP listener speaking ``transport``."""
+        if transport != "tls" or self._tls is None or self.config.tls is None:
+            return None, None
+        return self._tls, self.config.tls.handshake_timeout_s
+
+    def _exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Failed TLS handshakes are a hostile or misconfigured peer: counted, one line each."""
+        exc = context.get("exception")
+        if isinstance(exc, ssl.SSLError | ConnectionError | TimeoutError) or (
+            "handshake" in str(context.get("message", "")).lower()
+        ):
+            self.tls_failures += 1
+            if self.tls_failures <= 20 or self.tls_failures % 1000 == 0:
+                reason = getattr(exc, "reason", None) or exc or context.get("message")
+                log.warning("TLS handshake refused (%d so far): %s", self.tls_failures, reason)
+            return
+        loop.default_exception_handler(context)
 
     @property
     def internal_errors(self) -> Counter[str]:
@@ -254,15 +297,44 @@ class LiveNode:
                 if task is not None:
                     self._tasks.discard(task)
 
+        ctx, handshake_s = self._tls_for(cfg.transport)
         sock = self._prebound.take("sapient")
         if sock is not None:
-            server = await asyncio.start_server(handle, sock=sock, limit=READ_CHUNK)
+            server = await asyncio.start_server(
+                handle, sock=sock, limit=READ_CHUNK, ssl=ctx, ssl_handshake_timeout=handshake_s
+            )
         else:
-            server = await asyncio.start_server(handle, host, port, limit=READ_CHUNK)
+            server = await asyncio.start_server(
+                handle, host, port, limit=READ_CHUNK, ssl=ctx, ssl_handshake_timeout=handshake_s
+            )
         self._servers.append(server)
         sock = server.sockets[0].getsockname()
         stats.address = f"{sock[0]}:{sock[1]}"
-        log.info("SAPIENT server listening on %s", stats.address)
+        if ctx is None:
+            log.warning(
+                "SAPIENT on %s over plain TCP: any host that reaches it can speak for any sensor"
+                " or effector; use this on a closed lab network only (docs/pki.md sets up TLS)",
+                stats.address,
+            )
+        else:
+            log.info("SAPIENT server listening on %s (mutual TLS)", stats.address)
+
+    def _admit_peer(
+        self,
+        stats: ListenerStats,
+        allow: Allowlist,
+        writer: asyncio.StreamWriter,
+        max_open: int | None = None,
+    ) -> str | None:
+        """Why a new connection is refused (source, count), or None to serve it."""
+        peer = writer.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) else ""
+        if not allow.allows(host):
+            stats.refused_sources += 1
+            return "source not allowed"
+        if max_open is not None and stats.connections_open >= max_open:
+            return "too many connections"
+        return None
 
     async def _sapient_connection(
         self,
@@ -271,9 +343,23 @@ class LiveNode:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
+        refusal = self._admit_peer(stats, self._sapient_allow, writer, cfg.max_connections)
+        peer_name: str | None = None
+        if refusal is None and cfg.transport == "tls":
+            from luchtwacht.transport.pki import peer_common_name
+
+            peer_name = peer_common_name(writer.get_extra_info("ssl_object"))
+            if peer_name is None or peer_name not in self._client_ids:
+                refusal = "certificate not listed in sapient.clients"
+        if refusal is not None:
+            stats.closed_by_reason[refusal] += 1
+            writer.transport.abort()
+            return
         self._conn_seq += 1
         peer = writer.get_extra_info("peername")
         peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if peer_name is not None:
+            peer_text = f"{peer_name} at {peer_text}"
         sid = f"sapient-{self._conn_seq}"
         pipe = SapientPipe(
             sid,
@@ -282,7 +368,10 @@ class LiveNode:
             geoid_undulation_m=self.config.site.geoid_undulation_m,
             magnetic_declination_deg=self.config.site.magnetic_declination_deg,
         )
+        pipe.max_nodes = cfg.max_nodes
         self.core.add_feed(sid, f"SAPIENT {peer_text}", "sapient", pipe, 10.0)
+        if peer_name is not None:
+            self.core.allow(sid, self._client_ids[peer_name], peer_name)
         link = TcpNodeLink(writer, cfg.max_queued_bytes, cfg.write_timeout_s)
         self.core.attach(sid, link)
         pump = asyncio.create_task(link.pump())
@@ -392,9 +481,13 @@ class LiveNode:
                 1.0,
             )
             node = self
+            allow = Allowlist(self.config.remoteid.allow if self.config.remoteid else None)
 
             class _Datagrams(asyncio.DatagramProtocol):
                 def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+                    if not allow.allows(str(addr[0])):
+                        stats.refused_sources += 1  # counted, never decoded nor recorded
+                        return
                     line = data if data.endswith(b"\n") else data + b"\n"
                     node.core.receive(node.clock.now(), sid, "remoteid-jsonl", line)
 
@@ -410,7 +503,14 @@ class LiveNode:
             stats.address = f"{sock[0]}:{sock[1]}"
             return
 
+        allow_tcp = Allowlist(self.config.remoteid.allow if self.config.remoteid else None)
+
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            refusal = self._admit_peer(stats, allow_tcp, writer, MAX_STREAM_CONNECTIONS)
+            if refusal is not None:
+                stats.closed_by_reason[refusal] += 1
+                writer.transport.abort()
+                return
             task = asyncio.current_task()
             if task is not None:
                 self._tasks.add(task)
@@ -430,11 +530,16 @@ class LiveNode:
                 if task is not None:
                     self._tasks.discard(task)
 
+        ctx, handshake_s = self._tls_for("tls")
         bound_tcp = self._prebound.take("remoteid")
         if bound_tcp is not None:
-            server = await asyncio.start_server(handle, sock=bound_tcp)
+            server = await asyncio.start_server(
+                handle, sock=bound_tcp, ssl=ctx, ssl_handshake_timeout=handshake_s
+            )
         else:
-            server = await asyncio.start_server(handle, host, port)
+            server = await asyncio.start_server(
+                handle, host, port, ssl=ctx, ssl_handshake_timeout=handshake_s
+            )
         self._servers.append(server)
         sock = server.sockets[0].getsockname()
         stats.address = f"{sock[0]}:{sock[1]}"
@@ -449,9 +554,13 @@ class LiveNode:
         self.core.add_feed(sid, f"ASTERIX (UDP {cfg.listen})", "asterix", pipe, 5.0)
         self._record_settings(sid, cfg)
         node = self
+        allow = Allowlist(cfg.allow)
 
         class _Datagrams(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+                if not allow.allows(str(addr[0])):
+                    stats.refused_sources += 1
+                    return
                 node.core.receive(node.clock.now(), sid, "asterix", data)
 
         loop = asyncio.get_running_loop()
@@ -543,6 +652,7 @@ class LiveNode:
                 "total": ls.connections_total,
                 "closed_by_reason": dict(ls.closed_by_reason),
                 "throttled_s": round(ls.throttled_s, 3),
+                "refused_sources": ls.refused_sources,
             }
         for agg in feeds.values():
             agg["rejected_by_reason"] = dict(agg["rejected_by_reason"])
@@ -574,6 +684,7 @@ class LiveNode:
             "future_batches": self.core.future_batches,
             "tasks_failed": self.core.tasks_failed,
             "bind_refused": self.core.bind_refused,
+            "tls_failures": self.tls_failures,
             "overruns": self.overruns,
             **({"store": self.recorder.stats()} if self.recorder is not None else {}),
             "subscribers": {
@@ -596,6 +707,7 @@ class LiveNode:
     async def run(self, duration_s: float | None = None) -> None:
         """Serve until SIGTERM/SIGINT (or ``duration_s`` of the clock), then shut down cleanly."""
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._exception_handler)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop_event.set)

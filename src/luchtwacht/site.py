@@ -7,6 +7,7 @@ and path (e.g. ``site.yaml:3: zones.0: ceiling_m must be above floor_m``). Comma
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -54,6 +55,76 @@ HostPort = Annotated[str, AfterValidator(_checked_hostport)]
 """A ``HOST:PORT`` string, checked when the site file is read."""
 
 
+def _checked_network(text: str) -> str:
+    ipaddress.ip_network(text, strict=False)  # ValueError names the text
+    return text
+
+
+Network = Annotated[str, AfterValidator(_checked_network)]
+"""An address or network (``10.0.0.7``, ``10.0.0.0/24``, ``::1``), checked when read."""
+
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
+def _uuid(text: str) -> str:
+    from luchtwacht.ingest.sapient_rules import is_uuid
+
+    if not is_uuid(text):
+        raise ValueError(f"{text!r} is not a UUID (a SAPIENT node id)")
+    return text.lower()
+
+
+NodeId = Annotated[str, AfterValidator(_uuid)]
+
+
+class Allowlist:
+    """Source addresses a feed accepts: checked per datagram or connection, cheaply."""
+
+    def __init__(self, networks: list[str] | None) -> None:
+        self.networks = (
+            None if networks is None else [ipaddress.ip_network(n, strict=False) for n in networks]
+        )
+        self._seen: dict[str, bool] = {}
+
+    def allows(self, host: str) -> bool:
+        """Whether ``host`` (an IP address as the socket gives it) is on the list."""
+        if self.networks is None:
+            return True
+        known = self._seen.get(host)
+        if known is not None:
+            return known
+        try:
+            addr = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        ok = any(addr in net for net in self.networks)
+        if len(self._seen) < 4096:  # bounded: rotating spoofed sources must not grow it
+            self._seen[host] = ok
+        return ok
+
+
+class TlsSection(_Strict):
+    """The node's own certificate and key, and the site CA its peers' certificates chain to.
+
+    With it, TCP feeds speak TLS and require a client certificate from that CA (mutual TLS);
+    ``luchtwacht pki`` makes a site CA and certificates (docs/pki.md).
+    """
+
+    cert: Path
+    key: Path
+    ca: Path
+    handshake_timeout_s: float = Field(default=10.0, gt=0)  # a peer slower than this is cut off
+
+
+class SapientClientSection(_Strict):
+    """A sensor or effector node's certificate (its subject CN) and the node ids it may use."""
+
+    name: str = Field(min_length=1)
+    node_ids: list[NodeId] = Field(min_length=1)
+
+
 class SiteSection(_Strict):
     """The site origin (WGS84, ellipsoidal height) and its name."""
 
@@ -82,9 +153,20 @@ class ZoneSection(_Strict):
 
 
 class SapientSection(_Strict):
-    """SAPIENT server for sensor nodes (TCP, 4-byte little-endian length framing)."""
+    """SAPIENT server for sensor nodes (4-byte little-endian length framing over TLS or TCP).
 
-    listen: HostPort = "0.0.0.0:5020"
+    ``transport: tls`` (the default) needs the site's ``tls`` section: every peer shows a
+    certificate of the site CA, and may speak only for the node ids ``clients`` lists for its
+    certificate's name. ``transport: tcp`` trusts every peer and is for a closed lab network
+    only (the node warns at start).
+    """
+
+    listen: HostPort = "127.0.0.1:5020"
+    transport: Literal["tls", "tcp"] = "tls"
+    clients: list[SapientClientSection] = Field(default_factory=list)
+    allow: list[Network] | None = None  # source addresses; left out: any (certificates decide)
+    max_connections: int = Field(default=64, ge=1)  # more at once are closed at accept
+    max_nodes: int = Field(default=256, ge=1)  # node ids kept; registrations beyond are refused
     fusion_node_id: str = "6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f"
     idle_timeout_s: float = Field(default=120.0, gt=0)  # nothing at all for this long: cut off
     stall_timeout_s: float = Field(default=10.0, gt=0)  # half a frame for this long: cut off
@@ -99,8 +181,10 @@ class SapientSection(_Strict):
 class RemoteIdSection(_Strict):
     """Remote ID receiver feed: JSON lines over TCP or one JSON line per UDP datagram."""
 
-    listen: HostPort = "0.0.0.0:5030"
-    protocol: Literal["tcp", "udp"] = "udp"
+    listen: HostPort = "127.0.0.1:5030"
+    protocol: Literal["tcp", "udp"] = "udp"  # tcp is TLS with client certificates when the
+    # site has a tls section (any certificate of the site CA)
+    allow: list[Network] = Field(default_factory=lambda: list(LOOPBACK))  # source addresses
 
 
 class AsterixRadarSection(_Strict):
@@ -122,7 +206,8 @@ class AsterixRadarSection(_Strict):
 class AsterixSection(_Strict):
     """ASTERIX radar plots over UDP (one or more data blocks per datagram)."""
 
-    listen: HostPort = "0.0.0.0:8600"
+    listen: HostPort = "127.0.0.1:8600"
+    allow: list[Network] = Field(default_factory=lambda: list(LOOPBACK))  # source addresses
     batch_per: Literal["sector", "revolution"] = "sector"
     radars: list[AsterixRadarSection] = Field(min_length=1)
 
@@ -171,6 +256,7 @@ class SiteConfig(_Strict):
     effectors: list[SiteEffectorSection] = Field(default_factory=list)
     no_fire_areas: list[ZoneSection] = Field(default_factory=list)  # where nothing may fall
     operators: Path | None = None  # the operator accounts file (``counter.authority``)
+    tls: TlsSection | None = None  # the node's certificate for TLS feeds (mutual TLS)
 
     @model_validator(mode="after")
     def _effectors(self) -> SiteConfig:
@@ -180,6 +266,34 @@ class SiteConfig(_Strict):
         if self.effectors and self.sapient is None:
             raise ValueError("effectors are SAPIENT nodes: the site needs a sapient section")
         return self
+
+    @model_validator(mode="after")
+    def _tls(self) -> SiteConfig:
+        sapient = self.sapient
+        if sapient is None or sapient.transport != "tls":
+            return self
+        if self.tls is None:
+            raise ValueError(
+                "sapient.transport tls needs the site's tls section (cert, key, ca; see"
+                " docs/pki.md); a closed lab network may set sapient.transport: tcp"
+            )
+        names = [c.name for c in sapient.clients]
+        if len(set(names)) != len(names):
+            raise ValueError("sapient.clients: certificate names must be unique")
+        allowed = {n for c in sapient.clients for n in c.node_ids}
+        for e in self.effectors:
+            if str(e.node_id) not in allowed:
+                raise ValueError(
+                    f"effector {e.name!r}: node id {e.node_id} is not allowed for any"
+                    " certificate in sapient.clients (it could never connect)"
+                )
+        return self
+
+    def sapient_client_ids(self) -> dict[str, frozenset[str]]:
+        """Certificate name → the SAPIENT node ids it may use (empty without TLS)."""
+        if self.sapient is None:
+            return {}
+        return {c.name: frozenset(c.node_ids) for c in self.sapient.clients}
 
     @property
     def origin(self) -> SiteOrigin:

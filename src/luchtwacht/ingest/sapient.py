@@ -23,7 +23,8 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -242,9 +243,20 @@ class NodeState:
     task_acks: dict[str, str] = field(default_factory=dict)  # task id → TaskAck status
     max_range_m: float = math.inf  # the Registration's "Detection MaxRange" capability
     look_at: bool = False  # it registered the LOOK_AT command: a camera that can be cued
+    # It stamps all plots of a scan with one time (seen once most plots of a delivery shared
+    # their stamp): from then on each stamp is one look, however close the next one comes.
+    scan_stamped: bool = False
 
 
 SCAN_MERGE_S = 0.25
+MIN_RANGE_M = 1.0  # a range/bearing plot closer than this to its sensor cannot be placed
+MAX_NODES = 256  # node ids the shared registry keeps (a registration flood is refused beyond)
+MAX_NODES_PER_CONNECTION = 32  # node ids one connection may speak for
+ERROR_REPLIES_PER_S = 10.0  # answers to invalid messages, per connection (more are counted)
+ERROR_PACKET_BYTES = 256  # how much of an invalid message an Error echoes back
+NodeGate = Callable[[str, str], str | None]
+"""Asked before a node's message is used: ``(node_id, kind)`` → ``None``, or why it is refused."""
+_INDEX = re.compile(r"\[\d+\]")
 DEFAULT_FUSION_NODE_ID = "6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f"
 
 _RB_DEGREES = (
@@ -309,9 +321,19 @@ class SapientPipe:
         # Nodes whose valid messages came through this pipe (its connection): ``nodes`` may be a
         # table shared by every connection, this set is this one's own.
         self.node_ids_here: set[str] = set()
+        # Who may speak for a node id on this connection (the node core binds ids to the
+        # connection that registered them, and to the ids a client certificate allows).
+        self.gate: NodeGate | None = None
+        self.max_nodes = MAX_NODES
+        self.max_nodes_here = MAX_NODES_PER_CONNECTION
+        self.replies_suppressed = 0  # answers to invalid input beyond ERROR_REPLIES_PER_S
+        self._t_rx_s = 0.0
+        self._reply_tokens = ERROR_REPLIES_PER_S
+        self._reply_t_s = -math.inf
 
     def _reject(self, exc: SapientError) -> None:
-        reason = f"{exc.field}: {exc.rule}"
+        # List indices are dropped from the reason: a fuzzer must not mint a key per index.
+        reason = _INDEX.sub("[]", f"{exc.field}: {exc.rule}")
         self.counters.reject(reason)
         if reason not in self._logged:  # once per kind, so a flood cannot flood the log
             self._logged.add(reason)
@@ -320,13 +342,16 @@ class SapientPipe:
     def feed(self, data: bytes, t_rx_s: float | None = None) -> list[DetectionBatch | BearingBatch]:
         """Consume bytes from the connection; return the batches this completes.
 
-        ``t_rx_s`` is unused: SAPIENT messages carry their own timestamps.
+        ``t_rx_s`` paces the answers to invalid input; SAPIENT messages carry their own
+        timestamps.
 
-        Reports are grouped per node into looks (plots within ``SCAN_MERGE_S`` of each other);
-        a look is complete once a report from the same node more than that later arrives, or
-        when :meth:`flush` is called.
+        Reports are grouped per node into looks (:func:`_looks`); a look is complete once a
+        later one of the same node has begun (a later stamp from a node that stamps its scans,
+        else a report more than ``SCAN_MERGE_S`` later), or when :meth:`flush` is called.
         """
         detections = 0
+        if t_rx_s is not None:
+            self._t_rx_s = t_rx_s
         try:
             for body in self.reader.feed(data):
                 msg: SapientMessage | None = None
@@ -350,7 +375,11 @@ class SapientPipe:
             # A look is complete once a report more than SCAN_MERGE_S after its last plot has
             # come (the rule ``_to_batches`` cuts looks by): release up to the last such gap.
             times = sorted(row.t_s for row in rows)
-            gaps = [b for a, b in itertools.pairwise(times) if b - a > SCAN_MERGE_S]
+            node = self.nodes.get(node_id)
+            if node is not None and node.scan_stamped:
+                gaps = [times[-1]] if times[0] < times[-1] else []
+            else:
+                gaps = [b for a, b in itertools.pairwise(times) if b - a > SCAN_MERGE_S]
             if gaps:
                 cut = gaps[-1]
                 done.extend(row for row in rows if row.t_s < cut)
@@ -375,14 +404,43 @@ class SapientPipe:
     def _answer_invalid(self, msg: SapientMessage | None, body: bytes, exc: SapientError) -> None:
         if msg is None or not is_uuid(msg.node_id):
             return  # nobody to answer: the bytes did not even say who sent them
+        # A token bucket on the arrival clock: a sender of garbage gets a few answers a second,
+        # each short, so it cannot make the node write more than it reads.
+        elapsed = max(0.0, self._t_rx_s - self._reply_t_s)
+        self._reply_t_s = self._t_rx_s
+        self._reply_tokens = min(
+            ERROR_REPLIES_PER_S, self._reply_tokens + elapsed * ERROR_REPLIES_PER_S
+        )
+        if self._reply_tokens < 1.0:
+            self.replies_suppressed += 1
+            return
+        self._reply_tokens -= 1.0
         out = self._reply(msg.node_id)
+        text = str(exc)[:ERROR_PACKET_BYTES]
         if msg.WhichOneof("content") == "registration":
             out.registration_ack.acceptance = False
-            out.registration_ack.ack_response_reason.append(str(exc))
+            out.registration_ack.ack_response_reason.append(text)
         else:
-            out.error.packet = body[:4096]
-            out.error.error_message.append(str(exc))
+            out.error.packet = body[:ERROR_PACKET_BYTES]
+            out.error.error_message.append(text)
         self.replies.append(frame(out))
+
+    def _admit(self, node_id: str, kind: str) -> None:
+        """Refuse a message this connection may not send for ``node_id`` (SapientError).
+
+        The gate refuses ids bound to another connection or not allowed by the peer's
+        certificate; the limits bound the ids one connection, and all of them, may bring in.
+        """
+        if self.gate is not None:
+            refusal = self.gate(node_id, kind)
+            if refusal is not None:
+                raise SapientError("SapientMessage.node_id", refusal)
+        if node_id in self.node_ids_here:
+            return
+        if len(self.node_ids_here) >= self.max_nodes_here:
+            raise SapientError("SapientMessage.node_id", "too many nodes on one connection")
+        if node_id not in self.nodes and len(self.nodes) >= self.max_nodes:
+            raise SapientError("SapientMessage.node_id", "node table full")
 
     def take_replies(self) -> list[bytes]:
         """Framed answers to send to the sensor node, oldest first (and forget them)."""
@@ -404,8 +462,15 @@ class SapientPipe:
         node = self.nodes.get(row.node_id)  # unknown senders get no state: that would be a leak
         if node is None or not node.registered:
             raise SapientError("SapientMessage.node_id", "detection from an unregistered node")
+        self._admit(row.node_id, "detection_report")
         self.node_ids_here.add(row.node_id)
         if row.kind == "range_bearing":
+            min_c = MIN_RANGE_M / 1000.0 if row.coordinate_system in _RB_KM else MIN_RANGE_M
+            if row.c < min_c:
+                raise SapientError(
+                    "SapientMessage.detection_report.range_bearing.range",
+                    f"inside the minimum range ({MIN_RANGE_M:g} m)",
+                )
             if node.lat_deg is None:
                 raise SapientError(
                     "SapientMessage.detection_report.range_bearing",
@@ -430,6 +495,7 @@ class SapientPipe:
     def _handle(self, msg: SapientMessage, kind: str) -> None:
         if kind != "registration" and msg.node_id not in self.nodes:
             raise SapientError("SapientMessage.node_id", f"{kind} from an unregistered node")
+        self._admit(msg.node_id, kind)
         node = self._node(msg.node_id)
         self.node_ids_here.add(msg.node_id)
         if kind == "registration":
@@ -552,7 +618,7 @@ class SapientPipe:
         loglik = _class_loglik(keep)
         emitters = _emitters(keep)
         out = []
-        for idx in _looks(t):
+        for idx in _looks(t, node):
             t0 = float(t[idx].max())
             out.append(
                 (
@@ -617,7 +683,7 @@ class SapientPipe:
         if sensor_enu is not None:
             in_space &= np.hypot(z[:, 0] - sensor_enu[0], z[:, 1] - sensor_enu[1]) > 1.0
         out = []
-        for idx in _looks(t):
+        for idx in _looks(t, node, z):
             t0 = float(t[idx].max())
             # A scan of nothing but range/bearing plots also goes to the tracker as the radar
             # measured it, for an EKF update in (az, el, r) rather than in the conversion.
@@ -762,14 +828,44 @@ _LENGTH_UNITS = {
 }  # fmt: skip
 
 
-def _looks(t: NDArray[np.float64]) -> list[NDArray[np.int64]]:
-    """Indices of a node's reports grouped into looks, in time order.
+REPEAT_M = 25.0  # two plots of one look this close, stamped apart: the same object seen again
 
-    Plots stamped within SCAN_MERGE_S of each other are one look of the sensor (some stamp
-    every plot of a scan a few milliseconds apart); a later one starts a new look.
+
+def _looks(
+    t: NDArray[np.float64], node: NodeState, z: NDArray[np.float64] | None = None
+) -> list[NDArray[np.int64]]:
+    """Indices of a node's reports grouped into looks (one scan each), in time order.
+
+    Looks are cut by the sensor's own report times, never by when the reports arrived:
+    - a sensor that stamps a whole scan with one time (most plots of a delivery share their
+      stamp; remembered in ``node.scan_stamped``) makes one look per stamp, so a 10 or 20 Hz
+      radar's scans stay apart however many of them one delivery holds;
+    - a sensor that stamps each plot as its beam passes gives plots of one scan a few
+      milliseconds apart: they are merged while within SCAN_MERGE_S of each other, but a plot
+      within REPEAT_M of one already in the look (the same object seen again) starts a new one.
     """
     order = np.argsort(t, kind="stable")
-    return np.split(order, np.flatnonzero(np.diff(t[order]) > SCAN_MERGE_S) + 1)
+    ts = t[order]
+    new_stamp = np.flatnonzero(np.diff(ts) > 0.0) + 1
+    if ts.size > 1:
+        sizes = np.diff(np.concatenate(([0], new_stamp, [ts.size])))
+        if sizes[sizes > 1].sum() * 2 >= ts.size:
+            node.scan_stamped = True
+    if node.scan_stamped:
+        return np.split(order, new_stamp)
+    cuts = set((np.flatnonzero(np.diff(ts) > SCAN_MERGE_S) + 1).tolist())
+    if z is not None and ts.size > 1:
+        zs = z[order]
+        start = 0
+        for i in range(1, ts.size):
+            if i in cuts:
+                start = i
+                continue
+            d = np.linalg.norm(zs[start:i] - zs[i], axis=1)
+            if bool(((d < REPEAT_M) & (ts[start:i] < ts[i])).any()):
+                cuts.add(i)
+                start = i
+    return np.split(order, sorted(cuts))
 
 
 _PROTOCOL_TYPES = frozenset({"protocol", "rf protocol", "link protocol"})

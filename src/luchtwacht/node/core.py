@@ -20,10 +20,11 @@ of the feed they registered on, in all three alike; so are effectors.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -143,6 +144,9 @@ class NodeCore(FusionCore):
         self.tasks_failed = 0
         self.replies_dropped = 0
         self.bind_refused = 0  # messages naming a node that is reachable on another connection
+        # Node ids each feed's peer may speak for (from its client certificate); a feed not
+        # listed may speak for any id no other open connection holds.
+        self.allowed_ids: dict[str, frozenset[str]] = {}
         self.tick_count = 0
         self.picture_seq = 0
         self.slow_cycles = 0
@@ -198,7 +202,35 @@ class NodeCore(FusionCore):
         """Register an input feed; a SAPIENT feed shares the node registry."""
         if isinstance(pipe, SapientPipe):
             pipe.nodes = self.sapient_registry
+            pipe.gate = functools.partial(self._gate, sensor_id)
         return super().add_feed(sensor_id, name, fmt, pipe, interval_s)
+
+    def allow(self, sensor_id: str, node_ids: Iterable[str], who: str) -> None:
+        """Let the peer of a feed speak only for ``node_ids`` (its certificate ``who`` allows them).
+
+        Kept with the recording, so replay refuses what the live node refused.
+        """
+        self.allowed_ids[sensor_id] = frozenset(node_ids)
+        if self.recorder is not None:
+            spec = {"peer": who, "node_ids": sorted(self.allowed_ids[sensor_id])}
+            self.recorder.set_meta(**{f"allow:{sensor_id}": json.dumps(spec)})
+
+    def _gate(self, sensor_id: str, node_id: str, kind: str) -> str | None:
+        """Whether a SAPIENT feed may send ``kind`` for ``node_id``: None, or the refusal.
+
+        A node id is bound to the open connection that registered it: a message naming it on
+        any other connection is refused (and counted), whatever it says. A connection whose
+        certificate names its node ids may use those only.
+        """
+        allowed = self.allowed_ids.get(sensor_id)
+        if allowed is not None and node_id.lower() not in allowed:
+            self.bind_refused += 1
+            return "node id not allowed for this connection's certificate"
+        holder = self.node_feed.get(node_id)
+        if holder is not None and holder != sensor_id and holder in self.links:
+            self.bind_refused += 1
+            return "node id bound to another connection"
+        return None
 
     def sapient_nodes(self) -> dict[str, NodeState]:
         """Every SAPIENT node heard from, by node id (connected or not)."""
@@ -211,6 +243,7 @@ class NodeCore(FusionCore):
     def remove_feed(self, sensor_id: str) -> Feed | None:
         """Forget a feed and its link; the nodes bound to it are no longer reachable."""
         self.links.pop(sensor_id, None)
+        self.allowed_ids.pop(sensor_id, None)
         for node_id in self._bound.pop(sensor_id, set()):
             if self.node_feed.get(node_id) == sensor_id:
                 del self.node_feed[node_id]

@@ -239,6 +239,10 @@ def replay(
         if fmt == "sapient":
             link = ReplayLink()
             core.attach(sid, link)
+            allowed = rec.meta.get(f"allow:{sid}")
+            if allowed is not None:  # the live peer's certificate allowed these node ids only
+                spec_allow = json.loads(allowed)
+                core.allow(sid, [str(n) for n in spec_allow["node_ids"]], str(spec_allow["peer"]))
             if links is not None:
                 links[sid] = link
     tick = core.schedule.tick_s

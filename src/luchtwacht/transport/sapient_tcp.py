@@ -93,3 +93,34 @@ def recv_frame(sock: socket.socket, max_frame_bytes: int = MAX_FRAME_BYTES) -> b
     if n > max_frame_bytes:
         raise SapientError("frame.length", "exceeds maximum", f"{n} > {max_frame_bytes} bytes")
     return _recv_exactly(sock, n, "mid-frame")
+
+
+def connect(
+    address: str,
+    *,
+    ca: str | None = None,
+    cert: str | None = None,
+    key: str | None = None,
+    timeout_s: float = 10.0,
+) -> socket.socket:
+    """A blocking connection to a fusion node's SAPIENT server, for edge nodes and test harnesses.
+
+    With ``ca``, ``cert`` and ``key`` (``luchtwacht pki``) it is mutual TLS: the node's
+    certificate must chain to ``ca`` and name the host; ours shows who we are. Without them it
+    is plain TCP, which a node accepts only when its site file says ``transport: tcp``.
+    """
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    sock = socket.create_connection((host, int(port)), timeout=timeout_s)
+    if ca is None and cert is None and key is None:
+        return sock
+    if ca is None or cert is None or key is None:
+        sock.close()
+        raise ValueError("TLS needs all of ca, cert and key")
+    from luchtwacht.transport.pki import client_context
+
+    try:
+        return client_context(cert, key, ca).wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
