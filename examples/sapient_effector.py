@@ -5,8 +5,8 @@ For integrators: it shows, on real sockets, what an effector must do to be taske
 is in ``docs/effector-node.md``). It connects (mutual TLS, or TCP in a lab), sends its
 Registration (node type JAMMER; modes Standby and Engage; commands LOOK_AT and MODE_CHANGE),
 waits for the RegistrationAck, reports its location and mode in a StatusReport every few
-seconds, and answers every Task addressed to it with a TaskAck: ``look_at`` aims it, ``mode_change`` Engage/Standby
-starts and stops it. It prints one line per task. It radiates nothing: the effect is the
+seconds, and answers every Task addressed to it with a TaskAck: ``look_at`` aims it,
+``mode_change`` Engage/Standby starts and stops it. It prints one line per task. It radiates nothing: the effect is the
 simulator's business (``luchtwacht.sim.effectors``).
 
 The node tasks it only after an operator with the commander role approves. Run a node whose

@@ -4,7 +4,8 @@
 For integrators: it shows, on real sockets, what a sensor must do to be fused. It connects over
 mutual TLS (or TCP in a lab), sends its Registration, waits for the RegistrationAck, reports
 its location in a StatusReport and then sends one DetectionReport per plot every scan (4-byte
-little-endian length + serialized ``SapientMessage``, BSI Flex 335 v2.0). Run a node first, then this:
+little-endian length + serialized ``SapientMessage``, BSI Flex 335 v2.0). Run a node first,
+then this:
 
     .venv/bin/luchtwacht run --sapient-listen 127.0.0.1:5020 --plain-tcp     # a lab: no TLS
     .venv/bin/python examples/sapient_sensor.py --connect 127.0.0.1:5020 --scans 60
