@@ -6,8 +6,8 @@ is in ``docs/effector-node.md``). It connects (mutual TLS, or TCP in a lab), sen
 Registration (node type JAMMER; modes Standby and Engage; commands LOOK_AT and MODE_CHANGE),
 waits for the RegistrationAck, reports its location and mode in a StatusReport every few
 seconds, and answers every Task addressed to it with a TaskAck: ``look_at`` aims it,
-``mode_change`` Engage/Standby starts and stops it. It prints one line per task. It radiates nothing: the effect is the
-simulator's business (``luchtwacht.sim.effectors``).
+``mode_change`` Engage/Standby starts and stops it. It prints one line per task. It radiates
+nothing: the effect is the simulator's business (``luchtwacht.sim.effectors``).
 
 The node tasks it only after an operator with the commander role approves. Run a node whose
 site file lists this effector (same node id, see ``examples/site-ehvk.yaml``), then this:
