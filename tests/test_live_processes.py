@@ -54,6 +54,7 @@ def test_run_takes_a_sensor_from_its_first_moment_and_ends_cleanly_on_sigterm(tm
             "--headless",
             "--sapient-listen",
             f"127.0.0.1:{port}",
+            "--plain-tcp",
             "--stats-json",
             str(stats),
             "--record",
@@ -106,7 +107,7 @@ def test_the_example_sensor_node_registers_and_is_fused(tmp_path):
     stats = tmp_path / "stats.json"
     node = subprocess.Popen(
         [sys.executable, "-m", "luchtwacht.cli", "run", "--headless", "--sapient-listen", "127.0.0.1:0",
-         "--stats-json", str(stats)],
+         "--plain-tcp", "--stats-json", str(stats)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
@@ -25,6 +26,7 @@ from luchtwacht.commands import adsb as adsb_commands
 from luchtwacht.commands import asterix as asterix_commands
 from luchtwacht.commands import evaluate as evaluate_commands
 from luchtwacht.commands import operators as operator_commands
+from luchtwacht.commands import pki as pki_commands
 from luchtwacht.commands import remoteid as remoteid_commands
 from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.commands import track as track_commands
@@ -32,6 +34,7 @@ from luchtwacht.site import (
     AdsbSection,
     RemoteIdSection,
     SapientSection,
+    SiteConfig,
     SiteConfigError,
     default_site,
     load_site,
@@ -59,6 +62,11 @@ app.add_typer(
     operator_commands.app,
     name="operators",
     help="Operator accounts: who may log in and approve engagements.",
+)
+app.add_typer(
+    pki_commands.app,
+    name="pki",
+    help="Site PKI: a CA and node certificates for mutual TLS to the SAPIENT server.",
 )
 app.add_typer(
     evaluate_commands.app,
@@ -211,8 +219,15 @@ def run(
         Path | None, typer.Option(help="Site YAML (see examples/site-ehvk.yaml).", dir_okay=False)
     ] = None,
     sapient_listen: Annotated[
-        str | None, typer.Option(help="SAPIENT server HOST:PORT (TCP).")
+        str | None, typer.Option(help="SAPIENT server HOST:PORT (mutual TLS: site file's tls).")
     ] = None,
+    plain_tcp: Annotated[
+        bool,
+        typer.Option(
+            "--plain-tcp",
+            help="SAPIENT over plain TCP, no certificates: a closed lab network only.",
+        ),
+    ] = False,
     remoteid_listen: Annotated[str | None, typer.Option(help="Remote ID feed HOST:PORT.")] = None,
     remoteid_protocol: Annotated[
         str, typer.Option(help="udp or tcp for --remoteid-listen.")
@@ -239,10 +254,15 @@ def run(
         raise typer.Exit(2) from None
     updates: dict[str, object] = {}
     try:
+        sapient_update: dict[str, object] = {}
         if sapient_listen is not None:
             parse_hostport(sapient_listen)
+            sapient_update["listen"] = sapient_listen
+        if plain_tcp:
+            sapient_update["transport"] = "tcp"
+        if sapient_update:
             base = site.sapient or SapientSection()
-            updates["sapient"] = base.model_copy(update={"listen": sapient_listen})
+            updates["sapient"] = base.model_copy(update=sapient_update)
         if remoteid_listen is not None:
             parse_hostport(remoteid_listen)
             if remoteid_protocol not in ("udp", "tcp"):
@@ -261,7 +281,13 @@ def run(
         updates["stats_json"] = stats_json
     if record is not None:
         updates["record"] = record
-    site = site.model_copy(update=updates)
+    try:  # flags are checked as the file is: TLS needs its certificates, and so on
+        site = SiteConfig.model_validate(site.model_copy(update=updates).model_dump())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        typer.echo(f"error: {where + ': ' if where else ''}{err['msg']}", err=True)
+        raise typer.Exit(2) from None
     if not (site.sapient or site.remoteid or site.asterix or site.adsb):
         typer.echo(
             "nothing to serve: give a site file with feeds,"
@@ -278,12 +304,16 @@ def run(
     from luchtwacht.runtime import LiveNode
 
     console = Console()
-    if headless:
+    try:
         node = LiveNode(site, prebound=prebound)
+    except SiteConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        prebound.close()
+        raise typer.Exit(2) from None
+    if headless:
         asyncio.run(node.run(duration))
     else:
         with Live(console=console, auto_refresh=False) as live:
-            node = LiveNode(site, prebound=prebound)
             view = TerminalView(node.core.subscribe("terminal", 16), 1.0, node.core.start_s)
             node.on_cycle = lambda core: live.update(view.render(console.height), refresh=True)
             asyncio.run(node.run(duration))
