@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import math
 from collections import Counter, deque
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from luchtwacht.threat.assess import assess
 from luchtwacht.threat.zones import ZoneGeometry
 from luchtwacht.tracking.models import POS, VEL
 from luchtwacht.tracking.tracker import Tracker, TrackerConfig
+
+log = logging.getLogger(__name__)
 
 F64 = NDArray[np.float64]
 
@@ -69,6 +72,11 @@ class Feed:
     last_rx_s: float | None = None
     rejected_recorded: int = 0  # rejections already written to the recorder
     reasons_recorded: Counter[str] = field(default_factory=Counter)
+    # Batches of this feed not applied, by why: older than the out-of-sequence window, stamped
+    # too far ahead, or failing in the tracker (a defect, isolated so the others go on).
+    late: int = 0
+    future: int = 0
+    failed: int = 0
 
     def state(self, t_s: float) -> str:
         """Feed health: ok, waiting (nothing yet) or lost (silent for 3 intervals)."""
@@ -122,6 +130,7 @@ class FusionCore:
         self.counter: CounterUas | None = None  # the counter stage, when effectors are on site
         self.late_batches = 0
         self.future_batches = 0
+        self.failed_batches = 0  # batches the tracker raised on (counted per feed too)
         self._last_batch_t = -math.inf
         self._batches: list[DetectionBatch | BearingBatch] = []
         # Called with every batch the tracker was given and whether it was applied (evaluation
@@ -191,7 +200,7 @@ class FusionCore:
                     and np.isfinite(batch.azimuth_std_rad).all()
                     and np.isfinite(batch.sensor_enu_m).all()
                 )
-                applied = not (late or future) and finite and self.tracker.process_bearings(batch)
+                applied = not (late or future) and finite and self._fold(batch)
                 if self.recorder is not None and len(batch):
                     self.recorder.bearings(batch, applied=applied)
             else:
@@ -200,7 +209,7 @@ class FusionCore:
                     and np.isfinite(batch.z).all()
                     and np.isfinite(batch.R).all()
                 )
-                applied = not (late or future) and finite and self.tracker.process(batch)
+                applied = not (late or future) and finite and self._fold(batch)
                 if self.recorder is not None and len(batch):
                     self.recorder.detections(batch, applied=applied)
             for observe in self.batch_observers:
@@ -208,8 +217,34 @@ class FusionCore:
             if not applied:
                 self.late_batches += late
                 self.future_batches += future
+                feed = self.feeds.get(batch.sensor_id)
+                if feed is not None:
+                    feed.late += late
+                    feed.future += future
                 continue
             self._last_batch_t = max(self._last_batch_t, batch.time_s)
+
+    def _fold(self, batch: DetectionBatch | BearingBatch) -> bool:
+        """Fold one batch into the tracker; one that makes it raise is counted and skipped.
+
+        A defect reached by some input must cost that batch only: every other batch of the tick
+        is still applied, and the batch stays in the recording (marked not applied).
+        """
+        try:
+            if isinstance(batch, BearingBatch):
+                return self.tracker.process_bearings(batch)
+            return self.tracker.process(batch)
+        except Exception as exc:  # isolated on purpose: counted and logged
+            self.failed_batches += 1
+            feed = self.feeds.get(batch.sensor_id)
+            if feed is not None:
+                feed.failed += 1
+            if self.failed_batches <= 10 or self.failed_batches % 1000 == 0:
+                log.error(
+                    "batch of %s at t=%.3f not applied (%d so far): %s: %s",
+                    batch.sensor_id, batch.time_s, self.failed_batches, type(exc).__name__, exc,
+                )  # fmt: skip
+            return False
 
     def sapient_nodes(self) -> dict[str, NodeState]:
         """Every SAPIENT node any feed has heard from, by node id."""
@@ -435,6 +470,10 @@ class FusionCore:
                     "rejected": f.pipe.counters.rejected,
                     "rejected_by_reason": dict(f.pipe.counters.rejected_by_reason),
                     "state": f.state(self.now_s),
+                    "late": f.late,
+                    "future": f.future,
+                    "failed": f.failed,
+                    "shed": f.pipe.counters.shed,
                 }
                 for f in self.feeds.values()
             },

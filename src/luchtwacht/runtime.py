@@ -207,6 +207,7 @@ class LiveNode:
             effectors=[e.spec(config.origin) for e in config.effectors] if sapient else [],
             no_fire=config.no_fire_models(),
             authority=self.authority,
+            capacity_per_s=sapient.max_reports_per_s if sapient is not None else None,
         )
         self.on_cycle = on_cycle
         self.stop_event = asyncio.Event()
@@ -219,6 +220,7 @@ class LiveNode:
         # Counters of connections that have closed, per listener kind: their feeds are dropped
         # from the core (a node up for weeks sees thousands of reconnects) but still counted.
         self._retired: dict[str, FeedCounters] = {}
+        self._retired_drops: dict[str, Counter[str]] = {}  # late, future, failed per kind
         self._geoid_m = config.site.geoid_undulation_m
         self.overruns = 0  # ticks that came late because the previous one ran long
         self._tls = self._tls_context()
@@ -460,6 +462,9 @@ class LiveNode:
         agg.rejected += c.rejected
         agg.rejected_by_reason.update(c.rejected_by_reason)
         agg.by_kind.update(c.by_kind)
+        agg.shed += c.shed
+        drops = self._retired_drops.setdefault(kind, Counter())
+        drops.update(late=feed.late, future=feed.future, failed=feed.failed)
 
     def node_state(self, node_id: str) -> str:
         """Node state: connected while a connection carries the node, else lost."""
@@ -627,25 +632,43 @@ class LiveNode:
     def stats(self) -> dict[str, Any]:
         """Counters per feed (accepted, rejected by reason, connections) and the live picture."""
         feeds: dict[str, dict[str, Any]] = {}
+
+        def entry(kind: str) -> dict[str, Any]:
+            return feeds.setdefault(
+                kind,
+                {
+                    "accepted": 0,
+                    "rejected": 0,
+                    "rejected_by_reason": Counter(),
+                    # Valid data not used, by why: over capacity (reports), too old, stamped
+                    # ahead, or failing in the tracker (batches). Never silently lost.
+                    "shed": 0,
+                    "late": 0,
+                    "future": 0,
+                    "failed": 0,
+                },
+            )
+
         for feed in self.core.feeds.values():
             kind = {"sapient": "sapient", "remoteid-jsonl": "remoteid"}.get(feed.fmt, feed.fmt)
-            agg = feeds.setdefault(
-                kind, {"accepted": 0, "rejected": 0, "rejected_by_reason": Counter()}
-            )
+            agg = entry(kind)
             agg["accepted"] += feed.pipe.counters.decoded
             agg["rejected"] += feed.pipe.counters.rejected
             agg["rejected_by_reason"].update(feed.pipe.counters.rejected_by_reason)
+            agg["shed"] += feed.pipe.counters.shed
+            agg["late"] += feed.late
+            agg["future"] += feed.future
+            agg["failed"] += feed.failed
         for kind, retired in self._retired.items():
-            agg = feeds.setdefault(
-                kind, {"accepted": 0, "rejected": 0, "rejected_by_reason": Counter()}
-            )
+            agg = entry(kind)
             agg["accepted"] += retired.decoded
             agg["rejected"] += retired.rejected
             agg["rejected_by_reason"].update(retired.rejected_by_reason)
+            agg["shed"] += retired.shed
+            for key, n in self._retired_drops.get(kind, Counter()).items():
+                agg[key] += n
         for kind, ls in self.listeners.items():
-            agg = feeds.setdefault(
-                kind, {"accepted": 0, "rejected": 0, "rejected_by_reason": Counter()}
-            )
+            agg = entry(kind)
             agg["listening"] = ls.address
             agg["connections"] = {
                 "open": ls.connections_open,

@@ -64,6 +64,7 @@ Network = Annotated[str, AfterValidator(_checked_network)]
 """An address or network (``10.0.0.7``, ``10.0.0.0/24``, ``::1``), checked when read."""
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
+MAX_REPORTS_PER_S = 8000.0  # see bench/node_load.py: about half of one core's capacity
 
 
 def _uuid(text: str) -> str:
@@ -167,6 +168,9 @@ class SapientSection(_Strict):
     allow: list[Network] | None = None  # source addresses; left out: any (certificates decide)
     max_connections: int = Field(default=64, ge=1)  # more at once are closed at accept
     max_nodes: int = Field(default=256, ge=1)  # node ids kept; registrations beyond are refused
+    # DetectionReports a second the node decodes at most, over all connections (its capacity,
+    # bench/node_load.py); beyond it the busiest feeds' oldest reports are shed and counted.
+    max_reports_per_s: float = Field(default=MAX_REPORTS_PER_S, gt=0)
     fusion_node_id: str = "6c7a1f0e-2b1d-4c5e-9f3a-7e8d9c0b1a2f"
     idle_timeout_s: float = Field(default=120.0, gt=0)  # nothing at all for this long: cut off
     stall_timeout_s: float = Field(default=10.0, gt=0)  # half a frame for this long: cut off

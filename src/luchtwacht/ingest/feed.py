@@ -23,6 +23,7 @@ class FeedCounters:
     rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     by_kind: Counter[str] = field(default_factory=Counter)
+    shed: int = 0  # valid reports not decoded: the node was over its capacity (oldest first)
 
     def reject(self, reason: str) -> None:
         """Count a rejection under its reason."""
@@ -36,6 +37,7 @@ class FeedCounters:
             "rejected": self.rejected,
             "rejected_by_reason": dict(self.rejected_by_reason),
             "by_kind": dict(self.by_kind),
+            "shed": self.shed,
         }
 
 

@@ -254,6 +254,8 @@ MAX_NODES = 256  # node ids the shared registry keeps (a registration flood is r
 MAX_NODES_PER_CONNECTION = 32  # node ids one connection may speak for
 ERROR_REPLIES_PER_S = 10.0  # answers to invalid messages, per connection (more are counted)
 ERROR_PACKET_BYTES = 256  # how much of an invalid message an Error echoes back
+Budget = Callable[[int, float], int]
+"""Asked with ``(reports, t_rx_s)`` how many DetectionReports of a delivery may be decoded."""
 NodeGate = Callable[[str, str], str | None]
 """Asked before a node's message is used: ``(node_id, kind)`` → ``None``, or why it is refused."""
 _INDEX = re.compile(r"\[\d+\]")
@@ -324,6 +326,7 @@ class SapientPipe:
         # Who may speak for a node id on this connection (the node core binds ids to the
         # connection that registered them, and to the ids a client certificate allows).
         self.gate: NodeGate | None = None
+        self.budget: Budget | None = None  # the node's load shedder (node.load), if any
         self.max_nodes = MAX_NODES
         self.max_nodes_here = MAX_NODES_PER_CONNECTION
         self.replies_suppressed = 0  # answers to invalid input beyond ERROR_REPLIES_PER_S
@@ -352,21 +355,28 @@ class SapientPipe:
         detections = 0
         if t_rx_s is not None:
             self._t_rx_s = t_rx_s
+        parsed: list[tuple[bytes, SapientMessage]] = []
         try:
             for body in self.reader.feed(data):
-                msg: SapientMessage | None = None
                 try:
-                    msg = parse_message(body)
-                    if msg.WhichOneof("content") == "detection_report":
-                        self._detection(msg)
-                        detections += 1
-                    else:
-                        self._handle(msg, validate(msg))
+                    parsed.append((body, parse_message(body)))
                 except SapientError as exc:
                     self._reject(exc)
-                    self._answer_invalid(msg, body, exc)
         except SapientError as exc:  # framing error: the stream was reset
             self._reject(exc)
+        shed = self._shed(parsed) if self.budget is not None and parsed else None
+        for i, (body, msg) in enumerate(parsed):
+            try:
+                if msg.WhichOneof("content") == "detection_report":
+                    if shed is not None and i in shed:
+                        continue
+                    self._detection(msg)
+                    detections += 1
+                else:
+                    self._handle(msg, validate(msg))
+            except SapientError as exc:
+                self._reject(exc)
+                self._answer_invalid(msg, body, exc)
         if detections:  # counted once per delivery: a Counter update costs more than a report
             self.counters.decoded += detections
             self.counters.by_kind["detection_report"] += detections
@@ -385,6 +395,32 @@ class SapientPipe:
                 done.extend(row for row in rows if row.t_s < cut)
                 self._pending[node_id] = [row for row in rows if row.t_s >= cut]
         return self._to_batches(done) if done else []
+
+    def _shed(self, parsed: list[tuple[bytes, SapientMessage]]) -> set[int] | None:
+        """Which DetectionReports of a delivery the node's budget leaves out: the oldest.
+
+        Whole stamps go (a scan is kept or shed as one), so at most the budget is decoded.
+        """
+        assert self.budget is not None
+        dets = [
+            i for i, (_, m) in enumerate(parsed) if m.WhichOneof("content") == "detection_report"
+        ]
+        if not dets:
+            return None
+        allowed = self.budget(len(dets), self._t_rx_s)
+        if allowed >= len(dets):
+            return None
+        stamp = {
+            i: parsed[i][1].timestamp.seconds + parsed[i][1].timestamp.nanos * 1e-9 for i in dets
+        }
+        order = sorted(dets, key=stamp.__getitem__)
+        keep_from = len(dets) - allowed  # index in ``order`` of the oldest report kept
+        cut = stamp[order[keep_from - 1]]  # the newest stamp shed (allowed < len(dets))
+        while keep_from < len(order) and stamp[order[keep_from]] == cut:
+            keep_from += 1  # that stamp is only partly within budget: shed all of it
+        shed = set(order[:keep_from])
+        self.counters.shed += len(shed)
+        return shed
 
     def flush(self) -> list[DetectionBatch | BearingBatch]:
         """Emit every pending group (the caller knows no more of them is on its way)."""

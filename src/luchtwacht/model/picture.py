@@ -99,6 +99,10 @@ class FeedSnapshot:
     decoded: int
     rejected: int
     last_rejection: str = ""  # the newest reason a message of this feed was refused
+    shed: int = 0  # reports not decoded: the node was over its capacity (oldest first)
+    late: int = 0  # batches older than the out-of-sequence window, not applied
+    future: int = 0  # batches stamped too far ahead (a sensor clock gone wrong), not applied
+    failed: int = 0  # batches the tracker could not take (a defect, isolated and counted)
 
 
 @dataclass(frozen=True, slots=True)

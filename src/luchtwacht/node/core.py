@@ -56,6 +56,7 @@ from luchtwacht.model.picture import (
 )
 from luchtwacht.model.zone import Zone
 from luchtwacht.node.commands import PERMISSION, Command, CommandKind, CommandResult
+from luchtwacht.node.load import LoadShedder
 from luchtwacht.node.ports import LinkError, NodeLink, Subscriber, Subscription
 from luchtwacht.store.port import Store
 from luchtwacht.threat.alerts import AlertEvent
@@ -119,9 +120,12 @@ class NodeCore(FusionCore):
         effectors: Sequence[EffectorSpec] = (),
         no_fire: Sequence[Zone] = (),
         authority: Authority | None = None,
+        capacity_per_s: float | None = None,
     ) -> None:
         super().__init__(name, origin, list(zones), start_s, recorder, tracker_config)
         self.schedule = schedule or Schedule()
+        # The SAPIENT reports a second the node decodes at most; beyond, it sheds (node.load).
+        self.shedder = LoadShedder(capacity_per_s)
         self.fusion_node_id = fusion_node_id
         audit = recorder.audit if recorder is not None else None
         self.authority = authority if authority is not None else Authority([], audit=audit)
@@ -160,6 +164,7 @@ class NodeCore(FusionCore):
                 "schedule": dataclasses.asdict(self.schedule),
                 "effectors": [dataclasses.asdict(e) for e in effectors],
                 "no_fire": [dataclasses.asdict(z) for z in no_fire],
+                "capacity_per_s": capacity_per_s,
             }
             recorder.set_meta(node=json.dumps(node))
 
@@ -203,6 +208,7 @@ class NodeCore(FusionCore):
         if isinstance(pipe, SapientPipe):
             pipe.nodes = self.sapient_registry
             pipe.gate = functools.partial(self._gate, sensor_id)
+            pipe.budget = functools.partial(self.shedder.allow, sensor_id)
         return super().add_feed(sensor_id, name, fmt, pipe, interval_s)
 
     def allow(self, sensor_id: str, node_ids: Iterable[str], who: str) -> None:
@@ -244,6 +250,7 @@ class NodeCore(FusionCore):
         """Forget a feed and its link; the nodes bound to it are no longer reachable."""
         self.links.pop(sensor_id, None)
         self.allowed_ids.pop(sensor_id, None)
+        self.shedder.forget(sensor_id)
         for node_id in self._bound.pop(sensor_id, set()):
             if self.node_feed.get(node_id) == sensor_id:
                 del self.node_feed[node_id]
@@ -271,6 +278,7 @@ class NodeCore(FusionCore):
         self._guarded("commands", self._apply_commands, t_s)
         if slow:
             self.slow_cycles += 1
+            self.shedder.rebalance(t_s)
             self._guarded("cue", self._cue, t_s)
             self._guarded("counter", self._counter, t_s)
         self._guarded("tasks", self._send_counter_tasks, t_s)
@@ -537,6 +545,10 @@ class NodeCore(FusionCore):
                 f.pipe.counters.decoded,
                 f.pipe.counters.rejected,
                 next(reversed(f.pipe.counters.rejected_by_reason), ""),
+                shed=f.pipe.counters.shed,
+                late=f.late,
+                future=f.future,
+                failed=f.failed,
             )
             for f in self.feeds.values()
         )

@@ -224,6 +224,7 @@ def replay(
         effectors=effectors,
         no_fire=no_fire,
         authority=authority,
+        capacity_per_s=node_meta.get("capacity_per_s"),
     )
     settings: dict[str, Any] = json.loads(rec.meta.get("pipe_settings", "{}"))
     settings.update({k: v for k, v in rec.meta.items() if k.startswith("settings:")})
