@@ -1,11 +1,12 @@
 """``luchtwacht operators``: keep the operator accounts file a live node authenticates against.
 
 ``add FILE USER --role ROLE`` adds an account (the password is asked for twice, or read from
-standard input with ``--password-stdin``, and only its scrypt hash is written); ``list FILE``
-shows who may do what; ``disable FILE USER`` locks an account without deleting its record;
-``remove FILE USER`` deletes it. The file is rewritten atomically with owner-only permissions
-(``counter.authority.save_accounts``). Who may approve an engagement is decided here: only the
-``commander`` role carries ``approve_engagement``.
+standard input with ``--password-stdin``, and only its argon2id hash is written); ``list FILE``
+shows who may do what, and which hashes are due for rehash; ``rehash FILE USER`` replaces a
+former-scheme or weaker hash once given the user's password; ``disable FILE USER`` locks an
+account without deleting its record; ``remove FILE USER`` deletes it. The file is rewritten
+atomically with owner-only permissions (``counter.authority.save_accounts``). Who may approve an
+engagement is decided here: only the ``commander`` role carries ``approve_engagement``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from luchtwacht.counter.authority import (
     OperatorAccount,
     hash_password,
     load_accounts,
+    needs_rehash,
+    rehash_account,
     save_accounts,
 )
 
@@ -50,10 +53,12 @@ def _load(path: Path, must_exist: bool = True) -> list[OperatorAccount]:
         raise typer.Exit(2) from None
 
 
-def _password(from_stdin: bool) -> str:
+def _password(from_stdin: bool, confirm: bool = True) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Password: ")
+    if not confirm:
+        return first
     if getpass.getpass("Again: ") != first:
         typer.echo("error: the passwords differ", err=True)
         raise typer.Exit(2)
@@ -88,11 +93,34 @@ def add(
 
 @app.command("list")
 def list_(path: FileArg) -> None:
-    """Show each account, its role, whether it is disabled, and what the role allows."""
+    """Show each account, its role, whether it is disabled or due for rehash, what it allows."""
     for a in _load(path):
         allowed = ", ".join(sorted(p.value for p in ROLES[a.role]))
-        state = " [disabled]" if a.disabled else ""
+        state = (" [disabled]" if a.disabled else "") + (
+            " [rehash due]" if needs_rehash(a.password_hash) else ""
+        )
         typer.echo(f"{a.username}\t{a.role}{state}\t{allowed}")
+
+
+@app.command("rehash")
+def rehash(
+    path: FileArg,
+    username: UserArg,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Replace a former-scheme or weaker password hash; the user's password is needed."""
+    _load(path)
+    try:
+        reason = rehash_account(path, username, _password(password_stdin, confirm=False))
+    except (AccountsFileError, ValueError, OSError) as exc:
+        typer.echo(f"error: {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if reason is None:
+        typer.echo(f"{path}: {username}'s password hash is current")
+    else:
+        typer.echo(f"{path}: rehashed {username} ({reason})")
 
 
 @app.command("disable")
