@@ -21,17 +21,16 @@ from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.scenario import default_scenario
 from luchtwacht.store.recorder import verify_audit_chain
-from tests.test_runtime import (
-    JAM_ID,
+from tests.live import (
     accepted,
     advance,
     drone,
     iter_frames,
-    jammer_site,
     radar_stream,
     started,
     until,
 )
+from tests.test_runtime import JAM_ID, jammer_site
 
 
 def free_port() -> int:

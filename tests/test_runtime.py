@@ -14,7 +14,6 @@ import sqlite3
 import struct
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,93 +21,23 @@ import pytest
 
 from luchtwacht.ingest import remoteid as rid
 from luchtwacht.ingest.sapient import SapientMessage, frame, parse_message, validate
-from luchtwacht.model.detection import ObjectClass
-from luchtwacht.node import TICK_S, Command, CommandKind, LinkError, ManualClock
+from luchtwacht.node import Command, CommandKind, LinkError, ManualClock
 from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.scenario import default_scenario, polar
-from luchtwacht.sim.targets import Target, WaypointPath
 from luchtwacht.site import RemoteIdSection, SapientSection, default_site
 from luchtwacht.store.recorder import verify_audit_chain
-
-
-def drone() -> Target:
-    return Target(
-        "d",
-        ObjectClass.DRONE,
-        0.5,
-        WaypointPath((polar(58, 3000, 100), polar(58, 2000, 100)), (15.0,)),
-    )
-
-
-def radar_stream(
-    epoch: float, scans: range, seed: int = 1, node_id: str | None = None
-) -> tuple[RadarSim, list[bytes]]:
-    sc = default_scenario()
-    cfg = sc.radars[0]
-    if node_id is not None:  # another radar of the same make, on its own node id
-        cfg = dataclasses.replace(cfg, node_id=node_id)
-    radar = RadarSim(cfg, sc.origin, epoch, seed)
-    out = []
-    for k in scans:
-        out.append(b"".join(radar.scan(float(k), [drone()])))
-    return radar, out
-
-
-async def read_frames(reader: asyncio.StreamReader, n: int) -> list[SapientMessage]:
-    msgs = []
-    for _ in range(n):
-        head = await asyncio.wait_for(reader.readexactly(4), 5)
-        body = await asyncio.wait_for(reader.readexactly(struct.unpack("<I", head)[0]), 5)
-        msgs.append(parse_message(body))
-    return msgs
-
-
-async def until(cond, timeout_s: float = 10.0) -> None:
-    """Wait (on the wall, briefly) until ``cond()`` holds: bytes crossing a socket."""
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.002)
-
-
-async def advance(node: LiveNode, clock: ManualClock, seconds: float) -> None:
-    """Move the node's clock on tick by tick, each tick run before the next."""
-    for _ in range(round(seconds / TICK_S)):
-        target = node.core.tick_count + 1
-        clock.advance(TICK_S)
-        await until(lambda: node.core.tick_count >= target)  # noqa: B023
-
-
-async def started(node: LiveNode, listener: str) -> tuple[asyncio.Task[None], str, int]:
-    """Run the node; once ``listener`` is up, its host and port."""
-    runner = asyncio.create_task(node.run())
-    await until(lambda: listener in node.listeners and bool(node.listeners[listener].address))
-    host, port = node.listeners[listener].address.split(":")
-    return runner, host, int(port)
-
-
-def accepted(node: LiveNode, kind: str = "sapient") -> int:
-    return int(node.stats()["feeds"].get(kind, {}).get("accepted", 0))
-
-
-async def edge_node(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    handle: Callable[[float, bytes], list[bytes]],
-    clock: ManualClock,
-    epoch: float,
-    got: list[SapientMessage],
-) -> None:
-    """A simulated edge node on its socket: keeps every message, answers through ``handle``."""
-    while True:
-        head = await reader.readexactly(4)
-        body = await reader.readexactly(struct.unpack("<I", head)[0])
-        got.append(parse_message(body))
-        for reply in handle(clock.now() - epoch, head + body):
-            writer.write(reply)
-        await writer.drain()
+from tests.live import (
+    accepted,
+    advance,
+    drone,
+    edge_node,
+    iter_frames,
+    radar_stream,
+    read_frames,
+    started,
+    until,
+)
 
 
 def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
@@ -225,14 +154,6 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
     reasons = [r for (r,) in db.execute("SELECT reason FROM rejection")]
     assert reasons.count("SapientMessage: malformed protobuf") == 1 + 25
     assert reasons.count("frame.length: exceeds maximum") == 1
-
-
-def iter_frames(stream: bytes):
-    pos = 0
-    while pos < len(stream):
-        (n,) = struct.unpack_from("<I", stream, pos)
-        yield stream[pos + 4 : pos + 4 + n]
-        pos += 4 + n
 
 
 def test_live_node_takes_asterix_plots_over_udp(tmp_path):
@@ -445,7 +366,6 @@ def shared_task(name: str) -> SapientMessage:
 
 
 def test_each_connection_speaks_only_for_its_own_nodes(tmp_path):
-    import dataclasses
 
     from luchtwacht.sim.radar import RadarConfig
 
@@ -560,7 +480,6 @@ def test_a_defect_in_a_fusion_stage_is_counted_and_the_node_keeps_serving(tmp_pa
 def test_live_node_cues_a_pan_tilt_camera_onto_a_radar_track(tmp_path):
     # A radar and a pan-tilt camera connect as SAPIENT nodes over TCP. Once the radar's drone is
     # a track, the node sends the camera look-at tasks; the camera turns and answers TaskAcks.
-    import dataclasses
 
     from luchtwacht.sim.bearing_sensor import BearingSensorConfig, BearingSensorSim
 

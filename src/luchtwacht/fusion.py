@@ -217,10 +217,10 @@ class FusionCore:
             if not applied:
                 self.late_batches += late
                 self.future_batches += future
-                feed = self.feeds.get(batch.sensor_id)
-                if feed is not None:
-                    feed.late += late
-                    feed.future += future
+                source = self.feeds.get(batch.sensor_id)
+                if source is not None:
+                    source.late += late
+                    source.future += future
                 continue
             self._last_batch_t = max(self._last_batch_t, batch.time_s)
 

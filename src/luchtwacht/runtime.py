@@ -227,6 +227,7 @@ class LiveNode:
         self._client_ids = config.sapient_client_ids()
         self._sapient_allow = Allowlist(config.sapient.allow if config.sapient else None)
         self.tls_failures = 0  # TLS handshakes that failed (no or a wrong certificate, garbage)
+        self._handshaking = 0  # connections in their TLS handshake now
         if self.recorder is not None:
             self.recorder.set_meta(
                 site_name=config.site.name,
@@ -261,19 +262,6 @@ class LiveNode:
             return None, None
         return self._tls, self.config.tls.handshake_timeout_s
 
-    def _exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        """Failed TLS handshakes are a hostile or misconfigured peer: counted, one line each."""
-        exc = context.get("exception")
-        if isinstance(exc, ssl.SSLError | ConnectionError | TimeoutError) or (
-            "handshake" in str(context.get("message", "")).lower()
-        ):
-            self.tls_failures += 1
-            if self.tls_failures <= 20 or self.tls_failures % 1000 == 0:
-                reason = getattr(exc, "reason", None) or exc or context.get("message")
-                log.warning("TLS handshake refused (%d so far): %s", self.tls_failures, reason)
-            return
-        loop.default_exception_handler(context)
-
     @property
     def internal_errors(self) -> Counter[str]:
         """Defects caught in the node's stages, by stage."""
@@ -300,18 +288,10 @@ class LiveNode:
                     self._tasks.discard(task)
 
         ctx, handshake_s = self._tls_for(cfg.transport)
-        sock = self._prebound.take("sapient")
-        if sock is not None:
-            server = await asyncio.start_server(
-                handle, sock=sock, limit=READ_CHUNK, ssl=ctx, ssl_handshake_timeout=handshake_s
-            )
-        else:
-            server = await asyncio.start_server(
-                handle, host, port, limit=READ_CHUNK, ssl=ctx, ssl_handshake_timeout=handshake_s
-            )
-        self._servers.append(server)
-        sock = server.sockets[0].getsockname()
-        stats.address = f"{sock[0]}:{sock[1]}"
+        await self._serve_stream(
+            "sapient", stats, host, port, handle, ctx, handshake_s,
+            self._sapient_allow, cfg.max_connections,
+        )  # fmt: skip
         if ctx is None:
             log.warning(
                 "SAPIENT on %s over plain TCP: any host that reaches it can speak for any sensor"
@@ -321,22 +301,101 @@ class LiveNode:
         else:
             log.info("SAPIENT server listening on %s (mutual TLS)", stats.address)
 
-    def _admit_peer(
+    async def _serve_stream(
         self,
+        name: str,
         stats: ListenerStats,
+        host: str,
+        port: int,
+        handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
+        ctx: ssl.SSLContext | None,
+        handshake_s: float | None,
         allow: Allowlist,
-        writer: asyncio.StreamWriter,
-        max_open: int | None = None,
-    ) -> str | None:
-        """Why a new connection is refused (source, count), or None to serve it."""
-        peer = writer.get_extra_info("peername")
+        max_open: int,
+    ) -> None:
+        """A TCP listener that admits a peer before reading a byte from it, then serves it.
+
+        Nothing is read from a new connection (not even a TLS ClientHello) until its source is on
+        the allowlist and the listener is below ``max_open``; then TLS, when configured, is set
+        up with a handshake timeout, and a failed handshake is counted and logged in one line.
+        """
+        loop = asyncio.get_running_loop()
+        node = self
+
+        class _Admit(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                assert isinstance(transport, asyncio.Transport)
+                transport.pause_reading()  # before any data_received: the peer waits
+                task = loop.create_task(
+                    node._admit(transport, stats, handle, ctx, handshake_s, allow, max_open)
+                )
+                node._tasks.add(task)
+                task.add_done_callback(node._tasks.discard)
+
+        sock = self._prebound.take(name)
+        if sock is not None:
+            server = await loop.create_server(_Admit, sock=sock)
+        else:
+            server = await loop.create_server(_Admit, host, port)
+        self._servers.append(server)
+        bound = server.sockets[0].getsockname()
+        stats.address = f"{bound[0]}:{bound[1]}"
+
+    async def _admit(
+        self,
+        transport: asyncio.Transport,
+        stats: ListenerStats,
+        handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
+        ctx: ssl.SSLContext | None,
+        handshake_s: float | None,
+        allow: Allowlist,
+        max_open: int,
+    ) -> None:
+        """Check a new connection's source and the listener's load, do TLS, then serve it."""
+        peer = transport.get_extra_info("peername")
         host = str(peer[0]) if isinstance(peer, tuple) else ""
+        refusal = None
         if not allow.allows(host):
             stats.refused_sources += 1
-            return "source not allowed"
-        if max_open is not None and stats.connections_open >= max_open:
-            return "too many connections"
-        return None
+            refusal = "source not allowed"
+        elif stats.connections_open + self._handshaking >= max_open:
+            refusal = "too many connections"
+        if refusal is not None:
+            stats.closed_by_reason[refusal] += 1
+            transport.abort()
+            return
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=READ_CHUNK, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        if ctx is not None:
+            self._handshaking += 1
+            try:
+                tls = await loop.start_tls(
+                    transport, protocol, ctx, server_side=True, ssl_handshake_timeout=handshake_s
+                )
+            except (OSError, TimeoutError) as exc:  # ssl.SSLError and ConnectionError are OSErrors
+                self.tls_failures += 1
+                stats.closed_by_reason["tls handshake failed"] += 1
+                if self.tls_failures <= 20 or self.tls_failures % 1000 == 0:
+                    why = getattr(exc, "reason", None) or type(exc).__name__
+                    log.warning(
+                        "TLS handshake with %s failed (%d so far): %s", host, self.tls_failures, why
+                    )
+                transport.abort()
+                return
+            finally:
+                self._handshaking -= 1
+            if tls is None:
+                transport.abort()
+                return
+            transport = tls
+        else:
+            transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if ctx is None:
+            transport.resume_reading()
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        await handle(reader, writer)
 
     async def _sapient_connection(
         self,
@@ -345,9 +404,9 @@ class LiveNode:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        refusal = self._admit_peer(stats, self._sapient_allow, writer, cfg.max_connections)
+        refusal = None
         peer_name: str | None = None
-        if refusal is None and cfg.transport == "tls":
+        if cfg.transport == "tls":
             from luchtwacht.transport.pki import peer_common_name
 
             peer_name = peer_common_name(writer.get_extra_info("ssl_object"))
@@ -511,11 +570,6 @@ class LiveNode:
         allow_tcp = Allowlist(self.config.remoteid.allow if self.config.remoteid else None)
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            refusal = self._admit_peer(stats, allow_tcp, writer, MAX_STREAM_CONNECTIONS)
-            if refusal is not None:
-                stats.closed_by_reason[refusal] += 1
-                writer.transport.abort()
-                return
             task = asyncio.current_task()
             if task is not None:
                 self._tasks.add(task)
@@ -536,18 +590,10 @@ class LiveNode:
                     self._tasks.discard(task)
 
         ctx, handshake_s = self._tls_for("tls")
-        bound_tcp = self._prebound.take("remoteid")
-        if bound_tcp is not None:
-            server = await asyncio.start_server(
-                handle, sock=bound_tcp, ssl=ctx, ssl_handshake_timeout=handshake_s
-            )
-        else:
-            server = await asyncio.start_server(
-                handle, host, port, ssl=ctx, ssl_handshake_timeout=handshake_s
-            )
-        self._servers.append(server)
-        sock = server.sockets[0].getsockname()
-        stats.address = f"{sock[0]}:{sock[1]}"
+        await self._serve_stream(
+            "remoteid", stats, host, port, handle, ctx, handshake_s,
+            allow_tcp, MAX_STREAM_CONNECTIONS,
+        )  # fmt: skip
 
     # --- ASTERIX ---------------------------------------------------------------------------------
 
@@ -707,6 +753,7 @@ class LiveNode:
             "future_batches": self.core.future_batches,
             "tasks_failed": self.core.tasks_failed,
             "bind_refused": self.core.bind_refused,
+            "nodes_forgotten": self.core.nodes_forgotten,
             "tls_failures": self.tls_failures,
             "overruns": self.overruns,
             **({"store": self.recorder.stats()} if self.recorder is not None else {}),
@@ -730,7 +777,6 @@ class LiveNode:
     async def run(self, duration_s: float | None = None) -> None:
         """Serve until SIGTERM/SIGINT (or ``duration_s`` of the clock), then shut down cleanly."""
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(self._exception_handler)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop_event.set)

@@ -591,10 +591,15 @@ class SapientPipe:
             angle_only = [r for r in node_rows if r.kind == "range_bearing" and math.isnan(r.c)]
             located = [r for r in node_rows if not (r.kind == "range_bearing" and math.isnan(r.c))]
             batches: list[tuple[float, DetectionBatch | BearingBatch]] = []
+            node = self.nodes.get(node_id)
+            if node is None:  # forgotten from a full table meanwhile: nothing to place them by
+                for _ in node_rows:
+                    self._reject(SapientError("SapientMessage.node_id", "node forgotten"))
+                continue
             if located:
-                batches.extend(self._convert(self.nodes[node_id], located))
+                batches.extend(self._convert(node, located))
             if angle_only:
-                batches.extend(self._bearings(self.nodes[node_id], angle_only))
+                batches.extend(self._bearings(node, angle_only))
             for t, batch in batches:
                 out.append((t, len(out), batch))
         out.sort(key=lambda item: (item[0], item[1]))

@@ -151,6 +151,7 @@ class NodeCore(FusionCore):
         # Node ids each feed's peer may speak for (from its client certificate); a feed not
         # listed may speak for any id no other open connection holds.
         self.allowed_ids: dict[str, frozenset[str]] = {}
+        self.nodes_forgotten = 0  # nodes dropped from the full table for a new registration
         self.tick_count = 0
         self.picture_seq = 0
         self.slow_cycles = 0
@@ -171,14 +172,24 @@ class NodeCore(FusionCore):
     # --- ingest -------------------------------------------------------------------------------
 
     def receive(self, t_rx_s: float, sensor_id: str, fmt: str, payload: bytes) -> None:
-        """Bytes from a feed: decode them; a SAPIENT node's answers go back over its link."""
+        """Bytes from a feed: decode them; a SAPIENT node's answers go back over its link.
+
+        A defect reached by some input is counted (``internal_errors["ingest"]``) and logged;
+        the feed and the node go on.
+        """
+        if sensor_id not in self.feeds:
+            raise KeyError(f"unknown feed {sensor_id!r}")
+        self._guarded("ingest", self._receive, t_rx_s, sensor_id, fmt, payload)
+
+    def _receive(self, t_rx_s: float, sensor_id: str, fmt: str, payload: bytes) -> None:
         super().receive(t_rx_s, sensor_id, fmt, payload)
         pipe = self.feeds[sensor_id].pipe
         if not isinstance(pipe, SapientPipe):
             return
         bound = self._bound.setdefault(sensor_id, set())
         for node_id in pipe.node_ids_here - bound:
-            if not pipe.nodes[node_id].registered:
+            state = pipe.nodes.get(node_id)
+            if state is None or not state.registered:
                 continue
             holder = self.node_feed.get(node_id)
             if holder is not None and holder != sensor_id and holder in self.links:
@@ -236,7 +247,29 @@ class NodeCore(FusionCore):
         if holder is not None and holder != sensor_id and holder in self.links:
             self.bind_refused += 1
             return "node id bound to another connection"
+        if kind == "registration" and node_id not in self.sapient_registry:
+            self._make_room()
         return None
+
+    def _make_room(self) -> None:
+        """Keep a place for a new node: forget the longest-known node no connection carries.
+
+        The table is bounded (``max_nodes``); a flood of made-up ids fills it only while its
+        connections stay open, and is forgotten first once they close.
+        """
+        feed = next((f for f in self.feeds.values() if isinstance(f.pipe, SapientPipe)), None)
+        if feed is None or not isinstance(feed.pipe, SapientPipe):
+            return
+        if len(self.sapient_registry) < feed.pipe.max_nodes:
+            return
+        carried = set().union(
+            *(f.pipe.node_ids_here for f in self.feeds.values() if isinstance(f.pipe, SapientPipe))
+        )
+        for node_id in self.sapient_registry:
+            if node_id not in carried and not self.connected(node_id):
+                del self.sapient_registry[node_id]
+                self.nodes_forgotten += 1
+                return
 
     def sapient_nodes(self) -> dict[str, NodeState]:
         """Every SAPIENT node heard from, by node id (connected or not)."""
@@ -575,10 +608,12 @@ class NodeCore(FusionCore):
         counters = {
             "late_batches": self.late_batches,
             "future_batches": self.future_batches,
+            "failed_batches": self.failed_batches,
             "internal_errors": sum(self.internal_errors.values()),
             "tasks_failed": self.tasks_failed,
             "replies_dropped": self.replies_dropped,
             "bind_refused": self.bind_refused,
+            "nodes_forgotten": self.nodes_forgotten,
             **{f"lost:{s.name}": int(getattr(s, "lost", 0)) for s in self.subscribers},
         }
         return PictureUpdate(
