@@ -21,7 +21,11 @@ F(−T) with the process noise of |T|, as the NCV tracker does.
 Measurement kinds (``KIND_*``), ordered as :mod:`luchtwacht.tracking.measurement`:
 Cartesian position (e, n, u); radar (az, el, r); radar with Doppler (az, el, r, ṙ);
 azimuth; azimuth and elevation. The EKF evaluates h and its Jacobian at each model's prior
-mean and wraps the azimuth innovation to (−π, π].
+mean and wraps the azimuth innovation to (−π, π]. A prior mean within
+:data:`~luchtwacht.tracking.measurement.MIN_HORIZONTAL_RANGE_M` of the sensor's vertical axis has
+no azimuth: the measurement is neither gated nor applied to it (its innovation reports a
+determinant of 0, as a singular S does), and the Jacobian is floored there so nothing divides by
+zero.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numba
 import numpy as np
 
 from luchtwacht.tracking.kernels import F64, I64, _jit, _jit_parallel
+from luchtwacht.tracking.measurement import MIN_HORIZONTAL_RANGE_M
 
 MODEL_NCV, MODEL_CA, MODEL_CT = 0, 1, 2
 KIND_CARTESIAN, KIND_RADAR, KIND_RADAR_DOPPLER, KIND_AZIMUTH, KIND_AZ_EL = 0, 1, 2, 3, 4
@@ -40,6 +45,10 @@ KIND_DIM = (3, 3, 4, 1, 2)
 ACCEL_VAR_FLOOR = 1e-6  # as imm.ACCEL_VAR_FLOOR: variance on acceleration a model holds fixed
 _LN_2PI = math.log(2.0 * math.pi)
 _CHUNKS = 16  # work items per parallel loop: a few per core, each with its own scratch
+# Read when a kernel is compiled, and numba's cache is keyed on this file only: a change of the
+# value in measurement.py needs this file touched (tests/tracking/test_blinding.py checks that
+# both agree).
+_MIN_RHO2 = MIN_HORIZONTAL_RANGE_M**2
 
 
 @_jit
@@ -336,8 +345,13 @@ def _wrap(a: float) -> float:
 
 
 @_jit
-def measure_into(x: F64, sensor: F64, kind: int, h: F64, jac: F64) -> None:
-    """Predicted measurement ``h`` (m,) and Jacobian ``jac`` (m, 6) at state ``x`` (≥ 6 entries)."""
+def measure_into(x: F64, sensor: F64, kind: int, h: F64, jac: F64) -> bool:
+    """Predicted measurement ``h`` (m,) and Jacobian ``jac`` (m, 6) at state ``x`` (≥ 6 entries).
+
+    Returns False where the geometry is degenerate (the state within ``MIN_HORIZONTAL_RANGE_M``
+    of the sensor's vertical axis, or not finite): ``h`` and ``jac`` are then finite (ρ floored)
+    but must not be used.
+    """
     m = KIND_DIM[kind]
     for r in range(m):
         for c in range(6):
@@ -346,9 +360,12 @@ def measure_into(x: F64, sensor: F64, kind: int, h: F64, jac: F64) -> None:
         for r in range(3):
             h[r] = x[r]
             jac[r, r] = 1.0
-        return
+        return True
     de, dn, du = x[0] - sensor[0], x[1] - sensor[1], x[2] - sensor[2]
     rho2 = de * de + dn * dn
+    ok = bool(rho2 >= _MIN_RHO2)  # False for NaN too
+    if not ok:
+        rho2 = _MIN_RHO2
     rho = math.sqrt(rho2)
     r2 = rho2 + du * du
     rng = math.sqrt(r2)
@@ -371,6 +388,7 @@ def measure_into(x: F64, sensor: F64, kind: int, h: F64, jac: F64) -> None:
         jac[3, 1] = (x[4] - rdot * ln) / rng
         jac[3, 2] = (x[5] - rdot * lu) / rng
         jac[3, 3], jac[3, 4], jac[3, 5] = le, ln, lu
+    return ok
 
 
 @_jit
@@ -386,11 +404,13 @@ def _innovation(
 ) -> tuple[float, float]:  # fmt: skip
     """ν = z − h(x) (azimuth wrapped), B = P Hᵀ, S = H B + R and S⁻¹, into the scratch given.
 
-    Returns (d² = νᵀ S⁻¹ ν, det S); det ≤ 0 means S could not be inverted (d² is then 0).
+    Returns (d² = νᵀ S⁻¹ ν, det S); det ≤ 0 means S could not be inverted, or the geometry is
+    degenerate (:func:`measure_into`): the pair is then neither gated nor applied (d² is 0).
     """
     n = x.size
     m = KIND_DIM[kind]
-    measure_into(x, sensor, kind, h, jac)
+    if not measure_into(x, sensor, kind, h, jac):
+        return 0.0, 0.0
     for a in range(m):
         nu[a] = z[a] - h[a]
     if kind != KIND_CARTESIAN:
@@ -434,7 +454,7 @@ def ekf_update_vec(x: F64, p: F64, z: F64, r: F64, kind: int, sensor: F64, ws: F
     gain = ws[23:32, 0:4]
     gj = ws[32:36, 0:8]
     d2, det = _innovation(x, p, z, r, kind, sensor, h, jac, nu, b, s_m, inv, gj)
-    if det <= 0.0:
+    if not 0.0 < det < np.inf:  # singular, overflowed or NaN S, or degenerate geometry
         return -np.inf
     for a in range(n):
         for c in range(m):
@@ -540,7 +560,7 @@ def gate_refine(
     for k in range(ti.size):
         i, j = ti[k], di[k]
         d2, det = _innovation(x[i], p[i], z[j], r[j], kind, sensor, h, jac, nu, b, s_m, inv, gj)
-        if det > 0.0 and d2 <= gate_d2:
+        if 0.0 < det < np.inf and d2 <= gate_d2:
             keep[n], d2o[n], ldo[n] = k, d2, math.log(det)
             n += 1
     return keep[:n], d2o[:n], ldo[:n]
@@ -588,7 +608,7 @@ def _imm_pda_body(
                 )
                 for a in range(3):
                     nus[k - k0, a] = nu[a]
-                if det_s > 0.0:
+                if 0.0 < det_s < np.inf:
                     term = ln_pd - ln_beta_fa[k] - 0.5 * (d2 + math.log(det_s) + 3 * _LN_2PI)
                     top = max(ln_l, term)
                     ln_l = top + math.log(math.exp(ln_l - top) + math.exp(term - top))
@@ -599,7 +619,7 @@ def _imm_pda_body(
                 x, p, z[det[best]], r[det[best]], KIND_CARTESIAN, z[0], h, jac, nu, b, s_m, inv,
                 gj,
             )  # fmt: skip
-            if det_s <= 0.0:
+            if not 0.0 < det_s < np.inf:
                 continue
             nbar = np.zeros(3)
             for k in range(k0, k1):

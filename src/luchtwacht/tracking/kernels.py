@@ -98,7 +98,10 @@ def existence_decay_inplace(score: F64, dt: F64, mean_life_s: float) -> None:
 
 @_jit
 def _inv3(s: F64, inv: F64) -> float:
-    """Inverse (into ``inv``) and determinant of a symmetric 3×3 matrix by cofactors."""
+    """Inverse (into ``inv``) and determinant of a symmetric 3×3 matrix by cofactors.
+
+    A determinant of 0 (or not finite) leaves ``inv`` zero: callers test the determinant.
+    """
     a, b, c = s[0, 0], s[0, 1], s[0, 2]
     d, e, f = s[1, 1], s[1, 2], s[2, 2]
     c00 = d * f - e * e
@@ -108,6 +111,9 @@ def _inv3(s: F64, inv: F64) -> float:
     c12 = b * c - a * e
     c22 = a * d - b * b
     det = a * c00 + b * c01 + c * c02
+    if det == 0.0 or not math.isfinite(det):
+        inv[:, :] = 0.0
+        return float(det)
     inv[0, 0], inv[0, 1], inv[0, 2] = c00 / det, c01 / det, c02 / det
     inv[1, 0], inv[1, 1], inv[1, 2] = c01 / det, c11 / det, c12 / det
     inv[2, 0], inv[2, 1], inv[2, 2] = c02 / det, c12 / det, c22 / det
@@ -185,7 +191,7 @@ def gate_grid(
                         + v1 * (inv[1, 0] * v0 + inv[1, 1] * v1 + inv[1, 2] * v2)
                         + v2 * (inv[2, 0] * v0 + inv[2, 1] * v1 + inv[2, 2] * v2)
                     )
-                    if not d2 <= gate_d2 or det <= 0.0:
+                    if not d2 <= gate_d2 or not 0.0 < det < math.inf:
                         continue
                     if n_out == cap:
                         cap *= 2
@@ -414,7 +420,11 @@ def kf_update_inplace(x: F64, p: F64, rows: I64, z: F64, r: F64, offset: F64, q:
         for a in range(3):
             for b in range(3):
                 s[a, b] = p[i, a, b] + r[k, a, b]
-        _inv3(s, inv)
+        det = _inv3(s, inv)
+        if not 0.0 < det < math.inf:  # S singular or overflowed: no update, only carried back
+            if off != 0.0:
+                _predict_one(x, p, i, -off, q)
+            continue
         nu0, nu1, nu2 = z[k, 0] - x[i, 0], z[k, 1] - x[i, 1], z[k, 2] - x[i, 2]
         for a in range(6):
             for b in range(3):

@@ -27,7 +27,11 @@ The Jacobian H = ∂h/∂x (rows in the same order, six columns) is
 * ∂ṙ/∂p  = (v − ṙ d/r) / r,  ∂ṙ/∂v = d / r
 
 and zero elsewhere. Azimuth is singular straight above or below the sensor (ρ = 0) and every
-component is singular at the sensor itself (r = 0); callers keep targets away from both.
+component is singular at the sensor itself (r = 0). Both are kept finite by flooring ρ at
+:data:`MIN_HORIZONTAL_RANGE_M` (then r ≥ ρ is floored too); a target that close to the sensor's
+vertical axis has no azimuth worth the name, so :func:`on_sensor_axis` names those rows and the
+tracker never lets such a measurement update a track (it is gated out). The floor leaves every
+result at ρ ≥ :data:`MIN_HORIZONTAL_RANGE_M` bit for bit as the formulas above.
 
 Two update steps are provided, both pure functions (prior in, posterior out):
 
@@ -62,6 +66,13 @@ MEASUREMENT_DIM: dict[str, int] = {
 AZIMUTH = 0
 """Column of the azimuth in every measurement vector (the one angle that wraps)."""
 
+MIN_HORIZONTAL_RANGE_M = 0.1
+"""Least horizontal distance ρ (m) between a sensor and a target at which a sensor's measurement
+is used. Closer, the azimuth is undefined (the sensor's own antenna or microphone array is larger
+than this) and ∂az/∂p ∝ 1/ρ would be unbounded: the Jacobians floor ρ here and the tracker gates
+such measurements out. The compiled kernels (:mod:`luchtwacht.tracking.imm_kernels`) use the same
+value."""
+
 
 def wrap_angle(a: ArrayLike) -> F64:
     """Angles wrapped to (−π, π]: π − ((π − a) mod 2π).
@@ -79,6 +90,19 @@ def _dim(kind: MeasurementKind) -> int:
         return MEASUREMENT_DIM[kind]
     except KeyError:
         raise ValueError(f"unknown measurement kind {kind!r}") from None
+
+
+def on_sensor_axis(x: ArrayLike, sensor_pos: ArrayLike) -> NDArray[np.bool_]:
+    """Rows of states (..., ≥ 3) within :data:`MIN_HORIZONTAL_RANGE_M` of the sensor's vertical.
+
+    Their azimuth is undefined: a measurement of them must not update the track.
+    """
+    xa = np.asarray(x, dtype=float)
+    d = xa[..., 0:2] - np.asarray(sensor_pos, dtype=float)[..., 0:2]
+    near: NDArray[np.bool_] = ~(
+        d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] >= MIN_HORIZONTAL_RANGE_M**2
+    )
+    return near
 
 
 def measure(x: ArrayLike, sensor_pos: ArrayLike, kind: MeasurementKind) -> F64:
@@ -101,20 +125,24 @@ def measure(x: ArrayLike, sensor_pos: ArrayLike, kind: MeasurementKind) -> F64:
         r = np.sqrt(rho * rho + du * du)
         out[..., 2] = r
     if m >= 4:
-        out[..., 3] = np.einsum("...i,...i->...", d, xa[..., 3:6]) / r
+        # r floored as ρ is in the Jacobian: at the sensor itself ṙ is 0/0
+        out[..., 3] = np.einsum("...i,...i->...", d, xa[..., 3:6]) / np.maximum(
+            r, MIN_HORIZONTAL_RANGE_M
+        )
     return out
 
 
 def jacobian(x: ArrayLike, sensor_pos: ArrayLike, kind: MeasurementKind) -> F64:
     """Jacobian H = ∂h/∂x, shape (..., m, 6), of :func:`measure` at the states ``x``.
 
-    Analytic partial derivatives listed in the module docstring (rows az, el, r, ṙ).
+    Analytic partial derivatives listed in the module docstring (rows az, el, r, ṙ), with ρ
+    floored at :data:`MIN_HORIZONTAL_RANGE_M` so that every entry is finite for finite states.
     """
     xa = np.asarray(x, dtype=float)
     m = _dim(kind)
     d = xa[..., 0:3] - np.asarray(sensor_pos, dtype=float)
     de, dn, du = d[..., 0], d[..., 1], d[..., 2]
-    rho2 = de * de + dn * dn
+    rho2 = np.maximum(de * de + dn * dn, MIN_HORIZONTAL_RANGE_M**2)
     rho = np.sqrt(rho2)
     h = np.zeros((*d.shape[:-1], m, STATE_DIM))
     h[..., 0, 0] = dn / rho2

@@ -7,20 +7,35 @@ then confirm (M of N hits and an existence probability, IPDA-style), hold tracks
 gone and delete lost ones. Identification evidence carried by detections (class
 log-likelihoods, cooperative identities) is accumulated on the tracks here so the identify stage
 can read it as arrays.
+
+No input may abort a scan or leave a track that is not a number (whoever controls one sensor
+feed would otherwise blind the whole picture): every batch first passes admission
+(:mod:`luchtwacht.tracking.admission`), which drops and counts unfit rows; measurements of a
+target on a sensor's vertical axis are gated out; and a track whose state stops being finite is
+dropped after each batch.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import chdtri, expit
 
 from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch, RfEmitter
+from luchtwacht.tracking.admission import (
+    Admitted,
+    admit_bearings,
+    admit_detections,
+    detection_faults,
+    nonfinite_tracks,
+)
+from luchtwacht.tracking.admission import warm_up as admission_warm_up
 from luchtwacht.tracking.association import GatedPairs, gate, gnn, gnn_pairs
 from luchtwacht.tracking.imm import IMM_STATE_DIM
 from luchtwacht.tracking.imm_kernels import (
@@ -46,11 +61,17 @@ from luchtwacht.tracking.kernels import (
     ncv_predict_inplace,
     warm_up,
 )
-from luchtwacht.tracking.measurement import ekf_innovation, ekf_update
+from luchtwacht.tracking.measurement import (
+    MIN_HORIZONTAL_RANGE_M,
+    ekf_innovation,
+    ekf_update,
+    on_sensor_axis,
+)
 from luchtwacht.tracking.models import POS, STATE_DIM, VEL, ncv_predict
 from luchtwacht.tracking.triangulation import pair_bearings
 
 F64 = NDArray[np.float64]
+B = TypeVar("B", DetectionBatch, BearingBatch)
 
 _HALF_LN_2PI_3 = 1.5 * math.log(2.0 * math.pi)  # normalising constant of a 3D Gaussian
 MIN_TWO_POINT_DT_S = 0.2  # shorter time bases make no velocity worth having
@@ -191,6 +212,7 @@ class Tracker:
         self._init_score = logit(cfg.init_existence)
         self.tracks = TrackTable(logit(cfg.report_existence))
         warm_up()
+        admission_warm_up()
         self._next_id = 1
         self._gate_d2 = self.config.gate_d2
         # Ids of recently dropped confirmed tracks (bounded: a live node runs for weeks).
@@ -201,6 +223,12 @@ class Tracker:
         self._bearing_buffer: list[tuple[float, BearingBatch, NDArray[np.int64]]] = []
         self.latest_t_s = -math.inf  # newest batch time applied
         self.late_rejected = 0  # batches beyond the out-of-sequence window, not applied
+        # What admission kept out (luchtwacht.tracking.admission), by Refusal value: rows
+        # dropped (every row of a batch refused whole, too) and batches refused whole; and
+        # tracks dropped because their state, covariance or score stopped being finite.
+        self.rows_refused: Counter[str] = Counter()
+        self.batches_refused: Counter[str] = Counter()
+        self.tracks_dropped_nonfinite = 0
         self._assoc = dict(cfg.assoc_by_sensor)
         for name in (cfg.assoc, *self._assoc.values()):
             if name not in ("gnn", "jpda"):
@@ -286,11 +314,23 @@ class Tracker:
         return pi
 
     def process(self, batch: DetectionBatch) -> bool:
-        """Fold one batch of detections into the track table; False if it was too late."""
+        """Fold one batch of detections into the track table; False if it was not applied.
+
+        Not applied (False, nothing changed): a batch too late for the out-of-sequence window
+        (counted in ``late_rejected``), or one refused whole by admission (``batches_refused``):
+        no finite time (an empty batch needs ``scan_t_s``), a radar measurement without a usable
+        sensor position, or rows every one of which is unfit. Unfit rows of a batch that has fit
+        ones (non-finite or out-of-range values, covariances not symmetric positive definite:
+        :mod:`luchtwacht.tracking.admission`) are dropped, counted in ``rows_refused`` by
+        reason, and the rest is applied: one bad plot does not blind a good scan. A track whose
+        state is no longer finite afterwards is dropped (``tracks_dropped_nonfinite``).
+        """
+        admitted = self._admitted(admit_detections(batch))
+        if admitted is None:
+            return False
+        batch = admitted
         cfg, tt = self.config, self.tracks
         t_b = batch.time_s
-        if np.isnan(t_b):
-            raise ValueError("an empty batch needs scan_t_s")
         if not self._in_sequence(t_b):
             return False
         n_d = len(batch)
@@ -316,6 +356,7 @@ class Tracker:
         self._score(batch, ti)
         self._delete(t_b)
         self._start(batch, np.flatnonzero(unassigned))
+        self._drop_nonfinite()
         return True
 
     def process_bearings(self, batch: BearingBatch) -> bool:
@@ -325,8 +366,18 @@ class Tracker:
         no position, so bearings no track takes wait
         ``bearing_pair_window_s`` for a bearing of another sensor to cross (triangulation with
         rejection of near-parallel, out-of-range and inconsistent pairs); each accepted crossing
-        starts a tentative track at the fix, with its covariance. False if it came too late.
+        starts a tentative track at the fix, with its covariance.
+
+        False, and nothing changed, if it came too late or was refused whole (no finite time or
+        sensor position, or no fit bearing); unfit bearings of a batch with fit ones are dropped
+        and counted, as :meth:`process` does. A bearing of a track within
+        :data:`~luchtwacht.tracking.measurement.MIN_HORIZONTAL_RANGE_M` of the sensor's vertical
+        (no azimuth) neither gates nor updates it.
         """
+        admitted = self._admitted(admit_bearings(batch))
+        if admitted is None:
+            return False
+        batch = admitted
         tt = self.tracks
         t_b = batch.time_s
         if not self._in_sequence(t_b):
@@ -350,7 +401,34 @@ class Tracker:
         self._score(batch, ti_all)
         self._delete(t_b)
         self._bearings_start(batch, np.flatnonzero(~taken))
+        self._drop_nonfinite()
         return True
+
+    def _admitted(self, admitted: Admitted[B]) -> B | None:
+        """The admitted rows of a batch (None: refused whole), with the refusals counted."""
+        if admitted.rows_refused:
+            self.rows_refused.update(r.value for r in admitted.rows_refused)
+        if admitted.batch_refusal is not None:
+            self.batches_refused[admitted.batch_refusal.value] += 1
+        return admitted.batch
+
+    def _drop_nonfinite(self) -> None:
+        """Drop every track whose state, covariance or score (or IMM model) is not finite.
+
+        Admission keeps non-finite input out and degenerate geometry is gated out, so this is the
+        last line rather than the usual path: a track that is not a number would gate nothing
+        or everything and poison every picture downstream, and cannot be repaired. A confirmed
+        one is reported as deleted.
+        """
+        tt = self.tracks
+        bad = nonfinite_tracks(tt.x, tt.P, tt.score, tt.xm, tt.Pm, tt.mu)
+        if bad.size == 0:
+            return
+        self.tracks_dropped_nonfinite += int(bad.size)
+        self.deleted_ids.extend(tt.track_id[bad][tt.status[bad] == CONFIRMED].tolist())
+        keep = np.ones(len(tt), dtype=bool)
+        keep[bad] = False
+        tt.keep(keep)
 
     def _bearing_assign(
         self, batch: BearingBatch, kind: str, rows: NDArray[np.int64]
@@ -376,7 +454,8 @@ class Tracker:
         s_inv = np.linalg.inv(s)
         d2 = np.einsum("ni,nij,nj->n", nu, s_inv, nu)
         logdet = np.log(np.linalg.det(s))
-        keep = d2 <= gate_d2
+        # A track on the sensor's vertical axis has no azimuth: the bearing says nothing of it.
+        keep = (d2 <= gate_d2) & ~on_sensor_axis(tt.x[pt], batch.sensor_enu_m)
         pairs = GatedPairs(pt[keep], pd_[keep], d2[keep], d2[keep] + logdet[keep])
         self._gated[pairs.track] = True
         chosen = gnn_pairs(pairs, n_t, rows.size)
@@ -452,6 +531,15 @@ class Tracker:
                     used_b.add(int(ib[j]))
                     pick.append(j)
             sel = np.array(pick, dtype=np.int64)
+            # A fix is a measurement like a plot: one admission would refuse (beyond the site,
+            # covariance not positive definite) starts nothing, and its bearings stay free.
+            fit = detection_faults(
+                np.full(sel.size, batch.t_s), pos[sel], cov[sel],
+                batch.class_loglik[mine[ia[sel]]],
+            )  # fmt: skip
+            sel = sel[fit == 0]
+            if sel.size == 0:
+                continue
             fixes = DetectionBatch(
                 sensor_id=batch.sensor_id,
                 t_s=np.full(sel.size, batch.t_s),
@@ -553,7 +641,9 @@ class Tracker:
         if batch.clutter_density_polar > 0.0:  # stated in the radar's own space
             return np.full(di.size, math.log(batch.clutter_density_polar))
         el, rng = batch.polar[di, 1], batch.polar[di, 2]
-        out: F64 = beta + np.log(rng * rng * np.cos(el))
+        # r² cos(el) = r·ρ vanishes at the radar (a range-0 plot); floored as ρ is elsewhere
+        volume = np.maximum(rng * rng * np.cos(el), MIN_HORIZONTAL_RANGE_M**2)
+        out: F64 = beta + np.log(volume)
         if batch.polar.shape[1] == 4:
             out -= math.log(self.config.clutter_doppler_span_ms)
         return out
@@ -855,7 +945,7 @@ def _azimuth_candidates(
     if n_t == 0 or n_b == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     de, dn = x[:, 0] - sensor[0], x[:, 1] - sensor[1]
-    rho2 = np.maximum(de * de + dn * dn, 1e-6)
+    rho2 = np.maximum(de * de + dn * dn, MIN_HORIZONTAL_RANGE_M**2)
     # azimuth variance of the track: J P Jᵀ with J = (dn, −de) / ρ² on the horizontal position
     var_t = (dn * dn * p[:, 0, 0] - 2.0 * dn * de * p[:, 0, 1] + de * de * p[:, 1, 1]) / rho2**2
     half = np.sqrt(gate_d2 * (var_t + float(np.max(az_std) ** 2)))

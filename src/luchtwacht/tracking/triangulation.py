@@ -25,8 +25,11 @@ then fixes u and reports its uncertainty. It is not applied when any ray carries
 Candidates are rejected, with a reason code per row (:class:`Rejection`), when rays are near
 parallel (crossing angle below a threshold — the fix is ill conditioned, the error ellipse grows
 as 1/sin of the crossing angle), when the intersection lies behind a sensor, when it is outside
-the range limits of a sensor, or when the bearing residuals fail a χ² test (for two rays with
-elevations: the heights implied by the two elevations disagree). All rows are processed at once.
+the range limits of a sensor, when the bearing residuals fail a χ² test (for two rays with
+elevations: the heights implied by the two elevations disagree), or when it lies within
+:data:`~luchtwacht.tracking.measurement.MIN_HORIZONTAL_RANGE_M` of a sensor's vertical axis (no
+azimuth there; the gradients are floored as the EKF's are, so nothing divides by zero). All rows
+are processed at once.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import chdtri
 
 from luchtwacht.tracking.kalman import inv_sym3
-from luchtwacht.tracking.measurement import wrap_angle
+from luchtwacht.tracking.measurement import MIN_HORIZONTAL_RANGE_M, wrap_angle
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -53,6 +56,7 @@ class Rejection(IntEnum):
     BEHIND_SENSOR = 2
     OUT_OF_RANGE = 3
     INCONSISTENT = 4
+    ON_SENSOR_AXIS = 5
 
 
 REJECTION_TEXT: dict[Rejection, str] = {
@@ -61,6 +65,7 @@ REJECTION_TEXT: dict[Rejection, str] = {
     Rejection.BEHIND_SENSOR: "intersection lies behind a sensor",
     Rejection.OUT_OF_RANGE: "intersection outside a sensor's range limits",
     Rejection.INCONSISTENT: "bearing residuals fail the chi-square gate (e.g. heights disagree)",
+    Rejection.ON_SENSOR_AXIS: "intersection on a sensor's vertical axis: no azimuth there",
 }
 
 
@@ -116,7 +121,7 @@ class TriangulationConfig:
 def _angle_gradients(d: F64) -> tuple[F64, F64, F64, F64]:
     """Azimuth and elevation of line-of-sight vectors d (..., 3) and their gradients (..., 3)."""
     de, dn, du = d[..., 0], d[..., 1], d[..., 2]
-    rho2 = de * de + dn * dn
+    rho2 = np.maximum(de * de + dn * dn, MIN_HORIZONTAL_RANGE_M**2)
     rho = np.sqrt(rho2)
     r2 = rho2 + du * du
     g_az = np.stack([dn / rho2, -de / rho2, np.zeros_like(de)], axis=-1)
@@ -228,6 +233,7 @@ def triangulate(
         behind |= (along <= 0.0).any(axis=1)
         slant = np.linalg.norm(d, axis=-1)
         out_of_range = ((slant < min_range_m) | (slant > max_range_m)).any(axis=1)
+        on_axis = (np.hypot(d[..., 0], d[..., 1]) < MIN_HORIZONTAL_RANGE_M).any(axis=1)
     dof = (m_rays + has_el.sum(axis=1) + use_prior - 3).astype(np.int64)
     gate = np.where(dof > 0, chdtri(np.maximum(dof, 1), 1.0 - cfg.gate_probability), np.inf)
     inconsistent = ~(chi2 <= gate)
@@ -236,6 +242,7 @@ def triangulate(
     # Later assignments take precedence: the most fundamental failure is reported.
     reason[inconsistent] = Rejection.INCONSISTENT
     reason[out_of_range] = Rejection.OUT_OF_RANGE
+    reason[on_axis] = Rejection.ON_SENSOR_AXIS
     reason[behind] = Rejection.BEHIND_SENSOR
     reason[parallel] = Rejection.NEAR_PARALLEL
     cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
