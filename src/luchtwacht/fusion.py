@@ -193,22 +193,15 @@ class FusionCore:
             # clock must not make every later batch look late.
             late = batch.time_s < t_s - LATE_TOLERANCE_S
             future = batch.time_s > t_s + FUTURE_TOLERANCE_S
+            # Rows the tracker cannot use (non-finite, degenerate covariances) are dropped by it
+            # and counted (``tracker.rows_refused``): one bad plot never costs the whole scan.
             if isinstance(batch, BearingBatch):
-                finite = bool(
-                    np.isfinite(batch.time_s)
-                    and np.isfinite(batch.azimuth_rad).all()
-                    and np.isfinite(batch.azimuth_std_rad).all()
-                    and np.isfinite(batch.sensor_enu_m).all()
-                )
+                finite = bool(np.isfinite(batch.time_s) and np.isfinite(batch.sensor_enu_m).all())
                 applied = not (late or future) and finite and self._fold(batch)
                 if self.recorder is not None and len(batch):
                     self.recorder.bearings(batch, applied=applied)
             else:
-                finite = bool(
-                    np.isfinite(batch.time_s)
-                    and np.isfinite(batch.z).all()
-                    and np.isfinite(batch.R).all()
-                )
+                finite = bool(np.isfinite(batch.time_s))
                 applied = not (late or future) and finite and self._fold(batch)
                 if self.recorder is not None and len(batch):
                     self.recorder.detections(batch, applied=applied)

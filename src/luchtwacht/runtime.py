@@ -753,6 +753,8 @@ class LiveNode:
             "future_batches": self.core.future_batches,
             "tasks_failed": self.core.tasks_failed,
             "bind_refused": self.core.bind_refused,
+            "rows_refused": dict(self.core.tracker.rows_refused),
+            "tracks_dropped_nonfinite": self.core.tracker.tracks_dropped_nonfinite,
             "nodes_forgotten": self.core.nodes_forgotten,
             "tls_failures": self.tls_failures,
             "overruns": self.overruns,

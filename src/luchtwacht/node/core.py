@@ -609,6 +609,7 @@ class NodeCore(FusionCore):
             "late_batches": self.late_batches,
             "future_batches": self.future_batches,
             "failed_batches": self.failed_batches,
+            "rows_refused": sum(self.tracker.rows_refused.values()),
             "internal_errors": sum(self.internal_errors.values()),
             "tasks_failed": self.tasks_failed,
             "replies_dropped": self.replies_dropped,
