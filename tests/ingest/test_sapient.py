@@ -521,3 +521,49 @@ def test_a_registrations_max_range_is_read_with_its_units(value, units, metres):
     cap = reg.registration.capabilities[0]
     cap.value, cap.units = value, units
     assert _max_range_m(reg.registration) == metres
+
+
+def test_a_status_report_placed_off_the_map_is_refused_and_leaves_the_node_where_it_was():
+    """A finite UTM easting PROJ cannot place (1e12 m) made the node's location inf, and every
+    later grid-north plot raised in the tick: it is refused at ingest instead."""
+    from luchtwacht.ingest.sapient import frame
+
+    radar = RadarSim(RADAR, ORIGIN, EPOCH, 1)
+    pipe = SapientPipe("s", ORIGIN)
+    pipe.feed(b"".join(radar.scan(0.0, [])), EPOCH)
+    where = (pipe.nodes[RADAR.node_id].lat_deg, pipe.nodes[RADAR.node_id].lon_deg)
+    bad = radar.status_report(1.0)
+    loc = bad.status_report.node_location
+    loc.coordinate_system = location_pb2.LOCATION_COORDINATE_SYSTEM_UTM_M
+    loc.utm_zone, loc.x, loc.y = "31U", 1e12, 5.7e6
+    pipe.feed(frame(bad), EPOCH + 1)
+    assert (
+        pipe.counters.rejected_by_reason[
+            "SapientMessage.status_report.node_location: position not placeable"
+        ]
+        == 1
+    )
+    node = pipe.nodes[RADAR.node_id]
+    assert (node.lat_deg, node.lon_deg) == where and math.isfinite(node.lat_deg or math.nan)
+
+
+def test_task_acks_are_bounded_and_a_node_id_in_capitals_is_the_same_node():
+    from luchtwacht.ingest.sapient import MAX_TASK_ACKS, frame, new_ulid
+
+    radar = RadarSim(RADAR, ORIGIN, EPOCH, 1)
+    pipe = SapientPipe("s", ORIGIN)
+    pipe.feed(b"".join(radar.scan(0.0, [])), EPOCH)
+    rng = np.random.default_rng(1)
+    acks = b""
+    for k in range(MAX_TASK_ACKS + 50):
+        msg = radar.status_report(1.0)
+        msg.ClearField("status_report")
+        msg.task_ack.task_id = new_ulid(EPOCH + 1 + k * 1e-3, rng)
+        msg.task_ack.task_status = 1  # TASK_STATUS_ACCEPTED
+        acks += frame(msg)
+    pipe.feed(acks, EPOCH + 2)
+    assert len(pipe.nodes[RADAR.node_id].task_acks) == MAX_TASK_ACKS
+    shouted = radar.status_report(3.0)
+    shouted.node_id = RADAR.node_id.upper()
+    pipe.feed(frame(shouted), EPOCH + 3)
+    assert list(pipe.nodes) == [RADAR.node_id]  # no twin under the capitalised id

@@ -253,6 +253,7 @@ MIN_RANGE_M = 1.0  # a range/bearing plot closer than this to its sensor cannot 
 MAX_NODES = 256  # node ids the shared registry keeps (a registration flood is refused beyond)
 MAX_NODES_PER_CONNECTION = 32  # node ids one connection may speak for
 ERROR_REPLIES_PER_S = 10.0  # answers to invalid messages, per connection (more are counted)
+MAX_TASK_ACKS = 256  # TaskAcks kept per node (the newest)
 ERROR_PACKET_BYTES = 256  # how much of an invalid message an Error echoes back
 Budget = Callable[[int, float], int]
 """Asked with ``(reports, t_rx_s)`` how many DetectionReports of a delivery may be decoded."""
@@ -359,7 +360,10 @@ class SapientPipe:
         try:
             for body in self.reader.feed(data):
                 try:
-                    parsed.append((body, parse_message(body)))
+                    msg = parse_message(body)
+                    if not msg.node_id.islower():  # a UUID in any case is one node: one key
+                        msg.node_id = msg.node_id.lower()
+                    parsed.append((body, msg))
                 except SapientError as exc:
                     self._reject(exc)
         except SapientError as exc:  # framing error: the stream was reset
@@ -568,6 +572,8 @@ class SapientPipe:
                 node.lat_deg, node.lon_deg, node.alt_m = lat, lon, alt
         elif kind == "task_ack":
             node.task_acks[msg.task_ack.task_id] = _enum_name(msg.task_ack, "task_status")
+            while len(node.task_acks) > MAX_TASK_ACKS:  # the newest kept: a flood must not grow
+                del node.task_acks[next(iter(node.task_acks))]
         elif kind == "alert":
             ack = self._reply(msg.node_id)
             ack.alert_ack.alert_id = msg.alert.alert_id
@@ -1039,4 +1045,7 @@ def location_geodetic(
             location_pb2.LocationCoordinateSystem.Name(cs),
         )
     alt = loc.z + (geoid_undulation_m if loc.datum == _LOC_GEOID else 0.0)
+    # A finite easting can still fall off the map (PROJ gives inf): such a place is no place.
+    if not (math.isfinite(lat) and math.isfinite(lon) and math.isfinite(alt) and abs(lat) <= 90.0):
+        raise SapientError(path, "position not placeable")
     return lat, lon, alt
