@@ -7,7 +7,7 @@ import pytest
 from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sapient_msg.bsi_flex_335_v2_0 import location_pb2, range_bearing_pb2
+from sapient_msg.bsi_flex_335_v2_0 import location_pb2, range_bearing_pb2, task_ack_pb2
 
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.sapient import (
@@ -559,7 +559,7 @@ def test_task_acks_are_bounded_and_a_node_id_in_capitals_is_the_same_node():
         msg = radar.status_report(1.0)
         msg.ClearField("status_report")
         msg.task_ack.task_id = new_ulid(EPOCH + 1 + k * 1e-3, rng)
-        msg.task_ack.task_status = 1  # TASK_STATUS_ACCEPTED
+        msg.task_ack.task_status = task_ack_pb2.TaskAck.TASK_STATUS_ACCEPTED
         acks += frame(msg)
     pipe.feed(acks, EPOCH + 2)
     assert len(pipe.nodes[RADAR.node_id].task_acks) == MAX_TASK_ACKS
