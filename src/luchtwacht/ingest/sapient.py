@@ -26,6 +26,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from google.protobuf import json_format
@@ -255,8 +256,20 @@ MAX_NODES_PER_CONNECTION = 32  # node ids one connection may speak for
 ERROR_REPLIES_PER_S = 10.0  # answers to invalid messages, per connection (more are counted)
 MAX_TASK_ACKS = 256  # TaskAcks kept per node (the newest)
 ERROR_PACKET_BYTES = 256  # how much of an invalid message an Error echoes back
-Budget = Callable[[int, float], int]
-"""Asked with ``(reports, t_rx_s)`` how many DetectionReports of a delivery may be decoded."""
+
+
+class Budget(Protocol):
+    """A feed's share of the node's decoding capacity (``node.load``)."""
+
+    def available(self, n: int, t_s: float) -> int:
+        """How many of ``n`` DetectionReports arriving at ``t_s`` fit now (nothing charged)."""
+        ...
+
+    def spend(self, n: int) -> None:
+        """Charge the reports actually decoded (a whole scan may take the share below zero)."""
+        ...
+
+
 NodeGate = Callable[[str, str], str | None]
 """Asked before a node's message is used: ``(node_id, kind)`` → ``None``, or why it is refused."""
 _INDEX = re.compile(r"\[\d+\]")
@@ -411,20 +424,29 @@ class SapientPipe:
         ]
         if not dets:
             return None
-        allowed = self.budget(len(dets), self._t_rx_s)
+        allowed = self.budget.available(len(dets), self._t_rx_s)
         if allowed >= len(dets):
+            self.budget.spend(len(dets))
             return None
         stamp = {
             i: parsed[i][1].timestamp.seconds + parsed[i][1].timestamp.nanos * 1e-9 for i in dets
         }
         order = sorted(dets, key=stamp.__getitem__)
-        keep_from = len(dets) - allowed  # index in ``order`` of the oldest report kept
-        cut = stamp[order[keep_from - 1]]  # the newest stamp shed (allowed < len(dets))
-        while keep_from < len(order) and stamp[order[keep_from]] == cut:
-            keep_from += 1  # that stamp is only partly within budget: shed all of it
+        # Newest stamps first, whole, while they fit; the newest scan always goes in when any
+        # share is left (the feed goes into debt), so a scan bigger than the share still passes.
+        keep_from = len(order)
+        while keep_from > 0:
+            first = keep_from - 1
+            while first > 0 and stamp[order[first - 1]] == stamp[order[keep_from - 1]]:
+                first -= 1
+            size = len(order) - first
+            if size > allowed and not (keep_from == len(order) and allowed > 0):
+                break
+            keep_from = first
+        self.budget.spend(len(order) - keep_from)
         shed = set(order[:keep_from])
         self.counters.shed += len(shed)
-        return shed
+        return shed or None
 
     def flush(self) -> list[DetectionBatch | BearingBatch]:
         """Emit every pending group (the caller knows no more of them is on its way)."""

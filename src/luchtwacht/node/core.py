@@ -219,7 +219,7 @@ class NodeCore(FusionCore):
         if isinstance(pipe, SapientPipe):
             pipe.nodes = self.sapient_registry
             pipe.gate = functools.partial(self._gate, sensor_id)
-            pipe.budget = functools.partial(self.shedder.allow, sensor_id)
+            pipe.budget = self.shedder.budget(sensor_id)
         return super().add_feed(sensor_id, name, fmt, pipe, interval_s)
 
     def allow(self, sensor_id: str, node_ids: Iterable[str], who: str) -> None:

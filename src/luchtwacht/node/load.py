@@ -9,8 +9,11 @@ reported. Instead it sheds on purpose, before decoding:
   what each offered in the last slow cycle): a quiet sensor keeps all its reports, the busiest
   feeds are cut to the level that fits;
 - each feed spends its share through a token bucket on the arrival clock (one second deep, so a
-  sensor's short backlog flush still fits), and what does not fit is shed oldest first — whole
-  scan stamps, never half a scan — so the newest picture of every sensor reaches the tracker;
+  sensor's short backlog flush still fits), charged for what is decoded; what does not fit is
+  shed oldest first — whole scan stamps, never half a scan — so the newest picture of every
+  sensor reaches the tracker. The newest scan always passes while the share is above zero (the
+  feed goes into debt), so a sensor whose one scan is bigger than its share is slowed, never
+  starved;
 - every shed report is counted per feed (``FeedCounters.shed``) and shown in ``--stats-json``
   and in the picture's feed health. Registrations, status reports and acks are never shed.
 
@@ -55,8 +58,15 @@ class LoadShedder:
         self._t: dict[str, float] = {}
         self._window_t: float | None = None
 
-    def allow(self, feed: str, n: int, t_s: float) -> int:
-        """How many of ``n`` reports of ``feed`` arriving at ``t_s`` may be decoded."""
+    def budget(self, feed: str) -> FeedBudget:
+        """The share of one feed, for its decoder (``SapientPipe.budget``)."""
+        return FeedBudget(self, feed)
+
+    def available(self, feed: str, n: int, t_s: float) -> int:
+        """How many of ``n`` reports of ``feed`` arriving at ``t_s`` fit its share now.
+
+        Nothing is charged here: the decoder charges what it decodes (:meth:`spend`).
+        """
         self._offered[feed] += n
         if self.capacity is None:
             return n
@@ -65,12 +75,18 @@ class LoadShedder:
         rate = min(self.level, self.capacity)
         depth = rate * BURST_S
         last = self._t.get(feed)
-        tokens = depth if last is None else self._tokens[feed] + max(0.0, t_s - last) * rate
-        tokens = min(depth, tokens)
-        allowed = min(n, int(tokens))
-        self._tokens[feed] = tokens - allowed
-        self._t[feed] = max(t_s, last) if last is not None else t_s
-        return allowed
+        if last is None:
+            tokens = depth
+        else:
+            tokens = min(depth, self._tokens[feed] + max(0.0, t_s - last) * rate)
+        self._tokens[feed] = tokens
+        self._t[feed] = t_s if last is None else max(t_s, last)
+        return max(0, min(n, math.floor(tokens)))
+
+    def spend(self, feed: str, n: int) -> None:
+        """Charge ``n`` decoded reports to ``feed`` (the share may go below zero: a debt)."""
+        if self.capacity is not None and feed in self._tokens:
+            self._tokens[feed] -= n
 
     def rebalance(self, t_s: float) -> None:
         """Share the capacity anew from what each feed offered since the last call."""
@@ -93,3 +109,19 @@ class LoadShedder:
         self._tokens.pop(feed, None)
         self._t.pop(feed, None)
         self._offered.pop(feed, None)
+
+
+class FeedBudget:
+    """One feed's view of the shedder: what fits now, and the charge for what was decoded."""
+
+    def __init__(self, shedder: LoadShedder, feed: str) -> None:
+        self.shedder = shedder
+        self.feed = feed
+
+    def available(self, n: int, t_s: float) -> int:
+        """How many of ``n`` reports arriving at ``t_s`` fit this feed's share now."""
+        return self.shedder.available(self.feed, n, t_s)
+
+    def spend(self, n: int) -> None:
+        """Charge ``n`` decoded reports."""
+        self.shedder.spend(self.feed, n)
