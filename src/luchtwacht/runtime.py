@@ -754,6 +754,7 @@ class LiveNode:
             "tasks_failed": self.core.tasks_failed,
             "bind_refused": self.core.bind_refused,
             "rows_refused": dict(self.core.tracker.rows_refused),
+            "batches_refused": dict(self.core.tracker.batches_refused),
             "tracks_dropped_nonfinite": self.core.tracker.tracks_dropped_nonfinite,
             "nodes_forgotten": self.core.nodes_forgotten,
             "tls_failures": self.tls_failures,
