@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import select
 import struct
+import sys
 import time
 
 import numpy as np
@@ -98,5 +99,16 @@ def main() -> int:
     return 0
 
 
+def run() -> int:
+    """:func:`main`, with a refused or lost connection as one line instead of a traceback."""
+    try:
+        return main()
+    except (OSError, ValueError) as exc:  # ssl.SSLError and ConnectionError are OSErrors
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run())

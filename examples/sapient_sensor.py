@@ -19,6 +19,7 @@ With the site's mutual TLS (docs/pki.md), give the node's certificate:
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from luchtwacht.ingest.sapient import parse_message, validate
@@ -58,5 +59,16 @@ def main() -> int:
     return 0
 
 
+def run() -> int:
+    """:func:`main`, with a refused or lost connection as one line instead of a traceback."""
+    try:
+        return main()
+    except (OSError, ValueError) as exc:  # ssl.SSLError and ConnectionError are OSErrors
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run())

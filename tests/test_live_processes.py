@@ -134,6 +134,63 @@ def test_the_example_sensor_node_registers_and_is_fused(tmp_path):
     assert node.returncode == 0
 
 
+def test_the_example_site_over_mutual_tls_as_a_newcomer_sets_it_up(tmp_path):
+    """The set-up examples/site-ehvk.yaml describes: `luchtwacht pki` makes the site CA and the
+    certificates, the node runs the example site (ports moved to free ones), the example sensor
+    connects with its certificate and is fused; with the jammer's certificate it is refused,
+    and over plain TCP it gets one line of error, no traceback."""
+    root = Path(__file__).resolve().parents[1]
+    cli = [sys.executable, "-m", "luchtwacht.cli"]
+    for args in (["pki", "init", "pki"], ["pki", "issue", "pki", "fusion", "--server"],
+                 ["pki", "issue", "pki", "radar-north"], ["pki", "issue", "pki", "jammer-ne"]):  # fmt: skip
+        made = subprocess.run(
+            [*cli, *args], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert made.returncode == 0, made.stderr
+    port = free_port()
+    site = (root / "examples" / "site-ehvk.yaml").read_text()
+    for old, new in (("0.0.0.0:5020", f"127.0.0.1:{port}"), ("127.0.0.1:5030", "127.0.0.1:0"),
+                     ("0.0.0.0:8600", "127.0.0.1:0"), ("127.0.0.1:30005", f"127.0.0.1:{free_port()}")):  # fmt: skip
+        assert old in site
+        site = site.replace(old, new)
+    (tmp_path / "site.yaml").write_text(site)
+    node = subprocess.Popen(
+        [*cli, "run", "--headless", "--config", "site.yaml"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    stats = tmp_path / "ehvk-stats.json"
+    try:
+        deadline = time.time() + 20
+        while not stats.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        example = [sys.executable, str(root / "examples" / "sapient_sensor.py"),
+                   "--connect", f"localhost:{port}", "--scans", "6", "--speed", "4"]  # fmt: skip
+
+        def certs(name: str) -> list[str]:
+            return ["--ca", "pki/ca.crt", "--cert", f"pki/{name}.crt", "--key", f"pki/{name}.key"]
+
+        good = subprocess.run(example + certs("radar-north"), cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+        assert good.returncode == 0 and "sent 6 scans" in good.stdout, good.stderr
+        wrong = subprocess.run(example + certs("jammer-ne"), cwd=tmp_path, capture_output=True,
+                               text=True, timeout=60)  # fmt: skip
+        assert (
+            wrong.returncode == 1
+            and "not allowed for this connection's certificate" in wrong.stdout
+        )
+        plain = subprocess.run(example, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert plain.returncode == 1 and "Traceback" not in plain.stderr
+        assert plain.stderr.startswith("error:") and len(plain.stderr.splitlines()) == 1
+        time.sleep(1.5)
+        final = json.loads(stats.read_text())
+        sap = final["feeds"]["sapient"]
+        assert sap["accepted"] > 6 and final["tls_failures"] >= 1 and final["bind_refused"] >= 1
+    finally:
+        node.send_signal(signal.SIGTERM)
+        _, err = node.communicate(timeout=15)
+    assert node.returncode == 0 and "Traceback" not in err
+
+
 def test_the_example_effector_node_is_tasked_after_an_approval(tmp_path):
     """examples/sapient_effector.py, as an integrator would run it, against a live node."""
     sc = default_scenario()

@@ -288,6 +288,12 @@ def run(
         where = ".".join(str(p) for p in err["loc"])
         typer.echo(f"error: {where + ': ' if where else ''}{err['msg']}", err=True)
         raise typer.Exit(2) from None
+    if site.sapient is not None and site.sapient.transport == "tcp":
+        typer.echo(
+            f"warning: SAPIENT on {site.sapient.listen} over plain TCP: any host that reaches it"
+            " can speak for any sensor or effector; a closed lab network only (docs/pki.md)",
+            err=True,
+        )
     if not (site.sapient or site.remoteid or site.asterix or site.adsb):
         typer.echo(
             "nothing to serve: give a site file with feeds,"
