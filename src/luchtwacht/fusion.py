@@ -133,6 +133,7 @@ class FusionCore:
         self.failed_batches = 0  # batches the tracker raised on (counted per feed too)
         self._last_batch_t = -math.inf
         self._batches: list[DetectionBatch | BearingBatch] = []
+        self._released: list[str] = []  # feeds removed: their sensors leave the tracker next
         # Called with every batch the tracker was given and whether it was applied (evaluation
         # attributes detections to the truth this way; nothing in the picture depends on it).
         self.batch_observers: list[Callable[[DetectionBatch | BearingBatch, bool], None]] = []
@@ -162,6 +163,7 @@ class FusionCore:
         feed = self.feeds.pop(sensor_id, None)
         if feed is not None:
             self._batches.extend(feed.pipe.flush())
+            self._released.append(sensor_id)  # after its last batches are folded in
         return feed
 
     def receive(self, t_rx_s: float, sensor_id: str, fmt: str, payload: bytes) -> None:
@@ -216,6 +218,10 @@ class FusionCore:
                     source.future += future
                 continue
             self._last_batch_t = max(self._last_batch_t, batch.time_s)
+        for sid in self._released:
+            if sid not in self.feeds:  # not back under the same id meanwhile
+                self.tracker.release_sensor(sid)
+        self._released.clear()
 
     def _fold(self, batch: DetectionBatch | BearingBatch) -> bool:
         """Fold one batch into the tracker; one that makes it raise is counted and skipped.

@@ -336,3 +336,25 @@ def test_two_point_velocity_is_carried_from_the_plot_time_to_the_track_time():
     assert tr.tracks.t_s[row] == 1.0
     np.testing.assert_allclose(tr.tracks.x[row, 3], 50.0, rtol=1e-9)
     np.testing.assert_allclose(tr.tracks.x[row, 0], 50.0, atol=1e-9)  # at 1.0 s, not 40 m
+
+
+def test_a_released_sensor_frees_its_bit_so_the_hundredth_connection_still_charges_misses():
+    """A live node names each connection's sensor anew: 100 connections over its life must not
+    leave the 100th without a seen_by bit (it would charge no misses, and tracks never drop)."""
+    tracker = Tracker(TrackerConfig())
+    for k in range(100):
+        sensor = f"sapient-{k}"
+        tracker.process(batch(float(k), [[100.0 * k, 0.0, 50.0]], sensor=sensor))
+        assert tracker._sensor_bit(sensor) != 0
+        tracker.release_sensor(sensor)
+    assert len(tracker._bits) == 0
+    # Every released sensor's bit left the tracks it saw.
+    assert len(tracker.tracks) > 0 and (tracker.tracks.seen_by == 0).all()
+    live = "sapient-live"
+    for t in range(3):
+        tracker.process(batch(200.0 + t, [[0.0, 5000.0, 50.0]], sensor=live))
+    bit = tracker._sensor_bit(live)
+    assert bit != 0 and (tracker.tracks.seen_by & bit).any()
+    tracker.release_sensor(live)
+    assert not (tracker.tracks.seen_by & bit).any()
+    assert tracker.sensor_names(bit) == ()

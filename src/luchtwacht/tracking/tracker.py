@@ -218,6 +218,8 @@ class Tracker:
         # Ids of recently dropped confirmed tracks (bounded: a live node runs for weeks).
         self.deleted_ids: deque[int] = deque(maxlen=10_000)
         self._bits: dict[str, int] = {}
+        self._free_bits: list[int] = []  # bits of sensors released, for the next ones
+        self._bits_made = 0
         self._names_of: dict[int, tuple[str, ...]] = {}  # seen_by mask → sensor names
         self._gated: NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._bearing_buffer: list[tuple[float, BearingBatch, NDArray[np.int64]]] = []
@@ -838,8 +840,29 @@ class Tracker:
         """
         bit = self._bits.get(sensor_id)
         if bit is None:
-            bit = self._bits[sensor_id] = (1 << len(self._bits)) if len(self._bits) < 63 else 0
+            if self._free_bits:
+                bit = self._free_bits.pop()
+            elif self._bits_made < 63:
+                bit = 1 << self._bits_made
+                self._bits_made += 1
+            else:
+                bit = 0
+            self._bits[sensor_id] = bit
+            self._names_of.clear()
         return bit
+
+    def release_sensor(self, sensor_id: str) -> None:
+        """Forget a sensor that is gone (its connection closed): its bit serves the next one.
+
+        A live node gives each connection its own sensor id; without this, after 63 connections
+        over its life every new sensor would get no bit and charge no misses at all.
+        """
+        bit = self._bits.pop(sensor_id, None)
+        if not bit:
+            return
+        self.tracks.seen_by &= ~bit
+        self._free_bits.append(bit)
+        self._names_of.clear()
 
     def _sensor(self, batch: DetectionBatch | BearingBatch) -> tuple[float, float]:
         """(PD, false-alarm density) of a batch, the tracker's defaults where it states none."""
