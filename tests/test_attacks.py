@@ -402,3 +402,42 @@ def test_a_registration_flood_is_bounded_and_a_real_radar_still_registers(tmp_pa
     assert sum(reasons.values()) >= 4 * (1000 - 32)
     assert reasons["SapientMessage.node_id: too many nodes on one connection"] > 0
     assert len(reasons) <= 3
+
+
+def test_remote_id_over_tcp_takes_tls_with_a_site_certificate_only(tmp_path):
+    """With the site's tls section a Remote ID receiver on TCP must show a certificate of the site
+    CA; one without is refused at the handshake, and nothing it sent is decoded."""
+    pki = make_pki(tmp_path)
+    cert, key, ca = pki["fusion"]
+    site = default_site().model_copy(
+        update={
+            "tls": TlsSection(cert=Path(cert), key=Path(key), ca=Path(ca), handshake_timeout_s=2),
+            "remoteid": RemoteIdSection(listen="127.0.0.1:0", protocol="tcp"),
+        }
+    )
+    clock = ManualClock(time.time())
+    node = LiveNode(site, clock=clock)
+    line = {"time": "2026-11-27T12:00:00.000Z", "receiver": "rx", "transport": "bt4-legacy",
+            "mac": "60:60:1f:a3:5c:21", "rssi_dbm": -70, "payload": "00" * 30}  # fmt: skip
+    data = (json.dumps(line) + "\n").encode()
+
+    async def scenario() -> None:
+        runner, host, port = await started(node, "remoteid")
+        _, w = await tls_connect(host, port, pki["radar-north"], ca)  # any site certificate
+        w.write(data * 3)
+        await w.drain()
+        await until(lambda: node.stats()["feeds"]["remoteid"]["rejected"] >= 3)
+        with contextlib.suppress(ssl.SSLError, ConnectionError):
+            r2, w2 = await tls_connect(host, port, None, ca)
+            w2.write(data)
+            await w2.drain()
+            assert await asyncio.wait_for(r2.read(), 3) == b""
+        await until(lambda: node.tls_failures >= 1)
+        node.stop_event.set()
+        await runner
+        w.close()
+
+    asyncio.run(scenario())
+    feed = node.stats()["feeds"]["remoteid"]
+    assert feed["accepted"] + feed["rejected"] == 3  # the certified receiver's lines only
+    assert feed["connections"]["closed_by_reason"]["tls handshake failed"] == 1
