@@ -710,3 +710,36 @@ def test_load_errors_for_missing_key_and_bad_yaml(tmp_path: Path) -> None:
         load_accounts(write(tmp_path, "operators: [\n"))
     with pytest.raises(AccountsFileError, match="cannot read"):
         load_accounts(tmp_path / "missing.yaml")
+
+
+def test_a_slow_login_in_another_thread_never_holds_up_session_checks(accounts):
+    """A console logs people in on its own thread while the node checks sessions on its loop: the
+    password check (argon2 at the default cost) runs outside the lock, and nothing races."""
+    import threading
+
+    strong = [OperatorAccount("dee", "commander", hash_password("dee-pw", params=DEFAULT_ARGON2))]
+    auth, log = make(accounts + strong)
+    token = auth.authenticate("ada", PASSWORDS["ada"], T0, source="10.0.0.1").token
+    done: dict[str, float] = {}
+    errors: list[BaseException] = []
+
+    def login(k: int) -> None:
+        try:
+            auth.authenticate("dee", "dee-pw" if k % 2 else "nope", T0 + 1, source=f"10.0.1.{k}")
+        except AuthError:
+            pass
+        except BaseException as exc:  # a race would show here
+            errors.append(exc)
+        done[f"login{k}"] = time.perf_counter()
+
+    threads = [threading.Thread(target=login, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for _ in range(200):
+        auth.check(token, Permission.APPROVE_ENGAGEMENT, T0 + 1)
+    done["checks"] = time.perf_counter()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert done["checks"] < min(v for k, v in done.items() if k.startswith("login"))
+    assert sum(1 for _, kind, _ in log if kind == "auth.login") == 1 + 2

@@ -33,6 +33,7 @@ import math
 import os
 import secrets
 import tempfile
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
@@ -749,6 +750,9 @@ class Authority:
         # Made now, not at the first unknown user, whose login would otherwise take the hash
         # time twice and so show that the name is not real.
         self._dummy_hash = _dummy_hash(self._dummy_params())
+        # A console logs people in from its own thread while the node checks sessions on its
+        # loop: every table is touched under this lock, but never the slow password check.
+        self._lock = threading.RLock()
 
     def _dummy_params(self) -> Argon2Params | _ScryptParams:
         """The parameters most accounts have (the Authority's own when there are none)."""
@@ -837,18 +841,34 @@ class Authority:
         or not, is ``AuthError("unknown user or wrong password")`` at the same cost.
         """
         t_s = _check_time(t_s)
-        self._prune(t_s)
-        keys = (self._digest(username), self._digest(source))
-        until = self._backed_off_until(keys, source, t_s)
-        if t_s < until:
-            reason = BACKED_OFF.format(_utc(until))
-            self._record(t_s, "auth.failed", self._who(username, source, reason))
-            raise LoginBackoffError(reason, until)
-        account = self._accounts.get(username)
-        if account is None:
-            verify_password(password, self._dummy_hash)  # same cost as a real check
-            raise self._fail(username, source, keys, t_s)
-        if not verify_password(password, account.password_hash):
+        with self._lock:
+            self._prune(t_s)
+            keys = (self._digest(username), self._digest(source))
+            until = self._backed_off_until(keys, source, t_s)
+            if t_s < until:
+                reason = BACKED_OFF.format(_utc(until))
+                self._record(t_s, "auth.failed", self._who(username, source, reason))
+                raise LoginBackoffError(reason, until)
+            account = self._accounts.get(username)
+        # Outside the lock: the check takes ~0.2 s by design, and must not hold up the node.
+        # An unknown user is checked against the dummy hash: the same cost as a real one.
+        good = verify_password(
+            password, self._dummy_hash if account is None else account.password_hash
+        )
+        with self._lock:
+            return self._open_session(username, source, keys, account, good, t_s)
+
+    def _open_session(
+        self,
+        username: str,
+        source: str,
+        keys: tuple[bytes, bytes],
+        account: OperatorAccount | None,
+        good: bool,
+        t_s: float,
+    ) -> Session:
+        """After the password check: count a failure, or open the session (under the lock)."""
+        if account is None or not good:
             raise self._fail(username, source, keys, t_s)
         # Disabled only shows to someone who knows the password, so it cannot be probed either.
         if account.disabled:
@@ -877,6 +897,10 @@ class Authority:
     def check(self, token: str, permission: Permission, t_s: float) -> Session:
         """The session of ``token`` if it is live, its account enabled and its role permits."""
         t_s = _check_time(t_s)
+        with self._lock:
+            return self._check(token, permission, t_s)
+
+    def _check(self, token: str, permission: Permission, t_s: float) -> Session:
         session = self._sessions.get(token)
         if session is None:
             self._record(t_s, "auth.refused", {"reason": "unknown session"})
@@ -903,19 +927,22 @@ class Authority:
     def logout(self, token: str, t_s: float) -> None:
         """End a session; its token is no longer accepted."""
         t_s = _check_time(t_s)
-        session = self._sessions.pop(token, None)
-        if session is None:
-            raise AuthError("unknown session")
-        self._record(t_s, "auth.logout", {"username": session.username, "role": session.role})
+        with self._lock:
+            session = self._sessions.pop(token, None)
+            if session is None:
+                raise AuthError("unknown session")
+            self._record(t_s, "auth.logout", {"username": session.username, "role": session.role})
 
     def disable(self, username: str, t_s: float) -> None:
         """Disable an account and end all its sessions at once."""
         t_s = _check_time(t_s)
-        account = self._accounts.get(username)
-        if account is None:
-            raise ValueError(f"unknown operator {username!r}")
-        self._accounts[username] = replace(account, disabled=True)
-        ended = [k for k, s in self._sessions.items() if s.username == username]
-        for token in ended:
-            del self._sessions[token]
-        self._record(t_s, "auth.disabled", {"username": username, "sessions_ended": len(ended)})
+        with self._lock:
+            account = self._accounts.get(username)
+            if account is None:
+                raise ValueError(f"unknown operator {username!r}")
+            self._accounts[username] = replace(account, disabled=True)
+            ended = [k for k, s in self._sessions.items() if s.username == username]
+            for token in ended:
+                del self._sessions[token]
+            data: dict[str, object] = {"username": username, "sessions_ended": len(ended)}
+            self._record(t_s, "auth.disabled", data)
