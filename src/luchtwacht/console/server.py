@@ -1,0 +1,519 @@
+"""The operator console's server: a REST API and a WebSocket of the air picture, for people.
+
+It plugs into the node core's two ports and nothing else (``luchtwacht.node``):
+- the **picture** comes from a bounded :class:`~luchtwacht.node.ports.Subscription`; the server
+  keeps the newest update (for REST), a short trail per track, and fans each update out to every
+  WebSocket client through a small queue of its own. A client that cannot keep up is closed with
+  a reason (code 1013, "too slow") and never slows the node or the other clients;
+- every **state-changing** call is a :class:`~luchtwacht.node.commands.Command` submitted to the
+  node's command port, which checks the session's role at the next cycle boundary and audits
+  who, when and what. The server itself changes nothing in the node.
+
+It runs in a thread of its own with its own event loop (uvicorn), for the demo and the live node
+alike; everything it shares with the node is thread-safe (the subscription, the command queue,
+the :class:`~luchtwacht.counter.authority.Authority`).
+
+Sessions: ``POST /api/login`` checks the password off the loop (argon2 takes ~0.2 s), backs off
+per client address, and sets an HttpOnly, SameSite=Strict session cookie (Secure under TLS) and
+returns a CSRF token that every state-changing request made with the cookie must echo in the
+``X-CSRF-Token`` header. Machine clients ask for a bearer token instead (``"bearer": true``) and
+send ``Authorization: Bearer …``; no cookie, so no CSRF. Errors are uniform and carry no detail
+an attacker could use. The OpenAPI schema is at ``/api/openapi.json``.
+"""
+
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import hmac
+import logging
+import math
+import secrets
+import socket
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio
+import uvicorn
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, WebSocket
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from luchtwacht import __version__
+from luchtwacht.counter.authority import (
+    AuthError,
+    Authority,
+    LoginBackoffError,
+    Permission,
+    PermissionDenied,
+    Session,
+)
+from luchtwacht.model.picture import PictureUpdate
+from luchtwacht.node.clock import Clock
+from luchtwacht.node.commands import Command, CommandKind, CommandResult
+from luchtwacht.node.core import NodeCore
+from luchtwacht.node.ports import Subscription
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "lw_session"
+CSRF_HEADER = "X-CSRF-Token"
+CLIENT_QUEUE = 8  # picture updates waiting for one WebSocket client; beyond, it is too slow
+MAX_CLIENTS = 64  # WebSocket clients at once
+TRAIL_POINTS = 120  # positions kept per track for its history trail
+MAX_TRAILS = 2000  # tracks with a trail (the oldest-updated are forgotten first)
+COMMAND_WAIT_S = 5.0  # how long a request waits for the node to apply its command
+SEND_TIMEOUT_S = 2.0  # a WebSocket send that takes longer drops the client
+
+
+def jsonable(obj: object) -> object:
+    """A picture object as plain JSON values: dataclasses as objects, enums by name, NaN as null."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.name.lower()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, tuple | list | frozenset | set):
+        items = sorted(obj) if isinstance(obj, frozenset | set) else obj
+        return [jsonable(v) for v in items]
+    return obj
+
+
+class LoginRequest(BaseModel):
+    """A login: a username and password; ``bearer`` asks for a token instead of a cookie."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    bearer: bool = False
+
+
+class CommandRequest(BaseModel):
+    """An operator command (see ``luchtwacht.node.commands``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["approve", "confirm", "reject", "cease", "acknowledge", "cue"]
+    target: int = Field(ge=0, le=2**31)
+    effector: str = Field(default="", max_length=128)
+    camera: str = Field(default="", max_length=64)
+    reason: str = Field(default="", max_length=500)
+
+
+class _Client:
+    """One WebSocket client: its own bounded queue of updates to send."""
+
+    def __init__(self, ws: WebSocket, username: str) -> None:
+        self.ws = ws
+        self.username = username
+        self.queue: asyncio.Queue[PictureUpdate] = asyncio.Queue(CLIENT_QUEUE)
+        self.dropped_reason = ""
+
+
+class Console:
+    """The console's web application over one node core (build it before the node runs)."""
+
+    def __init__(
+        self,
+        core: NodeCore,
+        authority: Authority,
+        clock: Clock,
+        *,
+        secure: bool = False,
+        zones: list[dict[str, object]] | None = None,
+    ) -> None:
+        self.core = core
+        self.authority = authority
+        self.clock = clock
+        self.secure = secure
+        self.zones = zones if zones is not None else _zones_of(core)
+        self.subscription: Subscription = core.subscribe("console", maxsize=16)
+        self.latest: PictureUpdate | None = None
+        self.trails: OrderedDict[int, deque[tuple[float, float, float, float]]] = OrderedDict()
+        self.clients: set[_Client] = set()
+        self.clients_dropped: dict[str, int] = {}
+        self._csrf: dict[str, str] = {}  # session token → its CSRF token
+        self._lock = threading.Lock()
+        self.app = self._build()
+
+    # --- the picture ----------------------------------------------------------------------------
+
+    def absorb(self, update: PictureUpdate) -> None:
+        """Keep an update for REST and its tracks' trails (called on the console's loop)."""
+        self.latest = update
+        for t in update.tracks:
+            trail = self.trails.get(t.track_id)
+            if trail is None:
+                trail = self.trails[t.track_id] = deque(maxlen=TRAIL_POINTS)
+                if len(self.trails) > MAX_TRAILS:
+                    self.trails.popitem(last=False)
+            else:
+                self.trails.move_to_end(t.track_id)
+            if not trail or trail[-1][0] != t.t_s:
+                trail.append((t.t_s, t.lat_deg, t.lon_deg, t.alt_m))
+        for gone in update.dropped_tracks:
+            self.trails.pop(gone, None)
+
+    async def pump(self) -> None:
+        """Take the node's updates as they come and hand each to every client (never blocks)."""
+        while True:
+            update = await self.subscription.next()
+            if update is None:
+                return
+            self.absorb(update)
+            for client in list(self.clients):
+                try:
+                    client.queue.put_nowait(update)
+                except asyncio.QueueFull:
+                    self._drop(client, "too slow: picture updates piled up")
+
+    def _drop(self, client: _Client, reason: str) -> None:
+        if not client.dropped_reason:
+            client.dropped_reason = reason
+            self.clients_dropped[reason] = self.clients_dropped.get(reason, 0) + 1
+            log.warning("console client %s dropped: %s", client.username, reason)
+        self.clients.discard(client)
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    def _token(self, request: Request | WebSocket) -> tuple[str | None, bool]:
+        """The session token of a request and whether it came in a cookie."""
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip(), False
+        return request.cookies.get(SESSION_COOKIE), True
+
+    def _session(self, request: Request, permission: Permission) -> Session:
+        """The request's live session with ``permission``; 401/403 with a uniform message."""
+        token, via_cookie = self._token(request)
+        if not token:
+            raise HTTPException(401, "log in first")
+        try:
+            session = self.authority.check(token, permission, self.clock.now())
+        except PermissionDenied:
+            raise HTTPException(403, f"your role may not {permission}") from None
+        except AuthError:
+            raise HTTPException(401, "session unknown or expired: log in again") from None
+        if via_cookie and request.method not in ("GET", "HEAD"):
+            with self._lock:
+                expected = self._csrf.get(token, "")
+            given = request.headers.get(CSRF_HEADER, "")
+            if not (expected and hmac.compare_digest(expected, given)):
+                raise HTTPException(403, "missing or wrong CSRF token")
+        return session
+
+    def viewer(self, request: Request) -> Session:
+        """FastAPI dependency: any logged-in person."""
+        return self._session(request, Permission.VIEW)
+
+    # --- the application ------------------------------------------------------------------------
+
+    def _build(self) -> FastAPI:
+        app = FastAPI(
+            title="Luchtwacht console",
+            version=__version__,
+            openapi_url="/api/openapi.json",
+            docs_url="/api/docs",
+            redoc_url=None,
+        )
+        Viewer = Annotated[Session, Depends(self.viewer)]  # noqa: N806 - a type alias
+
+        @app.middleware("http")
+        async def _headers(request: Request, call_next: Any) -> Response:
+            response: Response = await call_next(request)
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["Referrer-Policy"] = "no-referrer"
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        @app.get("/api/health")
+        def health() -> dict[str, object]:
+            """Whether the node publishes: the newest picture's sequence and age (no login)."""
+            latest = self.latest
+            return {
+                "site": self.core.name,
+                "seq": latest.seq if latest else None,
+                "age_s": round(self.clock.now() - latest.t_s, 2) if latest else None,
+            }
+
+        @app.post("/api/login")
+        async def login(body: LoginRequest, request: Request, response: Response) -> object:
+            """Open a session (cookie and CSRF token, or a bearer token for machines)."""
+            source = request.client.host if request.client else ""
+            now = self.clock.now()
+            try:
+                session = await anyio.to_thread.run_sync(
+                    lambda: self.authority.authenticate(
+                        body.username, body.password, now, source=source
+                    )
+                )
+            except LoginBackoffError as exc:
+                retry = max(1, math.ceil(exc.retry_t_s - now))
+                return JSONResponse(
+                    {"detail": exc.reason}, status_code=429, headers={"Retry-After": str(retry)}
+                )
+            except AuthError as exc:
+                raise HTTPException(401, exc.reason) from None
+            csrf = secrets.token_urlsafe(24)
+            with self._lock:
+                self._csrf[session.token] = csrf
+                if len(self._csrf) > 4 * max(16, self.authority.active_sessions):
+                    self._csrf.pop(next(iter(self._csrf)))
+            out: dict[str, object] = {
+                "username": session.username,
+                "role": session.role,
+                "expires_t_s": session.expires_t_s,
+            }
+            if body.bearer:
+                out["token"] = session.token
+            else:
+                response.set_cookie(
+                    SESSION_COOKIE,
+                    session.token,
+                    httponly=True,
+                    samesite="strict",
+                    secure=self.secure,
+                    path="/",
+                    max_age=int(session.expires_t_s - now),
+                )
+                out["csrf"] = csrf
+            return out
+
+        @app.post("/api/logout")
+        def logout(request: Request, response: Response, who: Viewer) -> dict[str, str]:
+            """End the session."""
+            token, _ = self._token(request)
+            with contextlib.suppress(AuthError):
+                self.authority.logout(token or "", self.clock.now())
+            with self._lock:
+                self._csrf.pop(token or "", None)
+            response.delete_cookie(SESSION_COOKIE, path="/")
+            return {"username": who.username}
+
+        @app.get("/api/me")
+        def me(who: Viewer) -> dict[str, object]:
+            """Who is logged in, with which role."""
+            return {"username": who.username, "role": who.role, "expires_t_s": who.expires_t_s}
+
+        @app.get("/api/picture")
+        def picture(who: Viewer) -> object:
+            """The newest air picture, whole."""
+            return jsonable(self._latest())
+
+        @app.get("/api/tracks")
+        def tracks(who: Viewer) -> object:
+            """Every confirmed track, most threatening first."""
+            return jsonable(self._latest().tracks)
+
+        @app.get("/api/tracks/{track_id}")
+        def track(track_id: int, who: Viewer) -> object:
+            """One track now, with its trail (time, lat, lon, alt), oldest first."""
+            view = self._latest().track(track_id)
+            if view is None:
+                raise HTTPException(404, f"no track {track_id} in the picture")
+            return {"track": jsonable(view), "trail": list(self.trails.get(track_id, ()))}
+
+        @app.get("/api/alerts")
+        def alerts(who: Viewer) -> object:
+            """The open alerts."""
+            return jsonable(self._latest().alerts)
+
+        @app.get("/api/zones")
+        def zones(who: Viewer) -> object:
+            """The protected zones (WGS84 vertices and height bands)."""
+            return self.zones
+
+        @app.get("/api/sensors")
+        def sensors(who: Viewer) -> object:
+            """The feeds and their health, and the SAPIENT nodes heard from."""
+            p = self._latest()
+            return {"feeds": jsonable(p.feeds), "nodes": jsonable(p.nodes)}
+
+        @app.get("/api/effectors")
+        def effectors(who: Viewer) -> object:
+            """The effectors on site and their state."""
+            return jsonable(self._latest().effectors)
+
+        @app.get("/api/recommendations")
+        def recommendations(who: Viewer) -> object:
+            """Countermeasure recommendations and the approvals awaiting a second person."""
+            p = self._latest()
+            return {
+                "recommendations": jsonable(p.recommendations),
+                "pending_approvals": jsonable(getattr(p, "pending_approvals", ())),
+            }
+
+        @app.get("/api/engagements")
+        def engagements(who: Viewer) -> object:
+            """Engagements: approved countermeasures and how they went."""
+            return jsonable(self._latest().engagements)
+
+        @app.post("/api/commands")
+        async def command(body: CommandRequest, request: Request) -> object:
+            """Submit a command to the node; it is role-checked and audited there."""
+            token, _ = self._token(request)
+            # The node checks the role; here only that the caller is a live session (and CSRF).
+            self._session(request, Permission.VIEW)
+            try:
+                kind = CommandKind(body.kind)
+            except ValueError:
+                raise HTTPException(422, f"this node does not take {body.kind!r}") from None
+            cmd = Command(
+                kind,
+                token or "",
+                body.target,
+                effector=body.effector,
+                camera=body.camera,
+                reason=body.reason,
+            )
+            result = self.core.submit(cmd)
+            deadline = time.monotonic() + COMMAND_WAIT_S
+            while not result.applied and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            status = 200 if result.applied else 202
+            if result.applied and not result.ok:
+                status = 403 if "may not" in result.error else 409
+            return JSONResponse(_result(result), status_code=status)
+
+        @app.websocket("/api/stream")
+        async def stream(ws: WebSocket) -> None:
+            """The picture, one JSON message per node cycle; a slow client is dropped."""
+            await self._stream(ws)
+
+        return app
+
+    def _latest(self) -> PictureUpdate:
+        latest = self.latest
+        if latest is None:
+            raise HTTPException(503, "no picture yet: the node has not published")
+        return latest
+
+    async def _stream(self, ws: WebSocket) -> None:
+        origin = ws.headers.get("origin")
+        host = ws.headers.get("host", "")
+        if origin is not None and origin.split("://", 1)[-1] != host:
+            await ws.close(code=1008, reason="cross-site WebSocket refused")
+            return
+        token, _ = self._token(ws)
+        try:
+            session = self.authority.check(token or "", Permission.VIEW, self.clock.now())
+        except AuthError:
+            await ws.close(code=1008, reason="log in first")
+            return
+        if len(self.clients) >= MAX_CLIENTS:
+            await ws.close(code=1013, reason="too many console clients")
+            return
+        await ws.accept()
+        client = _Client(ws, session.username)
+        self.clients.add(client)
+        try:
+            if self.latest is not None:
+                client.queue.put_nowait(self.latest)
+            while not client.dropped_reason:
+                getter = asyncio.ensure_future(client.queue.get())
+                done, _ = await asyncio.wait({getter}, timeout=1.0)
+                if not done:
+                    getter.cancel()
+                    continue
+                update = getter.result()
+                try:
+                    await asyncio.wait_for(ws.send_json(jsonable(update)), SEND_TIMEOUT_S)
+                except TimeoutError:
+                    self._drop(client, "too slow: a send timed out")
+        except (WebSocketDisconnect, RuntimeError, ConnectionError):
+            pass
+        finally:
+            self.clients.discard(client)
+            if client.dropped_reason and ws.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await ws.close(code=1013, reason=client.dropped_reason[:120])
+
+
+def _result(result: CommandResult) -> dict[str, object]:
+    out: dict[str, object] = {
+        "kind": str(result.command.kind),
+        "target": result.command.target,
+        "applied": result.applied,
+        "ok": result.ok,
+        "operator": result.operator,
+        "error": result.error,
+    }
+    status = getattr(result, "status", None)
+    if status:
+        out["status"] = status
+    return out
+
+
+def _zones_of(core: NodeCore) -> list[dict[str, object]]:
+    return [
+        {
+            "name": z.zone.name,
+            "polygon": [list(v) for v in z.zone.vertices_deg],
+            "floor_m": z.zone.floor_m,
+            "ceiling_m": z.zone.ceiling_m,
+        }
+        for z in core.zones
+    ]
+
+
+class ConsoleServer:
+    """The console on its own thread and event loop (uvicorn), until :meth:`stop`."""
+
+    def __init__(
+        self,
+        console: Console,
+        sock: socket.socket,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        self.console = console
+        self.sock = sock
+        config = uvicorn.Config(
+            console.app,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets-sansio",
+            ws_max_size=64 * 1024,
+            limit_concurrency=256,
+            timeout_keep_alive=10,
+            access_log=False,
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
+        )
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="console", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        host, port = sock.getsockname()[:2]
+        self.url = f"{'https' if tls else 'http'}://{host}:{port}/"
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        pump = asyncio.create_task(self.console.pump())
+        try:
+            await self.server.serve(sockets=[self.sock])
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    def start(self) -> None:
+        """Serve in the background; returns at once."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Close the clients and the listener; wait for the thread."""
+        self.server.should_exit = True
+        self.console.subscription.close()
+        self._thread.join(timeout_s)
+        self.console.core.unsubscribe(self.console.subscription)

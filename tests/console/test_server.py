@@ -1,0 +1,221 @@
+"""The console server over real HTTP and WebSocket on loopback, against a running demo node.
+
+The demo's node core runs in a thread of its own (simulated time, faster than the wall); the
+console serves it from its own thread, as it does for the live node. Clients are httpx and the
+websockets library, speaking to a real socket.
+"""
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Origin
+
+from luchtwacht.console.server import CSRF_HEADER, SESSION_COOKIE, Console, ConsoleServer
+from luchtwacht.counter.authority import Argon2Params, Authority, OperatorAccount, hash_password
+from luchtwacht.pipeline import Pipeline
+from luchtwacht.sim.scenario import default_scenario
+from luchtwacht.store.worker import BackgroundStore
+from luchtwacht.transport.listen import bind_tcp
+
+CHEAP = Argon2Params(time_cost=1, memory_kib=1024)
+
+
+class Running:
+    """The demo node core advancing in a thread, and its console on a real socket."""
+
+    def __init__(self, tmp_path) -> None:
+        self.recorder = BackgroundStore(tmp_path / "console.sqlite")
+        self.node = Pipeline(default_scenario(), recorder=self.recorder)  # type: ignore[arg-type]
+        self.node.authority = Authority(
+            [
+                OperatorAccount("cdr", "commander", hash_password("cdr-pw", params=CHEAP)),
+                OperatorAccount("ops", "operator", hash_password("ops-pw", params=CHEAP)),
+                OperatorAccount("eye", "viewer", hash_password("eye-pw", params=CHEAP)),
+            ],
+            audit=self.recorder.audit,
+            hash_params=CHEAP,
+        )
+        self.clock = _PipelineClock(self.node)
+        self.console = Console(self.node, self.node.authority, self.clock)
+        self.server = ConsoleServer(self.console, bind_tcp("127.0.0.1", 0))
+        self.url = self.server.url.rstrip("/")
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                self.node.run(0.5)
+            time.sleep(0.01)
+
+    def __enter__(self) -> "Running":
+        self.server.start()
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while self.console.latest is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.server.stop()
+        self.recorder.close()
+
+
+class _PipelineClock:
+    """The node's simulated time, as the console reads it (sessions expire on node time)."""
+
+    def __init__(self, node: Pipeline) -> None:
+        self.node = node
+
+    def now(self) -> float:
+        return self.node.now_s
+
+    async def sleep_until(self, t_s: float) -> None:  # not used by the console
+        raise NotImplementedError
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    with Running(tmp_path_factory.mktemp("console")) as r:
+        yield r
+
+
+def login(r: Running, user: str, pw: str) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=r.url, timeout=10)
+    res = client.post("/api/login", json={"username": user, "password": pw})
+    assert res.status_code == 200, res.text
+    assert SESSION_COOKIE in client.cookies
+    return client, res.json()["csrf"]
+
+
+def test_login_sets_a_strict_httponly_cookie_and_reads_need_a_session(running):
+    anon = httpx.Client(base_url=running.url, timeout=10)
+    assert anon.get("/api/health").status_code == 200
+    assert anon.get("/api/tracks").status_code == 401
+    res = anon.post("/api/login", json={"username": "eye", "password": "eye-pw"})
+    cookie = res.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert res.headers["x-frame-options"] == "DENY"
+    me = anon.get("/api/me").json()
+    assert me["username"] == "eye" and me["role"] == "viewer"
+    tracks = anon.get("/api/tracks").json()
+    assert isinstance(tracks, list) and all("lat_deg" in t for t in tracks)
+    zones = anon.get("/api/zones").json()
+    assert zones and zones[0]["name"] and len(zones[0]["polygon"]) >= 3
+    schema = anon.get("/api/openapi.json").json()
+    assert "/api/commands" in schema["paths"] and "/api/login" in schema["paths"]
+
+
+def test_wrong_passwords_and_unknown_users_get_one_uniform_answer(running):
+    anon = httpx.Client(base_url=running.url, timeout=10)
+    a = anon.post("/api/login", json={"username": "cdr", "password": "nope"})
+    b = anon.post("/api/login", json={"username": "nobody", "password": "nope"})
+    assert a.status_code == b.status_code == 401 and a.json() == b.json()
+    assert anon.post("/api/login", json={"username": "cdr"}).status_code == 422
+
+
+def test_an_operator_acknowledges_an_alert_with_csrf_and_it_is_audited(running):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        alerts = [a for a in (running.console.latest.alerts if running.console.latest else ())]
+        if alerts:
+            break
+        time.sleep(0.05)
+    assert alerts, "the demo raised no alert"
+    target = alerts[0].alert_id
+    ops, csrf = login(running, "ops", "ops-pw")
+    # Without the CSRF header a cookie request changes nothing.
+    no_csrf = ops.post("/api/commands", json={"kind": "acknowledge", "target": target})
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["detail"]
+    res = ops.post(
+        "/api/commands", json={"kind": "acknowledge", "target": target}, headers={CSRF_HEADER: csrf}
+    )
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["ok"] and body["applied"] and body["operator"] == "ops"
+    # A viewer may not: the node refuses and audits it.
+    eye, eye_csrf = login(running, "eye", "eye-pw")
+    res = eye.post(
+        "/api/commands", json={"kind": "acknowledge", "target": target},
+        headers={CSRF_HEADER: eye_csrf},
+    )  # fmt: skip
+    assert res.status_code == 403 and not res.json()["ok"]
+    running.recorder.commit()
+    assert running.recorder.flush()
+    import sqlite3
+
+    db = sqlite3.connect(running.recorder.path)
+    acks = [
+        json.loads(p)
+        for (p,) in db.execute("SELECT payload FROM audit WHERE kind = 'command.acknowledge'")
+    ]
+    assert any(a["operator"] == "ops" and a["ok"] for a in acks)
+    assert any(a["operator"] == "eye" and not a["ok"] for a in acks)
+
+
+def test_a_machine_client_uses_a_bearer_token_without_cookies(running):
+    anon = httpx.Client(base_url=running.url, timeout=10)
+    res = anon.post("/api/login", json={"username": "ops", "password": "ops-pw", "bearer": True})
+    token = res.json()["token"]
+    assert SESSION_COOKIE not in anon.cookies and "csrf" not in res.json()
+    bot = httpx.Client(base_url=running.url, headers={"Authorization": f"Bearer {token}"})
+    assert bot.get("/api/me").json()["username"] == "ops"
+    # A bearer call carries no cookie, so it needs no CSRF token; the node still checks the role.
+    res = bot.post("/api/commands", json={"kind": "reject", "target": 999_999})
+    assert res.status_code == 409 and res.json()["applied"]
+    assert (
+        httpx.get(f"{running.url}/api/me", headers={"Authorization": "Bearer x"}).status_code == 401
+    )
+
+
+def test_the_websocket_streams_the_picture_and_refuses_strangers(running):
+    ops, _ = login(running, "ops", "ops-pw")
+    cookie = f"{SESSION_COOKIE}={ops.cookies[SESSION_COOKIE]}"
+    ws_url = running.url.replace("http://", "ws://") + "/api/stream"
+    with ws_connect(ws_url, additional_headers={"Cookie": cookie}) as ws:
+        seqs = [json.loads(ws.recv(timeout=10))["seq"] for _ in range(3)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    # No session, or a page of another site: refused at the handshake (HTTP 403).
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(ws_url)
+    assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(
+            ws_url, additional_headers={"Cookie": cookie}, origin=Origin("http://evil.example")
+        )
+    assert refused.value.response.status_code == 403
+
+
+def test_a_client_that_stops_reading_is_dropped_and_the_others_go_on(running):
+    ops, _ = login(running, "ops", "ops-pw")
+    cookie = f"{SESSION_COOKIE}={ops.cookies[SESSION_COOKIE]}"
+    ws_url = running.url.replace("http://", "ws://") + "/api/stream"
+    before = sum(running.console.clients_dropped.values())
+    # A client that reads nothing: its socket's receive buffer kept small, so it fills soon.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(running.server.sock.getsockname()[:2])
+    with (
+        ws_connect(ws_url, sock=sock, additional_headers={"Cookie": cookie}, max_queue=1),
+        ws_connect(ws_url, additional_headers={"Cookie": cookie}) as awake,
+    ):
+        seen = 0
+        deadline = time.monotonic() + 60
+        while sum(running.console.clients_dropped.values()) == before:
+            awake.recv(timeout=10)
+            seen += 1
+            assert time.monotonic() < deadline, "the sleeping client was never dropped"
+        assert seen > 0
+        for _ in range(3):
+            awake.recv(timeout=10)  # the other client still gets the picture
+    assert any(reason.startswith("too slow") for reason in running.console.clients_dropped)
