@@ -221,7 +221,7 @@ class Console:
             title="Luchtwacht console",
             version=__version__,
             openapi_url="/api/openapi.json",
-            docs_url="/api/docs",
+            docs_url=None,  # its page loads from a CDN: nothing may come from outside the node
             redoc_url=None,
         )
         Viewer = Annotated[Session, Depends(self.viewer)]  # noqa: N806 - a type alias
