@@ -47,6 +47,7 @@ class Pipeline(NodeCore):
         recorder: Recorder | None = None,
         tracker_config: TrackerConfig | None = None,
         schedule: Schedule | None = None,
+        two_person: frozenset[str] = frozenset(),
     ) -> None:
         self.operator = OperatorSim(scenario.operator) if scenario.operator is not None else None
         audit = recorder.audit if recorder is not None else None
@@ -62,6 +63,9 @@ class Pipeline(NodeCore):
             effectors=scenario.effectors,
             no_fire=scenario.no_fire,
             authority=Authority(accounts, audit=audit),
+            # The simulated duty officer is one person: a scenario runs without the two-person
+            # rule unless the caller puts kinds under it (and supplies the second person).
+            two_person=two_person,
         )
         self.scenario = scenario
         self.epoch_s = scenario.epoch_s

@@ -208,6 +208,8 @@ class LiveNode:
             no_fire=config.no_fire_models(),
             authority=self.authority,
             capacity_per_s=sapient.max_reports_per_s if sapient is not None else None,
+            two_person=config.approval.two_person,
+            confirm_window_s=config.approval.confirm_window_s,
         )
         self.on_cycle = on_cycle
         self.stop_event = asyncio.Event()

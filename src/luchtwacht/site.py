@@ -21,11 +21,12 @@ from pydantic import (
 )
 
 from luchtwacht.config_file import load_yaml_model
-from luchtwacht.counter.catalogue import EffectorFigures, EffectorSpec
+from luchtwacht.counter.catalogue import EffectorFigures, EffectorKind, EffectorSpec
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.geo.sites import VOLKEL, volkel_runway
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.model.zone import Zone
+from luchtwacht.node.approval import CONFIRM_WINDOW_S, TWO_PERSON_DEFAULT
 
 
 class _Strict(BaseModel):
@@ -246,6 +247,18 @@ class SiteEffectorSection(EffectorFigures):
         return self.build((float(e[0]), float(e[1]), float(e[2])))
 
 
+class ApprovalSection(_Strict):
+    """Who must agree before a countermeasure acts (``node.approval``, the two-person rule).
+
+    An approval of an effector whose kind is listed in ``two_person`` tasks nothing until a
+    second, different person with the right confirms it within ``confirm_window_s`` seconds.
+    Kinds not listed act on one approval. Without this section: hard kill only, 60 s.
+    """
+
+    two_person: frozenset[EffectorKind] = TWO_PERSON_DEFAULT
+    confirm_window_s: float = Field(default=CONFIRM_WINDOW_S, gt=0, le=3600)
+
+
 class SiteConfig(_Strict):
     """A whole site file."""
 
@@ -261,6 +274,7 @@ class SiteConfig(_Strict):
     no_fire_areas: list[ZoneSection] = Field(default_factory=list)  # where nothing may fall
     operators: Path | None = None  # the operator accounts file (``counter.authority``)
     tls: TlsSection | None = None  # the node's certificate for TLS feeds (mutual TLS)
+    approval: ApprovalSection = Field(default_factory=ApprovalSection)  # two-person rule
 
     @model_validator(mode="after")
     def _effectors(self) -> SiteConfig:

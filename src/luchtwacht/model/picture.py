@@ -89,6 +89,24 @@ class EngagementSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingApprovalSnapshot:
+    """A first approval awaiting a second person's confirmation (the two-person rule).
+
+    ``approved_by`` approved ``effector`` against recommendation ``rec_id`` at ``t_s``; nothing
+    is tasked until another person confirms it, at the latest at ``expires_t_s`` (UTC seconds).
+    See ``node.approval``.
+    """
+
+    rec_id: int
+    effector: str
+    approved_by: str
+    t_s: float
+    expires_t_s: float
+    track_id: int
+    effector_kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class FeedSnapshot:
     """One input feed's health and counters."""
 
@@ -152,7 +170,8 @@ class PictureUpdate:
     ``dropped_tracks`` name the ids that appeared and disappeared since the previous update.
     ``alert_changes`` are this cycle's alert events; ``alerts`` every open alert.
     ``counters`` holds the node's health figures (late and future batches, subscriber losses,
-    store backlog, internal errors) by name.
+    store backlog, internal errors) by name. ``pending_approvals`` are the approvals awaiting a
+    second person (oldest first; lapsed ones are left out).
     """
 
     seq: int
@@ -169,6 +188,7 @@ class PictureUpdate:
     nodes: tuple[NodeSnapshot, ...]
     effectors: tuple[EffectorSnapshot, ...] = ()
     counters: Mapping[str, int] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    pending_approvals: tuple[PendingApprovalSnapshot, ...] = ()
 
     def track(self, track_id: int) -> TrackView | None:
         """The track with this id in this update, or None."""

@@ -10,8 +10,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from luchtwacht.node.approval import ApprovalError, TwoPersonRule
     from luchtwacht.node.clock import Clock, ManualClock, WallClock
-    from luchtwacht.node.commands import Command, CommandKind, CommandResult
+    from luchtwacht.node.commands import ApprovalStatus, Command, CommandKind, CommandResult
     from luchtwacht.node.core import (
         PICTURE_PERIOD_S,
         SLOW_PERIOD_S,
@@ -33,6 +34,9 @@ _WHERE = {
     "Clock": "clock",
     "ManualClock": "clock",
     "WallClock": "clock",
+    "ApprovalError": "approval",
+    "TwoPersonRule": "approval",
+    "ApprovalStatus": "commands",
     "Command": "commands",
     "CommandKind": "commands",
     "CommandResult": "commands",
@@ -54,6 +58,8 @@ __all__ = [
     "PICTURE_PERIOD_S",
     "SLOW_PERIOD_S",
     "TICK_S",
+    "ApprovalError",
+    "ApprovalStatus",
     "ByteSource",
     "Clock",
     "Command",
@@ -68,6 +74,7 @@ __all__ = [
     "SimNodeLink",
     "Subscriber",
     "Subscription",
+    "TwoPersonRule",
     "WallClock",
 ]
 

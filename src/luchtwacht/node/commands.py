@@ -6,6 +6,9 @@ A console, a test or the simulated duty officer submits a command with
 ``command.<kind>`` with who, when, what and the outcome. A command that cannot be carried out
 (wrong role, expired session, no such recommendation) is refused with its reason, audited too.
 
+An approval of an effector kind the site puts under the two-person rule (``node.approval``)
+tasks nothing by itself: it waits for a :attr:`CommandKind.CONFIRM` by another person.
+
 Replay re-applies the commands a recording holds at the very cycle they were applied, which is
 why each record keeps its arguments (see ``store.replay``).
 """
@@ -14,14 +17,19 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from luchtwacht.counter.authority import Permission
+
+if TYPE_CHECKING:  # the command types stay light to import (the simulated operator, the CLI)
+    from luchtwacht.model.picture import PendingApprovalSnapshot
 
 
 class CommandKind(enum.StrEnum):
     """What a command asks for."""
 
     APPROVE = "approve"
+    CONFIRM = "confirm"  # the second person's approval (two-person rule)
     REJECT = "reject"
     CEASE = "cease"
     ACKNOWLEDGE = "acknowledge"
@@ -31,6 +39,7 @@ class CommandKind(enum.StrEnum):
 # The right each command needs; the counter stage checks its own again on top.
 PERMISSION: dict[CommandKind, Permission] = {
     CommandKind.APPROVE: Permission.APPROVE_ENGAGEMENT,
+    CommandKind.CONFIRM: Permission.APPROVE_ENGAGEMENT,
     CommandKind.REJECT: Permission.REJECT_ENGAGEMENT,
     CommandKind.CEASE: Permission.CEASE_ENGAGEMENT,
     CommandKind.ACKNOWLEDGE: Permission.ACKNOWLEDGE,
@@ -42,9 +51,10 @@ PERMISSION: dict[CommandKind, Permission] = {
 class Command:
     """One operator request.
 
-    ``target`` is the recommendation id (approve, reject), engagement id (cease), alert id
-    (acknowledge) or track id (cue); ``effector`` the chosen effector's name (approve) and
-    ``camera`` the camera's SAPIENT node id (cue).
+    ``target`` is the recommendation id (approve, confirm, reject), engagement id (cease),
+    alert id (acknowledge) or track id (cue); ``effector`` the chosen effector's name (approve;
+    on confirm, if given, it must be the one awaiting confirmation) and ``camera`` the
+    camera's SAPIENT node id (cue).
     """
 
     kind: CommandKind
@@ -66,9 +76,22 @@ class Command:
         return out
 
 
+class ApprovalStatus(enum.StrEnum):
+    """What an applied approve or confirm did."""
+
+    APPROVED = "approved"  # one approval sufficed: the effector is tasked
+    AWAITING_CONFIRMATION = "awaiting confirmation"  # two-person rule: nothing tasked yet
+    CONFIRMED = "confirmed"  # the second person confirmed: the effector is tasked
+
+
 @dataclass(slots=True)
 class CommandResult:
-    """What became of a submitted command, filled in when the node applies it."""
+    """What became of a submitted command, filled in when the node applies it.
+
+    For an applied approve or confirm, ``status`` says whether the effector is tasked and
+    ``eng_id`` names the engagement when it is; ``approval`` is the two-person approval the
+    command held (approve), made effective (confirm) or cancelled (reject).
+    """
 
     command: Command
     applied: bool = False
@@ -77,3 +100,6 @@ class CommandResult:
     operator: str | None = None
     role: str | None = None
     error: str = ""
+    status: ApprovalStatus | None = None
+    eng_id: int | None = None
+    approval: PendingApprovalSnapshot | None = None

@@ -44,6 +44,7 @@ from luchtwacht.ingest.sapient import (
     frame,
     validate,
 )
+from luchtwacht.model.engagement import RecommendationState
 from luchtwacht.model.picture import (
     AlertChange,
     AlertSnapshot,
@@ -55,7 +56,14 @@ from luchtwacht.model.picture import (
     RecommendationSnapshot,
 )
 from luchtwacht.model.zone import Zone
-from luchtwacht.node.commands import PERMISSION, Command, CommandKind, CommandResult
+from luchtwacht.node.approval import CONFIRM_WINDOW_S, TWO_PERSON_DEFAULT, TwoPersonRule
+from luchtwacht.node.commands import (
+    PERMISSION,
+    ApprovalStatus,
+    Command,
+    CommandKind,
+    CommandResult,
+)
 from luchtwacht.node.load import LoadShedder
 from luchtwacht.node.ports import LinkError, NodeLink, Subscriber, Subscription
 from luchtwacht.store.port import Store
@@ -121,8 +129,12 @@ class NodeCore(FusionCore):
         no_fire: Sequence[Zone] = (),
         authority: Authority | None = None,
         capacity_per_s: float | None = None,
+        two_person: frozenset[str] = TWO_PERSON_DEFAULT,
+        confirm_window_s: float = CONFIRM_WINDOW_S,
     ) -> None:
         super().__init__(name, origin, list(zones), start_s, recorder, tracker_config)
+        # Effector kinds whose approval needs a second person's confirmation (node.approval).
+        self.approvals = TwoPersonRule(two_person, confirm_window_s)
         self.schedule = schedule or Schedule()
         # The SAPIENT reports a second the node decodes at most; beyond, it sheds (node.load).
         self.shedder = LoadShedder(capacity_per_s)
@@ -166,6 +178,8 @@ class NodeCore(FusionCore):
                 "effectors": [dataclasses.asdict(e) for e in effectors],
                 "no_fire": [dataclasses.asdict(z) for z in no_fire],
                 "capacity_per_s": capacity_per_s,
+                "two_person": sorted(self.approvals.kinds),
+                "confirm_window_s": self.approvals.window_s,
             }
             recorder.set_meta(node=json.dumps(node))
 
@@ -314,6 +328,7 @@ class NodeCore(FusionCore):
             self.shedder.rebalance(t_s)
             self._guarded("cue", self._cue, t_s)
             self._guarded("counter", self._counter, t_s)
+        self._guarded("approvals", self._sweep_approvals, t_s)
         self._guarded("tasks", self._send_counter_tasks, t_s)
         self._guarded("publish", self._publish, t_s)
         if slow and self.recorder is not None:
@@ -463,6 +478,18 @@ class NodeCore(FusionCore):
                 }
                 if result.error:
                     payload["error"] = result.error
+                if result.status is not None:
+                    payload["status"] = str(result.status)
+                if result.eng_id is not None:
+                    payload["eng_id"] = result.eng_id
+                held = result.approval
+                if held is not None:  # two-person rule: both persons are named in the record
+                    payload["approval"] = {
+                        "effector": held.effector,
+                        "approved_by": held.approved_by,
+                        "approved_t_s": held.t_s,
+                        "expires_t_s": held.expires_t_s,
+                    }
                 self.recorder.audit(t_s, f"command.{cmd.kind}", payload)
 
     def _apply(self, result: CommandResult, t_s: float) -> None:
@@ -471,13 +498,29 @@ class NodeCore(FusionCore):
         session = self.authority.check(cmd.token, Permission.VIEW, t_s)
         result.operator, result.role = session.username, session.role
         self.authority.check(cmd.token, PERMISSION[cmd.kind], t_s)
-        if cmd.kind in (CommandKind.APPROVE, CommandKind.REJECT, CommandKind.CEASE):
+        if cmd.kind in (
+            CommandKind.APPROVE,
+            CommandKind.CONFIRM,
+            CommandKind.REJECT,
+            CommandKind.CEASE,
+        ):
             if self.counter is None:
                 raise CounterError("no effectors on this site")
             if cmd.kind is CommandKind.APPROVE:
-                self.counter.approve(cmd.token, cmd.target, cmd.effector, t_s)
+                self._approve(self.counter, result, session.username, t_s)
+            elif cmd.kind is CommandKind.CONFIRM:
+                held = self.approvals.confirmable(cmd.target, cmd.effector, session.username, t_s)
+                # Judged again now, with the confirming person's session, as one approval is.
+                eng = self.counter.approve(cmd.token, held.rec_id, held.effector, t_s)
+                self.approvals.cancel(held.rec_id)
+                result.status, result.eng_id, result.approval = (
+                    ApprovalStatus.CONFIRMED,
+                    eng.eng_id,
+                    held,
+                )
             elif cmd.kind is CommandKind.REJECT:
                 self.counter.reject(cmd.token, cmd.target, t_s, cmd.reason)
+                result.approval = self.approvals.cancel(cmd.target)
             else:
                 self.counter.cease(cmd.token, cmd.target, t_s, cmd.reason)
         elif cmd.kind is CommandKind.ACKNOWLEDGE:
@@ -490,6 +533,52 @@ class NodeCore(FusionCore):
                 raise KeyError(f"no track {cmd.target}")
             self.cueing.pin(cmd.camera, cmd.target, t_s)
         result.ok = True
+
+    def _approve(
+        self, counter: CounterUas, result: CommandResult, username: str, t_s: float
+    ) -> None:
+        """One approval: the effector is tasked, or (two-person rule) the approval is held."""
+        cmd = result.command
+        spec = next((e for e in counter.effectors if e.name == cmd.effector), None)
+        if spec is None or not self.approvals.applies(spec.kind):
+            eng = counter.approve(cmd.token, cmd.target, cmd.effector, t_s)
+            result.status, result.eng_id = ApprovalStatus.APPROVED, eng.eng_id
+            return
+        rec = counter.recommendations.get(cmd.target)
+        if rec is None or rec.state is not RecommendationState.PENDING:
+            raise CounterError(f"recommendation {cmd.target} is not pending")
+        option = next((o for o in rec.options if o.effector == cmd.effector), None)
+        if option is None:
+            raise CounterError(f"recommendation {cmd.target} has no option {cmd.effector!r}")
+        # As last judged (the confirmation judges it again): a blocked option is not held.
+        if not option.usable:
+            raise CounterError(f"{cmd.effector} cannot engage: {'; '.join(option.blocked_by)}")
+        result.approval = self.approvals.hold(
+            rec.rec_id, rec.track_id, spec.name, spec.kind, username, t_s
+        )
+        result.status = ApprovalStatus.AWAITING_CONFIRMATION
+
+    def _sweep_approvals(self, t_s: float) -> None:
+        """Cancel held approvals whose recommendation ended (expired, dropped, decided)."""
+        if self.counter is None or not self.approvals.held:
+            return
+        pending = {r.rec_id for r in self.counter.pending()}
+        for held in self.approvals.sweep(pending):
+            if self.recorder is None:
+                continue
+            rec = self.counter.recommendations.get(held.rec_id)
+            why = "recommendation forgotten" if rec is None else rec.reason or str(rec.state)
+            self.recorder.audit(
+                t_s,
+                "approval.cancelled",
+                {
+                    "rec_id": held.rec_id,
+                    "effector": held.effector,
+                    "approved_by": held.approved_by,
+                    "approved_t_s": held.t_s,
+                    "reason": why,
+                },
+            )
 
     def _record_alert_event(self, event: AlertEvent) -> None:
         self.events.append(event)
@@ -632,4 +721,5 @@ class NodeCore(FusionCore):
             nodes=nodes,
             effectors=effectors,
             counters=MappingProxyType(counters),
+            pending_approvals=self.approvals.awaiting(t_s),
         )

@@ -31,6 +31,7 @@ from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, SapientPipe
 from luchtwacht.model.zone import Zone
+from luchtwacht.node.approval import CONFIRM_WINDOW_S, TwoPersonRule
 from luchtwacht.node.commands import Command, CommandKind
 from luchtwacht.node.core import NodeCore, Schedule
 from luchtwacht.node.ports import ReplayLink
@@ -181,7 +182,11 @@ def recorded_commands(path: str | Path) -> list[RecordedCommand]:
 def _replay_authority(
     commands: list[RecordedCommand], t0_s: float
 ) -> tuple[Authority, dict[str, str]]:
-    """The recorded operators, each with the role they had, logged in for the replay."""
+    """The recorded operators, each with the role they had, logged in for the replay.
+
+    Each has an account and a token of their own, so the two-person rule (``node.approval``)
+    tells them apart in the replay as it did in the run.
+    """
     roles = {c.operator: c.role for c in commands}
     passwords = {name: secrets.token_urlsafe(12) for name in roles}
     authority = Authority(
@@ -208,6 +213,11 @@ def replay(
         schedule = Schedule(**node_meta["schedule"]) if "schedule" in node_meta else None
         effectors = [_effector(e) for e in node_meta.get("effectors", [])]
         no_fire = [_zone(z) for z in node_meta.get("no_fire", [])]
+        # A recording made before the two-person rule approved every kind singly.
+        rule = TwoPersonRule(
+            frozenset(str(k) for k in node_meta.get("two_person", [])),
+            float(node_meta.get("confirm_window_s", CONFIRM_WINDOW_S)),
+        )
         commands = recorded_commands(path)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ReplayError(
@@ -225,6 +235,8 @@ def replay(
         no_fire=no_fire,
         authority=authority,
         capacity_per_s=node_meta.get("capacity_per_s"),
+        two_person=rule.kinds,
+        confirm_window_s=rule.window_s,
     )
     settings: dict[str, Any] = json.loads(rec.meta.get("pipe_settings", "{}"))
     settings.update({k: v for k, v in rec.meta.items() if k.startswith("settings:")})
