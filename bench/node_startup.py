@@ -48,7 +48,7 @@ def one_run(exe: Path) -> tuple[float, float, float]:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             [str(exe), "run", "--headless", "--sapient-listen", f"127.0.0.1:{port}",
-             "--plain-tcp", "--stats-json", str(stats)],
+             "--plain-tcp", "--no-web", "--stats-json", str(stats)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:

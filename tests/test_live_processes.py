@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 from luchtwacht.node import Command, CommandKind, ManualClock
@@ -54,6 +55,8 @@ def test_run_takes_a_sensor_from_its_first_moment_and_ends_cleanly_on_sigterm(tm
             "--sapient-listen",
             f"127.0.0.1:{port}",
             "--plain-tcp",
+            "--web-listen",
+            "127.0.0.1:0",
             "--stats-json",
             str(stats),
             "--record",
@@ -106,7 +109,7 @@ def test_the_example_sensor_node_registers_and_is_fused(tmp_path):
     stats = tmp_path / "stats.json"
     node = subprocess.Popen(
         [sys.executable, "-m", "luchtwacht.cli", "run", "--headless", "--sapient-listen", "127.0.0.1:0",
-         "--plain-tcp", "--stats-json", str(stats)],
+         "--plain-tcp", "--web-listen", "127.0.0.1:0", "--stats-json", str(stats)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -155,7 +158,7 @@ def test_the_example_site_over_mutual_tls_as_a_newcomer_sets_it_up(tmp_path):
         site = site.replace(old, new)
     (tmp_path / "site.yaml").write_text(site)
     node = subprocess.Popen(
-        [*cli, "run", "--headless", "--config", "site.yaml"],
+        [*cli, "run", "--headless", "--config", "site.yaml", "--web-listen", "127.0.0.1:0"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     stats = tmp_path / "ehvk-stats.json"
@@ -185,6 +188,12 @@ def test_the_example_site_over_mutual_tls_as_a_newcomer_sets_it_up(tmp_path):
         final = json.loads(stats.read_text())
         sap = final["feeds"]["sapient"]
         assert sap["accepted"] > 6 and final["tls_failures"] >= 1 and final["bind_refused"] >= 1
+        # The operator console is up, on loopback, and says which site it serves.
+        url = final["console"]["url"]
+        assert url.startswith("http://127.0.0.1:")
+        health = httpx.get(f"{url}api/health", timeout=5).json()
+        assert health["site"] == "EHVK Volkel Air Base" and health["seq"] > 0
+        assert httpx.get(f"{url}api/tracks", timeout=5).status_code == 401
     finally:
         node.send_signal(signal.SIGTERM)
         _, err = node.communicate(timeout=15)

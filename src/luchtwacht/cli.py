@@ -32,6 +32,7 @@ from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.commands import track as track_commands
 from luchtwacht.site import (
     AdsbSection,
+    ConsoleSection,
     RemoteIdSection,
     SapientSection,
     SiteConfig,
@@ -243,6 +244,13 @@ def run(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds.", min=0.1)
     ] = None,
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", help="Serve the operator console (REST, WebSocket).")
+    ] = True,
+    web_listen: Annotated[
+        str | None,
+        typer.Option(help="Console HOST:PORT (default: the site file's, 127.0.0.1:8765)."),
+    ] = None,
 ) -> None:
     """Run the live node for a site: serve its feeds until SIGTERM or Ctrl-C."""
     from luchtwacht.transport.listen import prebind
@@ -281,6 +289,12 @@ def run(
         updates["stats_json"] = stats_json
     if record is not None:
         updates["record"] = record
+    if not web:
+        updates["console"] = None
+    elif web_listen is not None or site.console is None:
+        base_console = site.console or ConsoleSection()
+        listen = web_listen if web_listen is not None else base_console.listen
+        updates["console"] = base_console.model_copy(update={"listen": listen})
     try:  # flags are checked as the file is: TLS needs its certificates, and so on
         site = SiteConfig.model_validate(site.model_copy(update=updates).model_dump())
     except ValidationError as exc:
@@ -316,6 +330,11 @@ def run(
         typer.echo(f"error: {exc}", err=True)
         prebound.close()
         raise typer.Exit(2) from None
+    console_sock = prebound.sockets.get("console")
+    if site.console is not None and console_sock is not None:
+        host, port = console_sock.getsockname()[:2]
+        scheme = "https" if site.console.tls else "http"
+        typer.echo(f"operator console: {scheme}://{host}:{port}/api (REST and WebSocket)")
     if headless:
         asyncio.run(node.run(duration))
     else:

@@ -46,7 +46,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from luchtwacht.counter.authority import Authority, load_accounts
 from luchtwacht.fusion import FusionCore, iso_utc
@@ -69,6 +69,9 @@ from luchtwacht.site import (
 )
 from luchtwacht.store.worker import BackgroundStore
 from luchtwacht.transport.listen import Prebound
+
+if TYPE_CHECKING:
+    from luchtwacht.console.server import ConsoleServer
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +232,7 @@ class LiveNode:
         self._client_ids = config.sapient_client_ids()
         self._sapient_allow = Allowlist(config.sapient.allow if config.sapient else None)
         self.tls_failures = 0  # TLS handshakes that failed (no or a wrong certificate, garbage)
+        self.console: ConsoleServer | None = None  # the operator console, once started
         self._handshaking = 0  # connections in their TLS handshake now
         if self.recorder is not None:
             self.recorder.set_meta(
@@ -760,6 +764,11 @@ class LiveNode:
             "tracks_dropped_nonfinite": self.core.tracker.tracks_dropped_nonfinite,
             "nodes_forgotten": self.core.nodes_forgotten,
             "tls_failures": self.tls_failures,
+            **(
+                {"console": {"url": self.console.url, **self.console.console.stats()}}
+                if self.console is not None
+                else {}
+            ),
             "overruns": self.overruns,
             **({"store": self.recorder.stats()} if self.recorder is not None else {}),
             "subscribers": {
@@ -797,6 +806,7 @@ class LiveNode:
             if self.config.adsb is not None:
                 task = asyncio.create_task(self._adsb_client(self.config.adsb))
                 self._tasks.add(task)
+            self._start_console()
             self.write_stats()
             # Everything loaded so far (modules, compiled kernels, the site) lives as long as the
             # node: keep it out of the collector's full passes, which would pause the loop for
@@ -839,8 +849,34 @@ class LiveNode:
         finally:
             stopping.cancel()
 
+    def _start_console(self) -> None:
+        """Serve the operator console (REST and WebSocket) on a thread of its own."""
+        cfg = self.config.console
+        if cfg is None:
+            return
+        from luchtwacht.console.server import Console, ConsoleServer
+        from luchtwacht.transport.listen import bind_tcp
+
+        sock = self._prebound.take("console")
+        if sock is None:
+            try:
+                sock = bind_tcp(*parse_hostport(cfg.listen))
+            except OSError as exc:
+                log.error(
+                    "console: cannot listen on %s (%s); the node runs without it", cfg.listen, exc
+                )
+                return
+        tls = self.config.tls
+        cert = (tls.cert, tls.key) if cfg.tls and tls is not None else None
+        console = Console(self.core, self.authority, self.clock, secure=cert is not None)
+        self.console = ConsoleServer(console, sock, cert)
+        self.console.start()
+        log.info("operator console on %s", self.console.url)
+
     async def _shutdown(self) -> None:
         self.stop_event.set()
+        if self.console is not None:
+            await asyncio.to_thread(self.console.stop)
         self._prebound.close()
         for server in self._servers:
             server.close()

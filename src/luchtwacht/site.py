@@ -247,6 +247,18 @@ class SiteEffectorSection(EffectorFigures):
         return self.build((float(e[0]), float(e[1]), float(e[2])))
 
 
+class ConsoleSection(_Strict):
+    """The operator console's web server (``luchtwacht.console.server``): REST and WebSocket.
+
+    It binds 127.0.0.1 unless ``listen`` names another interface; ``tls: true`` serves HTTPS
+    with the site's ``tls`` certificate and key (people log in with a password, not a
+    certificate).
+    """
+
+    listen: HostPort = "127.0.0.1:8765"
+    tls: bool = False
+
+
 class ApprovalSection(_Strict):
     """Who must agree before a countermeasure acts (``node.approval``, the two-person rule).
 
@@ -275,6 +287,7 @@ class SiteConfig(_Strict):
     operators: Path | None = None  # the operator accounts file (``counter.authority``)
     tls: TlsSection | None = None  # the node's certificate for TLS feeds (mutual TLS)
     approval: ApprovalSection = Field(default_factory=ApprovalSection)  # two-person rule
+    console: ConsoleSection | None = Field(default_factory=ConsoleSection)  # null: no console
 
     @model_validator(mode="after")
     def _effectors(self) -> SiteConfig:
@@ -283,6 +296,12 @@ class SiteConfig(_Strict):
             raise ValueError("effector names must be unique")
         if self.effectors and self.sapient is None:
             raise ValueError("effectors are SAPIENT nodes: the site needs a sapient section")
+        return self
+
+    @model_validator(mode="after")
+    def _console_tls(self) -> SiteConfig:
+        if self.console is not None and self.console.tls and self.tls is None:
+            raise ValueError("console.tls needs the site's tls section (cert, key)")
         return self
 
     @model_validator(mode="after")
@@ -343,7 +362,7 @@ def load_site(path: Path) -> SiteConfig:
 
 
 def default_site() -> SiteConfig:
-    """The demo site (Volkel Air Base and its runway zone) with no feeds configured."""
+    """The demo site (Volkel Air Base and its runway zone) with no feeds and no console."""
     zones = [
         ZoneSection(
             name=z.name,
@@ -360,6 +379,7 @@ def default_site() -> SiteConfig:
             name="EHVK Volkel Air Base", lat=origin.lat_deg, lon=origin.lon_deg, alt_m=origin.alt_m
         ),
         zones=zones,
+        console=None,  # ``luchtwacht run`` adds it unless --no-web
     )
 
 

@@ -21,7 +21,6 @@ send ``Authorization: Bearer …``; no cookie, so no CSRF. Errors are uniform an
 an attacker could use. The OpenAPI schema is at ``/api/openapi.json``.
 """
 
-
 import asyncio
 import contextlib
 import dataclasses
@@ -174,6 +173,10 @@ class Console:
                     client.queue.put_nowait(update)
                 except asyncio.QueueFull:
                     self._drop(client, "too slow: picture updates piled up")
+
+    def stats(self) -> dict[str, object]:
+        """Clients connected now, and those dropped by reason (for ``--stats-json``)."""
+        return {"clients": len(self.clients), "dropped": dict(self.clients_dropped)}
 
     def _drop(self, client: _Client, reason: str) -> None:
         if not client.dropped_reason:
@@ -349,7 +352,7 @@ class Console:
             p = self._latest()
             return {
                 "recommendations": jsonable(p.recommendations),
-                "pending_approvals": jsonable(getattr(p, "pending_approvals", ())),
+                "pending_approvals": jsonable(p.pending_approvals),
             }
 
         @app.get("/api/engagements")
@@ -447,9 +450,12 @@ def _result(result: CommandResult) -> dict[str, object]:
         "operator": result.operator,
         "error": result.error,
     }
-    status = getattr(result, "status", None)
-    if status:
-        out["status"] = status
+    if result.status is not None:
+        out["status"] = str(result.status)
+    if result.eng_id is not None:
+        out["eng_id"] = result.eng_id
+    if result.approval is not None:
+        out["approval"] = jsonable(result.approval)
     return out
 
 

@@ -80,6 +80,8 @@ def prebind(site: SiteConfig) -> Prebound:
             out.sockets["remoteid"] = bind(host, port)
         if site.asterix is not None:
             out.sockets["asterix"] = bind_udp(*parse_hostport(site.asterix.listen))
+        if site.console is not None:
+            out.sockets["console"] = bind_tcp(*parse_hostport(site.console.listen))
     except OSError:
         out.close()
         raise
