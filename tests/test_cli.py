@@ -25,9 +25,14 @@ def test_demo_headless_writes_summary_json_with_tracks_classes_alerts(tmp_path):
             str(out),
             "--record",
             str(rec),
+            "--web-listen",
+            "127.0.0.1:0",
         ],
     )
     assert result.exit_code == 0, result.output
+    # The operator console ran beside it, with one fresh password per role.
+    assert "operator console: http://127.0.0.1:" in result.output
+    assert "commander / " in result.output and "viewer / " in result.output
     s = json.loads(out.read_text())
     assert s["duration_s"] == 120.0
     assert s["tracks_confirmed"] == len(s["tracks"]) >= 5
@@ -50,7 +55,9 @@ def test_demo_headless_writes_summary_json_with_tracks_classes_alerts(tmp_path):
 
 
 def test_demo_live_view_renders(tmp_path):
-    result = runner.invoke(app, ["demo", "--duration", "12", "--speed", "0", "--seed", "2"])
+    result = runner.invoke(
+        app, ["demo", "--duration", "12", "--speed", "0", "--seed", "2", "--no-web"]
+    )
     assert result.exit_code == 0, result.output
     assert (
         "LUCHTWACHT" in result.output and "Tracks" in result.output and "Sensors" in result.output
@@ -66,7 +73,19 @@ def test_replay_reproduces_the_recorded_tracks_exactly(tmp_path):
     rec = tmp_path / "run.sqlite"
     assert (
         runner.invoke(
-            app, ["demo", "--headless", "--duration", "60", "--speed", "0", "--record", str(rec)]
+            app,
+            [
+                "demo",
+                "--headless",
+                "--duration",
+                "60",
+                "--speed",
+                "0",
+                "--record",
+                str(rec),
+                "--web-listen",
+                "127.0.0.1:0",
+            ],
         ).exit_code
         == 0
     )
@@ -97,7 +116,17 @@ def test_demo_runs_a_scenario_file_and_reports_its_errors_with_lines(tmp_path):
 
     default = Path(__file__).resolve().parents[1] / "scenarios" / "ehvk-default.yaml"
     out = tmp_path / "s.json"
-    args = ["demo", "--headless", "--duration", "30", "--speed", "0", "--scenario", str(default)]
+    args = [
+        "demo",
+        "--headless",
+        "--no-web",
+        "--duration",
+        "30",
+        "--speed",
+        "0",
+        "--scenario",
+        str(default),
+    ]
     result = runner.invoke(app, [*args, "--summary-json", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["scenario"] == "ehvk-default"
@@ -138,7 +167,18 @@ def test_demo_live_view_shows_countermeasures_awaiting_approval_and_under_way():
 def test_headless_demo_summary_lists_the_engagements():
     scen = Path(__file__).parents[1] / "scenarios" / "jammed-intruder.yaml"
     result = runner.invoke(
-        app, ["demo", "--headless", "--speed", "0", "--scenario", str(scen), "--duration", "90"]
+        app,
+        [
+            "demo",
+            "--headless",
+            "--no-web",
+            "--speed",
+            "0",
+            "--scenario",
+            str(scen),
+            "--duration",
+            "90",
+        ],
     )
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -44,7 +45,10 @@ from luchtwacht.site import (
 from luchtwacht.store.recorder import audit_head, verify_audit_chain
 
 if TYPE_CHECKING:
+    from luchtwacht.console.server import ConsoleServer
+    from luchtwacht.counter.authority import OperatorAccount
     from luchtwacht.node.core import NodeCore
+    from luchtwacht.store.port import Store
 
 # The node, the simulator and the evaluation load inside the command that needs them: ``run``
 # binds its listeners before the tracker has loaded (see ``transport.listen``).
@@ -118,6 +122,10 @@ def demo(
     summary_json: Annotated[
         Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")
     ] = None,
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", help="Serve the operator console while it runs.")
+    ] = True,
+    web_listen: Annotated[str, typer.Option(help="Console HOST:PORT.")] = "127.0.0.1:8765",
 ) -> None:
     """Run the default scenario (Volkel Air Base) through the whole pipeline."""
     from luchtwacht.console.terminal import TerminalView
@@ -125,6 +133,7 @@ def demo(
     from luchtwacht.sim.scenario import default_scenario
     from luchtwacht.sim.scenario_file import ScenarioFileError, load_scenario_file
     from luchtwacht.store.recorder import Recorder
+    from luchtwacht.store.worker import BackgroundStore
     from luchtwacht.transport.clock import SimClock
 
     if scenario_file is not None:
@@ -136,10 +145,15 @@ def demo(
     else:
         scenario = default_scenario(seed=seed)
     run_s = duration if duration is not None else scenario.duration_s
-    recorder = Recorder(record) if record is not None else None
-    pipeline = Pipeline(scenario, recorder=recorder)
+    people, passwords = _demo_people() if web else ([], {})
+    # The console logs people in from its own thread: the store must take writes from both.
+    recorder: Store | None = None
+    if record is not None:
+        recorder = BackgroundStore(record) if web else Recorder(record)
+    pipeline = Pipeline(scenario, recorder=recorder, people=people)
     clock = SimClock(speed)
     console = Console()
+    server = _demo_console(pipeline, web_listen, passwords) if web else None
     try:
         if headless:
             pipeline.run(run_s, clock)
@@ -157,6 +171,8 @@ def demo(
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: summarising what ran[/yellow]")
     finally:
+        if server is not None:
+            server.stop()
         pipeline.finish()
         if recorder is not None:
             recorder.close()
@@ -164,6 +180,35 @@ def demo(
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary, indent=2) + "\n")
     _print_summary(console, summary)
+
+
+def _demo_people() -> tuple[list[OperatorAccount], dict[str, str]]:
+    """One account per role for the demo's console, each with a fresh password for this run."""
+    from luchtwacht.counter.authority import OperatorAccount, hash_password
+
+    passwords = {role: secrets.token_urlsafe(9) for role in ("commander", "operator", "viewer")}
+    people = [OperatorAccount(role, role, hash_password(pw)) for role, pw in passwords.items()]
+    return people, passwords
+
+
+def _demo_console(
+    pipeline: NodeCore, listen: str, passwords: dict[str, str]
+) -> ConsoleServer | None:
+    """Start the console on the demo's node (on node time); None if it cannot listen."""
+    from luchtwacht.console.server import Console as WebConsole
+    from luchtwacht.console.server import ConsoleServer, NodeTime
+    from luchtwacht.transport.listen import bind_tcp
+
+    try:
+        sock = bind_tcp(*parse_hostport(listen))
+    except (OSError, ValueError) as exc:
+        typer.echo(f"warning: no operator console: cannot listen on {listen} ({exc})", err=True)
+        return None
+    server = ConsoleServer(WebConsole(pipeline, pipeline.authority, NodeTime(pipeline)), sock)
+    server.start()
+    logins = ", ".join(f"{role} / {pw}" for role, pw in passwords.items())
+    typer.echo(f"operator console: {server.url} (log in as {logins})")
+    return server
 
 
 def _print_summary(console: Console, s: dict[str, object]) -> None:

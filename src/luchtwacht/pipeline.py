@@ -11,12 +11,12 @@ scenario time is read, so the air picture does not depend on the pacing speed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from luchtwacht.counter.authority import Authority
+from luchtwacht.counter.authority import Authority, OperatorAccount
 from luchtwacht.fusion import iso_utc
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import SapientPipe
@@ -32,7 +32,7 @@ from luchtwacht.sim.remoteid_rx import RemoteIdReceiverSim
 from luchtwacht.sim.scenario import Scenario
 from luchtwacht.sim.weather import apply_weather
 from luchtwacht.site import AdsbSection, adsb_pipe
-from luchtwacht.store.recorder import Recorder
+from luchtwacht.store.port import Store
 from luchtwacht.tracking.tracker import TrackerConfig
 from luchtwacht.transport.bus import InProcessBus
 from luchtwacht.transport.clock import SimClock
@@ -44,14 +44,17 @@ class Pipeline(NodeCore):
     def __init__(
         self,
         scenario: Scenario,
-        recorder: Recorder | None = None,
+        recorder: Store | None = None,
         tracker_config: TrackerConfig | None = None,
         schedule: Schedule | None = None,
         two_person: frozenset[str] = frozenset(),
+        people: Sequence[OperatorAccount] = (),
     ) -> None:
+        """``people`` may log in besides the simulated duty officer (the demo's console)."""
         self.operator = OperatorSim(scenario.operator) if scenario.operator is not None else None
         audit = recorder.audit if recorder is not None else None
         accounts = [self.operator.account()] if self.operator is not None else []
+        accounts += list(people)
         super().__init__(
             scenario.name,
             scenario.origin,

@@ -17,7 +17,13 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 from websockets.typing import Origin
 
-from luchtwacht.console.server import CSRF_HEADER, SESSION_COOKIE, Console, ConsoleServer
+from luchtwacht.console.server import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Console,
+    ConsoleServer,
+    NodeTime,
+)
 from luchtwacht.counter.authority import Argon2Params, Authority, OperatorAccount, hash_password
 from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.scenario import default_scenario
@@ -32,7 +38,7 @@ class Running:
 
     def __init__(self, tmp_path) -> None:
         self.recorder = BackgroundStore(tmp_path / "console.sqlite")
-        self.node = Pipeline(default_scenario(), recorder=self.recorder)  # type: ignore[arg-type]
+        self.node = Pipeline(default_scenario(), recorder=self.recorder)
         self.node.authority = Authority(
             [
                 OperatorAccount("cdr", "commander", hash_password("cdr-pw", params=CHEAP)),
@@ -42,7 +48,7 @@ class Running:
             audit=self.recorder.audit,
             hash_params=CHEAP,
         )
-        self.clock = _PipelineClock(self.node)
+        self.clock = NodeTime(self.node)
         self.console = Console(self.node, self.node.authority, self.clock)
         self.server = ConsoleServer(self.console, bind_tcp("127.0.0.1", 0))
         self.url = self.server.url.rstrip("/")
@@ -69,19 +75,6 @@ class Running:
         self.thread.join(10)
         self.server.stop()
         self.recorder.close()
-
-
-class _PipelineClock:
-    """The node's simulated time, as the console reads it (sessions expire on node time)."""
-
-    def __init__(self, node: Pipeline) -> None:
-        self.node = node
-
-    def now(self) -> float:
-        return self.node.now_s
-
-    async def sleep_until(self, t_s: float) -> None:  # not used by the console
-        raise NotImplementedError
 
 
 @pytest.fixture(scope="module")

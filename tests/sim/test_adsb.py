@@ -98,7 +98,17 @@ def test_an_airport_scenario_with_adsb_records_and_replays_exactly(tmp_path):
     runner = CliRunner()
     rec = tmp_path / "airport.sqlite"
     scen = ROOT / "scenarios" / "busy-airport-approach.yaml"
-    args = ["demo", "--scenario", str(scen), "--headless", "--duration", "40", "--speed", "0"]
+    args = [
+        "demo",
+        "--scenario",
+        str(scen),
+        "--headless",
+        "--no-web",
+        "--duration",
+        "40",
+        "--speed",
+        "0",
+    ]
     out = tmp_path / "s.json"
     result = runner.invoke(app, [*args, "--record", str(rec), "--summary-json", str(out)])
     assert result.exit_code == 0, result.output

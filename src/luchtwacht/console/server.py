@@ -441,6 +441,24 @@ class Console:
                     await ws.close(code=1013, reason=client.dropped_reason[:120])
 
 
+class NodeTime:
+    """The node core's own time (its last tick), for a console of a simulated node.
+
+    The demo runs on simulated time; sessions expire and commands are stamped on it.
+    """
+
+    def __init__(self, core: NodeCore) -> None:
+        self.core = core
+
+    def now(self) -> float:
+        """The node's time now: its last tick (UTC seconds)."""
+        return self.core.now_s
+
+    async def sleep_until(self, t_s: float) -> None:
+        """Not for waiting on: the node's time moves only as the simulation runs."""
+        raise NotImplementedError("the console never sleeps on node time")
+
+
 def _result(result: CommandResult) -> dict[str, object]:
     out: dict[str, object] = {
         "kind": str(result.command.kind),
