@@ -868,7 +868,13 @@ class LiveNode:
                 return
         tls = self.config.tls
         cert = (tls.cert, tls.key) if cfg.tls and tls is not None else None
-        console = Console(self.core, self.authority, self.clock, secure=cert is not None)
+        console = Console(
+            self.core,
+            self.authority,
+            self.clock,
+            secure=cert is not None,
+            accounts_file=self.config.operators,
+        )
         self.console = ConsoleServer(console, sock, cert)
         self.console.start()
         log.info("operator console on %s", self.console.url)

@@ -44,6 +44,8 @@ class Running:
                 OperatorAccount("cdr", "commander", hash_password("cdr-pw", params=CHEAP)),
                 OperatorAccount("ops", "operator", hash_password("ops-pw", params=CHEAP)),
                 OperatorAccount("eye", "viewer", hash_password("eye-pw", params=CHEAP)),
+                OperatorAccount("adm", "admin", hash_password("adm-pw", params=CHEAP)),
+                OperatorAccount("tmp", "viewer", hash_password("tmp-pw", params=CHEAP)),
             ],
             audit=self.recorder.audit,
             hash_params=CHEAP,
@@ -212,3 +214,32 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_go_on(running):
         for _ in range(3):
             awake.recv(timeout=10)  # the other client still gets the picture
     assert any(reason.startswith("too slow") for reason in running.console.clients_dropped)
+
+
+def test_an_administrator_lists_and_disables_accounts_and_nobody_else_may(running):
+    cdr, _ = login(running, "cdr", "cdr-pw")
+    assert cdr.get("/api/operators").status_code == 403  # a commander commands; admin is apart
+    tmp, _ = login(running, "tmp", "tmp-pw")
+    assert tmp.get("/api/me").status_code == 200
+    adm, csrf = login(running, "adm", "adm-pw")
+    listed = adm.get("/api/operators").json()
+    assert {"username": "tmp", "role": "viewer", "disabled": False} in listed
+    assert all(set(a) == {"username", "role", "disabled"} for a in listed)  # never a hash
+    assert adm.post("/api/operators/tmp/disable").status_code == 403  # no CSRF token
+    res = adm.post("/api/operators/tmp/disable", headers={CSRF_HEADER: csrf})
+    assert res.status_code == 200 and res.json()["disabled"]
+    assert tmp.get("/api/me").status_code == 401  # its session ended at once
+    assert adm.post("/api/operators/nobody/disable", headers={CSRF_HEADER: csrf}).status_code == 404
+    # An administrator may look, but commands nothing.
+    res = adm.post(
+        "/api/commands", json={"kind": "acknowledge", "target": 1}, headers={CSRF_HEADER: csrf}
+    )
+    assert res.status_code == 403 and not res.json()["ok"]
+    assert cdr.get("/api/recording").json()["path"].endswith("console.sqlite")
+    running.recorder.commit()
+    assert running.recorder.flush()
+    import sqlite3
+
+    db = sqlite3.connect(running.recorder.path)
+    (payload,) = db.execute("SELECT payload FROM audit WHERE kind = 'auth.disabled'").fetchone()
+    assert json.loads(payload) == {"username": "tmp", "sessions_ended": 1, "by": "adm"}

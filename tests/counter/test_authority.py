@@ -253,7 +253,8 @@ def test_role_permissions() -> None:
     assert ROLES["viewer"] == {Permission.VIEW}
     assert Permission.APPROVE_ENGAGEMENT not in ROLES["operator"]
     assert {Permission.REJECT_ENGAGEMENT, Permission.CEASE_ENGAGEMENT} <= ROLES["operator"]
-    assert ROLES["commander"] == set(Permission)
+    assert ROLES["commander"] == set(Permission) - {Permission.MANAGE_OPERATORS}
+    assert ROLES["admin"] == {Permission.VIEW, Permission.MANAGE_OPERATORS}  # commands nothing
 
 
 def test_session_allows_by_role() -> None:

@@ -128,8 +128,10 @@ class Console:
         *,
         secure: bool = False,
         zones: list[dict[str, object]] | None = None,
+        accounts_file: Path | None = None,
     ) -> None:
         self.core = core
+        self.accounts_file = accounts_file  # where a disabled account is written back
         self.authority = authority
         self.clock = clock
         self.secure = secure
@@ -386,6 +388,41 @@ class Console:
             if result.applied and not result.ok:
                 status = 403 if "may not" in result.error else 409
             return JSONResponse(_result(result), status_code=status)
+
+        @app.get("/api/recording")
+        def recording(who: Viewer) -> dict[str, object]:
+            """Where this run is recorded and how the store keeps up (null: not recorded)."""
+            rec = self.core.recorder
+            if rec is None:
+                return {"path": None}
+            out: dict[str, object] = {"path": str(getattr(rec, "path", ""))}
+            stats = getattr(rec, "stats", None)
+            if callable(stats):
+                out["store"] = stats()
+            return out
+
+        @app.get("/api/operators")
+        def operators(request: Request) -> object:
+            """The accounts: name, role, disabled (administrators only; never a hash)."""
+            self._session(request, Permission.MANAGE_OPERATORS)
+            return [
+                {"username": a.username, "role": a.role, "disabled": a.disabled}
+                for a in self.authority.accounts
+            ]
+
+        @app.post("/api/operators/{username}/disable")
+        def disable(username: str, request: Request) -> dict[str, object]:
+            """Disable an account at once (its sessions end); audited with who did it."""
+            admin = self._session(request, Permission.MANAGE_OPERATORS)
+            try:
+                self.authority.disable(username, self.clock.now(), by=admin.username)
+            except ValueError:
+                raise HTTPException(404, f"no operator {username!r}") from None
+            if self.accounts_file is not None:
+                from luchtwacht.counter.authority import save_accounts
+
+                save_accounts(self.accounts_file, self.authority.accounts)
+            return {"username": username, "disabled": True}
 
         @app.websocket("/api/stream")
         async def stream(ws: WebSocket) -> None:

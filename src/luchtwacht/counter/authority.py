@@ -82,6 +82,7 @@ class Permission(StrEnum):
     REJECT_ENGAGEMENT = "reject_engagement"
     CEASE_ENGAGEMENT = "cease_engagement"
     TASK_SENSOR = "task_sensor"  # point a camera at a track by hand
+    MANAGE_OPERATORS = "manage_operators"  # list and disable accounts (the console's admin)
 
 
 ROLES: dict[str, frozenset[Permission]] = {
@@ -96,7 +97,9 @@ ROLES: dict[str, frozenset[Permission]] = {
             Permission.TASK_SENSOR,
         }
     ),
-    "commander": frozenset(Permission),
+    "commander": frozenset(Permission) - {Permission.MANAGE_OPERATORS},
+    # An administrator keeps the accounts, and may look, but commands nothing.
+    "admin": frozenset({Permission.VIEW, Permission.MANAGE_OPERATORS}),
 }
 
 # --------------------------------------------------------------------------- passwords
@@ -933,8 +936,8 @@ class Authority:
                 raise AuthError("unknown session")
             self._record(t_s, "auth.logout", {"username": session.username, "role": session.role})
 
-    def disable(self, username: str, t_s: float) -> None:
-        """Disable an account and end all its sessions at once."""
+    def disable(self, username: str, t_s: float, *, by: str = "") -> None:
+        """Disable an account and end all its sessions at once (``by``: who did, audited)."""
         t_s = _check_time(t_s)
         with self._lock:
             account = self._accounts.get(username)
@@ -945,4 +948,6 @@ class Authority:
             for token in ended:
                 del self._sessions[token]
             data: dict[str, object] = {"username": username, "sessions_ended": len(ended)}
+            if by:
+                data["by"] = by
             self._record(t_s, "auth.disabled", data)
