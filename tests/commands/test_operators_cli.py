@@ -54,7 +54,7 @@ def test_add_list_disable_remove_and_log_in(
     dup = runner.invoke(app, ["operators", "add", str(f), "anna", "--password-stdin"], input="x\n")
     assert dup.exit_code == 2 and "already has an account" in dup.output
     bad = runner.invoke(
-        app, ["operators", "add", str(f), "eve", "--role", "admin", "--password-stdin"],
+        app, ["operators", "add", str(f), "eve", "--role", "superuser", "--password-stdin"],
         input="x\n",
     )  # fmt: skip
     assert bad.exit_code == 2 and "unknown role" in bad.output

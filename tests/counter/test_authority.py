@@ -249,7 +249,7 @@ def test_doctored_argon2_parameters_refused_before_argon2_runs(
 
 
 def test_role_permissions() -> None:
-    assert set(ROLES) == {"viewer", "operator", "commander"}
+    assert set(ROLES) == {"viewer", "operator", "commander", "admin"}
     assert ROLES["viewer"] == {Permission.VIEW}
     assert Permission.APPROVE_ENGAGEMENT not in ROLES["operator"]
     assert {Permission.REJECT_ENGAGEMENT, Permission.CEASE_ENGAGEMENT} <= ROLES["operator"]
@@ -271,8 +271,8 @@ def test_session_allows_by_role() -> None:
 
 def test_account_checks_role_name_and_hash() -> None:
     good = fast_hash("pw")
-    with pytest.raises(ValueError, match="unknown role 'admin'"):
-        OperatorAccount("x", "admin", good)
+    with pytest.raises(ValueError, match="unknown role 'superuser'"):
+        OperatorAccount("x", "superuser", good)
     with pytest.raises(ValueError, match="blank"):
         OperatorAccount("  ", "viewer", good)
     with pytest.raises(ValueError, match="password hash"):
@@ -679,8 +679,8 @@ def entry(username: str, role: str = "operator", extra: str = "", pw_hash: str =
             r":2: operators: .*entry 2 repeats username 'ada' of entry 0",
         ),
         (
-            entry("ada") + entry("bob", role="admin"),
-            r":7: operators\.1\.role: .*unknown role 'admin'",
+            entry("ada") + entry("bob", role="superuser"),
+            r":7: operators\.1\.role: .*unknown role 'superuser'",
         ),
         (
             entry("ada", pw_hash="plaintext"),
