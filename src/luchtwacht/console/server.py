@@ -69,6 +69,67 @@ TRAIL_POINTS = 120  # positions kept per track for its history trail
 MAX_TRAILS = 2000  # tracks with a trail (the oldest-updated are forgotten first)
 COMMAND_WAIT_S = 5.0  # how long a request waits for the node to apply its command
 SEND_TIMEOUT_S = 2.0  # a WebSocket send that takes longer drops the client
+MAX_BODY_BYTES = 64 * 1024  # a request body larger than this is refused (413) unread
+LOGINS_AT_ONCE = 2  # password checks running at once (each takes ~0.2 s of a core)
+LOGINS_WAITING = 16  # more waiting than this are told to come back (503)
+RECHECK_S = 5.0  # a WebSocket client's session is checked again this often
+CLIENT_MESSAGES = 64  # messages a WebSocket client may send; it has nothing to say
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a request whose body is larger than ``max_bytes`` (413).
+
+    Checked on the declared length and again on what actually arrives (chunked bodies), so a
+    client cannot make the server hold gigabytes on its way to the JSON parser.
+    """
+
+    def __init__(self, app: Any, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Serve the request unless its body is too large."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLargeError
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLargeError:
+            await _too_large(send)
+
+
+class _BodyTooLargeError(Exception):
+    """A request body went past the limit while it arrived."""
+
+
+async def _too_large(send: Any) -> None:
+    body = b'{"detail":"request body too large"}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def jsonable(obj: object) -> object:
@@ -143,6 +204,9 @@ class Console:
         self.clients_dropped: dict[str, int] = {}
         self._csrf: dict[str, str] = {}  # session token → its CSRF token
         self._lock = threading.Lock()
+        self._logins: asyncio.Semaphore | None = None  # made on the console's own loop
+        self._logins_waiting = 0
+        self.logins_refused_busy = 0
         self.app = self._build()
 
     # --- the picture ----------------------------------------------------------------------------
@@ -231,6 +295,8 @@ class Console:
         )
         Viewer = Annotated[Session, Depends(self.viewer)]  # noqa: N806 - a type alias
 
+        app.add_middleware(BodyLimit)
+
         @app.middleware("http")
         async def _headers(request: Request, call_next: Any) -> Response:
             response: Response = await call_next(request)
@@ -255,12 +321,24 @@ class Console:
             """Open a session (cookie and CSRF token, or a bearer token for machines)."""
             source = request.client.host if request.client else ""
             now = self.clock.now()
-            try:
-                session = await anyio.to_thread.run_sync(
-                    lambda: self.authority.authenticate(
-                        body.username, body.password, now, source=source
-                    )
+            if self._logins is None:
+                self._logins = asyncio.Semaphore(LOGINS_AT_ONCE)
+            if self._logins_waiting >= LOGINS_WAITING:
+                # A login flood must not become a CPU flood: each check costs ~0.2 s of a core.
+                self.logins_refused_busy += 1
+                return JSONResponse(
+                    {"detail": "too many logins at once: try again"},
+                    status_code=503,
+                    headers={"Retry-After": "1"},
                 )
+            self._logins_waiting += 1
+            try:
+                async with self._logins:
+                    session = await anyio.to_thread.run_sync(
+                        lambda: self.authority.authenticate(
+                            body.username, body.password, now, source=source
+                        )
+                    )
             except LoginBackoffError as exc:
                 retry = max(1, math.ceil(exc.retry_t_s - now))
                 return JSONResponse(
@@ -268,6 +346,8 @@ class Console:
                 )
             except AuthError as exc:
                 raise HTTPException(401, exc.reason) from None
+            finally:
+                self._logins_waiting -= 1
             csrf = secrets.token_urlsafe(24)
             with self._lock:
                 self._csrf[session.token] = csrf
@@ -455,10 +535,19 @@ class Console:
         await ws.accept()
         client = _Client(ws, session.username)
         self.clients.add(client)
+        reader = asyncio.create_task(self._listen(client))
+        checked = time.monotonic()
         try:
             if self.latest is not None:
                 client.queue.put_nowait(self.latest)
-            while not client.dropped_reason:
+            while not client.dropped_reason and not reader.done():
+                if time.monotonic() - checked > RECHECK_S:  # a disabled account stops at once
+                    checked = time.monotonic()
+                    try:
+                        self.authority.check(token or "", Permission.VIEW, self.clock.now())
+                    except AuthError:
+                        self._drop(client, "session ended")
+                        break
                 getter = asyncio.ensure_future(client.queue.get())
                 done, _ = await asyncio.wait({getter}, timeout=1.0)
                 if not done:
@@ -472,10 +561,22 @@ class Console:
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
         finally:
+            reader.cancel()
             self.clients.discard(client)
             if client.dropped_reason and ws.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
                     await ws.close(code=1013, reason=client.dropped_reason[:120])
+
+    async def _listen(self, client: _Client) -> None:
+        """Read what a client sends (it has nothing to say) so it cannot pile up unread."""
+        n = 0
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, ConnectionError):
+            while True:
+                await client.ws.receive()
+                n += 1
+                if n > CLIENT_MESSAGES:
+                    self._drop(client, "the client sends messages: it only listens")
+                    return
 
 
 class NodeTime:
