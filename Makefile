@@ -6,7 +6,7 @@ HASH   := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 
-.PHONY: demo test lint install install-dev clean
+.PHONY: demo test lint install install-dev web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,14 +31,33 @@ $(DEV_STAMP): $(BIN)/python pyproject.toml
 	rm -f $(VENV)/.installed-dev-* $(VENV)/.installed-run-*
 	touch $(DEV_STAMP) $(RUN_STAMP)
 
+# The operator console's web client: web/ bundled with npm into web/dist (not committed), which
+# the console serves at /. Without npm the console serves its API alone.
+NPM := $(shell command -v npm 2>/dev/null)
+WEB_SOURCES := web/build.mjs $(wildcard web/src/*)
+
+web/node_modules/.ci-stamp: web/package.json web/package-lock.json
+	cd web && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/dist/index.html: web/node_modules/.ci-stamp $(WEB_SOURCES)
+	cd web && $(NPM) run --silent build
+
+ifdef NPM
+web: web/dist/index.html
+else
+web:
+	@echo "npm not found: the console's web client is not built (apt-get install nodejs npm)"
+endif
+
 install: $(RUN_STAMP)
 
 install-dev: $(DEV_STAMP)
 
-demo: install
+demo: install web
 	$(BIN)/luchtwacht demo
 
-test: lint
+test: lint web
 	$(BIN)/python -m pytest -q
 
 lint: install-dev
@@ -47,4 +66,4 @@ lint: install-dev
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache web/node_modules web/dist
