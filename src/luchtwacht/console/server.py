@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from luchtwacht import __version__
+from luchtwacht.console.static import WEB_DIST, mount_web
 from luchtwacht.counter.authority import (
     AuthError,
     Authority,
@@ -208,6 +209,8 @@ class Console:
         self._logins_waiting = 0
         self.logins_refused_busy = 0
         self.app = self._build()
+        # The web client at / once ``make web`` has built it (after the API, which keeps /api).
+        mount_web(self.app, WEB_DIST)
 
     # --- the picture ----------------------------------------------------------------------------
 
