@@ -22,23 +22,19 @@ import gc
 import logging
 import os
 import random
-import struct
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from luchtwacht.ingest.sapient import SapientMessage, SapientPipe, parse_message, validate
-from luchtwacht.model.detection import ObjectClass
-from luchtwacht.node import TICK_S, ManualClock
+from luchtwacht.ingest.sapient import SapientPipe, parse_message, validate
+from luchtwacht.node import ManualClock
 from luchtwacht.node.core import NodeCore
 from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.bearing_sensor import BearingSensorConfig, BearingSensorSim
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.scenario import default_scenario, polar
-from luchtwacht.sim.targets import Target, WaypointPath
 from luchtwacht.site import SapientSection, default_site
 from luchtwacht.store.recorder import verify_audit_chain
 from tests.fuzzing import (
@@ -50,6 +46,7 @@ from tests.fuzzing import (
     random_uuid,
     task_ack_message,
 )
+from tests.live import advance, drone, iter_frames, radar_stream, read_frames, started, until
 
 # Set LUCHTWACHT_FUZZ_SEED to explore other seeds (or to rerun the one a failure printed).
 FUZZ_SEED = int(os.environ.get("LUCHTWACHT_FUZZ_SEED", "20261212"))
@@ -57,64 +54,6 @@ N_ATTACKERS = 4
 FRAMES_PER_ATTACKER = 5_100  # mutated frames each (>= 20,000 in all)
 ROUNDS = 24  # node seconds: the good radar's scans after its first
 CHUNK = 40  # frames per write
-
-
-def drone() -> Target:
-    return Target(
-        "d",
-        ObjectClass.DRONE,
-        0.5,
-        WaypointPath((polar(58, 3000, 100), polar(58, 2000, 100)), (15.0,)),
-    )
-
-
-def radar_stream(epoch: float, scans: range) -> tuple[RadarSim, list[bytes]]:
-    sc = default_scenario()
-    radar = RadarSim(sc.radars[0], sc.origin, epoch, 1)
-    return radar, [b"".join(radar.scan(float(k), [drone()])) for k in scans]
-
-
-def iter_frames(stream: bytes) -> list[bytes]:
-    out, pos = [], 0
-    while pos < len(stream):
-        (n,) = struct.unpack_from("<I", stream, pos)
-        out.append(stream[pos + 4 : pos + 4 + n])
-        pos += 4 + n
-    return out
-
-
-async def read_frames(reader: asyncio.StreamReader, n: int) -> list[SapientMessage]:
-    msgs = []
-    for _ in range(n):
-        head = await asyncio.wait_for(reader.readexactly(4), 5)
-        body = await asyncio.wait_for(reader.readexactly(struct.unpack("<I", head)[0]), 5)
-        msgs.append(parse_message(body))
-    return msgs
-
-
-async def until(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    """Wait (on the wall, briefly) until ``cond()`` holds: bytes crossing a socket."""
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.002)
-
-
-async def advance(node: LiveNode, clock: ManualClock, seconds: float) -> None:
-    """Move the node's clock on tick by tick, each tick run before the next."""
-    for _ in range(round(seconds / TICK_S)):
-        target = node.core.tick_count + 1
-        clock.advance(TICK_S)
-        await until(lambda: node.core.tick_count >= target)  # noqa: B023
-
-
-async def started(node: LiveNode, listener: str) -> tuple["asyncio.Task[None]", str, int]:
-    """Run the node; once ``listener`` is up, its host and port."""
-    runner = asyncio.create_task(node.run())
-    await until(lambda: listener in node.listeners and bool(node.listeners[listener].address))
-    host, port = node.listeners[listener].address.split(":")
-    return runner, host, int(port)
 
 
 async def discard(reader: asyncio.StreamReader) -> int:
@@ -314,7 +253,7 @@ def test_live_node_serves_a_good_radar_through_a_fuzz_of_mutated_sapient_frames(
         good_pipe = good_feed.pipe
         assert isinstance(good_pipe, SapientPipe)
         before = dataclasses.replace(node.core.sapient_registry[good_id], task_acks={})
-        sent_good = len(iter_frames(scans[0]))
+        sent_good = len(list(iter_frames(scans[0])))
         await until(lambda: good_pipe.counters.decoded >= sent_good)
 
         progress = Progress()
@@ -328,7 +267,7 @@ def test_live_node_serves_a_good_radar_through_a_fuzz_of_mutated_sapient_frames(
             await advance(node, clock, epoch + k + 0.05 - clock.now())
             writer.write(scans[k])
             await writer.drain()
-            sent_good += len(iter_frames(scans[k]))
+            sent_good += len(list(iter_frames(scans[k])))
             await until(lambda: good_pipe.counters.decoded >= sent_good)  # noqa: B023
             await until(lambda: all(a.sent >= a.budget(progress) for a in attackers), 20.0)
         await asyncio.wait_for(asyncio.gather(*attacks), 20.0)
