@@ -201,15 +201,11 @@ class NodeCore(FusionCore):
         if not isinstance(pipe, SapientPipe):
             return
         bound = self._bound.setdefault(sensor_id, set())
+        # Ids held by another open connection never get here: the pipe's gate (``_gate``)
+        # refused their messages before any state changed.
         for node_id in pipe.node_ids_here - bound:
             state = pipe.nodes.get(node_id)
             if state is None or not state.registered:
-                continue
-            holder = self.node_feed.get(node_id)
-            if holder is not None and holder != sensor_id and holder in self.links:
-                # The node is reachable on another open connection: a message naming it here
-                # does not re-point its tasks (whoever sends its id must not take its channel).
-                self.bind_refused += 1
                 continue
             bound.add(node_id)
             self.node_feed[node_id] = sensor_id
