@@ -1,6 +1,7 @@
 """The fusion core on its own: time guards that keep one bad sensor from freezing the picture."""
 
 import numpy as np
+import pytest
 
 from luchtwacht.fusion import FusionCore
 from luchtwacht.geo import SiteOrigin
@@ -68,5 +69,25 @@ def test_track_view_fields_keep_the_order_the_picture_cycle_builds_them_in():
         "track_id", "t_s", "lat_deg", "lon_deg", "alt_m", "east_m", "north_m", "up_m",
         "speed_ms", "heading_deg", "climb_ms", "object_class", "class_prob", "cooperative",
         "uas_id", "threat", "zones_inside", "time_to_breach_s", "pos_std_m", "icao", "sensors",
-        "rf_protocol", "rf_serial", "rf_band_mhz", "own_asset",
+        "rf_protocol", "rf_serial", "rf_band_mhz", "own_asset", "ellipse_m", "class_probs",
+        "class_reasons",
     ]  # fmt: skip
+
+
+def test_horizontal_ellipses_match_the_eigen_decomposition() -> None:
+    """The closed-form 1-sigma ellipse equals numpy's eigenvalues and the major axis' bearing."""
+    from luchtwacht.fusion import horizontal_ellipses
+
+    rng = np.random.default_rng(3)
+    m = rng.normal(size=(200, 2, 2)) * rng.uniform(1, 50, size=(200, 1, 1))
+    cov = m @ m.transpose(0, 2, 1)
+    got = horizontal_ellipses(cov)
+    w, v = np.linalg.eigh(cov)
+    np.testing.assert_allclose(got[:, 0], np.sqrt(w[:, 1]), rtol=1e-9)
+    np.testing.assert_allclose(got[:, 1], np.sqrt(np.maximum(w[:, 0], 0)), rtol=1e-6, atol=1e-6)
+    major = v[:, :, 1]  # (east, north) of the larger eigenvalue's vector
+    bearing = np.degrees(np.arctan2(major[:, 0], major[:, 1])) % 180.0
+    diff = np.abs((got[:, 2] - bearing + 90.0) % 180.0 - 90.0)
+    assert diff.max() < 1e-6
+    # An ellipse stretched along north-east points at 45 degrees.
+    assert horizontal_ellipses(np.array([[[2.0, 1.0], [1.0, 2.0]]]))[0, 2] == pytest.approx(45.0)

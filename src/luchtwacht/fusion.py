@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.geo import SiteOrigin
-from luchtwacht.identify.classify import UNKNOWN, classify, identity_kind
+from luchtwacht.identify.classify import UNKNOWN, Classification, classify, explain, identity_kind
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import NodeState, SapientPipe
@@ -37,7 +37,7 @@ from luchtwacht.threat.alerts import AlertEvent, AlertManager
 from luchtwacht.threat.assess import assess
 from luchtwacht.threat.zones import ZoneGeometry
 from luchtwacht.tracking.models import POS, VEL
-from luchtwacht.tracking.tracker import Tracker, TrackerConfig
+from luchtwacht.tracking.tracker import Tracker, TrackerConfig, TrackTable
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ OWN_SPEED_MS = 40.0  # how fast an interceptor may have flown on since its repor
 LATE_TOLERANCE_S = 5.0  # a batch older than this (against the processing time) is not applied
 FUTURE_TOLERANCE_S = 2.0  # nor one stamped further ahead: a sensor clock gone wrong
 _CLASS_LABELS = {int(c): c.label for c in ObjectClass}
+_LABEL_OF = tuple(c.label for c in ObjectClass)  # class index → label
+REASONS_KEPT = 20_000  # tracks whose classification reasons are cached
 _LEVELS = tuple(ThreatLevel(k) for k in range(max(ThreatLevel) + 1))
 EVENTS_KEPT = 10_000  # alert events held in memory (all of them go to the store)
 RECORDS_KEPT = 10_000  # track life records held for the summary, the most recent ones
@@ -124,6 +126,7 @@ class FusionCore:
         self.alerts = AlertManager()
         self.feeds: dict[str, Feed] = {}
         self.views: list[TrackView] = []
+        self._reasons: dict[int, tuple[str, ...]] = {}  # track id → its classification reasons
         self.records: dict[int, TrackRecord] = {}
         # Recent alert events only: a node up for weeks must not grow (the store keeps them all).
         self.events: deque[AlertEvent] = deque(maxlen=EVENTS_KEPT)
@@ -279,6 +282,12 @@ class FusionCore:
             if conf.size
             else np.empty(0)
         )
+        ellipse_l = horizontal_ellipses(p_now[conf][:, :2, :2]).tolist()
+        probs = cls.prob[conf]
+        rank = np.argsort(-probs, axis=1)
+        probs_l = np.take_along_axis(probs, rank, axis=1).round(3).tolist()
+        rank_l = rank.tolist()
+        reasons = self._class_reasons(tt, cls, conf, refresh=record_tracks)
         own = self._own_assets(t_utc, pos, pos_std)
         own_mask = np.array([name is not None for name in own], dtype=bool)
         threat = assess(
@@ -345,6 +354,9 @@ class FusionCore:
                 emitter.serial if emitter is not None else None,  # rf_serial
                 emitter.band_mhz if emitter is not None else None,  # rf_band_mhz
                 own[j],  # own_asset
+                tuple(ellipse_l[j]),  # ellipse_m
+                tuple(zip([_LABEL_OF[k] for k in rank_l[j]], probs_l[j], strict=True)),
+                reasons[j],  # class_reasons
             )
             views.append(view)
             ttb_by_zone[tid] = ttb_j
@@ -366,6 +378,25 @@ class FusionCore:
         while len(self.records) > RECORDS_KEPT:  # least recently seen first (see _remember)
             del self.records[next(iter(self.records))]
         return events
+
+    def _class_reasons(
+        self, tt: TrackTable, cls: Classification, conf: NDArray[np.int64], *, refresh: bool
+    ) -> list[tuple[str, ...]]:
+        """Each confirmed track's classification reasons, worked out again on slow cycles only.
+
+        Words are for people: once a second is often enough, and at the picture rate over a
+        thousand tracks the string building would cost more than the tracking.
+        """
+        ids = tt.track_id[conf].tolist()
+        todo = np.array(
+            [j for j, tid in enumerate(ids) if refresh or tid not in self._reasons], dtype=np.int64
+        )
+        if todo.size:
+            for j, words in zip(todo.tolist(), explain(tt, cls, conf[todo]), strict=True):
+                self._reasons[ids[j]] = words
+            while len(self._reasons) > REASONS_KEPT:
+                del self._reasons[next(iter(self._reasons))]
+        return [self._reasons[tid] for tid in ids]
 
     def _own_assets(self, t_s: float, pos: F64, pos_std: F64) -> list[str | None]:
         """Which tracks are our own airborne effectors (interceptors): the name, or None each.
@@ -511,3 +542,19 @@ def _alert_dict(a: Alert, rel: float) -> dict[str, object]:
         "cleared_t_s": None if a.cleared_t_s is None else round(a.cleared_t_s - rel, 1),
         "message": a.message,
     }
+
+
+def horizontal_ellipses(cov: F64) -> F64:
+    """(N, 3) 1-sigma ellipses of (N, 2, 2) east/north covariances: semi-axes (m) and bearing.
+
+    Closed form for symmetric 2×2 matrices, over all tracks at once: semi-major, semi-minor and
+    the major axis' bearing in degrees clockwise from north (0..180).
+    """
+    a, b, c = cov[:, 0, 0], cov[:, 0, 1], cov[:, 1, 1]
+    mid = 0.5 * (a + c)
+    rad = np.sqrt((0.5 * (a - c)) ** 2 + b**2)
+    major = np.sqrt(np.maximum(mid + rad, 0.0))
+    minor = np.sqrt(np.maximum(mid - rad, 0.0))
+    theta = 0.5 * np.arctan2(2.0 * b, a - c)  # from east, counter-clockwise
+    bearing = (90.0 - np.degrees(theta)) % 180.0
+    return np.stack([major, minor, bearing], axis=1) if cov.shape[0] else np.empty((0, 3))

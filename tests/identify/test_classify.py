@@ -61,3 +61,24 @@ def test_kinematics_rule_out_hovering_birds_and_slow_aircraft():
     assert hover[ObjectClass.BIRD] < hover[ObjectClass.DRONE] - 2
     assert hover[ObjectClass.AIRCRAFT] < -10
     assert fast[ObjectClass.AIRCRAFT] == 0.0 and fast[ObjectClass.DRONE] < -10
+
+
+def test_each_track_carries_its_class_probabilities_and_reasons_in_words() -> None:
+    """The picture's tracks say how sure the classifier is of every class, and why."""
+    from luchtwacht.pipeline import Pipeline
+    from luchtwacht.sim.scenario import default_scenario
+
+    node = Pipeline(default_scenario())
+    node.run(60)
+    assert node.views
+    for view in node.views:
+        labels = [label for label, _ in view.class_probs]
+        probs = [p for _, p in view.class_probs]
+        assert sorted(labels) == sorted(c.label for c in ObjectClass)
+        assert probs == sorted(probs, reverse=True) and abs(sum(probs) - 1.0) < 0.01
+        if view.object_class != "unknown":
+            assert labels[0] == view.object_class
+        assert view.class_reasons, view
+        assert view.ellipse_m is not None and view.ellipse_m[0] >= view.ellipse_m[1] > 0
+    by_uas = [v for v in node.views if v.uas_id]
+    assert by_uas and all("broadcasts Remote ID" in v.class_reasons for v in by_uas)

@@ -93,3 +93,62 @@ def classify(tracks: TrackTable, min_prob: float = 0.75) -> Classification:
     best = prob.argmax(axis=1) if n else np.zeros(0, np.int64)
     idx = np.where(prob[np.arange(n), best] >= min_prob, best, UNKNOWN).astype(np.int64)
     return Classification(idx, prob, cooperative)
+
+
+_LABELS = tuple(c.label for c in ObjectClass)
+
+
+def _a(word: str) -> str:
+    """The word with its indefinite article ("a drone", "an aircraft")."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def explain(
+    tracks: TrackTable, cls: Classification, rows: NDArray[np.int64]
+) -> list[tuple[str, ...]]:
+    """The reasons in words behind each decision of ``rows`` (for the console and the store).
+
+    Each reason names one term of the posterior that separates the winning class from the
+    runner-up: a cooperative identity, the sensors' class reports, or the kinematics. Values are
+    rounded (whole m/s, tens of metres) so the words change only when the evidence does.
+    """
+    if rows.size == 0:
+        return []
+    prob = cls.prob[rows]
+    order = np.argsort(-prob, axis=1)
+    best, second = order[:, 0], order[:, 1]
+    vel = tracks.x[rows][:, VEL]
+    speed = np.linalg.norm(vel[:, :2], axis=1)
+    height = tracks.x[rows][:, 2]
+    ev = tracks.class_ev[rows]
+    ar = np.arange(rows.size)
+    ev_margin = ev[ar, best] - ev[ar, second]
+    kin = kinematic_loglik(np.linalg.norm(vel, axis=1), height)
+    kin_margin = kin[ar, best] - kin[ar, second]
+    out: list[tuple[str, ...]] = []
+    for j, row in enumerate(rows.tolist()):
+        kind = identity_kind(tracks.ident[row])
+        reasons: list[str] = []
+        if kind == "remoteid":
+            reasons.append("broadcasts Remote ID")
+        elif kind == "adsb":
+            reasons.append("Mode S / ADS-B transponder")
+        emitter = tracks.emitter[row]
+        if emitter is not None and getattr(emitter, "protocol", None):
+            reasons.append(f"RF link {emitter.protocol} heard")
+        b, s = _LABELS[int(best[j])], _LABELS[int(second[j])]
+        if ev_margin[j] > 0.5:
+            reasons.append(f"sensors report {b} rather than {s}")
+        elif ev_margin[j] < -0.5:
+            reasons.append(f"sensors lean to {s}")
+        v, h = float(speed[j]), float(height[j])
+        motion = "hovers" if v < 1.5 else f"{v:.0f} m/s"
+        words = f"{motion} at {10 * round(h / 10):.0f} m"
+        if kin_margin[j] > 0.5:
+            reasons.append(f"{words}: flies like {_a(b)}")
+        elif kin_margin[j] < -0.5:
+            reasons.append(f"{words}: more like {_a(s)}")
+        else:
+            reasons.append(words)
+        out.append(tuple(reasons))
+    return out

@@ -50,6 +50,11 @@ class TrackView:
     rf_serial: str | None = None  # …and the serial number it decoded from it
     rf_band_mhz: tuple[float, float] | None = None  # …and the band it measured the link in
     own_asset: str | None = None  # one of ours: the airborne effector (interceptor) it follows
+    # 1-sigma horizontal position uncertainty: semi-major and semi-minor axes (m) and the major
+    # axis' bearing (degrees clockwise from true north, 0..180).
+    ellipse_m: tuple[float, float, float] | None = None
+    class_probs: tuple[tuple[str, float], ...] = ()  # every class and its probability, best first
+    class_reasons: tuple[str, ...] = ()  # why the classifier decided so, in words
 
 
 class AlertState(IntEnum):
