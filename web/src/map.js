@@ -1,12 +1,35 @@
-// The map: an offline basemap (Natural Earth countries shipped in dist/), the site's grid and
-// range rings, the protected zones, and the tracks with their trails and velocity leaders.
+// The map: an offline basemap (Natural Earth countries shipped in dist/, and the operator's own
+// PMTiles file when the site names one), the site's grid and range rings, protected zones and
+// NO-FIRE areas, the effectors' reach, the sensors with their coverage and where the cameras
+// look, and the air picture: tracks with trails, velocity leaders and uncertainty ellipses, and
+// the pilots Remote ID reports.
 //
-// The style names no glyphs, sprites or tiles: every layer is a fill, line or icon, the icons
-// are drawn in the page by milsymbol, and the few labels are DOM elements in a local font.
+// The style names no glyphs, sprites or remote tiles (layers.js): the icons are drawn in the
+// page by milsymbol and the few labels are DOM elements in a local font. Drawing is throttled
+// to DRAW_EVERY_MS and paced by the map itself: the next picture is handed to the map only once
+// the previous one is on screen, so a slow machine skips pictures instead of queueing them.
 
 import maplibregl from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
-import { affiliation, ensureIcon } from "./symbols.js";
+import { PMTiles, Protocol, TileType } from "pmtiles";
+import {
+  AFFILIATION_COLOUR,
+  BASEMAP_BEFORE,
+  COLOUR,
+  LAYERS,
+  STYLE,
+  vectorBasemapLayers,
+} from "./layers.js";
+import {
+  addHatch,
+  addPilotIcon,
+  affiliation,
+  ensureEffectorIcon,
+  ensureIcon,
+  ensureSensorIcon,
+} from "./symbols.js";
+
+export { LAYERS };
 
 const RINGS_M = [1000, 2000, 5000];
 const GRID_STEP_M = 1000;
@@ -14,11 +37,22 @@ const GRID_HALF_M = 6000;
 const LEADER_S = 30; // a velocity leader shows where the track will be this many seconds ahead
 const TRAIL_POINTS = 60;
 const DRAW_EVERY_MS = 100; // the node publishes at 10 Hz; drawing faster only loads the worker
+const DRAWN_TIMEOUT_MS = 10_000; // a draw the map has not shown by then no longer holds the next
+const FOV_DEFAULT_M = 2000; // a field of view's radius when neither it nor the node gives one
+// Uncertainty ellipses are drawn at 2 sigma (the picture gives 1-sigma axes): about 86 % of the
+// horizontal position probability lies inside, so the drone is "in there" at a glance.
+const ELLIPSE_SIGMA = 2;
+const ELLIPSE_POINTS = 32;
 const EARTH_M = 6371008.8;
+const M_PER_DEG = (Math.PI / 180) * EARTH_M;
 const THREAT_RANK = { none: 0, low: 1, medium: 2, high: 3, critical: 4 };
+const RASTER_TILES = new Set([TileType.Png, TileType.Jpeg, TileType.Webp, TileType.Avif]);
+const VECTOR_TILES = new Set([TileType.Mvt, TileType.Mlt]);
+const OPERATOR_BASEMAP = "operator-basemap";
 
 const empty = () => ({ type: "FeatureCollection", features: [] });
-const here = (file) => new URL(file, location.href).href;
+const collection = (features) => ({ type: "FeatureCollection", features });
+const finite = (x) => typeof x === "number" && Number.isFinite(x);
 
 // A point `range_m` from (lat, lon) on `bearing_deg` (great circle; degrees in and out).
 export function destination(lat, lon, bearingDeg, rangeM) {
@@ -33,18 +67,60 @@ export function destination(lat, lon, bearingDeg, rangeM) {
   return [lon2 / r, lat2 / r];
 }
 
-function ring(lat, lon, rangeM) {
+function ring(lat, lon, rangeM, fromDeg = 0, toDeg = 360) {
   const coords = [];
-  for (let b = 0; b <= 360; b += 5) coords.push(destination(lat, lon, b, rangeM));
+  const steps = Math.max(4, Math.ceil((toDeg - fromDeg) / 5));
+  for (let i = 0; i <= steps; i++)
+    coords.push(destination(lat, lon, fromDeg + ((toDeg - fromDeg) * i) / steps, rangeM));
   return coords;
 }
 
-const line = (coordinates, properties = {}) => ({
+// A sector (a camera's cone): from the node out along the arc and back.
+function sector(lat, lon, azimuthDeg, extentDeg, rangeM) {
+  if (!(extentDeg < 360)) return [ring(lat, lon, rangeM)];
+  const half = Math.max(extentDeg, 0.5) / 2;
+  const apex = [lon, lat];
+  return [[apex, ...ring(lat, lon, rangeM, azimuthDeg - half, azimuthDeg + half), apex]];
+}
+
+// The unit circle, closed (the last point is the first), for the ellipses.
+const UNIT = Array.from({ length: ELLIPSE_POINTS + 1 }, (_, i) => {
+  const a = ((i % ELLIPSE_POINTS) / ELLIPSE_POINTS) * 2 * Math.PI;
+  return [Math.cos(a), Math.sin(a)];
+});
+
+// The uncertainty ellipse around (lat, lon): semi-axes in metres, the major axis on a bearing
+// (degrees clockwise from north). Flat-earth offsets: exact enough at ellipse sizes.
+function ellipse(lat, lon, semiMajorM, semiMinorM, orientationDeg) {
+  const th = (orientationDeg * Math.PI) / 180;
+  const s = Math.sin(th);
+  const c = Math.cos(th);
+  const a = ELLIPSE_SIGMA * semiMajorM;
+  const b = ELLIPSE_SIGMA * semiMinorM;
+  const dLat = 1 / M_PER_DEG;
+  const dLon = 1 / (M_PER_DEG * Math.max(Math.cos((lat * Math.PI) / 180), 1e-6));
+  const coords = new Array(UNIT.length);
+  for (let i = 0; i < UNIT.length; i++) {
+    const x = a * UNIT[i][0]; // along the major axis
+    const y = b * UNIT[i][1]; // along the minor axis
+    coords[i] = [lon + (x * s + y * c) * dLon, lat + (x * c - y * s) * dLat];
+  }
+  return [coords];
+}
+
+const feature = (type, coordinates, properties) => ({
   type: "Feature",
   properties,
-  geometry: { type: "LineString", coordinates },
+  geometry: { type, coordinates },
 });
-const collection = (features) => ({ type: "FeatureCollection", features });
+const line = (coordinates, properties = {}) => feature("LineString", coordinates, properties);
+const polygonOf = (area) => [[...area.polygon, area.polygon[0]].map(([lat, lon]) => [lon, lat])];
+const areaFeatures = (areas) =>
+  collection(
+    (areas ?? [])
+      .filter((z) => z.polygon?.length >= 3)
+      .map((z) => feature("Polygon", polygonOf(z), { name: z.name })),
+  );
 
 function siteFeatures([lon, lat]) {
   const rings = RINGS_M.map((m) => line(ring(lat, lon, m), { range_m: m }));
@@ -70,59 +146,111 @@ export function zonesCentre(zones) {
   return [lon, lat];
 }
 
-const STYLE = {
-  version: 8,
-  sources: {
-    countries: { type: "geojson", data: here("countries.geojson") },
-    borders: { type: "geojson", data: here("borders.geojson") },
-    grid: { type: "geojson", data: empty() },
-    rings: { type: "geojson", data: empty() },
-    zones: { type: "geojson", data: empty() },
-    // Tracks, trails and leaders in one source: one update, so they never disagree on screen.
-    picture: { type: "geojson", data: empty() },
-  },
-  layers: [
-    { id: "sea", type: "background", paint: { "background-color": "#1b2a3a" } },
-    { id: "land", type: "fill", source: "countries", paint: { "fill-color": "#2f3b2f" } },
-    { id: "borders", type: "line", source: "borders", paint: { "line-color": "#8a8f7a", "line-width": 1.2, "line-dasharray": [3, 2] } },
-    { id: "grid", type: "line", source: "grid", paint: { "line-color": ["case", ["get", "axis"], "#7d8b96", "#4a5661"], "line-width": 0.8 } },
-    { id: "rings", type: "line", source: "rings", paint: { "line-color": "#a9b8c4", "line-width": 1, "line-dasharray": [4, 3] } },
-    { id: "zones-fill", type: "fill", source: "zones", paint: { "fill-color": "#e0a030", "fill-opacity": 0.15 } },
-    { id: "zones-line", type: "line", source: "zones", paint: { "line-color": "#f0b040", "line-width": 2 } },
-    {
-      id: "trails",
-      type: "line",
-      source: "picture",
-      filter: ["==", ["get", "part"], "trail"],
-      paint: { "line-color": ["get", "colour"], "line-width": 1.5, "line-opacity": 0.6 },
-    },
-    {
-      id: "leaders",
-      type: "line",
-      source: "picture",
-      filter: ["==", ["get", "part"], "leader"],
-      paint: { "line-color": ["get", "colour"], "line-width": 1.5 },
-    },
-    {
-      id: "tracks",
-      type: "symbol",
-      source: "picture",
-      filter: ["==", ["get", "part"], "track"],
-      layout: {
-        "icon-image": ["get", "icon"],
-        "icon-allow-overlap": true,
-        "icon-ignore-placement": true,
-        "symbol-sort-key": ["get", "rank"],
-      },
-    },
-  ],
-};
+// The effectors' reach (a ring between min and max range: the site file gives no sector) and
+// the symbols of the effectors and of the fixed radars.
+function effectorFeatures(site, map) {
+  const features = [];
+  for (const e of site.effectors ?? []) {
+    if (!finite(e.lat_deg) || !finite(e.lon_deg)) continue;
+    if (finite(e.max_range_m) && e.max_range_m > 0) {
+      const rings = [ring(e.lat_deg, e.lon_deg, e.max_range_m)];
+      if (finite(e.min_range_m) && e.min_range_m > 0)
+        rings.push(ring(e.lat_deg, e.lon_deg, e.min_range_m).reverse());
+      features.push(feature("Polygon", rings, { part: "reach", name: e.name, kind: e.kind }));
+    }
+    features.push(
+      feature("Point", [e.lon_deg, e.lat_deg], {
+        part: "effector",
+        name: e.name,
+        kind: e.kind,
+        icon: ensureEffectorIcon(map, e.kind),
+      }),
+    );
+  }
+  for (const r of site.radars ?? []) {
+    if (!finite(r.lat_deg) || !finite(r.lon_deg)) continue;
+    features.push(
+      feature("Point", [r.lon_deg, r.lat_deg], {
+        part: "radar",
+        name: r.name,
+        icon: ensureSensorIcon(map, true),
+      }),
+    );
+  }
+  return collection(features);
+}
 
-// Line colours by affiliation, the frames' colours in MIL-STD-2525C.
-const COLOUR = { hostile: "#ff3031", unknown: "#ffff80", friend: "#80e0ff", own: "#80e0ff" };
+const isRadar = (node) => (node.node_types ?? []).some((t) => /radar/i.test(t));
+
+// The SAPIENT nodes: a symbol each, the circle of its range when known, and its field of view
+// (where it looks now) as a translucent cone.
+function sensorFeatures(nodes, map) {
+  const features = [];
+  for (const n of nodes ?? []) {
+    if (!finite(n.lat_deg) || !finite(n.lon_deg)) continue;
+    const up = Boolean(n.connected) && (n.system == null || n.system === "SYSTEM_OK");
+    const props = { name: n.name ?? n.node_id, node_id: n.node_id, up };
+    if (finite(n.max_range_m) && n.max_range_m > 0)
+      features.push(line(ring(n.lat_deg, n.lon_deg, n.max_range_m), { ...props, part: "coverage" }));
+    const fov = n.fov;
+    if (fov && finite(fov.azimuth_deg) && finite(fov.extent_deg)) {
+      const range = finite(fov.range_m) && fov.range_m > 0 ? fov.range_m
+        : finite(n.max_range_m) && n.max_range_m > 0 ? n.max_range_m : FOV_DEFAULT_M;
+      features.push(
+        feature("Polygon", sector(n.lat_deg, n.lon_deg, fov.azimuth_deg, fov.extent_deg, range), {
+          ...props,
+          part: "fov",
+        }),
+      );
+    }
+    features.push(
+      feature("Point", [n.lon_deg, n.lat_deg], {
+        ...props,
+        part: "sensor",
+        icon: ensureSensorIcon(map, isRadar(n)),
+      }),
+    );
+  }
+  return collection(features);
+}
+
+// The PMTiles protocol, added to MapLibre once for the page.
+let pmtilesProtocol = null;
+function protocol() {
+  if (!pmtilesProtocol) {
+    pmtilesProtocol = new Protocol();
+    maplibregl.addProtocol("pmtiles", pmtilesProtocol.tile);
+  }
+  return pmtilesProtocol;
+}
+
+// The raster tiles' size in pixels (256 or 512): the archive's header does not say, one tile does.
+async function rasterTileSize(archive, h) {
+  const z = h.minZoom;
+  const n = 2 ** z;
+  const lon = finite(h.centerLon) ? h.centerLon : 0;
+  const lat = Math.max(-85, Math.min(85, finite(h.centerLat) ? h.centerLat : 0));
+  const x = Math.min(n - 1, Math.max(0, Math.floor(((lon + 180) / 360) * n)));
+  const r = (lat * Math.PI) / 180;
+  const y = Math.min(n - 1, Math.max(0, Math.floor(((1 - Math.asinh(Math.tan(r)) / Math.PI) / 2) * n)));
+  try {
+    const tile = await archive.getZxy(z, x, y);
+    if (!tile) return 256;
+    const bitmap = await createImageBitmap(new Blob([tile.data]));
+    const size = bitmap.width >= 512 ? 512 : 256;
+    bitmap.close();
+    return size;
+  } catch {
+    return 256;
+  }
+}
 
 export class AirMap {
-  constructor(container) {
+  // onSelect(trackId | null): the operator clicked a track symbol (or the empty map).
+  // t(key): the translation of the few words the map writes (English keys).
+  constructor(container, { onSelect = null, t = (key) => key } = {}) {
+    this.onSelect = onSelect;
+    this.t = t;
     this.map = new maplibregl.Map({
       container,
       style: STYLE,
@@ -133,123 +261,370 @@ export class AirMap {
     });
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-right");
     this.map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 160 }), "bottom-left");
+    // The images the style names; added again if the map asks (after a context loss).
+    const images = () => {
+      addHatch(this.map, "nofire-hatch", COLOUR.nofire);
+      addPilotIcon(this.map);
+    };
+    this.map.on("styleimagemissing", images);
     this.ready = false; // the style and basemap are loaded; sources may be updated
-    this.loaded = new Promise((resolve) => this.map.on("load", resolve)).then(() => (this.ready = true));
+    this.loaded = new Promise((resolve) => this.map.on("load", resolve)).then(() => {
+      images();
+      this.ready = true;
+    });
     this.centre = null;
+    this.fitted = false;
+    this.siteMarkers = [];
+    this.basemap = null; // the operator's PMTiles URL once added
     this.history = new Map(); // track id → [[lon, lat], …], oldest first
-    this.latest = [];
-    this.pending = false;
+    this.latest = { tracks: [] };
+    this.byId = new Map(); // track id → track, of the latest picture
+    this.nodesKey = null;
+    this.nodes = [];
+    this.selected = null;
+    this.pending = false; // a draw is scheduled
+    this.inFlight = false; // a draw is handed to the map and not yet on screen
+    this.dirty = false; // a picture came after the last draw began
     this.drawnAt = 0;
     this.contextLost = false;
     this.map.on("webglcontextlost", () => (this.contextLost = true));
     this.map.on("webglcontextrestored", () => (this.contextLost = false));
     this.popup = new maplibregl.Popup({ closeButton: true, closeOnClick: true, maxWidth: "280px" });
-    this.map.on("click", "tracks", (e) => this.showTrack(e.features[0].properties.id, e.lngLat));
-    this.map.on("mouseenter", "tracks", () => (this.map.getCanvas().style.cursor = "pointer"));
-    this.map.on("mouseleave", "tracks", () => (this.map.getCanvas().style.cursor = ""));
+    this.map.on("click", (e) => this.click(e));
+    for (const layer of ["tracks", "sensors", "effectors", "radars", "pilots"]) {
+      this.map.on("mouseenter", layer, () => (this.map.getCanvas().style.cursor = "pointer"));
+      this.map.on("mouseleave", layer, () => (this.map.getCanvas().style.cursor = ""));
+    }
   }
 
-  // Centre on the site once: the zones' centroid, else the first picture's tracks.
-  async setSite(centre) {
-    if (this.centre || !centre) return;
-    this.centre = centre;
+  // The site (/api/site): centre on it, and draw its zones, NO-FIRE areas, effectors with
+  // their reach, fixed radars and, when it names one, the operator's PMTiles basemap.
+  // An array [lon, lat] only centres the map (once), for a page without /api/site.
+  async setSite(site) {
+    if (!site) return;
+    if (Array.isArray(site)) {
+      if (this.centre) return;
+      await this.loaded;
+      this.placeSite(site);
+      return;
+    }
     await this.loaded;
+    this.site = site;
+    for (const m of this.siteMarkers) m.remove();
+    this.siteMarkers = [];
+    this.placeSite([site.lon_deg, site.lat_deg]);
+    this.setZones(site.zones ?? []);
+    this.map.getSource("nofire").setData(areaFeatures(site.no_fire));
+    this.map.getSource("site").setData(effectorFeatures(site, this.map));
+    for (const area of site.no_fire ?? []) {
+      const centre = zonesCentre([area]);
+      if (centre) this.label(centre, `${this.t("NO FIRE")} · ${area.name}`, COLOUR.nofire, "center");
+    }
+    for (const e of site.effectors ?? [])
+      if (finite(e.lat_deg) && finite(e.lon_deg))
+        this.label([e.lon_deg, e.lat_deg], e.name, COLOUR.reach, "top", [0, 12]);
+    if (site.basemap && site.basemap !== this.basemap) {
+      this.basemap = site.basemap;
+      try {
+        await this.addBasemap(site.basemap);
+      } catch (err) {
+        // The Natural Earth map stays; the operator's file is not a reason to stop the console.
+        console.warn(`operator basemap ${site.basemap} not shown: ${err.message}`);
+      }
+    }
+  }
+
+  // The grid and range rings around `centre` ([lon, lat]); the view fitted to them once.
+  placeSite(centre) {
+    this.centre = centre;
     const { rings, grid } = siteFeatures(centre);
     this.map.getSource("rings").setData(rings);
     this.map.getSource("grid").setData(grid);
-    for (const m of RINGS_M) {
-      const label = document.createElement("div");
-      label.className = "ring-label";
-      label.textContent = `${m / 1000} km`;
-      new maplibregl.Marker({ element: label, anchor: "bottom" })
-        .setLngLat(destination(centre[1], centre[0], 45, m))
-        .addTo(this.map);
-    }
     const [lon, lat] = centre;
+    for (const m of RINGS_M) this.label(destination(lat, lon, 45, m), `${m / 1000} km`, null, "bottom");
+    if (this.fitted) return;
+    this.fitted = true;
     const edge = RINGS_M[RINGS_M.length - 1] * 1.1;
     const sw = destination(lat, lon, 225, edge * Math.SQRT2);
     const ne = destination(lat, lon, 45, edge * Math.SQRT2);
     this.map.fitBounds([sw, ne], { animate: false, padding: 20 });
   }
 
-  async setZones(zones) {
-    await this.loaded;
-    this.map.getSource("zones").setData({
-      type: "FeatureCollection",
-      features: zones.map((z) => ({
-        type: "Feature",
-        properties: { name: z.name },
-        geometry: {
-          type: "Polygon",
-          coordinates: [[...z.polygon, z.polygon[0]].map(([lat, lon]) => [lon, lat])],
-        },
-      })),
-    });
+  // A DOM label on the map (no glyphs needed): the ring labels' look, in `colour` if given.
+  label(lngLat, text, colour, anchor, offset = [0, 0]) {
+    const el = document.createElement("div");
+    el.className = "ring-label map-label";
+    el.textContent = text;
+    if (colour) el.style.color = colour; // CSSOM, which the page's policy allows
+    this.siteMarkers.push(
+      new maplibregl.Marker({ element: el, anchor, offset }).setLngLat(lngLat).addTo(this.map),
+    );
   }
 
-  // Every picture: remember positions for the trails; draw at most every DRAW_EVERY_MS.
-  update(tracks) {
-    const seen = new Set();
-    for (const t of tracks) {
-      seen.add(t.track_id);
-      let h = this.history.get(t.track_id);
-      if (!h) this.history.set(t.track_id, (h = []));
-      const last = h[h.length - 1];
-      if (!last || last[0] !== t.lon_deg || last[1] !== t.lat_deg) h.push([t.lon_deg, t.lat_deg]);
-      if (h.length > TRAIL_POINTS) h.shift();
+  async setZones(zones) {
+    await this.loaded;
+    this.map.getSource("zones").setData(areaFeatures(zones));
+  }
+
+  // The operator's PMTiles file, read with HTTP Range requests from the node: raster tiles as
+  // one layer over the Natural Earth land, vector tiles with a plain style per source layer.
+  async addBasemap(path) {
+    const url = new URL(path, location.href).href;
+    const archive = new PMTiles(url);
+    protocol().add(archive);
+    const h = await archive.getHeader();
+    const source = {
+      tiles: [`pmtiles://${url}/{z}/{x}/{y}`],
+      minzoom: h.minZoom,
+      maxzoom: h.maxZoom,
+      attribution: this.t("operator map"),
+    };
+    if (h.minLon < h.maxLon && h.minLat < h.maxLat)
+      source.bounds = [h.minLon, h.minLat, h.maxLon, h.maxLat];
+    if (RASTER_TILES.has(h.tileType)) {
+      const tileSize = await rasterTileSize(archive, h);
+      this.map.addSource(OPERATOR_BASEMAP, { type: "raster", ...source, tileSize });
+      this.map.addLayer(
+        { id: OPERATOR_BASEMAP, type: "raster", source: OPERATOR_BASEMAP, paint: { "raster-fade-duration": 0 } },
+        BASEMAP_BEFORE,
+      );
+    } else if (VECTOR_TILES.has(h.tileType)) {
+      const meta = await archive.getMetadata().catch(() => ({}));
+      const ids = (meta?.vector_layers ?? []).map((l) => l.id).filter(Boolean);
+      if (!ids.length) throw new Error("the vector archive lists no vector_layers");
+      const encoding = h.tileType === TileType.Mlt ? "mlt" : "mvt";
+      this.map.addSource(OPERATOR_BASEMAP, { type: "vector", ...source, encoding });
+      for (const layer of vectorBasemapLayers(OPERATOR_BASEMAP, ids))
+        this.map.addLayer(layer, BASEMAP_BEFORE);
+    } else {
+      throw new Error(`tile type ${h.tileType} is neither raster nor vector`);
     }
-    for (const id of this.history.keys()) if (!seen.has(id)) this.history.delete(id);
-    this.latest = tracks;
-    if (!this.pending) {
-      this.pending = true;
-      const wait = Math.max(0, this.drawnAt + DRAW_EVERY_MS - performance.now());
-      setTimeout(() => requestAnimationFrame(() => this.draw()), wait);
+    return h;
+  }
+
+  // Every picture (the whole merged one; an array is taken as its tracks): remember positions
+  // for the trails, draw at most every DRAW_EVERY_MS.
+  update(picture) {
+    if (Array.isArray(picture)) picture = { tracks: picture };
+    const tracks = picture.tracks ?? [];
+    if (picture.trails) {
+      this.history.clear(); // a replay brings its own trails
+    } else {
+      const seen = new Set();
+      for (const t of tracks) {
+        seen.add(t.track_id);
+        let h = this.history.get(t.track_id);
+        if (!h) this.history.set(t.track_id, (h = []));
+        const last = h[h.length - 1];
+        if (!last || last[0] !== t.lon_deg || last[1] !== t.lat_deg) h.push([t.lon_deg, t.lat_deg]);
+        if (h.length > TRAIL_POINTS) h.shift();
+      }
+      for (const id of this.history.keys()) if (!seen.has(id)) this.history.delete(id);
     }
+    this.latest = picture;
+    this.dirty = true;
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.pending || this.inFlight) return;
+    this.pending = true;
+    const wait = Math.max(0, this.drawnAt + DRAW_EVERY_MS - performance.now());
+    setTimeout(() => requestAnimationFrame(() => this.draw()), wait);
   }
 
   draw() {
     this.pending = false;
-    this.drawnAt = performance.now();
     if (!this.ready) {
       // Not map.isStyleLoaded(): that is false too while a source reloads after setData.
       this.pending = true;
       this.loaded.then(() => this.draw());
       return;
     }
-    const features = [];
-    for (const t of this.latest) {
-      const aff = affiliation(t);
-      const colour = COLOUR[aff];
-      const icon = ensureIcon(this.map, t);
-      features.push({
-        type: "Feature",
-        properties: { part: "track", id: t.track_id, icon, rank: THREAT_RANK[t.threat] ?? 0 },
-        geometry: { type: "Point", coordinates: [t.lon_deg, t.lat_deg] },
-      });
-      const h = this.history.get(t.track_id);
-      if (h && h.length > 1)
-        features.push({
-          type: "Feature",
-          properties: { part: "trail", colour },
-          geometry: { type: "LineString", coordinates: h },
-        });
-      if (t.speed_ms > 0.5 && Number.isFinite(t.heading_deg)) {
-        const tip = destination(t.lat_deg, t.lon_deg, t.heading_deg, t.speed_ms * LEADER_S);
-        features.push({
-          type: "Feature",
-          properties: { part: "leader", colour },
-          geometry: { type: "LineString", coordinates: [[t.lon_deg, t.lat_deg], tip] },
-        });
-      }
-    }
-    this.map.getSource("picture").setData({ type: "FeatureCollection", features });
+    this.drawnAt = performance.now();
+    this.dirty = false;
+    const picture = this.latest;
+    this.drawSensors(picture.nodes);
+    this.whenShown(picture);
+    this.map.getSource("picture").setData(this.pictureFeatures(picture));
   }
 
-  // A small card for one track (DOM, so no glyphs are needed).
+  // Tracks, trails, leaders, ellipses and pilots: one pass over the picture, one collection.
+  pictureFeatures(picture) {
+    const tracks = picture.tracks ?? [];
+    const trails = picture.trails ?? null;
+    const features = [];
+    const byId = new Map();
+    for (const t of tracks) {
+      byId.set(t.track_id, t);
+      const colour = AFFILIATION_COLOUR[affiliation(t)];
+      features.push(
+        feature("Point", [t.lon_deg, t.lat_deg], {
+          part: "track",
+          id: t.track_id,
+          icon: ensureIcon(this.map, t),
+          rank: THREAT_RANK[t.threat] ?? 0,
+        }),
+      );
+      let trail = this.history.get(t.track_id);
+      if (trails) trail = (trails[t.track_id] ?? []).map((p) => [p[2], p[1]]);
+      if (trail && trail.length > 1) features.push(line(trail, { part: "trail", colour }));
+      if (t.speed_ms > 0.5 && finite(t.heading_deg)) {
+        const tip = destination(t.lat_deg, t.lon_deg, t.heading_deg, t.speed_ms * LEADER_S);
+        features.push(line([[t.lon_deg, t.lat_deg], tip], { part: "leader", colour }));
+      }
+      const e = t.ellipse_m;
+      if (e && finite(e[0]) && finite(e[1]) && e[0] > 0) {
+        const coords = ellipse(t.lat_deg, t.lon_deg, e[0], e[1], finite(e[2]) ? e[2] : 0);
+        features.push(feature("Polygon", coords, { part: "ellipse", id: t.track_id, colour }));
+      }
+    }
+    this.byId = byId;
+    for (const r of picture.remote_ids ?? []) {
+      if (!finite(r.operator_lat_deg) || !finite(r.operator_lon_deg)) continue;
+      const pilot = [r.operator_lon_deg, r.operator_lat_deg];
+      features.push(
+        feature("Point", pilot, { part: "pilot", uas_id: r.uas_id, operator_id: r.operator_id ?? "" }),
+      );
+      const drone = byId.get(r.track_id);
+      const to = drone ? [drone.lon_deg, drone.lat_deg]
+        : finite(r.lat_deg) && finite(r.lon_deg) ? [r.lon_deg, r.lat_deg] : null;
+      if (to) features.push(line([pilot, to], { part: "pilot-line", uas_id: r.uas_id }));
+    }
+    return collection(features);
+  }
+
+  // The sensor nodes change seldom: their source is set only when they did.
+  drawSensors(nodes) {
+    const key = JSON.stringify(nodes ?? []);
+    if (key === this.nodesKey) return;
+    this.nodesKey = key;
+    this.nodes = nodes ?? [];
+    this.map.getSource("sensors").setData(sensorFeatures(this.nodes, this.map));
+  }
+
+  // Once the map has painted this picture (its source data loaded into tiles and a frame
+  // rendered with them), say so in window.__lwDrawn and let the next draw go.
+  whenShown(picture) {
+    this.inFlight = true;
+    let content = false;
+    const onData = (e) => {
+      if (e.sourceId === "picture" && e.sourceDataType === "content") content = true;
+    };
+    const onRender = () => {
+      if (content && this.map.isSourceLoaded("picture")) done(true);
+    };
+    const done = (shown) => {
+      this.map.off("sourcedata", onData);
+      this.map.off("render", onRender);
+      clearTimeout(timer);
+      if (shown)
+        window.__lwDrawn = {
+          seq: picture.seq ?? null,
+          t_s: picture.t_s ?? null,
+          wall_ms: performance.timeOrigin + performance.now(),
+        };
+      this.inFlight = false;
+      if (this.dirty) this.schedule();
+    };
+    const timer = setTimeout(() => done(false), DRAWN_TIMEOUT_MS);
+    this.map.on("sourcedata", onData);
+    this.map.on("render", onRender);
+  }
+
+  // Highlight a track (a ring around its symbol), and bring it on screen if it is off it.
+  async select(trackId) {
+    this.selected = trackId ?? null;
+    await this.loaded;
+    this.map.setFilter(LAYERS.selected, [
+      "all",
+      ["==", ["get", "part"], "track"],
+      ["==", ["get", "id"], this.selected ?? -1],
+    ]);
+    const t = this.selected == null ? null
+      : this.byId.get(this.selected) ?? (this.latest.tracks ?? []).find((x) => x.track_id === this.selected);
+    if (t && !this.map.getBounds().contains([t.lon_deg, t.lat_deg]))
+      this.map.easeTo({ center: [t.lon_deg, t.lat_deg], duration: 400 });
+  }
+
+  click(e) {
+    const { x, y } = e.point;
+    const box = [[x - 6, y - 6], [x + 6, y + 6]];
+    const track = this.map.queryRenderedFeatures(box, { layers: [LAYERS.tracks] })[0];
+    if (track) {
+      const id = track.properties.id;
+      this.select(id);
+      if (this.onSelect) this.onSelect(id);
+      else this.showTrack(id, e.lngLat);
+      return;
+    }
+    const other = this.map.queryRenderedFeatures(box, {
+      layers: ["sensors", "effectors", "radars", "pilots"],
+    })[0];
+    if (other) {
+      this.showThing(other, e.lngLat);
+      return;
+    }
+    this.select(null);
+    if (this.onSelect) this.onSelect(null);
+  }
+
+  // A small card (DOM, so no glyphs are needed): a title and rows of label and value.
+  card(title, rows, lngLat) {
+    const card = document.createElement("div");
+    card.className = "track-card";
+    const strong = document.createElement("strong");
+    strong.textContent = title;
+    card.append(strong);
+    const dl = document.createElement("dl");
+    for (const [k, v] of rows.filter(([, v]) => v != null && v !== "")) {
+      const dt = document.createElement("dt");
+      const dd = document.createElement("dd");
+      dt.textContent = this.t(k);
+      dd.textContent = v;
+      dl.append(dt, dd);
+    }
+    card.append(dl);
+    this.popup.setLngLat(lngLat).setDOMContent(card).addTo(this.map);
+  }
+
+  // A sensor, effector, radar or pilot the operator clicked.
+  showThing(f, lngLat) {
+    const p = f.properties;
+    const layer = f.layer.id;
+    if (layer === "sensors") {
+      const n = this.nodes.find((x) => String(x.node_id) === String(p.node_id)) ?? {};
+      const fov = n.fov;
+      this.card(n.name ?? p.name, [
+        ["Types", (n.node_types ?? []).join(", ")],
+        ["State", n.connected ? n.status ?? n.system : this.t("not connected")],
+        ["Mode", n.mode],
+        ["Range", finite(n.max_range_m) ? `${Math.round(n.max_range_m)} m` : null],
+        ["Looks", fov ? `${Math.round(fov.azimuth_deg)}° ± ${Math.round(fov.extent_deg / 2)}°` : null],
+      ], lngLat);
+    } else if (layer === "effectors") {
+      const e = (this.site?.effectors ?? []).find((x) => x.name === p.name) ?? {};
+      this.card(p.name, [
+        ["Kind", e.kind],
+        ["Range", finite(e.max_range_m) ? `${Math.round(e.min_range_m || 0)}–${Math.round(e.max_range_m)} m` : null],
+      ], lngLat);
+    } else if (layer === "radars") {
+      this.card(p.name, [["Kind", this.t("radar")]], lngLat);
+    } else {
+      const r = (this.latest.remote_ids ?? []).find((x) => x.uas_id === p.uas_id) ?? {};
+      this.card(this.t("Pilot"), [
+        ["Remote ID", r.uas_id],
+        ["Operator", r.operator_id],
+        ["Track", r.track_id],
+      ], lngLat);
+    }
+  }
+
+  // A small card for one track, when the page does not take the selection itself.
   showTrack(id, lngLat) {
-    const t = this.latest.find((x) => x.track_id === id);
+    const t = this.byId.get(id);
     if (!t) return;
-    const rows = [
+    this.card(`${this.t("Track")} ${t.track_id}`, [
       ["Class", `${t.object_class} (${Math.round(t.class_prob * 100)} %)`],
       ["Threat", t.threat],
       ["Affiliation", affiliation(t)],
@@ -260,26 +635,11 @@ export class AirMap {
       ["Mode S", t.icao],
       ["RF", t.rf_protocol && `${t.rf_protocol} ${t.rf_serial ?? ""}`],
       ["Sensors", t.sensors?.join(", ")],
-    ].filter(([, v]) => v);
-    const card = document.createElement("div");
-    card.className = "track-card";
-    const title = document.createElement("strong");
-    title.textContent = `Track ${t.track_id}`;
-    card.append(title);
-    const dl = document.createElement("dl");
-    for (const [k, v] of rows) {
-      const dt = document.createElement("dt");
-      const dd = document.createElement("dd");
-      dt.textContent = k;
-      dd.textContent = v;
-      dl.append(dt, dd);
-    }
-    card.append(dl);
-    this.popup.setLngLat(lngLat ?? [t.lon_deg, t.lat_deg]).setDOMContent(card).addTo(this.map);
+    ], lngLat ?? [t.lon_deg, t.lat_deg]);
   }
 
   // How many track symbols the map has drawn now (for the operator's count and for the tests).
   renderedTracks() {
-    return this.ready ? this.map.queryRenderedFeatures({ layers: ["tracks"] }).length : 0;
+    return this.ready ? this.map.queryRenderedFeatures({ layers: [LAYERS.tracks] }).length : 0;
   }
 }

@@ -1,0 +1,455 @@
+"""The console's map in a real browser (Debian's ``chromium`` under Playwright).
+
+Two kinds of test:
+- the map module on a page of its own (``web/src/map.js`` bundled here by esbuild), served with
+  the console's Content-Security-Policy, fed a site and pictures shaped as the server sends them:
+  every overlay is drawn where it belongs (uncertainty ellipses, NO-FIRE areas, effector reach,
+  sensor coverage, a camera's field of view, a pilot and the line to his drone), the operator's
+  raster PMTiles basemap is read with HTTP Range requests and painted, clicks select tracks;
+- the whole console on a demo node, with the site's PMTiles basemap served by the node.
+
+Every request to a host other than the page's own is aborted and recorded: none may be made.
+Screenshots go to pytest's tmp dir (and to ``$LUCHTWACHT_MAP_SCREENSHOTS`` when set).
+"""
+
+import io
+import math
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse
+from matplotlib.image import imread
+from PIL import Image
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, sync_playwright
+from pmtiles.tile import Compression, TileType, zxy_to_tileid
+from pmtiles.writer import Writer
+
+from luchtwacht.console.static import WEB_DIST, mount_web
+from luchtwacht.transport.listen import bind_tcp
+
+CHROMIUM = Path("/usr/bin/chromium")
+WEB = WEB_DIST.parent
+SITE_LAT, SITE_LON = 52.10, 5.12
+BASEMAP_RGB = "#c2185b"  # the operator basemap's one colour: a magenta nothing else draws
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+
+
+def _near(image: np.ndarray, rgb: str, tol: float = 0.06) -> int:
+    """How many pixels of an RGB(A) image are within ``tol`` of the colour ``#rrggbb``."""
+    want = np.array([int(rgb[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int((np.abs(image[..., :3] - want) <= tol).all(axis=-1).sum())
+
+
+def _offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
+    """(lat, lon) ``east_m``/``north_m`` metres from (lat, lon); flat, for test geometry."""
+    return (
+        lat + north_m / 111_320,
+        lon + east_m / (111_320 * math.cos(math.radians(lat))),
+    )
+
+
+def write_raster_pmtiles(
+    path: Path, lat: float, lon: float, half_m: float, rgb: str, max_zoom: int
+) -> int:
+    """A raster PMTiles file of one-colour PNG tiles covering ``half_m`` around (lat, lon).
+
+    Returns how many tiles it holds. Identical tiles are stored once (the writer runs them).
+    """
+    buf = io.BytesIO()
+    Image.new("RGB", (256, 256), rgb).save(buf, format="PNG")
+    png = buf.getvalue()
+    south, west = _offset(lat, lon, -half_m, -half_m)
+    north, east = _offset(lat, lon, half_m, half_m)
+
+    def tile(z: int, lat_: float, lon_: float) -> tuple[int, int]:
+        n = 2**z
+        x = int((lon_ + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat_))) / math.pi) / 2 * n)
+        return min(n - 1, x), min(n - 1, y)
+
+    ids = []
+    for z in range(max_zoom + 1):
+        (x0, y0), (x1, y1) = tile(z, north, west), tile(z, south, east)
+        ids += [zxy_to_tileid(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    with path.open("wb") as f:
+        writer = Writer(f)
+        for tile_id in sorted(ids):
+            writer.write_tile(tile_id, png)
+        e7 = 10_000_000
+        writer.finalize(
+            {
+                "tile_type": TileType.PNG,
+                "tile_compression": Compression.NONE,
+                "min_lon_e7": int(west * e7),
+                "min_lat_e7": int(south * e7),
+                "max_lon_e7": int(east * e7),
+                "max_lat_e7": int(north * e7),
+                "center_zoom": max_zoom,
+                "center_lon_e7": int(lon * e7),
+                "center_lat_e7": int(lat * e7),
+            },
+            {"name": "test basemap", "attribution": "test"},
+        )
+    return len(ids)
+
+
+# -- the map module on a page of its own -------------------------------------------------------
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>map</title>
+<link rel="stylesheet" href="harness.css"><link rel="stylesheet" href="page.css">
+<script type="module" src="harness.js"></script></head>
+<body><div id="map"></div></body></html>
+"""
+PAGE_CSS = "html, body { margin: 0; height: 100%; background: #000; } #map { position: absolute; inset: 0; }"
+HARNESS_JS = """
+import {{ AirMap, LAYERS }} from {map_js};
+const selected = [];
+const airMap = new AirMap(document.getElementById("map"), {{
+  onSelect: (id) => selected.push(id),
+  t: (key) => key,
+}});
+window.harness = {{ airMap, selected, LAYERS }};
+"""
+BUILD_JS = """
+import * as esbuild from "esbuild";
+await esbuild.build({
+  entryPoints: [process.argv[1]], outdir: process.argv[2], bundle: true, format: "esm",
+  logLevel: "warning",
+});
+"""
+
+
+class MapPage:
+    """A loopback server for the map module alone, with the console's CSP and a PMTiles route.
+
+    It records the Range header of every request for the basemap file.
+    """
+
+    def __init__(self, root: Path, basemap: Path | None) -> None:
+        self.root = root
+        self.ranges: list[str | None] = []
+        app = FastAPI()
+        if basemap is not None:
+
+            @app.get("/api/basemap.pmtiles")
+            def pmtiles(request: Request) -> FileResponse:
+                self.ranges.append(request.headers.get("range"))
+                return FileResponse(basemap, media_type="application/vnd.pmtiles")
+
+        assert mount_web(app, root)
+        sock = bind_tcp("127.0.0.1", 0)
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]})
+
+    def __enter__(self) -> "MapPage":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def map_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``web/src/map.js`` bundled into a page of its own, with the Natural Earth basemap."""
+    node = shutil.which("node")
+    if node is None or not (WEB / "node_modules" / "esbuild").is_dir():
+        pytest.fail("node or web/node_modules missing: run `make web`")
+    root = tmp_path_factory.mktemp("map-page")
+    entry = root / "src" / "harness.js"
+    entry.parent.mkdir()
+    entry.write_text(HARNESS_JS.format(map_js=repr(str(WEB / "src" / "map.js"))))
+    subprocess.run(
+        [node, "--input-type=module", "-e", BUILD_JS, str(entry), str(root / "www")],
+        cwd=WEB,
+        check=True,
+    )
+    www = root / "www"
+    (www / "index.html").write_text(PAGE)
+    (www / "page.css").write_text(PAGE_CSS)
+    for name in ("countries.geojson", "borders.geojson"):
+        src = WEB_DIST / name
+        if not src.is_file():
+            pytest.fail(f"{src} missing: run `make web`")
+        shutil.copy(src, www / name)
+    return www
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    # --enable-unsafe-swiftshader: WebGL on the CPU when there is no GPU (CI, headless servers).
+    b = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=["--no-sandbox", "--enable-unsafe-swiftshader"]
+    )
+    yield b
+    b.close()
+
+
+class Watched:
+    """A page, with what it tried to fetch from elsewhere and what went wrong in it."""
+
+    def __init__(self, browser: Browser, url: str) -> None:
+        self.url = url
+        self.context = browser.new_context(viewport={"width": 1200, "height": 800})
+        self.page: Page = self.context.new_page()
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.context.route("**/*", self._route)
+
+    def _route(self, route: Route) -> None:
+        url = route.request.url
+        if url.startswith((f"{self.url}/", "data:", "blob:")):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort("blockedbyclient")
+
+    def _console(self, msg: ConsoleMessage) -> None:
+        if "GL Driver Message" in msg.text:  # SwiftShader's notes on its own speed
+            return
+        if msg.type in ("error", "warning") or "Content Security Policy" in msg.text:
+            self.errors.append(f"{msg.type}: {msg.text}")
+
+    def clean(self) -> bool:
+        """Nothing fetched from outside, no script error or warning, no policy refusal."""
+        assert self.outside == [], f"requests to outside the page's server: {self.outside}"
+        assert self.errors == [], f"errors in the page: {self.errors}"
+        return True
+
+
+def _site(basemap: str | None) -> dict[str, Any]:
+    """A site as ``/api/site`` sends it: a zone, a NO-FIRE area, two effectors, a radar."""
+
+    def square(east_m: float, north_m: float, half_m: float) -> list[list[float]]:
+        return [
+            list(_offset(SITE_LAT, SITE_LON, east_m + de, north_m + dn))
+            for de, dn in (
+                (-half_m, -half_m),
+                (half_m, -half_m),
+                (half_m, half_m),
+                (-half_m, half_m),
+            )
+        ]
+
+    jam_lat, jam_lon = _offset(SITE_LAT, SITE_LON, -300, 200)
+    net_lat, net_lon = _offset(SITE_LAT, SITE_LON, 900, -600)
+    radar_lat, radar_lon = _offset(SITE_LAT, SITE_LON, 100, 100)
+    return {
+        "name": "Testsite",
+        "lat_deg": SITE_LAT,
+        "lon_deg": SITE_LON,
+        "alt_m": 2.0,
+        "zones": [{"name": "Core", "polygon": square(0, 0, 400), "floor_m": 0, "ceiling_m": 120}],
+        "no_fire": [
+            {"name": "School", "polygon": square(-1500, 1200, 350), "floor_m": 0, "ceiling_m": 500}
+        ],
+        "effectors": [
+            {
+                "name": "Jammer north",
+                "kind": "rf_jammer",
+                "node_id": None,
+                "lat_deg": jam_lat,
+                "lon_deg": jam_lon,
+                "alt_m": 5.0,
+                "max_range_m": 2500.0,
+                "min_range_m": 0.0,
+                "beamwidth_deg": 360.0,
+            },
+            {
+                "name": "Net launcher",
+                "kind": "net",
+                "node_id": None,
+                "lat_deg": net_lat,
+                "lon_deg": net_lon,
+                "alt_m": 2.0,
+                "max_range_m": 800.0,
+                "min_range_m": 100.0,
+                "beamwidth_deg": 360.0,
+            },
+        ],
+        "radars": [{"name": "Radar 1", "lat_deg": radar_lat, "lon_deg": radar_lon, "alt_m": 10.0}],
+        "basemap": basemap,
+        "two_person": [],
+        "confirm_window_s": 30.0,
+    }
+
+
+def _track(track_id: int, east_m: float, north_m: float, **extra: Any) -> dict[str, Any]:
+    """A track as the picture carries it (the fields the map reads)."""
+    lat, lon = _offset(SITE_LAT, SITE_LON, east_m, north_m)
+    track: dict[str, Any] = {
+        "track_id": track_id,
+        "t_s": 100.0,
+        "lat_deg": lat,
+        "lon_deg": lon,
+        "alt_m": 80.0,
+        "speed_ms": 12.0,
+        "heading_deg": 135.0,
+        "object_class": "drone",
+        "class_prob": 0.9,
+        "cooperative": False,
+        "own_asset": False,
+        "threat": "high",
+        "ellipse_m": [60.0, 25.0, 45.0],
+        "zones_inside": [],
+        "sensors": ["radar"],
+    }
+    track.update(extra)
+    return track
+
+
+def _picture(seq: int, step: int = 0) -> dict[str, Any]:
+    """A picture: two tracks (one with a Remote ID pilot), a camera node looking north-east."""
+    cam_lat, cam_lon = _offset(SITE_LAT, SITE_LON, 500, 500)
+    pilot_lat, pilot_lon = _offset(SITE_LAT, SITE_LON, 1800, 1400)
+    return {
+        "type": "picture",
+        "seq": seq,
+        "t_s": 100.0 + seq,
+        "site": "Testsite",
+        "tracks": [
+            _track(1, 1200 - 20 * step, 800 - 20 * step),
+            _track(2, -900, -700, threat="low", cooperative=True, ellipse_m=None, uas_id="NL-1"),
+        ],
+        "nodes": [
+            {
+                "node_id": "cam-1",
+                "name": "Camera 1",
+                "node_types": ["Camera"],
+                "registered": True,
+                "connected": True,
+                "lat_deg": cam_lat,
+                "lon_deg": cam_lon,
+                "alt_m": 12.0,
+                "max_range_m": 1500.0,
+                "fov": {"azimuth_deg": 45.0, "extent_deg": 30.0, "range_m": None},
+                "system": "SYSTEM_OK",
+                "mode": "default",
+                "status": "ok",
+                "look_at": True,
+            },
+            {
+                "node_id": "rf-1",
+                "name": "RF sensor",
+                "node_types": ["Passive RF"],
+                "registered": True,
+                "connected": True,
+                "lat_deg": SITE_LAT,
+                "lon_deg": SITE_LON,
+                "alt_m": 3.0,
+                "max_range_m": 3000.0,
+                "fov": None,
+                "system": "SYSTEM_OK",
+                "mode": "default",
+                "status": "ok",
+                "look_at": False,
+            },
+        ],
+        "remote_ids": [
+            {
+                "uas_id": "NL-1",
+                "track_id": 2,
+                "lat_deg": None,
+                "lon_deg": None,
+                "alt_m": None,
+                "operator_lat_deg": pilot_lat,
+                "operator_lon_deg": pilot_lon,
+                "operator_id": "NLD-OP-1",
+                "self_id": "",
+                "ua_type": "multirotor",
+                "mac": "",
+                "last_t_s": 100.0,
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def map_page(
+    browser: Browser, map_bundle: Path, tmp_path: Path
+) -> Iterator[tuple[Watched, MapPage]]:
+    """The map module's page with the site's operator basemap, loaded and waiting for data."""
+    basemap = tmp_path / "site.pmtiles"
+    write_raster_pmtiles(basemap, SITE_LAT, SITE_LON, 8000, BASEMAP_RGB, max_zoom=12)
+    with MapPage(map_bundle, basemap) as server:
+        watched = Watched(browser, server.url)
+        watched.page.goto(f"{server.url}/")
+        watched.page.wait_for_function("() => window.harness?.airMap.ready")
+        yield watched, server
+        watched.context.close()
+
+
+def _shot(page: Page, path: Path) -> np.ndarray:
+    """A screenshot of the page (kept at ``path``), as an RGB(A) array of floats."""
+    page.screenshot(path=path)
+    if target := os.environ.get("LUCHTWACHT_MAP_SCREENSHOTS"):
+        shutil.copy(path, Path(target) / path.name)
+    return np.asarray(imread(path))
+
+
+def _rendered(page: Page, layer: str) -> int:
+    """How many features of ``layer`` the map has rendered now."""
+    return int(
+        page.evaluate(
+            "(layer) => window.harness.airMap.map.queryRenderedFeatures({layers: [layer]}).length",
+            layer,
+        )
+    )
+
+
+@needs_chromium
+def test_the_site_and_picture_overlays_are_drawn_on_the_operator_basemap(
+    map_page: tuple[Watched, MapPage], tmp_path: Path
+) -> None:
+    watched, server = map_page
+    page = watched.page
+    page.evaluate(
+        "([site, picture]) => { window.harness.airMap.setSite(site); window.harness.airMap.update(picture); }",
+        [_site("/api/basemap.pmtiles"), _picture(1)],
+    )
+    page.wait_for_function("() => window.__lwDrawn?.seq === 1")
+    page.wait_for_function("() => window.harness.airMap.map.getLayer('operator-basemap')")
+    page.wait_for_function("() => window.harness.airMap.map.loaded()")
+    pixels = _shot(page, tmp_path / "map-overlays.png")
+    for layer in (
+        "tracks",
+        "ellipses-line",
+        "nofire-line",
+        "reach-line",
+        "coverage-line",
+        "fov-fill",
+        "sensors",
+        "effectors",
+        "radars",
+        "pilots",
+        "pilot-lines",
+    ):
+        assert _rendered(page, layer) > 0, f"nothing drawn in layer {layer}"
+    assert _near(pixels, BASEMAP_RGB) > 50_000, "the operator's basemap is not painted"
+    assert server.ranges and all(r and r.startswith("bytes=") for r in server.ranges)
+    assert watched.clean()
