@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from google.protobuf import json_format
-from sapient_msg.bsi_flex_335_v2_0 import registration_pb2
+from sapient_msg.bsi_flex_335_v2_0 import range_bearing_pb2, registration_pb2
 
 from luchtwacht.ingest.sapient import SapientMessage, SapientPipe, frame, split_frames, validate
 from luchtwacht.model.detection import ObjectClass
@@ -97,10 +97,45 @@ def test_the_camera_sees_a_drone_only_once_pointed_at_it():
         WaypointPath(((800.0, 0.0, 60.0), (800.0, 10.0, 60.0)), (1.0,)),
     )
     sim = BearingSensorSim(camera(slew=45.0, pd=1.0, false_alarms_per_scan=0.0), ORIGIN, EPOCH, 1)
-    assert len(sim.scan(0.0, [drone])) == 2  # registration and status: looking north
+    assert kinds(sim.scan(0.0, [drone])) == ["registration", "status_report"]  # looking north
     sim.handle(0.5, look_at(800.0, 0.0, 60.0))
-    assert len(sim.scan(1.0, [drone])) == 0  # still turning (22.5°)
-    assert len(sim.scan(3.0, [drone])) == 1  # pointed east: the drone is in view
+    assert kinds(sim.scan(1.0, [drone])) == ["status_report"]  # turned 22.5°: says so, sees nothing
+    assert kinds(sim.scan(3.0, [drone])) == ["status_report", "detection_report"]  # in view
+
+
+def kinds(data):
+    """The message kinds of framed SAPIENT messages, in order."""
+    out = []
+    for body in split_frames(b"".join(data)) or []:
+        msg = SapientMessage()
+        msg.ParseFromString(body)
+        validate(msg)
+        out.append(msg.WhichOneof("content"))
+    return out
+
+
+def test_a_turning_camera_reports_where_it_looks_and_the_node_shows_it():
+    """Its StatusReport's field of view follows the pan head; the picture's node carries it."""
+    sim = BearingSensorSim(camera(slew=30.0, centre=0.0), ORIGIN, EPOCH, 1)
+    pipe = SapientPipe("camera-1", ORIGIN)
+    pipe.feed(b"".join(sim.scan(0.0, [])))
+    (node,) = pipe.nodes.values()
+    assert node.fov is not None and node.fov[0] == pytest.approx(0.0)
+    assert node.fov[1] == sim.bcfg.fov_width_deg and node.fov[2] == sim.bcfg.max_range_m
+    sim.handle(0.0, look_at(1000.0, 0.0, 50.0))  # due east
+    for t in (1.0, 2.0, 3.0, 4.0):
+        pipe.feed(b"".join(sim.scan(t, [])))
+    assert node.fov[0] == pytest.approx(90.0, abs=0.01)
+    # A view given in kilometres is read in metres; a magnetic bearing is not drawn.
+    msg = sim.status_report(5.0)
+    cone = msg.status_report.field_of_view.range_bearing
+    cone.coordinate_system = range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_KM
+    cone.range = 2.5
+    pipe.feed(frame(msg))
+    assert node.fov == pytest.approx((90.0, sim.bcfg.fov_width_deg, 2500.0))
+    cone.datum = range_bearing_pb2.RANGE_BEARING_DATUM_MAGNETIC
+    pipe.feed(frame(msg))
+    assert node.fov is None
 
 
 @pytest.mark.parametrize(

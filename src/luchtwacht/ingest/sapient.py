@@ -244,6 +244,9 @@ class NodeState:
     task_acks: dict[str, str] = field(default_factory=dict)  # task id → TaskAck status
     max_range_m: float = math.inf  # the Registration's "Detection MaxRange" capability
     look_at: bool = False  # it registered the LOOK_AT command: a camera that can be cued
+    # Where it looks, from its StatusReport's field_of_view (a range/bearing cone in degrees):
+    # (centre azimuth, full horizontal width, range or None), or None when it never said.
+    fov: tuple[float, float, float | None] | None = None
     # It stamps all plots of a scan with one time (seen once most plots of a delivery shared
     # their stamp): from then on each stamp is one look, however close the next one comes.
     scan_stamped: bool = False
@@ -585,6 +588,8 @@ class SapientPipe:
                 f"{_enum_name(s, 'status_level')} {_enum_name(s, 'status_type')} {s.status_value}"
                 for s in sr.status
             )
+            if sr.HasField("field_of_view"):
+                node.fov = _field_of_view(sr.field_of_view)
             if sr.HasField("node_location"):
                 lat, lon, alt = location_geodetic(
                     sr.node_location,
@@ -1071,3 +1076,25 @@ def location_geodetic(
     if not (math.isfinite(lat) and math.isfinite(lon) and math.isfinite(alt) and abs(lat) <= 90.0):
         raise SapientError(path, "position not placeable")
     return lat, lon, alt
+
+
+def _field_of_view(
+    fov: range_bearing_pb2.LocationOrRangeBearing,
+) -> tuple[float, float, float | None] | None:
+    """A StatusReport's field of view as (centre bearing, width, range), if it is a cone.
+
+    Only a range/bearing cone in degrees can be drawn as a look direction; a location list (a
+    polygon) or radians are not read here (None). Values outside their ranges are
+    refused the same way.
+    """
+    if fov.WhichOneof("fov_oneof") != "range_bearing":
+        return None
+    cone = fov.range_bearing
+    if cone.coordinate_system not in _RB_DEGREES or cone.datum == _RB_MAGNETIC:
+        return None  # a magnetic bearing is not drawn (the node's declination is not known here)
+    az, width, rng = cone.azimuth, cone.horizontal_extent, cone.range
+    if not (math.isfinite(az) and math.isfinite(width) and 0.0 < width <= 360.0):
+        return None
+    if cone.coordinate_system in _RB_KM:
+        rng *= 1000.0
+    return az % 360.0, width, rng if math.isfinite(rng) and rng > 0.0 else None

@@ -160,6 +160,45 @@ class NodeSnapshot:
     lon_deg: float | None
     mode: str | None
     status: tuple[str, ...]
+    alt_m: float | None = None
+    max_range_m: float | None = None  # its registered detection range (None: not declared)
+    fov: FieldOfView | None = None  # where it looks now, as its last StatusReport said
+    system: str | None = None  # the StatusReport's system state (SYSTEM_OK, SYSTEM_ERROR, …)
+    last_status_t_s: float | None = None
+    look_at: bool = False  # it registered the LOOK_AT command: a camera the node may cue
+
+
+@dataclass(frozen=True, slots=True)
+class FieldOfView:
+    """Where a sensor looks: the centre bearing and full width of its view, and how far."""
+
+    azimuth_deg: float  # true bearing of the middle of the view
+    extent_deg: float  # full horizontal width
+    range_m: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteIdSnapshot:
+    """One Remote ID transmitter heard recently: the drone's identity and its pilot's position.
+
+    ``track_id`` and ``lat_deg``/``lon_deg``/``alt_m`` come from the confirmed track that carries
+    this UAS ID (None while there is none); the operator fields are the System message's.
+    """
+
+    uas_id: str | None
+    mac: str
+    track_id: int | None
+    lat_deg: float | None
+    lon_deg: float | None
+    alt_m: float | None
+    operator_lat_deg: float | None
+    operator_lon_deg: float | None
+    operator_alt_m: float | None
+    operator_id: str | None
+    self_id: str | None
+    ua_type: str
+    id_type: str
+    last_t_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +210,8 @@ class PictureUpdate:
     ``alert_changes`` are this cycle's alert events; ``alerts`` every open alert.
     ``counters`` holds the node's health figures (late and future batches, subscriber losses,
     store backlog, internal errors) by name. ``pending_approvals`` are the approvals awaiting a
-    second person (oldest first; lapsed ones are left out).
+    second person (oldest first; lapsed ones are left out). ``remote_ids`` are the Remote ID
+    transmitters heard in the last minute (the pilots' positions among them).
     """
 
     seq: int
@@ -189,6 +229,7 @@ class PictureUpdate:
     effectors: tuple[EffectorSnapshot, ...] = ()
     counters: Mapping[str, int] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     pending_approvals: tuple[PendingApprovalSnapshot, ...] = ()
+    remote_ids: tuple[RemoteIdSnapshot, ...] = ()
 
     def track(self, track_id: int) -> TrackView | None:
         """The track with this id in this update, or None."""

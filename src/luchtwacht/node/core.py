@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import json
 import logging
+import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from luchtwacht.counter.engagement import CounterError, CounterUas
 from luchtwacht.fusion import Feed, FusionCore
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.feed import FeedPipe
+from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import (
     DEFAULT_FUSION_NODE_ID,
     NodeState,
@@ -51,9 +53,11 @@ from luchtwacht.model.picture import (
     EffectorSnapshot,
     EngagementSnapshot,
     FeedSnapshot,
+    FieldOfView,
     NodeSnapshot,
     PictureUpdate,
     RecommendationSnapshot,
+    RemoteIdSnapshot,
 )
 from luchtwacht.model.zone import Zone
 from luchtwacht.node.approval import CONFIRM_WINDOW_S, TWO_PERSON_DEFAULT, TwoPersonRule
@@ -79,6 +83,8 @@ PICTURE_PERIOD_S = 0.1  # the picture is assessed and published this often (10 H
 SLOW_PERIOD_S = 1.0  # cueing and the counter stage run this often
 MAX_COMMANDS = 256  # commands queued between two cycles; more are refused at once
 ENDED_KEPT_S = 60.0  # an ended engagement stays in the picture this long
+REMOTE_ID_KEPT_S = 60.0  # a Remote ID transmitter stays in the picture this long after it spoke
+MAX_REMOTE_IDS = 500  # Remote ID transmitters in one picture at most
 EFFECTOR_NODE_TYPES = frozenset(
     {"NODE_TYPE_JAMMER", "NODE_TYPE_KINETIC", "NODE_TYPE_CYBER", "NODE_TYPE_LDEW",
      "NODE_TYPE_RFDEW"}
@@ -687,6 +693,12 @@ class NodeCore(FusionCore):
                 n.lon_deg,
                 n.mode or None,
                 tuple(n.status),
+                n.alt_m,
+                n.max_range_m if math.isfinite(n.max_range_m) else None,
+                FieldOfView(*n.fov) if n.fov is not None else None,
+                n.system or None,
+                n.last_status_t_s,
+                n.look_at,
             )
             for n in self.sapient_nodes().values()
         )
@@ -718,4 +730,38 @@ class NodeCore(FusionCore):
             effectors=effectors,
             counters=MappingProxyType(counters),
             pending_approvals=self.approvals.awaiting(t_s),
+            remote_ids=self._remote_ids(t_s),
         )
+
+    def _remote_ids(self, t_s: float) -> tuple[RemoteIdSnapshot, ...]:
+        """The Remote ID transmitters heard in the last minute, with their tracks and pilots."""
+        tracks = {v.uas_id: v for v in self.views if v.uas_id}
+        out: list[RemoteIdSnapshot] = []
+        for feed in self.feeds.values():
+            if not isinstance(feed.pipe, RemoteIdPipe):
+                continue
+            for tx in feed.pipe.transmitters.values():
+                if tx.last_t_s is None or tx.last_t_s < t_s - REMOTE_ID_KEPT_S:
+                    continue
+                view = tracks.get(tx.uas_id) if tx.uas_id else None
+                out.append(
+                    RemoteIdSnapshot(
+                        tx.uas_id,
+                        tx.mac,
+                        view.track_id if view else None,
+                        view.lat_deg if view else None,
+                        view.lon_deg if view else None,
+                        view.alt_m if view else None,
+                        tx.operator_lat,
+                        tx.operator_lon,
+                        tx.operator_alt_m,
+                        tx.operator_id,
+                        tx.description,
+                        tx.ua_type,
+                        tx.id_type,
+                        tx.last_t_s,
+                    )
+                )
+                if len(out) >= MAX_REMOTE_IDS:
+                    return tuple(out)
+        return tuple(out)

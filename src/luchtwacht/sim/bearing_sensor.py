@@ -57,6 +57,7 @@ _NODE_TYPE = {
 }
 _SUB_TYPE = {"rf": "direction finder", "acoustic": "microphone array", "camera": "EO/IR"}
 _SHORT = {"rf": "RF1", "acoustic": "AC1", "camera": "EO1"}
+FOV_REPORT_DEG = 2.0  # a camera that has turned further than this reports its new view
 _RB_DEG = (
     range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M,
     range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_KM,
@@ -169,6 +170,7 @@ class BearingSensorSim(RadarSim):
         self.look_deg: float | None = None  # where it was told to look (None: hold)
         self._pointed_t_s = 0.0
         self.tasks: dict[str, str] = {}  # task id -> the status it was answered with
+        self._reported_deg: float | None = None  # the view's centre in the last StatusReport
 
     @property
     def slewable(self) -> bool:
@@ -189,6 +191,20 @@ class BearingSensorSim(RadarSim):
             cmd.units = "location"
             cmd.completion_time.units = registration_pb2.Registration.TIME_UNITS_SECONDS
             cmd.completion_time.value = 180.0 / self.bcfg.slew_rate_deg_s  # a half turn
+        return msg
+
+    def status_report(self, t_s: float) -> SapientMessage:
+        """The radar's StatusReport plus, for a camera, its field of view: where it looks now."""
+        msg = super().status_report(t_s)
+        c = self.bcfg
+        if c.kind == "camera" and c.fov_width_deg < 360.0:
+            cone = msg.status_report.field_of_view.range_bearing
+            cone.azimuth = self.pointing_deg
+            cone.horizontal_extent = c.fov_width_deg
+            cone.range = c.max_range_m
+            cone.coordinate_system = range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M
+            cone.datum = range_bearing_pb2.RANGE_BEARING_DATUM_TRUE
+            self._reported_deg = self.pointing_deg
         return msg
 
     def point(self, t_s: float) -> float:
@@ -274,12 +290,19 @@ class BearingSensorSim(RadarSim):
             return out
         if not self._registered:
             out.append(frame(self.registration(t_s)))
-        if t_s >= self._next_status_s:
+        camera = c.kind == "camera"
+        centre = self.point(t_s)
+        # A camera on a pan head says where it looks as soon as it has turned (as a real one
+        # reports a changed field of view), not only at its status interval.
+        turned = (
+            self.slewable
+            and self._reported_deg is not None
+            and abs(_turn(self._reported_deg, centre)) > FOV_REPORT_DEG
+        )
+        if t_s >= self._next_status_s or turned:
             out.append(frame(self.status_report(t_s)))
             self._registered = True
             self._next_status_s = t_s + c.status_interval_s
-        camera = c.kind == "camera"
-        centre = self.point(t_s)
         for tgt in targets:
             s = tgt.path.state(t_s)
             if s is None or not c.hears(tgt):
