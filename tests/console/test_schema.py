@@ -1,0 +1,236 @@
+"""Schemathesis against the console's OpenAPI schema (``/api/openapi.json``), the app in process.
+
+A demo node core runs in a thread and hands its pictures to the console directly (no uvicorn: the
+ASGI app is called in process by schemathesis' ASGI transport), so commands are applied at the
+node's next cycle as they are live. Requests are made as a logged-in commander with the session
+cookie and the CSRF token. Checked for input generated from the schema:
+
+- no operation answers with a server error (5xx) to anything;
+- a response whose status the schema describes has the body and content type it says;
+- without the CSRF token a cookie session changes nothing: every state-changing operation is
+  refused (403, or 422 for a body the schema does not allow) and the node gets no command;
+- without a session nothing but the health check and the login answers (401).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
+
+from luchtwacht.console.server import CSRF_HEADER, SESSION_COOKIE, Console, NodeTime
+from luchtwacht.counter.authority import Argon2Params, OperatorAccount, hash_password
+from luchtwacht.node.commands import Command, CommandResult
+from luchtwacht.pipeline import Pipeline
+from luchtwacht.sim.scenario import default_scenario
+
+CHEAP = Argon2Params(time_cost=1, memory_kib=1024)
+PEOPLE = {"cdr": "commander", "adm": "admin", "spare": "commander"}
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+OPEN = {("GET", "/api/health"), ("POST", "/api/login")}  # answer without a session
+EXAMPLES = 10  # generated cases per operation: the whole file stays well under 30 s
+
+
+class InProcess:
+    """The demo node core ticking in a thread; its console's app is called in process.
+
+    The console's own pump runs on uvicorn's loop; here the node thread hands each update to
+    :meth:`Console.absorb` itself. Every command the node is given is counted in ``submitted``.
+    """
+
+    def __init__(self) -> None:
+        people = [
+            OperatorAccount(name, role, hash_password(f"{name}-pw", params=CHEAP))
+            for name, role in PEOPLE.items()
+        ]
+        self.node = Pipeline(default_scenario(), people=people)
+        self.console = Console(self.node, self.node.authority, NodeTime(self.node))
+        self.submitted: list[Command] = []
+        submit = self.node.submit
+
+        def counted(command: Command) -> CommandResult:
+            self.submitted.append(command)
+            return submit(command)
+
+        self.node.submit = counted  # type: ignore[method-assign]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.node.run(0.5)
+            for update in self.console.subscription.take():
+                self.console.absorb(update)
+            time.sleep(0.005)
+
+    def __enter__(self) -> InProcess:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        # From the first alert on: tracks, alerts and (the scenario has effectors) engagements.
+        while not (self.console.latest is not None and self.console.latest.alerts):
+            assert time.monotonic() < deadline, "the demo raised no alert"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
+class Login:
+    """A console session: the cookie and the CSRF token its login returned."""
+
+    def __init__(self, schema: Any, username: str) -> None:
+        res = (
+            schema["/api/login"]["POST"]
+            .Case(body={"username": username, "password": f"{username}-pw"})
+            .call()
+        )
+        assert res.status_code == 200, res.text
+        cookie = next(c for c in res.headers["set-cookie"] if c.startswith(f"{SESSION_COOKIE}="))
+        self.cookie = cookie.split(";", 1)[0]
+        self.csrf: str = res.json()["csrf"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What the page sends with every request."""
+        return {"Cookie": self.cookie, CSRF_HEADER: self.csrf}
+
+
+# Built when the module is collected (about a second): schemathesis reads the schema from the
+# app then, and its lazy, fixture-built schemas do not work under this pytest. The node starts
+# ticking only in the ``running`` fixture.
+NODE = InProcess()
+# The coverage phase's edge cases, without its probes of methods an operation does not have
+# (every such probe ends in the web client's mount at /: 404, not 405).
+CONFIG = SchemathesisConfig.from_dict({"phases": {"coverage": {"unexpected-methods": []}}})
+schema = schemathesis.openapi.from_asgi("/api/openapi.json", NODE.console.app, config=CONFIG)
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[InProcess]:
+    with NODE as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def api_schema(running: InProcess) -> Any:
+    return schema
+
+
+@pytest.fixture(scope="module")
+def commander(api_schema: Any) -> Login:
+    return Login(api_schema, "cdr")
+
+
+@pytest.fixture(scope="module")
+def admin(api_schema: Any) -> Login:
+    return Login(api_schema, "adm")
+
+
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,  # the same cases every run: a failure here is reproducible
+)
+
+
+@schema.exclude(path="/api/logout").exclude(path_regex="^/api/operators").parametrize()
+@FUZZ
+def test_no_operation_fails_and_answers_match_the_schema_for_a_commander(case, commander):
+    # Logout would end the session the other cases use; it is checked below.
+    case.call_and_validate(headers=commander.headers, checks=CHECKS)
+
+
+@schema.include(path_regex="^/api/operators").parametrize()
+@FUZZ
+def test_the_administrators_operations_hold_to_the_schema(case, admin, commander):
+    # As an administrator (lists, disables: random names are unknown, so 404) and as a commander
+    # (refused, 403): neither fails.
+    res = case.call_and_validate(headers=admin.headers, checks=CHECKS)
+    assert res.status_code < 500
+    res = case.call_and_validate(headers=commander.headers, checks=CHECKS)
+    assert res.status_code in (403, 422), (case.formatted_path, res.status_code)
+
+
+def _state_changing(api_schema: Any) -> list[Any]:
+    ops = [result.ok() for result in api_schema.get_all_operations()]
+    return [
+        op
+        for op in ops
+        if op.method.upper() not in ("GET", "HEAD") and (op.method.upper(), op.path) not in OPEN
+    ]
+
+
+def test_the_schema_lists_the_state_changing_operations(api_schema):
+    paths = {(op.method.upper(), op.path) for op in _state_changing(api_schema)}
+    assert {
+        ("POST", "/api/commands"),
+        ("POST", "/api/logout"),
+        ("POST", "/api/operators/{username}/disable"),
+    } <= paths
+
+
+def test_without_the_csrf_token_no_state_changing_call_changes_anything(api_schema, running):
+    # Sessions of their own (a logout here must not end one the other tests use), each with the
+    # role the operation needs, so that only the missing or wrong token can refuse it.
+    spare, adm = Login(api_schema, "spare"), Login(api_schema, "adm")
+    tried: list[tuple[str, str, int]] = []
+
+    def refused_for(op: Any) -> Any:
+        own, other = (adm, spare) if op.path.startswith("/api/operators") else (spare, adm)
+
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(case=op.as_strategy())
+        def refused(case: Any) -> None:
+            before = len(running.submitted)
+            for headers in (
+                {"Cookie": own.cookie},
+                {"Cookie": own.cookie, CSRF_HEADER: other.csrf},  # another session's token
+                {"Cookie": own.cookie, CSRF_HEADER: ""},
+            ):
+                res = case.call(headers=headers)
+                tried.append((op.method.upper(), op.path, res.status_code))
+                assert res.status_code in (403, 422), (op.method, op.path, res.status_code)
+                if res.status_code == 403:
+                    assert "CSRF" in res.json()["detail"]
+            assert len(running.submitted) == before, "a command reached the node without CSRF"
+
+        return refused
+
+    for op in _state_changing(api_schema):
+        refused_for(op)()
+    # Each operation was refused by the CSRF check itself (403) for some well-formed input.
+    assert {(m, p) for m, p, status in tried if status == 403} == {
+        (op.method.upper(), op.path) for op in _state_changing(api_schema)
+    }
+    # The session is still alive and works with its token: the refusals were the CSRF check's.
+    assert api_schema["/api/me"]["GET"].Case().call(headers=adm.headers).status_code == 200
+    me = api_schema["/api/me"]["GET"].Case().call(headers=spare.headers)
+    assert me.status_code == 200 and me.json()["username"] == "spare"
+    logout = api_schema["/api/logout"]["POST"].Case()
+    res = logout.call(headers=spare.headers)
+    logout.validate_response(res, checks=CHECKS)
+    assert res.status_code == 200
+    assert api_schema["/api/me"]["GET"].Case().call(headers=spare.headers).status_code == 401
+
+
+@schema.parametrize()
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+def test_without_a_session_only_the_health_check_and_the_login_answer(case, running):
+    res = case.call()
+    assert res.status_code < 500
+    if (case.method.upper(), case.path) not in OPEN:
+        assert res.status_code in (401, 422), res.status_code
