@@ -34,8 +34,6 @@ person. An alert's ``updated_t_s`` is its last event's time (the node does not r
 cycle it was seen); who acknowledged it comes from the ``command.acknowledge`` record.
 """
 
-from __future__ import annotations
-
 import bisect
 import contextlib
 import hashlib
@@ -62,7 +60,7 @@ __all__ = ["Entry", "RecordingError", "Recordings", "replay_router"]
 
 log = logging.getLogger(__name__)
 
-MAX_FILES = 500  # recordings listed from the folder (newest names last; beyond, left out)
+MAX_FILES = 500  # recordings listed from the folder (in name order; beyond, left out)
 MAX_TIMES = 20_000  # snapshot times listed; beyond, thinned evenly (first and last kept)
 MAX_TRACKS = 2000  # tracks in one replayed picture (most threatening first)
 MAX_ALERTS = 2000  # open alerts and alert changes in one replayed picture
@@ -324,9 +322,9 @@ class _Index:
 
     ino: tuple[int, int]  # the file's device and inode: a file replaced is indexed anew
     lock: threading.Lock = field(default_factory=threading.Lock)
-    times: array[float] = field(default_factory=lambda: array("d"))
-    lo: array[int] = field(default_factory=lambda: array("q"))
-    hi: array[int] = field(default_factory=lambda: array("q"))
+    times: "array[float]" = field(default_factory=lambda: array("d"))
+    lo: "array[int]" = field(default_factory=lambda: array("q"))
+    hi: "array[int]" = field(default_factory=lambda: array("q"))
     scanned: int = 0  # track rowids up to here are indexed
     alert_keys: list[tuple[float, int]] = field(default_factory=list)  # (t_s, seq), sorted
     alerts: list[dict[str, Any]] = field(default_factory=list)
@@ -647,7 +645,7 @@ class Recordings:
         }
 
 
-def _with_gaps(times: array[float], info: Info) -> list[float]:
+def _with_gaps(times: "array[float]", info: Info) -> list[float]:
     """The snapshot times, with the snapshots that had no track (so wrote no row) put back.
 
     A snapshot is written every slow period while there are tracks; where the next one is
