@@ -874,6 +874,17 @@ class LiveNode:
             self.clock,
             secure=cert is not None,
             accounts_file=self.config.operators,
+            radars=[
+                {
+                    "name": r.name or f"SAC {r.sac} SIC {r.sic}",
+                    "lat_deg": r.lat,
+                    "lon_deg": r.lon,
+                    "alt_m": r.alt_m,
+                }
+                for r in (self.config.asterix.radars if self.config.asterix else [])
+            ],
+            basemap=cfg.basemap,
+            recordings_dir=cfg.recordings,
         )
         self.console = ConsoleServer(console, sock, cert)
         self.console.start()

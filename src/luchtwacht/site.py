@@ -252,11 +252,15 @@ class ConsoleSection(_Strict):
 
     It binds 127.0.0.1 unless ``listen`` names another interface; ``tls: true`` serves HTTPS
     with the site's ``tls`` certificate and key (people log in with a password, not a
-    certificate).
+    certificate). ``basemap`` names a PMTiles file served to the browser as the map underlay
+    (the packaged Natural Earth map stays below it); ``recordings`` a folder whose recordings
+    the console lists for replay, beside the node's own.
     """
 
     listen: HostPort = "127.0.0.1:8765"
     tls: bool = False
+    basemap: Path | None = None  # an operator-supplied PMTiles file (raster or vector tiles)
+    recordings: Path | None = None  # a folder of recordings the console may replay (read-only)
 
 
 class ApprovalSection(_Strict):
@@ -302,6 +306,11 @@ class SiteConfig(_Strict):
     def _console_tls(self) -> SiteConfig:
         if self.console is not None and self.console.tls and self.tls is None:
             raise ValueError("console.tls needs the site's tls section (cert, key)")
+        console = self.console
+        if console is not None and console.basemap is not None and not console.basemap.is_file():
+            raise ValueError(f"console.basemap: no file {console.basemap}")
+        if console is not None and console.recordings and not console.recordings.is_dir():
+            raise ValueError(f"console.recordings: no folder {console.recordings}")
         return self
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -276,3 +277,91 @@ def test_a_huge_body_is_refused_unread_and_a_chatty_websocket_client_is_dropped(
     ws.close()
     assert any("only listens" in r for r in running.console.clients_dropped)
     assert anon.get("/api/health").status_code == 200  # the server goes on
+
+
+def merge(state: dict[str, object], message: dict[str, object]) -> dict[str, object]:
+    """What the web client does with a stream message: a whole picture, or a delta onto one."""
+    if message["type"] == "picture":
+        return dict(message)
+    tracks = {t["track_id"]: t for t in state["tracks"]}  # type: ignore[attr-defined]
+    for t in message["tracks"]:  # type: ignore[attr-defined]
+        tracks[t["track_id"]] = {**tracks.get(t["track_id"], {}), **t}
+    for gone in message["removed"]:  # type: ignore[attr-defined]
+        del tracks[gone]
+    out = {**state, **{k: v for k, v in message.items() if k not in ("tracks", "removed")}}
+    out["tracks"] = list(tracks.values())
+    out["type"] = "picture"
+    return out
+
+
+def _comparable(picture: dict[str, object]) -> dict[str, object]:
+    """A picture without what a delta leaves out on purpose (times, per-cycle events)."""
+    skip = ("t_s", "alert_changes", "new_tracks", "dropped_tracks", "type", "seq")
+    tracks = {
+        t["track_id"]: {k: v for k, v in t.items() if k != "t_s"}
+        for t in picture["tracks"]  # type: ignore[attr-defined]
+    }
+    return {**{k: v for k, v in picture.items() if k not in skip}, "tracks": tracks}
+
+
+def test_deltas_merged_onto_the_first_picture_give_every_later_picture_whole(tmp_path):
+    """The stream sends the whole picture once, then only what changed: nothing is lost."""
+    node = Pipeline(default_scenario())
+    console = Console(node, node.authority, NodeTime(node))
+    sub = node.subscribe("check", maxsize=10_000)
+    node.run(150)
+    state: dict[str, object] = {}
+    sizes = []
+    for n, update in enumerate(sub.take()):
+        frame = console._frame(update)
+        message = frame.whole if n == 0 else json.loads(frame.delta)
+        state = merge(state, message)
+        assert _comparable(state) == _comparable(json.loads(json.dumps(frame.whole)))
+        sizes.append((len(frame.delta), len(json.dumps(frame.whole))))
+    assert n > 1000
+    # Moving tracks change every cycle, but the rest of the picture mostly does not.
+    assert sum(d for d, _ in sizes) < 0.5 * sum(w for _, w in sizes)
+    with_feeds = sum('"feeds"' in console._frame(u).delta for u in [update] * 3)
+    assert with_feeds == 0  # the same update again: nothing but its time is new
+
+
+def test_the_site_and_its_basemap_are_served_to_people_only(tmp_path):
+    """/api/site places the effectors and no-fire areas; the PMTiles file is read in ranges."""
+    from luchtwacht.sim.scenario_file import load_scenario_file
+
+    scenario = load_scenario_file(
+        Path(__file__).parents[2] / "scenarios" / "autonomous-attack-engaged.yaml"
+    )
+    node = Pipeline(scenario)
+    node.authority = Authority(
+        [OperatorAccount("eye", "viewer", hash_password("eye-pw", params=CHEAP))],
+        hash_params=CHEAP,
+    )
+    basemap = tmp_path / "site.pmtiles"
+    basemap.write_bytes(bytes(range(256)) * 64)
+    console = Console(node, node.authority, NodeTime(node), basemap=basemap)
+    server = ConsoleServer(console, bind_tcp("127.0.0.1", 0))
+    server.start()
+    try:
+        node.run(1)
+        anon = httpx.Client(base_url=server.url, timeout=10)
+        assert anon.get("/api/site").status_code == 401
+        assert anon.get("/api/basemap.pmtiles").status_code == 401
+        anon.post("/api/login", json={"username": "eye", "password": "eye-pw"})
+        site = anon.get("/api/site").json()
+        assert site["basemap"] == "/api/basemap.pmtiles"
+        assert abs(site["lat_deg"] - node.origin.lat_deg) < 1e-9
+        assert site["effectors"] and site["effectors"][0]["max_range_m"] > 0
+        counter = node.counter
+        assert counter is not None
+        for e in site["effectors"]:
+            spec = next(s for s in counter.effectors if s.name == e["name"])
+            east, north, _ = node.origin.to_enu(e["lat_deg"], e["lon_deg"], e["alt_m"]).reshape(3)
+            assert abs(east - spec.enu_m[0]) < 0.01 and abs(north - spec.enu_m[1]) < 0.01
+        assert [z["name"] for z in site["no_fire"]] == [z.zone.name for z in counter.no_fire]
+        part = anon.get("/api/basemap.pmtiles", headers={"Range": "bytes=256-511"})
+        assert part.status_code == 206 and part.content == bytes(range(256))
+        assert "no-store" not in part.headers["cache-control"]
+        assert anon.get("/api/site").headers["cache-control"] == "no-store"
+    finally:
+        server.stop()

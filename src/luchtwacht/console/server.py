@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import enum
 import hmac
+import json
 import logging
 import math
 import secrets
@@ -33,14 +34,14 @@ import socket
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, WebSocket
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -55,10 +56,12 @@ from luchtwacht.counter.authority import (
     Session,
 )
 from luchtwacht.model.picture import PictureUpdate
+from luchtwacht.model.track import TrackView
 from luchtwacht.node.clock import Clock
 from luchtwacht.node.commands import Command, CommandKind, CommandResult
 from luchtwacht.node.core import NodeCore
 from luchtwacht.node.ports import Subscription
+from luchtwacht.threat.zones import ZoneGeometry
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +152,46 @@ def jsonable(obj: object) -> object:
     return obj
 
 
+_TRACK_FIELDS = tuple(f.name for f in dataclasses.fields(TrackView))
+_STREAM_SECTIONS = (
+    "new_tracks",
+    "dropped_tracks",
+    "alerts",
+    "alert_changes",
+    "recommendations",
+    "engagements",
+    "feeds",
+    "nodes",
+    "effectors",
+    "counters",
+    "pending_approvals",
+    "remote_ids",
+)
+
+
+# Decimals each float of a track is sent with: finer than any sensor measures (7 decimals of a
+# degree are 1 cm), and short numbers make the stream half as long as full float reprs.
+_DECIMALS = {"lat_deg": 7, "lon_deg": 7, "t_s": 3, "class_prob": 3, "heading_deg": 1}
+
+
+def track_json(t: TrackView) -> dict[str, object]:
+    """One track as JSON values, the fast way (the stream does this for every track, 10 Hz)."""
+    out: dict[str, object] = {}
+    for name in _TRACK_FIELDS:
+        v = getattr(t, name)
+        if isinstance(v, float):
+            out[name] = round(v, _DECIMALS.get(name, 2)) if math.isfinite(v) else None
+        elif isinstance(v, enum.Enum):
+            out[name] = v.name.lower()
+        elif name == "ellipse_m" and v is not None:
+            out[name] = [round(x, 1) if math.isfinite(x) else None for x in v]
+        elif isinstance(v, tuple):
+            out[name] = jsonable(v)
+        else:
+            out[name] = v
+    return out
+
+
 class LoginRequest(BaseModel):
     """A login: a username and password; ``bearer`` asks for a token instead of a cookie."""
 
@@ -169,14 +212,31 @@ class CommandRequest(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Frame:
+    """One picture update as the stream sends it: the delta from ``base_seq``, or whole.
+
+    In a delta, a new track comes whole and a changed one as its id and the fields that
+    changed (its time is the picture's); sections come only when they changed.
+    The delta is worked out and serialised once per update for every client: a client that
+    has been sent ``base_seq`` gets ``delta``; any other (a new one) gets the whole picture.
+    """
+
+    seq: int
+    base_seq: int | None
+    delta: str
+    whole: dict[str, object]
+
+
 class _Client:
     """One WebSocket client: its own bounded queue of updates to send."""
 
     def __init__(self, ws: WebSocket, username: str) -> None:
         self.ws = ws
         self.username = username
-        self.queue: asyncio.Queue[PictureUpdate] = asyncio.Queue(CLIENT_QUEUE)
+        self.queue: asyncio.Queue[_Frame] = asyncio.Queue(CLIENT_QUEUE)
         self.dropped_reason = ""
+        self.sent_seq: int | None = None  # the picture this client holds now
 
 
 class Console:
@@ -191,15 +251,24 @@ class Console:
         secure: bool = False,
         zones: list[dict[str, object]] | None = None,
         accounts_file: Path | None = None,
+        radars: list[dict[str, object]] | None = None,
+        basemap: Path | None = None,
+        recordings_dir: Path | None = None,
     ) -> None:
         self.core = core
+        self.basemap = basemap  # an operator-supplied PMTiles file, served at /api/basemap.pmtiles
+        self.recordings_dir = recordings_dir
         self.accounts_file = accounts_file  # where a disabled account is written back
         self.authority = authority
         self.clock = clock
         self.secure = secure
         self.zones = zones if zones is not None else _zones_of(core)
+        self.site = _site_of(core, self.zones, radars or [], basemap is not None)
         self.subscription: Subscription = core.subscribe("console", maxsize=16)
         self.latest: PictureUpdate | None = None
+        self.frame: _Frame | None = None  # the newest update, as the stream sends it
+        self._sent_tracks: dict[int, dict[str, object]] = {}  # the last frame's tracks
+        self._sent_sections: dict[str, object] = {}
         self.trails: OrderedDict[int, deque[tuple[float, float, float, float]]] = OrderedDict()
         self.clients: set[_Client] = set()
         self.clients_dropped: dict[str, int] = {}
@@ -236,12 +305,62 @@ class Console:
             update = await self.subscription.next()
             if update is None:
                 return
+            # Behind the node (a burst, a busy machine)? Every queued update feeds the trails,
+            # but only the newest goes out, with all their alert events: the picture stays
+            # current, and the clients' tasks get the loop between frames.
+            changes = list(update.alert_changes)
+            for later in self.subscription.take():
+                self.absorb(update)
+                update = later
+                changes.extend(later.alert_changes)
             self.absorb(update)
+            if len(changes) != len(update.alert_changes):
+                update = dataclasses.replace(update, alert_changes=tuple(changes))
+            frame = self.frame = self._frame(update)
             for client in list(self.clients):
                 try:
-                    client.queue.put_nowait(update)
+                    client.queue.put_nowait(frame)
                 except asyncio.QueueFull:
                     self._drop(client, "too slow: picture updates piled up")
+            await asyncio.sleep(0)
+
+    def _frame(self, update: PictureUpdate) -> _Frame:
+        """The update whole (for new clients) and as a delta from the previous one."""
+        base = self.frame.seq if self.frame is not None else None
+        tracks = [track_json(t) for t in update.tracks]
+        whole: dict[str, object] = {"type": "picture", "seq": update.seq, "t_s": update.t_s}
+        whole["site"] = update.site
+        whole["tracks"] = tracks
+        changed: list[dict[str, object]] = []
+        sent: dict[int, dict[str, object]] = {}
+        for view, t in zip(update.tracks, tracks, strict=True):
+            sent[view.track_id] = t
+            before = self._sent_tracks.get(view.track_id)
+            if before is None:
+                changed.append(t)  # new: whole
+                continue
+            fields = {k: v for k, v in t.items() if k != "t_s" and before.get(k) != v}
+            if fields:
+                changed.append({"track_id": view.track_id, **fields})
+        removed = sorted(set(self._sent_tracks) - set(sent))
+        self._sent_tracks = sent
+        delta: dict[str, object] = {
+            "type": "delta",
+            "seq": update.seq,
+            "t_s": update.t_s,
+            "site": update.site,
+            "tracks": changed,
+            "removed": removed,
+        }
+        for name in _STREAM_SECTIONS:
+            value = jsonable(getattr(update, name))
+            whole[name] = value
+            if name == "alert_changes":
+                delta[name] = value
+            elif self._sent_sections.get(name) != value:
+                delta[name] = value
+                self._sent_sections[name] = value
+        return _Frame(update.seq, base, json.dumps(delta, allow_nan=False), whole)
 
     def stats(self) -> dict[str, object]:
         """Clients connected now, and those dropped by reason (for ``--stats-json``)."""
@@ -306,7 +425,9 @@ class Console:
             response.headers["X-Content-Type-Options"] = "nosniff"
             response.headers["X-Frame-Options"] = "DENY"
             response.headers["Referrer-Policy"] = "no-referrer"
-            response.headers["Cache-Control"] = "no-store"
+            # The API's answers are never kept; the client's files are checked again each load.
+            default = "no-store" if request.url.path.startswith("/api/") else "no-cache"
+            response.headers.setdefault("Cache-Control", default)
             return response
 
         @app.get("/api/health")
@@ -419,6 +540,22 @@ class Console:
         def zones(who: Viewer) -> object:
             """The protected zones (WGS84 vertices and height bands)."""
             return self.zones
+
+        @app.get("/api/site")
+        def site(who: Viewer) -> object:
+            """The site: origin, zones, no-fire areas, effectors and their reach, fixed radars."""
+            return self.site
+
+        @app.get("/api/basemap.pmtiles", response_model=None)
+        def basemap(who: Viewer) -> FileResponse | JSONResponse:
+            """The operator's PMTiles basemap named in the site file (read in HTTP ranges)."""
+            if self.basemap is None:
+                return JSONResponse({"detail": "this site has no basemap file"}, status_code=404)
+            return FileResponse(
+                self.basemap,
+                media_type="application/vnd.pmtiles",
+                headers={"Cache-Control": "private, max-age=3600"},
+            )
 
         @app.get("/api/sensors")
         def sensors(who: Viewer) -> object:
@@ -541,8 +678,8 @@ class Console:
         reader = asyncio.create_task(self._listen(client))
         checked = time.monotonic()
         try:
-            if self.latest is not None:
-                client.queue.put_nowait(self.latest)
+            if self.frame is not None:
+                await self._send(client, self.frame)
             while not client.dropped_reason and not reader.done():
                 if time.monotonic() - checked > RECHECK_S:  # a disabled account stops at once
                     checked = time.monotonic()
@@ -556,11 +693,7 @@ class Console:
                 if not done:
                     getter.cancel()
                     continue
-                update = getter.result()
-                try:
-                    await asyncio.wait_for(ws.send_json(jsonable(update)), SEND_TIMEOUT_S)
-                except TimeoutError:
-                    self._drop(client, "too slow: a send timed out")
+                await self._send(client, getter.result())
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
         finally:
@@ -569,6 +702,21 @@ class Console:
             if client.dropped_reason and ws.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
                     await ws.close(code=1013, reason=client.dropped_reason[:120])
+
+    async def _send(self, client: _Client, frame: _Frame) -> None:
+        """Send a frame as a delta if the client holds its base, else whole; drop if too slow."""
+        if client.sent_seq is not None and frame.seq <= client.sent_seq:
+            return  # already sent (the whole picture a new client started with)
+        if client.sent_seq is not None and frame.base_seq == client.sent_seq:
+            text = frame.delta
+        else:
+            text = json.dumps(frame.whole, allow_nan=False)
+        try:
+            await asyncio.wait_for(client.ws.send_text(text), SEND_TIMEOUT_S)
+        except TimeoutError:
+            self._drop(client, "too slow: a send timed out")
+            return
+        client.sent_seq = frame.seq
 
     async def _listen(self, client: _Client) -> None:
         """Read what a client sends (it has nothing to say) so it cannot pile up unread."""
@@ -619,6 +767,10 @@ def _result(result: CommandResult) -> dict[str, object]:
 
 
 def _zones_of(core: NodeCore) -> list[dict[str, object]]:
+    return _zones_of_geometry(core.zones)
+
+
+def _zones_of_geometry(zones: Iterable[ZoneGeometry]) -> list[dict[str, object]]:
     return [
         {
             "name": z.zone.name,
@@ -626,8 +778,48 @@ def _zones_of(core: NodeCore) -> list[dict[str, object]]:
             "floor_m": z.zone.floor_m,
             "ceiling_m": z.zone.ceiling_m,
         }
-        for z in core.zones
+        for z in zones
     ]
+
+
+def _site_of(
+    core: NodeCore, zones: list[dict[str, object]], radars: list[dict[str, object]], basemap: bool
+) -> dict[str, object]:
+    """The site as the console draws it: static for the run (``GET /api/site``)."""
+    origin = core.origin
+    effectors: list[dict[str, object]] = []
+    no_fire: list[dict[str, object]] = []
+    counter = core.counter
+    if counter is not None:
+        for e in counter.effectors:
+            lat, lon, alt = (float(v) for v in origin.to_geodetic(e.enu_m))
+            effectors.append(
+                {
+                    "name": e.name,
+                    "kind": str(e.kind),
+                    "node_id": e.node_id,
+                    "lat_deg": lat,
+                    "lon_deg": lon,
+                    "alt_m": alt,
+                    "max_range_m": e.max_range_m,
+                    "min_range_m": e.min_range_m,
+                    "beamwidth_deg": e.beamwidth_deg,
+                }
+            )
+        no_fire = _zones_of_geometry(counter.no_fire)
+    return {
+        "name": core.name,
+        "lat_deg": origin.lat_deg,
+        "lon_deg": origin.lon_deg,
+        "alt_m": origin.alt_m,
+        "zones": zones,
+        "no_fire": no_fire,
+        "effectors": effectors,
+        "radars": radars,
+        "basemap": "/api/basemap.pmtiles" if basemap else None,
+        "two_person": sorted(str(k) for k in core.approvals.kinds),
+        "confirm_window_s": core.approvals.window_s,
+    }
 
 
 class ConsoleServer:
