@@ -53,10 +53,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from luchtwacht.counter.authority import Session
 
-__all__ = ["Entry", "RecordingError", "Recordings", "replay_router"]
+__all__ = ["Entry", "Problem", "RecordingError", "Recordings", "replay_router"]
 
 log = logging.getLogger(__name__)
 
@@ -990,6 +991,19 @@ def _counter(
 # --- the HTTP side -------------------------------------------------------------------------------
 
 
+class Problem(BaseModel):
+    """An error: one line, or (a malformed request) FastAPI's list of what was wrong."""
+
+    detail: str | list[Any]
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No recording has this id."},
+    422: {"model": Problem, "description": "Not a readable recording, or a malformed request."},
+    503: {"model": Problem, "description": "Busy or still indexing: try again (Retry-After)."},
+}
+
+
 def replay_router(viewer: Callable[..., Session], recordings: Recordings) -> APIRouter:
     """The replay endpoints (any logged-in person; read-only): list, span, picture at a time.
 
@@ -1013,18 +1027,18 @@ def replay_router(viewer: Callable[..., Session], recordings: Recordings) -> API
             headers = {"Retry-After": "1"} if exc.status == 503 else None
             raise HTTPException(exc.status, exc.message, headers=headers) from None
 
-    @router.get("/api/replay")
+    @router.get("/api/replay", responses={503: _ERRORS[503]})
     def replay_list(who: Viewer) -> JSONResponse:
         """The recordings that can be replayed: id, name, start_s, end_s, live."""
         return answer(recordings.listing)
 
-    @router.get("/api/replay/{rec_id}")
+    @router.get("/api/replay/{rec_id}", responses=_ERRORS)
     def replay_span(rec_id: str, who: Viewer) -> JSONResponse:
         """One recording's span and its snapshot times (UTC seconds, ascending)."""
         found = entry(rec_id)
         return answer(lambda: recordings.span(found))
 
-    @router.get("/api/replay/{rec_id}/picture")
+    @router.get("/api/replay/{rec_id}/picture", responses=_ERRORS)
     def replay_picture(
         rec_id: str,
         t: Annotated[float, Query(allow_inf_nan=False, description="UTC seconds")],
