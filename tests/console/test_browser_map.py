@@ -12,13 +12,16 @@ Every request to a host other than the page's own is aborted and recorded: none 
 Screenshots go to pytest's tmp dir (and to ``$LUCHTWACHT_MAP_SCREENSHOTS`` when set).
 """
 
+import contextlib
+import dataclasses
 import io
 import math
 import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +36,22 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
+from luchtwacht.console.server import Console, ConsoleServer, NodeTime
 from luchtwacht.console.static import WEB_DIST, mount_web
+from luchtwacht.counter.authority import Argon2Params, OperatorAccount, hash_password
+from luchtwacht.model.picture import PictureUpdate
+from luchtwacht.model.zone import Zone
+from luchtwacht.pipeline import Pipeline
+from luchtwacht.sim.scenario import Scenario
+from luchtwacht.sim.scenario_file import load_scenario_file
 from luchtwacht.transport.listen import bind_tcp
+from tests.console.test_browser import web_dist as web_dist  # the built client (a fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
 WEB = WEB_DIST.parent
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SITE_LAT, SITE_LON = 52.10, 5.12
+CHEAP = Argon2Params(time_cost=1, memory_kib=1024)
 BASEMAP_RGB = "#c2185b"  # the operator basemap's one colour: a magenta nothing else draws
 
 needs_chromium = pytest.mark.skipif(
@@ -60,20 +73,24 @@ def _offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[floa
     )
 
 
-def write_raster_pmtiles(
-    path: Path, lat: float, lon: float, half_m: float, rgb: str, max_zoom: int
+def write_pmtiles(
+    path: Path,
+    lat: float,
+    lon: float,
+    half_m: float,
+    max_zoom: int,
+    tile: bytes,
+    tile_type: TileType,
+    metadata: dict[str, Any],
 ) -> int:
-    """A raster PMTiles file of one-colour PNG tiles covering ``half_m`` around (lat, lon).
+    """A PMTiles file whose every tile is ``tile``, covering ``half_m`` around (lat, lon).
 
-    Returns how many tiles it holds. Identical tiles are stored once (the writer runs them).
+    Returns how many tiles it addresses. The writer stores identical tiles once.
     """
-    buf = io.BytesIO()
-    Image.new("RGB", (256, 256), rgb).save(buf, format="PNG")
-    png = buf.getvalue()
     south, west = _offset(lat, lon, -half_m, -half_m)
     north, east = _offset(lat, lon, half_m, half_m)
 
-    def tile(z: int, lat_: float, lon_: float) -> tuple[int, int]:
+    def xy(z: int, lat_: float, lon_: float) -> tuple[int, int]:
         n = 2**z
         x = int((lon_ + 180) / 360 * n)
         y = int((1 - math.asinh(math.tan(math.radians(lat_))) / math.pi) / 2 * n)
@@ -81,16 +98,16 @@ def write_raster_pmtiles(
 
     ids = []
     for z in range(max_zoom + 1):
-        (x0, y0), (x1, y1) = tile(z, north, west), tile(z, south, east)
+        (x0, y0), (x1, y1) = xy(z, north, west), xy(z, south, east)
         ids += [zxy_to_tileid(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    e7 = 10_000_000
     with path.open("wb") as f:
         writer = Writer(f)
         for tile_id in sorted(ids):
-            writer.write_tile(tile_id, png)
-        e7 = 10_000_000
+            writer.write_tile(tile_id, tile)
         writer.finalize(
             {
-                "tile_type": TileType.PNG,
+                "tile_type": tile_type,
                 "tile_compression": Compression.NONE,
                 "min_lon_e7": int(west * e7),
                 "min_lat_e7": int(south * e7),
@@ -100,9 +117,55 @@ def write_raster_pmtiles(
                 "center_lon_e7": int(lon * e7),
                 "center_lat_e7": int(lat * e7),
             },
-            {"name": "test basemap", "attribution": "test"},
+            metadata,
         )
     return len(ids)
+
+
+def png_tile(rgb: str) -> bytes:
+    """A 256-pixel PNG tile of one colour."""
+    buf = io.BytesIO()
+    Image.new("RGB", (256, 256), rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, value: int | bytes) -> bytes:
+    """One protobuf field: a varint, or length-delimited bytes."""
+    if isinstance(value, int):
+        return _varint(number << 3) + _varint(value)
+    return _varint(number << 3 | 2) + _varint(len(value)) + value
+
+
+def _geometry(commands: list[int]) -> bytes:
+    return b"".join(_varint(c) for c in commands)
+
+
+def _zigzag(n: int) -> int:
+    return (n << 1) ^ (n >> 31)
+
+
+def mvt_tile() -> bytes:
+    """A Mapbox Vector Tile (encoded by hand): a ``landuse`` polygon over the whole tile and a
+    ``roads`` line across it (command integers as the MVT 2.1 spec defines them)."""
+    full = 4096
+    square = [9, 0, 0, 26]  # MoveTo (0, 0), LineTo ×3 …
+    square += [_zigzag(full), 0, 0, _zigzag(full), _zigzag(-full), 0, 15]  # … ClosePath
+    diagonal = [9, 0, 0, 10, _zigzag(full), _zigzag(full)]  # MoveTo, LineTo ×1
+
+    def layer(name: str, geom_type: int, commands: list[int]) -> bytes:
+        feature = _field(1, 1) + _field(3, geom_type) + _field(4, _geometry(commands))
+        return _field(15, 2) + _field(1, name.encode()) + _field(2, feature) + _field(5, full)
+
+    return _field(3, layer("landuse", 3, square)) + _field(3, layer("roads", 2, diagonal))
 
 
 # -- the map module on a page of its own -------------------------------------------------------
@@ -141,6 +204,7 @@ class MapPage:
     def __init__(self, root: Path, basemap: Path | None) -> None:
         self.root = root
         self.ranges: list[str | None] = []
+        self.watched: Watched
         app = FastAPI()
         if basemap is not None:
 
@@ -315,7 +379,7 @@ def _track(track_id: int, east_m: float, north_m: float, **extra: Any) -> dict[s
         "cooperative": False,
         "own_asset": False,
         "threat": "high",
-        "ellipse_m": [60.0, 25.0, 45.0],
+        "ellipse_m": [150.0, 60.0, 45.0],
         "zones_inside": [],
         "sensors": ["radar"],
     }
@@ -389,19 +453,29 @@ def _picture(seq: int, step: int = 0) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def map_page(
-    browser: Browser, map_bundle: Path, tmp_path: Path
-) -> Iterator[tuple[Watched, MapPage]]:
-    """The map module's page with the site's operator basemap, loaded and waiting for data."""
-    basemap = tmp_path / "site.pmtiles"
-    write_raster_pmtiles(basemap, SITE_LAT, SITE_LON, 8000, BASEMAP_RGB, max_zoom=12)
-    with MapPage(map_bundle, basemap) as server:
-        watched = Watched(browser, server.url)
-        watched.page.goto(f"{server.url}/")
-        watched.page.wait_for_function("() => window.harness?.airMap.ready")
-        yield watched, server
-        watched.context.close()
+@contextlib.contextmanager
+def _map_page(browser: Browser, bundle: Path, basemap: Path | None) -> Iterator[MapPage]:
+    """The map module's page (with the operator basemap file, if any), loaded, awaiting data."""
+    with MapPage(bundle, basemap) as server:
+        server.watched = Watched(browser, server.url)
+        try:
+            server.watched.page.goto(f"{server.url}/")
+            server.watched.page.wait_for_function("() => window.harness?.airMap.ready")
+            yield server
+        finally:
+            server.watched.context.close()
+
+
+def _show(page: Page, site: dict[str, Any] | None, picture: dict[str, Any]) -> None:
+    """Hand the map a site (if any) and a picture, and wait until the map has drawn it."""
+    page.evaluate(
+        """([site, picture]) => {
+            if (site) window.harness.airMap.setSite(site);
+            window.harness.airMap.update(picture);
+        }""",
+        [site, picture],
+    )
+    page.wait_for_function("(seq) => window.__lwDrawn?.seq === seq", arg=picture["seq"])
 
 
 def _shot(page: Page, path: Path) -> np.ndarray:
@@ -423,33 +497,244 @@ def _rendered(page: Page, layer: str) -> int:
 
 
 @needs_chromium
-def test_the_site_and_picture_overlays_are_drawn_on_the_operator_basemap(
-    map_page: tuple[Watched, MapPage], tmp_path: Path
+def test_the_site_and_picture_overlays_are_drawn_on_the_operator_raster_basemap(
+    browser: Browser, map_bundle: Path, tmp_path: Path
 ) -> None:
-    watched, server = map_page
-    page = watched.page
-    page.evaluate(
-        "([site, picture]) => { window.harness.airMap.setSite(site); window.harness.airMap.update(picture); }",
-        [_site("/api/basemap.pmtiles"), _picture(1)],
-    )
-    page.wait_for_function("() => window.__lwDrawn?.seq === 1")
-    page.wait_for_function("() => window.harness.airMap.map.getLayer('operator-basemap')")
-    page.wait_for_function("() => window.harness.airMap.map.loaded()")
-    pixels = _shot(page, tmp_path / "map-overlays.png")
-    for layer in (
-        "tracks",
-        "ellipses-line",
-        "nofire-line",
-        "reach-line",
-        "coverage-line",
-        "fov-fill",
-        "sensors",
-        "effectors",
-        "radars",
-        "pilots",
-        "pilot-lines",
-    ):
-        assert _rendered(page, layer) > 0, f"nothing drawn in layer {layer}"
-    assert _near(pixels, BASEMAP_RGB) > 50_000, "the operator's basemap is not painted"
-    assert server.ranges and all(r and r.startswith("bytes=") for r in server.ranges)
-    assert watched.clean()
+    basemap = tmp_path / "site.pmtiles"
+    tile = png_tile(BASEMAP_RGB)
+    write_pmtiles(basemap, SITE_LAT, SITE_LON, 8000, 12, tile, TileType.PNG, {"name": "t"})
+    with _map_page(browser, map_bundle, basemap) as server:
+        page = server.watched.page
+        _show(page, _site("/api/basemap.pmtiles"), _picture(1))
+        page.wait_for_function("() => window.harness.airMap.map.getLayer('operator-basemap')")
+        page.wait_for_function("() => window.harness.airMap.map.loaded()")
+        pixels = _shot(page, tmp_path / "map-overlays.png")
+        for layer in (
+            "tracks",
+            "ellipses-line",
+            "nofire-line",
+            "reach-line",
+            "coverage-line",
+            "fov-fill",
+            "sensors",
+            "effectors",
+            "radars",
+            "pilots",
+            "pilot-lines",
+        ):
+            assert _rendered(page, layer) > 0, f"nothing drawn in layer {layer}"
+        # The operator's tiles, read piece by piece from the server: every request a Range.
+        assert _near(pixels, BASEMAP_RGB) > 50_000, "the operator's basemap is not painted"
+        assert server.ranges and all((r or "").startswith("bytes=") for r in server.ranges)
+        assert server.watched.clean()
+
+
+@needs_chromium
+def test_a_vector_basemap_is_drawn_layer_by_layer(
+    browser: Browser, map_bundle: Path, tmp_path: Path
+) -> None:
+    basemap = tmp_path / "vector.pmtiles"
+    metadata = {"vector_layers": [{"id": "landuse", "fields": {}}, {"id": "roads", "fields": {}}]}
+    write_pmtiles(basemap, SITE_LAT, SITE_LON, 8000, 12, mvt_tile(), TileType.MVT, metadata)
+    with _map_page(browser, map_bundle, basemap) as server:
+        page = server.watched.page
+        _show(page, _site("/api/basemap.pmtiles"), _picture(1))
+        page.wait_for_function("() => window.harness.airMap.map.getLayer('basemap-roads-line')")
+        page.wait_for_function("() => window.harness.airMap.map.loaded()")
+        _shot(page, tmp_path / "map-vector.png")
+        assert _rendered(page, "basemap-landuse-fill") > 0
+        assert _rendered(page, "basemap-roads-line") > 0
+        assert _rendered(page, "tracks") == 2  # the picture stays on top of it
+        assert server.watched.clean()
+
+
+@needs_chromium
+def test_a_click_selects_a_track_and_select_brings_one_on_screen(
+    browser: Browser, map_bundle: Path, tmp_path: Path
+) -> None:
+    with _map_page(browser, map_bundle, None) as server:
+        page = server.watched.page
+        _show(page, _site(None), _picture(1))
+        assert _rendered(page, "selected") == 0
+        # A click on track 1's symbol selects it (the page hears of it, the map rings it) …
+        x, y = page.evaluate(
+            """() => {
+                const t = window.harness.airMap.latest.tracks[0];
+                const p = window.harness.airMap.map.project([t.lon_deg, t.lat_deg]);
+                return [p.x, p.y];
+            }"""
+        )
+        page.mouse.click(x, y)
+        page.wait_for_function("() => window.harness.selected.length === 1")
+        assert page.evaluate("() => window.harness.selected") == [1]
+        page.wait_for_function(
+            "() => window.harness.airMap.map.queryRenderedFeatures({layers: ['selected']}).length"
+        )
+        _shot(page, tmp_path / "map-selected.png")
+        # … a click on the empty map selects nothing.
+        page.mouse.click(40, 700)
+        page.wait_for_function("() => window.harness.selected.length === 2")
+        assert page.evaluate("() => window.harness.selected") == [1, None]
+        page.wait_for_function(
+            "() => !window.harness.airMap.map.queryRenderedFeatures({layers: ['selected']}).length"
+        )
+        # A track 20 km out, selected from elsewhere (the threat list), is brought on screen.
+        far = _picture(2)
+        far["tracks"].append(_track(3, 20_000, 5_000))
+        _show(page, None, far)
+        assert not page.evaluate(
+            "() => window.harness.airMap.map.getBounds().contains("
+            "[window.harness.airMap.latest.tracks[2].lon_deg,"
+            " window.harness.airMap.latest.tracks[2].lat_deg])"
+        )
+        page.evaluate("() => window.harness.airMap.select(3)")
+        page.wait_for_function(
+            "() => window.harness.airMap.map.queryRenderedFeatures({layers: ['selected']})"
+            ".some((f) => f.properties.id === 3)"
+        )
+        assert server.watched.clean()
+
+
+@needs_chromium
+def test_a_replay_picture_brings_its_own_trails_and_each_drawn_picture_is_reported(
+    browser: Browser, map_bundle: Path
+) -> None:
+    with _map_page(browser, map_bundle, None) as server:
+        page = server.watched.page
+        first = _picture(1)
+        _show(page, _site(None), first)
+        assert _rendered(page, "trails") == 0  # one position each: no trail yet
+        # A replay picture: the trails it carries are drawn, not ones the map gathered.
+        replay = _picture(7)
+        replay["type"] = "replay"
+        track = replay["tracks"][0]
+        replay["trails"] = {
+            "1": [
+                [95.0 + i, *_offset(track["lat_deg"], track["lon_deg"], -80 * i, 0), 80.0]
+                for i in range(5, -1, -1)
+            ]
+        }
+        _show(page, None, replay)
+        assert _rendered(page, "trails") > 0
+        drawn = page.evaluate("() => window.__lwDrawn")
+        assert drawn["seq"] == 7 and drawn["t_s"] == replay["t_s"]
+        assert drawn["wall_ms"] > 1e12  # epoch milliseconds, comparable across processes
+        assert server.watched.clean()
+
+
+# -- the whole console on a demo node ----------------------------------------------------------
+
+
+class SiteDemo:
+    """A demo node in a thread and its console, with the site's PMTiles basemap, on loopback.
+
+    As ``test_browser.PacedDemo``: flat out until ``ready(picture)``, then at twice the wall
+    clock (a real node publishes 10 pictures a second; flat out it would swamp the browser).
+    The viewer ``eye`` logs in with the password ``eye-pw``.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        basemap: Path,
+        ready: Callable[[PictureUpdate], bool],
+    ) -> None:
+        eye = OperatorAccount("eye", "viewer", hash_password("eye-pw", params=CHEAP))
+        self.node = Pipeline(scenario, people=[eye])
+        self.console = Console(self.node, self.node.authority, NodeTime(self.node), basemap=basemap)
+        assert mount_web(self.console.app, WEB_DIST)
+        self.server = ConsoleServer(self.console, bind_tcp("127.0.0.1", 0))
+        self.url = self.server.url.rstrip("/")
+        self.ready = ready
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        latest = None
+        while not self.stop.is_set() and not (latest is not None and self.ready(latest)):
+            self.node.run(0.5)
+            latest = self.console.latest
+            time.sleep(0.002)  # let the console's thread take the pictures
+        wall0, node0 = time.monotonic(), self.node.now_s
+        while not self.stop.is_set():
+            self.node.run(0.1)
+            ahead_s = (self.node.now_s - node0) / 2.0 - (time.monotonic() - wall0)
+            if ahead_s > 0:
+                time.sleep(ahead_s)
+
+    def __enter__(self) -> "SiteDemo":
+        self.server.start()
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not (self.console.latest is not None and self.ready(self.console.latest)):
+            assert time.monotonic() < deadline, "the scenario never got ready"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.server.stop()
+
+
+def _pilot_heard(p: PictureUpdate) -> bool:
+    """A Remote ID drone is tracked and its pilot's position is known."""
+    return any(r.operator_lat_deg is not None and r.track_id is not None for r in p.remote_ids)
+
+
+@needs_chromium
+def test_the_console_draws_the_site_basemap_from_the_node_and_the_pictures_overlays(
+    browser: Browser, web_dist: Path, tmp_path: Path
+) -> None:
+    # A jammed intruder with a Remote ID pilot, a NO-FIRE area added to its site.
+    scenario = load_scenario_file(SCENARIOS / "jammed-intruder.yaml")
+    lat, lon = scenario.origin.lat_deg, scenario.origin.lon_deg
+    corners = [_offset(lat, lon, e, n) for e, n in ((-2200, 600), (-1500, 600), (-1500, 1200))]
+    scenario = dataclasses.replace(scenario, no_fire=(Zone("Village", tuple(corners)),))
+    basemap = tmp_path / "site.pmtiles"
+    tile = png_tile(BASEMAP_RGB)
+    write_pmtiles(basemap, lat, lon, 10_000, 12, tile, TileType.PNG, {"name": "site"})
+    with SiteDemo(scenario, basemap, _pilot_heard) as demo:
+        watched = Watched(browser, demo.url)
+        page = watched.page
+        ranges: list[tuple[int, str | None]] = []
+        page.on(
+            "response",
+            lambda r: (
+                ranges.append((r.status, r.request.headers.get("range")))
+                if r.url.endswith("/api/basemap.pmtiles")
+                else None
+            ),
+        )
+        try:
+            page.goto(f"{demo.url}/")
+            page.fill("input[name=username]", "eye")
+            page.fill("input[name=password]", "eye-pw")
+            page.click("#login button[type=submit]")
+            page.wait_for_selector("#console:not([hidden])")
+            page.wait_for_function("() => window.__lwDrawn?.seq > 0")
+            page.wait_for_function("() => window.luchtwacht.map.getLayer('operator-basemap')")
+            page.wait_for_function("() => window.luchtwacht.map.loaded()")
+            rendered = page.evaluate(
+                """(layers) => Object.fromEntries(layers.map((l) =>
+                    [l, window.luchtwacht.map.queryRenderedFeatures({layers: [l]}).length]))""",
+                [
+                    "tracks",
+                    "ellipses-line",
+                    "nofire-line",
+                    "reach-line",
+                    "effectors",
+                    "pilots",
+                    "pilot-lines",
+                ],
+            )
+            assert all(n > 0 for n in rendered.values()), f"layers not drawn: {rendered}"
+            pixels = _shot(page, tmp_path / "console-map.png")
+            # The site's own map, read from the node in HTTP ranges (206 Partial Content).
+            assert _near(pixels, BASEMAP_RGB) > 50_000, "the site's basemap is not painted"
+            assert ranges and all(
+                status == 206 and (r or "").startswith("bytes=") for status, r in ranges
+            ), ranges
+            assert watched.clean()
+        finally:
+            watched.context.close()

@@ -183,8 +183,9 @@ function effectorFeatures(site, map) {
 const isRadar = (node) => (node.node_types ?? []).some((t) => /radar/i.test(t));
 
 // The SAPIENT nodes: a symbol each, the circle of its range when known, and its field of view
-// (where it looks now) as a translucent cone.
-function sensorFeatures(nodes, map) {
+// (where it looks now) as a translucent cone. A node that is one of the site's effectors keeps
+// the effector's symbol (drawn from the site) and gets no second one here.
+function sensorFeatures(nodes, map, effectorNodes) {
   const features = [];
   for (const n of nodes ?? []) {
     if (!finite(n.lat_deg) || !finite(n.lon_deg)) continue;
@@ -203,6 +204,7 @@ function sensorFeatures(nodes, map) {
         }),
       );
     }
+    if (effectorNodes.has(n.node_id)) continue;
     features.push(
       feature("Point", [n.lon_deg, n.lat_deg], {
         ...props,
@@ -496,11 +498,12 @@ export class AirMap {
 
   // The sensor nodes change seldom: their source is set only when they did.
   drawSensors(nodes) {
-    const key = JSON.stringify(nodes ?? []);
+    const effectorNodes = new Set((this.site?.effectors ?? []).map((e) => e.node_id).filter(Boolean));
+    const key = JSON.stringify([nodes ?? [], [...effectorNodes]]);
     if (key === this.nodesKey) return;
     this.nodesKey = key;
     this.nodes = nodes ?? [];
-    this.map.getSource("sensors").setData(sensorFeatures(this.nodes, this.map));
+    this.map.getSource("sensors").setData(sensorFeatures(this.nodes, this.map, effectorNodes));
   }
 
   // Once the map has painted this picture (its source data loaded into tiles and a frame
