@@ -184,3 +184,22 @@ def test_a_subscription_is_read_on_the_event_loop_and_from_a_thread():
     threading.Timer(0.05, lambda: p.run(0.1)).start()
     update = threaded.get(timeout_s=5)
     assert update is not None and update.seq == 3
+
+
+def test_the_picture_names_each_remote_id_drone_its_track_and_its_pilot(alerted):
+    """The demo's Remote ID drone: its UAS ID, the track that carries it and where its pilot is."""
+    p, sub, _ = alerted
+    p.run(5.0)
+    last = sub.take()[-1]
+    assert last.remote_ids, "the demo's cooperative drone broadcasts Remote ID"
+    for rid in last.remote_ids:
+        assert rid.last_t_s is not None and last.t_s - rid.last_t_s <= 60.0
+        assert rid.operator_lat_deg is not None and rid.operator_lon_deg is not None
+        view = last.track(rid.track_id) if rid.track_id is not None else None
+        if view is not None:
+            assert view.uas_id == rid.uas_id and rid.lat_deg == view.lat_deg
+    carried = {t.uas_id for t in last.tracks if t.uas_id}
+    assert carried <= {r.uas_id for r in last.remote_ids}
+    radar = next(n for n in last.nodes if n.registered)
+    assert radar.lat_deg is not None and radar.alt_m is not None and radar.max_range_m
+    assert radar.system == "SYSTEM_OK" and radar.last_status_t_s is not None
