@@ -594,3 +594,45 @@ def test_a_recording_with_values_of_any_type_replays_without_an_error(tmp_path: 
     (eng,) = pic["engagements"]
     assert (eng["eng_id"], eng["track_id"], eng["state"]) == (1, 7, "approved")
     assert pic["recommendations"] == [] and pic["pending_approvals"] == []
+
+
+def test_indexing_resumes_where_a_request_ran_out_of_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    path = tmp_path / "chunks.sqlite"
+    synthetic(path, {float(t): [(1, ""), (2, "")] for t in range(1, 11)}, [])  # rowids 1..20
+    monkeypatch.setattr(rp, "SCAN_CHUNK", 6)
+    index = rp._Index((0, 0))
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    calls = []
+
+    def clock() -> float:  # within the deadline for the first chunk, past it for the second
+        calls.append(1)
+        return 0.0 if len(calls) == 1 else 2.0
+
+    with monkeypatch.context() as m:
+        m.setattr(time, "monotonic", clock)  # the module reads time.monotonic at each call
+        with pytest.raises(rp.RecordingError) as exc:
+            index.extend(db, "chunks.sqlite", deadline=1.0)
+    assert exc.value.status == 503 and "still indexing" in exc.value.message
+    assert index.scanned == 6 and list(index.times) == [1.0, 2.0, 3.0]
+    assert index.extend(db, "chunks.sqlite", deadline=time.monotonic() + 10) == 20
+    assert index.scanned == 20 and list(index.times) == [float(t) for t in range(1, 11)]
+    assert (index.lo[2], index.hi[2]) == (5, 6)
+    db.close()
+
+
+def test_too_many_readers_at_once_are_told_to_come_back(
+    rec: Recorded, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(rp, "READER_WAIT_S", 0.05)
+    entry = rec.recordings.find("live")
+    assert entry is not None
+    with rec.recordings.reading(entry), rec.recordings.reading(entry):
+        res = rec.client.get("/api/replay/live/picture", params={"t": "0"}, headers=rec.auth)
+    assert res.status_code == 503 and res.headers["retry-after"] == "1"
+    assert "busy" in res.json()["detail"]
+    assert (
+        rec.client.get("/api/replay/live/picture", params={"t": "0"}, headers=rec.auth).status_code
+        == 200
+    )

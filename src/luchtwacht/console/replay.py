@@ -347,8 +347,12 @@ class _Index:
         self.lo.insert(k, lo)
         self.hi.insert(k, hi)
 
-    def extend(self, db: sqlite3.Connection, name: str, deadline: float) -> None:
-        """Index what was written since the last call (in chunks; resumable after a timeout)."""
+    def extend(self, db: sqlite3.Connection, name: str, deadline: float) -> int:
+        """Index what was written since the last call (in chunks; resumable after a timeout).
+
+        Returns the newest track rowid ``db`` sees: another request may have indexed further,
+        in a newer read transaction, snapshots this one cannot see.
+        """
         top = _i(_one(db, "SELECT max(rowid) FROM track")) or 0
         if top < self.scanned:
             raise _ReplacedError
@@ -362,6 +366,7 @@ class _Index:
                     self.add_run(t_s, int(lo), int(hi))
             self.scanned = upper
         self._events(db)
+        return top
 
     def _events(self, db: sqlite3.Connection) -> None:
         """Take the alert events and counter/command audit records written since last time."""
@@ -523,8 +528,8 @@ class Recordings:
             )
         return out
 
-    def index(self, entry: Entry, db: sqlite3.Connection, deadline: float) -> _Index:
-        """The recording's index, extended to what ``db`` sees now."""
+    def index(self, entry: Entry, db: sqlite3.Connection, deadline: float) -> tuple[_Index, int]:
+        """The recording's index, extended to what ``db`` sees now, and its newest rowid."""
         try:
             st = entry.path.stat()
         except OSError:
@@ -539,14 +544,14 @@ class Recordings:
                 self._indexes.popitem(last=False)
         with index.lock:
             try:
-                index.extend(db, entry.path.name, deadline)
+                top = index.extend(db, entry.path.name, deadline)
             except _ReplacedError:
                 with self._lock:
                     self._indexes.pop(entry.path, None)
                 raise RecordingError(
                     503, f"{entry.path.name}: the file changed; try again"
                 ) from None
-        return index
+        return index, top
 
     def _stat_key(self, entry: Entry) -> tuple[Path, int, int, int]:
         try:
@@ -574,7 +579,7 @@ class Recordings:
         info = self.info(entry)
         deadline = time.monotonic() + READ_BUDGET_S
         with self.reading(entry) as db:
-            index = self.index(entry, db, deadline)
+            index, _ = self.index(entry, db, deadline)
             with index.lock:
                 times = _with_gaps(index.times, info)
         return {
@@ -590,9 +595,9 @@ class Recordings:
         info = self.info(entry)
         deadline = time.monotonic() + READ_BUDGET_S
         with self.reading(entry) as db:
-            index = self.index(entry, db, deadline)
+            index, top = self.index(entry, db, deadline)
             with index.lock:
-                snap = _snapshot(index, info, t)
+                snap = _snapshot(index, info, t, top)
                 alerts, changes = _alerts(index, snap.t_s, max(1.0, info.slow_period_s))
                 recs, engs, pending = _counter(index, snap.t_s, info)
             tracks = _tracks(db, snap, info)
@@ -680,14 +685,17 @@ class _Snap:
     trail_rows: tuple[int, int] | None  # rowid range of the trails' snapshots
 
 
-def _snapshot(index: _Index, info: Info, t: float) -> _Snap:
+def _snapshot(index: _Index, info: Info, t: float, top: int) -> _Snap:
     """The snapshot a picture at ``t`` shows (call holding the index's lock).
 
     Before the first snapshot, and from one period after a snapshot that no other followed
-    within :data:`GAP_FACTOR` periods, the picture has no tracks.
+    within :data:`GAP_FACTOR` periods, the picture has no tracks. Snapshots beyond rowid
+    ``top`` are not visible to the reading transaction and are passed over.
     """
     times, p = index.times, info.slow_period_s
     k = bisect.bisect_right(times, t) - 1
+    while k >= 0 and index.lo[k] > top:
+        k -= 1
     if k < 0:
         return _Snap(t, None, None)
     t_s = times[k]
