@@ -389,6 +389,9 @@ def test_files_that_are_not_recordings_are_left_out_and_refused_in_one_line(
     plain.commit()
     plain.close()
     (folder / "notes.txt").write_text("not a recording")
+    (folder / "loop.sqlite").symlink_to(folder / "loop.sqlite")  # a link to itself
+    (folder / "gone.db").symlink_to(folder / "nowhere.db")
+    (folder / "folder.db").mkdir()
     recordings = Recordings(live=None, folder=folder)
     client, tok = app_for(rec.node, recordings)
     auth = {"Authorization": f"Bearer {tok}"}
@@ -545,6 +548,10 @@ def test_a_recording_with_values_of_any_type_replays_without_an_error(tmp_path: 
         " ('later', 8, 1, 2, 3, 'low', 0, 0, 0)"
     )
     db.execute(
+        "INSERT INTO track (t_s, track_id, lat_deg, lon_deg, alt_m, threat, zones_inside) VALUES (2.0, 9, 1, 2, 3, 'low', ?)",
+        ("Zone," * 200_000,),
+    )
+    db.execute(
         "INSERT INTO alert_event (t_s, event, alert_id, track_id, zone, level, kind, state) VALUES"
         " (1.5, 'raised', 1, 7, 'Zone', 'high', 'breach', 'active'), ('soon', 'raised', 2, 7, 'Zone', 'high', 'breach', 'active'),"
         " (1.6, 'raised', 'three', 7, 'Zone', 'weird', 'breach', 'active')"
@@ -578,11 +585,11 @@ def test_a_recording_with_values_of_any_type_replays_without_an_error(tmp_path: 
     assert recordings.span(entry)["times"] == [1.0, 2.0, 3.0]  # 3.0: the run went on without tracks
     pic = view(recordings, entry, 2.5)
     json.dumps(pic, allow_nan=False)
-    assert [t["track_id"] for t in pic["tracks"]] == [
-        1,
-        7,
-    ]  # the row without an integer id is left out
-    odd = pic["tracks"][1]
+    # The row without an integer id is left out; one with 200,000 zones keeps the first few.
+    # Ordered by threat: track 7's "dire" is no threat level, so none.
+    assert [t["track_id"] for t in pic["tracks"]] == [1, 9, 7]
+    assert pic["tracks"][1]["zones_inside"] == ["Zone"] * rp.MAX_ZONES
+    odd = pic["tracks"][2]
     assert (odd["lat_deg"], odd["lon_deg"], odd["alt_m"], odd["threat"]) == (
         None,
         None,

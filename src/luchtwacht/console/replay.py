@@ -65,6 +65,7 @@ MAX_FILES = 500  # recordings listed from the folder (in name order; beyond, lef
 MAX_TIMES = 20_000  # snapshot times listed; beyond, thinned evenly (first and last kept)
 MAX_TRACKS = 2000  # tracks in one replayed picture (most threatening first)
 MAX_ALERTS = 2000  # open alerts and alert changes in one replayed picture
+MAX_ZONES = 256  # zone names read from one track's zones_inside
 TRAIL_S = 60.0  # a track's trail: this long before the picture …
 TRAIL_POINTS = 120  # … and at most this many points
 MAX_SNAPSHOTS = 5_000_000  # snapshot times indexed per recording (58 days at 1 Hz)
@@ -122,7 +123,10 @@ def _f(v: object) -> float | None:
     """A finite float, or None (SQLite keeps ±inf; a foreign file may keep text anywhere)."""
     if isinstance(v, bool) or not isinstance(v, int | float):
         return None
-    x = float(v)
+    try:
+        x = float(v)
+    except OverflowError:  # an integer beyond any float (JSON has no limit)
+        return None
     return x if math.isfinite(x) else None
 
 
@@ -153,9 +157,9 @@ def _payload(text: object) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(text)
-    except ValueError:
+        return _clean(data) if isinstance(data, dict) else {}  # type: ignore[return-value]
+    except (ValueError, RecursionError):  # not JSON, or nested beyond reason
         return {}
-    return _clean(data) if isinstance(data, dict) else {}  # type: ignore[return-value]
 
 
 def _zones(text: object, known: tuple[str, ...]) -> list[str]:
@@ -168,10 +172,11 @@ def _zones(text: object, known: tuple[str, ...]) -> list[str]:
     if text in known:
         return [text]
     out: list[str] = []
-    pieces = text.split(",")
+    pieces = text.split(",")[:MAX_ZONES]
+    widest = 1 + max((name.count(",") for name in known), default=0)
     k = 0
     while k < len(pieces):
-        for end in range(len(pieces), k, -1):  # the longest known name first
+        for end in range(min(len(pieces), k + widest), k, -1):  # the longest known name first
             name = ",".join(pieces[k:end])
             if name in known:
                 out.append(name)
@@ -247,7 +252,7 @@ class Info:
 def _json_meta(meta: dict[str, str], key: str) -> dict[str, Any]:
     try:
         data = json.loads(meta.get(key) or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -436,6 +441,15 @@ class Entry:
     live: bool
 
 
+def _resolved(path: Path) -> Path | None:
+    """The regular file ``path`` is (links followed), or None (gone, a loop, not a file)."""
+    try:
+        real = path.resolve(strict=True)
+        return real if real.is_file() else None
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        return None
+
+
 def _file_id(path: Path) -> str:
     return hashlib.sha256(str(path).encode()).hexdigest()[:16]
 
@@ -461,12 +475,9 @@ class Recordings:
         if self.live is not None:
             out.append(Entry(LIVE_ID, self.live, True))
         if self.folder is not None and self.folder.is_dir():
-            files = sorted(
-                {p.resolve() for pattern in ("*.sqlite", "*.db") for p in self.folder.glob(pattern)}
-            )
-            for path in files[:MAX_FILES]:
-                if path != self.live and path.is_file():
-                    out.append(Entry(_file_id(path), path, False))
+            found = (p for pattern in ("*.sqlite", "*.db") for p in self.folder.glob(pattern))
+            files = sorted({r for r in map(_resolved, found) if r is not None and r != self.live})
+            out.extend(Entry(_file_id(path), path, False) for path in files[:MAX_FILES])
         return out
 
     def find(self, rec_id: str) -> Entry | None:
