@@ -29,12 +29,13 @@ import hmac
 import json
 import logging
 import math
+import operator
 import secrets
 import socket
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -169,27 +170,68 @@ _STREAM_SECTIONS = (
 )
 
 
-# Decimals each float of a track is sent with: finer than any sensor measures (7 decimals of a
-# degree are 1 cm), and short numbers make the stream half as long as full float reprs.
-_DECIMALS = {"lat_deg": 7, "lon_deg": 7, "t_s": 3, "class_prob": 3, "heading_deg": 1}
+def _number(decimals: int) -> Callable[[Any], object]:
+    """A converter of an optional float to JSON, rounded (non-finite as null)."""
+
+    def convert(v: Any) -> object:
+        if v is None or not math.isfinite(v):
+            return None
+        return round(v, decimals)
+
+    return convert
+
+
+def _numbers(decimals: int) -> Callable[[Any], object]:
+    """A converter of an optional tuple of floats to a JSON list, rounded."""
+    one = _number(decimals)
+
+    def convert(v: Any) -> object:
+        return None if v is None else [one(x) for x in v]
+
+    return convert
+
+
+def _probs(v: Any) -> object:
+    return [[label, round(p, 3)] for label, p in v]
+
+
+def _plain(v: Any) -> object:
+    return v
+
+
+# How each field of a track goes into JSON. Floats are rounded finer than any sensor measures
+# (7 decimals of a degree are 1 cm): short numbers make the stream half as long.
+_CONVERT: dict[str, Callable[[Any], object]] = {
+    "t_s": _number(3),
+    "lat_deg": _number(7),
+    "lon_deg": _number(7),
+    "class_prob": _number(3),
+    "heading_deg": _number(1),
+    "threat": lambda v: v.name.lower(),
+    "zones_inside": list,
+    "sensors": list,
+    "class_reasons": list,
+    "class_probs": _probs,
+    "rf_band_mhz": _numbers(1),
+    "ellipse_m": _numbers(1),
+    **{
+        name: _number(2)
+        for name in ("alt_m", "east_m", "north_m", "up_m", "speed_ms", "climb_ms", "pos_std_m")
+    },
+    "time_to_breach_s": _number(1),
+}
+_TRACK_CONVERT = tuple((name, _CONVERT.get(name, _plain)) for name in _TRACK_FIELDS)
+_TRACK_VALUES = operator.attrgetter(*_TRACK_FIELDS)  # every field of a track, in one C call
+_COMPARED = tuple(i for i, name in enumerate(_TRACK_FIELDS) if name != "t_s")
+
+
+def _track_dict(values: tuple[Any, ...]) -> dict[str, object]:
+    return {name: convert(v) for (name, convert), v in zip(_TRACK_CONVERT, values, strict=True)}
 
 
 def track_json(t: TrackView) -> dict[str, object]:
-    """One track as JSON values, the fast way (the stream does this for every track, 10 Hz)."""
-    out: dict[str, object] = {}
-    for name in _TRACK_FIELDS:
-        v = getattr(t, name)
-        if isinstance(v, float):
-            out[name] = round(v, _DECIMALS.get(name, 2)) if math.isfinite(v) else None
-        elif isinstance(v, enum.Enum):
-            out[name] = v.name.lower()
-        elif name == "ellipse_m" and v is not None:
-            out[name] = [round(x, 1) if math.isfinite(x) else None for x in v]
-        elif isinstance(v, tuple):
-            out[name] = jsonable(v)
-        else:
-            out[name] = v
-    return out
+    """One track as JSON values (rounded; the enum by name; tuples as lists)."""
+    return _track_dict(_TRACK_VALUES(t))
 
 
 class LoginRequest(BaseModel):
@@ -212,20 +254,46 @@ class CommandRequest(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class _Frame:
     """One picture update as the stream sends it: the delta from ``base_seq``, or whole.
 
     In a delta, a new track comes whole and a changed one as its id and the fields that
-    changed (its time is the picture's); sections come only when they changed.
-    The delta is worked out and serialised once per update for every client: a client that
-    has been sent ``base_seq`` gets ``delta``; any other (a new one) gets the whole picture.
+    changed (its time is the picture's); sections come only when they changed. The delta is
+    worked out and serialised once per update for every client: a client that has been sent
+    ``base_seq`` gets ``delta``; any other (a new one) gets the whole picture, made on demand.
     """
 
-    seq: int
-    base_seq: int | None
-    delta: str
-    whole: dict[str, object]
+    def __init__(
+        self,
+        update: PictureUpdate,
+        base_seq: int | None,
+        delta: str,
+        sections: dict[str, object],
+    ) -> None:
+        self.seq = update.seq
+        self.base_seq = base_seq
+        self.delta = delta
+        self.update = update
+        self.sections = sections
+        self._whole: str | None = None
+
+    def whole(self) -> dict[str, object]:
+        """The whole picture as JSON values (the stream's first message to a client)."""
+        u = self.update
+        return {
+            "type": "picture",
+            "seq": u.seq,
+            "t_s": u.t_s,
+            "site": u.site,
+            "tracks": [track_json(t) for t in u.tracks],
+            **self.sections,
+        }
+
+    def whole_text(self) -> str:
+        """:meth:`whole` serialised, once."""
+        if self._whole is None:
+            self._whole = json.dumps(self.whole(), allow_nan=False)
+        return self._whole
 
 
 class _Client:
@@ -267,7 +335,7 @@ class Console:
         self.subscription: Subscription = core.subscribe("console", maxsize=16)
         self.latest: PictureUpdate | None = None
         self.frame: _Frame | None = None  # the newest update, as the stream sends it
-        self._sent_tracks: dict[int, dict[str, object]] = {}  # the last frame's tracks
+        self._sent_tracks: dict[int, tuple[Any, ...]] = {}  # the last frame's tracks' values
         self._sent_sections: dict[str, object] = {}
         self.trails: OrderedDict[int, deque[tuple[float, float, float, float]]] = OrderedDict()
         self.clients: set[_Client] = set()
@@ -325,24 +393,33 @@ class Console:
             await asyncio.sleep(0)
 
     def _frame(self, update: PictureUpdate) -> _Frame:
-        """The update whole (for new clients) and as a delta from the previous one."""
+        """The update as a delta from the previous one (the whole of it is made on demand).
+
+        Tracks are compared on their raw values, field by field, and only what changed is
+        converted: at a thousand tracks ten times a second this is the console's hot loop.
+        """
         base = self.frame.seq if self.frame is not None else None
-        tracks = [track_json(t) for t in update.tracks]
-        whole: dict[str, object] = {"type": "picture", "seq": update.seq, "t_s": update.t_s}
-        whole["site"] = update.site
-        whole["tracks"] = tracks
         changed: list[dict[str, object]] = []
-        sent: dict[int, dict[str, object]] = {}
-        for view, t in zip(update.tracks, tracks, strict=True):
-            sent[view.track_id] = t
-            before = self._sent_tracks.get(view.track_id)
+        sent: dict[int, tuple[Any, ...]] = {}
+        before_all = self._sent_tracks
+        for view in update.tracks:
+            values = _TRACK_VALUES(view)
+            tid = view.track_id
+            sent[tid] = values
+            before = before_all.get(tid)
             if before is None:
-                changed.append(t)  # new: whole
+                changed.append(_track_dict(values))  # new: whole
                 continue
-            fields = {k: v for k, v in t.items() if k != "t_s" and before.get(k) != v}
+            fields: dict[str, object] = {}
+            for i in _COMPARED:
+                v = values[i]
+                if v != before[i]:
+                    name, convert = _TRACK_CONVERT[i]
+                    fields[name] = convert(v)
             if fields:
-                changed.append({"track_id": view.track_id, **fields})
-        removed = sorted(set(self._sent_tracks) - set(sent))
+                fields["track_id"] = tid
+                changed.append(fields)
+        removed = sorted(set(before_all) - set(sent))
         self._sent_tracks = sent
         delta: dict[str, object] = {
             "type": "delta",
@@ -352,15 +429,15 @@ class Console:
             "tracks": changed,
             "removed": removed,
         }
+        sections: dict[str, object] = {}
         for name in _STREAM_SECTIONS:
-            value = jsonable(getattr(update, name))
-            whole[name] = value
+            value = sections[name] = jsonable(getattr(update, name))
             if name == "alert_changes":
                 delta[name] = value
             elif self._sent_sections.get(name) != value:
                 delta[name] = value
                 self._sent_sections[name] = value
-        return _Frame(update.seq, base, json.dumps(delta, allow_nan=False), whole)
+        return _Frame(update, base, json.dumps(delta, allow_nan=False), sections)
 
     def stats(self) -> dict[str, object]:
         """Clients connected now, and those dropped by reason (for ``--stats-json``)."""
@@ -710,7 +787,7 @@ class Console:
         if client.sent_seq is not None and frame.base_seq == client.sent_seq:
             text = frame.delta
         else:
-            text = json.dumps(frame.whole, allow_nan=False)
+            text = frame.whole_text()
         try:
             await asyncio.wait_for(client.ws.send_text(text), SEND_TIMEOUT_S)
         except TimeoutError:
