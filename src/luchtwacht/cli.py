@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import secrets
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -148,6 +149,11 @@ def demo(
     people, passwords = _demo_people() if web else ([], {})
     # The console logs people in from its own thread: the store must take writes from both.
     recorder: Store | None = None
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+    if record is None and web:
+        # The console's replay needs a recording: keep one for the run, gone at its end.
+        scratch = tempfile.TemporaryDirectory(prefix="luchtwacht-demo-")
+        record = Path(scratch.name) / "demo.sqlite"
     if record is not None:
         recorder = BackgroundStore(record) if web else Recorder(record)
     pipeline = Pipeline(scenario, recorder=recorder, people=people)
@@ -176,6 +182,8 @@ def demo(
         pipeline.finish()
         if recorder is not None:
             recorder.close()
+        if scratch is not None:
+            scratch.cleanup()
     summary = pipeline.summary()
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary, indent=2) + "\n")
