@@ -339,6 +339,7 @@ class _Index:
     audit: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     audit_seq: int = 0
     truncated: bool = False  # more records than MAX_EVENTS: later ones are not replayed
+    listed: tuple[tuple[int, float | None, float], list[float]] | None = None  # the last span
 
     def add_run(self, t_s: float, lo: int, hi: int) -> None:
         """One snapshot's rows (or part of them) at ``t_s`` are rowids ``lo..hi``."""
@@ -592,13 +593,16 @@ class Recordings:
         with self.reading(entry) as db:
             index, _ = self.index(entry, db, deadline)
             with index.lock:
-                times = _with_gaps(index.times, info)
+                key = (len(index.times), info.end_s, info.slow_period_s)
+                if index.listed is None or index.listed[0] != key:
+                    index.listed = (key, _thin(_with_gaps(index.times, info), MAX_TIMES))
+                times = index.listed[1]
         return {
             "id": entry.id,
             "name": f"{info.site} ({entry.path.name})",
             "start_s": info.start_s,
             "end_s": info.end_s,
-            "times": _thin(times, MAX_TIMES),
+            "times": times,
         }
 
     def picture(self, entry: Entry, t: float) -> dict[str, object]:
