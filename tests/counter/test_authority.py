@@ -744,3 +744,17 @@ def test_a_slow_login_in_another_thread_never_holds_up_session_checks(accounts):
     assert not errors
     assert done["checks"] < min(v for k, v in done.items() if k.startswith("login"))
     assert sum(1 for _, kind, _ in log if kind == "auth.login") == 1 + 2
+
+
+def test_a_flood_of_made_up_tokens_is_audited_as_one_record_a_second(
+    accounts: list[OperatorAccount],
+) -> None:
+    """Anyone may send made-up session tokens; the audit trail counts them, it does not grow."""
+    auth, log = make(accounts)
+    for i in range(5000):
+        with pytest.raises(AuthError, match="unknown session"):
+            auth.check(f"made-up-{i}", Permission.VIEW, T0 + i * 0.001)  # 5 s of a flood
+    refused = [(t, data) for t, kind, data in log if kind == "auth.refused"]
+    assert 5 <= len(refused) <= 6
+    assert sum(int(data["count"]) for _, data in refused) <= 5000
+    assert sum(int(data["count"]) for _, data in refused) >= 5000 - 1000  # at most 1 s untold

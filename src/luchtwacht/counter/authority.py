@@ -604,6 +604,7 @@ AuditSink = Callable[[float, str, dict[str, object]], object]
 """Receives ``(t_s, kind, data)`` for each audited step."""
 
 UNKNOWN_OR_WRONG = "unknown user or wrong password"
+UNKNOWN_AUDIT_EVERY_S = 1.0  # refusals of unknown session tokens: one audit record a second
 BACKED_OFF = "too many failed logins from this source; try again after {}"
 
 
@@ -743,6 +744,8 @@ class Authority:
         self._hash_params = DEFAULT_ARGON2 if hash_params is None else hash_params
         self._audit = audit
         self._sessions: dict[str, Session] = {}
+        self._unknown_refused = 0  # made-up tokens refused since the last such audit record
+        self._unknown_audited_t_s = -math.inf
         forget_s = 2 * self._lockout
         self._by_pair = _Streaks(max_tracked, forget_s)  # (source, username)
         self._by_source = _Streaks(max_tracked, forget_s)
@@ -906,7 +909,14 @@ class Authority:
     def _check(self, token: str, permission: Permission, t_s: float) -> Session:
         session = self._sessions.get(token)
         if session is None:
-            self._record(t_s, "auth.refused", {"reason": "unknown session"})
+            # Anyone can send a made-up token as fast as the network allows: audit them as
+            # one record a second with their count, so a flood cannot grow the trail.
+            self._unknown_refused += 1
+            if t_s - self._unknown_audited_t_s >= UNKNOWN_AUDIT_EVERY_S:
+                data = {"reason": "unknown session", "count": self._unknown_refused}
+                self._record(t_s, "auth.refused", data)
+                self._unknown_refused = 0
+                self._unknown_audited_t_s = t_s
             raise AuthError("unknown session")
         if t_s >= session.expires_t_s:
             del self._sessions[token]
