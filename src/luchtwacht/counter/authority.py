@@ -913,8 +913,8 @@ class Authority:
             # one record a second with their count, so a flood cannot grow the trail.
             self._unknown_refused += 1
             if t_s - self._unknown_audited_t_s >= UNKNOWN_AUDIT_EVERY_S:
-                data = {"reason": "unknown session", "count": self._unknown_refused}
-                self._record(t_s, "auth.refused", data)
+                told = {"reason": "unknown session", "count": self._unknown_refused}
+                self._record(t_s, "auth.refused", told)
                 self._unknown_refused = 0
                 self._unknown_audited_t_s = t_s
             raise AuthError("unknown session")
