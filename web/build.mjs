@@ -29,6 +29,19 @@ async function basemap() {
   await writeFile(join(dist, "borders.geojson"), JSON.stringify(borders, round));
 }
 
+// What the bundle and the basemap carry of others' work, each with its version and licence
+// (read from the installed packages, so the list follows package-lock.json).
+const BUNDLED = ["maplibre-gl", "milsymbol", "pmtiles", "fflate", "world-atlas"];
+
+async function thirdParty() {
+  const lines = ["Third-party software in this web client (npm package, version, licence):", ""];
+  for (const name of BUNDLED) {
+    const pkg = JSON.parse(await readFile(join(here, "node_modules", name, "package.json"), "utf8"));
+    lines.push(`${pkg.name} ${pkg.version}  ${pkg.license}`);
+  }
+  await writeFile(join(dist, "THIRD-PARTY.txt"), lines.join("\n") + "\n");
+}
+
 const options = {
   entryPoints: { app: join(here, "src/main.js") },
   outdir: dist,
@@ -46,6 +59,7 @@ await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
 await Promise.all([
   basemap(),
+  thirdParty(),
   copyFile(join(here, "src/index.html"), join(dist, "index.html")),
   copyFile(join(here, "node_modules/world-atlas/LICENSE"), join(dist, "world-atlas.LICENSE.txt")),
 ]);

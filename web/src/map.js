@@ -312,19 +312,11 @@ export class AirMap {
     }
     await this.loaded;
     this.site = site;
-    for (const m of this.siteMarkers) m.remove();
-    this.siteMarkers = [];
     this.placeSite([site.lon_deg, site.lat_deg]);
     this.setZones(site.zones ?? []);
     this.map.getSource("nofire").setData(areaFeatures(site.no_fire));
     this.map.getSource("site").setData(effectorFeatures(site, this.map));
-    for (const area of site.no_fire ?? []) {
-      const centre = zonesCentre([area]);
-      if (centre) this.label(centre, `${this.t("NO FIRE")} · ${area.name}`, COLOUR.nofire, "center");
-    }
-    for (const e of site.effectors ?? [])
-      if (finite(e.lat_deg) && finite(e.lon_deg))
-        this.label([e.lon_deg, e.lat_deg], e.name, COLOUR.reach, "top", [0, 12]);
+    this.nodesKey = null; // the sensors are drawn again: an effector's node has no sensor symbol
     if (site.basemap && site.basemap !== this.basemap) {
       this.basemap = site.basemap;
       try {
@@ -336,14 +328,32 @@ export class AirMap {
     }
   }
 
+  // The map's DOM labels (range rings, NO-FIRE areas, effectors), in the words of `t` now: call
+  // again after the page changes language.
+  refreshLabels() {
+    for (const m of this.siteMarkers) m.remove();
+    this.siteMarkers = [];
+    if (!this.centre) return;
+    const [lon, lat] = this.centre;
+    for (const m of RINGS_M) this.label(destination(lat, lon, 45, m), `${m / 1000} km`, null, "bottom");
+    const site = this.site ?? {};
+    for (const area of site.no_fire ?? []) {
+      const centre = zonesCentre([area]);
+      if (centre) this.label(centre, `${this.t("NO FIRE")} · ${area.name}`, COLOUR.nofire, "center");
+    }
+    for (const e of site.effectors ?? [])
+      if (finite(e.lat_deg) && finite(e.lon_deg))
+        this.label([e.lon_deg, e.lat_deg], e.name, COLOUR.reach, "top", [0, 12]);
+  }
+
   // The grid and range rings around `centre` ([lon, lat]); the view fitted to them once.
   placeSite(centre) {
     this.centre = centre;
     const { rings, grid } = siteFeatures(centre);
     this.map.getSource("rings").setData(rings);
     this.map.getSource("grid").setData(grid);
+    this.refreshLabels();
     const [lon, lat] = centre;
-    for (const m of RINGS_M) this.label(destination(lat, lon, 45, m), `${m / 1000} km`, null, "bottom");
     if (this.fitted) return;
     this.fitted = true;
     const edge = RINGS_M[RINGS_M.length - 1] * 1.1;
