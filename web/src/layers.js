@@ -126,21 +126,21 @@ export function vectorBasemapLayers(sourceId, layerIds) {
         ...base,
         id: `basemap-${id}-fill`,
         type: "fill",
-        filter: ["==", ["geometry-type"], "Polygon"],
+        filter: ["match", ["geometry-type"], ["Polygon", "MultiPolygon"], true, false],
         paint: { "fill-color": fill, "fill-opacity": 0.6 },
       },
       {
         ...base,
         id: `basemap-${id}-line`,
         type: "line",
-        filter: ["in", ["geometry-type"], ["literal", ["LineString", "Polygon"]]],
+        filter: ["match", ["geometry-type"], ["Point", "MultiPoint"], false, true], // outlines too
         paint: { "line-color": stroke, "line-width": road ? 1.2 : 0.6, "line-opacity": 0.8 },
       },
       {
         ...base,
         id: `basemap-${id}-point`,
         type: "circle",
-        filter: ["==", ["geometry-type"], "Point"],
+        filter: ["match", ["geometry-type"], ["Point", "MultiPoint"], true, false],
         paint: { "circle-color": stroke, "circle-radius": 1.5, "circle-opacity": 0.8 },
       },
     );
