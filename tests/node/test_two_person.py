@@ -89,8 +89,11 @@ def test_a_hard_kill_needs_a_second_commander_and_then_engages():
     assert second.ok and second.status is ApprovalStatus.CONFIRMED, second.error
     assert second.approval == held and second.eng_id is not None
     eng = p.counter.engagements[second.eng_id]
-    assert eng.effector.name == HARD_KILL and eng.approved_by == "bob"
+    assert eng.effector.name == HARD_KILL
+    assert (eng.approved_by, eng.confirmed_by) == ("alice", "bob")  # both persons named
     assert eng.approved_t_s == pytest.approx(second.t_s)
+    shown = next(e for e in p.picture(p.now_s).engagements if e.eng_id == eng.eng_id)
+    assert (shown.approved_by, shown.confirmed_by) == ("alice", "bob")
     assert not p.picture(p.now_s).pending_approvals and not p.approvals.held
 
 
@@ -193,7 +196,8 @@ def test_the_audit_trail_names_both_persons_and_replay_reproduces_the_engagement
     original = p.counter.summary(p.start_s)
     assert again.counter.summary(again.start_s) == original
     (eng,) = again.counter.engagements.values()
-    assert eng.effector.name == HARD_KILL and eng.approved_by == "bob"
+    assert eng.effector.name == HARD_KILL
+    assert (eng.approved_by, eng.confirmed_by) == ("alice", "bob")
     assert eng.eng_id == confirmed.eng_id and eng.approved_t_s == confirmed.t_s
     assert replayed_tasks(links) == sorted(recorded_tasks(path), key=lambda x: x[0])
 

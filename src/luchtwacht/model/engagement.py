@@ -200,6 +200,7 @@ class Engagement:
     reason: str = ""
     # The drones it judges: the approved track first, then (a jammer) others in its beam.
     watches: list[Watch] = field(default_factory=list)
+    confirmed_by: str | None = None  # the second person, where the two-person rule applies
 
     @property
     def covered(self) -> list[int]:

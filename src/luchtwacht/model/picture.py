@@ -72,7 +72,7 @@ class RecommendationSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class EngagementSnapshot:
-    """An engagement as it stood: effector, who approved it, state and outcome."""
+    """An engagement as it stood: effector, who approved (and confirmed) it, state and outcome."""
 
     eng_id: int
     rec_id: int
@@ -86,6 +86,7 @@ class EngagementSnapshot:
     outcome_t_s: float | None
     covered: tuple[int, ...]
     reason: str
+    confirmed_by: str | None = None  # the second person (two-person rule); None: not needed
 
 
 @dataclass(frozen=True, slots=True)

@@ -514,6 +514,8 @@ class NodeCore(FusionCore):
                 held = self.approvals.confirmable(cmd.target, cmd.effector, session.username, t_s)
                 # Judged again now, with the confirming person's session, as one approval is.
                 eng = self.counter.approve(cmd.token, held.rec_id, held.effector, t_s)
+                # Both persons on the engagement: who approved first, and who confirmed.
+                eng.approved_by, eng.confirmed_by = held.approved_by, session.username
                 self.approvals.cancel(held.rec_id)
                 result.status, result.eng_id, result.approval = (
                     ApprovalStatus.CONFIRMED,
@@ -656,6 +658,7 @@ class NodeCore(FusionCore):
                     e.outcome_t_s,
                     tuple(e.covered),
                     e.reason,
+                    e.confirmed_by,
                 )
                 for e in self.counter.engagements.values()
                 if e.active or (e.outcome_t_s or e.approved_t_s) >= t_s - ENDED_KEPT_S
