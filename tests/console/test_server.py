@@ -371,3 +371,25 @@ def test_the_site_and_its_basemap_are_served_to_people_only(tmp_path):
         assert anon.get("/api/site").headers["cache-control"] == "no-store"
     finally:
         server.stop()
+
+
+def test_the_console_replays_its_own_recording_read_only(running):
+    """The node's own recording is listed as "live"; a picture at a past time comes back."""
+    eye, _ = login(running, "eye", "eye-pw")
+    running.recorder.commit()
+    deadline = time.monotonic() + 30
+    while True:
+        listed = eye.get("/api/replay").json()
+        live = next(r for r in listed if r["id"] == "live")
+        if live["end_s"] is not None and live["end_s"] - live["start_s"] > 5:
+            break
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.2)
+    span = eye.get("/api/replay/live").json()
+    t = span["times"][len(span["times"]) // 2]
+    picture = eye.get("/api/replay/live/picture", params={"t": t}).json()
+    assert picture["type"] == "replay" and picture["t_s"] <= t
+    assert picture["replay"]["id"] == "live"
+    assert all("lat_deg" in track for track in picture["tracks"])
+    anon = httpx.Client(base_url=running.url, timeout=10)
+    assert anon.get("/api/replay").status_code == 401

@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from luchtwacht import __version__
+from luchtwacht.console.replay import Recordings, replay_router
 from luchtwacht.console.static import WEB_DIST, mount_web
 from luchtwacht.counter.authority import (
     AuthError,
@@ -345,6 +346,11 @@ class Console:
         self._logins: asyncio.Semaphore | None = None  # made on the console's own loop
         self._logins_waiting = 0
         self.logins_refused_busy = 0
+        live = getattr(core.recorder, "path", None)
+        self.recordings = Recordings(
+            live=Path(live) if isinstance(live, str | Path) and str(live) else None,
+            folder=recordings_dir,
+        )
         self.app = self._build()
         # The web client at / once ``make web`` has built it (after the API, which keeps /api).
         mount_web(self.app, WEB_DIST)
@@ -720,6 +726,9 @@ class Console:
 
                 save_accounts(self.accounts_file, self.authority.accounts)
             return {"username": username, "disabled": True}
+
+        # Replay of recordings, read-only: the node's own and the site's folder.
+        app.include_router(replay_router(self.viewer, self.recordings))
 
         @app.websocket("/api/stream")
         async def stream(ws: WebSocket) -> None:
