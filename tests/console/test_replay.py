@@ -50,6 +50,22 @@ ALERT_KEYS = [
 ]  # fmt: skip
 
 
+# Decimals the picture keeps of the recorded floats (as the live stream rounds them).
+DECIMALS = {
+    "t_s": 3, "lat_deg": 7, "lon_deg": 7, "alt_m": 2, "east_m": 2, "north_m": 2, "up_m": 2,
+    "speed_ms": 2, "heading_deg": 1, "climb_ms": 2, "class_prob": 3, "time_to_breach_s": 1,
+    "pos_std_m": 2,
+}  # fmt: skip
+
+
+def rounded(track: dict[str, Any]) -> dict[str, Any]:
+    """A track's recorded fields, rounded as the picture sends them."""
+    return {
+        k: round(track[k], DECIMALS[k]) if k in DECIMALS and track[k] is not None else track[k]
+        for k in RECORDED
+    }
+
+
 def js(obj: object) -> Any:
     """A picture object as the console sends it (plain JSON values)."""
     return jsonable(obj)
@@ -213,7 +229,7 @@ def test_the_span_lists_every_snapshot_time_ascending(rec: Recorded):
 
 def test_each_replayed_picture_is_the_picture_the_node_published_then(rec: Recorded):
     times = snapshot_times(rec.path)
-    compared = engaged = held = with_alerts = recommended = 0
+    compared = engaged = held = with_alerts = recommended = two_persons = 0
     for t in times:
         live = rec.pictures.get(t)
         if live is None:
@@ -231,12 +247,11 @@ def test_each_replayed_picture_is_the_picture_the_node_published_then(rec: Recor
         assert [tr["track_id"] for tr in pic["tracks"]] == [v.track_id for v in live.tracks]
         for tr in pic["tracks"]:
             want = js(live.track(tr["track_id"]))
-            assert {k: tr[k] for k in RECORDED} == {k: want[k] for k in RECORDED}
+            assert {k: tr[k] for k in RECORDED} == rounded(want)
             row = rows[tr["track_id"]]
-            assert (tr["lat_deg"], tr["lon_deg"], tr["threat"]) == (
-                row["lat_deg"],
-                row["lon_deg"],
-                row["threat"],
+            assert {k: tr[k] for k in RECORDED} == rounded(
+                {**row, "cooperative": bool(row["cooperative"])}
+                | {"zones_inside": tr["zones_inside"]}
             )
             assert tr["zones_inside"] == (
                 [z for z in row["zones_inside"].split(",")] if row["zones_inside"] else []
@@ -255,6 +270,10 @@ def test_each_replayed_picture_is_the_picture_the_node_published_then(rec: Recor
         want_engs = js(live.engagements)
         assert pic["engagements"] == want_engs
         engaged += bool(want_engs)
+        two_persons += any(
+            e["approved_by"] == "alice" and e.get("confirmed_by") == "bob"
+            for e in pic["engagements"]
+        )
         assert pic["pending_approvals"] == js(live.pending_approvals)
         held += bool(live.pending_approvals)
         busy = {
@@ -268,6 +287,7 @@ def test_each_replayed_picture_is_the_picture_the_node_published_then(rec: Recor
         compared += 1
     assert compared > 100
     assert with_alerts and recommended and held and engaged  # each part was exercised
+    assert two_persons  # the hard kill names who approved and who confirmed
 
 
 def test_alert_changes_are_those_of_the_last_second(rec: Recorded):
@@ -316,7 +336,12 @@ def test_trails_are_each_tracks_last_minute_of_stored_positions(rec: Recorded):
             (tr["track_id"], t - 60.0, t),
         ).fetchall()
         trail = pic["trails"][str(tr["track_id"])]
-        assert trail == [list(w) for w in want][-rp.TRAIL_POINTS :]
+        assert (
+            trail
+            == [
+                [round(t, 3), round(la, 7), round(lo, 7), round(alt, 2)] for t, la, lo, alt in want
+            ][-rp.TRAIL_POINTS :]
+        )
         assert trail[-1] == [tr["t_s"], tr["lat_deg"], tr["lon_deg"], tr["alt_m"]]
         assert len(trail) <= 61
     db.close()

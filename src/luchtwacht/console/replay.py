@@ -29,8 +29,9 @@ own-asset name, uncertainty ellipse and class probabilities/reasons; feed and ef
 SAPIENT nodes, Remote ID, counters. From the audit log the picture rebuilds the pending
 recommendations (with the options ranked when each was made: the node re-ranks them every cycle
 but records only the first ranking; ``doubt``, ``collateral`` and ``safety`` are not recorded),
-the engagements (state, outcome, covered tracks, handovers) and the approvals awaiting a second
-person. An alert's ``updated_t_s`` is its last event's time (the node does not record each
+the engagements (state, outcome, covered tracks, handovers; under the two-person rule who
+approved first and who confirmed, from the ``command.confirm`` record) and the approvals awaiting
+a second person. An alert's ``updated_t_s`` is its last event's time (the node does not record each
 cycle it was seen); who acknowledged it comes from the ``command.acknowledge`` record.
 """
 
@@ -128,6 +129,12 @@ def _f(v: object) -> float | None:
     except OverflowError:  # an integer beyond any float (JSON has no limit)
         return None
     return x if math.isfinite(x) else None
+
+
+def _r(v: object, decimals: int) -> float | None:
+    """A finite float rounded as the live stream rounds it (finer than sensors resolve), or None."""
+    x = _f(v)
+    return None if x is None else round(x, decimals)
 
 
 def _i(v: object) -> int | None:
@@ -734,24 +741,24 @@ def _track(row: tuple[Any, ...], zones: tuple[str, ...]) -> dict[str, object] | 
     threat = row[15] if row[15] in _THREAT_RANK else "none"
     return {
         "track_id": track_id,
-        "t_s": _f(row[1]),
-        "lat_deg": _f(row[2]),
-        "lon_deg": _f(row[3]),
-        "alt_m": _f(row[4]),
-        "east_m": _f(row[5]),
-        "north_m": _f(row[6]),
-        "up_m": _f(row[7]),
-        "speed_ms": _f(row[8]),
-        "heading_deg": _f(row[9]),
-        "climb_ms": _f(row[10]),
+        "t_s": _r(row[1], 3),
+        "lat_deg": _r(row[2], 7),
+        "lon_deg": _r(row[3], 7),
+        "alt_m": _r(row[4], 2),
+        "east_m": _r(row[5], 2),
+        "north_m": _r(row[6], 2),
+        "up_m": _r(row[7], 2),
+        "speed_ms": _r(row[8], 2),
+        "heading_deg": _r(row[9], 1),
+        "climb_ms": _r(row[10], 2),
         "object_class": _s(row[11]) or "unknown",
-        "class_prob": _f(row[12]),
+        "class_prob": _r(row[12], 3),
         "cooperative": bool(coop) if isinstance(coop, int) else False,
         "uas_id": _s(row[14]),
         "threat": threat,
         "zones_inside": _zones(row[16], zones),
-        "time_to_breach_s": _f(row[17]),
-        "pos_std_m": _f(row[18]),
+        "time_to_breach_s": _r(row[17], 1),
+        "pos_std_m": _r(row[18], 2),
         "icao": _s(row[19]),
         "sensors": [],
         "rf_protocol": None,
@@ -777,19 +784,28 @@ def _tracks(db: sqlite3.Connection, snap: _Snap, info: Info) -> list[dict[str, o
     return out
 
 
-def _trails(db: sqlite3.Connection, snap: _Snap, ids: set[object]) -> dict[str, list[list[float]]]:
+def _trails(
+    db: sqlite3.Connection, snap: _Snap, ids: set[object]
+) -> dict[str, list[list[float | None]]]:
     """Each track's positions in the last :data:`TRAIL_S` seconds, oldest first."""
     if snap.trail_rows is None or not ids:
         return {}
-    points: dict[int, list[tuple[float, float, float, float]]] = {}
+    points: dict[int, list[tuple[float, float, float, float | None]]] = {}
     for tid, t_s, lat, lon, alt in db.execute(
         TRAILS_SQL, (*snap.trail_rows, snap.t_s - TRAIL_S, snap.t_s, MAX_TRACKS * TRAIL_POINTS)
     ):
-        t, la, lo = _f(t_s), _f(lat), _f(lon)
+        t, la, lo = _r(t_s, 3), _r(lat, 7), _r(lon, 7)
         if tid not in ids or t is None or la is None or lo is None:
             continue
-        points.setdefault(tid, []).append((t, la, lo, _f(alt) or 0.0))
-    return {str(tid): [list(p) for p in sorted(pts)[-TRAIL_POINTS:]] for tid, pts in points.items()}
+        points.setdefault(tid, []).append((t, la, lo, _r(alt, 2)))
+    return {
+        str(tid): [list(p) for p in sorted(pts, key=_first)[-TRAIL_POINTS:]]
+        for tid, pts in points.items()
+    }
+
+
+def _first(point: tuple[float, float, float, float | None]) -> float:
+    return point[0]
 
 
 # --- alerts and the counter stage, folded from the records -----------------------------------
@@ -932,6 +948,7 @@ class _Counter:
                 "outcome_t_s": None,
                 "covered": [],
                 "reason": "",
+                "confirmed_by": None,
             }
         elif eng is not None:
             self._engagement(t_s, kind.removeprefix("counter."), eng, track_id, detail)
@@ -985,6 +1002,11 @@ class _Counter:
             }
         elif kind in ("confirm", "reject"):
             self.held.pop(target, None)
+        eng = self.engs.get(_i(p.get("eng_id")) or -1)
+        if kind == "confirm" and eng is not None and isinstance(approval, dict):
+            # Two persons: the engagement names who approved first and who confirmed.
+            eng["approved_by"] = _s(approval.get("approved_by"))
+            eng["confirmed_by"] = _s(p.get("operator"))
 
 
 def _counter(
