@@ -417,6 +417,7 @@ def test_files_that_are_not_recordings_are_left_out_and_refused_in_one_line(
     (folder / "loop.sqlite").symlink_to(folder / "loop.sqlite")  # a link to itself
     (folder / "gone.db").symlink_to(folder / "nowhere.db")
     (folder / "folder.db").mkdir()
+    Recorder(folder / "blank.sqlite").close()  # a recording with nothing in it yet
     recordings = Recordings(live=None, folder=folder)
     client, tok = app_for(rec.node, recordings)
     auth = {"Authorization": f"Bearer {tok}"}
@@ -430,7 +431,13 @@ def test_files_that_are_not_recordings_are_left_out_and_refused_in_one_line(
     ) <= set(span["times"])
     # The unreadable ones have ids too (the server listed them itself): opening them is a 422.
     ids = {e.path.name: e.id for e in recordings.entries()}
-    assert set(ids) == {"copy.sqlite", "junk.sqlite", "empty.db", "plain.db"}
+    assert set(ids) == {"copy.sqlite", "junk.sqlite", "empty.db", "plain.db", "blank.sqlite"}
+    blank = client.get(f"/api/replay/{ids['blank.sqlite']}", headers=auth).json()
+    assert (blank["start_s"], blank["end_s"], blank["times"]) == (
+        None,
+        None,
+        [],
+    )  # not listed: no span
     for name in ("junk.sqlite", "empty.db", "plain.db"):
         for url in (f"/api/replay/{ids[name]}", f"/api/replay/{ids[name]}/picture?t=0"):
             res = client.get(url, headers=auth)

@@ -523,7 +523,11 @@ class Recordings:
         return info
 
     def listing(self) -> list[dict[str, object]]:
-        """The recordings that can be replayed: id, name, span, live (unreadable ones logged)."""
+        """The recordings that can be replayed: id, name, span, live.
+
+        Files that are not readable recordings are left out (and logged once), and so are
+        recordings with nothing in them yet: every one listed has a start and an end.
+        """
         out: list[dict[str, object]] = []
         for entry in self.entries():
             try:
@@ -536,6 +540,8 @@ class Recordings:
                 if new:
                     log.warning("replay: %s is left out: %s", entry.path, exc.message)
                 continue
+            if info.start_s is None or info.end_s is None:
+                continue  # nothing recorded yet: no span to scrub
             out.append(
                 {
                     "id": entry.id,
