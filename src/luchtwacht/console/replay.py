@@ -585,8 +585,10 @@ class Recordings:
             raise RecordingError(404, f"{entry.path.name}: gone") from None
         if entry.live:
             return (entry.path, -1, -1, time.monotonic_ns())  # still being written: read anew
-        wal = entry.path.with_name(entry.path.name + "-wal")
-        wal_mtime = wal.stat().st_mtime_ns if wal.exists() else 0
+        try:  # a writer's WAL file changes first
+            wal_mtime = entry.path.with_name(entry.path.name + "-wal").stat().st_mtime_ns
+        except OSError:
+            wal_mtime = 0
         return (entry.path, st.st_mtime_ns, st.st_size, wal_mtime)
 
     def _remember(self, key: tuple[Path, int, int, int], value: Info | str) -> None:
@@ -701,6 +703,8 @@ def _thin(times: list[float], most: int) -> list[float]:
     n = len(times)
     if n <= most:
         return times
+    if most < 2:
+        return times[-most:] if most > 0 else []
     return [times[round(k * (n - 1) / (most - 1))] for k in range(most)]
 
 
