@@ -30,13 +30,19 @@ Measured, not asserted (the exit code is 0 whatever the figures), each printed b
     measured (the best of 20 round trips) and taken off. Percentiles are weighted by the bytes
     received, so each DetectionReport counts about once. Also printed: node tick → drawn and
     node tick → the WebSocket message's arrival in the page.
-(c) **Approve click → task sent to the effector**, under the same load: ``--approvals`` times,
-    the commander clicks Approve on the jammer's option of a pending recommendation; the click is
-    stamped in the page (the event's ``timeStamp``), and the node's sending of the first Task of
-    that engagement (``core.send_to_node``, the aim ``look_at``; ``Engage`` follows in the same
-    cycle) on the wall clock; the effector's socket receiving it is printed too. Between two
-    approvals the engagement is ceased over the REST API by a second commander (bearer token):
-    the jammer is free again and the intruders are proposed again at the next 1 Hz counter cycle.
+(c) **Approve click → task sent to the effector**: ``--approvals`` times, the commander clicks
+    Approve on the jammer's option of a pending recommendation; the click is stamped in the page
+    (the event's ``timeStamp``), and the node's sending of the first Task of that engagement
+    (``core.send_to_node``, the aim ``look_at``; ``Engage`` follows in the same cycle) on the
+    wall clock; the effector's socket receiving it is printed too. Between two approvals the
+    engagement is ceased over the REST API by a second commander (bearer token): the jammer is
+    free again and the intruders are proposed again at the next 1 Hz counter cycle. By default
+    the birds leave the radars' sight first (their tracks are dropped), so this is measured on a
+    page that keeps up; ``--approve-loaded`` measures it with the 1000 tracks still flying.
+
+Then (``--profile``, 10 s by default) the page's main thread is sampled with DevTools' profiler
+and its self time printed by source file and by hottest function (through ``app.js.map``): where
+a frame's time goes, for whoever makes it shorter.
 
 Run: ``.venv/bin/python bench/console.py [--tracks 1000] [--seconds 20] [--approvals 30]``.
 Other load on the machine skews every figure: the load average is printed first.
@@ -47,6 +53,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import multiprocessing as mp
 import os
@@ -67,7 +74,7 @@ from typing import Any
 import httpx
 import numpy as np
 from numpy.typing import NDArray
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from luchtwacht.console.static import WEB_DIST
 from luchtwacht.counter.authority import (
@@ -260,7 +267,11 @@ def sensors_main(
     t0 = time.time() + 0.1
     due = [(t0 + j / n_radars + float(rng.uniform(0, 0.5 / n_radars)), j) for j in range(n_radars)]
     next_status = t0
-    while not conn.poll():
+    while True:
+        if conn.poll():
+            if conn.recv() == "stop":
+                break
+            seen = [[t for t in ts if t.role == "intruder"] for ts in seen]  # "light": birds gone
         t_due, j = min(due)
         wait = min(t_due, next_status) - time.time()
         if wait > 0:
@@ -274,7 +285,6 @@ def sensors_main(
         if now >= t_due:
             socks[j].sendall(b"".join(radars[j].scan(now - epoch, seen[j])))
             due[j] = (t_due + 1.0, j)
-    conn.recv()
     conn.send(log)
     for sock in [*socks, jam_sock]:
         sock.close()
@@ -435,6 +445,162 @@ def renderer(page: Page) -> str:
             }"""
         )
     )
+
+
+# --- where the page's time goes ----------------------------------------------------------------
+
+_B64 = {
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+}
+
+
+class SourceMap:
+    """A bundle's source map (v3): a generated (line, column) → original source, line, name."""
+
+    def __init__(self, path: Path) -> None:
+        data = json.loads(path.read_text())
+        self.sources: list[str] = data["sources"]
+        self.names: list[str] = data.get("names", [])
+        self.lines: list[list[tuple[int, int, int, int]]] = []  # col, source, line, name
+        src = line = name = 0
+        for text in data["mappings"].split(";"):
+            col = 0
+            segs = []
+            for seg in text.split(","):
+                if not seg:
+                    continue
+                vals = self._vlq(seg)
+                col += vals[0]
+                if len(vals) >= 4:
+                    src, line = src + vals[1], line + vals[2]
+                    if len(vals) >= 5:
+                        name += vals[4]
+                    segs.append((col, src, line, name if len(vals) >= 5 else -1))
+            self.lines.append(segs)
+
+    @staticmethod
+    def _vlq(seg: str) -> list[int]:
+        out, value, shift = [], 0, 0
+        for c in seg:
+            d = _B64[c]
+            value += (d & 31) << shift
+            if d & 32:
+                shift += 5
+                continue
+            out.append(-(value >> 1) if value & 1 else value >> 1)
+            value, shift = 0, 0
+        return out
+
+    def where(self, line: int, col: int) -> tuple[str, int]:
+        """The original file and line (1-based) of a generated position (0-based)."""
+        segs = self.lines[line] if 0 <= line < len(self.lines) else []
+        best = None
+        for seg in segs:
+            if seg[0] > col:
+                break
+            best = seg
+        if best is None:
+            return "?", 0
+        return self.sources[best[1]].replace("../", ""), best[2] + 1
+
+
+TRACED = {  # what Chromium's own trace calls the work a page's main thread does
+    "UpdateLayoutTree": "style",
+    "Layout": "layout",
+    "PrePaint": "pre-paint",
+    "Paint": "paint",
+    "Layerize": "layerize",
+    "HitTest": "hit test",
+    "FunctionCall": "scripts (event handlers, timers, frames)",
+    "EvaluateScript": "scripts (evaluated)",
+    "MinorGC": "garbage collection (minor)",
+    "MajorGC": "garbage collection (major)",
+    "V8.GC_SCAVENGER": "garbage collection (scavenge)",
+    "ParseHTML": "parse HTML",
+}
+
+
+def trace_page(browser: Browser, page: Page, seconds: float) -> None:
+    """Trace Chromium for ``seconds`` and print what the page's threads were busy with."""
+    browser.start_tracing(page=page, categories=["toplevel", "devtools.timeline", "v8"])
+    time.sleep(seconds)
+    events = json.loads(browser.stop_tracing())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    names = {
+        (e["pid"], e["tid"]): e["args"]["name"]
+        for e in events
+        if e.get("ph") == "M" and e.get("name") == "thread_name"
+    }
+    tasks: dict[tuple[int, int], float] = {}
+    work: dict[tuple[int, int], dict[str, float]] = {}
+    for e in events:
+        if e.get("ph") != "X" or "dur" not in e:
+            continue
+        key = (e["pid"], e["tid"])
+        if e["name"] in ("RunTask", "ThreadControllerImpl::RunTask"):
+            tasks[key] = tasks.get(key, 0.0) + e["dur"]
+        elif e["name"] in TRACED:
+            per = work.setdefault(key, {})
+            per[TRACED[e["name"]]] = per.get(TRACED[e["name"]], 0.0) + e["dur"]
+    span = seconds * 1e6
+    print(f"\nChromium's threads over {seconds:g} s (busy: % of the time in tasks):")
+    main = max(
+        (k for k in tasks if names.get(k) == "CrRendererMain"), key=lambda k: tasks[k], default=None
+    )
+    for key in sorted(tasks, key=lambda k: -tasks[k])[:6]:
+        label = names.get(key, f"thread {key[1]}")
+        print(
+            f"    {100 * tasks[key] / span:5.1f} %  {label}{' (the page)' if key == main else ''}"
+        )
+    if main is not None:
+        print("  the page's main thread, by kind of work (nested: scripts include their GC):")
+        for what, t in sorted(work.get(main, {}).items(), key=lambda kv: -kv[1]):
+            print(f"    {100 * t / span:5.1f} %  {what}")
+
+
+def profile_page(page: Page, seconds: float) -> None:
+    """Sample the page's main thread (DevTools' profiler) and print where its time went."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Profiler.enable")
+    cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+    cdp.send("Profiler.start")
+    time.sleep(seconds)
+    profile = cdp.send("Profiler.stop")["profile"]
+    cdp.detach()
+    smap = SourceMap(WEB_DIST / "app.js.map") if (WEB_DIST / "app.js.map").is_file() else None
+    self_us: dict[int, float] = {}
+    for node_id, dt in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        self_us[node_id] = self_us.get(node_id, 0.0) + dt
+    by_file: dict[str, float] = {}
+    by_fn: dict[str, float] = {}
+    for node in profile["nodes"]:
+        t = self_us.get(node["id"], 0.0)
+        if not t:
+            continue
+        frame = node["callFrame"]
+        name, url = frame["functionName"] or "(anonymous)", frame["url"]
+        if url.endswith("/app.js") and smap is not None:
+            file, line = smap.where(frame["lineNumber"], frame["columnNumber"])
+        elif url:
+            file, line = url.rsplit("/", 1)[-1], frame["lineNumber"] + 1
+        else:
+            file, line = name, 0  # (program), (garbage collector), (idle)
+        package = "/".join(file.split("/")[:2]) if file.startswith("node_modules/") else file
+        by_file[package] = by_file.get(package, 0.0) + t
+        key = f"{file}:{line} {name}" if line else file
+        by_fn[key] = by_fn.get(key, 0.0) + t
+    total = sum(self_us.values()) or 1.0
+    busy = total - by_file.get("(idle)", 0.0)
+    print(
+        f"  its scripts, sampled over {seconds:g} s: busy {100 * busy / total:.0f} % "
+        "(self time, % of the sampled time; (program) is the browser's own work):"
+    )
+    for file, t in sorted(by_file.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"    {100 * t / total:5.1f} %  {file}")
+    print("  its hottest functions (their original source line):")
+    for key, t in sorted(by_fn.items(), key=lambda kv: -kv[1])[:12]:
+        if key != "(idle)":
+            print(f"    {100 * t / total:5.1f} %  {key}")
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -632,6 +798,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="window of (a) and (b)")
     ap.add_argument("--approvals", type=int, default=30, help="approve clicks for (c)")
     ap.add_argument("--warmup", type=float, default=90.0, help="longest wait for the tracks (s)")
+    ap.add_argument(
+        "--approve-loaded",
+        action="store_true",
+        help="(c) with the --tracks birds still flying (default: only the intruders are left)",
+    )
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--headed", action="store_true", help="a visible window (needs a display)")
     ap.add_argument(
@@ -642,6 +813,12 @@ def main() -> None:
     )
     ap.add_argument("--quiet-wait", type=float, default=600.0)
     ap.add_argument("--screenshot", type=Path, help="save the page at the end of (a) here")
+    ap.add_argument(
+        "--profile",
+        type=float,
+        default=10.0,
+        help="then sample the page's main thread this long and print where it spent it (0: no)",
+    )
     args = ap.parse_args()
     check_client()
     waited = time.monotonic()
@@ -670,7 +847,7 @@ def main() -> None:
             if not here.poll(60):
                 raise SystemExit("the sensor process did not connect")
             here.recv()
-            run(args, node, url)
+            run(args, node, url, here)
         finally:
             here.send("stop")
             effector = here.recv() if here.poll(10) else EffectorLog()
@@ -679,7 +856,7 @@ def main() -> None:
         report_effector(node, effector)
 
 
-def run(args: argparse.Namespace, node: BenchNode, url: str) -> None:
+def run(args: argparse.Namespace, node: BenchNode, url: str, sensors: Connection) -> None:
     """Wait for the tracks, open the page, measure (a), (b) and (c)."""
     want = int(0.95 * (args.tracks + args.intruders))
     deadline = time.monotonic() + args.warmup
@@ -724,7 +901,7 @@ def run(args: argparse.Namespace, node: BenchNode, url: str) -> None:
         cpu = 100.0 * (time.process_time() - cpu0) / (t1 - t0)
         below = cpu_seconds_below(os.getpid())
         chromium = 100.0 * (below["chromium"] - below0["chromium"]) / (t1 - t0)
-        sensors = 100.0 * (below["other"] - below0["other"]) / (t1 - t0)
+        others = 100.0 * (below["other"] - below0["other"]) / (t1 - t0)
         load = os.getloadavg()[0]
         time.sleep(GRACE_S)  # what came in at the window's end is drawn after it
         drawn: list[dict[str, Any]] = page.evaluate("() => __bench.drawn")
@@ -740,11 +917,24 @@ def run(args: argparse.Namespace, node: BenchNode, url: str) -> None:
         print(
             f"CPU in the window, % of one core: this process (the node, its console, the "
             f"Playwright client) {cpu:.0f}, Chromium {chromium:.0f}, the sensors and Playwright's "
-            f"driver {sensors:.0f}; load average {load:.2f}\nnode ticks: {summary(ticks)}"
+            f"driver {others:.0f}; load average {load:.2f}\nnode ticks: {summary(ticks)}"
         )
         report_frames(args, frames, drawn, ws, offset, t0, t1)
         report_drawn(args, node, drawn, ws, offset, t0, t1)
-        print(f"\n(c) approve click → task sent to the jammer, {args.approvals} approvals")
+        if args.profile > 0:
+            trace_page(browser, page, args.profile)
+            profile_page(page, args.profile)
+        scene = f"{len(node.node.core.views)} tracks"
+        if not args.approve_loaded:
+            # The birds fly out of the radars' sight; their tracks coast and are dropped.
+            sensors.send("light")
+            deadline = time.monotonic() + 60
+            while len(node.node.core.views) > args.intruders and time.monotonic() < deadline:
+                time.sleep(0.5)
+            while track_count(page) > args.intruders + 5 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            scene = f"the birds gone, {len(node.node.core.views)} tracks left"
+        print(f"\n(c) approve click → task sent to the jammer, {args.approvals} approvals, {scene}")
         t_c0 = time.time()
         clicked, sent, missed = approve_loop(page, url, node, args.approvals, timeout_s=30.0)
         clicks: list[dict[str, Any]] = page.evaluate("() => __bench.clicks")
