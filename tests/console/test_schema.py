@@ -14,6 +14,7 @@ cookie and the CSRF token. Checked for input generated from the schema:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -45,8 +46,9 @@ EXAMPLES = 10  # generated cases per operation: the whole file stays well under 
 class InProcess:
     """The demo node core ticking in a thread; its console's app is called in process.
 
-    The console's own pump runs on uvicorn's loop; here the node thread hands each update to
-    :meth:`Console.absorb` itself. Every command the node is given is counted in ``submitted``.
+    The console's pump (which takes the node's pictures) runs on an event loop of its own in a
+    second thread, as it does on uvicorn's. Every command the node is given is counted in
+    ``submitted``.
     """
 
     def __init__(self) -> None:
@@ -66,15 +68,18 @@ class InProcess:
         self.node.submit = counted  # type: ignore[method-assign]
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+
+    def _pump(self) -> None:
+        asyncio.run(self.console.pump())
 
     def _run(self) -> None:
         while not self.stop.is_set():
             self.node.run(0.5)
-            for update in self.console.subscription.take():
-                self.console.absorb(update)
-            time.sleep(0.005)
+            time.sleep(0.005)  # the pump's thread takes the pictures
 
     def __enter__(self) -> InProcess:
+        self.pump.start()
         self.thread.start()
         deadline = time.monotonic() + 60
         # From the first alert on: tracks, alerts and (the scenario has effectors) engagements.
@@ -86,6 +91,8 @@ class InProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join(10)
+        self.console.subscription.close()  # the pump ends
+        self.pump.join(10)
 
 
 class Login:
