@@ -391,15 +391,18 @@ def _picture(seq: int, step: int = 0) -> dict[str, Any]:
     """A picture: two tracks (one with a Remote ID pilot), a camera node looking north-east."""
     cam_lat, cam_lon = _offset(SITE_LAT, SITE_LON, 500, 500)
     pilot_lat, pilot_lon = _offset(SITE_LAT, SITE_LON, 1800, 1400)
+    tracks = [
+        _track(1, 1200 - 20 * step, 800 - 20 * step),
+        _track(2, -900, -700, threat="low", cooperative=True, ellipse_m=None, uas_id="NL-1"),
+    ]
+    for track in tracks:
+        track["t_s"] = 100.0 + seq
     return {
         "type": "picture",
         "seq": seq,
         "t_s": 100.0 + seq,
         "site": "Testsite",
-        "tracks": [
-            _track(1, 1200 - 20 * step, 800 - 20 * step),
-            _track(2, -900, -700, threat="low", cooperative=True, ellipse_m=None, uas_id="NL-1"),
-        ],
+        "tracks": tracks,
         "nodes": [
             {
                 "node_id": "cam-1",
@@ -596,14 +599,15 @@ def test_a_click_selects_a_track_and_select_brings_one_on_screen(
 
 
 @needs_chromium
-def test_a_replay_picture_brings_its_own_trails_and_each_drawn_picture_is_reported(
+def test_trails_grow_live_a_replay_brings_its_own_and_each_drawn_picture_is_reported(
     browser: Browser, map_bundle: Path
 ) -> None:
     with _map_page(browser, map_bundle, None) as server:
         page = server.watched.page
-        first = _picture(1)
-        _show(page, _site(None), first)
+        _show(page, _site(None), _picture(1))
         assert _rendered(page, "trails") == 0  # one position each: no trail yet
+        _show(page, None, _picture(2, step=1))  # a second later, track 1 has moved
+        assert _rendered(page, "trails") > 0
         # A replay picture: the trails it carries are drawn, not ones the map gathered.
         replay = _picture(7)
         replay["type"] = "replay"
@@ -615,7 +619,18 @@ def test_a_replay_picture_brings_its_own_trails_and_each_drawn_picture_is_report
             ]
         }
         _show(page, None, replay)
-        assert _rendered(page, "trails") > 0
+        # The replayed trail runs 400 m west of the track: it is drawn 300 m west of it.
+        on_trail = _offset(track["lat_deg"], track["lon_deg"], -300, 0)
+        hits = page.evaluate(
+            """([lat, lon]) => {
+                const m = window.harness.airMap.map;
+                const p = m.project([lon, lat]);
+                const box = [[p.x - 4, p.y - 4], [p.x + 4, p.y + 4]];
+                return m.queryRenderedFeatures(box, {layers: ["trails"]}).length;
+            }""",
+            list(on_trail),
+        )
+        assert hits > 0, "the replay's trail is not drawn"
         drawn = page.evaluate("() => window.__lwDrawn")
         assert drawn["seq"] == 7 and drawn["t_s"] == replay["t_s"]
         assert drawn["wall_ms"] > 1e12  # epoch milliseconds, comparable across processes

@@ -35,6 +35,10 @@ const RINGS_M = [1000, 2000, 5000];
 const GRID_STEP_M = 1000;
 const GRID_HALF_M = 6000;
 const LEADER_S = 30; // a velocity leader shows where the track will be this many seconds ahead
+// A trail keeps one position a second for the last minute (then the track's position now): a
+// minute shows where a drone came from, and at 10 pictures a second a point per picture would
+// cost ten times the vertices for the same line.
+const TRAIL_EVERY_S = 1;
 const TRAIL_POINTS = 60;
 const DRAW_EVERY_MS = 100; // the node publishes at 10 Hz; drawing faster only loads the worker
 const DRAWN_TIMEOUT_MS = 10_000; // a draw the map has not shown by then no longer holds the next
@@ -278,7 +282,7 @@ export class AirMap {
     this.fitted = false;
     this.siteMarkers = [];
     this.basemap = null; // the operator's PMTiles URL once added
-    this.history = new Map(); // track id → [[lon, lat], …], oldest first
+    this.history = new Map(); // track id → [[lon, lat, t_s], …], oldest first
     this.latest = { tracks: [] };
     this.byId = new Map(); // track id → track, of the latest picture
     this.nodesKey = null;
@@ -428,7 +432,9 @@ export class AirMap {
         let h = this.history.get(t.track_id);
         if (!h) this.history.set(t.track_id, (h = []));
         const last = h[h.length - 1];
-        if (!last || last[0] !== t.lon_deg || last[1] !== t.lat_deg) h.push([t.lon_deg, t.lat_deg]);
+        const ts = finite(t.t_s) ? t.t_s : performance.now() / 1000;
+        if (last && ts < last[2]) h.length = 0; // the clock went back: a new run or a reset
+        if (!h.length || ts - h[h.length - 1][2] >= TRAIL_EVERY_S) h.push([t.lon_deg, t.lat_deg, ts]);
         if (h.length > TRAIL_POINTS) h.shift();
       }
       for (const id of this.history.keys()) if (!seen.has(id)) this.history.delete(id);
@@ -478,9 +484,15 @@ export class AirMap {
           rank: THREAT_RANK[t.threat] ?? 0,
         }),
       );
-      let trail = this.history.get(t.track_id);
+      let trail;
       if (trails) trail = (trails[t.track_id] ?? []).map((p) => [p[2], p[1]]);
-      if (trail && trail.length > 1) features.push(line(trail, { part: "trail", colour }));
+      else {
+        const h = this.history.get(t.track_id) ?? [];
+        trail = h.map((p) => [p[0], p[1]]);
+        const end = trail[trail.length - 1];
+        if (end && (end[0] !== t.lon_deg || end[1] !== t.lat_deg)) trail.push([t.lon_deg, t.lat_deg]);
+      }
+      if (trail.length > 1) features.push(line(trail, { part: "trail", colour }));
       if (t.speed_ms > 0.5 && finite(t.heading_deg)) {
         const tip = destination(t.lat_deg, t.lon_deg, t.heading_deg, t.speed_ms * LEADER_S);
         features.push(line([[t.lon_deg, t.lat_deg], tip], { part: "leader", colour }));
