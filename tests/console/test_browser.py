@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -29,6 +30,7 @@ from matplotlib.image import imread
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
+    Page,
     Playwright,
     Route,
     sync_playwright,
@@ -61,7 +63,7 @@ class PacedDemo:
     """A demo node core in a thread and its console with the web client on a loopback socket.
 
     The node runs as fast as it can until ``ready(picture)`` (the scenario has reached what the
-    tests need), then at :data:`SPEED` times the wall clock: flat out it publishes some 250
+    tests need), then at ``speed`` (:data:`SPEED` unless given) times the wall clock: flat out it publishes some 250
     pictures a second, more than a browser drawing with a software GPU reads, and the server
     would rightly drop it as too slow. A real node publishes 10 a second. Every person in
     :data:`PEOPLE` logs in with the password ``<name>-pw``.
@@ -73,7 +75,9 @@ class PacedDemo:
         scenario: Scenario,
         ready: Callable[[PictureUpdate], bool],
         two_person: frozenset[str] = frozenset(),
+        speed: float = SPEED,
     ) -> None:
+        self.speed = speed  # node seconds per wall second once ready; a test may change it
         self.recorder = BackgroundStore(tmp_path / "browser.sqlite")
         people = [
             OperatorAccount(name, role, hash_password(f"{name}-pw", params=CHEAP))
@@ -94,10 +98,12 @@ class PacedDemo:
             self.node.run(0.5)
             latest = self.console.latest
             time.sleep(0.002)  # let the console's thread take the pictures
-        wall0, node0 = time.monotonic(), self.node.now_s
+        wall0, node0, speed = time.monotonic(), self.node.now_s, self.speed
         while not self.stop.is_set():
+            if self.speed != speed:  # a test changed the pace: count from here
+                wall0, node0, speed = time.monotonic(), self.node.now_s, self.speed
             self.node.run(0.1)
-            ahead_s = (self.node.now_s - node0) / SPEED - (time.monotonic() - wall0)
+            ahead_s = (self.node.now_s - node0) / speed - (time.monotonic() - wall0)
             if ahead_s > 0:
                 time.sleep(ahead_s)
 
@@ -163,6 +169,25 @@ def engagement_demo(
 
 
 @pytest.fixture(scope="module")
+def keyboard_demo(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[PacedDemo]:
+    """As ``engagement_demo``, from the loiterer's first alert on (its own node: it is engaged).
+
+    At the wall clock's pace: a person's keys and a second person's confirmation then meet the
+    confirmation window (60 s) as they would on a real node, however busy the test machine is.
+    """
+    scenario = load_scenario_file(SCENARIOS / "interceptor-loiterer.yaml")
+    scenario = dataclasses.replace(scenario, operator=None)
+    with PacedDemo(
+        tmp_path_factory.mktemp("keyboard"),
+        scenario,
+        lambda p: bool(p.alerts) and any(r.state == "pending" for r in p.recommendations),
+        two_person=frozenset({"interceptor"}),
+        speed=1.0,
+    ) as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
@@ -182,7 +207,8 @@ class Watched:
     """A page on the console, with what it tried to fetch from elsewhere and what went wrong."""
 
     def __init__(self, browser: Browser, demo: PacedDemo) -> None:
-        self.context = browser.new_context(viewport={"width": 1400, "height": 850})
+        # en-GB: the page's first language is the browser's (a test switches to Dutch itself)
+        self.context = browser.new_context(viewport={"width": 1400, "height": 850}, locale="en-GB")
         self.page = self.context.new_page()
         self.demo = demo
         self.outside: list[str] = []
@@ -212,7 +238,7 @@ class Watched:
         self.page.fill("input[name=password]", f"{username}-pw")
         self.page.click("#login button[type=submit]")
         self.page.wait_for_selector("#console:not([hidden])")
-        self.page.wait_for_function("() => document.querySelector('#link').textContent === 'live'")
+        self.page.wait_for_selector("#link.ok")  # the stream is open (its word is translated)
 
     def clean(self) -> bool:
         """Nothing fetched from outside, nothing refused, no script error."""
@@ -359,6 +385,9 @@ def test_a_viewer_sees_the_picture_but_no_command_buttons(console: Watched):
 def test_two_commanders_approve_and_confirm_an_interceptor_and_see_it_fly_and_land(
     browser: Browser, engagement_demo: PacedDemo, tmp_path: Path
 ) -> None:
+    # People at the wall clock's pace: the confirmation window (60 s) is a person's 60 s,
+    # however slow the test machine; the interceptor's flight runs faster again below.
+    engagement_demo.speed = 1.0
     first, second = Watched(browser, engagement_demo), Watched(browser, engagement_demo)
     try:
         with first.explained():
@@ -375,6 +404,7 @@ def test_two_commanders_approve_and_confirm_an_interceptor_and_see_it_fly_and_la
             second.login("cdr2")
             second.page.locator(".pending button.cmd-confirm:visible").click()
             second.page.locator("#status", has_text="confirmed, engagement").wait_for()
+        engagement_demo.speed = SPEED
         with first.explained():
             # Tasked: the engagement is listed, the interceptor flies (one of ours), it lands.
             engagement = first.page.locator("#engagements tbody tr", has_text="Interceptor runway")
@@ -387,3 +417,376 @@ def test_two_commanders_approve_and_confirm_an_interceptor_and_see_it_fly_and_la
     finally:
         first.context.close()
         second.context.close()
+
+
+def _latest(demo: PacedDemo) -> PictureUpdate:
+    """The node's newest picture (the demo waited for one)."""
+    latest = demo.console.latest
+    assert latest is not None
+    return latest
+
+
+def _shot(page: Page, tmp_path: Path, name: str) -> Path:
+    """A screenshot kept as an artifact (and copied to $LUCHTWACHT_SHOTS when it is set)."""
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=path)
+    if folder := os.environ.get("LUCHTWACHT_SHOTS"):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(folder) / path.name)
+    return path
+
+
+def _english_only(dictionaries: dict[str, dict[str, str]]) -> list[re.Pattern[str]]:
+    """Patterns matching an English text that differs from its Dutch one ({x} matches anything)."""
+    en, nl = dictionaries["en"], dictionaries["nl"]
+    return [
+        re.compile("^" + re.sub(r"\\\{\w+\\\}", ".+", re.escape(text)) + "$")
+        for key, text in en.items()
+        if text != nl[key]
+    ]
+
+
+@needs_chromium
+def test_a_new_critical_alert_beeps_and_flashes_a_banner_naming_track_and_zone(
+    console: Watched, demo: PacedDemo, tmp_path: Path
+) -> None:
+    page = console.page
+    with console.explained():
+        console.login("cdr")  # the login click lets the page sound
+        page.wait_for_function("() => window.luchtwacht.cues >= 1", timeout=60_000)
+        banner = page.locator("#cue-banner")
+        banner.wait_for()
+    assert page.evaluate("() => window.luchtwacht.audio()") == "running"
+    alert_id = int(banner.get_attribute("data-alert") or "")
+    node = demo.console.latest
+    assert node is not None
+    alert = next(a for a in node.alerts if a.alert_id == alert_id)
+    assert alert.level.label == "critical"
+    assert banner.inner_text().startswith(f"CRITICAL: track {alert.track_id} in {alert.zone}")
+    # It flashes: the banner's colour animates.
+    assert (
+        page.evaluate("() => getComputedStyle(document.querySelector('#cue-banner')).animationName")
+        == "cue-flash"
+    )
+    _shot(page, tmp_path, "critical-cue")
+    # Muted, a further cue is silent but still shown; Esc dismisses the banner.
+    page.keyboard.press("m")
+    assert page.locator("#mute").get_attribute("aria-pressed") == "true"
+    page.keyboard.press("Escape")
+    with console.explained():
+        banner.wait_for(state="hidden")
+    assert console.clean()
+
+
+@needs_chromium
+def test_the_page_switches_between_english_and_dutch_and_keeps_the_choice(
+    console: Watched, tmp_path: Path
+) -> None:
+    page = console.page
+    with console.explained():
+        console.login("cdr")
+        page.wait_for_selector("#alerts tbody tr")
+        page.wait_for_selector("#threats tbody tr")
+        page.wait_for_selector("#feeds tbody tr")
+    dictionaries = page.evaluate("() => window.luchtwacht.dictionaries()")
+    en, nl = dictionaries["en"], dictionaries["nl"]
+    assert set(en) == set(nl), f"keys only in one language: {set(en) ^ set(nl)}"
+    for key in en:  # the same {placeholders}: a translation never drops a value
+        assert set(re.findall(r"\{\w+\}", en[key])) == set(re.findall(r"\{\w+\}", nl[key])), key
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert (
+        page.locator("#alerts").locator("xpath=..").locator("h2").text_content() or ""
+    ).startswith("Alerts")
+
+    page.keyboard.press("l")
+    with console.explained():
+        page.wait_for_function("() => document.documentElement.lang === 'nl'")
+        page.locator("#link", has_text="actueel").wait_for()
+        # the rows are drawn again in Dutch: threat levels and classes too
+        page.locator(
+            "#alerts tbody tr td:first-child", has_text=re.compile("kritiek|hoog")
+        ).first.wait_for()
+    english = _english_only(dictionaries)
+    texts = page.evaluate(
+        """() => [...document.querySelectorAll(
+              '#console [data-i18n], #console h2, #console h3, #console th, #console label, '
+              + '#console button, #alerts td, #threats td:nth-child(3), #threats td:nth-child(4), '
+              + '#feeds td:nth-child(2)')]
+            .filter((e) => e.offsetParent !== null)
+            .map((e) => e.textContent.trim()).filter((s) => s)"""
+    )
+    assert "Meldingen" in texts and "Dreigingen" in texts
+    left = [s for s in texts if any(p.match(s) for p in english)]
+    assert left == [], f"English left on the Dutch page: {left}"
+    _shot(page, tmp_path, "dutch")
+
+    # The choice is kept: a new page (same browser profile) opens in Dutch.
+    page.reload()
+    with console.explained():
+        page.locator("#login button[type=submit]", has_text="Inloggen").wait_for()
+    assert page.locator("html").get_attribute("lang") == "nl"
+    page.click("#lang")  # the login page's switch
+    with console.explained():
+        page.locator("#login button[type=submit]", has_text="Log in").wait_for()
+    assert console.clean()
+
+
+@needs_chromium
+def test_the_track_detail_shows_class_probabilities_sensors_and_remote_id(
+    console: Watched, demo: PacedDemo, tmp_path: Path
+) -> None:
+    page = console.page
+    with console.explained():
+        console.login("eye")
+        page.wait_for_selector("#threats tbody tr")
+    node = demo.console.latest
+    assert node is not None
+    drone = next(t for t in node.tracks if t.object_class == "drone" and t.sensors)
+    with console.explained():
+        page.locator(f"#threats tbody tr[data-track='{drone.track_id}']").click()
+        detail = page.locator(f"#detail[data-track='{drone.track_id}']")
+        detail.wait_for()
+        detail.locator(".bar[data-label='drone']").wait_for()
+    assert page.evaluate("() => window.luchtwacht.selected()") == drone.track_id
+    labels = detail.locator(".bar").evaluate_all("(bars) => bars.map((b) => b.dataset.label)")
+    assert set(labels) == {label for label, _ in drone.class_probs}
+    width = detail.locator(".bar[data-label='drone'] .bar-fill").evaluate(
+        "(e) => e.getBoundingClientRect().width / e.parentElement.getBoundingClientRect().width"
+    )
+    assert abs(width - dict(drone.class_probs)["drone"]) < 0.1
+    facts = detail.locator(".d-facts").inner_text()
+    for sensor in drone.sensors:
+        assert sensor in facts
+    assert "Seen by" in facts and "Position uncertainty" in facts and "Speed" in facts
+    _shot(page, tmp_path, "detail")
+
+    # A cooperative drone: its Remote ID broadcast joined by UAS ID, pilot and operator too.
+    rid = next(r for r in _latest(demo).remote_ids if r.track_id is not None)
+    page.keyboard.press("Escape")
+    with console.explained():
+        detail.wait_for(state="hidden")
+        page.locator(f"#threats tbody tr[data-track='{rid.track_id}']").click()
+        page.locator("#detail .d-rid", has_text=rid.uas_id).wait_for()
+    text = page.locator("#detail .d-rid").inner_text()
+    assert rid.operator_id is not None and rid.mac is not None
+    assert rid.operator_id in text and "Pilot position" in text and rid.mac in text
+    assert page.locator("button.cmd:visible").count() == 0  # a viewer still commands nothing
+    assert console.clean()
+
+
+@needs_chromium
+def test_the_health_panel_lists_every_feed_node_and_their_counts(
+    console: Watched, demo: PacedDemo
+) -> None:
+    page = console.page
+    with console.explained():
+        console.login("ops")
+        page.wait_for_selector("#feeds tbody tr")
+    node = demo.console.latest
+    assert node is not None
+    assert page.locator("#feeds tbody tr").count() == len(node.feeds)
+    for feed in node.feeds:
+        row = page.locator(f"#feeds tr[data-feed='{feed.sensor_id}']")
+        cells = row.locator("td").all_inner_texts()
+        assert cells[0] == feed.name and cells[1] == feed.state
+        # decoded, rejected, shed, late: counters the page shows from a picture a moment older
+        shown = [int(c) for c in cells[2:6]]
+        assert 0 < shown[0] <= feed.decoded
+        assert all(
+            a <= b for a, b in zip(shown[1:], [feed.rejected, feed.shed, feed.late], strict=True)
+        )
+    for n in node.nodes:
+        assert page.locator(f"#nodes tr[data-node='{n.node_id}']").count() == 1
+    assert console.clean()
+
+
+@needs_chromium
+def test_from_an_alert_a_commander_approves_in_two_actions_and_another_confirms_by_key(
+    browser: Browser, keyboard_demo: PacedDemo, tmp_path: Path
+) -> None:
+    first, second = Watched(browser, keyboard_demo), Watched(browser, keyboard_demo)
+    try:
+        page = first.page
+        with second.explained():
+            second.login("cdr2")  # ready before the approval: the confirm window is short
+        with first.explained():
+            first.login("cdr")
+            row = page.locator("#alerts tbody tr").first
+            row.wait_for()
+            track_id = int(row.get_attribute("data-track") or "")
+            # One: the alert's row opens its track, with the countermeasure to approve.
+            row.locator("td").first.click()
+            detail = page.locator(f"#detail[data-track='{track_id}']")
+            detail.locator("button.cmd-approve:visible").first.wait_for()
+        _shot(page, tmp_path, "detail-with-approve")
+        best = next(
+            o.effector
+            for r in _latest(keyboard_demo).recommendations
+            if r.track_id == track_id and r.state == "pending"
+            for o in r.options
+            if o.usable
+        )
+        # Two: y approves the best usable option; the interceptor wants a second person.
+        page.keyboard.press("y")
+        with first.explained():
+            page.locator("#status", has_text=f"{best} approved against track {track_id}").wait_for()
+            page.locator("#status", has_text="awaiting confirmation").wait_for()
+            # c finds nothing for the approver himself: the two-person rule wants another
+            page.keyboard.press("c")
+            page.locator("#status", has_text="no approval awaits your confirmation").wait_for()
+        with second.explained():
+            second.page.locator(".pending button.cmd-confirm:visible").wait_for()
+            # Typing in a field is not a command: the key goes to the field.
+            second.page.evaluate(
+                "() => { const i = document.createElement('input'); i.id = 'scratch';"
+                " document.querySelector('aside').append(i); }"
+            )
+            second.page.locator("#scratch").press("c")
+            assert second.page.locator("#scratch").input_value() == "c"
+            assert not _latest(keyboard_demo).engagements
+            second.page.locator("#scratch").blur()
+            second.page.keyboard.press("c")
+            second.page.locator("#status", has_text="confirmed, engagement").wait_for()
+            # a acknowledges the newest unacknowledged alert
+            alert = max(
+                (a for a in _latest(keyboard_demo).alerts if a.state.name == "ACTIVE"),
+                key=lambda a: (a.raised_t_s, a.alert_id),
+            )
+            second.page.keyboard.press("a")
+            second.page.locator(
+                "#status", has_text=f"alert {alert.alert_id} acknowledged"
+            ).wait_for()
+        engagement = _latest(keyboard_demo).engagements[0]
+        assert engagement.effector == best and engagement.track_id == track_id
+        assert engagement.approved_by in ("cdr", "cdr2")
+        acked = next(a for a in _latest(keyboard_demo).alerts if a.alert_id == alert.alert_id)
+        assert acked.acknowledged_by == "cdr2"
+        # ? opens the shortcuts' help; Esc closes it.
+        second.page.keyboard.press("?")
+        second.page.locator("#help", has_text="approve the selected track").wait_for()
+        second.page.keyboard.press("Escape")
+        second.page.locator("#help").wait_for(state="hidden")
+        assert first.clean() and second.clean()
+    finally:
+        first.context.close()
+        second.context.close()
+
+
+@needs_chromium
+def test_the_page_merges_the_streams_deltas_into_the_picture_the_server_sends_whole(
+    console: Watched,
+) -> None:
+    page = console.page
+    with console.explained():
+        console.login("eye")
+        page.wait_for_selector("#threats tbody tr")
+    # A second stream records a picture and its deltas; a third, opened later, gets the picture
+    # whole at some seq. The deltas merged up to that seq must give the same picture.
+    result = page.evaluate(
+        """() => new Promise((done, fail) => {
+            const url = `ws://${location.host}/api/stream`;
+            const chain = [];
+            let whole = null;
+            const a = new WebSocket(url);
+            a.onmessage = (ev) => {
+                chain.push(JSON.parse(ev.data));
+                if (whole && chain[chain.length - 1].seq >= whole.seq) {
+                    a.close();
+                    const upto = chain.filter((m) => m.seq <= whole.seq);
+                    done({whole, merged: window.luchtwacht.merge(upto), types: upto.map((m) => m.type)});
+                }
+            };
+            setTimeout(() => {
+                const b = new WebSocket(url);
+                b.onmessage = (ev) => { whole = JSON.parse(ev.data); b.close(); };
+            }, 3000);
+            setTimeout(() => fail(new Error("no whole picture to compare")), 20000);
+        })"""
+    )
+    whole, merged, types = result["whole"], result["merged"], result["types"]
+    assert types[0] == "picture" and types.count("delta") >= 5, types
+    assert merged["seq"] == whole["seq"]
+    # Every track as the server has it (a track's own time is the picture's when it changed).
+    strip = lambda ts: {t["track_id"]: {k: v for k, v in t.items() if k != "t_s"} for t in ts}  # noqa: E731
+    assert strip(merged["tracks"]) == strip(whole["tracks"])
+    for section in ("alerts", "recommendations", "engagements", "feeds", "nodes", "effectors"):
+        assert merged[section] == whole[section], section
+    # Ranked: threat first, then the soonest breach, then the id.
+    rank = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+    ids = [t["track_id"] for t in merged["tracks"]]
+    assert ids == [
+        t["track_id"]
+        for t in sorted(
+            whole["tracks"],
+            key=lambda t: (
+                -rank[t["threat"]],
+                t["time_to_breach_s"] if t["time_to_breach_s"] is not None else float("inf"),
+                t["track_id"],
+            ),
+        )
+    ]
+    assert console.clean()
+
+
+@needs_chromium
+def test_replay_scrubs_the_current_recording_read_only_and_goes_back_to_live(
+    console: Watched, demo: PacedDemo, tmp_path: Path
+) -> None:
+    page = console.page
+    with console.explained():
+        console.login("cdr")
+        page.wait_for_selector("#threats tbody tr")
+        page.click("#replay")
+        page.locator("#replay-bar").wait_for()
+        page.wait_for_function("() => window.luchtwacht.shown()?.type === 'replay'")
+    assert page.locator("#replay-rec").input_value() == "live"  # this run's own recording
+    lo = float(page.locator("#replay-slider").get_attribute("min") or "nan")
+    hi = float(page.locator("#replay-slider").get_attribute("max") or "nan")
+    assert lo < hi
+    at = hi - 20.0  # the demo had tracks and an alert by then (it started at its first alert)
+    page.locator("#replay-slider").evaluate(
+        "(e, v) => { e.value = String(v); e.dispatchEvent(new Event('input', {bubbles: true})); }",
+        at,
+    )
+    with console.explained():
+        page.wait_for_function(
+            "(at) => { const p = window.luchtwacht.shown(); return p && p.t_s <= at && p.t_s > at - 3; }",
+            arg=at,
+        )
+        page.wait_for_function("() => window.luchtwacht.renderedTracks() > 0")
+    shown = page.evaluate("() => window.luchtwacht.shown()")
+    hms = time.strftime("%H:%M:%S", time.gmtime(shown["t_s"]))
+    assert page.locator("#replay-banner").inner_text() == f"REPLAY {hms}"
+    # The page shows what the server recorded at that time, and offers no command at all.
+    eye = httpx.Client(base_url=demo.url, timeout=10)
+    assert eye.post("/api/login", json={"username": "eye", "password": "eye-pw"}).is_success
+    recorded = eye.get("/api/replay/live/picture", params={"t": at}).json()
+    ids = {t["track_id"] for t in recorded["tracks"]}
+    assert ids and {t["track_id"] for t in shown["tracks"]} == ids
+    with console.explained():
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('#threats tbody tr').length === n", arg=len(ids)
+        )
+    assert page.locator("button.cmd:visible").count() == 0
+    _shot(page, tmp_path, "replay")
+    page.keyboard.press("a")
+    page.locator("#status", has_text="replay is read-only").wait_for()
+
+    # Play at 60×: the recorded time runs on.
+    page.select_option("#replay-speed", "60")
+    page.locator("#replay-slider").evaluate(
+        "(e, v) => { e.value = String(v); e.dispatchEvent(new Event('input', {bubbles: true})); }",
+        lo,
+    )
+    page.click("#replay-play")
+    with console.explained():
+        page.wait_for_function(
+            "(lo) => window.luchtwacht.shown().t_s > lo + 10", arg=lo, timeout=15_000
+        )
+    page.click("#replay-back")
+    with console.explained():
+        page.locator("#replay-bar").wait_for(state="hidden")
+        page.wait_for_function("() => window.luchtwacht.mode() === 'live'")
+        page.wait_for_function("() => window.luchtwacht.shown()?.type !== 'replay'")
+        page.locator("#replay").wait_for()
+    assert console.clean()

@@ -17,7 +17,8 @@ export async function login(username, password) {
       body: JSON.stringify({ username, password }),
     }),
   );
-  if (!res.ok) throw new Error(res.body.detail || `login refused (${res.status})`);
+  // the server's reason as it says it; the page words the bare status itself
+  if (!res.ok) throw Object.assign(new Error(res.body.detail || ""), { status: res.status });
   csrf = res.body.csrf;
   return res.body; // {username, role, expires_t_s, csrf}
 }
@@ -45,25 +46,27 @@ export async function command(kind, target, extra = {}) {
   );
 }
 
-// The picture stream: onPicture(update) per node cycle, onLink(text, ok) on every change of the
-// connection. Reconnects after a drop (a slow client is closed with code 1013) unless the server
-// says the session is gone (1008). Returns a function that closes it for good.
-export function stream(onPicture, onLink) {
+// The picture stream: onMessage(message) per node cycle (a whole "picture" first, then "delta"s;
+// PictureState merges them), onLink(state, detail) on every change of the connection: state is
+// "live", "closed" or "reconnecting". Reconnects after a drop (a slow client is closed with
+// code 1013) unless the server says the session is gone (1008). Returns a function that closes
+// it for good.
+export function stream(onMessage, onLink) {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/stream`;
   let ws = null;
   let closed = false;
   let retry = null;
   const open = () => {
     ws = new WebSocket(url);
-    ws.onopen = () => onLink("live", true);
-    ws.onmessage = (ev) => onPicture(JSON.parse(ev.data));
+    ws.onopen = () => onLink("live", "");
+    ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
     ws.onclose = (ev) => {
       if (closed) return;
       if (ev.code === 1008) {
-        onLink(`closed: ${ev.reason || "log in again"}`, false);
+        onLink("closed", ev.reason);
         return;
       }
-      onLink(`reconnecting (${ev.reason || ev.code})`, false);
+      onLink("reconnecting", ev.reason || String(ev.code));
       retry = setTimeout(open, 1000);
     };
   };
@@ -74,3 +77,68 @@ export function stream(onPicture, onLink) {
     ws?.close();
   };
 }
+
+export const THREAT_RANK = { none: 0, low: 1, medium: 2, high: 3, critical: 4 };
+
+// The threat list's order, stable: threat desc, then the soonest breach (none last), then id.
+export function rankTracks(tracks) {
+  return [...tracks].sort(
+    (a, b) =>
+      (THREAT_RANK[b.threat] ?? 0) - (THREAT_RANK[a.threat] ?? 0) ||
+      (a.time_to_breach_s ?? Infinity) - (b.time_to_breach_s ?? Infinity) ||
+      a.track_id - b.track_id,
+  );
+}
+
+// The sections a delta carries only when they changed (then whole).
+const SECTIONS = [
+  "alerts",
+  "recommendations",
+  "engagements",
+  "feeds",
+  "nodes",
+  "effectors",
+  "counters",
+  "pending_approvals",
+  "remote_ids",
+];
+
+// The picture as the stream builds it: a whole picture, then deltas merged into it (tracks by
+// id, field by field; `removed` deleted; each section present replaced). `tracks` comes out
+// ranked. The merged picture is a new object each time; its tracks are new only when changed.
+export class PictureState {
+  constructor() {
+    this.picture = null;
+    this.tracks = new Map(); // track id → track
+  }
+
+  // Take one stream message; returns the merged picture, or null while there is none yet.
+  apply(msg) {
+    const type = msg.type ?? "picture"; // a server before typed messages sends whole pictures
+    if (type !== "delta") {
+      this.tracks = new Map((msg.tracks ?? []).map((t) => [t.track_id, t]));
+      this.picture = { ...msg, tracks: rankTracks(this.tracks.values()) };
+      return this.picture;
+    }
+    if (this.picture === null) return null; // a delta before any picture: nothing to merge into
+    // A new track comes whole; a changed one as its id and the fields that changed (its time
+    // is the picture's).
+    for (const t of msg.tracks ?? []) {
+      const before = this.tracks.get(t.track_id);
+      this.tracks.set(t.track_id, before ? { ...before, t_s: msg.t_s, ...t } : t);
+    }
+    for (const id of msg.removed ?? []) this.tracks.delete(id);
+    const next = { ...this.picture, seq: msg.seq, t_s: msg.t_s, site: msg.site ?? this.picture.site };
+    next.alert_changes = msg.alert_changes ?? [];
+    for (const key of SECTIONS) if (key in msg) next[key] = msg[key];
+    next.tracks = rankTracks(this.tracks.values());
+    this.picture = next;
+    return next;
+  }
+}
+
+// Replay (read-only): the recordings, one recording's span, and the picture at a time.
+export const replays = () => get("/api/replay");
+export const replayInfo = (id) => get(`/api/replay/${encodeURIComponent(id)}`);
+export const replayPicture = (id, t) =>
+  get(`/api/replay/${encodeURIComponent(id)}/picture?t=${encodeURIComponent(t)}`);
