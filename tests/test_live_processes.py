@@ -250,3 +250,61 @@ def test_the_example_effector_node_is_tasked_after_an_approval(tmp_path):
     (eng,) = counter.engagements.values()
     assert eng.approved_by == "cdr" and eng.state == "engaging"
     assert node.sapient_nodes[JAM_ID].mode == "Engage"
+
+
+def test_a_replay_station_serves_only_the_recordings_in_its_folder(tmp_path):
+    """An analyst's console: a site file with no feeds and a recordings folder; the demo's
+    recording in that folder is listed and replayed, over HTTP to a real `luchtwacht run`."""
+    cli = [sys.executable, "-m", "luchtwacht.cli"]
+    (tmp_path / "recs").mkdir()
+    made = subprocess.run(
+        [*cli, "demo", "--headless", "--no-web", "--speed", "0", "--duration", "40",
+         "--record", "recs/incident.sqlite"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    from luchtwacht.counter.authority import (
+        Argon2Params,
+        OperatorAccount,
+        hash_password,
+        save_accounts,
+    )
+
+    cheap = Argon2Params(time_cost=1, memory_kib=1024)
+    save_accounts(
+        tmp_path / "accounts.yaml",
+        [OperatorAccount("ana", "viewer", hash_password("ana-pw", params=cheap))],
+    )
+    port = free_port()
+    (tmp_path / "site.yaml").write_text(
+        "site: {name: replay station, lat: 51.6564, lon: 5.7087}\n"
+        "operators: accounts.yaml\n"
+        f"console: {{listen: '127.0.0.1:{port}', recordings: recs}}\n"
+    )
+    node = subprocess.Popen(
+        [*cli, "run", "--headless", "--config", "site.yaml"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        web = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        deadline = time.time() + 30
+        while True:
+            try:
+                if web.get("/api/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.time() < deadline, "the replay station never answered"
+            time.sleep(0.1)
+        assert web.post("/api/login", json={"username": "ana", "password": "ana-pw"}).is_success
+        (listed,) = web.get("/api/replay").json()
+        assert "incident.sqlite" in listed["name"] and not listed["live"]
+        assert listed["end_s"] - listed["start_s"] > 30
+        t = listed["start_s"] + 30
+        picture = web.get(f"/api/replay/{listed['id']}/picture", params={"t": t}).json()
+        assert picture["tracks"] and picture["t_s"] <= t
+    finally:
+        node.send_signal(signal.SIGTERM)
+        out, err = node.communicate(timeout=15)
+    assert node.returncode == 0 and "Traceback" not in err
+    assert "replays the recordings in recs" in out

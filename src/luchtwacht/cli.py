@@ -361,10 +361,12 @@ def run(
             " can speak for any sensor or effector; a closed lab network only (docs/pki.md)",
             err=True,
         )
-    if not (site.sapient or site.remoteid or site.asterix or site.adsb):
+    replay_station = site.console is not None and site.console.recordings is not None
+    if not (site.sapient or site.remoteid or site.asterix or site.adsb) and not replay_station:
         typer.echo(
             "nothing to serve: give a site file with feeds,"
-            " or --sapient-listen / --remoteid-listen",
+            " or --sapient-listen / --remoteid-listen"
+            " (or console.recordings, for a console that replays recordings only)",
             err=True,
         )
         raise typer.Exit(2)
@@ -387,7 +389,17 @@ def run(
     if site.console is not None and console_sock is not None:
         host, port = console_sock.getsockname()[:2]
         scheme = "https" if site.console.tls else "http"
-        typer.echo(f"operator console: {scheme}://{host}:{port}/api (REST and WebSocket)")
+        from luchtwacht.console.static import WEB_DIST
+
+        if (WEB_DIST / "index.html").is_file():
+            typer.echo(f"operator console: {scheme}://{host}:{port}/")
+        else:
+            typer.echo(
+                f"operator console: {scheme}://{host}:{port}/api (REST and WebSocket only:"
+                " `make web` builds the web client)"
+            )
+        if replay_station and not (site.sapient or site.remoteid or site.asterix or site.adsb):
+            typer.echo(f"no feeds: the console replays the recordings in {site.console.recordings}")
     if headless:
         asyncio.run(node.run(duration))
     else:
