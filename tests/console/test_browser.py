@@ -469,7 +469,7 @@ def test_a_new_critical_alert_beeps_and_flashes_a_banner_naming_track_and_zone(
         == "cue-flash"
     )
     _shot(page, tmp_path, "critical-cue")
-    # Muted, a further cue is silent but still shown; Esc dismisses the banner.
+    # m mutes the beeps (not the banner); Esc dismisses the banner.
     page.keyboard.press("m")
     assert page.locator("#mute").get_attribute("aria-pressed") == "true"
     page.keyboard.press("Escape")
@@ -571,6 +571,21 @@ def test_the_track_detail_shows_class_probabilities_sensors_and_remote_id(
     assert rid.operator_id is not None and rid.mac is not None
     assert rid.operator_id in text and "Pilot position" in text and rid.mac in text
     assert page.locator("button.cmd:visible").count() == 0  # a viewer still commands nothing
+
+    # From the keyboard: Esc closes, k/j move along the ranked list, Enter opens the detail.
+    page.keyboard.press("Escape")
+    with console.explained():
+        page.locator("#detail").wait_for(state="hidden")
+    page.keyboard.press("k")  # from the cooperative drone one up the list
+    rows = page.locator("#threats tbody tr").evaluate_all(
+        "(rows) => rows.map((r) => Number(r.dataset.track))"
+    )
+    above = rows[max(0, rows.index(rid.track_id) - 1)]
+    assert page.evaluate("() => window.luchtwacht.selected()") == above
+    assert page.locator("#detail").is_hidden()  # moving selects; it does not open
+    page.keyboard.press("Enter")
+    with console.explained():
+        page.locator(f"#detail[data-track='{above}']").wait_for()
     assert console.clean()
 
 
@@ -582,15 +597,16 @@ def test_the_health_panel_lists_every_feed_node_and_their_counts(
     with console.explained():
         console.login("ops")
         page.wait_for_selector("#feeds tbody tr")
-    node = demo.console.latest
-    assert node is not None
-    assert page.locator("#feeds tbody tr").count() == len(node.feeds)
+    # What the page shows first, then the node's picture: the node's counters are never older.
+    rows = page.locator("#feeds tbody tr").evaluate_all(
+        "(rows) => rows.map((r) => [r.dataset.feed, ...[...r.cells].map((c) => c.textContent)])"
+    )
+    node = _latest(demo)
+    assert sorted(r[0] for r in rows) == sorted(f.sensor_id for f in node.feeds)
     for feed in node.feeds:
-        row = page.locator(f"#feeds tr[data-feed='{feed.sensor_id}']")
-        cells = row.locator("td").all_inner_texts()
+        cells = next(r[1:] for r in rows if r[0] == feed.sensor_id)
         assert cells[0] == feed.name and cells[1] == feed.state
-        # decoded, rejected, shed, late: counters the page shows from a picture a moment older
-        shown = [int(c) for c in cells[2:6]]
+        shown = [int(c) for c in cells[2:6]]  # decoded, rejected, shed, late
         assert 0 < shown[0] <= feed.decoded
         assert all(
             a <= b for a, b in zip(shown[1:], [feed.rejected, feed.shed, feed.late], strict=True)

@@ -227,6 +227,16 @@ const en = {
   "v.role.operator": "operator",
   "v.role.commander": "commander",
   "v.role.admin": "administrator",
+  // MapLibre's own control labels (mapLocale() gives them to new maplibregl.Map({locale}))
+  "ml.AttributionControl.ToggleAttribution": "Toggle attribution",
+  "ml.FullscreenControl.Enter": "Enter fullscreen",
+  "ml.FullscreenControl.Exit": "Exit fullscreen",
+  "ml.NavigationControl.ResetBearing": "Reset bearing to north",
+  "ml.NavigationControl.ZoomIn": "Zoom in",
+  "ml.NavigationControl.ZoomOut": "Zoom out",
+  "ml.ScaleControl.Kilometers": "km",
+  "ml.ScaleControl.Meters": "m",
+  "ml.Popup.Close": "Close popup",
   // Words the map writes (map.js passes English words; word() looks them up here).
   "w.NO FIRE": "NO FIRE",
   "w.operator map": "operator map",
@@ -475,6 +485,15 @@ const nl = {
   "v.role.operator": "operator",
   "v.role.commander": "commandant",
   "v.role.admin": "beheerder",
+  "ml.AttributionControl.ToggleAttribution": "Bronvermelding tonen/verbergen",
+  "ml.FullscreenControl.Enter": "Volledig scherm",
+  "ml.FullscreenControl.Exit": "Volledig scherm verlaten",
+  "ml.NavigationControl.ResetBearing": "Noorden boven",
+  "ml.NavigationControl.ZoomIn": "Inzoomen",
+  "ml.NavigationControl.ZoomOut": "Uitzoomen",
+  "ml.ScaleControl.Kilometers": "km",
+  "ml.ScaleControl.Meters": "m",
+  "ml.Popup.Close": "Venster sluiten",
   "w.NO FIRE": "NIET VUREN",
   "w.operator map": "kaart van de exploitant",
   "w.Types": "Soorten",
@@ -537,6 +556,14 @@ export function tv(group, value) {
 export function word(w) {
   const key = `w.${w}`;
   return key in DICTIONARIES[current] ? DICTIONARIES[current][key] : w;
+}
+
+// MapLibre's control labels in the chosen language, for `new maplibregl.Map({locale})`.
+export function mapLocale() {
+  const out = {};
+  for (const [key, text] of Object.entries(DICTIONARIES[current]))
+    if (key.startsWith("ml.")) out[key.slice(3)] = text;
+  return out;
 }
 
 // Fill every element under `root` that names a key: data-i18n (text), data-i18n-title,
