@@ -63,9 +63,12 @@ export const STYLE = {
     site: { type: "geojson", data: empty() },
     // The SAPIENT nodes: their symbols, coverage and fields of view; set when `nodes` changes.
     sensors: { type: "geojson", data: empty() },
-    // Tracks, trails, leaders, ellipses and pilots in one source: one update, so they never
-    // disagree on screen.
+    // Tracks, leaders, ellipses and pilots in one source: one update, so they never disagree
+    // on screen.
     picture: { type: "geojson", data: empty(), buffer: 32 },
+    // The trails, most of the picture's vertices, change by a point a second: their own source,
+    // set once a second of picture time, keeps them off the 10 Hz path.
+    trails: { type: "geojson", data: empty() },
   },
   layers: [
     { id: "sea", type: "background", paint: { "background-color": "#1b2a3a" } },
@@ -84,7 +87,7 @@ export const STYLE = {
     { id: "fov-line", type: "line", source: "sensors", filter: part("fov"), paint: { "line-color": COLOUR.fov, "line-width": 1.2, "line-opacity": 0.8 } },
     { id: "ellipses-fill", type: "fill", source: "picture", filter: part("ellipse"), paint: { "fill-color": ["get", "colour"], "fill-opacity": 0.1 } },
     { id: "ellipses-line", type: "line", source: "picture", filter: part("ellipse"), paint: { "line-color": ["get", "colour"], "line-width": 1, "line-opacity": 0.7 } },
-    { id: "trails", type: "line", source: "picture", filter: part("trail"), paint: { "line-color": ["get", "colour"], "line-width": 1.5, "line-opacity": 0.6 } },
+    { id: "trails", type: "line", source: "trails", paint: { "line-color": ["get", "colour"], "line-width": 1.5, "line-opacity": 0.6 } },
     { id: "leaders", type: "line", source: "picture", filter: part("leader"), paint: { "line-color": ["get", "colour"], "line-width": 1.5 } },
     { id: "pilot-lines", type: "line", source: "picture", filter: part("pilot-line"), paint: { "line-color": COLOUR.pilot, "line-width": 1.2, "line-dasharray": [2, 2], "line-opacity": 0.9 } },
     { id: "effectors", type: "symbol", source: "site", filter: part("effector"), layout: { "icon-image": ["get", "icon"], "icon-allow-overlap": true, "icon-ignore-placement": true } },

@@ -35,9 +35,9 @@ const RINGS_M = [1000, 2000, 5000];
 const GRID_STEP_M = 1000;
 const GRID_HALF_M = 6000;
 const LEADER_S = 30; // a velocity leader shows where the track will be this many seconds ahead
-// A trail keeps one position a second for the last minute (then the track's position now): a
-// minute shows where a drone came from, and at 10 pictures a second a point per picture would
-// cost ten times the vertices for the same line.
+// A trail keeps one position a second for the last minute, and is drawn again once a second
+// of picture time (up to where the track was then): a minute shows where a drone came from,
+// and at 10 pictures a second the trails, ~60 vertices a track, stay off the 10 Hz path.
 const TRAIL_EVERY_S = 1;
 const TRAIL_POINTS = 60;
 const DRAW_EVERY_MS = 100; // the node publishes at 10 Hz; drawing faster only loads the worker
@@ -287,6 +287,8 @@ export class AirMap {
     this.byId = new Map(); // track id → track, of the latest picture
     this.nodesKey = null;
     this.nodes = [];
+    this.trailsOf = null; // the picture the trails were last drawn from
+    this.trailsAt = -Infinity; // …and its time
     this.selected = null;
     this.pending = false; // a draw is scheduled
     this.inFlight = false; // a draw is handed to the map and not yet on screen
@@ -463,14 +465,45 @@ export class AirMap {
     this.dirty = false;
     const picture = this.latest;
     this.drawSensors(picture.nodes);
-    this.whenShown(picture);
+    const sources = this.drawTrails(picture) ? ["picture", "trails"] : ["picture"];
+    this.whenShown(picture, sources);
     this.map.getSource("picture").setData(this.pictureFeatures(picture));
   }
 
-  // Tracks, trails, leaders, ellipses and pilots: one pass over the picture, one collection.
+  // The trails: a replay picture's own (each new picture), else the ones gathered live, at most
+  // once a second of picture time (or when the clock went back). True if they were set.
+  drawTrails(picture) {
+    const t = finite(picture.t_s) ? picture.t_s : performance.now() / 1000;
+    const last = this.trailsOf;
+    if (picture.trails ? picture === last
+        : last && !last.trails && t >= this.trailsAt && t - this.trailsAt < TRAIL_EVERY_S)
+      return false;
+    this.trailsOf = picture;
+    this.trailsAt = t;
+    this.map.getSource("trails").setData(this.trailFeatures(picture));
+    return true;
+  }
+
+  trailFeatures(picture) {
+    const trails = picture.trails ?? null;
+    const features = [];
+    for (const t of picture.tracks ?? []) {
+      let trail;
+      if (trails) trail = (trails[t.track_id] ?? []).map((p) => [p[2], p[1]]);
+      else {
+        trail = (this.history.get(t.track_id) ?? []).map((p) => [p[0], p[1]]);
+        const end = trail[trail.length - 1];
+        if (end && (end[0] !== t.lon_deg || end[1] !== t.lat_deg)) trail.push([t.lon_deg, t.lat_deg]);
+      }
+      if (trail.length > 1)
+        features.push(line(trail, { id: t.track_id, colour: AFFILIATION_COLOUR[affiliation(t)] }));
+    }
+    return collection(features);
+  }
+
+  // Tracks, leaders, ellipses and pilots: one pass over the picture, one collection.
   pictureFeatures(picture) {
     const tracks = picture.tracks ?? [];
-    const trails = picture.trails ?? null;
     const features = [];
     const byId = new Map();
     for (const t of tracks) {
@@ -484,15 +517,6 @@ export class AirMap {
           rank: THREAT_RANK[t.threat] ?? 0,
         }),
       );
-      let trail;
-      if (trails) trail = (trails[t.track_id] ?? []).map((p) => [p[2], p[1]]);
-      else {
-        const h = this.history.get(t.track_id) ?? [];
-        trail = h.map((p) => [p[0], p[1]]);
-        const end = trail[trail.length - 1];
-        if (end && (end[0] !== t.lon_deg || end[1] !== t.lat_deg)) trail.push([t.lon_deg, t.lat_deg]);
-      }
-      if (trail.length > 1) features.push(line(trail, { part: "trail", colour }));
       if (t.speed_ms > 0.5 && finite(t.heading_deg)) {
         const tip = destination(t.lat_deg, t.lon_deg, t.heading_deg, t.speed_ms * LEADER_S);
         features.push(line([[t.lon_deg, t.lat_deg], tip], { part: "leader", colour }));
@@ -528,16 +552,16 @@ export class AirMap {
     this.map.getSource("sensors").setData(sensorFeatures(this.nodes, this.map, effectorNodes));
   }
 
-  // Once the map has painted this picture (its source data loaded into tiles and a frame
-  // rendered with them), say so in window.__lwDrawn and let the next draw go.
-  whenShown(picture) {
+  // Once the map has painted this picture (the new data of its `sources` loaded into tiles and
+  // a frame rendered with them), say so in window.__lwDrawn and let the next draw go.
+  whenShown(picture, sources) {
     this.inFlight = true;
-    let content = false;
+    const waiting = new Set(sources); // sources whose new data the worker has not yet taken
     const onData = (e) => {
-      if (e.sourceId === "picture" && e.sourceDataType === "content") content = true;
+      if (e.sourceDataType === "content") waiting.delete(e.sourceId);
     };
     const onRender = () => {
-      if (content && this.map.isSourceLoaded("picture")) done(true);
+      if (!waiting.size && sources.every((id) => this.map.isSourceLoaded(id))) done(true);
     };
     const done = (shown) => {
       this.map.off("sourcedata", onData);
