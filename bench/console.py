@@ -88,6 +88,7 @@ from luchtwacht.geo.sites import RUNWAY_HEADING_DEG, polar
 from luchtwacht.ingest.sapient import SapientMessage, parse_message
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.node.clock import WallClock
+from luchtwacht.node.commands import Command, CommandResult
 from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.effectors import EffectorSim
 from luchtwacht.sim.radar import RadarConfig, RadarSim
@@ -114,7 +115,9 @@ GRACE_S = 5.0  # after the window: the detections of its last moments are drawn 
 PAGE_PROBE = """
 (() => {
   const now = () => performance.timeOrigin + performance.now();
-  const bench = (window.__bench = { drawn: [], ws: [], clicks: [], frames: [], framing: false });
+  const bench = (window.__bench = {
+    drawn: [], ws: [], clicks: [], fetches: [], frames: [], framing: false,
+  });
   let drawn = null;
   Object.defineProperty(window, "__lwDrawn", {
     configurable: true,
@@ -141,6 +144,11 @@ PAGE_PROBE = """
     const b = ev.target instanceof Element ? ev.target.closest("button.cmd-approve") : null;
     if (b) bench.clicks.push({ wall_ms: performance.timeOrigin + ev.timeStamp });
   }, true);
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      if (e.name.includes("/api/commands"))
+        bench.fetches.push({ wall_ms: performance.timeOrigin + e.startTime });
+  }).observe({ type: "resource", buffered: true });
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
     constructor(...args) {
@@ -300,6 +308,7 @@ class NodeLog:
     received: list[tuple[float, str, int]] = field(default_factory=list)  # wall, feed, bytes
     ticks: list[tuple[float, float, int]] = field(default_factory=list)  # start, end, seq
     sent: list[tuple[float, str, str]] = field(default_factory=list)  # wall, node id, task name
+    submitted: list[tuple[float, str]] = field(default_factory=list)  # wall, command kind
 
 
 class BenchNode:
@@ -334,7 +343,7 @@ class BenchNode:
 
     def _hook(self) -> None:
         core, log = self.node.core, self.log
-        receive, tick, send = core.receive, core.tick, core.send_to_node
+        receive, tick, send, submit = core.receive, core.tick, core.send_to_node, core.submit
 
         def stamped_receive(t_rx_s: float, sensor_id: str, fmt: str, payload: bytes) -> None:
             log.received.append((time.time(), sensor_id, len(payload)))
@@ -354,7 +363,13 @@ class BenchNode:
 
         core.receive = stamped_receive  # type: ignore[method-assign]
         core.tick = stamped_tick  # type: ignore[method-assign]
+
+        def stamped_submit(command: Command) -> CommandResult:
+            log.submitted.append((time.time(), str(command.kind)))
+            return submit(command)
+
         core.send_to_node = stamped_send  # type: ignore[method-assign]
+        core.submit = stamped_submit  # type: ignore[method-assign]
 
     def _run(self) -> None:
         async def main() -> None:
@@ -936,7 +951,9 @@ def run(args: argparse.Namespace, node: BenchNode, url: str, sensors: Connection
             scene = f"the birds gone, {len(node.node.core.views)} tracks left"
         print(f"\n(c) approve click → task sent to the jammer, {args.approvals} approvals, {scene}")
         t_c0 = time.time()
+        page.evaluate("() => __bench.startFrames()")
         clicked, sent, missed = approve_loop(page, url, node, args.approvals, timeout_s=30.0)
+        frames_c = np.array(page.evaluate("() => __bench.stopFrames()"), dtype=float)
         clicks: list[dict[str, Any]] = page.evaluate("() => __bench.clicks")
         offset3, _ = clock_offset_ms(page)
         # The click the page saw for each approval: the last one after Python asked for it.
@@ -946,13 +963,28 @@ def run(args: argparse.Namespace, node: BenchNode, url: str, sensors: Connection
             if seen:
                 APPROVALS.append((seen[-1], t_sent, name))
         lat = np.array([(s - c) * 1e3 for c, s, _ in APPROVALS])
+        # Where the time goes: the page's fetch starting, the console submitting the command.
+        fetches = np.array([(f["wall_ms"] - offset3) / 1e3 for f in page.evaluate(
+            "() => __bench.fetches")])  # fmt: skip
+        approves = np.array([w for w, kind in node.log.submitted if kind == "approve"])
+        split = []
+        for c, s_, _ in APPROVALS:
+            f = fetches[(fetches >= c - 0.001) & (fetches <= s_)]
+            a = approves[(approves >= c) & (approves <= s_)]
+            if f.size and a.size:
+                split.append(((f[0] - c) * 1e3, (a[0] - f[0]) * 1e3, (s_ - a[0]) * 1e3))
+        parts = np.array(split).reshape(-1, 3)
         p99 = pct(lat, 99)
         print(f"    click (page) → the node sends the first task: {summary(lat)}")
+        print(f"      click → the page's request starts:    {summary(parts[:, 0])}")
+        print(f"      request → the console submits it:     {summary(parts[:, 1])}")
+        print(f"      command → its task (the next cycle):  {summary(parts[:, 2])}")
         print(
             f"    p99 {p99:.1f} ms, target <= {TASK_TARGET_MS:g} ms: {verdict(p99, TASK_TARGET_MS)}"
             f" ({lat.size} approvals: p99 is about the max; {missed} clicks tasked nothing; "
             f"{time.time() - t_c0:.0f} s)"
         )
+        print(f"    the page's requestAnimationFrame deltas meanwhile: {summary(frames_c)}")
         if errors:
             print(f"\npage errors: {errors[:5]}")
         browser.close()
