@@ -35,11 +35,13 @@ const RINGS_M = [1000, 2000, 5000];
 const GRID_STEP_M = 1000;
 const GRID_HALF_M = 6000;
 const LEADER_S = 30; // a velocity leader shows where the track will be this many seconds ahead
-// A trail keeps one position a second for the last minute, and is drawn again once a second
-// of picture time (up to where the track was then): a minute shows where a drone came from,
-// and at 10 pictures a second the trails, ~60 vertices a track, stay off the 10 Hz path.
-const TRAIL_EVERY_S = 1;
-const TRAIL_POINTS = 60;
+// A trail keeps a position every two seconds for the last minute, and is drawn again once a
+// second of picture time (up to where the track was then): a minute shows where a drone came
+// from (at 15 m/s a point every 30 m, 2 px at the site's scale), and the trails, ~30 vertices
+// a track, stay off the 10 Hz path.
+const TRAIL_EVERY_S = 2;
+const TRAIL_POINTS = 30;
+const TRAIL_REDRAW_S = 1;
 const DRAW_EVERY_MS = 100; // the node publishes at 10 Hz; drawing faster only loads the worker
 const DRAWN_TIMEOUT_MS = 10_000; // a draw the map has not shown by then no longer holds the next
 const FOV_DEFAULT_M = 2000; // a field of view's radius when neither it nor the node gives one
@@ -476,7 +478,7 @@ export class AirMap {
     const t = finite(picture.t_s) ? picture.t_s : performance.now() / 1000;
     const last = this.trailsOf;
     if (picture.trails ? picture === last
-        : last && !last.trails && t >= this.trailsAt && t - this.trailsAt < TRAIL_EVERY_S)
+        : last && !last.trails && t >= this.trailsAt && t - this.trailsAt < TRAIL_REDRAW_S)
       return false;
     this.trailsOf = picture;
     this.trailsAt = t;
