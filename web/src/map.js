@@ -56,7 +56,6 @@ const RASTER_TILES = new Set([TileType.Png, TileType.Jpeg, TileType.Webp, TileTy
 const VECTOR_TILES = new Set([TileType.Mvt, TileType.Mlt]);
 const OPERATOR_BASEMAP = "operator-basemap";
 
-const empty = () => ({ type: "FeatureCollection", features: [] });
 const collection = (features) => ({ type: "FeatureCollection", features });
 const finite = (x) => typeof x === "number" && Number.isFinite(x);
 
