@@ -4,7 +4,7 @@
 
 import * as api from "./api.js";
 import { Cues } from "./cues.js";
-import { applyStatic, DICTIONARIES, lang, onLang, t, toggleLang, tv, word } from "./i18n.js";
+import { applyStatic, DICTIONARIES, lang, mapLocale, onLang, t, toggleLang, tv, word } from "./i18n.js";
 import { bindKeys } from "./keys.js";
 import { AirMap } from "./map.js";
 import { Panels } from "./panels.js";
@@ -56,6 +56,7 @@ async function start(who, cues) {
   const airMap = new AirMap($("#map"), {
     onSelect: (id) => panels?.selectedOnMap(id),
     t: word, // the map writes a few English words; word() gives them in the chosen language
+    locale: mapLocale(), // MapLibre's own control labels (zoom, compass) in that language
   });
   panels = new Panels($("#console"), act, { onSelect: (id) => airMap.select(id) });
   panels.setUser(who.username, who.role);

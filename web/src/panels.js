@@ -69,6 +69,8 @@ export const fmt = {
   yesno: (b) => (b == null ? null : t(b ? "yes" : "no")),
 };
 
+export const MAX_THREAT_ROWS = 100;
+
 const byAlertOrder = (a, b) => THREAT_RANK[b.level] - THREAT_RANK[a.level] || a.alert_id - b.alert_id;
 
 export class Panels {
@@ -168,9 +170,9 @@ export class Panels {
     this.renderDetail();
   }
 
-  // Move the selection in the ranked threat list by `step` (j/k).
+  // Move the selection in the ranked threat list by `step` (j/k), over the rows it shows.
   move(step) {
-    const ids = this.ranked.map((tr) => tr.track_id);
+    const ids = this.ranked.slice(0, MAX_THREAT_ROWS).map((tr) => tr.track_id);
     if (!ids.length) return;
     const at = ids.indexOf(this.selected);
     const next = at < 0 ? (step > 0 ? 0 : ids.length - 1) : Math.min(ids.length - 1, Math.max(0, at + step));
@@ -389,11 +391,17 @@ export class Panels {
     );
   }
 
+  // The first MAX_THREAT_ROWS of the ranked tracks: the threats come first, and a table of a
+  // thousand birds would cost the page its frame rate (every changed cell lays the table out).
   threats(ranked) {
     setText(this.q("#track-count"), `(${ranked.length})`);
+    const more = ranked.length - MAX_THREAT_ROWS;
+    const note = this.q("#threats-more");
+    note.hidden = more <= 0;
+    if (more > 0) setText(note, t("threats.more", { n: more }));
     sync(
       this.q("#threats tbody"),
-      ranked,
+      ranked.slice(0, MAX_THREAT_ROWS),
       (tr) => tr.track_id,
       (tr) => {
         const row = el("tr", { "data-track": tr.track_id }, ...Array.from({ length: 8 }, () => el("td")));
