@@ -255,11 +255,13 @@ async function rasterTileSize(archive, h) {
 export class AirMap {
   // onSelect(trackId | null): the operator clicked a track symbol (or the empty map).
   // t(key): the translation of the few words the map writes (English keys).
-  constructor(container, { onSelect = null, t = (key) => key } = {}) {
+  // locale: MapLibre's own control labels (its `locale` option), if given.
+  constructor(container, { onSelect = null, t = (key) => key, locale = undefined } = {}) {
     this.onSelect = onSelect;
     this.t = t;
     this.map = new maplibregl.Map({
       container,
+      ...(locale ? { locale } : {}),
       style: STYLE,
       center: [0, 20],
       zoom: 1.5,
