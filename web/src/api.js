@@ -28,10 +28,19 @@ export async function logout() {
   csrf = "";
 }
 
-export async function get(path) {
-  const res = await parse(await fetch(path));
-  if (!res.ok) throw new Error(res.body.detail || `${path}: ${res.status}`);
-  return res.body;
+// A read. A 503 with Retry-After (a large recording still being indexed, or the replay's
+// readers busy) is asked again, up to `tries` times, waiting as long as the server says (≤ 2 s).
+export async function get(path, tries = 8) {
+  for (let attempt = 1; ; attempt++) {
+    const raw = await fetch(path);
+    const res = await parse(raw);
+    if (res.ok) return res.body;
+    const retry = Number(raw.headers.get("Retry-After"));
+    if (res.status !== 503 || !(retry >= 0) || attempt >= tries) {
+      throw new Error(res.body.detail || `${path}: ${res.status}`);
+    }
+    await new Promise((ok) => setTimeout(ok, Math.min(2, Math.max(0.2, retry)) * 1000));
+  }
 }
 
 // One operator command (acknowledge, approve, confirm, reject, cease): the node checks the
@@ -128,6 +137,8 @@ export class PictureState {
       this.tracks.set(t.track_id, before ? { ...before, t_s: msg.t_s, ...t } : t);
     }
     for (const id of msg.removed ?? []) this.tracks.delete(id);
+    // Every track is at the picture's time: an unchanged one is not in the delta at all.
+    for (const t of this.tracks.values()) t.t_s = msg.t_s;
     const next = { ...this.picture, seq: msg.seq, t_s: msg.t_s, site: msg.site ?? this.picture.site };
     next.alert_changes = msg.alert_changes ?? [];
     for (const key of SECTIONS) if (key in msg) next[key] = msg[key];

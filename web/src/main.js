@@ -170,6 +170,7 @@ async function start(who, cues) {
     cues.render();
     replay.relabel();
     panels.relabel();
+    airMap.refreshLabels(); // the map's own labels (NO FIRE, names) in the new language
   });
 
   // The shortcuts: what a button does, from the keyboard.
