@@ -754,7 +754,7 @@ def test_a_flood_of_made_up_tokens_is_audited_as_one_record_a_second(
     for i in range(5000):
         with pytest.raises(AuthError, match="unknown session"):
             auth.check(f"made-up-{i}", Permission.VIEW, T0 + i * 0.001)  # 5 s of a flood
-    refused = [(t, data) for t, kind, data in log if kind == "auth.refused"]
-    assert 5 <= len(refused) <= 6
-    assert sum(int(data["count"]) for _, data in refused) <= 5000
-    assert sum(int(data["count"]) for _, data in refused) >= 5000 - 1000  # at most 1 s untold
+    counts = [data["count"] for _, kind, data in log if kind == "auth.refused"]
+    assert 5 <= len(counts) <= 6 and all(isinstance(n, int) for n in counts)
+    told = sum(n for n in counts if isinstance(n, int))
+    assert 5000 - 1000 <= told <= 5000  # at most the last second's are not told yet
