@@ -109,8 +109,9 @@ def explain(
     """The reasons in words behind each decision of ``rows`` (for the console and the store).
 
     Each reason names one term of the posterior that separates the winning class from the
-    runner-up: a cooperative identity, the sensors' class reports, or the kinematics. Values are
-    rounded (whole m/s, tens of metres) so the words change only when the evidence does.
+    runner-up: a cooperative identity, the sensors' class reports, or the kinematics (speed, and
+    height above the site, which is what the classifier weighs). Values are rounded (whole m/s,
+    tens of metres) so the words change only when the evidence does.
     """
     if rows.size == 0:
         return []
@@ -143,7 +144,7 @@ def explain(
             reasons.append(f"sensors lean to {s}")
         v, h = float(speed[j]), float(height[j])
         motion = "hovers" if v < 1.5 else f"{v:.0f} m/s"
-        words = f"{motion} at {10 * round(h / 10):.0f} m"
+        words = f"{motion}, {10 * round(h / 10):.0f} m above the site"
         if kin_margin[j] > 0.5:
             reasons.append(f"{words}: flies like {_a(b)}")
         elif kin_margin[j] < -0.5:
