@@ -268,19 +268,18 @@ def test_a_huge_body_is_refused_unread_and_a_chatty_websocket_client_is_dropped(
     cookie = f"{SESSION_COOKIE}={ops.cookies[SESSION_COOKIE]}"
     ws_url = running.url.replace("http://", "ws://") + "/api/stream"
     before = dict(running.console.clients_dropped)
-    ws = ws_connect(ws_url, additional_headers={"Cookie": cookie})
-    try:
-        for _ in range(200):
-            ws.send("hello")
-    except ConnectionClosed as exc:  # the server may cut it off while it still sends
-        closed_with = str(exc)
-    else:
-        closed_with = "only listens"
-    assert "only listens" in closed_with
-    deadline = time.monotonic() + 20
-    while running.console.clients_dropped == before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    ws.close()
+    with ws_connect(ws_url, additional_headers={"Cookie": cookie}) as ws:
+        try:
+            for _ in range(200):
+                ws.send("hello")
+        except ConnectionClosed as exc:  # the server may cut it off while it still sends
+            closed_with = str(exc)
+        else:
+            closed_with = "only listens"
+        assert "only listens" in closed_with
+        deadline = time.monotonic() + 20
+        while running.console.clients_dropped == before and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert any("only listens" in r for r in running.console.clients_dropped)
     assert anon.get("/api/health").status_code == 200  # the server goes on
 
