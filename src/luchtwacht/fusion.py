@@ -16,7 +16,7 @@ import json
 import logging
 import math
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.identify.classify import UNKNOWN, Classification, classify, explain, identity_kind
 from luchtwacht.ingest.feed import FeedPipe
-from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
+from luchtwacht.ingest.remoteid_feed import RemoteIdPipe, Transmitter
 from luchtwacht.ingest.sapient import NodeState, SapientPipe
 from luchtwacht.model.detection import BearingBatch, DetectionBatch, ObjectClass
 from luchtwacht.model.track import Alert, ThreatLevel, TrackView
@@ -247,6 +247,12 @@ class FusionCore:
                     batch.sensor_id, batch.time_s, self.failed_batches, type(exc).__name__, exc,
                 )  # fmt: skip
             return False
+
+    def remote_id_transmitters(self) -> Iterator[Transmitter]:
+        """Every Remote ID transmitter any feed has heard, feed by feed."""
+        for feed in self.feeds.values():
+            if isinstance(feed.pipe, RemoteIdPipe):
+                yield from feed.pipe.transmitters.values()
 
     def sapient_nodes(self) -> dict[str, NodeState]:
         """Every SAPIENT node any feed has heard from, by node id."""
@@ -515,16 +521,14 @@ class FusionCore:
     def _operator_of(self, uas_id: str | None) -> dict[str, object] | None:
         if uas_id is None:
             return None
-        for f in self.feeds.values():
-            if isinstance(f.pipe, RemoteIdPipe):
-                for tx in f.pipe.transmitters.values():
-                    if tx.uas_id == uas_id:
-                        return {
-                            "lat": tx.operator_lat,
-                            "lon": tx.operator_lon,
-                            "operator_id": tx.operator_id,
-                            "mac": tx.mac,
-                        }
+        for tx in self.remote_id_transmitters():
+            if tx.uas_id == uas_id:
+                return {
+                    "lat": tx.operator_lat,
+                    "lon": tx.operator_lon,
+                    "operator_id": tx.operator_id,
+                    "mac": tx.mac,
+                }
         return None
 
 

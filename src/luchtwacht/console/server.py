@@ -331,7 +331,7 @@ class Console:
         self.authority = authority
         self.clock = clock
         self.secure = secure
-        self.zones = zones if zones is not None else _zones_of(core)
+        self.zones = zones if zones is not None else _zones_json(core.zones)
         self.site = _site_of(core, self.zones, radars or [], basemap is not None)
         self.subscription: Subscription = core.subscribe("console", maxsize=16)
         self.latest: PictureUpdate | None = None
@@ -852,11 +852,7 @@ def _result(result: CommandResult) -> dict[str, object]:
     return out
 
 
-def _zones_of(core: NodeCore) -> list[dict[str, object]]:
-    return _zones_of_geometry(core.zones)
-
-
-def _zones_of_geometry(zones: Iterable[ZoneGeometry]) -> list[dict[str, object]]:
+def _zones_json(zones: Iterable[ZoneGeometry]) -> list[dict[str, object]]:
     return [
         {
             "name": z.zone.name,
@@ -892,7 +888,7 @@ def _site_of(
                     "beamwidth_deg": e.beamwidth_deg,
                 }
             )
-        no_fire = _zones_of_geometry(counter.no_fire)
+        no_fire = _zones_json(counter.no_fire)
     return {
         "name": core.name,
         "lat_deg": origin.lat_deg,

@@ -37,7 +37,6 @@ from luchtwacht.counter.engagement import CounterError, CounterUas
 from luchtwacht.fusion import Feed, FusionCore
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.feed import FeedPipe
-from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import (
     DEFAULT_FUSION_NODE_ID,
     NodeState,
@@ -740,31 +739,29 @@ class NodeCore(FusionCore):
         """The Remote ID transmitters heard in the last minute, with their tracks and pilots."""
         tracks = {v.uas_id: v for v in self.views if v.uas_id}
         out: list[RemoteIdSnapshot] = []
-        for feed in self.feeds.values():
-            if not isinstance(feed.pipe, RemoteIdPipe):
+        for tx in self.remote_id_transmitters():
+            if tx.last_t_s is None or tx.last_t_s < t_s - REMOTE_ID_KEPT_S:
                 continue
-            for tx in feed.pipe.transmitters.values():
-                if tx.last_t_s is None or tx.last_t_s < t_s - REMOTE_ID_KEPT_S:
-                    continue
-                view = tracks.get(tx.uas_id) if tx.uas_id else None
-                out.append(
-                    RemoteIdSnapshot(
-                        tx.uas_id,
-                        tx.mac,
-                        view.track_id if view else None,
-                        view.lat_deg if view else None,
-                        view.lon_deg if view else None,
-                        view.alt_m if view else None,
-                        tx.operator_lat,
-                        tx.operator_lon,
-                        tx.operator_alt_m,
-                        tx.operator_id,
-                        tx.description,
-                        tx.ua_type,
-                        tx.id_type,
-                        tx.last_t_s,
-                    )
+            view = tracks.get(tx.uas_id) if tx.uas_id else None
+            out.append(
+                RemoteIdSnapshot(
+                    tx.uas_id,
+                    tx.mac,
+                    view.track_id if view else None,
+                    view.lat_deg if view else None,
+                    view.lon_deg if view else None,
+                    view.alt_m if view else None,
+                    tx.operator_lat,
+                    tx.operator_lon,
+                    tx.operator_alt_m,
+                    tx.operator_id,
+                    tx.description,
+                    tx.ua_type,
+                    tx.id_type,
+                    tx.last_t_s,
                 )
-                if len(out) >= MAX_REMOTE_IDS:
-                    return tuple(out)
+            )
+            if len(out) >= MAX_REMOTE_IDS:
+                break
+        return tuple(out)
         return tuple(out)
