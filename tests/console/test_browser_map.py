@@ -32,7 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse
 from matplotlib.image import imread
 from PIL import Image
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
@@ -45,18 +45,18 @@ from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.scenario import Scenario
 from luchtwacht.sim.scenario_file import load_scenario_file
 from luchtwacht.transport.listen import bind_tcp
-from tests.console.test_browser import web_dist as web_dist  # the built client (a fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Fixtures shared with the page tests: the built client, Playwright and Debian's Chromium.
+from tests.console.test_browser import browser as browser
+from tests.console.test_browser import needs_chromium
+from tests.console.test_browser import playwright as playwright
+from tests.console.test_browser import web_dist as web_dist
+
 WEB = WEB_DIST.parent
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SITE_LAT, SITE_LON = 52.10, 5.12
 CHEAP = Argon2Params(time_cost=1, memory_kib=1024)
 BASEMAP_RGB = "#c2185b"  # the operator basemap's one colour: a magenta nothing else draws
-
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
-)
 
 
 def _near(image: np.ndarray, rgb: str, tol: float = 0.06) -> int:
@@ -254,22 +254,6 @@ def map_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail(f"{src} missing: run `make web`")
         shutil.copy(src, www / name)
     return www
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    # --enable-unsafe-swiftshader: WebGL on the CPU when there is no GPU (CI, headless servers).
-    b = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=["--no-sandbox", "--enable-unsafe-swiftshader"]
-    )
-    yield b
-    b.close()
 
 
 class Watched:
