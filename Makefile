@@ -6,7 +6,7 @@ HASH   := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 
-.PHONY: demo test lint install install-dev web clean
+.PHONY: demo test lint install install-dev web peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,24 @@ $(DEV_STAMP): $(BIN)/python pyproject.toml
 	$(WARM_UP)
 	rm -f $(VENV)/.installed-dev-* $(VENV)/.installed-run-*
 	touch $(DEV_STAMP) $(RUN_STAMP)
+
+# Peers the publishers are tested against, each in a venv of its own (they cannot share one
+# with Luchtwacht: asterix-decoder installs an `asterix` package as libasterix does; taky pins
+# its own dependencies). The tests start them; `make clean` removes them with .venv.
+PEERS := $(VENV)/peers
+TAKY_PIN := taky==0.10
+ASTERIX_DECODER_PIN := asterix-decoder==0.7.11
+PEERS_STAMP := $(PEERS)/.installed-$(shell echo "$(TAKY_PIN) $(ASTERIX_DECODER_PIN)" | sha1sum | cut -c1-12)
+
+$(PEERS_STAMP): $(BIN)/python
+	rm -rf $(PEERS)
+	$(BIN)/python -m venv $(PEERS)/taky
+	$(PEERS)/taky/bin/python -m pip install --quiet $(TAKY_PIN)
+	$(BIN)/python -m venv $(PEERS)/asterix-decoder
+	$(PEERS)/asterix-decoder/bin/python -m pip install --quiet $(ASTERIX_DECODER_PIN)
+	touch $@
+
+peers: $(PEERS_STAMP)
 
 # The operator console's web client: web/ bundled with npm into web/dist (not committed), which
 # the console serves at /. Without npm the console serves its API alone.
@@ -57,7 +75,7 @@ install-dev: $(DEV_STAMP)
 demo: install web
 	$(BIN)/luchtwacht demo
 
-test: lint web
+test: lint web peers
 	$(BIN)/python -m pytest -q
 
 lint: install-dev

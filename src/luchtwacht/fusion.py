@@ -289,6 +289,7 @@ class FusionCore:
             else np.empty(0)
         )
         ellipse_l = horizontal_ellipses(p_now[conf][:, :2, :2]).tolist()
+        alt_std_l = np.sqrt(np.maximum(p_now[conf][:, 2, 2], 0.0)).tolist()
         probs = cls.prob[conf]
         rank = np.argsort(-probs, axis=1)
         probs_l = np.take_along_axis(probs, rank, axis=1).round(3).tolist()
@@ -363,6 +364,7 @@ class FusionCore:
                 tuple(ellipse_l[j]),  # ellipse_m
                 tuple(zip([_LABEL_OF[k] for k in rank_l[j]], probs_l[j], strict=True)),
                 reasons[j],  # class_reasons
+                alt_std_l[j],  # alt_std_m
             )
             views.append(view)
             ttb_by_zone[tid] = ttb_j

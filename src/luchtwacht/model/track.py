@@ -55,6 +55,7 @@ class TrackView:
     ellipse_m: tuple[float, float, float] | None = None
     class_probs: tuple[tuple[str, float], ...] = ()  # every class and its probability, best first
     class_reasons: tuple[str, ...] = ()  # why the classifier decided so, in words
+    alt_std_m: float | None = None  # 1-sigma vertical position uncertainty (CoT ``le``)
 
 
 class AlertState(IntEnum):

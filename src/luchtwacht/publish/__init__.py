@@ -1,0 +1,1 @@
+"""Publishers: the node's air picture handed on to other systems (CoT/TAK, SAPIENT, ASTERIX)."""
