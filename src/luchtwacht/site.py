@@ -209,12 +209,57 @@ class AsterixRadarSection(_Strict):
 
 
 class AsterixSection(_Strict):
-    """ASTERIX radar plots over UDP (one or more data blocks per datagram)."""
+    """ASTERIX over UDP (one or more data blocks per datagram), from every sender by SAC/SIC.
+
+    Radar plots (CAT048/034), another tracker's system tracks (CAT062/065) and ADS-B reports
+    (CAT021). Every sender is listed by its SAC/SIC: radars under ``radars``, SDPSs and ADS-B ground
+    stations under ``sources``; data from any other SAC/SIC is rejected and counted.
+    """
+
+    class Source(_Strict):
+        """An SDPS (CAT062 tracks, CAT065 service messages) or an ADS-B station (CAT021).
+
+        ``ref_lat``/``ref_lon``/``ref_alt_m``: an SDPS's system reference point, needed only if
+        its tracks carry the Cartesian position (I062/100) without the WGS84 one (I062/105).
+        ``position_sigma_m``: horizontal 1-σ when a track has no I062/500 accuracy or a report
+        no NACp/NUCp (left out: SDPS 100 m, ADS-B NACp 8 ≈ 38 m).
+        """
+
+        sac: int = Field(ge=0, le=255)
+        sic: int = Field(ge=0, le=255)
+        name: str = ""
+        kind: Literal["sdps", "adsb"]
+        ref_lat: float | None = Field(default=None, ge=-90, le=90)
+        ref_lon: float | None = Field(default=None, ge=-180, le=180)
+        ref_alt_m: float = 0.0
+        position_sigma_m: float | None = Field(default=None, gt=0)
+        altitude_sigma_m: float = Field(default=30.0, gt=0)  # of a geometric altitude
+        geoid_undulation_m: float = 0.0  # added to flight levels (pressure altitude)
+        default_height_m: float = 120.0  # above the site origin, for a track with no height
+
+        @model_validator(mode="after")
+        def _reference(self) -> AsterixSection.Source:
+            if (self.ref_lat is None) != (self.ref_lon is None):
+                raise ValueError("ref_lat and ref_lon go together")
+            if self.kind == "adsb" and self.ref_lat is not None:
+                raise ValueError("a reference point is for an sdps source (CAT062 Cartesian)")
+            return self
 
     listen: HostPort = "127.0.0.1:8600"
     allow: list[Network] = Field(default_factory=lambda: list(LOOPBACK))  # source addresses
     batch_per: Literal["sector", "revolution"] = "sector"
-    radars: list[AsterixRadarSection] = Field(min_length=1)
+    radars: list[AsterixRadarSection] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _senders(self) -> AsterixSection:
+        keys = [(r.sac, r.sic) for r in self.radars] + [(s.sac, s.sic) for s in self.sources]
+        if not keys:
+            raise ValueError("list at least one radar or source (SAC/SIC)")
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"SAC/SIC listed twice: {', '.join(f'{a}/{b}' for a, b in twice)}")
+        return self
 
 
 class AdsbSection(_Strict):
@@ -393,8 +438,11 @@ def default_site() -> SiteConfig:
 
 
 def asterix_pipe(cfg: AsterixSection, sensor_id: str, origin: SiteOrigin) -> FeedPipe:
-    """The ASTERIX decoder for a site's radars (libasterix is imported here: it loads in ~1 s)."""
-    from luchtwacht.ingest.asterix import AsterixPipe, RadarSite
+    """The ASTERIX decoder for a site's radars, SDPSs and ADS-B stations.
+
+    libasterix is imported here: it loads in ~1 s.
+    """
+    from luchtwacht.ingest.asterix import AsterixPipe, RadarSite, TrackSource
 
     radars = {
         (r.sac, r.sic): RadarSite(
@@ -410,7 +458,21 @@ def asterix_pipe(cfg: AsterixSection, sensor_id: str, origin: SiteOrigin) -> Fee
         )
         for r in cfg.radars
     }
-    return AsterixPipe(sensor_id, origin, radars, batch_per=cfg.batch_per)
+    sources = {
+        (s.sac, s.sic): TrackSource(
+            kind=s.kind,
+            name=s.name,
+            ref_lat_deg=s.ref_lat,
+            ref_lon_deg=s.ref_lon,
+            ref_alt_m=s.ref_alt_m,
+            position_sigma_m=s.position_sigma_m,
+            altitude_sigma_m=s.altitude_sigma_m,
+            geoid_undulation_m=s.geoid_undulation_m,
+            default_height_m=s.default_height_m,
+        )
+        for s in cfg.sources
+    }
+    return AsterixPipe(sensor_id, origin, radars, batch_per=cfg.batch_per, sources=sources)
 
 
 def adsb_pipe(cfg: AdsbSection, sensor_id: str, origin: SiteOrigin) -> FeedPipe:

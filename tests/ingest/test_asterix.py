@@ -242,9 +242,10 @@ def test_length_field_cutting_a_record_names_the_item():
 
 
 def test_unknown_category_is_rejected_and_later_blocks_still_decode():
-    unknown = bytes([62, 0x00, 0x06, 0x80, 0x19, 0x0A])  # a CAT062 block (not handled here)
+    unknown = bytes([240, 0x00, 0x06, 0x80, 0x19, 0x0A])  # a CAT240 (video) block: not read
     exc = _error(unknown)
-    assert exc.field == "datablock.CAT" and "62" in str(exc)
+    assert exc.field == "datablock.CAT"
+    assert exc.reason == "datablock.CAT: ASTERIX category 240 is not supported"
     items = list(iter_records(unknown + block48(plot_record())))
     assert isinstance(items[0], AsterixError)
     assert isinstance(items[1], Cat048Plot) and items[1].rho_m == pytest.approx(23150.0)
@@ -401,7 +402,7 @@ def test_malformed_and_unknown_input_is_counted_by_field_and_the_feed_continues(
     out = []
     out += pipe.feed(stranger + good, t_rx_s=T_NOON)  # unknown SAC/SIC, then a good plot
     out += pipe.feed(good[:-2], t_rx_s=T_NOON)  # truncated
-    out += pipe.feed(bytes([62, 0, 4, 0]) + good, t_rx_s=T_NOON)  # unknown category first
+    out += pipe.feed(bytes([1, 0, 4, 0]) + good, t_rx_s=T_NOON)  # CAT001 (not read) first
     out += pipe.feed(block48(plot_record(tst=1)), t_rx_s=T_NOON)  # test target
     out += pipe.feed(block48(plot_record(rho_nm=1.0, fl=350.0)), t_rx_s=T_NOON)  # FL > range
     out += pipe.feed(north(43200.0, sac=9, sic=9), t_rx_s=T_NOON)
@@ -411,7 +412,7 @@ def test_malformed_and_unknown_input_is_counted_by_field_and_the_feed_continues(
     assert reasons["I048/010: unknown SAC/SIC"] == 1
     assert reasons["I034/010: unknown SAC/SIC"] == 1
     assert reasons["datablock.LEN: exceeds the data (truncated)"] == 1
-    assert reasons["datablock.CAT: unsupported category"] == 1
+    assert reasons["datablock.CAT: ASTERIX category 1 is not supported"] == 1
     assert reasons["I048/020: test target report (TST)"] == 1
     assert reasons["I048/090: height not reachable at this slant range"] == 1
     assert pipe.counters.rejected == 6

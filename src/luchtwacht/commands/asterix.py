@@ -1,8 +1,9 @@
-"""``luchtwacht asterix``: look inside ASTERIX CAT048/CAT034 recordings.
+"""``luchtwacht asterix``: look inside ASTERIX recordings (CAT048/034, CAT062/065, CAT021).
 
 ``decode FILE`` reads raw ASTERIX (data blocks back to back, as a recorder writes a UDP feed) or a
 pcap/pcapng capture of the UDP datagrams, and writes one JSON object per record per line, every
-value in SI units or degrees. Errors go to standard error naming the item at fault.
+value in SI units or degrees. Errors go to standard error naming the item at fault; data blocks
+of a category Luchtwacht does not read are named there too, and skipped.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import math
 import struct
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -24,13 +26,16 @@ if TYPE_CHECKING:  # imported where used: libasterix's generated specs take ~1 s
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="ASTERIX CAT048 (monoradar target reports) and CAT034 (service messages) tools.",
+    help=(
+        "ASTERIX tools: CAT048/034 (radar plots, service messages), CAT062/065 (system tracks,"
+        " SDPS service messages) and CAT021 (ADS-B reports)."
+    ),
 )
 
 
 @app.callback()
 def _group() -> None:
-    """ASTERIX CAT048/CAT034 tools (kept a group so ``decode`` stays a sub-command)."""
+    """ASTERIX tools (kept a group so ``decode`` stays a sub-command)."""
 
 
 LINKTYPE_ETHERNET = 1
@@ -135,20 +140,30 @@ def _error_line(exc: AsterixError, index: int) -> str:
     return f"datagram {index}: {exc}"
 
 
-def _write(data: bytes, fmt: InputFormat, out: TextIO, err: TextIO) -> tuple[int, int, int]:
-    """Decode and write; return (datagrams, records, errors)."""
-    from luchtwacht.ingest.asterix import AsterixError, iter_records
+def _write(
+    data: bytes, fmt: InputFormat, out: TextIO, err: TextIO
+) -> tuple[int, int, int, Counter[int]]:
+    """Decode and write; return (datagrams, records, errors, skipped blocks by category).
+
+    A data block of a category not read is named on ``err`` and counted apart: it is not an
+    error in the data, and the blocks after it are still decoded.
+    """
+    from luchtwacht.ingest.asterix import AsterixError, UnsupportedCategoryError, iter_records
 
     n_dgram = n_rec = n_err = 0
+    skipped: Counter[int] = Counter()
     for n_dgram, (t_cap, payload) in enumerate(_datagrams(data, fmt), start=1):
         for item in iter_records(payload):
-            if isinstance(item, AsterixError):
+            if isinstance(item, UnsupportedCategoryError):
+                skipped[item.category] += 1
+                err.write(_error_line(item, n_dgram) + " (block skipped)\n")
+            elif isinstance(item, AsterixError):
                 n_err += 1
                 err.write(_error_line(item, n_dgram) + "\n")
             else:
                 n_rec += 1
                 out.write(_line(item, t_cap) + "\n")
-    return n_dgram, n_rec, n_err
+    return n_dgram, n_rec, n_err, skipped
 
 
 @app.command()
@@ -167,22 +182,27 @@ def decode(
         Path | None, typer.Option("--output", "-o", help="Write JSON lines here, not stdout.")
     ] = None,
 ) -> None:
-    """Decode CAT048/CAT034 records to JSON lines (SI units, degrees); exit 1 on any error.
+    """Decode CAT048/034, CAT062/065 and CAT021 records to JSON lines (SI units, degrees).
 
     Lines from a capture add capture_time_s and time_utc_s (time of day on the capture's date).
+    Blocks of other categories are named on stderr and skipped; exit 1 on any malformed data.
     """
     from luchtwacht.transport.pcap import PcapError
 
     data = file.read_bytes()
     try:
         if output is None:
-            n_dgram, n_rec, n_err = _write(data, fmt, sys.stdout, sys.stderr)
+            n_dgram, n_rec, n_err, skipped = _write(data, fmt, sys.stdout, sys.stderr)
         else:
             with output.open("w", encoding="utf-8") as fh:
-                n_dgram, n_rec, n_err = _write(data, fmt, fh, sys.stderr)
+                n_dgram, n_rec, n_err, skipped = _write(data, fmt, fh, sys.stderr)
     except PcapError as exc:
         typer.echo(f"error: {file}: not a readable capture: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"{n_rec} records from {n_dgram} datagrams, {n_err} errors", err=True)
+    summary = f"{n_rec} records from {n_dgram} datagrams, {n_err} errors"
+    if skipped:
+        kinds = ", ".join(f"CAT{c:03d}: {n}" for c, n in sorted(skipped.items()))
+        summary += f", {sum(skipped.values())} blocks of unsupported categories skipped ({kinds})"
+    typer.echo(summary, err=True)
     if n_err:
         raise typer.Exit(1)

@@ -1,13 +1,16 @@
-"""ASTERIX ingest: CAT048 monoradar target reports and CAT034 service messages → detections.
+"""ASTERIX ingest: radar plots (CAT048/034), system tracks (CAT062/065), ADS-B (CAT021).
 
-Where it sits: UDP datagrams from a surveillance radar (or a recording of them) →
-:func:`iter_records` / :func:`decode_datagram` (typed records in SI units) → :class:`AsterixPipe`
-(radar site lookup by SAC/SIC, time-of-day resolution, polar → site ENU, scan batching on the
-CAT034 north markers and sector crossings) → :class:`~luchtwacht.model.DetectionBatch`.
+Where it sits: UDP datagrams from a surveillance radar, another tracker's SDPS or an ADS-B ground
+station (or a recording of them) → :func:`iter_records` / :func:`decode_datagram` (typed records
+in SI units) → :class:`AsterixPipe` (source lookup by SAC/SIC, time-of-day resolution, polar or
+geodetic → site ENU, batching on the CAT034 scan messages and the CAT065 end-of-batch) →
+:class:`~luchtwacht.model.DetectionBatch`. CAT021 reports and CAT062 tracks that carry a 24-bit
+ICAO address become cooperative identities (``icao:XXXXXX``, as the Mode S decoder writes them).
 
 The bit-level layout (data block framing, FSPEC, item structure, LSB scaling) is libasterix's
-(``asterix.generated``, EUROCONTROL specs CAT048 ed. 1.32 and CAT034 ed. 1.29): this module only
-maps its items to typed records and names the item at fault when something is malformed.
+(``asterix.generated``, EUROCONTROL specs CAT048 ed. 1.32, CAT034 ed. 1.29, CAT021 ed. 2.7,
+CAT062 ed. 1.21, CAT065 ed. 1.6): this module only maps its items to typed records and names the
+item at fault when something is malformed. Other categories are named and skipped, never fatal.
 """
 
 from __future__ import annotations
@@ -24,27 +27,48 @@ import asterix.generated as gen
 import numpy as np
 from asterix.base import Bits, Fspec, ParsingMode, RawDatablock, UapItem, UapItemSpare
 from numpy.typing import ArrayLike, NDArray
+from pyModeS._uncertainty import NACp, NUCp
 
 from luchtwacht.geo import SiteOrigin, aer_covariance_to_enu
 from luchtwacht.ingest.feed import FeedCounters
+from luchtwacht.ingest.modes import (
+    DEFAULT_GNSS_V_STD_M,
+    DEFAULT_H_STD_M,
+    R95_1D_SIGMA,
+    R95_2D_SIGMA,
+    baro_height_std_m,
+)
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "EMITTER_UAV",
     "NM_M",
+    "SUPPORTED_CATEGORIES",
     "AsterixError",
     "AsterixPipe",
     "AsterixRecord",
+    "Cat021Report",
     "Cat034Message",
     "Cat034MessageType",
     "Cat048Plot",
+    "Cat062Track",
+    "Cat065Message",
+    "Cat065MessageType",
     "FlightLevel",
     "Mode3A",
     "PlotCharacteristics",
     "RadarSite",
     "RadarStatus",
+    "SdpsState",
+    "SdpsStatus",
     "TargetReportDescriptor",
+    "TrackAccuracy",
+    "TrackSource",
+    "TrackStatus",
+    "UnsupportedCategoryError",
+    "adsb_position_sigma_m",
     "decode_datagram",
     "elevation_from_altitude",
     "iter_blocks",
@@ -54,10 +78,18 @@ __all__ = [
 
 Cat048 = gen.Cat_048_1_32
 Cat034 = gen.Cat_034_1_29
+# CAT021 2.x editions share one UAP and the item layouts read here (newer ones add extensions
+# at the end of extended items); the 0.2x editions have another UAP and are not read.
+Cat021 = gen.Cat_021_2_7
+Cat062 = gen.Cat_062_1_21
+Cat065 = gen.Cat_065_1_6
+
+SUPPORTED_CATEGORIES = (21, 34, 48, 62, 65)
 
 NM_M = 1852.0  # international nautical mile, m
 FT_M = 0.3048  # international foot, m
 FL_M = 100.0 * FT_M  # one flight level (100 ft), m
+FPM_MPS = FT_M / 60.0  # one foot per minute, m/s
 DAY_S = 86_400.0
 _MAX_BLOCK_BYTES = 0xFFFF  # the LEN field is 16 bits and counts the whole block
 
@@ -78,6 +110,14 @@ class AsterixError(ValueError):
     def reason(self) -> str:
         """``field: rule`` without the detail: the key rejections are counted under."""
         return f"{self.field}: {self.rule}"
+
+
+class UnsupportedCategoryError(AsterixError):
+    """A data block of a category this module does not read: named, skipped, never fatal."""
+
+    def __init__(self, category: int) -> None:
+        self.category = category
+        super().__init__("datablock.CAT", f"ASTERIX category {category} is not supported")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,7 +274,194 @@ class Cat034Message:
         return out
 
 
-AsterixRecord = Cat048Plot | Cat034Message
+#: I021/020 emitter categories (CAT021 ed. 2.x); 13 is an unmanned aerial vehicle.
+EMITTER_UAV = 13
+
+
+@dataclass(frozen=True, slots=True)
+class Cat021Report:
+    """One CAT021 ADS-B target report in SI units; ``None`` where the item was not sent.
+
+    Heights: ``geometric_height_m`` (I021/140) is above the WGS84 ellipsoid; ``flight_level``
+    (I021/145) is pressure altitude in units of 100 ft. Quality: NACp/NIC (I021/090, MOPS
+    version 1 and later) or NUCp (version 0), see ``mops_version`` (I021/210).
+    """
+
+    category: ClassVar[int] = 21
+
+    sac: int
+    sic: int
+    target_address: int | None = None  # I021/080, 24 bits
+    address_type: int | None = None  # I021/040 ATP: 0 ICAO, 1 duplicate, 2 surface, 3 anonymous
+    time_of_day_s: float | None = None  # of the position: I021/071, else /073(+074), else /077
+    time_source: str | None = None  # the item the time came from
+    lat_deg: float | None = None  # I021/131 (high resolution), else I021/130
+    lon_deg: float | None = None
+    geometric_height_m: float | None = None  # I021/140, above the WGS84 ellipsoid
+    flight_level: float | None = None  # I021/145, units of 100 ft
+    ground_speed_mps: float | None = None  # I021/160
+    track_angle_deg: float | None = None  # I021/160, clockwise from true north
+    vertical_rate_mps: float | None = None  # I021/157 geometric, else I021/155 barometric
+    callsign: str | None = None  # I021/170 (trailing spaces stripped)
+    emitter_category: int | None = None  # I021/020 ECAT
+    emitter_name: str | None = None  # the specification's wording for it
+    nacp: int | None = None  # I021/090
+    nic: int | None = None  # I021/090 NUCp/NIC (NUCp when mops_version is 0)
+    sil: int | None = None  # I021/090
+    mops_version: int | None = None  # I021/210 VN
+    simulated: bool = False  # I021/040 SIM
+    test: bool = False  # I021/040 TST
+    on_ground: bool = False  # I021/040 GBS
+
+    @property
+    def source(self) -> tuple[int, int]:
+        """(SAC, SIC) of the ground station that sent the report."""
+        return (self.sac, self.sic)
+
+    @property
+    def is_uav(self) -> bool:
+        """Whether the emitter says it is an unmanned aerial vehicle (I021/020 ECAT 13)."""
+        return self.emitter_category == EMITTER_UAV
+
+    @property
+    def pressure_altitude_m(self) -> float | None:
+        """I021/145 as metres of pressure altitude (ISA, 1013.25 hPa datum)."""
+        return None if self.flight_level is None else self.flight_level * FL_M
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready dict: every field (SI units, degrees) plus ``category``."""
+        out: dict[str, object] = {"category": self.category}
+        out.update(asdict(self))
+        if self.target_address is not None:
+            out["target_address"] = f"{self.target_address:06X}"
+        out["pressure_altitude_m"] = self.pressure_altitude_m
+        out["uav"] = self.is_uav
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class TrackStatus:
+    """I062/080 track status flags that matter here; extension fields ``False`` if not sent."""
+
+    monosensor: bool  # MON
+    spi: bool  # SPI
+    tentative: bool  # CNF: tentative (not yet confirmed) track
+    altitude_source: int  # SRC: 0 none, 1 GNSS, 2 3D radar, 3 triangulation, 4 coverage, ...
+    simulated: bool = False  # SIM
+    track_end: bool = False  # TSE: last message for this track
+    track_begin: bool = False  # TSB: first message for this track
+    coasting: bool = False  # CST: extrapolated, no detection this update
+
+
+@dataclass(frozen=True, slots=True)
+class TrackAccuracy:
+    """I062/500 estimated accuracies, 1-σ; ``None`` where the subfield was not sent."""
+
+    x_m: float | None = None  # APC, in the SDPS's Cartesian plane
+    y_m: float | None = None
+    xy_cov_m2: float | None = None  # COV, signed
+    lat_deg: float | None = None  # APW
+    lon_deg: float | None = None
+    geometric_altitude_m: float | None = None  # AGA
+    vx_mps: float | None = None  # ATV
+    vy_mps: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cat062Track:
+    """One CAT062 system track update in SI units; ``None`` where the item was not sent.
+
+    ``x_m``/``y_m`` (I062/100) are relative to the SDPS's system reference point and
+    ``vx_mps``/``vy_mps`` (I062/185) along its east/north axes. Heights: the geometric altitude
+    (I062/130) is above the WGS84 ellipsoid; the flight levels are pressure altitude.
+    """
+
+    category: ClassVar[int] = 62
+
+    sac: int
+    sic: int
+    track_number: int | None = None  # I062/040
+    service_id: int | None = None  # I062/015
+    time_of_day_s: float | None = None  # I062/070
+    lat_deg: float | None = None  # I062/105
+    lon_deg: float | None = None
+    x_m: float | None = None  # I062/100
+    y_m: float | None = None
+    vx_mps: float | None = None  # I062/185
+    vy_mps: float | None = None
+    geometric_altitude_m: float | None = None  # I062/130, above the WGS84 ellipsoid
+    measured_flight_level: float | None = None  # I062/136
+    barometric_flight_level: float | None = None  # I062/135
+    vertical_rate_mps: float | None = None  # I062/220
+    mode3a: str | None = None  # I062/060
+    target_address: int | None = None  # I062/380 ADR
+    callsign: str | None = None  # I062/380 ID, else I062/245
+    status: TrackStatus | None = None  # I062/080
+    accuracy: TrackAccuracy | None = None  # I062/500
+
+    @property
+    def source(self) -> tuple[int, int]:
+        """(SAC, SIC) of the SDPS that sent the track."""
+        return (self.sac, self.sic)
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready dict: every field (SI units, degrees) plus ``category``."""
+        out: dict[str, object] = {"category": self.category}
+        out.update(asdict(self))
+        if self.target_address is not None:
+            out["target_address"] = f"{self.target_address:06X}"
+        return out
+
+
+class Cat065MessageType(IntEnum):
+    """I065/000 message types (CAT065 ed. 1.6)."""
+
+    SDPS_STATUS = 1
+    END_OF_BATCH = 2
+    SERVICE_STATUS_REPORT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SdpsStatus:
+    """I065/040: the SDPS's configuration and status."""
+
+    nogo: int  # 0 operational, 1 degraded, 2 not currently connected, 3 unknown
+    overload: bool  # OVL
+    invalid_time_source: bool  # TSV
+    processing_system: int  # PSS: 0 n/a, 1..3 SDPS-n selected
+    renumbering: bool  # STTN: track re-numbering
+
+
+@dataclass(frozen=True, slots=True)
+class Cat065Message:
+    """One CAT065 SDPS service message (status, end of batch, service status report)."""
+
+    category: ClassVar[int] = 65
+
+    sac: int
+    sic: int
+    message_type: int  # I065/000, see Cat065MessageType
+    message_name: str | None = None
+    service_id: int | None = None  # I065/015
+    time_of_day_s: float | None = None  # I065/030
+    batch_number: int | None = None  # I065/020
+    status: SdpsStatus | None = None  # I065/040
+    service_report: int | None = None  # I065/050
+    service_report_name: str | None = None
+
+    @property
+    def source(self) -> tuple[int, int]:
+        """(SAC, SIC) of the SDPS that sent the message."""
+        return (self.sac, self.sic)
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready dict: every field (SI units, degrees) plus ``category``."""
+        out: dict[str, object] = {"category": self.category}
+        out.update(asdict(self))
+        return out
+
+
+AsterixRecord = Cat048Plot | Cat034Message | Cat021Report | Cat062Track | Cat065Message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,7 +523,8 @@ def iter_records(data: bytes) -> Iterator[AsterixRecord | AsterixError]:
 def decode_datagram(data: bytes) -> list[AsterixRecord]:
     """Decode every record of every data block in ``data`` (strict).
 
-    Raises :class:`AsterixError` if any part is malformed or of a category other than 048/034.
+    Raises :class:`AsterixError` if any part is malformed or of a category not supported
+    (:data:`SUPPORTED_CATEGORIES`).
     """
     out: list[AsterixRecord] = []
     for item in iter_records(data):
@@ -306,15 +534,27 @@ def decode_datagram(data: bytes) -> list[AsterixRecord]:
     return out
 
 
+_RecordSpec = (
+    type[Cat048.cv_record]
+    | type[Cat034.cv_record]
+    | type[Cat021.cv_record]
+    | type[Cat062.cv_record]
+    | type[Cat065.cv_record]
+)
+_SPECS: dict[int, _RecordSpec] = {
+    48: Cat048.cv_record,
+    34: Cat034.cv_record,
+    21: Cat021.cv_record,
+    62: Cat062.cv_record,
+    65: Cat065.cv_record,
+}
+
+
 def _decode_block(category: int, body: bytes) -> Iterator[AsterixRecord | AsterixError]:
     """Parse the records of one data block with the category's UAP, one record at a time."""
-    spec: type[Cat048.cv_record] | type[Cat034.cv_record]
-    if category == 48:
-        spec = Cat048.cv_record
-    elif category == 34:
-        spec = Cat034.cv_record
-    else:
-        yield AsterixError("datablock.CAT", "unsupported category", f"{category}")
+    spec = _SPECS.get(category)
+    if spec is None:
+        yield UnsupportedCategoryError(category)
         return
     prefix = f"I{category:03d}"
     remaining = Bits.from_bytes(body)
@@ -328,18 +568,34 @@ def _decode_block(category: int, body: bytes) -> Iterator[AsterixRecord | Asteri
             return
         rec, remaining = result
         try:
-            if isinstance(rec, Cat048.cv_record):
-                yield _plot(rec)
-            else:
-                yield _service(rec)
+            yield _map_record(rec)
         except AsterixError as exc:
             yield exc
         except _LIB_ERRORS as exc:
             yield AsterixError(f"{prefix}/record", "undecodable", str(exc))
 
 
+def _map_record(
+    rec: Cat048.cv_record
+    | Cat034.cv_record
+    | Cat021.cv_record
+    | Cat062.cv_record
+    | Cat065.cv_record,
+) -> AsterixRecord:
+    """The typed record for a parsed libasterix record of any supported category."""
+    if isinstance(rec, Cat048.cv_record):
+        return _plot(rec)
+    if isinstance(rec, Cat034.cv_record):
+        return _service(rec)
+    if isinstance(rec, Cat021.cv_record):
+        return _adsb_report(rec)
+    if isinstance(rec, Cat062.cv_record):
+        return _system_track(rec)
+    return _sdps_service(rec)
+
+
 def _locate_failure(
-    spec: type[Cat048.cv_record] | type[Cat034.cv_record],
+    spec: _RecordSpec,
     prefix: str,
     bits: Bits,
     exc: ValueError,
@@ -525,6 +781,256 @@ def _service(rec: Cat034.cv_record) -> Cat034Message:
     )
 
 
+def _source_of(
+    rec: Cat021.cv_record | Cat062.cv_record | Cat065.cv_record, prefix: str
+) -> tuple[int, int]:
+    """SAC/SIC from item 010 (mandatory in every category), naming the item when it is absent."""
+    i010 = rec.get_item("010")
+    if i010 is None:
+        raise AsterixError(f"{prefix}/010", "mandatory item missing")
+    return i010.variation.get_item("SAC").as_uint(), i010.variation.get_item("SIC").as_uint()
+
+
+def _adsb_report(rec: Cat021.cv_record) -> Cat021Report:
+    """Map a parsed CAT021 record to a :class:`Cat021Report` (I021/010 is mandatory)."""
+    sac, sic = _source_of(rec, "I021")
+    tod = source = None
+    i071, i073, i077 = rec.get_item("071"), rec.get_item("073"), rec.get_item("077")
+    if i071 is not None:
+        tod, source = i071.variation.content.as_quantity("s"), "I021/071"
+    elif i073 is not None:
+        tod, source = i073.variation.content.as_quantity("s"), "I021/073"
+        i074 = rec.get_item("074")
+        if i074 is not None:  # high precision: the fraction, and which second it belongs to
+            g74 = i074.variation
+            frac = g74.get_item("TOMRP").variation.content.as_quantity("s")
+            fsi = g74.get_item("FSI").as_uint()  # 0 same second, 1 next, 2 previous
+            whole = math.floor(tod) + {0: 0, 1: 1, 2: -1}.get(fsi, 0)
+            tod, source = (whole + frac) % DAY_S, "I021/073+074"
+    elif i077 is not None:
+        tod, source = i077.variation.content.as_quantity("s"), "I021/077"
+
+    lat = lon = None
+    i131, i130 = rec.get_item("131"), rec.get_item("130")
+    if i131 is not None:
+        lat = i131.variation.get_item("LAT").variation.content.as_quantity("°")
+        lon = i131.variation.get_item("LON").variation.content.as_quantity("°")
+    elif i130 is not None:
+        lat = i130.variation.get_item("LAT").variation.content.as_quantity("°")
+        lon = i130.variation.get_item("LON").variation.content.as_quantity("°")
+
+    atp = None
+    sim = tst = gbs = False
+    i040 = rec.get_item("040")
+    if i040 is not None:
+        d = i040.variation
+        atp = d.get_item("ATP").as_uint()
+        for name in ("SIM", "TST", "GBS"):
+            sub = d.get_item(name)
+            if sub is not None and sub.as_uint():
+                sim, tst, gbs = sim or name == "SIM", tst or name == "TST", gbs or name == "GBS"
+
+    gs = ta = None
+    i160 = rec.get_item("160")
+    if i160 is not None:
+        gs = i160.variation.get_item("GS").variation.content.as_quantity("NM/s") * NM_M
+        ta = i160.variation.get_item("TA").variation.content.as_quantity("°")
+    vrate = None
+    i157, i155 = rec.get_item("157"), rec.get_item("155")
+    if i157 is not None:
+        vrate = i157.variation.get_item("GVR").variation.content.as_quantity("ft/min") * FPM_MPS
+    elif i155 is not None:
+        vrate = i155.variation.get_item("BVR").variation.content.as_quantity("ft/min") * FPM_MPS
+
+    nacp = nic = sil = None
+    i090 = rec.get_item("090")
+    if i090 is not None:
+        q = i090.variation
+        nic = q.get_item("NUCPNIC").as_uint()
+        nacp_item, sil_item = q.get_item("NACP"), q.get_item("SIL")
+        nacp = None if nacp_item is None else nacp_item.as_uint()
+        sil = None if sil_item is None else sil_item.as_uint()
+    i210 = rec.get_item("210")
+    i020 = rec.get_item("020")
+    i080 = rec.get_item("080")
+    i140 = rec.get_item("140")
+    i145 = rec.get_item("145")
+    i170 = rec.get_item("170")
+    return Cat021Report(
+        sac=sac,
+        sic=sic,
+        target_address=None if i080 is None else i080.as_uint(),
+        address_type=atp,
+        time_of_day_s=tod,
+        time_source=source,
+        lat_deg=lat,
+        lon_deg=lon,
+        geometric_height_m=None
+        if i140 is None
+        else i140.variation.content.as_quantity("ft") * FT_M,
+        flight_level=None if i145 is None else i145.variation.content.as_quantity("FL"),
+        ground_speed_mps=gs,
+        track_angle_deg=ta,
+        vertical_rate_mps=vrate,
+        callsign=None if i170 is None else i170.variation.content.as_string().rstrip(),
+        emitter_category=None if i020 is None else i020.as_uint(),
+        emitter_name=None if i020 is None else i020.variation.content.table_value(),
+        nacp=nacp,
+        nic=nic,
+        sil=sil,
+        mops_version=None if i210 is None else i210.variation.get_item("VN").as_uint(),
+        simulated=sim,
+        test=tst,
+        on_ground=gbs,
+    )
+
+
+def _system_track(rec: Cat062.cv_record) -> Cat062Track:
+    """Map a parsed CAT062 record to a :class:`Cat062Track` (I062/010 is mandatory)."""
+    sac, sic = _source_of(rec, "I062")
+    lat = lon = x = y = vx = vy = None
+    i105, i100, i185 = rec.get_item("105"), rec.get_item("100"), rec.get_item("185")
+    if i105 is not None:
+        lat = i105.variation.get_item("LAT").variation.content.as_quantity("°")
+        lon = i105.variation.get_item("LON").variation.content.as_quantity("°")
+    if i100 is not None:
+        x = i100.variation.get_item("X").variation.content.as_quantity("m")
+        y = i100.variation.get_item("Y").variation.content.as_quantity("m")
+    if i185 is not None:
+        vx = i185.variation.get_item("VX").variation.content.as_quantity("m/s")
+        vy = i185.variation.get_item("VY").variation.content.as_quantity("m/s")
+
+    status = None
+    i080 = rec.get_item("080")
+    if i080 is not None:
+        s = i080.variation
+
+        def flag(name: Literal["SIM", "TSE", "TSB", "CST"]) -> bool:
+            sub = s.get_item(name)
+            return sub is not None and bool(sub.as_uint())
+
+        status = TrackStatus(
+            monosensor=bool(s.get_item("MON").as_uint()),
+            spi=bool(s.get_item("SPI").as_uint()),
+            tentative=bool(s.get_item("CNF").as_uint()),
+            altitude_source=s.get_item("SRC").as_uint(),
+            simulated=flag("SIM"),
+            track_end=flag("TSE"),
+            track_begin=flag("TSB"),
+            coasting=flag("CST"),
+        )
+
+    address = callsign = None
+    i380 = rec.get_item("380")
+    if i380 is not None:
+        adr, ident = i380.variation.get_item("ADR"), i380.variation.get_item("ID")
+        address = None if adr is None else adr.as_uint()
+        callsign = None if ident is None else ident.variation.content.as_string().rstrip()
+    i245 = rec.get_item("245")
+    if callsign is None and i245 is not None:
+        callsign = i245.variation.get_item("CHR").variation.content.as_string().rstrip()
+
+    accuracy = None
+    i500 = rec.get_item("500")
+    if i500 is not None:
+        a = i500.variation
+        apc, cov, apw = a.get_item("APC"), a.get_item("COV"), a.get_item("APW")
+        aga, atv = a.get_item("AGA"), a.get_item("ATV")
+        cov_sqrt = None if cov is None else cov.variation.content.as_quantity("m")
+        x_m = y_m = lat_s = lon_s = vx_s = vy_s = None
+        if apc is not None:
+            x_m = apc.variation.get_item("X").variation.content.as_quantity("m")
+            y_m = apc.variation.get_item("Y").variation.content.as_quantity("m")
+        if apw is not None:
+            lat_s = apw.variation.get_item("LAT").variation.content.as_quantity("°")
+            lon_s = apw.variation.get_item("LON").variation.content.as_quantity("°")
+        if atv is not None:
+            vx_s = atv.variation.get_item("X").variation.content.as_quantity("m/s")
+            vy_s = atv.variation.get_item("Y").variation.content.as_quantity("m/s")
+        accuracy = TrackAccuracy(
+            x_m=x_m,
+            y_m=y_m,
+            # COV is sign(cov)·sqrt(|cov|) (CAT062 ed. 1.21, I062/500 subfield 2)
+            xy_cov_m2=None if cov_sqrt is None else math.copysign(cov_sqrt * cov_sqrt, cov_sqrt),
+            lat_deg=lat_s,
+            lon_deg=lon_s,
+            geometric_altitude_m=(
+                None if aga is None else aga.variation.content.as_quantity("ft") * FT_M
+            ),
+            vx_mps=vx_s,
+            vy_mps=vy_s,
+        )
+
+    i040, i015, i070 = rec.get_item("040"), rec.get_item("015"), rec.get_item("070")
+    i130, i136, i135 = rec.get_item("130"), rec.get_item("136"), rec.get_item("135")
+    i220, i060 = rec.get_item("220"), rec.get_item("060")
+    baro_fl = None
+    if i135 is not None:
+        baro_fl = i135.variation.get_item("CTB").variation.content.as_quantity("FL")
+    mode3a = None
+    if i060 is not None:
+        mode3a = i060.variation.get_item("MODE3A").variation.content.as_string()
+    return Cat062Track(
+        sac=sac,
+        sic=sic,
+        track_number=None if i040 is None else i040.as_uint(),
+        service_id=None if i015 is None else i015.as_uint(),
+        time_of_day_s=None if i070 is None else i070.variation.content.as_quantity("s"),
+        lat_deg=lat,
+        lon_deg=lon,
+        x_m=x,
+        y_m=y,
+        vx_mps=vx,
+        vy_mps=vy,
+        geometric_altitude_m=(
+            None if i130 is None else i130.variation.content.as_quantity("ft") * FT_M
+        ),
+        measured_flight_level=None if i136 is None else i136.variation.content.as_quantity("FL"),
+        barometric_flight_level=baro_fl,
+        vertical_rate_mps=(
+            None if i220 is None else i220.variation.content.as_quantity("ft/min") * FPM_MPS
+        ),
+        mode3a=mode3a,
+        target_address=address,
+        callsign=callsign,
+        status=status,
+        accuracy=accuracy,
+    )
+
+
+def _sdps_service(rec: Cat065.cv_record) -> Cat065Message:
+    """Map a parsed CAT065 record to a :class:`Cat065Message` (I065/010 and /000 mandatory)."""
+    sac, sic = _source_of(rec, "I065")
+    i000 = rec.get_item("000")
+    if i000 is None:
+        raise AsterixError("I065/000", "mandatory item missing")
+    status = None
+    i040 = rec.get_item("040")
+    if i040 is not None:
+        g = i040.variation
+        status = SdpsStatus(
+            nogo=g.get_item("NOGO").as_uint(),
+            overload=bool(g.get_item("OVL").as_uint()),
+            invalid_time_source=bool(g.get_item("TSV").as_uint()),
+            processing_system=g.get_item("PSS").as_uint(),
+            renumbering=bool(g.get_item("STTN").as_uint()),
+        )
+    i015, i030 = rec.get_item("015"), rec.get_item("030")
+    i020, i050 = rec.get_item("020"), rec.get_item("050")
+    return Cat065Message(
+        sac=sac,
+        sic=sic,
+        message_type=i000.as_uint(),
+        message_name=i000.variation.content.table_value(),
+        service_id=None if i015 is None else i015.as_uint(),
+        time_of_day_s=None if i030 is None else i030.variation.content.as_quantity("s"),
+        batch_number=None if i020 is None else i020.as_uint(),
+        status=status,
+        service_report=None if i050 is None else i050.as_uint(),
+        service_report_name=None if i050 is None else i050.variation.content.table_value(),
+    )
+
+
 def resolve_time_of_day(time_of_day_s: float, t_ref_s: float) -> float:
     """UTC seconds of a time of day (s since midnight UTC) on the day nearest to ``t_ref_s``.
 
@@ -608,6 +1114,102 @@ class RadarStatus:
     service_seen: bool = False  # CAT034 scan messages drive the batching for this radar
 
 
+@dataclass(frozen=True, slots=True)
+class TrackSource:
+    """A CAT062 SDPS (``kind="sdps"``) or a CAT021 ADS-B station (``"adsb"``) known by SAC/SIC.
+
+    ``ref_lat_deg``/``ref_lon_deg`` are the SDPS's system reference point, needed only for
+    tracks that carry the Cartesian position (I062/100) and not the WGS84 one (I062/105).
+    ``position_sigma_m`` is the horizontal 1-σ used when a track has no I062/500 accuracy (SDPS)
+    or a report no NACp/NUCp (ADS-B; ``None``: NACp 8, the least ADS-B Out rules allow);
+    ``altitude_sigma_m`` that of a geometric altitude without one. Flight levels are pressure
+    altitudes: ``geoid_undulation_m`` is added, as for radars. A track with no height at all is
+    placed ``default_height_m`` above the site origin with a 1-σ of ``default_height_sigma_m``.
+    """
+
+    kind: Literal["sdps", "adsb"]
+    name: str = ""
+    ref_lat_deg: float | None = None
+    ref_lon_deg: float | None = None
+    ref_alt_m: float = 0.0
+    position_sigma_m: float | None = None
+    altitude_sigma_m: float = 30.0
+    geoid_undulation_m: float = 0.0
+    default_height_m: float = 120.0
+    default_height_sigma_m: float = 150.0
+
+    @property
+    def horizontal_sigma_m(self) -> float:
+        """The configured horizontal 1-σ, or the kind's default (SDPS 100 m, ADS-B NACp 8)."""
+        if self.position_sigma_m is not None:
+            return self.position_sigma_m
+        return SDPS_POSITION_SIGMA_M if self.kind == "sdps" else DEFAULT_H_STD_M
+
+
+@dataclass(slots=True)
+class SdpsState:
+    """What the pipe knows about one SDPS from its CAT065 messages (UTC seconds)."""
+
+    batches_seen: bool = False  # its end-of-batch messages drive the batching
+    last_batch_number: int | None = None
+    last_batch_t_s: float | None = None
+    status: SdpsStatus | None = None  # the latest I065/040
+    last_service_report: str | None = None  # the latest I065/050, in the specification's words
+
+
+@dataclass(slots=True)
+class _Position:
+    """One cooperative or system-track position waiting to go out in a batch."""
+
+    t_s: float
+    lat_deg: float
+    lon_deg: float
+    alt_m: float  # ellipsoidal
+    cov_local: NDArray[np.float64]  # 3×3 in the local ENU frame at the target
+    ident: str | None
+    extra: dict[str, object]
+
+
+SDPS_POSITION_SIGMA_M = 100.0
+MIN_SIGMA_M = 1.0  # an accuracy reported as zero must not make the covariance singular
+ADSB_CODE_PREFIX = {0: "icao", 1: "icao", 2: "non-icao", 3: "non-icao"}  # I021/040 ATP
+
+
+def _enu_rotation(
+    lat_deg: NDArray[np.float64], lon_deg: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """(n, 3, 3) rotations taking ECEF vectors into the local ENU frame at each point."""
+    p, lam = np.radians(lat_deg), np.radians(lon_deg)
+    sp, cp, sl, cl = np.sin(p), np.cos(p), np.sin(lam), np.cos(lam)
+    zero = np.zeros_like(p)
+    return np.stack(
+        [
+            np.stack([-sl, cl, zero], axis=-1),
+            np.stack([-sp * cl, -sp * sl, cp], axis=-1),
+            np.stack([cp * cl, cp * sl, sp], axis=-1),
+        ],
+        axis=-2,
+    )
+
+
+def adsb_position_sigma_m(report: Cat021Report, default_m: float) -> float | None:
+    """Horizontal 1-σ (m) of a CAT021 position from its quality indicators (I021/090).
+
+    NACp's EPU (MOPS version ≥ 1) or NUCp's containment radius (version 0), both 95 % bounds
+    (σ = bound / 2.45); ``default_m`` when neither was sent; ``None`` when the report says its
+    accuracy is unknown (NACp or NUCp 0): such a position cannot be weighed.
+    """
+    if report.mops_version == 0:
+        if report.nic is None:
+            return default_m
+        bound = NUCp[report.nic]["RCu"] if report.nic in NUCp else None
+    else:
+        if report.nacp is None:
+            return default_m
+        bound = NACp[report.nacp]["EPU"] if report.nacp in NACp else None
+    return None if bound is None else max(float(bound) / R95_2D_SIGMA, MIN_SIGMA_M)
+
+
 @dataclass(slots=True)
 class _Pending:
     t_s: float
@@ -632,6 +1234,14 @@ class AsterixPipe:
 
     Plots carry no class evidence and no ``ident`` (an identity would mark the track as a
     cooperative drone); Mode-3/A, the ICAO address, callsign and track number go in ``extra``.
+
+    ``sources`` lists the SDPSs (CAT062 tracks, CAT065 service messages) and ADS-B stations
+    (CAT021) by SAC/SIC. Their positions are geodetic, placed in the site frame with their
+    covariance rotated from the target's local ENU frame; a 24-bit ICAO address becomes the
+    detection's cooperative identity ``icao:XXXXXX`` (``non-icao:`` for CAT021 surface or
+    anonymous addresses), as the Mode S decoder writes it. An SDPS's tracks are held until its
+    CAT065 end-of-batch, or emitted per datagram if it sends none; ADS-B reports per datagram.
+    Neither counts misses: a system track feed or an ADS-B station does not see every target.
     """
 
     def __init__(
@@ -642,10 +1252,17 @@ class AsterixPipe:
         batch_per: Literal["sector", "revolution"] = "sector",
         max_hold_s: float = 10.0,
         accept_test_targets: bool = False,
+        sources: dict[tuple[int, int], TrackSource] | None = None,
     ) -> None:
         self.sensor_id = sensor_id
         self.origin = origin
         self.radars = dict(radars)
+        self.sources = dict(sources or {})
+        self.sdps: dict[tuple[int, int], SdpsState] = {
+            key: SdpsState() for key, src in self.sources.items() if src.kind == "sdps"
+        }
+        self._positions: dict[tuple[int, int], list[_Position]] = {k: [] for k in self.sources}
+        self._site_rot = _enu_rotation(np.array([origin.lat_deg]), np.array([origin.lon_deg]))[0]
         self.batch_per = batch_per
         self.max_hold_s = max_hold_s
         self.accept_test_targets = accept_test_targets
@@ -678,8 +1295,14 @@ class AsterixPipe:
             try:
                 if isinstance(item, Cat048Plot):
                     self._on_plot(item, t_ref)
-                else:
+                elif isinstance(item, Cat034Message):
                     out.extend(self._on_service(item, t_ref))
+                elif isinstance(item, Cat021Report):
+                    self._on_adsb(item, t_ref)
+                elif isinstance(item, Cat062Track):
+                    self._on_track(item, t_ref)
+                else:
+                    out.extend(self._on_sdps_service(item, t_ref))
             except AsterixError as exc:
                 self._reject(exc)
         for key, pending in self._pending.items():
@@ -689,13 +1312,249 @@ class AsterixPipe:
                 out.extend(self._emit(key))
             elif max(p.t_s for p in pending) - min(p.t_s for p in pending) > self.max_hold_s:
                 out.extend(self._emit(key))  # the scan messages stopped: do not hold forever
+        for key, held in self._positions.items():
+            if not held:
+                continue
+            state = self.sdps.get(key)
+            if state is None or not state.batches_seen:
+                out.extend(self._emit_positions(key))
+            elif max(p.t_s for p in held) - min(p.t_s for p in held) > self.max_hold_s:
+                out.extend(self._emit_positions(key))  # end-of-batch stopped: do not hold
         return out
 
     def flush(self) -> list[DetectionBatch]:
-        """Emit every plot still held (end of a recording or of the stream)."""
+        """Emit every plot and track still held (end of a recording or of the stream)."""
         out: list[DetectionBatch] = []
         for key in self._pending:
             out.extend(self._emit(key))
+        for key in self._positions:
+            out.extend(self._emit_positions(key))
+        return out
+
+    # -- CAT021 / CAT062 / CAT065 -------------------------------------------------------------
+
+    def _source(
+        self, source: tuple[int, int], prefix: str, kind: Literal["sdps", "adsb"]
+    ) -> TrackSource:
+        src = self.sources.get(source)
+        detail = f"{source[0]}/{source[1]}"
+        if src is None:
+            if source in self.radars:
+                raise AsterixError(
+                    f"{prefix}/010", "SAC/SIC is a radar, not an SDPS or ADS-B source", detail
+                )
+            raise AsterixError(f"{prefix}/010", "unknown SAC/SIC", detail)
+        if src.kind != kind:
+            raise AsterixError(
+                f"{prefix}/010", f"SAC/SIC is an {src.kind} source, not {kind}", detail
+            )
+        return src
+
+    def _time(self, tod: float | None, item: str, t_ref: float) -> float:
+        if tod is None:
+            raise AsterixError(item, "missing: the report has no time")
+        if not 0.0 <= tod < DAY_S:
+            raise AsterixError(item, "time of day beyond 24 h", f"{tod} s")
+        return resolve_time_of_day(tod, t_ref)
+
+    def _on_adsb(self, rep: Cat021Report, t_ref: float) -> None:
+        src = self._source(rep.source, "I021", "adsb")
+        if not self.accept_test_targets:
+            if rep.simulated:
+                raise AsterixError("I021/040", "simulated target report (SIM)")
+            if rep.test:
+                raise AsterixError("I021/040", "test target report (TST)")
+        t_s = self._time(rep.time_of_day_s, rep.time_source or "I021/071", t_ref)
+        if rep.lat_deg is None or rep.lon_deg is None:
+            self.counters.decoded += 1  # a valid report (velocity, identity) without a position
+            self.counters.by_kind["cat021_without_position"] += 1
+            return
+        if not (-90.0 <= rep.lat_deg <= 90.0 and -180.0 <= rep.lon_deg <= 180.0):
+            raise AsterixError("I021/130", "position out of range")
+        h_std = adsb_position_sigma_m(rep, src.horizontal_sigma_m)
+        if h_std is None:
+            item = "NUCp" if rep.mops_version == 0 else "NACp"
+            raise AsterixError("I021/090", f"position accuracy unknown ({item} 0)")
+        if rep.geometric_height_m is not None:
+            vepu = NACp[rep.nacp]["VEPU"] if rep.nacp in NACp else None
+            alt = rep.geometric_height_m
+            v_std = vepu / R95_1D_SIGMA if vepu is not None else DEFAULT_GNSS_V_STD_M
+            alt_source = "gnss"
+        elif rep.pressure_altitude_m is not None:
+            alt = rep.pressure_altitude_m + src.geoid_undulation_m
+            v_std, alt_source = baro_height_std_m(rep.pressure_altitude_m), "baro"
+        else:
+            raise AsterixError("I021/145", "missing: the report has no height")
+        prefix = ADSB_CODE_PREFIX.get(rep.address_type if rep.address_type is not None else 0)
+        ident = None
+        if rep.target_address is not None and prefix is not None:
+            ident = f"{prefix}:{rep.target_address:06X}"
+        extra: dict[str, object] = {
+            "sac": rep.sac,
+            "sic": rep.sic,
+            "icao": None if rep.target_address is None else f"{rep.target_address:06X}",
+            "alt_source": alt_source,
+            "callsign": rep.callsign,
+            "category": rep.emitter_name,
+            "uav": rep.is_uav,
+            "gs_ms": rep.ground_speed_mps,
+            "track_deg": rep.track_angle_deg,
+            "vrate_ms": rep.vertical_rate_mps,
+            "on_ground": rep.on_ground,
+        }
+        cov = np.diag([h_std**2, h_std**2, v_std**2])
+        self._positions[rep.source].append(
+            _Position(t_s, rep.lat_deg, rep.lon_deg, alt, cov, ident, extra)
+        )
+        self.counters.by_kind["cat021_report"] += 1
+
+    def _on_track(self, trk: Cat062Track, t_ref: float) -> None:
+        src = self._source(trk.source, "I062", "sdps")
+        st = trk.status
+        if st is not None and st.simulated and not self.accept_test_targets:
+            raise AsterixError("I062/080", "simulated track (SIM)")
+        t_s = self._time(trk.time_of_day_s, "I062/070", t_ref)
+        if st is not None and (st.coasting or st.tentative):
+            # Not rejected (nothing is wrong with it), but a coasted track carries no measurement
+            # and a tentative one may be false: neither is a detection to fuse.
+            self.counters.decoded += 1
+            self.counters.by_kind["cat062_coasting" if st.coasting else "cat062_tentative"] += 1
+            return
+        acc = trk.accuracy
+        if trk.lat_deg is not None and trk.lon_deg is not None:
+            lat, lon = trk.lat_deg, trk.lon_deg
+            if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+                raise AsterixError("I062/105", "position out of range")
+        elif trk.x_m is not None and trk.y_m is not None:
+            if src.ref_lat_deg is None or src.ref_lon_deg is None:
+                raise AsterixError(
+                    "I062/100",
+                    "Cartesian position, but no reference point is configured for this SDPS",
+                )
+            # The SDPS plane taken as the tangent plane at its reference point (a stereographic
+            # plane differs by < 10 m at 100 km): east = X, north = Y.
+            ref = SiteOrigin(src.ref_lat_deg, src.ref_lon_deg, src.ref_alt_m)
+            geo = ref.to_geodetic(np.array([[trk.x_m, trk.y_m, 0.0]]))[0]
+            lat, lon = float(geo[0]), float(geo[1])
+        else:
+            raise AsterixError("I062/105", "missing: the track has no position")
+        # Horizontal covariance: I062/500 APC (with COV) or APW, else the configured 1-σ.
+        sigma = src.horizontal_sigma_m
+        cov = np.diag([sigma**2, sigma**2, 0.0])
+        if acc is not None and acc.x_m is not None and acc.y_m is not None:
+            sx, sy = max(acc.x_m, MIN_SIGMA_M), max(acc.y_m, MIN_SIGMA_M)
+            cxy = acc.xy_cov_m2 or 0.0
+            cxy = float(np.clip(cxy, -0.99 * sx * sy, 0.99 * sx * sy))
+            cov[:2, :2] = [[sx * sx, cxy], [cxy, sy * sy]]
+        elif acc is not None and acc.lat_deg is not None and acc.lon_deg is not None:
+            m_per_deg = math.pi / 180.0 * 6_371_008.8
+            sn = max(acc.lat_deg * m_per_deg, MIN_SIGMA_M)
+            se = max(acc.lon_deg * m_per_deg * math.cos(math.radians(lat)), MIN_SIGMA_M)
+            cov[0, 0], cov[1, 1] = se * se, sn * sn
+        if trk.geometric_altitude_m is not None:
+            alt = trk.geometric_altitude_m
+            v_std = src.altitude_sigma_m
+            if acc is not None and acc.geometric_altitude_m is not None:
+                v_std = max(acc.geometric_altitude_m, MIN_SIGMA_M)
+            alt_source = "geometric"
+        elif trk.measured_flight_level is not None or trk.barometric_flight_level is not None:
+            fl = trk.measured_flight_level
+            fl = trk.barometric_flight_level if fl is None else fl
+            assert fl is not None
+            alt = fl * FL_M + src.geoid_undulation_m
+            v_std, alt_source = baro_height_std_m(fl * FL_M), "flight_level"
+        else:
+            alt = self.origin.alt_m + src.default_height_m
+            v_std, alt_source = src.default_height_sigma_m, "default"
+        cov[2, 2] = v_std**2
+        ident = None if trk.target_address is None else f"icao:{trk.target_address:06X}"
+        speed = track_deg = None
+        if trk.vx_mps is not None and trk.vy_mps is not None:
+            speed = math.hypot(trk.vx_mps, trk.vy_mps)
+            track_deg = math.degrees(math.atan2(trk.vx_mps, trk.vy_mps)) % 360.0
+        extra: dict[str, object] = {
+            "sac": trk.sac,
+            "sic": trk.sic,
+            "track_number": trk.track_number,
+            "icao": None if trk.target_address is None else f"{trk.target_address:06X}",
+            "mode3a": trk.mode3a,
+            "callsign": trk.callsign,
+            "alt_source": alt_source,
+            "gs_ms": speed,
+            "track_deg": track_deg,
+            "vrate_ms": trk.vertical_rate_mps,
+            "track_end": bool(st and st.track_end),
+            "monosensor": bool(st and st.monosensor),
+        }
+        self._positions[trk.source].append(_Position(t_s, lat, lon, alt, cov, ident, extra))
+        self.counters.by_kind["cat062_track"] += 1
+
+    def _on_sdps_service(self, msg: Cat065Message, t_ref: float) -> list[DetectionBatch]:
+        self._source(msg.source, "I065", "sdps")
+        state = self.sdps[msg.source]
+        try:
+            kind = Cat065MessageType(msg.message_type)
+        except ValueError:
+            raise AsterixError("I065/000", "unknown message type", f"{msg.message_type}") from None
+        t_s = self._time(msg.time_of_day_s, "I065/030", t_ref)
+        self.counters.decoded += 1
+        self.counters.by_kind[f"cat065_{kind.name.lower()}"] += 1
+        if msg.status is not None:
+            if state.status is None or state.status.nogo != msg.status.nogo:
+                log.info(
+                    "sensor %s: SDPS %d/%d status %s",
+                    self.sensor_id, msg.sac, msg.sic,
+                    ("operational", "degraded", "not connected", "unknown")[msg.status.nogo],
+                )  # fmt: skip
+            state.status = msg.status
+        if msg.service_report_name is not None:
+            state.last_service_report = msg.service_report_name
+        if kind != Cat065MessageType.END_OF_BATCH:
+            return []
+        state.batches_seen = True
+        state.last_batch_number = msg.batch_number
+        state.last_batch_t_s = t_s
+        return self._emit_positions(msg.source)
+
+    def _emit_positions(self, key: tuple[int, int]) -> list[DetectionBatch]:
+        """Held CAT021/CAT062 positions → batches, one array call for all of them.
+
+        A batch holds each identity once (the tracker associates a batch's detections one to
+        one), so a target reported twice before the batch ends starts a second batch.
+        """
+        held, self._positions[key] = self._positions[key], []
+        if not held:
+            return []
+        lat = np.array([p.lat_deg for p in held])
+        lon = np.array([p.lon_deg for p in held])
+        z = self.origin.to_enu(lat, lon, np.array([p.alt_m for p in held])).reshape(-1, 3)
+        rot = self._site_rot @ np.transpose(_enu_rotation(lat, lon), (0, 2, 1))
+        cov = rot @ np.stack([p.cov_local for p in held]) @ np.transpose(rot, (0, 2, 1))
+        self.counters.decoded += len(held)
+        groups: list[list[int]] = [[]]
+        seen: set[str] = set()
+        for i, p in enumerate(held):
+            if p.ident is not None:
+                if p.ident in seen:
+                    groups.append([])
+                    seen = set()
+                seen.add(p.ident)
+            groups[-1].append(i)
+        out = []
+        for rows in groups:
+            idx = np.array(rows)
+            out.append(
+                DetectionBatch(
+                    sensor_id=self.sensor_id,
+                    t_s=np.array([held[i].t_s for i in rows]),
+                    z=z[idx],
+                    R=cov[idx],
+                    class_loglik=np.zeros((len(rows), N_CLASSES)),
+                    ident=tuple(held[i].ident for i in rows),
+                    counts_misses=False,
+                    extra=tuple(held[i].extra for i in rows),
+                )
+            )
         return out
 
     def _site(self, source: tuple[int, int], item: str) -> RadarSite:
