@@ -46,6 +46,7 @@ See docs/asterix-out.md for the rules behind each choice (units, clamps, numberi
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -352,7 +353,8 @@ def system_track(
 # Encoding: the fast path
 
 
-def _fspec(frns: Iterable[int]) -> bytes:
+@functools.lru_cache(maxsize=256)
+def _fspec(frns: tuple[int, ...]) -> bytes:
     """The FSPEC announcing the items of these FRNs (7 per octet, FX in bit 1)."""
     octets = bytearray()
     for frn in frns:
@@ -437,7 +439,7 @@ def encode_system_track(st: SystemTrack) -> bytes:
             + _PACK_APC.pack(acc.apw_lat, acc.apw_lon)
             + (bytes((acc.aga,)) if acc.aga is not None else b"")
         )
-    return _fspec(frns) + b"".join(body)
+    return _fspec(tuple(frns)) + b"".join(body)
 
 
 def encode_system_track_reference(st: SystemTrack) -> bytes:
