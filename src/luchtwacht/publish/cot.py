@@ -237,8 +237,8 @@ def cot_time(t_s: float) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
-def _valid_time(t_s: float) -> bool:
-    # CoT times are four-digit years; takproto parses them with strptime.
+def valid_time(t_s: float) -> bool:
+    """Whether ``t_s`` (UTC seconds) can be a CoT time: a four-digit year, with room for stale."""
     return math.isfinite(t_s) and 0.0 <= t_s < 253_402_300_000.0 - 86_400 * 2
 
 
@@ -365,7 +365,7 @@ def track_event(
 
     ``pilot`` is (uid, type) of its pilot's point, linked from the drone.
     """
-    if not _point_ok(track.lat_deg, track.lon_deg, track.alt_m) or not _valid_time(t_s):
+    if not _point_ok(track.lat_deg, track.lon_deg, track.alt_m) or not valid_time(t_s):
         return None
     etype = cot_type(track)
     event, detail = _event(
@@ -414,7 +414,7 @@ def pilot_event(
     An operator height the System message left out is taken as the site's.
     """
     lat, lon = rid.operator_lat_deg, rid.operator_lon_deg
-    if lat is None or lon is None or not _valid_time(t_s):
+    if lat is None or lon is None or not valid_time(t_s):
         return None
     hae = rid.operator_alt_m if rid.operator_alt_m is not None else site_hae_m
     if not _point_ok(lat, lon, hae):
@@ -485,7 +485,7 @@ def alert_event(
     The point is the track's position, else the zone's centre, else the site's.
     """
     alert = change.alert
-    if change.kind not in ("raised", "escalated", "cleared") or not _valid_time(t_s):
+    if change.kind not in ("raised", "escalated", "cleared") or not valid_time(t_s):
         return None
     if track is not None and _point_ok(track.lat_deg, track.lon_deg, track.alt_m):
         where = (track.lat_deg, track.lon_deg, track.alt_m)
@@ -531,7 +531,7 @@ def delete_events(
     Any CoT client drops an event that is stale; ATAK and WinTAK also remove the marker on the
     delete (``__forcedelete``) instead of greying it out.
     """
-    if not _valid_time(t_s):
+    if not valid_time(t_s):
         return []
     final, _ = _event(uid, etype, HOW_FUSED, t_s, 0.0, (*point, UNKNOWN_ERROR_M, UNKNOWN_ERROR_M))
     delete, detail = _event(
@@ -637,7 +637,7 @@ class CotPublisher(PublisherThread):
         Rate limiting happens here: a track or pilot not due yet yields nothing.
         """
         t_s = update.t_s
-        if not _valid_time(t_s):
+        if not valid_time(t_s):
             self._bad(f"picture time {t_s!r} cannot be a CoT time")
             return
         cfg = self.config
