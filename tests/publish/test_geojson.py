@@ -39,11 +39,8 @@ class Recording:
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
     """A 40 s demo run, recorded; and its track rows read straight from the file."""
     path = tmp_path_factory.mktemp("geojson") / "run.sqlite"
-    result = runner.invoke(
-        cli_app,
-        ["demo", "--headless", "--duration", "40", "--speed", "0", "--no-web"]
-        + ["--record", str(path)],
-    )
+    args = ["demo", "--headless", "--duration", "40", "--speed", "0", "--no-web"]
+    result = runner.invoke(cli_app, [*args, "--record", str(path)])
     assert result.exit_code == 0, result.output
     db = sqlite3.connect(path)
     start_s = float(db.execute("SELECT value FROM meta WHERE key = 'start_s'").fetchone()[0])
