@@ -107,6 +107,8 @@ MAX_STATUS_FEEDS = 8  # feeds named one by one in a StatusReport
 COVERAGE_VERTICES = 24  # points of the polygon drawn round one sensor node's range
 REGISTRATION_TRIES = 3  # Registrations sent on one connection before it is given up
 READ_CHUNK = 65_536
+SEND_BUFFER_BYTES = 64 * 1024
+NODE_FRESH_S = 60.0  # a sensor node heard from this recently counts as covering
 _M_PER_DEG = 111_320.0
 _LOG_EVERY_S = 30.0
 
@@ -465,17 +467,27 @@ def registration_message(
 
 
 def coverage_polygons(
-    nodes: Iterable[NodeSnapshot], origin: SiteOrigin, zones: Sequence[Zone] = ()
+    nodes: Iterable[NodeSnapshot],
+    origin: SiteOrigin,
+    zones: Sequence[Zone] = (),
+    t_s: float | None = None,
+    fresh_s: float = NODE_FRESH_S,
 ) -> list[list[tuple[float, float, float]]]:
     """What the node covers, as (lat, lon, alt) polygons.
 
-    A circle of each connected sensor node's declared detection range round it; when no node
-    declared one, the protected zones (what the node is set to watch).
+    A circle of each live sensor node's declared detection range round it (live: connected, or
+    its last StatusReport within ``fresh_s`` of ``t_s``); when no node declared one, the
+    protected zones (what the node is set to watch).
     """
     out: list[list[tuple[float, float, float]]] = []
     az = np.radians(np.arange(COVERAGE_VERTICES) * 360.0 / COVERAGE_VERTICES)
     for n in nodes:
-        if not (n.connected and n.max_range_m and n.lat_deg is not None and n.lon_deg is not None):
+        fresh = (
+            t_s is not None and n.last_status_t_s is not None and t_s - n.last_status_t_s < fresh_s
+        )
+        if not ((n.connected or fresh) and n.max_range_m):
+            continue
+        if n.lat_deg is None or n.lon_deg is None:
             continue
         alt = n.alt_m if n.alt_m is not None else origin.alt_m
         if not _finite(n.lat_deg, n.lon_deg, alt, n.max_range_m):
@@ -716,9 +728,12 @@ def decide_task(task: _Task, current: Tasking, origin: SiteOrigin) -> TaskDecisi
                 _ACCEPTED, "reporting, rate and regions back to defaults", Tasking(),
                 action="status", completed=True,
             )  # fmt: skip
-        if req in ("start", "stop"):
-            reporting = req == "start"
-            return _with_regions(task, current, origin, reporting, current.rate_scale)
+        if req == "stop":  # regions mean nothing to a node that stops reporting
+            new = Tasking(False, current.rate_scale, current.include, current.exclude,
+                          current.active_task_id)  # fmt: skip
+            return TaskDecision(_ACCEPTED, "", new)
+        if req == "start":
+            return _with_regions(task, current, origin, True, current.rate_scale)
         return TaskDecision(
             _REJECTED,
             f"unknown request {task.command.request[:40]!r} (known: {', '.join(REQUESTS)})",
@@ -1064,6 +1079,8 @@ class SapientUpPublisher(PublisherThread):
         try:
             sock = socket.create_connection((host, int(port)), timeout=cfg.write_timeout_s)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # The kernel's share bounded too: a DMM that stops reading shows within seconds.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
             if cfg.transport == "tls":
                 from luchtwacht.transport.pki import client_context
 
@@ -1147,7 +1164,10 @@ class SapientUpPublisher(PublisherThread):
         if update is not None:
             self._errors_reported = int(update.counters.get("internal_errors", 0))
         coverage = coverage_polygons(
-            update.nodes if update else (), self.ctx.origin, self.ctx.zones
+            update.nodes if update else (),
+            self.ctx.origin,
+            self.ctx.zones,
+            update.t_s if update else None,
         )
         msg = status_report(
             self.node_id, peer.dmm_id, time.time(), self._ulid(time.time()),
