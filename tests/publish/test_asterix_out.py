@@ -232,6 +232,7 @@ def check_fields(rec: dict[str, Any], v: TrackView) -> None:
     assert val(rec, "I080", "CNF") == 0  # confirmed
     assert val(rec, "I080", "MON") == (1 if len(v.sensors) == 1 else 0)
     assert val(rec, "I080", "MRH") == 1
+    assert val(rec, "I080", "SRC") == (1 if v.icao or v.uas_id else 2)  # GNSS, else 3D radar
     if v.icao is not None:
         assert val(rec, "I380", "ADR", "ADR") == v.icao.upper()
     if v.object_class == "drone":

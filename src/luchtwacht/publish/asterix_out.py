@@ -135,6 +135,9 @@ class AsterixOutConfig(BaseModel):
       every track classified a drone (and our own interceptors), ``remote_id`` only for drones
       that identify themselves by Remote ID, ``off`` never.
     - ``simulated``: set I062/080 SIM on every track (a demo or a replay, not a live picture).
+    - ``altitude_source``: what I062/080 SRC names as the source of a non-cooperative track's
+      altitude: ``3d_radar`` (2), ``triangulation`` (3: bearings from several sensors) or
+      ``none`` (0). Tracks with a Remote ID or ADS-B identity report their own: GNSS (1).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -152,6 +155,7 @@ class AsterixOutConfig(BaseModel):
     cat065: bool = True
     emitter_category: Literal["drones", "remote_id", "off"] = "drones"
     simulated: bool = False
+    altitude_source: Literal["3d_radar", "triangulation", "none"] = "3d_radar"
 
     @field_validator("interface")
     @classmethod
@@ -218,9 +222,12 @@ def _clamp(value: float, bounds: tuple[int, int], name: str, clamps: Counter[str
     return int(raw)
 
 
-def _altitude_source(view: TrackView) -> int:
-    """I062/080 SRC: 1 GNSS (a Remote ID or ADS-B target reports it), 3 triangulation (ours)."""
-    return 1 if view.uas_id is not None or view.icao is not None else 3
+_SRC = {"none": 0, "3d_radar": 2, "triangulation": 3}
+
+
+def _altitude_source(view: TrackView, setting: str) -> int:
+    """I062/080 SRC: 1 GNSS when the target reports it (Remote ID, ADS-B), else the setting's."""
+    return 1 if view.uas_id is not None or view.icao is not None else _SRC[setting]
 
 
 def _is_uav(view: TrackView, rule: str) -> bool:
@@ -336,7 +343,7 @@ def system_track(
         vy=_clamp(vy / V_LSB_MS, _I16, "velocity", clamps),
         track_number=track_number & 0xFFFF,
         mon=1 if len(view.sensors) == 1 else 0,
-        src=_altitude_source(view),
+        src=_altitude_source(view, config.altitude_source),
         sim=1 if config.simulated else 0,
         tse=1 if last else 0,
         tsb=1 if first else 0,
