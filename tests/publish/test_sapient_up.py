@@ -25,6 +25,7 @@ import pytest
 from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from sapient_msg.bsi_flex_335_v2_0 import registration_pb2, status_report_pb2
 from sapient_msg.bsi_flex_335_v2_0.task_pb2 import Task
 
@@ -758,3 +759,41 @@ def test_a_task_region_is_read_in_any_coordinate_system_and_refused_when_not_an_
     assert refused.status == 2 and "at least 3" in refused.reason
     boundary = decide_task(task(deg, "REGION_TYPE_BOUNDARY"), Tasking(), ORIGIN)
     assert boundary.status == 2 and "not supported" in boundary.reason
+
+
+def test_settings_are_checked_when_read_and_missing_certificates_cost_one_line(tmp_path, caplog):
+    with pytest.raises(ValidationError, match="cert, key and ca"):
+        SapientUpConfig(name="x", connect="dmm:5020")
+    with pytest.raises(ValidationError, match="not a UUID"):
+        SapientUpConfig(name="x", connect="dmm:5020", transport="tcp", node_id="radar-1")
+    with pytest.raises(ValidationError, match="HOST:PORT"):
+        SapientUpConfig(name="x", connect="dmm", transport="tcp")
+    with pytest.raises(ValidationError, match="extra"):
+        SapientUpConfig(name="x", connect="dmm:5020", transport="tcp", rate=1)  # type: ignore[call-arg]
+    # Certificate files that are not there: counted, one line, the publisher goes on.
+    listener = socket.create_server(("127.0.0.1", 0))
+    missing = tmp_path / "nope"
+    pub, sub = publisher(
+        SapientUpConfig(
+            name="nocert",
+            connect=f"127.0.0.1:{listener.getsockname()[1]}",
+            cert=missing / "a.crt",
+            key=missing / "a.key",
+            ca=missing / "ca.crt",
+            reconnect_first_s=0.05,
+            reconnect_max_s=0.1,
+        )
+    )
+    pub.start()
+    try:
+        deadline = time.monotonic() + 10
+        while pub.counters.extra["connect_failures"] < 2:
+            assert time.monotonic() < deadline
+            sub.offer(update(1, time.time(), (view(1, time.time(), (0.0, 0.0, 50.0)),)))
+            time.sleep(0.02)
+    finally:
+        pub.stop()
+        listener.close()
+    assert pub.counters.errors == 0 and pub.counters.dropped >= 1
+    lines = [r.getMessage() for r in caplog.records if "nocert" in r.getMessage()]
+    assert len(lines) == 1 and "cannot connect" in lines[0] and "Traceback" not in lines[0]

@@ -889,7 +889,7 @@ class _Peer:
     deadline: float = 0.0
     dmm_id: str | None = None
     status_due: float = 0.0
-    first_status: bool = True
+    reported: tuple[int, str] | None = None  # (system, mode) of the last StatusReport sent
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -898,11 +898,11 @@ class SapientUpPublisher(PublisherThread):
 
     Counters (``stats()``): ``sent`` and ``dropped`` messages, ``reconnects``, ``errors``; in
     ``extra``: ``registered`` (0/1), ``registrations``, ``registration_refused``,
-    ``registration_timeouts``, ``connect_failures``, ``detection_reports``, ``track_ends``,
-    ``alerts``, ``status_reports``, ``tasks_accepted``, ``tasks_rejected``, ``alert_acks_*``,
-    ``errors_from_dmm`` (the DMM refused something we sent), ``invalid_from_dmm``,
-    ``tracks_unplaceable`` and ``invalid_built`` (a defect: a message that failed our own ICD
-    check, not sent).
+    ``registration_timeouts``, ``connect_failures``, ``connections_lost``, ``queue_full``,
+    ``detection_reports``, ``track_ends``, ``alerts``, ``status_reports``, ``tasks_accepted``,
+    ``tasks_rejected``, ``alert_acks_*``, ``errors_from_dmm`` (the DMM refused something we
+    sent), ``invalid_from_dmm``, ``not_for_us``, ``ignored_from_dmm``, ``tracks_unplaceable`` and
+    ``invalid_built`` (a defect: a message that failed our own ICD check, not sent).
     """
 
     kind = "sapient"
@@ -1169,14 +1169,17 @@ class SapientUpPublisher(PublisherThread):
             self.ctx.zones,
             update.t_s if update else None,
         )
+        mode = self.tasking.mode
+        # INFO_NEW when the state changed since the last report on this connection.
         msg = status_report(
             self.node_id, peer.dmm_id, time.time(), self._ulid(time.time()),
-            state=state, mode=self.tasking.mode, new=peer.first_status, origin=self.ctx.origin,
-            coverage=coverage, active_task_id=self.tasking.active_task_id, goodbye=goodbye,
+            state=state, mode=mode, new=peer.reported != (state.system, mode),
+            origin=self.ctx.origin, coverage=coverage,
+            active_task_id=self.tasking.active_task_id, goodbye=goodbye,
         )  # fmt: skip
         peer.status_due = time.monotonic() + self.config.status_interval_s
         if self._send(msg):
-            peer.first_status = False
+            peer.reported = (state.system, mode)
             self.counters.extra["status_reports"] += 1
 
     def _pump(self) -> None:
