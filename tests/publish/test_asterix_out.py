@@ -171,14 +171,13 @@ class Receiver:
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
         self.port = self.sock.getsockname()[1]
 
-    def collect(self, until: int, timeout_s: float = 5.0) -> list[bytes]:
-        """Datagrams until ``until`` have come (or the timeout), then any that follow at once."""
+    def collect(self, until: int, timeout_s: float = 5.0, linger_s: float = 0.1) -> list[bytes]:
+        """Datagrams until ``until`` have come (or the timeout), then any within ``linger_s``."""
         out: list[bytes] = []
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            self.sock.settimeout(
-                max(0.01, deadline - time.monotonic()) if len(out) < until else 0.1
-            )
+            wait = max(0.01, deadline - time.monotonic()) if len(out) < until else linger_s
+            self.sock.settimeout(wait)
             try:
                 out.append(self.sock.recv(65_535))
             except TimeoutError:
@@ -506,3 +505,43 @@ def test_extreme_tracks_encode_validly_or_are_clamped(
             assert vx == pytest.approx(want_vx, abs=0.125 + 1e-6)
         else:
             assert clamps["velocity"] > 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sets(st.integers(0, 140_000), max_size=6), min_size=1, max_size=6))
+def test_every_track_begins_once_and_ends_once(pictures: list[set[int]]) -> None:
+    """Tracks come and go (ids that collide mod 65536 among them): over the wire, each number
+    runs TSB … TSE once per track, is never held by two tracks in one batch, and every track
+    sent is ended once the picture is empty."""
+    rx = Receiver()
+    try:
+        pub = publisher(rx.port, cat065=False)
+        for i, ids in enumerate([*pictures, set()]):
+            t = T0 + i
+            tracks = [view(tid, 10.0 * k, 5.0, t_s=t) for k, tid in enumerate(sorted(ids))]
+            pub.handle(picture(i, t, tracks))
+        pub.close()
+        got = rx.collect(until=pub.counters.sent, timeout_s=2.0, linger_s=0.005)
+    finally:
+        rx.close()
+    assert len(got) == pub.counters.sent
+    open_numbers: set[int] = set()
+    begun = ended = 0
+    for dgram in got:
+        batch = [r for _, r in lib_decode(dgram)]
+        numbers = [r.get_item("040").as_uint() for r in batch]
+        assert len(numbers) == len(set(numbers))
+        for number, rec in zip(numbers, batch, strict=True):
+            status = rec.get_item("080").variation
+            tsb, tse = status.get_item("TSB").as_uint(), status.get_item("TSE").as_uint()
+            if tsb:
+                assert number not in open_numbers
+                open_numbers.add(number)
+                begun += 1
+            assert number in open_numbers
+            if tse:
+                open_numbers.discard(number)
+                ended += 1
+    lifetimes = sum(len(ids - before) for before, ids in zip([set(), *pictures], pictures))
+    assert not open_numbers and begun == ended == lifetimes
+    assert len(pub.numbers) == 0
