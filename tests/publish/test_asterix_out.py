@@ -9,6 +9,7 @@ reference the fast encoder is kept byte-equal to.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import socket
@@ -542,6 +543,6 @@ def test_every_track_begins_once_and_ends_once(pictures: list[set[int]]) -> None
             if tse:
                 open_numbers.discard(number)
                 ended += 1
-    lifetimes = sum(len(ids - before) for before, ids in zip([set(), *pictures], pictures))
+    lifetimes = sum(len(ids - before) for before, ids in itertools.pairwise([set(), *pictures]))
     assert not open_numbers and begun == ended == lifetimes
     assert len(pub.numbers) == 0
