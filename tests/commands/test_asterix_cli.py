@@ -132,3 +132,49 @@ def test_udp_payload_skips_fragments_and_non_udp():
     assert udp_payload(1, bytes(frame)) is None
     assert udp_payload(1, b"\x00" * 10) is None
     assert udp_payload(147, bytes(frame)) is None  # a link type it does not know
+
+
+# ---------------------------------------------------------------------------------------------
+# CAT062/065 and CAT021; categories not read
+
+
+def test_decode_prints_system_tracks_from_a_real_sdps_capture():
+    """asterix-decoder's sample capture (tests/data/asterix/README.md): CAT062 and CAT065."""
+    capture = SAMPLE.parent / "cat_062_065.pcap"
+    result = runner.invoke(app, ["decode", str(capture)])
+    assert result.exit_code == 0, result.output
+    t1, t2, eob = lines(result.stdout)
+    assert (t1["category"], t2["category"], eob["category"]) == (62, 62, 65)
+    assert (t1["sac"], t1["sic"]) == (25, 100)
+    assert t1["target_address"] == "4CA7A8" and t2["target_address"] == "4CAC7F"
+    assert t1["lat_deg"] == pytest.approx(41.1671233, abs=1e-6)
+    assert t1["lon_deg"] == pytest.approx(15.7088667, abs=1e-6)
+    assert t1["vx_mps"] == 228.75 and t1["status"]["coasting"] is False
+    assert eob["message_name"] == "End of Batch" and eob["batch_number"] == 1
+    assert t1["time_utc_s"] == pytest.approx(t1["capture_time_s"], abs=1.0)
+    assert "3 records from 1 datagrams, 0 errors" in result.stderr
+
+
+def test_decode_names_unsupported_categories_and_goes_on(tmp_path):
+    from tests.ingest.test_asterix_tracks import adsb_record, block21
+
+    cat240 = bytes([240, 0, 6, 0x80, 0x19, 0x0A])  # radar video: not read
+    cat001 = bytes([1, 0, 5, 0x80, 0x19])
+    path = tmp_path / "mixed.ast"
+    path.write_bytes(cat240 + block21(adsb_record()) + cat001 + cat240)
+    result = runner.invoke(app, ["decode", str(path)])
+    assert result.exit_code == 0, result.output  # not an error in the data: named, skipped
+    (rec,) = lines(result.stdout)
+    assert rec["category"] == 21 and rec["target_address"] == "484C12"
+    assert rec["uav"] is True and rec["emitter_name"] == "Unmanned aerial vehicle"
+    assert rec["pressure_altitude_m"] == pytest.approx(609.6)
+    assert "ASTERIX category 240 is not supported (block skipped)" in result.stderr
+    assert "ASTERIX category 1 is not supported" in result.stderr
+    assert "1 records from 1 datagrams, 0 errors, 3 blocks of unsupported categories" in (
+        result.stderr
+    )
+    assert "(CAT001: 1, CAT240: 2)" in result.stderr
+    path.write_bytes(cat240 + block21(adsb_record())[:-3])  # and a truncated CAT021 block
+    result = runner.invoke(app, ["decode", str(path)])
+    assert result.exit_code == 1
+    assert "datablock.LEN: exceeds the data (truncated)" in result.stderr
