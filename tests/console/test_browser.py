@@ -45,6 +45,7 @@ from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.scenario import Scenario, default_scenario
 from luchtwacht.sim.scenario_file import load_scenario_file
 from luchtwacht.store.worker import BackgroundStore
+from luchtwacht.texts import recognise
 from luchtwacht.transport.listen import bind_tcp
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -518,6 +519,16 @@ def test_the_page_switches_between_english_and_dutch_and_keeps_the_choice(
     assert "Meldingen" in texts and "Dreigingen" in texts
     left = [s for s in texts if any(p.match(s) for p in english)]
     assert left == [], f"English left on the Dutch page: {left}"
+    # What the node writes is Dutch too: alert messages, the classifier's reasons.
+    titles = page.locator("#alerts tbody tr").evaluate_all("(rows) => rows.map((r) => r.title)")
+    assert titles and all(t.startswith("Spoor ") for t in titles), titles
+    page.locator("#threats tbody tr").first.click()
+    page.keyboard.press("Enter")
+    with console.explained():
+        page.locator("#detail .reasons li").first.wait_for()
+    reasons = page.locator("#detail .reasons li").all_inner_texts()
+    assert any("boven het terrein" in r for r in reasons), reasons
+    assert [r for r in reasons if recognise(r) is not None] == [], "English reasons left"
     _shot(page, tmp_path, "dutch")
 
     # The choice is kept: a new page (same browser profile) opens in Dutch.

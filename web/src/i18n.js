@@ -521,6 +521,162 @@ const nl = {
   "w.Sensors": "Sensoren",
 };
 
+// --- what the node writes -------------------------------------------------------------------
+// Alert messages, option blocks and warnings, the classifier's reasons and refusals come from
+// the node in English, made from the templates of src/luchtwacht/texts.py (GET /api/texts).
+// `nodeText(s)` finds the template `s` was made from and fills in its translation below with
+// the same fields; field values that are words of the node's vocabulary are translated too.
+// A sentence of no known template (or a language without a translation) shows as sent.
+// tests/console/test_texts.py checks that every template has a translation with its fields.
+
+export const NODE_TEXTS = {
+  nl: {
+    "alert.breach_coop": "Spoor {track}: coöperatieve drone {uas} in {zone} op {height} m",
+    "alert.breach": "Spoor {track}: niet-coöperatieve drone in {zone} op {height} m",
+    "alert.approach_coop": "Spoor {track}: coöperatieve drone {uas} komt naar verwachting over {s} s in {zone}",
+    "alert.approach": "Spoor {track}: niet-coöperatieve drone komt naar verwachting over {s} s in {zone}",
+    "opt.offline": "effectornode offline",
+    "opt.empty": "magazijn leeg",
+    "opt.busy": "bezig met inzet {eng}",
+    "opt.out_of_reach": "niet binnen {s} s te bereiken",
+    "opt.min_range": "binnen de minimale afstand",
+    "opt.line_of_fire": "spoor {track} in de vuurlijn",
+    "opt.gnss_manned": "bemand luchtvaartuig {icao} binnen bereik van de GNSS-storing",
+    "opt.gnss_manned_track": "bemand luchtvaartuig (spoor {track}) binnen bereik van de GNSS-storing",
+    "opt.jam_coop": "zou ook coöperatieve drone {uas} storen",
+    "opt.jam_coop_track": "zou ook coöperatieve drone (spoor {track}) storen",
+    "opt.debris": "brokstukken zouden in verboden-vuurgebied {area} vallen",
+    "opt.net_no_fire": "net zou in verboden-vuurgebied {area} neerkomen",
+    "opt.no_link": "geen besturingsverbinding gehoord door de RF-detectoren: autonoom?",
+    "opt.fingerprinted": "verbinding herkend: {protocol}",
+    "opt.band": "verbinding op {mhz} MHz valt buiten de banden",
+    "opt.no_effect": "{kind} had eerder geen effect op dit spoor",
+    "reason.remoteid": "zendt Remote ID uit",
+    "reason.adsb": "Mode S-/ADS-B-transponder",
+    "reason.rf": "RF-verbinding {protocol} gehoord",
+    "reason.sensors_report": "sensoren melden {cls} in plaats van {cls2}",
+    "reason.sensors_lean": "sensoren neigen naar {cls}",
+    "reason.hover": "hangt stil, {height} m boven het terrein",
+    "reason.hover_like": "hangt stil, {height} m boven het terrein: vliegt als {a_cls}",
+    "reason.hover_more": "hangt stil, {height} m boven het terrein: eerder {a_cls}",
+    "reason.speed": "{speed} m/s, {height} m boven het terrein",
+    "reason.speed_like": "{speed} m/s, {height} m boven het terrein: vliegt als {a_cls}",
+    "reason.speed_more": "{speed} m/s, {height} m boven het terrein: eerder {a_cls}",
+    "err.queue_full": "te veel opdrachten in de wachtrij: probeer het opnieuw",
+    "err.no_camera": "geen camera {camera} om te richten",
+    "err.no_track": "geen spoor {track}",
+    "err.no_effectors": "geen effectoren op deze locatie",
+    "err.not_pending": "aanbeveling {rec} wacht niet op een besluit",
+    "err.no_option": "aanbeveling {rec} heeft geen optie {effector}",
+    "err.cannot_engage": "{effector} kan niet inzetten: {blocks}",
+    "err.track_gone": "spoor {track} wordt niet meer gevolgd",
+    "err.friend": "spoor {track} is nu een vriend: geen inzet",
+    "err.not_active": "inzet {eng} is niet actief",
+    "err.no_rec": "geen aanbeveling {rec}",
+    "err.rec_state": "aanbeveling {rec} is {state}",
+    "err.awaits_second": "aanbeveling {rec} wacht al op een tweede goedkeuring ({effector}, goedgekeurd door {by})",
+    "err.too_many_held": "te veel goedkeuringen wachten op bevestiging",
+    "err.none_held": "geen goedkeuring van aanbeveling {rec} wacht op bevestiging",
+    "err.other_effector": "aanbeveling {rec} wacht op bevestiging van {effector}, niet van {other}",
+    "err.same_person": "de tweede goedkeuring moet van een ander persoon komen",
+    "err.window_expired": "bevestigingstermijn verstreken",
+    "auth.wrong": "onbekende gebruiker of verkeerd wachtwoord",
+    "auth.backed_off": "te veel mislukte aanmeldingen vanaf dit adres; probeer het opnieuw na {time}",
+    "auth.disabled": "account uitgeschakeld",
+    "auth.unknown_session": "onbekende sessie",
+    "auth.expired": "sessie verlopen",
+    "auth.role": "rol {role} mag niet {permission}",
+    "web.log_in": "meld u eerst aan",
+    "web.role": "uw rol mag niet {permission}",
+    "web.session": "sessie onbekend of verlopen: meld u opnieuw aan",
+    "web.csrf": "CSRF-token ontbreekt of is onjuist",
+    "web.no_track": "geen spoor {track} in het beeld",
+    "web.no_picture": "nog geen beeld: de node heeft nog niets gepubliceerd",
+  },
+};
+
+// Field values the node writes from its vocabulary: classes, kinds, states, roles, rights.
+export const NODE_WORDS = {
+  nl: {
+    drone: "drone",
+    bird: "vogel",
+    aircraft: "vliegtuig",
+    clutter: "ruis",
+    "a drone": "een drone",
+    "a bird": "een vogel",
+    "an aircraft": "een vliegtuig",
+    "a clutter": "ruis",
+    rf_jammer: "RF-stoorzender",
+    gnss_jammer: "GNSS-stoorzender",
+    net: "net",
+    interceptor: "onderscheppingsdrone",
+    hard_kill: "vernietiging",
+    pending: "in afwachting",
+    approved: "goedgekeurd",
+    rejected: "afgewezen",
+    expired: "verlopen",
+    viewer: "kijker",
+    operator: "operator",
+    commander: "commandant",
+    admin: "beheerder",
+    view: "kijken",
+    acknowledge: "meldingen afhandelen",
+    approve_engagement: "een inzet goedkeuren",
+    reject_engagement: "een inzet afwijzen",
+    cease_engagement: "een inzet staken",
+    task_sensor: "een sensor richten",
+    manage_operators: "operators beheren",
+  },
+};
+
+let nodePatterns = []; // [{code, re}] most specific first, from the node's templates
+const recognised = new Map(); // sentence → {code, args} | null, bounded
+
+// The node's English templates ({code: template}): each becomes an anchored pattern.
+export function setNodeTemplates(templates) {
+  const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  nodePatterns = Object.entries(templates ?? {})
+    .map(([code, tpl]) => {
+      const parts = tpl.split(/\{(\w+)\}/);
+      const src = parts.map((p, i) => (i % 2 ? `(?<${p}>.+?)` : escape(p))).join("");
+      const literal = parts.filter((_, i) => i % 2 === 0).join("").length;
+      return { code, re: new RegExp(`^${src}$`, "s"), literal };
+    })
+    .sort((a, b) => b.literal - a.literal);
+  recognised.clear();
+  for (const fn of listeners) fn(current); // what was drawn in English is drawn again
+}
+
+function recognise(text) {
+  if (recognised.has(text)) return recognised.get(text);
+  let hit = null;
+  for (const { code, re } of nodePatterns) {
+    const m = re.exec(text);
+    if (m) {
+      hit = { code, args: { ...m.groups } };
+      break;
+    }
+  }
+  if (recognised.size > 5000) recognised.clear();
+  recognised.set(text, hit);
+  return hit;
+}
+
+function nodeArg(name, value) {
+  if (name === "blocks") return value.split("; ").map(nodeText).join("; ");
+  return NODE_WORDS[current]?.[value] ?? value;
+}
+
+// A sentence the node wrote, in the chosen language (as sent when it has no translation).
+export function nodeText(text) {
+  const texts = NODE_TEXTS[current];
+  if (!texts || text == null || text === "") return text ?? "";
+  const hit = recognise(String(text));
+  const tpl = hit && texts[hit.code];
+  if (!tpl) return text;
+  return tpl.replace(/\{(\w+)\}/g, (m, name) => (name in hit.args ? nodeArg(name, hit.args[name]) : m));
+}
+
 export const DICTIONARIES = { en, nl };
 export const LANGUAGES = ["en", "nl"];
 const STORE_KEY = "luchtwacht.lang";

@@ -4,7 +4,7 @@
 
 import * as api from "./api.js";
 import { Cues } from "./cues.js";
-import { applyStatic, DICTIONARIES, lang, mapLocale, onLang, t, toggleLang, tv, word } from "./i18n.js";
+import { applyStatic, DICTIONARIES, lang, mapLocale, nodeText, onLang, setNodeTemplates, t, toggleLang, tv, word } from "./i18n.js";
 import { bindKeys } from "./keys.js";
 import { AirMap } from "./map.js";
 import { Panels } from "./panels.js";
@@ -15,6 +15,8 @@ const $ = (sel) => document.querySelector(sel);
 const PANELS_EVERY_MS = 150;
 
 applyStatic();
+// The node's sentence templates, so its English words show in the operator's language.
+api.get("/api/texts").then(setNodeTemplates, () => {});
 
 function say(text, ok = true) {
   const status = $("#status");
@@ -30,7 +32,7 @@ async function act(kind, target, extra, done) {
     // approve and confirm say whether the effector is tasked or awaits a second person
     const eng = res.body.eng_id != null ? t("say.result_eng", { eng: res.body.eng_id }) : "";
     say(res.body.status ? t("say.result", { done, status: tv("status", res.body.status), eng }) : done);
-  } else say(t("say.refused", { kind: what, error: res.body.error || res.body.detail || res.status }), false);
+  } else say(t("say.refused", { kind: what, error: nodeText(res.body.error || res.body.detail) || res.status }), false);
   return res;
 }
 
@@ -265,6 +267,6 @@ $("#login").addEventListener("submit", async (ev) => {
   try {
     await start(await api.login(form.get("username"), form.get("password")), cues);
   } catch (err) {
-    $("#login-error").textContent = err.message || t("login.refused", { status: err.status ?? "" });
+    $("#login-error").textContent = nodeText(err.message) || t("login.refused", { status: err.status ?? "" });
   }
 });

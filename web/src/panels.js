@@ -4,7 +4,7 @@
 // the operator's pointer while the picture streams in. Every word comes from i18n.js.
 
 import { THREAT_RANK } from "./api.js";
-import { t, tv } from "./i18n.js";
+import { nodeText, t, tv } from "./i18n.js";
 import { affiliation } from "./symbols.js";
 
 // What each role may do (the node checks again; this only hides buttons that would be refused).
@@ -279,7 +279,7 @@ export class Panels {
         row.className = `level-${a.level} state-${a.state}${a.track_id === this.selected ? " selected" : ""}`;
         const state = a.acknowledged_by ? t("alerts.ack_by", { who: a.acknowledged_by }) : tv("alert", a.state);
         cells(row, [tv("threat", a.level), a.track_id, a.zone, tv("alertkind", a.kind), state]);
-        row.title = a.message;
+        row.title = nodeText(a.message);
         row.querySelector("button").hidden = a.state !== "active" || !this.may("acknowledge");
       },
     );
@@ -306,11 +306,11 @@ export class Panels {
     if (o.before_breach === false) facts.push(t("opt.after_breach"));
     setText(li.querySelector(".opt"), facts.join(" · "));
     const notes = [
-      ...(o.safety ?? []).map((s) => ["safety", `${t("opt.safety")}: ${s}`]),
+      ...(o.safety ?? []).map((s) => ["safety", `${t("opt.safety")}: ${nodeText(s)}`]),
       ...(o.blocked_by ?? [])
         .filter((b) => !(o.safety ?? []).includes(b))
-        .map((b) => ["blocked", `${t("opt.blocked")}: ${b}`]),
-      ...(o.warnings ?? []).map((w) => ["warning", `${t("opt.warnings")}: ${w}`]),
+        .map((b) => ["blocked", `${t("opt.blocked")}: ${nodeText(b)}`]),
+      ...(o.warnings ?? []).map((w) => ["warning", `${t("opt.warnings")}: ${nodeText(w)}`]),
     ];
     if (o.collateral) notes.push(["collateral", t("opt.collateral")]);
     if (o.doubt) notes.push(["doubt", t("opt.doubt")]);
@@ -549,6 +549,7 @@ export class Panels {
         row.className = `level-${a.level} state-${a.state}`;
         const state = a.acknowledged_by ? t("alerts.ack_by", { who: a.acknowledged_by }) : tv("alert", a.state);
         cells(row, [tv("threat", a.level), `${tv("alertkind", a.kind)} · ${a.zone}`, state]);
+        row.title = nodeText(a.message);
         row.querySelector("button").hidden = a.state !== "active" || !this.may("acknowledge");
       },
     );
@@ -596,7 +597,7 @@ export class Panels {
     );
     const reasons = tr.class_reasons ?? [];
     d.querySelector(".reasons-h").hidden = !reasons.length;
-    sync(d.querySelector(".reasons"), reasons, (r) => r, (r) => el("li", { textContent: r }), () => {});
+    sync(d.querySelector(".reasons"), reasons, (r) => r, (r) => el("li", { textContent: nodeText(r) }), () => {});
 
     const rid = (p.remote_ids ?? []).find((r) => (tr.uas_id && r.uas_id === tr.uas_id) || r.track_id === id);
     d.querySelector(".rid-none").hidden = !!rid;

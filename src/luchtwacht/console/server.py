@@ -63,6 +63,7 @@ from luchtwacht.node.clock import Clock
 from luchtwacht.node.commands import Command, CommandKind, CommandResult
 from luchtwacht.node.core import NodeCore
 from luchtwacht.node.ports import Subscription
+from luchtwacht.texts import TEMPLATES, say
 from luchtwacht.threat.zones import ZoneGeometry
 
 log = logging.getLogger(__name__)
@@ -469,19 +470,19 @@ class Console:
         """The request's live session with ``permission``; 401/403 with a uniform message."""
         token, via_cookie = self._token(request)
         if not token:
-            raise HTTPException(401, "log in first")
+            raise HTTPException(401, say("web.log_in"))
         try:
             session = self.authority.check(token, permission, self.clock.now())
         except PermissionDenied:
-            raise HTTPException(403, f"your role may not {permission}") from None
+            raise HTTPException(403, say("web.role", permission=permission)) from None
         except AuthError:
-            raise HTTPException(401, "session unknown or expired: log in again") from None
+            raise HTTPException(401, say("web.session")) from None
         if via_cookie and request.method not in ("GET", "HEAD"):
             with self._lock:
                 expected = self._csrf.get(token, "")
             given = request.headers.get(CSRF_HEADER, "")
             if not (expected and hmac.compare_digest(expected, given)):
-                raise HTTPException(403, "missing or wrong CSRF token")
+                raise HTTPException(403, say("web.csrf"))
         return session
 
     def viewer(self, request: Request) -> Session:
@@ -522,6 +523,15 @@ class Console:
                 "seq": latest.seq if latest else None,
                 "age_s": round(self.clock.now() - latest.t_s, 2) if latest else None,
             }
+
+        @app.get("/api/texts")
+        def texts() -> dict[str, str]:
+            """The templates of the sentences the node writes, by code (no login needed).
+
+            The page shows each sentence in the operator's language; the login page words its
+            refusals with them too.
+            """
+            return dict(TEMPLATES)
 
         @app.post("/api/login")
         async def login(body: LoginRequest, request: Request, response: Response) -> object:
@@ -611,7 +621,7 @@ class Console:
             """One track now, with its trail (time, lat, lon, alt), oldest first."""
             view = self._latest().track(track_id)
             if view is None:
-                raise HTTPException(404, f"no track {track_id} in the picture")
+                raise HTTPException(404, say("web.no_track", track=track_id))
             return {"track": jsonable(view), "trail": list(self.trails.get(track_id, ()))}
 
         @app.get("/api/alerts")
@@ -740,7 +750,7 @@ class Console:
     def _latest(self) -> PictureUpdate:
         latest = self.latest
         if latest is None:
-            raise HTTPException(503, "no picture yet: the node has not published")
+            raise HTTPException(503, say("web.no_picture"))
         return latest
 
     async def _stream(self, ws: WebSocket) -> None:

@@ -49,6 +49,7 @@ from argon2.low_level import Type, verify_secret
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, field_validator
 
 from luchtwacht.config_file import load_yaml_model
+from luchtwacht.texts import say
 
 __all__ = [
     "DEFAULT_ARGON2",
@@ -603,9 +604,8 @@ class Session:
 AuditSink = Callable[[float, str, dict[str, object]], object]
 """Receives ``(t_s, kind, data)`` for each audited step."""
 
-UNKNOWN_OR_WRONG = "unknown user or wrong password"
+UNKNOWN_OR_WRONG = say("auth.wrong")
 UNKNOWN_AUDIT_EVERY_S = 1.0  # refusals of unknown session tokens: one audit record a second
-BACKED_OFF = "too many failed logins from this source; try again after {}"
 
 
 def _utc(t_s: float) -> str:
@@ -852,7 +852,7 @@ class Authority:
             keys = (self._digest(username), self._digest(source))
             until = self._backed_off_until(keys, source, t_s)
             if t_s < until:
-                reason = BACKED_OFF.format(_utc(until))
+                reason = say("auth.backed_off", time=_utc(until))
                 self._record(t_s, "auth.failed", self._who(username, source, reason))
                 raise LoginBackoffError(reason, until)
             account = self._accounts.get(username)
@@ -878,7 +878,7 @@ class Authority:
             raise self._fail(username, source, keys, t_s)
         # Disabled only shows to someone who knows the password, so it cannot be probed either.
         if account.disabled:
-            reason = "account disabled"
+            reason = say("auth.disabled")
             self._record(t_s, "auth.failed", self._who(username, source, reason))
             raise AuthError(reason)
         self._by_pair.clear(keys)
@@ -917,11 +917,11 @@ class Authority:
                 self._record(t_s, "auth.refused", told)
                 self._unknown_refused = 0
                 self._unknown_audited_t_s = t_s
-            raise AuthError("unknown session")
+            raise AuthError(say("auth.unknown_session"))
         if t_s >= session.expires_t_s:
             del self._sessions[token]
             self._record(t_s, "auth.refused", {"username": session.username, "reason": "expired"})
-            raise AuthError("session expired")
+            raise AuthError(say("auth.expired"))
         account = self._accounts.get(session.username)
         if account is None or account.disabled:
             del self._sessions[token]
@@ -934,7 +934,7 @@ class Authority:
                 "auth.denied",
                 {"username": session.username, "role": session.role, "permission": str(permission)},
             )
-            raise PermissionDenied(f"role {session.role} may not {permission}")
+            raise PermissionDenied(say("auth.role", role=session.role, permission=permission))
         return session
 
     def logout(self, token: str, t_s: float) -> None:
@@ -943,7 +943,7 @@ class Authority:
         with self._lock:
             session = self._sessions.pop(token, None)
             if session is None:
-                raise AuthError("unknown session")
+                raise AuthError(say("auth.unknown_session"))
             self._record(t_s, "auth.logout", {"username": session.username, "role": session.role})
 
     def disable(self, username: str, t_s: float, *, by: str = "") -> None:

@@ -69,6 +69,7 @@ from luchtwacht.model.engagement import (
 )
 from luchtwacht.model.picture import EffectorSnapshot
 from luchtwacht.model.track import TrackView
+from luchtwacht.texts import say
 from luchtwacht.threat.cueing import look_at
 from luchtwacht.threat.zones import ZoneGeometry
 
@@ -303,13 +304,13 @@ class CounterUas:
         opt = next((o for o in rec.options if o.effector == effector), None)
         spec = next((e for e in self.effectors if e.name == effector), None)
         if opt is None or spec is None:
-            raise CounterError(f"recommendation {rec_id} has no option {effector!r}")
+            raise CounterError(say("err.no_option", rec=rec_id, effector=effector))
         # Judged again now: the picture may have changed since the operator read it.
         view = self._views.get(rec.track_id)
         if view is None:
-            raise CounterError(f"track {rec.track_id} is no longer held")
+            raise CounterError(say("err.track_gone", track=rec.track_id))
         if not eligible(view) and view.cooperative:
-            raise CounterError(f"track {rec.track_id} is a friend now: not engaged")
+            raise CounterError(say("err.friend", track=rec.track_id))
         fresh = self._options([view], [spec], t_s)[0][0]
         if not fresh.usable:
             self._audit(
@@ -322,7 +323,9 @@ class CounterUas:
                     "blocked_by": list(fresh.blocked_by),
                 },
             )
-            raise CounterError(f"{effector} cannot engage: {'; '.join(fresh.blocked_by)}")
+            raise CounterError(
+                say("err.cannot_engage", effector=effector, blocks="; ".join(fresh.blocked_by))
+            )
         rec.state, rec.decided_by = RecommendationState.APPROVED, session.username
         del self._open_rec[rec.track_id]
         eng = Engagement(
@@ -379,7 +382,7 @@ class CounterUas:
         session = self.authority.check(token, Permission.CEASE_ENGAGEMENT, t_s)
         eng = self.engagements.get(eng_id)
         if eng is None or not eng.active:
-            raise CounterError(f"engagement {eng_id} is not active")
+            raise CounterError(say("err.not_active", eng=eng_id))
         eng.state, eng.reason = EngagementState.CEASED, reason
         self._standby(t_s, eng)
         self._event(
@@ -396,9 +399,9 @@ class CounterUas:
     def _pending_rec(self, rec_id: int) -> Recommendation:
         rec = self.recommendations.get(rec_id)
         if rec is None:
-            raise CounterError(f"no recommendation {rec_id}")
+            raise CounterError(say("err.no_rec", rec=rec_id))
         if rec.state is not RecommendationState.PENDING:
-            raise CounterError(f"recommendation {rec_id} is {rec.state}")
+            raise CounterError(say("err.rec_state", rec=rec_id, state=rec.state))
         return rec
 
     # --- tasking ------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from luchtwacht.counter.geometry import (
 from luchtwacht.model.engagement import EffectorState as EffectorState
 from luchtwacht.model.engagement import Option as Option
 from luchtwacht.model.track import ThreatLevel, TrackView
+from luchtwacht.texts import say
 from luchtwacht.threat.zones import ZoneGeometry
 
 F64 = NDArray[np.float64]
@@ -184,34 +185,40 @@ def options_for(
             doubt = collateral = False
             te = float(t_eff[i, j]) if np.isfinite(t_eff[i, j]) else None
             if not st.online:
-                blocked.append("effector node offline")
+                blocked.append(say("opt.offline"))
             if eff.shots > 0 and st.shots_left <= 0:
-                blocked.append("magazine empty")
+                blocked.append(say("opt.empty"))
             if st.busy_with is not None:
-                blocked.append(f"busy with engagement {st.busy_with}")
+                blocked.append(say("opt.busy", eng=st.busy_with))
             if te is None:
-                blocked.append(f"out of reach within {HORIZON_S:.0f} s")
+                blocked.append(say("opt.out_of_reach", s=f"{HORIZON_S:.0f}"))
             if too_close[i, j]:
-                blocked.append("inside its minimum range")
+                blocked.append(say("opt.min_range"))
             row = hits.get(j)
             for k in np.flatnonzero(row[i]).tolist() if row is not None else ():
                 o = others[k]
                 if eff.kind == "hard_kill":
-                    safety.append(f"track {o.track_id} in the line of fire")
+                    safety.append(say("opt.line_of_fire", track=o.track_id))
                 elif eff.kind == "gnss_jammer" and aircraft[k]:
-                    who = o.icao or f"track {o.track_id}"
-                    safety.append(f"manned aircraft {who} within GNSS jamming range")
+                    safety.append(
+                        say("opt.gnss_manned", icao=o.icao)
+                        if o.icao
+                        else say("opt.gnss_manned_track", track=o.track_id)
+                    )
                 elif coop[k]:
-                    who = o.uas_id or f"track {o.track_id}"
-                    warns.append(f"would also jam cooperative drone {who}")
+                    warns.append(
+                        say("opt.jam_coop", uas=o.uas_id)
+                        if o.uas_id
+                        else say("opt.jam_coop_track", track=o.track_id)
+                    )
                     collateral = True
             zone_row = no_fire_hit.get(j)
             for z in np.flatnonzero(zone_row[i]).tolist() if zone_row is not None else ():
                 name = no_fire[z].zone.name
                 if eff.kind == "hard_kill":
-                    safety.append(f"debris would fall in no-fire area {name}")
+                    safety.append(say("opt.debris", area=name))
                 else:
-                    warns.append(f"net would come down in no-fire area {name}")
+                    warns.append(say("opt.net_no_fire", area=name))
                     collateral = True
             if (
                 eff.kind == "rf_jammer"
@@ -221,17 +228,17 @@ def options_for(
                 and t_s - ctx.first_seen_t_s >= LINK_DOUBT_S
             ):
                 doubt = True
-                warns.append("no control link heard by the RF detectors: autonomous?")
+                warns.append(say("opt.no_link"))
             if view.rf_protocol is not None and eff.kind == "rf_jammer":
-                warns.append(f"link fingerprinted: {view.rf_protocol}")
+                warns.append(say("opt.fingerprinted", protocol=view.rf_protocol))
             band = view.rf_band_mhz
             if band is not None and eff.kind == "rf_jammer":
                 lo, hi = band
                 if not any(b_lo <= hi and lo <= b_hi for b_lo, b_hi in eff.bands_mhz):
-                    blocked.append(f"link at {0.5 * (lo + hi):.0f} MHz is outside its bands")
+                    blocked.append(say("opt.band", mhz=f"{0.5 * (lo + hi):.0f}"))
             if ctx is not None and eff.kind in ctx.failed_kinds:
                 doubt = True
-                warns.append(f"{eff.kind} had no effect on this track before")
+                warns.append(say("opt.no_effect", kind=eff.kind))
             # Inside a zone the time to breach is 0: nothing comes before that breach.
             before = te is not None and (ttb is None or te < ttb)
             blocked += safety

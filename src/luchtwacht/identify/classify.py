@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from luchtwacht.model.detection import N_CLASSES, ObjectClass
+from luchtwacht.texts import say
 from luchtwacht.tracking.models import POS, VEL
 from luchtwacht.tracking.tracker import TrackTable
 
@@ -131,25 +132,27 @@ def explain(
         kind = identity_kind(tracks.ident[row])
         reasons: list[str] = []
         if kind == "remoteid":
-            reasons.append("broadcasts Remote ID")
+            reasons.append(say("reason.remoteid"))
         elif kind == "adsb":
-            reasons.append("Mode S / ADS-B transponder")
+            reasons.append(say("reason.adsb"))
         emitter = tracks.emitter[row]
         if emitter is not None and getattr(emitter, "protocol", None):
-            reasons.append(f"RF link {emitter.protocol} heard")
+            reasons.append(say("reason.rf", protocol=emitter.protocol))
         b, s = _LABELS[int(best[j])], _LABELS[int(second[j])]
         if ev_margin[j] > 0.5:
-            reasons.append(f"sensors report {b} rather than {s}")
+            reasons.append(say("reason.sensors_report", cls=b, cls2=s))
         elif ev_margin[j] < -0.5:
-            reasons.append(f"sensors lean to {s}")
+            reasons.append(say("reason.sensors_lean", cls=s))
         v, h = float(speed[j]), float(height[j])
-        motion = "hovers" if v < 1.5 else f"{v:.0f} m/s"
-        words = f"{motion}, {10 * round(h / 10):.0f} m above the site"
+        motion: dict[str, object] = {"height": f"{10 * round(h / 10):.0f}"}
+        code = "reason.hover"
+        if v >= 1.5:
+            code, motion["speed"] = "reason.speed", f"{v:.0f}"
         if kin_margin[j] > 0.5:
-            reasons.append(f"{words}: flies like {_a(b)}")
+            reasons.append(say(f"{code}_like", a_cls=_a(b), **motion))
         elif kin_margin[j] < -0.5:
-            reasons.append(f"{words}: more like {_a(s)}")
+            reasons.append(say(f"{code}_more", a_cls=_a(s), **motion))
         else:
-            reasons.append(words)
+            reasons.append(say(code, **motion))
         out.append(tuple(reasons))
     return out

@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from luchtwacht.counter.catalogue import FORCE_ORDER, EffectorKind
 from luchtwacht.counter.engagement import CounterError
 from luchtwacht.model.picture import PendingApprovalSnapshot
+from luchtwacht.texts import say
 
 # The effector kinds that need two persons unless the site says otherwise.
 TWO_PERSON_DEFAULT: frozenset[EffectorKind] = frozenset({"hard_kill"})
 CONFIRM_WINDOW_S = 60.0  # a first approval may be confirmed this long
 MAX_HELD = 256  # approvals held at once; beyond, lapsed ones go first, then new ones are refused
-SAME_PERSON = "the second approval must come from another person"
-EXPIRED = "confirmation window expired"
+SAME_PERSON = say("err.same_person")
+EXPIRED = say("err.window_expired")
 
 
 class ApprovalError(CounterError):
@@ -82,14 +83,14 @@ class TwoPersonRule:
         current = self.held.get(rec_id)
         if current is not None and t_s <= current.expires_t_s:
             raise ApprovalError(
-                f"recommendation {rec_id} already awaits a second approval"
-                f" ({current.effector}, approved by {current.approved_by})"
-            )
+                say("err.awaits_second", rec=rec_id, effector=current.effector,
+                    by=current.approved_by)
+            )  # fmt: skip
         if current is None and len(self.held) >= MAX_HELD:
             for lapsed in [r for r, a in self.held.items() if t_s > a.expires_t_s]:
                 del self.held[lapsed]
             if len(self.held) >= MAX_HELD:
-                raise ApprovalError("too many approvals awaiting confirmation")
+                raise ApprovalError(say("err.too_many_held"))
         approval = PendingApprovalSnapshot(
             rec_id, effector, by, t_s, t_s + self.window_s, track_id, kind
         )
@@ -102,10 +103,10 @@ class TwoPersonRule:
         """The held approval ``by`` may confirm now (``effector``: if given, it must match)."""
         current = self.held.get(rec_id)
         if current is None:
-            raise ApprovalError(f"no approval of recommendation {rec_id} awaits confirmation")
+            raise ApprovalError(say("err.none_held", rec=rec_id))
         if effector and effector != current.effector:
             raise ApprovalError(
-                f"recommendation {rec_id} awaits confirmation of {current.effector}, not {effector}"
+                say("err.other_effector", rec=rec_id, effector=current.effector, other=effector)
             )
         if same_person(by, current.approved_by):
             raise ApprovalError(SAME_PERSON)

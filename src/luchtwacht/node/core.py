@@ -70,6 +70,7 @@ from luchtwacht.node.commands import (
 from luchtwacht.node.load import LoadShedder
 from luchtwacht.node.ports import LinkError, NodeLink, Subscriber, Subscription
 from luchtwacht.store.port import Store
+from luchtwacht.texts import say
 from luchtwacht.threat.alerts import AlertEvent
 from luchtwacht.threat.cueing import CuedCamera, Cueing
 from luchtwacht.threat.zones import ZoneGeometry
@@ -456,7 +457,7 @@ class NodeCore(FusionCore):
         """Queue an operator command for the next cycle boundary; the result fills in then."""
         result = CommandResult(command)
         if len(self._commands) >= MAX_COMMANDS:
-            result.applied, result.error = True, "too many commands waiting: try again"
+            result.applied, result.error = True, say("err.queue_full")
             return result
         self._commands.append(result)
         return result
@@ -506,7 +507,7 @@ class NodeCore(FusionCore):
             CommandKind.CEASE,
         ):
             if self.counter is None:
-                raise CounterError("no effectors on this site")
+                raise CounterError(say("err.no_effectors"))
             if cmd.kind is CommandKind.APPROVE:
                 self._approve(self.counter, result, session.username, t_s)
             elif cmd.kind is CommandKind.CONFIRM:
@@ -531,9 +532,9 @@ class NodeCore(FusionCore):
             self._record_alert_event(event)
         elif cmd.kind is CommandKind.CUE:
             if not any(c.node_id == cmd.camera for c in self.cameras()):
-                raise KeyError(f"no camera {cmd.camera} to cue")
+                raise KeyError(say("err.no_camera", camera=cmd.camera))
             if not any(v.track_id == cmd.target for v in self.views):
-                raise KeyError(f"no track {cmd.target}")
+                raise KeyError(say("err.no_track", track=cmd.target))
             self.cueing.pin(cmd.camera, cmd.target, t_s)
         result.ok = True
 
@@ -549,13 +550,15 @@ class NodeCore(FusionCore):
             return
         rec = counter.recommendations.get(cmd.target)
         if rec is None or rec.state is not RecommendationState.PENDING:
-            raise CounterError(f"recommendation {cmd.target} is not pending")
+            raise CounterError(say("err.not_pending", rec=cmd.target))
         option = next((o for o in rec.options if o.effector == cmd.effector), None)
         if option is None:
-            raise CounterError(f"recommendation {cmd.target} has no option {cmd.effector!r}")
+            raise CounterError(say("err.no_option", rec=cmd.target, effector=cmd.effector))
         # As last judged (the confirmation judges it again): a blocked option is not held.
         if not option.usable:
-            raise CounterError(f"{cmd.effector} cannot engage: {'; '.join(option.blocked_by)}")
+            raise CounterError(
+                say("err.cannot_engage", effector=cmd.effector, blocks="; ".join(option.blocked_by))
+            )
         result.approval = self.approvals.hold(
             rec.rec_id, rec.track_id, spec.name, spec.kind, username, t_s
         )

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from luchtwacht.model.track import Alert, AlertState, ThreatLevel, TrackView
+from luchtwacht.texts import say
 
 ALERTS_KEPT = 10_000  # alerts held in memory; the oldest cleared ones go first (the store has all)
 
@@ -149,7 +150,10 @@ class AlertManager:
 
     @staticmethod
     def _message(tr: TrackView, zone: str, inside: bool, ttb: float | None) -> str:
-        who = f"cooperative drone {tr.uas_id}" if tr.cooperative else "non-cooperative drone"
+        fields: dict[str, object] = {"track": tr.track_id, "zone": zone}
+        if tr.cooperative:
+            fields["uas"] = tr.uas_id or tr.icao or "?"
+        coop = "_coop" if tr.cooperative else ""
         if inside:
-            return f"Track {tr.track_id}: {who} inside {zone} at {tr.up_m:.0f} m"
-        return f"Track {tr.track_id}: {who} predicted to enter {zone} in {ttb:.0f} s"
+            return say(f"alert.breach{coop}", height=f"{tr.up_m:.0f}", **fields)
+        return say(f"alert.approach{coop}", s=f"{ttb:.0f}", **fields)
