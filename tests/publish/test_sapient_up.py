@@ -225,6 +225,11 @@ def test_a_luchtwacht_dmm_registers_it_takes_its_tracks_and_its_task_acks():
                 await until(lambda: len(sub) == 0, 10)
                 await advance(higher, clock, 1.0)
             await until(lambda: pub.counters.extra["registered"] == 1)
+            # The demo's first alert comes late: one is raised on its picture as it stands.
+            first = lower.views[0]
+            raised = alert_change(lower.now_s, "raised", first.track_id)
+            sub.offer(lower.picture(lower.now_s, (raised,)))
+            await until(lambda: pub.counters.extra["alert_acks_accepted"] == 1)
             status = task_message({"request": "Status"})
             look = task_message(
                 {
@@ -267,6 +272,7 @@ def test_a_luchtwacht_dmm_registers_it_takes_its_tracks_and_its_task_acks():
     assert extra["detection_reports"] > 50 and pub.counters.sent >= extra["detection_reports"]
     assert state["accepted"] >= extra["detection_reports"] + extra["status_reports"]
     assert extra["tasks_accepted"] == 1 and extra["tasks_rejected"] == 1
+    assert extra["alerts"] == 1  # …and the higher node acknowledged it (ALERT_ACK_STATUS_ACCEPTED)
     # The higher picture has a track wherever the lower node has a settled, slow one.
     slow = [v for v in lows if v.speed_ms < 30.0 and v.pos_std_m < 20.0]
     assert len(slow) >= 3
@@ -348,7 +354,7 @@ def test_over_mutual_tls_only_the_certificate_listed_for_the_node_id_is_taken(tm
     stats = higher.stats()["feeds"]["sapient"]["connections"]["closed_by_reason"]
     assert stats.get("certificate not listed in sapient.clients", 0) >= 2
     assert bad.counters.extra["registered"] == 0 and bad.counters.extra["registrations"] >= 2
-    assert bad.counters.dropped >= 20  # everything it had to send, counted
+    assert bad.counters.dropped >= 10  # what it had to send (2 tracks, 1 s apart), counted
 
 
 # --- (b) the DMM the conformance vectors describe ---------------------------------------------
@@ -665,7 +671,7 @@ texts = st.none() | st.text(max_size=30)
 def odd_views(draw: st.DrawFn) -> TrackView:
     return TrackView(
         track_id=draw(st.integers(0, 2**62)),
-        t_s=draw(st.floats(1e9, 4e9)),
+        t_s=draw(st.floats(1e9, 4e9) | st.floats(-1e12, 1e13)),
         lat_deg=draw(st.floats(-90.0, 90.0)),
         lon_deg=draw(st.floats(-180.0, 180.0) | st.floats(-1e4, 1e4)),
         alt_m=draw(st.floats(-1e4, 1e7)),

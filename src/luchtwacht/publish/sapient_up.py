@@ -38,12 +38,13 @@ import ssl
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import shapely
+from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sapient_msg.bsi_flex_335_v2_0 import (
     alert_ack_pb2,
@@ -173,9 +174,15 @@ class SapientUpConfig(BaseModel):
 # Encoding: pure functions from the picture to SAPIENT messages
 
 
+def _set_time(ts: Timestamp, t_s: float) -> None:
+    """A protobuf Timestamp at ``t_s`` (UTC seconds); now, when ``t_s`` is not a real time."""
+    ok = _finite(t_s) and 1.0 <= t_s < 253_402_300_799  # after 1970, before year 10000
+    ts.FromNanoseconds(round((t_s if ok else time.time()) * 1e9))
+
+
 def _stamp(msg: SapientMessage, t_s: float, node_id: str, destination: str | None) -> None:
     """Set the header: timestamp (UTC seconds), sender and, when known, the DMM's node id."""
-    msg.timestamp.FromNanoseconds(round(t_s * 1e9))
+    _set_time(msg.timestamp, t_s)
     msg.node_id = node_id
     if destination:
         msg.destination_id = destination
@@ -340,7 +347,7 @@ def alert_message(
         _locate(al.location, view)
     if object_id is not None:
         det = al.associated_detection.add()
-        det.timestamp.FromNanoseconds(round((view.t_s if view else change.t_s) * 1e9))
+        _set_time(det.timestamp, view.t_s if view else change.t_s)
         det.node_id = node_id
         det.object_id = object_id
         det.association_type = associated_detection_pb2.ASSOCIATION_RELATION_PARENT
@@ -890,7 +897,6 @@ class _Peer:
     dmm_id: str | None = None
     status_due: float = 0.0
     reported: tuple[int, str] | None = None  # (system, mode) of the last StatusReport sent
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class SapientUpPublisher(PublisherThread):
@@ -987,8 +993,13 @@ class SapientUpPublisher(PublisherThread):
                 out = self.tracks[view.track_id]
                 if not self.tasking.wanted(view):
                     continue
-                changed = out.sent_class != view.object_class or out.sent_threat != int(view.threat)
-                force = view.track_id in update.new_tracks or changed or not out.reported
+                force = view.track_id in update.new_tracks
+                if registered:  # while down, the drops are counted at the usual rate
+                    changed = (out.sent_class, out.sent_threat) != (
+                        view.object_class,
+                        int(view.threat),
+                    )
+                    force = force or changed or not out.reported
                 if not self.limiter.due(view.track_id, t, force=force):
                     continue
                 if not registered:
