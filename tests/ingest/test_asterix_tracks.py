@@ -549,9 +549,8 @@ def test_cat062_tracks_wait_for_the_end_of_batch_and_carry_identity():
     assert pipe.counters.by_kind["cat065_end_of_batch"] == 2
 
 
-def test_cat062_cartesian_position_uses_the_reference_point():
-    lat0, lon0 = SDPS.ref_lat_deg, SDPS.ref_lon_deg
-    assert lat0 is not None and lon0 is not None
+def to_system_plane(lat: float, lon: float, lat0: float, lon0: float) -> tuple[float, float]:
+    """I062/100 X, Y (m, LSB 0.5 m) of a point: PROJ's stereographic on the Gaussian sphere."""
     s0 = math.sin(math.radians(lat0))
     e2, a = 6.694379990141317e-3, 6_378_137.0
     radius = a * math.sqrt(1 - e2) / (1 - e2 * s0 * s0)  # Gaussian radius at the reference
@@ -560,8 +559,14 @@ def test_cat062_cartesian_position_uses_the_reference_point():
         pyproj.Proj(proj="stere", lat_0=lat0, lon_0=lon0, k_0=1.0, R=radius),
         always_xy=True,
     )
-    x, y = to_plane.transform(5.75, 51.70)
-    x, y = round(x * 2) / 2, round(y * 2) / 2  # I062/100 LSB 0.5 m
+    x, y = to_plane.transform(lon, lat)
+    return round(x * 2) / 2, round(y * 2) / 2
+
+
+def test_cat062_cartesian_position_uses_the_reference_point():
+    lat0, lon0 = SDPS.ref_lat_deg, SDPS.ref_lon_deg
+    assert lat0 is not None and lon0 is not None
+    x, y = to_system_plane(51.70, 5.75, lat0, lon0)
     lat, lon = system_plane_to_geodetic(x, y, lat0, lon0)
     assert lat == pytest.approx(51.70, abs=1e-5) and lon == pytest.approx(5.75, abs=1e-5)
     pipe = make_pipe()
@@ -636,7 +641,7 @@ def test_site_section_lists_sources_and_builds_the_pipe():
 # The live node: CAT021 over a real UDP socket becomes a cooperative track with its address
 
 
-def test_live_node_makes_a_cooperative_track_from_cat021_over_udp(tmp_path):
+def test_live_node_makes_cooperative_tracks_from_cat021_and_cat062_over_udp(tmp_path):
     site = default_site().model_copy(
         update={
             "record": tmp_path / "adsb.sqlite",
@@ -656,6 +661,17 @@ def test_live_node_makes_a_cooperative_track_from_cat021_over_udp(tmp_path):
     origin = node.core.origin
     # A drone with an ADS-B transmitter 1.5 km north-east of the site, flying east at 15 m/s.
     start = origin.to_geodetic(np.array([[1000.0, 1000.0, 120.0]]))[0]
+
+    # An aircraft tracked by the SDPS (Cartesian position only, I062/100), 2 km south-west.
+    def track(k: int) -> bytes:
+        tod = round(((clock.now() % 86400.0) - 0.1) * 128) / 128
+        geo = origin.to_geodetic(np.array([[-1500.0, -1500.0 + 20.0 * 0.5 * k, 300.0]]))[0]
+        x, y = to_system_plane(float(geo[0]), float(geo[1]), 52.3, 4.76)
+        rec = track_record(
+            tn=77, tod=tod, lat=None, x=x, y=y, vx=0.0, vy=20.0, address=0x4CA7A8,
+            geo_ft=round(float(geo[2]) / FT_M / 6.25) * 6.25, apc=(25.0, 25.0),
+        )  # fmt: skip
+        return block62(rec) + block65(sdps_message(tod=tod + 0.05, batch=k))
 
     def report(k: int) -> bytes:
         t = clock.now()
@@ -679,7 +695,8 @@ def test_live_node_makes_a_cooperative_track_from_cat021_over_udp(tmp_path):
         try:
             for k in range(8):
                 udp.sendto(report(k), (host, port))
-                await until(lambda k=k: node.stats()["feeds"]["asterix"]["accepted"] >= k + 1)
+                udp.sendto(track(k), (host, port))
+                await until(lambda k=k: node.stats()["feeds"]["asterix"]["accepted"] >= 3 * k + 3)
                 await advance(node, clock, 0.5)
             udp.sendto(bytes([240, 0, 6, 0x80, 0, 1]), (host, port))  # a category not read
             await until(lambda: node.stats()["feeds"]["asterix"]["rejected"] >= 1)
@@ -690,6 +707,10 @@ def test_live_node_makes_a_cooperative_track_from_cat021_over_udp(tmp_path):
             assert view.cooperative and view.object_class == "aircraft"
             assert abs(view.lat_deg - float(start[0])) < 0.01
             assert view.east_m > 1000.0 and abs(view.north_m - 1000.0) < 50.0
+            (sdps,) = [v for v in node.core.views if v.icao == "4CA7A8"]
+            assert sdps.cooperative and sdps.object_class == "aircraft"
+            assert abs(sdps.east_m + 1500.0) < 50.0 and sdps.north_m > -1500.0
+            assert len(node.core.views) == 2
         finally:
             udp.close()
             node.stop_event.set()
@@ -700,7 +721,7 @@ def test_live_node_makes_a_cooperative_track_from_cat021_over_udp(tmp_path):
     assert feeds["rejected_by_reason"] == {
         "datablock.CAT: ASTERIX category 240 is not supported": 1
     }
-    assert feeds["accepted"] == 8
+    assert feeds["accepted"] == 8 + 8 + 8  # ADS-B reports, SDPS tracks, ends of batch
     from luchtwacht.store.replay import replay
 
     core = replay(tmp_path / "adsb.sqlite")  # the recording keeps the sources: it replays too
