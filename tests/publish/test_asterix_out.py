@@ -235,7 +235,7 @@ def check_fields(rec: dict[str, Any], v: TrackView) -> None:
     assert val(rec, "I080", "SRC") == (1 if v.icao or v.uas_id else 2)  # GNSS, else 3D radar
     if v.icao is not None:
         assert val(rec, "I380", "ADR", "ADR") == v.icao.upper()
-    if v.object_class == "drone":
+    if v.object_class == "drone" or v.uas_id is not None or v.own_asset is not None:
         assert val(rec, "I380", "EMC", "ECAT") == 13
     else:
         assert "EMC" not in rec.get("I380", {})
@@ -376,6 +376,45 @@ def test_a_thousand_tracks_split_into_datagrams_under_the_limit(receiver: Receiv
         check_fields(records[v.track_id % 65_536], v)
 
 
+def test_the_demo_pictures_out_through_a_running_publisher() -> None:
+    """The node's own pictures (the demo scenario, 20 s) through the publisher's thread: one
+    batch a second, and every record equal to its track in the picture of its time."""
+    from luchtwacht.pipeline import Pipeline
+    from luchtwacht.sim.scenario import default_scenario
+
+    rx = Receiver()
+    p = Pipeline(default_scenario())
+    check = p.subscribe("check", maxsize=100_000)
+    config = AsterixOutConfig(
+        name="atc", send_to=f"127.0.0.1:{rx.port}", sac=25, sic=200, service_id=3
+    )
+    ctx = PublishContext("demo", p.origin)
+    pub = AsterixOutPublisher(config, ctx, p.subscribe("atc", 100_000))
+    pub.start()
+    try:
+        p.run(20.0)
+        deadline = time.monotonic() + 10
+        while len(pub.subscription) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        pub.stop()
+        got = rx.collect(until=pub.counters.sent)
+        rx.close()
+    assert len(got) == pub.counters.sent and pub.counters.dropped == 0
+    pictures = {round((u.t_s % 86_400) * 128): u for u in check.take()}
+    decoded = peer_decode(got)
+    ends = [r for d in decoded for r in d if r["category"] == 65 and val(r, "I000", "Typ") == 2]
+    assert len(ends) == 20  # one batch per second of picture time
+    records = cat062(decoded)
+    assert len(records) > 20
+    for rec in records:
+        if val(rec, "I080", "TSE"):
+            continue
+        update = pictures[round(val(rec, "I070", "ToT") * 128)]
+        (track,) = [t for t in update.tracks if t.track_id % 65_536 == val(rec, "I040", "TrkN")]
+        check_fields(rec, track)
+
+
 # --- failures are counted, never raised --------------------------------------------------------
 
 
@@ -508,7 +547,7 @@ def test_extreme_tracks_encode_validly_or_are_clamped(
             assert clamps["velocity"] > 0
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sets(st.integers(0, 140_000), max_size=6), min_size=1, max_size=6))
 def test_every_track_begins_once_and_ends_once(pictures: list[set[int]]) -> None:
     """Tracks come and go (ids that collide mod 65536 among them): over the wire, each number

@@ -60,11 +60,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from luchtwacht.hostport import HostPort, parse_hostport
 from luchtwacht.model.picture import PictureUpdate
 from luchtwacht.model.track import TrackView
 from luchtwacht.node.ports import Subscription
 from luchtwacht.publish.base import ERROR_LOG_EVERY_S, Backoff, PublishContext, PublisherThread
-from luchtwacht.site import HostPort, parse_hostport
 
 log = logging.getLogger(__name__)
 
