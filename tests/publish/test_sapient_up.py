@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import math
+import random
 import socket
 import struct
 import threading
@@ -56,6 +57,7 @@ from luchtwacht.publish.sapient_up import (
     coverage_polygons,
     decide_task,
     detection_report,
+    fast_ulid,
     health,
     registration_message,
     status_report,
@@ -803,3 +805,19 @@ def test_settings_are_checked_when_read_and_missing_certificates_cost_one_line(t
     assert pub.counters.errors == 0 and pub.counters.dropped >= 1
     lines = [r.getMessage() for r in caplog.records if "nocert" in r.getMessage()]
     assert len(lines) == 1 and "cannot connect" in lines[0] and "Traceback" not in lines[0]
+
+
+class _Bits:
+    """A stand-in for the numpy generator ``new_ulid`` draws from: given bits, as bytes."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def bytes(self, n: int) -> bytes:
+        return self.value.to_bytes(n, "big")
+
+
+@given(t_s=st.floats(0.0, 1e13), seed=st.integers(0, 2**32))
+def test_the_publishers_ulids_are_the_codecs_ulids(t_s: float, seed: int) -> None:
+    bits = random.Random(seed).getrandbits(80)
+    assert fast_ulid(t_s, random.Random(seed)) == new_ulid(t_s, _Bits(bits))  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import random
 import select
 import socket
 import ssl
@@ -67,7 +68,6 @@ from luchtwacht.ingest.sapient import (
     is_ulid,
     is_uuid,
     location_geodetic,
-    new_ulid,
     parse_message,
     validate,
 )
@@ -172,6 +172,23 @@ class SapientUpConfig(BaseModel):
 
 # ---------------------------------------------------------------------------------------------
 # Encoding: pure functions from the picture to SAPIENT messages
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits → two characters
+
+
+def fast_ulid(t_s: float, rng: random.Random) -> str:
+    """A ULID (48-bit milliseconds + 80 random bits, Crockford base 32) for time ``t_s``.
+
+    The codec's ``new_ulid`` draws from a numpy generator (reproducible simulations) at ~50 µs
+    an id; a publisher mints one per report, so this one encodes ten bits at a time (a few µs).
+    """
+    value = ((int(t_s * 1000) & ((1 << 48) - 1)) << 80) | rng.getrandbits(80)
+    # 130 bits as 26 characters: the first alone, 12 pairs of 10 bits, the last alone.
+    out = [_CROCKFORD[value >> 125]]
+    out.extend(_PAIRS[(value >> shift) & 1023] for shift in range(115, 4, -10))
+    out.append(_CROCKFORD[value & 31])
+    return "".join(out)
 
 
 def _set_time(ts: Timestamp, t_s: float) -> None:
@@ -933,7 +950,7 @@ class SapientUpPublisher(PublisherThread):
         self.peer: _Peer | None = None
         self.ever_connected = False
         self._next_attempt = 0.0
-        self._rng = np.random.default_rng()
+        self._rng = random.Random()  # seeded from the OS: ids unique across restarts
         self._errors_reported = 0
         self._logged: dict[str, float] = {}
         self.counters.extra["registered"] = 0
@@ -948,7 +965,7 @@ class SapientUpPublisher(PublisherThread):
             log.log(level, "sapient publisher %s: " + text, self.name, *args)
 
     def _ulid(self, t_s: float) -> str:
-        return new_ulid(t_s if _finite(t_s) and t_s > 0 else time.time(), self._rng)
+        return fast_ulid(t_s if _finite(t_s) and t_s > 0 else time.time(), self._rng)
 
     @property
     def _dest(self) -> str | None:
