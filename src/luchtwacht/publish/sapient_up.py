@@ -938,7 +938,10 @@ class SapientUpPublisher(PublisherThread):
         self.ctx = ctx
         node_id = config.node_id or ctx.fusion_node_id
         if not is_uuid(node_id):
-            raise ValueError(f"sapient publisher {config.name}: node id {node_id!r} is not a UUID")
+            raise ValueError(
+                f"sapient publisher {config.name}: node id {node_id!r} is not a UUID"
+                " (set node_id, or the site's sapient.fusion_node_id)"
+            )
         self.node_id = node_id.lower()
         self.node_name = config.node_name or f"Luchtwacht {ctx.site}"
         self.tasking = Tasking()
