@@ -151,7 +151,7 @@ class TakClient:
         sock.settimeout(0.2)
         self.sock = sock
         self.events: list[ET.Element] = []
-        self.arrived: list[float] = []  # time.monotonic() at which each event was parsed
+        self.arrived: list[float] = []  # time.monotonic() at which each event's end arrived
         self.closed = False
         self._cond = threading.Condition()
         self._stop = False
@@ -182,13 +182,13 @@ class TakClient:
                 break
             if not chunk:
                 break
+            now = time.monotonic()  # when the bytes arrived, before we spend time parsing
             buf += chunk
             cut = buf.rfind(b"</event>")
             if cut < 0:
                 continue
             done, buf = buf[: cut + len(b"</event>")], buf[cut + len(b"</event>") :]
             events = list(parse_events(done))
-            now = time.monotonic()
             with self._cond:
                 self.events.extend(events)
                 self.arrived.extend([now] * len(events))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import socket
 import struct
@@ -223,8 +224,9 @@ def test_stale_follows_the_update_interval() -> None:
 def test_config_is_checked() -> None:
     with pytest.raises(ValidationError, match="tls needs cert"):
         CotConfig(name="a", connect="h:8089", transport="tls")
-    with pytest.raises(ValidationError, match="multicast group"):
-        CotConfig(name="a", connect="10.0.0.1:6969", transport="udp")
+    with pytest.raises(ValidationError, match="IPv4 address"):
+        CotConfig(name="a", connect="tak.example:6969", transport="udp")
+    assert CotConfig(name="a", connect="10.0.0.7:4242", transport="udp").port == 4242
     with pytest.raises(ValidationError, match="HOST:PORT"):
         CotConfig(name="a", connect="nohost")
     with pytest.raises(ValidationError, match="extra"):
@@ -253,6 +255,25 @@ def test_rate_limit_per_track_and_changes_go_at_once() -> None:
     # Zones come back after zone_interval_s.
     later = kinds(pub.events(update((), T0 + 61.0)))
     assert ("zone", "u-d-f", "luchtwacht.ehvk-volkel.zone.runway") in later
+
+
+def test_routine_updates_are_spread_over_the_interval() -> None:
+    """100 tracks born together: after the first burst, about a tenth goes with each update."""
+    pub = publisher(min_interval_s=1.0)
+    many = tuple(track(i, threat=ThreatLevel.LOW) for i in range(100))
+    first = kinds(pub.events(update(many, T0, new=frozenset(range(100)))))
+    assert sum(k == "track" for k, _, _ in first) == 100  # new tracks are never held back
+    sent_at: dict[str, list[float]] = {}
+    for step in range(1, 31):
+        t_s = T0 + step * 0.1
+        out = [uid for k, _, uid in kinds(pub.events(update(many, t_s))) if k == "track"]
+        assert len(out) <= 11  # ceil(100 x 0.1 / 1.0) + 1
+        for uid in out:
+            sent_at.setdefault(uid, []).append(t_s)
+    assert len(sent_at) == 100  # every track went again
+    for times in sent_at.values():
+        assert all(b - a >= 1.0 - 1e-9 for a, b in itertools.pairwise(times))
+        assert times[0] - T0 <= 2.0  # none waits more than an interval past due
 
 
 def test_pilot_linked_both_ways_and_deleted_when_gone() -> None:
@@ -445,6 +466,10 @@ def any_track(draw: st.DrawFn) -> TrackView:
     )
 
 
+def _tree(el: ET.Element) -> tuple[object, ...]:
+    return (el.tag, dict(el.attrib), el.text or "", tuple(_tree(c) for c in el))
+
+
 @settings(max_examples=150, deadline=None)
 @given(any_track(), st.one_of(st.floats(0, 4e9), floats), texts)
 def test_any_track_gives_valid_cot_or_none(tr: TrackView, t_s: float, site: str) -> None:
@@ -460,6 +485,8 @@ def test_any_track_gives_valid_cot_or_none(tr: TrackView, t_s: float, site: str)
         )
         return
     back = ET.fromstring(to_xml(ev))  # well-formed XML whatever the text fields held
+    # our writer keeps the tree exactly (ElementTree's own turns a \r in text into \n)
+    assert _tree(back) == _tree(ev)
     point = back.find("point")
     assert point is not None
     for name in ("lat", "lon", "hae", "ce", "le"):
@@ -477,3 +504,16 @@ def test_any_track_gives_valid_cot_or_none(tr: TrackView, t_s: float, site: str)
 def test_cot_time_format() -> None:
     assert cot_time(T0 + 0.1234) == "2026-11-30T00:53:20.123Z"
     assert dataclasses.is_dataclass(track())
+
+
+def test_hostile_text_from_the_radio_stays_text() -> None:
+    """A Remote ID serial is whatever a transmitter sends: markup and control bytes included."""
+    nasty = 'a"b<c>&d\r\n\te\x00\x1b\ud800</remarks></detail></event><event uid="x">'
+    ev = track_event(track(uas_id=nasty, own_asset=nasty), Uids(nasty), T0, 5.0)
+    assert ev is not None
+    back = ET.fromstring(to_xml(ev))
+    assert back.get("uid", "").startswith("luchtwacht.a-b-c-d")
+    remarks = back.findtext("detail/remarks") or ""
+    assert 'Remote ID a"b<c>&d\r\n\te</remarks></detail></event><event uid="x">' in remarks
+    callsign = back.find("detail/contact").get("callsign")  # type: ignore[union-attr]
+    assert callsign == nasty.replace("\x00", "").replace("\x1b", "").replace("\ud800", "")

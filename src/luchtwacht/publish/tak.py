@@ -148,6 +148,9 @@ class StreamTransport:
 class MulticastTransport:
     """UDP datagrams to a multicast group (TAK's SA mesh, e.g. 239.2.3.1:6969), one event each.
 
+    A unicast address works too (one ATAK device's UDP input, port 4242): the multicast
+    options then do nothing.
+
     ``interface`` is the local IPv4 address of the interface to send on (None: the route's);
     ``ttl`` how many routers the datagrams may cross (1: this link only). Datagrams are also
     looped back to this host, so a TAK client on the same machine sees them.
