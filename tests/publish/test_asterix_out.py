@@ -585,3 +585,50 @@ def test_every_track_begins_once_and_ends_once(pictures: list[set[int]]) -> None
     lifetimes = sum(len(ids - before) for before, ids in itertools.pairwise([set(), *pictures]))
     assert not open_numbers and begun == ended == lifetimes
     assert len(pub.numbers) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(20, 90), min_size=0, max_size=1000),
+    st.integers(256, 1500),
+)
+def test_records_are_packed_whole_and_in_order(sizes: list[int], max_bytes: int) -> None:
+    """Up to 1000 records of CAT062 sizes: every datagram one data block with a true LEN,
+    within the limit, and together the records in order, none split."""
+    records = [bytes([i % 251]) * n for i, n in enumerate(sizes)]
+    datagrams = pack_datagrams(62, records, max_bytes)
+    assert all(len(d) <= max_bytes and d[0] == 62 for d in datagrams)
+    assert all(int.from_bytes(d[1:3], "big") == len(d) for d in datagrams)
+    assert b"".join(d[3:] for d in datagrams) == b"".join(records)
+    # Greedy: a datagram closes only when the next record would not fit.
+    lengths = [len(d) for d in datagrams]
+    consumed = 0
+    for length in lengths[:-1]:
+        body = length - 3
+        while body > 0:
+            body -= sizes[consumed]
+            consumed += 1
+        assert body == 0 and length + sizes[consumed] > max_bytes
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"send_to": "no-port"},
+        {"send_to": "127.0.0.1:70000"},
+        {"sac": 256},
+        {"sic": -1},
+        {"interface": "eth0"},
+        {"period_s": 0.0},
+        {"max_datagram_bytes": 100},
+        {"emitter_category": "birds"},
+        {"surprise": 1},
+    ],
+)
+def test_settings_are_checked_when_read(bad: dict[str, Any]) -> None:
+    from pydantic import ValidationError
+
+    good: dict[str, Any] = {"name": "atc", "send_to": "127.0.0.1:8600", "sac": 1, "sic": 2}
+    AsterixOutConfig(**good)
+    with pytest.raises(ValidationError):
+        AsterixOutConfig(**{**good, **bad})
