@@ -1222,7 +1222,8 @@ def adsb_position_sigma_m(report: Cat021Report, default_m: float) -> float | Non
 
     NACp's EPU (MOPS version ≥ 1) or NUCp's containment radius (version 0), both 95 % bounds
     (σ = bound / 2.45); ``default_m`` when neither was sent; ``None`` when the report says its
-    accuracy is unknown (NACp or NUCp 0): such a position cannot be weighed.
+    accuracy is unknown (NACp or NUCp 0, or a reserved NACp value): such a position cannot be
+    weighed.
     """
     if report.mops_version == 0:
         if report.nic is None:
@@ -1398,8 +1399,8 @@ class AsterixPipe:
             raise AsterixError("I021/130", "position out of range")
         h_std = adsb_position_sigma_m(rep, src.horizontal_sigma_m)
         if h_std is None:
-            item = "NUCp" if rep.mops_version == 0 else "NACp"
-            raise AsterixError("I021/090", f"position accuracy unknown ({item} 0)")
+            item, value = ("NUCp", rep.nic) if rep.mops_version == 0 else ("NACp", rep.nacp)
+            raise AsterixError("I021/090", f"position accuracy unknown ({item} {value})")
         if rep.geometric_height_m is not None:
             vepu = NACp[rep.nacp]["VEPU"] if rep.nacp in NACp else None
             alt = rep.geometric_height_m
