@@ -12,10 +12,10 @@ Encoding, in two implementations kept byte-for-byte equal by a property test
 (``tests/publish/test_asterix_out.py``):
 
 * :func:`encode_system_track_reference` builds each record with libasterix
-  (``asterix.generated``, EUROCONTROL CAT062 ed. 1.21). It costs ~0.6–1.4 ms per record, too slow
+  (``asterix.generated``, EUROCONTROL CAT062 ed. 1.21). It costs 0.6–2 ms per record, too slow
   for 1000 tracks a second on the node's interpreter (the GIL is shared with the tracker);
 * :func:`encode_system_track`, the path the publisher uses, packs the same fixed set of items with
-  ``struct`` (~20 µs per record). CAT065 (two records per batch) goes through libasterix itself.
+  ``struct`` (~15 µs per record). CAT065 (two records per batch) goes through libasterix itself.
 
 The content of a record (:class:`SystemTrack`) is computed once, in integers of each item's
 LSB, by :func:`system_track`: every value is rounded to its LSB and clamped to the item's range
