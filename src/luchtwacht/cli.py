@@ -9,10 +9,12 @@ decode and check each wire format; ``track`` runs the tracker on a benchmark sce
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import secrets
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -32,6 +34,7 @@ from luchtwacht.commands import pki as pki_commands
 from luchtwacht.commands import remoteid as remoteid_commands
 from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.commands import track as track_commands
+from luchtwacht.hostport import parse_hostport
 from luchtwacht.site import (
     AdsbSection,
     ConsoleSection,
@@ -41,7 +44,6 @@ from luchtwacht.site import (
     SiteConfigError,
     default_site,
     load_site,
-    parse_hostport,
 )
 from luchtwacht.store.recorder import audit_head, verify_audit_chain
 
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
     from luchtwacht.console.server import ConsoleServer
     from luchtwacht.counter.authority import OperatorAccount
     from luchtwacht.node.core import NodeCore
+    from luchtwacht.pipeline import Pipeline
+    from luchtwacht.publish.config import Publishers, PublishSection
     from luchtwacht.store.port import Store
 
 # The node, the simulator and the evaluation load inside the command that needs them: ``run``
@@ -127,6 +131,13 @@ def demo(
         bool, typer.Option("--web/--no-web", help="Serve the operator console while it runs.")
     ] = True,
     web_listen: Annotated[str, typer.Option(help="Console HOST:PORT.")] = "127.0.0.1:8765",
+    publish: Annotated[
+        Path | None,
+        typer.Option(
+            help="A site file whose publish: section (Cursor-on-Target, SAPIENT, ASTERIX) gets"
+            " the demo's picture; the scenario then runs on today's date and time.",
+        ),
+    ] = None,
 ) -> None:
     """Run the default scenario (Volkel Air Base) through the whole pipeline."""
     from luchtwacht.console.terminal import TerminalView
@@ -145,6 +156,11 @@ def demo(
             raise typer.Exit(2) from None
     else:
         scenario = default_scenario(seed=seed)
+    publish_section = _publish_section(publish) if publish is not None else None
+    if publish_section is not None:
+        # Other systems (TAK clients, a C2) judge staleness by their own clock: the picture they
+        # get must be of now, not of the scenario's fixed date.
+        scenario = dataclasses.replace(scenario, epoch_s=time.time())
     run_s = duration if duration is not None else scenario.duration_s
     people, passwords = _demo_people() if web else ([], {})
     # The console logs people in from its own thread: the store must take writes from both.
@@ -160,6 +176,7 @@ def demo(
     clock = SimClock(speed)
     console = Console()
     server = _demo_console(pipeline, web_listen, passwords) if web else None
+    publishers = _demo_publishers(pipeline, publish_section) if publish_section else None
     try:
         if headless:
             pipeline.run(run_s, clock)
@@ -179,15 +196,45 @@ def demo(
     finally:
         if server is not None:
             server.stop()
+        if publishers is not None:
+            publishers.stop()
         pipeline.finish()
         if recorder is not None:
             recorder.close()
         if scratch is not None:
             scratch.cleanup()
     summary = pipeline.summary()
+    if publishers is not None:
+        summary["publishers"] = publishers.stats()
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary, indent=2) + "\n")
     _print_summary(console, summary)
+
+
+def _publish_section(path: Path) -> PublishSection:
+    """The publishers a file names (exit 2 with one line if it names none or is invalid)."""
+    from luchtwacht.publish.config import PublishConfigError, load_publish
+
+    try:
+        return load_publish(path)
+    except PublishConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _demo_publishers(pipeline: Pipeline, section: PublishSection) -> Publishers:
+    """Start the demo's publishers on its picture; each says where it sends."""
+    from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID
+    from luchtwacht.publish.base import PublishContext
+    from luchtwacht.publish.config import Publishers, build_publishers
+
+    sc = pipeline.scenario
+    ctx = PublishContext(sc.name, sc.origin, tuple(sc.zones), DEFAULT_FUSION_NODE_ID)
+    publishers = Publishers(build_publishers(section, pipeline, ctx))
+    publishers.start()
+    for p in publishers.publishers:
+        typer.echo(f"publishing the picture to {p.name} ({p.kind})")
+    return publishers
 
 
 def _demo_people() -> tuple[list[OperatorAccount], dict[str, str]]:
@@ -265,6 +312,14 @@ def _print_summary(console: Console, s: dict[str, object]) -> None:
                 f"{e['state']}, {outcome}"
             )
             console.print(escape(line), highlight=False)
+    publishers = s.get("publishers")
+    if isinstance(publishers, dict):
+        for name, p in publishers.items():
+            console.print(
+                f"published to {name} ({p['kind']}): {p['sent']} sent, {p['dropped']} dropped, "
+                f"{p['reconnects']} reconnects, {p['updates_lost']} picture updates lost",
+                highlight=False,
+            )
 
 
 @app.command()

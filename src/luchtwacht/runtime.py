@@ -50,12 +50,15 @@ from typing import TYPE_CHECKING, Any
 
 from luchtwacht.counter.authority import Authority, load_accounts
 from luchtwacht.fusion import FusionCore, iso_utc
+from luchtwacht.hostport import parse_hostport
 from luchtwacht.ingest.feed import FeedCounters
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, SapientMessage, SapientPipe
 from luchtwacht.node.clock import Clock, WallClock
 from luchtwacht.node.core import NodeCore, Schedule
 from luchtwacht.node.ports import LinkError, Subscription
+from luchtwacht.publish.base import PublishContext
+from luchtwacht.publish.config import Publishers, build_publishers
 from luchtwacht.site import (
     AdsbSection,
     Allowlist,
@@ -65,7 +68,6 @@ from luchtwacht.site import (
     SiteConfigError,
     adsb_pipe,
     asterix_pipe,
-    parse_hostport,
 )
 from luchtwacht.store.worker import BackgroundStore
 from luchtwacht.transport.listen import Prebound
@@ -233,6 +235,18 @@ class LiveNode:
         self._sapient_allow = Allowlist(config.sapient.allow if config.sapient else None)
         self.tls_failures = 0  # TLS handshakes that failed (no or a wrong certificate, garbage)
         self.console: ConsoleServer | None = None  # the operator console, once started
+        self.publishers = Publishers(
+            build_publishers(
+                config.publish,
+                self.core,
+                PublishContext(
+                    config.site.name,
+                    config.origin,
+                    config.zone_models(),
+                    self.core.fusion_node_id,
+                ),
+            )
+        )  # CoT, SAPIENT upward, ASTERIX: each on a thread of its own, started with the node
         self._handshaking = 0  # connections in their TLS handshake now
         if self.recorder is not None:
             self.recorder.set_meta(
@@ -770,6 +784,7 @@ class LiveNode:
                 else {}
             ),
             "overruns": self.overruns,
+            **({"publishers": self.publishers.stats()} if self.publishers.publishers else {}),
             **({"store": self.recorder.stats()} if self.recorder is not None else {}),
             "subscribers": {
                 s.name: {"offered": s.offered, "lost": s.lost}
@@ -807,6 +822,7 @@ class LiveNode:
                 task = asyncio.create_task(self._adsb_client(self.config.adsb))
                 self._tasks.add(task)
             self._start_console()
+            self.publishers.start()
             self.write_stats()
             # Everything loaded so far (modules, compiled kernels, the site) lives as long as the
             # node: keep it out of the collector's full passes, which would pause the loop for
@@ -908,6 +924,8 @@ class LiveNode:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
         self.core.tick(self.clock.now(), final=True)
+        # After the final picture: a publisher's peer may still get it (each stops within 5 s).
+        await asyncio.to_thread(self.publishers.stop)
         self.core.finish()
         if self.recorder is not None:
             self.recorder.close()

@@ -24,36 +24,15 @@ from luchtwacht.config_file import load_yaml_model
 from luchtwacht.counter.catalogue import EffectorFigures, EffectorKind, EffectorSpec
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.geo.sites import VOLKEL, volkel_runway
+from luchtwacht.hostport import HostPort
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.model.zone import Zone
 from luchtwacht.node.approval import CONFIRM_WINDOW_S, TWO_PERSON_DEFAULT
+from luchtwacht.publish.config import PublishSection
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def parse_hostport(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` → (host, port); port 0 asks the OS for a free one."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host:
-        raise ValueError(f"{text!r} is not HOST:PORT")
-    try:
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"{text!r}: port {port!r} is not a number") from None
-    if not 0 <= number <= 65535:
-        raise ValueError(f"{text!r}: port out of range")
-    return host.strip("[]"), number
-
-
-def _checked_hostport(text: str) -> str:
-    parse_hostport(text)
-    return text
-
-
-HostPort = Annotated[str, AfterValidator(_checked_hostport)]
-"""A ``HOST:PORT`` string, checked when the site file is read."""
 
 
 def _checked_network(text: str) -> str:
@@ -236,6 +215,9 @@ class AsterixSection(_Strict):
         altitude_sigma_m: float = Field(default=30.0, gt=0)  # of a geometric altitude
         geoid_undulation_m: float = 0.0  # added to flight levels (pressure altitude)
         default_height_m: float = 120.0  # above the site origin, for a track with no height
+        # An ADS-B station's CAT021 edition: 2.x (2.1 to 2.7), or the older 0.26 (its own UAP;
+        # nothing on the wire tells them apart).
+        cat021_edition: Literal["2.x", "0.26"] = "2.x"
 
         @model_validator(mode="after")
         def _reference(self) -> AsterixSection.Source:
@@ -243,6 +225,8 @@ class AsterixSection(_Strict):
                 raise ValueError("ref_lat and ref_lon go together")
             if self.kind == "adsb" and self.ref_lat is not None:
                 raise ValueError("a reference point is for an sdps source (CAT062 Cartesian)")
+            if self.kind == "sdps" and self.cat021_edition != "2.x":
+                raise ValueError("cat021_edition is for an adsb source")
             return self
 
     listen: HostPort = "127.0.0.1:8600"
@@ -337,6 +321,7 @@ class SiteConfig(_Strict):
     tls: TlsSection | None = None  # the node's certificate for TLS feeds (mutual TLS)
     approval: ApprovalSection = Field(default_factory=ApprovalSection)  # two-person rule
     console: ConsoleSection | None = Field(default_factory=ConsoleSection)  # null: no console
+    publish: PublishSection = Field(default_factory=PublishSection)  # CoT, SAPIENT up, ASTERIX
 
     @model_validator(mode="after")
     def _effectors(self) -> SiteConfig:
@@ -469,6 +454,7 @@ def asterix_pipe(cfg: AsterixSection, sensor_id: str, origin: SiteOrigin) -> Fee
             altitude_sigma_m=s.altitude_sigma_m,
             geoid_undulation_m=s.geoid_undulation_m,
             default_height_m=s.default_height_m,
+            cat021_edition=s.cat021_edition,
         )
         for s in cfg.sources
     }

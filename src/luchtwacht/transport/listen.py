@@ -68,7 +68,7 @@ class Prebound:
 
 def prebind(site: SiteConfig) -> Prebound:
     """Bind every listener the site file names (SAPIENT, Remote ID, ASTERIX) now."""
-    from luchtwacht.site import parse_hostport
+    from luchtwacht.hostport import parse_hostport
 
     out = Prebound()
     try:
