@@ -29,6 +29,7 @@ from luchtwacht import __version__
 from luchtwacht.commands import adsb as adsb_commands
 from luchtwacht.commands import asterix as asterix_commands
 from luchtwacht.commands import evaluate as evaluate_commands
+from luchtwacht.commands import export as export_commands
 from luchtwacht.commands import operators as operator_commands
 from luchtwacht.commands import pki as pki_commands
 from luchtwacht.commands import remoteid as remoteid_commands
@@ -62,6 +63,11 @@ app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Luchtwacht counter-drone system."
 )
 app.add_typer(remoteid_commands.app, name="remoteid", help="Drone Remote ID (ASTM F3411) tools.")
+app.add_typer(
+    export_commands.export_app,
+    name="export",
+    help="Export recordings (GeoJSON tracks and zones for GIS tools).",
+)
 app.add_typer(
     adsb_commands.app, name="adsb", help="Mode S / ADS-B tools (dump1090 / readsb feeds)."
 )

@@ -15,7 +15,9 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -27,15 +29,15 @@ REPO = Path(__file__).resolve().parents[2]
 SENSOR = REPO / "examples" / "sapient_sensor.py"
 
 
-def _stats(path: Path) -> dict[str, object]:
+def _stats(path: Path) -> dict[str, Any]:
     try:
-        out: dict[str, object] = json.loads(path.read_text())
+        out: dict[str, Any] = json.loads(path.read_text())
         return out
     except (OSError, ValueError):
         return {}
 
 
-def _wait(cond, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def _wait(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not cond():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -78,7 +80,7 @@ def test_run_publishes_its_picture_to_tak_a_higher_node_and_asterix_and_outlives
                            "--stats-json", str(upper_stats)])  # fmt: skip
             procs.append(upper)
             _wait(lambda: "sapient" in _stats(upper_stats).get("feeds", {}), 30, "the upper node")
-            upper_addr = _stats(upper_stats)["feeds"]["sapient"]["listening"]  # type: ignore[index]
+            upper_addr = _stats(upper_stats)["feeds"]["sapient"]["listening"]
 
             site = {
                 "site": {"name": "EHVK publishing test", "lat": 51.6564, "lon": 5.7087,
@@ -100,7 +102,7 @@ def test_run_publishes_its_picture_to_tak_a_higher_node_and_asterix_and_outlives
             lower = _node(["--config", str(tmp_path / "site.yaml")])
             procs.append(lower)
             _wait(lambda: "sapient" in _stats(lower_stats).get("feeds", {}), 30, "the node")
-            lower_addr = _stats(lower_stats)["feeds"]["sapient"]["listening"]  # type: ignore[index]
+            lower_addr = _stats(lower_stats)["feeds"]["sapient"]["listening"]
 
             sensor = subprocess.Popen(
                 [sys.executable, str(SENSOR), "--connect", str(lower_addr), "--scans", "40",
@@ -128,15 +130,15 @@ def test_run_publishes_its_picture_to_tak_a_higher_node_and_asterix_and_outlives
             # SAPIENT: the higher node registered Luchtwacht and fuses its reports into tracks.
             def upper_fused() -> bool:
                 s = _stats(upper_stats)
-                node = s.get("sensor_nodes", {}).get(DEFAULT_FUSION_NODE_ID, {})  # type: ignore[union-attr]
-                return bool(node.get("registered")) and int(s.get("confirmed_tracks", 0)) >= 1  # type: ignore[call-overload]
+                node = s.get("sensor_nodes", {}).get(DEFAULT_FUSION_NODE_ID, {})
+                return bool(node.get("registered")) and int(s.get("confirmed_tracks", 0)) >= 1
 
             _wait(upper_fused, 40, "the higher node's tracks")
-            upper_feed = _stats(upper_stats)["feeds"]["sapient"]  # type: ignore[index]
+            upper_feed = _stats(upper_stats)["feeds"]["sapient"]
             assert upper_feed["accepted"] > 0 and upper_feed["rejected"] == 0, upper_feed
 
             # ASTERIX: CAT062 system tracks with the site's SAC/SIC, read by the node's decoder.
-            cat062 = []
+            cat062: list[Any] = []
             deadline = time.monotonic() + 20
             while not cat062 and time.monotonic() < deadline:
                 try:
@@ -149,22 +151,22 @@ def test_run_publishes_its_picture_to_tak_a_higher_node_and_asterix_and_outlives
             assert {(r.sac, r.sic) for r in cat062} == {(25, 201)}
 
             # The TAK server goes away: the node goes on and counts what it could not send.
-            before = _stats(lower_stats)["publishers"]["tak"]  # type: ignore[index]
+            before = _stats(lower_stats)["publishers"]["tak"]
             assert before["sent"] > 0 and before["connected"]
             taky.stop()
             _wait(
-                lambda: _stats(lower_stats)["publishers"]["tak"]["dropped"] > before["dropped"],  # type: ignore[index]
+                lambda: _stats(lower_stats)["publishers"]["tak"]["dropped"] > before["dropped"],
                 20,
                 "drops counted while the TAK server is down",
             )
             assert lower.poll() is None, "the node ended when its TAK server did"
             taky.start()
             _wait(
-                lambda: _stats(lower_stats)["publishers"]["tak"]["reconnects"] >= 1,  # type: ignore[index]
+                lambda: _stats(lower_stats)["publishers"]["tak"]["reconnects"] >= 1,
                 20,
                 "the reconnect to the TAK server",
             )
-            final = _stats(lower_stats)["publishers"]  # type: ignore[index]
+            final = _stats(lower_stats)["publishers"]
             assert set(final) == {"tak", "c2", "atc"}
             for name in ("tak", "c2", "atc"):
                 assert final[name]["sent"] > 0 and final[name]["errors"] == 0, final[name]
@@ -195,7 +197,7 @@ def test_the_demo_publishes_todays_picture_to_the_outputs_a_file_names(tmp_path:
          "20", "--speed", "4", "--publish", str(out), "--summary-json", str(summary)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    tracks = []
+    tracks: list[Any] = []
     with rx:
         while demo.poll() is None or not tracks:
             try:
