@@ -37,13 +37,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from luchtwacht.geo import SiteOrigin  # noqa: E402
-from luchtwacht.model.picture import PictureUpdate  # noqa: E402
-from luchtwacht.model.track import ThreatLevel, TrackView  # noqa: E402
-from luchtwacht.node.ports import Subscription  # noqa: E402
-from luchtwacht.publish.base import PublishContext  # noqa: E402
-from luchtwacht.publish.cot import CotConfig, CotPublisher, cot_time, parse_events  # noqa: E402
-from tests.publish.taky_server import TakClient, Taky  # noqa: E402
+from tests.publish.taky_server import TakClient, Taky
+
+from luchtwacht.geo import SiteOrigin
+from luchtwacht.model.picture import PictureUpdate
+from luchtwacht.model.track import ThreatLevel, TrackView
+from luchtwacht.node.ports import Subscription
+from luchtwacht.publish.base import PublishContext
+from luchtwacht.publish.cot import CotConfig, CotPublisher, cot_time, parse_events
 
 ORIGIN = SiteOrigin(51.6564, 5.7083, 52.0)
 
@@ -185,7 +186,7 @@ def run(
         start = time.monotonic()
         seq = 0
         try:
-            while (now := time.monotonic()) < start + warmup + seconds:
+            while time.monotonic() < start + warmup + seconds:
                 t_s = time.time()
                 offered[cot_time(t_s)] = time.monotonic()
                 sub.offer(update(seq, t_s, tracks_at(n, t_s), seq == 0))
