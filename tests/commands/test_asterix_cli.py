@@ -178,3 +178,16 @@ def test_decode_names_unsupported_categories_and_goes_on(tmp_path):
     result = runner.invoke(app, ["decode", str(path)])
     assert result.exit_code == 1
     assert "datablock.LEN: exceeds the data (truncated)" in result.stderr
+
+
+def test_decode_reads_cat021_edition_026_when_told(tmp_path):
+    from tests.ingest.test_asterix_tracks import C21V0, adsb_record_v0
+
+    path = tmp_path / "old.ast"
+    path.write_bytes(C21V0.create([adsb_record_v0()]).unparse().to_bytes())
+    result = runner.invoke(app, ["decode", str(path), "--cat021-edition", "0.26"])
+    assert result.exit_code == 0, result.output
+    (rec,) = lines(result.stdout)
+    assert rec["edition"] == "0.26" and rec["target_address"] == "484C13"
+    assert rec["callsign"] == "OLDGS1" and rec["time_of_day_s"] == 43200.5
+    assert runner.invoke(app, ["decode", str(path)]).exit_code == 1  # as 2.x: malformed

@@ -49,6 +49,7 @@ from luchtwacht.site import AsterixSection, asterix_pipe, default_site
 from tests.live import advance, started, until
 
 C21 = gen.Cat_021_2_7
+C21V0 = gen.Cat_021_0_26
 C62 = gen.Cat_062_1_21
 C65 = gen.Cat_065_1_6
 
@@ -108,6 +109,24 @@ def adsb_record(
     if callsign is not None:
         items["170"] = callsign
     return C21.cv_record.create(items)
+
+
+def adsb_record_v0(sic=22, address=0x484C13, pa=7, lat=51.70, lon=5.75, tod=43200.5):
+    """A CAT021 edition 0.26 report (the older UAP: I021/030 time, figure of merit PA)."""
+    items: Any = {
+        "010": (("SAC", 0), ("SIC", sic)),
+        "040": (0, 0, ("SIM", 0), 0, 0, 0, 0, 0, ("ATP", 0), ("ARC", 1), 0),
+        "030": (tod, "s"),
+        "130": (("LAT", (lat, "°")), ("LON", (lon, "°"))),
+        "080": address,
+        "140": (1500.0, "ft"),
+        "090": (0, 0, 0, 0, ("PA", pa)),
+        "145": (15.0, "FL"),
+        "160": (("GS", (0.02, "NM/s")), ("TA", (180.0, "°"))),
+        "170": "OLDGS1  ",
+        "020": 1,
+    }
+    return C21V0.cv_record.create(items)
 
 
 def track_record(
@@ -262,6 +281,32 @@ def test_cat021_low_resolution_position_and_other_time_items():
     assert isinstance(rep2, Cat021Report)
     assert rep2.time_of_day_s == pytest.approx(43200.25) and rep2.time_source == "I021/073+074"
     assert rep2.lat_deg is None and rep2.target_address is None
+
+
+def test_cat021_edition_026_is_read_for_the_sources_declared_so():
+    data = C21V0.create([adsb_record_v0(), adsb_record_v0(address=7)]).unparse().to_bytes()
+    first, second = decode_datagram(data, cat021_v0={(0, 22)})
+    assert isinstance(first, Cat021Report) and isinstance(second, Cat021Report)
+    assert first.edition == "0.26" and first.time_source == "I021/030"
+    assert first.target_address == 0x484C13 and second.target_address == 7
+    assert first.time_of_day_s == 43200.5 and first.nic == 7 and first.nacp is None
+    assert first.lat_deg == pytest.approx(51.70, abs=180 / 2**25)
+    assert first.geometric_height_m == pytest.approx(1500 * FT_M) and first.flight_level == 15.0
+    assert first.ground_speed_mps == pytest.approx(0.02 * NM_M, abs=NM_M / 2**14)
+    assert first.callsign == "OLDGS1" and first.track_angle_deg == pytest.approx(180.0)
+    # Read with the 2.x UAP (the default), the same bytes do not make sense: the edition matters.
+    assert any(isinstance(i, AsterixError) for i in iter_records(data))
+    # In the pipe, a source declared 0.26 gets its reports read so; the PA is a NUCp.
+    old = TrackSource(kind="adsb", cat021_edition="0.26")
+    pipe = AsterixPipe("a", ORIGIN, {}, sources={(0, 22): old, ADSB_KEY: ADSB})
+    (batch,) = pipe.feed(data, t_rx_s=T_NOON)
+    assert batch.ident == ("icao:484C13", "icao:000007")
+    horizontal = np.trace(batch.R[0][:2, :2])
+    assert horizontal == pytest.approx(2 * (93 / R95_2D_SIGMA) ** 2, rel=1e-4)  # NUCp 7: 93 m
+    (new,) = pipe.feed(block21(adsb_record()), t_rx_s=T_NOON)  # the 2.x station beside it
+    assert new.ident == ("icao:484C12",)
+    pipe.feed(C21V0.create([adsb_record_v0(pa=0)]).unparse().to_bytes(), t_rx_s=T_NOON)
+    assert pipe.counters.rejected_by_reason == {"I021/090: position accuracy unknown (NUCp 0)": 1}
 
 
 def test_cat062_round_trip_every_item_in_si_units():
@@ -615,6 +660,7 @@ def test_site_section_lists_sources_and_builds_the_pipe():
             "sources": [
                 {"sac": 25, "sic": 100, "kind": "sdps", "ref_lat": 52.3, "ref_lon": 4.76},
                 {"sac": 0, "sic": 21, "kind": "adsb", "position_sigma_m": 20},
+                {"sac": 0, "sic": 22, "kind": "adsb", "cat021_edition": "0.26"},
             ]
         }
     )
@@ -622,6 +668,7 @@ def test_site_section_lists_sources_and_builds_the_pipe():
     assert isinstance(pipe, AsterixPipe)
     assert pipe.sources[(25, 100)].ref_lat_deg == 52.3
     assert pipe.sources[(0, 21)].horizontal_sigma_m == 20.0
+    assert pipe.sources[(0, 22)].cat021_edition == "0.26"
     with pytest.raises(ValueError, match="at least one radar or source"):
         AsterixSection.model_validate({})
     with pytest.raises(ValueError, match="SAC/SIC listed twice: 0/21"):
@@ -630,6 +677,10 @@ def test_site_section_lists_sources_and_builds_the_pipe():
                 "radars": [{"sac": 0, "sic": 21, "lat": 51, "lon": 5}],
                 "sources": [{"sac": 0, "sic": 21, "kind": "adsb"}],
             }
+        )
+    with pytest.raises(ValueError, match="cat021_edition is for an adsb source"):
+        AsterixSection.model_validate(
+            {"sources": [{"sac": 1, "sic": 2, "kind": "sdps", "cat021_edition": "0.26"}]}
         )
     with pytest.raises(ValueError, match="ref_lat and ref_lon go together"):
         AsterixSection.model_validate(

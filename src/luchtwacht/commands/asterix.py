@@ -48,6 +48,13 @@ _ETHERTYPE_VLAN = (0x8100, 0x88A8, 0x9100)
 _IPPROTO_UDP = 17
 
 
+class Cat021Edition(StrEnum):
+    """Which CAT021 UAP ``decode`` reads (the data does not say)."""
+
+    v2 = "2.x"
+    v0 = "0.26"
+
+
 class InputFormat(StrEnum):
     """How ``decode`` reads its file."""
 
@@ -141,19 +148,29 @@ def _error_line(exc: AsterixError, index: int) -> str:
 
 
 def _write(
-    data: bytes, fmt: InputFormat, out: TextIO, err: TextIO
+    data: bytes,
+    fmt: InputFormat,
+    out: TextIO,
+    err: TextIO,
+    cat021: Cat021Edition = Cat021Edition.v2,
 ) -> tuple[int, int, int, Counter[int]]:
     """Decode and write; return (datagrams, records, errors, skipped blocks by category).
 
     A data block of a category not read is named on ``err`` and counted apart: it is not an
     error in the data, and the blocks after it are still decoded.
     """
-    from luchtwacht.ingest.asterix import AsterixError, UnsupportedCategoryError, iter_records
+    from luchtwacht.ingest.asterix import (
+        EVERY_SOURCE,
+        AsterixError,
+        UnsupportedCategoryError,
+        iter_records,
+    )
 
+    v0 = EVERY_SOURCE if cat021 == Cat021Edition.v0 else ()
     n_dgram = n_rec = n_err = 0
     skipped: Counter[int] = Counter()
     for n_dgram, (t_cap, payload) in enumerate(_datagrams(data, fmt), start=1):
-        for item in iter_records(payload):
+        for item in iter_records(payload, v0):
             if isinstance(item, UnsupportedCategoryError):
                 skipped[item.category] += 1
                 err.write(_error_line(item, n_dgram) + " (block skipped)\n")
@@ -181,6 +198,10 @@ def decode(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write JSON lines here, not stdout.")
     ] = None,
+    cat021: Annotated[
+        Cat021Edition,
+        typer.Option("--cat021-edition", help="CAT021 edition of the recording: 2.x or 0.26."),
+    ] = Cat021Edition.v2,
 ) -> None:
     """Decode CAT048/034, CAT062/065 and CAT021 records to JSON lines (SI units, degrees).
 
@@ -192,10 +213,10 @@ def decode(
     data = file.read_bytes()
     try:
         if output is None:
-            n_dgram, n_rec, n_err, skipped = _write(data, fmt, sys.stdout, sys.stderr)
+            n_dgram, n_rec, n_err, skipped = _write(data, fmt, sys.stdout, sys.stderr, cat021)
         else:
             with output.open("w", encoding="utf-8") as fh:
-                n_dgram, n_rec, n_err, skipped = _write(data, fmt, fh, sys.stderr)
+                n_dgram, n_rec, n_err, skipped = _write(data, fmt, fh, sys.stderr, cat021)
     except PcapError as exc:
         typer.echo(f"error: {file}: not a readable capture: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import asdict, dataclass
 from enum import IntEnum
 from typing import ClassVar, Literal
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "EMITTER_UAV",
+    "EVERY_SOURCE",
     "NM_M",
     "SUPPORTED_CATEGORIES",
     "AsterixError",
@@ -80,8 +81,10 @@ __all__ = [
 Cat048 = gen.Cat_048_1_32
 Cat034 = gen.Cat_034_1_29
 # CAT021 2.x editions share one UAP and the item layouts read here (newer ones add extensions
-# at the end of extended items); the 0.2x editions have another UAP and are not read.
+# at the end of extended items). The 0.2x editions have another UAP, and nothing on the wire
+# tells them apart: a source is declared 0.26 in the site file (``cat021_edition``).
 Cat021 = gen.Cat_021_2_7
+Cat021v0 = gen.Cat_021_0_26
 Cat062 = gen.Cat_062_1_21
 Cat065 = gen.Cat_065_1_6
 
@@ -307,12 +310,13 @@ class Cat021Report:
     emitter_category: int | None = None  # I021/020 ECAT
     emitter_name: str | None = None  # the specification's wording for it
     nacp: int | None = None  # I021/090
-    nic: int | None = None  # I021/090 NUCp/NIC (NUCp when mops_version is 0)
+    nic: int | None = None  # I021/090 NUCp/NIC (NUCp when mops_version is 0 or edition 0.26)
     sil: int | None = None  # I021/090
     mops_version: int | None = None  # I021/210 VN
     simulated: bool = False  # I021/040 SIM
     test: bool = False  # I021/040 TST
     on_ground: bool = False  # I021/040 GBS
+    edition: str = "2.x"  # of CAT021 the report was decoded with ("2.x" or "0.26")
 
     @property
     def source(self) -> tuple[int, int]:
@@ -503,11 +507,25 @@ def iter_blocks(data: bytes) -> Iterator[tuple[int, bytes]]:
         offset += length
 
 
-def iter_records(data: bytes) -> Iterator[AsterixRecord | AsterixError]:
+class _Everyone:
+    """A container holding every SAC/SIC (``cat021_v0=EVERY_SOURCE``: all CAT021 is ed. 0.26)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+EVERY_SOURCE: Container[tuple[int, int]] = _Everyone()
+
+
+def iter_records(
+    data: bytes, cat021_v0: Container[tuple[int, int]] = ()
+) -> Iterator[AsterixRecord | AsterixError]:
     """Decode a datagram leniently: every record, or an :class:`AsterixError` where one fails.
 
     An unknown category or a malformed record costs the rest of its data block only (records
     carry no length, so nothing after a bad one can be found); a framing error ends the datagram.
+    CAT021 blocks whose first record comes from a SAC/SIC in ``cat021_v0`` are read as
+    edition 0.26 (a block holds one ground station's reports), all others as 2.x.
     """
     blocks = iter_blocks(data)
     while True:
@@ -518,17 +536,17 @@ def iter_records(data: bytes) -> Iterator[AsterixRecord | AsterixError]:
         except AsterixError as exc:
             yield exc
             return
-        yield from _decode_block(category, body)
+        yield from _decode_block(category, body, cat021_v0)
 
 
-def decode_datagram(data: bytes) -> list[AsterixRecord]:
+def decode_datagram(data: bytes, cat021_v0: Container[tuple[int, int]] = ()) -> list[AsterixRecord]:
     """Decode every record of every data block in ``data`` (strict).
 
     Raises :class:`AsterixError` if any part is malformed or of a category not supported
     (:data:`SUPPORTED_CATEGORIES`).
     """
     out: list[AsterixRecord] = []
-    for item in iter_records(data):
+    for item in iter_records(data, cat021_v0):
         if isinstance(item, AsterixError):
             raise item
         out.append(item)
@@ -539,6 +557,7 @@ _RecordSpec = (
     type[Cat048.cv_record]
     | type[Cat034.cv_record]
     | type[Cat021.cv_record]
+    | type[Cat021v0.cv_record]
     | type[Cat062.cv_record]
     | type[Cat065.cv_record]
 )
@@ -551,9 +570,25 @@ _SPECS: dict[int, _RecordSpec] = {
 }
 
 
-def _decode_block(category: int, body: bytes) -> Iterator[AsterixRecord | AsterixError]:
+def _first_source(body: bytes) -> tuple[int, int] | None:
+    """SAC/SIC of a block's first record, read past its FSPEC (item 010 is FRN 1 in CAT021)."""
+    n = 0
+    while n < len(body) and body[n] & 1:  # FX: another FSPEC octet follows
+        n += 1
+    if n + 2 >= len(body) or not body[0] & 0x80:
+        return None
+    return body[n + 1], body[n + 2]
+
+
+def _decode_block(
+    category: int, body: bytes, cat021_v0: Container[tuple[int, int]] = ()
+) -> Iterator[AsterixRecord | AsterixError]:
     """Parse the records of one data block with the category's UAP, one record at a time."""
     spec = _SPECS.get(category)
+    if category == 21 and cat021_v0:
+        first = _first_source(body)
+        if first is not None and first in cat021_v0:
+            spec = Cat021v0.cv_record
     if spec is None:
         yield UnsupportedCategoryError(category)
         return
@@ -580,6 +615,7 @@ def _map_record(
     rec: Cat048.cv_record
     | Cat034.cv_record
     | Cat021.cv_record
+    | Cat021v0.cv_record
     | Cat062.cv_record
     | Cat065.cv_record,
 ) -> AsterixRecord:
@@ -590,6 +626,8 @@ def _map_record(
         return _service(rec)
     if isinstance(rec, Cat021.cv_record):
         return _adsb_report(rec)
+    if isinstance(rec, Cat021v0.cv_record):
+        return _adsb_report_v0(rec)
     if isinstance(rec, Cat062.cv_record):
         return _system_track(rec)
     return _sdps_service(rec)
@@ -783,7 +821,8 @@ def _service(rec: Cat034.cv_record) -> Cat034Message:
 
 
 def _source_of(
-    rec: Cat021.cv_record | Cat062.cv_record | Cat065.cv_record, prefix: str
+    rec: Cat021.cv_record | Cat021v0.cv_record | Cat062.cv_record | Cat065.cv_record,
+    prefix: str,
 ) -> tuple[int, int]:
     """SAC/SIC from item 010 (mandatory in every category), naming the item when it is absent."""
     i010 = rec.get_item("010")
@@ -883,6 +922,65 @@ def _adsb_report(rec: Cat021.cv_record) -> Cat021Report:
         simulated=sim,
         test=tst,
         on_ground=gbs,
+    )
+
+
+def _adsb_report_v0(rec: Cat021v0.cv_record) -> Cat021Report:
+    """Map a CAT021 edition 0.26 record (the older UAP) to a :class:`Cat021Report`.
+
+    Its I021/090 is a figure of merit whose PA (position accuracy) is the NUCp; the time is
+    I021/030; there is no MOPS version item.
+    """
+    sac, sic = _source_of(rec, "I021")
+    atp = None
+    sim = tst = gbs = False
+    i040 = rec.get_item("040")
+    if i040 is not None:
+        d = i040.variation
+        atp = d.get_item("ATP").as_uint()
+        sim, tst = bool(d.get_item("SIM").as_uint()), bool(d.get_item("TST").as_uint())
+        gbs = bool(d.get_item("GBS").as_uint())
+    lat = lon = gs = ta = vrate = None
+    i130 = rec.get_item("130")
+    if i130 is not None:
+        lat = i130.variation.get_item("LAT").variation.content.as_quantity("°")
+        lon = i130.variation.get_item("LON").variation.content.as_quantity("°")
+    i160 = rec.get_item("160")
+    if i160 is not None:
+        gs = i160.variation.get_item("GS").variation.content.as_quantity("NM/s") * NM_M
+        ta = i160.variation.get_item("TA").variation.content.as_quantity("°")
+    i157, i155 = rec.get_item("157"), rec.get_item("155")
+    if i157 is not None:
+        vrate = i157.variation.content.as_quantity("ft/min") * FPM_MPS
+    elif i155 is not None:
+        vrate = i155.variation.content.as_quantity("ft/min") * FPM_MPS
+    i030, i080, i140 = rec.get_item("030"), rec.get_item("080"), rec.get_item("140")
+    i145, i170, i020 = rec.get_item("145"), rec.get_item("170"), rec.get_item("020")
+    i090 = rec.get_item("090")
+    return Cat021Report(
+        sac=sac,
+        sic=sic,
+        target_address=None if i080 is None else i080.as_uint(),
+        address_type=atp,
+        time_of_day_s=None if i030 is None else i030.variation.content.as_quantity("s"),
+        time_source=None if i030 is None else "I021/030",
+        lat_deg=lat,
+        lon_deg=lon,
+        geometric_height_m=None
+        if i140 is None
+        else i140.variation.content.as_quantity("ft") * FT_M,
+        flight_level=None if i145 is None else i145.variation.content.as_quantity("FL"),
+        ground_speed_mps=gs,
+        track_angle_deg=ta,
+        vertical_rate_mps=vrate,
+        callsign=None if i170 is None else i170.variation.content.as_string().rstrip(),
+        emitter_category=None if i020 is None else i020.as_uint(),
+        emitter_name=None if i020 is None else i020.variation.content.table_value(),
+        nic=None if i090 is None else i090.variation.get_item("PA").as_uint(),
+        simulated=sim,
+        test=tst,
+        on_ground=gbs,
+        edition="0.26",
     )
 
 
@@ -1138,6 +1236,7 @@ class TrackSource:
     geoid_undulation_m: float = 0.0
     default_height_m: float = 120.0
     default_height_sigma_m: float = 150.0
+    cat021_edition: Literal["2.x", "0.26"] = "2.x"  # of an ADS-B station's CAT021
 
     @property
     def horizontal_sigma_m(self) -> float:
@@ -1225,7 +1324,7 @@ def adsb_position_sigma_m(report: Cat021Report, default_m: float) -> float | Non
     accuracy is unknown (NACp or NUCp 0, or a reserved NACp value): such a position cannot be
     weighed.
     """
-    if report.mops_version == 0:
+    if report.mops_version == 0 or report.edition == "0.26":
         if report.nic is None:
             return default_m
         bound = NUCp[report.nic]["RCu"] if report.nic in NUCp else None
@@ -1288,6 +1387,9 @@ class AsterixPipe:
             key: SdpsState() for key, src in self.sources.items() if src.kind == "sdps"
         }
         self._positions: dict[tuple[int, int], list[_Position]] = {k: [] for k in self.sources}
+        self._cat021_v0 = frozenset(
+            key for key, src in self.sources.items() if src.cat021_edition == "0.26"
+        )
         self._site_rot = _enu_rotation(np.array([origin.lat_deg]), np.array([origin.lon_deg]))[0]
         self.batch_per = batch_per
         self.max_hold_s = max_hold_s
@@ -1314,7 +1416,7 @@ class AsterixPipe:
         """
         t_ref = time.time() if t_rx_s is None else float(t_rx_s)
         out: list[DetectionBatch] = []
-        for item in iter_records(data):
+        for item in iter_records(data, self._cat021_v0):
             if isinstance(item, AsterixError):
                 self._reject(item)
                 continue
@@ -1399,7 +1501,8 @@ class AsterixPipe:
             raise AsterixError("I021/130", "position out of range")
         h_std = adsb_position_sigma_m(rep, src.horizontal_sigma_m)
         if h_std is None:
-            item, value = ("NUCp", rep.nic) if rep.mops_version == 0 else ("NACp", rep.nacp)
+            nucp = rep.mops_version == 0 or rep.edition == "0.26"
+            item, value = ("NUCp", rep.nic) if nucp else ("NACp", rep.nacp)
             raise AsterixError("I021/090", f"position accuracy unknown ({item} {value})")
         if rep.geometric_height_m is not None:
             vepu = NACp[rep.nacp]["VEPU"] if rep.nacp in NACp else None
