@@ -567,3 +567,15 @@ def test_task_acks_are_bounded_and_a_node_id_in_capitals_is_the_same_node():
     shouted.node_id = RADAR.node_id.upper()
     pipe.feed(frame(shouted), EPOCH + 3)
     assert list(pipe.nodes) == [RADAR.node_id]  # no twin under the capitalised id
+
+
+def test_a_track_reported_lost_is_decoded_but_is_no_new_plot():
+    """A fusion node below (publish.sapient_up) ends a track with state "lost" at its last fix."""
+    radar, pipe = _registered_pipe()
+    ended = _location_report(radar, 51.66, 5.71, 100.0)
+    ended.detection_report.state = "Lost"
+    live = _location_report(radar, 51.661, 5.711, 100.0)
+    live.detection_report.state = "tracked"
+    batches = pipe.feed(frame(ended) + frame(live)) + pipe.flush()
+    assert sum(len(b) for b in batches) == 1
+    assert pipe.counters.rejected == 0

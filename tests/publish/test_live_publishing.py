@@ -22,11 +22,11 @@ from typing import Any
 import yaml
 
 from luchtwacht.ingest.asterix import decode_datagram
-from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID
 from tests.publish.taky_server import TakClient, Taky, need_taky
 
 REPO = Path(__file__).resolve().parents[2]
 SENSOR = REPO / "examples" / "sapient_sensor.py"
+LOWER_ID = "5a0c2d1e-9b8f-4e7a-8d6c-1f2e3d4c5b6a"  # the node's id as the higher node's sensor
 
 
 def _stats(path: Path) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def test_run_publishes_its_picture_to_tak_a_higher_node_and_asterix_and_outlives
                              "connect": f"127.0.0.1:{taky.port}", "min_interval_s": 0.5,
                              "backoff_first_s": 0.2, "backoff_max_s": 0.5}],
                     "sapient": [{"name": "c2", "transport": "tcp", "connect": upper_addr,
-                                 "min_interval_s": 0.5}],
+                                 "min_interval_s": 0.5, "node_id": LOWER_ID}],
                     "asterix": [{"name": "atc", "sac": 25, "sic": 201, "period_s": 1.0,
                                  "send_to": f"127.0.0.1:{asterix_rx.getsockname()[1]}"}],
                 },
@@ -130,7 +130,7 @@ def test_run_publishes_its_picture_to_tak_a_higher_node_and_asterix_and_outlives
             # SAPIENT: the higher node registered Luchtwacht and fuses its reports into tracks.
             def upper_fused() -> bool:
                 s = _stats(upper_stats)
-                node = s.get("sensor_nodes", {}).get(DEFAULT_FUSION_NODE_ID, {})
+                node = s.get("sensor_nodes", {}).get(LOWER_ID, {})
                 return bool(node.get("registered")) and int(s.get("confirmed_tracks", 0)) >= 1
 
             _wait(upper_fused, 40, "the higher node's tracks")

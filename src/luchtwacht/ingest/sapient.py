@@ -529,6 +529,8 @@ class SapientPipe:
             raise SapientError("SapientMessage.node_id", "detection from an unregistered node")
         self._admit(row.node_id, "detection_report")
         self.node_ids_here.add(row.node_id)
+        if msg.detection_report.state.strip().lower() == "lost":
+            return  # a fusion node's track ended (publish.sapient_up): its last fix, no new plot
         if row.kind == "range_bearing":
             min_c = MIN_RANGE_M / 1000.0 if row.coordinate_system in _RB_KM else MIN_RANGE_M
             if row.c < min_c:
