@@ -235,3 +235,22 @@ def test_a_publish_file_without_publishers_is_refused_in_one_line(tmp_path: Path
         assert res.returncode == 2, res.stderr
         assert words in res.stderr and "Traceback" not in res.stderr
         assert len(res.stderr.strip().splitlines()) <= 2, res.stderr
+
+
+def test_the_example_sites_publish_section_is_a_valid_site_file_once_uncommented(
+    tmp_path: Path,
+) -> None:
+    from luchtwacht.site import load_site
+
+    text = (REPO / "examples" / "site-ehvk.yaml").read_text()
+    head, sep, tail = text.partition("# publish:\n")
+    assert sep, "examples/site-ehvk.yaml documents no publish: section"
+    block = "publish:\n" + "".join(
+        line[2:] if line.startswith("# ") else line.lstrip("#")
+        for line in tail.splitlines(keepends=True)
+    )
+    (tmp_path / "site.yaml").write_text(head + block)
+    site = load_site(tmp_path / "site.yaml")
+    assert [c.transport for c in site.publish.cot] == ["tls", "udp"]
+    assert site.publish.sapient[0].connect == "c2.example.mil:5020"
+    assert (site.publish.asterix[0].sac, site.publish.asterix[0].sic) == (25, 200)
