@@ -502,6 +502,43 @@ def test_asterix_decoder_sample_recordings_decode_the_same(name, addresses):
     assert eob.batch_number == val(theirs[2], "I020", "BTN")
 
 
+def test_luchtwachts_own_cat062_out_is_read_back():
+    """Two Luchtwacht nodes chained: one's CAT062/065 publisher (hand-built bytes) → our pipe."""
+    from luchtwacht.publish.asterix_out import (
+        Accuracy,
+        SystemTrack,
+        encode_batch_markers,
+        encode_system_track,
+        pack_datagrams,
+    )
+
+    st = SystemTrack(
+        sac=25, sic=100, service_id=1, tod=round(43200.5 * 128),
+        lat=round(51.70 * 2**25 / 180), lon=round(5.75 * 2**25 / 180), x=2000, y=-4000,
+        vx=40, vy=-20, track_number=12, mon=0, src=1, sim=0, tse=0, tsb=1,
+        alt=round(400 / FT_M / 6.25), rocd=0, address=0x484C12, ecat=13, age=4,
+        accuracy=Accuracy(apc_x=20, apc_y=30, cov=0, apw_lat=5, apw_lon=7, aga=2),
+    )  # fmt: skip
+    (tracks,) = pack_datagrams(62, [encode_system_track(st)], 1400)
+    markers = encode_batch_markers(
+        sac=25, sic=100, service_id=1, t_s=DAY0 + 43201.0, batch_number=3
+    )
+    trk, status, eob = decode_datagram(tracks + markers)
+    assert isinstance(trk, Cat062Track) and isinstance(eob, Cat065Message)
+    assert trk.track_number == 12 and trk.target_address == 0x484C12 and trk.is_uav
+    assert (trk.x_m, trk.y_m, trk.vx_mps, trk.vy_mps) == (1000.0, -2000.0, 10.0, -5.0)
+    assert trk.status is not None and trk.status.track_begin
+    assert trk.accuracy is not None and (trk.accuracy.x_m, trk.accuracy.y_m) == (10.0, 15.0)
+    assert isinstance(status, Cat065Message) and status.status is not None
+    assert eob.message_name == "End of Batch" and eob.batch_number == 3
+    pipe = make_pipe()
+    pipe.feed(markers, t_rx_s=T_NOON)  # the SDPS batches: tracks wait for its end of batch
+    assert pipe.feed(tracks, t_rx_s=T_NOON) == []
+    (batch,) = pipe.feed(markers, t_rx_s=T_NOON)
+    assert batch.ident == ("icao:484C12",) and batch.extra[0]["uav"] is True
+    np.testing.assert_allclose(np.diag(batch.R[0])[:2], [100.0, 225.0], rtol=1e-2)
+
+
 # ---------------------------------------------------------------------------------------------
 # The pipe
 

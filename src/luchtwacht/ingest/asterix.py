@@ -401,6 +401,7 @@ class Cat062Track:
     mode3a: str | None = None  # I062/060
     target_address: int | None = None  # I062/380 ADR
     callsign: str | None = None  # I062/380 ID, else I062/245
+    emitter_category: int | None = None  # I062/380 EMC; 13 is an unmanned aerial vehicle
     status: TrackStatus | None = None  # I062/080
     accuracy: TrackAccuracy | None = None  # I062/500
 
@@ -409,12 +410,18 @@ class Cat062Track:
         """(SAC, SIC) of the SDPS that sent the track."""
         return (self.sac, self.sic)
 
+    @property
+    def is_uav(self) -> bool:
+        """Whether the SDPS says the target is an unmanned aerial vehicle (I062/380 EMC 13)."""
+        return self.emitter_category == EMITTER_UAV
+
     def to_json(self) -> dict[str, object]:
         """JSON-ready dict: every field (SI units, degrees) plus ``category``."""
         out: dict[str, object] = {"category": self.category}
         out.update(asdict(self))
         if self.target_address is not None:
             out["target_address"] = f"{self.target_address:06X}"
+        out["uav"] = self.is_uav
         return out
 
 
@@ -1019,12 +1026,14 @@ def _system_track(rec: Cat062.cv_record) -> Cat062Track:
             coasting=flag("CST"),
         )
 
-    address = callsign = None
+    address = callsign = ecat = None
     i380 = rec.get_item("380")
     if i380 is not None:
         adr, ident = i380.variation.get_item("ADR"), i380.variation.get_item("ID")
         address = None if adr is None else adr.as_uint()
         callsign = None if ident is None else ident.variation.content.as_string().rstrip()
+        emc = i380.variation.get_item("EMC")
+        ecat = None if emc is None else emc.as_uint()
     i245 = rec.get_item("245")
     if callsign is None and i245 is not None:
         callsign = i245.variation.get_item("CHR").variation.content.as_string().rstrip()
@@ -1092,6 +1101,7 @@ def _system_track(rec: Cat062.cv_record) -> Cat062Track:
         mode3a=mode3a,
         target_address=address,
         callsign=callsign,
+        emitter_category=ecat,
         status=status,
         accuracy=accuracy,
     )
@@ -1608,6 +1618,7 @@ class AsterixPipe:
             "gs_ms": speed,
             "track_deg": track_deg,
             "vrate_ms": trk.vertical_rate_mps,
+            "uav": trk.is_uav,
             "track_end": bool(st and st.track_end),
             "monosensor": bool(st and st.monosensor),
         }
