@@ -517,3 +517,10 @@ def test_hostile_text_from_the_radio_stays_text() -> None:
     assert 'Remote ID a"b<c>&d\r\n\te</remarks></detail></event><event uid="x">' in remarks
     callsign = back.find("detail/contact").get("callsign")  # type: ignore[union-attr]
     assert callsign == nasty.replace("\x00", "").replace("\x1b", "").replace("\ud800", "")
+
+
+def test_every_counter_is_there_from_the_start() -> None:
+    """stats() runs on another thread: no key may appear later (the copy would see it change)."""
+    stats = publisher().stats()
+    for name in ("sent", "dropped", "reconnects", "down_updates", "down_events", "sent_track"):
+        assert stats[name] == 0

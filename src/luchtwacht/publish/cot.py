@@ -67,6 +67,15 @@ MAX_TEXT = 1000  # characters of remarks; CoT clients show a few lines, not page
 SEND_CHUNK = 64 * 1024  # a stream write holds whole events up to about this many bytes
 ZONE_STROKE_ARGB = -65536  # opaque red, ATAK's signed 32-bit ARGB
 ZONE_FILL_ARGB = 0x30FF0000  # red, 19 % opaque
+EVENT_KINDS = ("track", "pilot", "zone", "alert", "delete")
+EXTRA_COUNTERS = (
+    "down_updates",
+    "down_events",
+    "connect_failures",
+    "deferred",
+    "bad_input",
+    *(f"sent_{kind}" for kind in EVENT_KINDS),
+)
 # XML 1.0 forbids most control characters; Remote ID serials and self IDs are radio input.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -646,6 +655,9 @@ class CotPublisher(PublisherThread):
         self._zones_due_t_s = -math.inf
         self._last_bad_log = -math.inf
         self._last_t_s: float | None = None  # the previous update's picture time
+        # Every figure exists from the start: stats() copies the counter from another thread,
+        # and a key added meanwhile would change the dict's size under that copy.
+        self.counters.extra.update(dict.fromkeys(EXTRA_COUNTERS, 0))
 
     @staticmethod
     def _make_transport(config: CotConfig) -> TakTransport:
