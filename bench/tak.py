@@ -7,8 +7,9 @@ parsing taky's XML stream) and a :class:`~luchtwacht.publish.cot.CotPublisher` i
 its own thread, fed picture updates at ``--rate`` Hz (10 Hz, the node's picture rate) through a
 :class:`~luchtwacht.node.ports.Subscription`, as the node core does. Every update moves every
 track; the publisher's rate limit (``--min-interval``, 1 s by default, the shipped default)
-decides which tracks go, so at the default each track is sent once a second (all of them in the
-same update: a burst of N events every second, the worst case for latency).
+decides which tracks go, so at the default each track is sent once a second. All tracks are new
+in the first update (one burst of N events, in the warm-up); after that the publisher spreads
+them over the second, about N/10 per update at 10 Hz.
 
 Latency of one event: the time the client received the bytes that end it minus the time its
 update was offered to the subscription (one process, ``time.monotonic``). The event's CoT
