@@ -524,3 +524,33 @@ def test_every_counter_is_there_from_the_start() -> None:
     stats = publisher().stats()
     for name in ("sent", "dropped", "reconnects", "down_updates", "down_events", "sent_track"):
         assert stats[name] == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.one_of(st.none(), floats, st.floats(-90, 90)),
+    st.one_of(st.none(), floats, st.floats(-180, 180)),
+    st.one_of(st.none(), floats),
+    st.one_of(st.none(), texts),
+    texts,
+)
+def test_any_pilot_gives_valid_cot_or_none(
+    lat: float | None, lon: float | None, alt: float | None, uas_id: str | None, who: str
+) -> None:
+    """A Remote ID System message's operator position is radio input too."""
+    from luchtwacht.publish.cot import pilot_event
+
+    snap = dataclasses.replace(
+        rid(), uas_id=uas_id, operator_lat_deg=lat, operator_lon_deg=lon, operator_alt_m=alt,
+        operator_id=who, self_id=who,
+    )  # fmt: skip
+    ev = pilot_event(snap, track(), Uids("s"), T0, 5.0, ORIGIN.alt_m)
+    if ev is None:
+        return
+    back = ET.fromstring(to_xml(ev))
+    point = back.find("point")
+    assert point is not None
+    assert abs(float(point.get("lat", "nan"))) <= 90 and abs(float(point.get("lon", "nan"))) <= 180
+    assert math.isfinite(float(point.get("hae", "nan")))
+    assert back.get("uid", "").startswith("luchtwacht.s.pilot.")
+    assert lat is not None and lon is not None
