@@ -767,13 +767,14 @@ class CotPublisher(PublisherThread):
             self._last_type[tid] = etype
             self._tracks[tid] = _Sent(etype, (track.lat_deg, track.lon_deg, track.alt_m))
             yield "track", ev
-        # A track that left the picture, or that a class now excluded hides, goes.
-        gone = set(update.dropped_tracks) | {
-            tr.track_id
-            for tr in update.tracks
-            if tr.object_class in cfg.exclude_classes and tr.track_id in self._tracks
-        }
-        for tid in gone:
+        # A track that left the picture, or that a class now excluded hides, goes. Found by
+        # difference, not only from ``dropped_tracks``: the subscription drops the oldest
+        # updates when we fall behind, and their dropped tracks would stay on the map.
+        shown = {tr.track_id for tr in update.tracks if tr.object_class not in cfg.exclude_classes}
+        gone = set(update.dropped_tracks) | (self._tracks.keys() - shown)
+        for tid in self._last_type.keys() - shown:
+            del self._last_type[tid]
+        for tid in sorted(gone):
             self._last_type.pop(tid, None)
             self.limiter.forget([tid])
             last = self._tracks.pop(tid, None)
