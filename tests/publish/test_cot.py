@@ -271,6 +271,9 @@ def test_routine_updates_are_spread_over_the_interval() -> None:
         for uid in out:
             sent_at.setdefault(uid, []).append(t_s)
     assert len(sent_at) == 100  # every track went again
+    # At T0 + 1 s all 100 are due and 11 go per update: 89 + 78 + ... + 1 wait; then they are
+    # staggered and nothing waits again. Tracks not yet due are not counted.
+    assert pub.counters.extra["deferred"] == sum(range(89, 0, -11))
     for times in sent_at.values():
         assert all(b - a >= 1.0 - 1e-9 for a, b in itertools.pairwise(times))
         assert times[0] - T0 <= 2.0  # none waits more than an interval past due

@@ -619,6 +619,7 @@ class _Sent:
 
     etype: str
     point: tuple[float, float, float]
+    t_s: float  # the picture time it was sent at
 
 
 class CotPublisher(PublisherThread):
@@ -740,7 +741,7 @@ class CotPublisher(PublisherThread):
                 continue
             point = ev.find("point")
             assert point is not None
-            self._pilots[uid] = _Sent(ptype, _point_of(point))
+            self._pilots[uid] = _Sent(ptype, _point_of(point), t_s)
             yield "pilot", ev
         for uid in [u for u in self._pilots if u not in seen_pilots]:
             sent = self._pilots.pop(uid)
@@ -755,7 +756,9 @@ class CotPublisher(PublisherThread):
             tid = track.track_id
             force = self._last_type.get(tid) != etype or tid in update.new_tracks
             if not force and budget <= 0:
-                self.counters.extra["deferred"] += 1  # still due: it goes with a later update
+                last = self._tracks.get(tid)
+                if last is None or t_s - last.t_s >= cfg.min_interval_s:
+                    self.counters.extra["deferred"] += 1  # due: it goes with a later update
                 continue
             if not self.limiter.due(tid, t_s, force=force):
                 continue
@@ -765,7 +768,7 @@ class CotPublisher(PublisherThread):
                 self._bad(f"track {tid}: position cannot be a CoT point")
                 continue
             self._last_type[tid] = etype
-            self._tracks[tid] = _Sent(etype, (track.lat_deg, track.lon_deg, track.alt_m))
+            self._tracks[tid] = _Sent(etype, (track.lat_deg, track.lon_deg, track.alt_m), t_s)
             yield "track", ev
         # A track that left the picture, or that a class now excluded hides, goes. Found by
         # difference, not only from ``dropped_tracks``: the subscription drops the oldest
