@@ -43,7 +43,8 @@ async function thirdParty() {
 }
 
 const options = {
-  entryPoints: { app: join(here, "src/main.js") },
+  // The page, and the worker that holds its picture stream (served as /stream.js).
+  entryPoints: { app: join(here, "src/main.js"), stream: join(here, "src/stream-worker.js") },
   outdir: dist,
   bundle: true,
   format: "esm",

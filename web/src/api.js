@@ -87,6 +87,55 @@ export function stream(onMessage, onLink) {
   };
 }
 
+// The merged picture, from the stream worker (stream-worker.js, built as /stream.js): the
+// WebSocket, parsing and merging run off the page's main thread, and the page takes the newest
+// picture each time it has handled the last, so a busy page skips pictures rather than falling
+// behind the node. onPicture(picture) per picture taken; onLink as for `stream`. Where the
+// worker cannot start, the stream runs in the page as before. Returns a function that closes it.
+export function pictureStream(onPicture, onLink) {
+  let fallback = null;
+  let worker = null;
+  const inPage = () => {
+    const state = new PictureState();
+    fallback = stream((msg) => {
+      const p = state.apply(msg);
+      if (p) onPicture(p);
+    }, onLink);
+  };
+  try {
+    worker = new Worker("/stream.js", { type: "module", name: "picture stream" });
+  } catch {
+    inPage();
+    return () => fallback?.();
+  }
+  let heard = false;
+  worker.onmessage = (ev) => {
+    heard = true;
+    const msg = ev.data;
+    if (msg.type === "link") onLink(msg.state, msg.detail);
+    else if (msg.type === "picture") {
+      try {
+        onPicture(msg.picture);
+      } finally {
+        worker?.postMessage({ type: "want" });
+      }
+    }
+  };
+  worker.onerror = (ev) => {
+    if (heard) return; // a running worker's own error: it reconnects by itself
+    ev.preventDefault?.();
+    worker?.terminate();
+    worker = null;
+    inPage();
+  };
+  worker.postMessage({ type: "want" });
+  return () => {
+    worker?.postMessage({ type: "close" });
+    worker = null;
+    fallback?.();
+  };
+}
+
 export const THREAT_RANK = { none: 0, low: 1, medium: 2, high: 3, critical: 4 };
 
 // The threat list's order, stable: threat desc, then the soonest breach (none last), then id.

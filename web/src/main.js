@@ -64,7 +64,6 @@ async function start(who, cues) {
   panels.setUser(who.username, who.role);
   cues.acknowledge = panels.may("acknowledge") ? (a) => panels.acknowledge(a) : null;
 
-  const live = new api.PictureState();
   let latest = null; // the live picture, merged
   let replayed = null; // the recorded picture shown in replay
   let mode = "live";
@@ -102,10 +101,8 @@ async function start(who, cues) {
   };
   showLink();
 
-  const close = api.stream(
-    (msg) => {
-      const p = live.apply(msg);
-      if (!p) return;
+  const close = api.pictureStream(
+    (p) => {
       latest = p;
       cues.check(p.alerts ?? []); // a live critical alert is cued in replay too
       if (mode !== "live") return;

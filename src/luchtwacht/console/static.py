@@ -8,7 +8,8 @@ a build the API runs alone.
 Every file goes out with a Content-Security-Policy that lets the page load from the node and
 nothing else: the browser itself refuses any outside script, style, font, image, tile or
 connection, so an offline site cannot hang on a CDN and a compromised feed cannot make the
-console call out. MapLibre needs ``blob:`` for its worker and ``data:``/``blob:`` images.
+console call out. The picture stream runs in a worker from the node (``/stream.js``); MapLibre
+needs ``blob:`` for its worker and ``data:``/``blob:`` images.
 """
 
 from pathlib import Path
@@ -28,7 +29,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",
         "img-src 'self' data: blob:",
         "connect-src 'self'",  # fetches and the same-origin WebSocket (CSP3 'self' covers ws:)
-        "worker-src blob:",
+        "worker-src 'self' blob:",  # the page's stream worker (/stream.js); MapLibre's
         "child-src blob:",
         "base-uri 'none'",
         "form-action 'self'",
