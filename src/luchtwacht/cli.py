@@ -71,7 +71,11 @@ app.add_typer(
 app.add_typer(
     adsb_commands.app, name="adsb", help="Mode S / ADS-B tools (dump1090 / readsb feeds)."
 )
-app.add_typer(asterix_commands.app, name="asterix", help="ASTERIX CAT048/CAT034 radar data tools.")
+app.add_typer(
+    asterix_commands.app,
+    name="asterix",
+    help="ASTERIX tools: radar plots (CAT048/034), system tracks (CAT062/065), ADS-B (CAT021).",
+)
 app.add_typer(sapient_commands.app, name="sapient", help="SAPIENT (BSI Flex 335 v2.0) tools.")
 app.add_typer(track_commands.app, name="track", help="Track a benchmark scenario (.npz) to CSV.")
 app.add_typer(

@@ -58,7 +58,7 @@ from luchtwacht.node.clock import Clock, WallClock
 from luchtwacht.node.core import NodeCore, Schedule
 from luchtwacht.node.ports import LinkError, Subscription
 from luchtwacht.publish.base import PublishContext
-from luchtwacht.publish.config import Publishers, build_publishers
+from luchtwacht.publish.config import PublishConfigError, Publishers, build_publishers
 from luchtwacht.site import (
     AdsbSection,
     Allowlist,
@@ -235,18 +235,13 @@ class LiveNode:
         self._sapient_allow = Allowlist(config.sapient.allow if config.sapient else None)
         self.tls_failures = 0  # TLS handshakes that failed (no or a wrong certificate, garbage)
         self.console: ConsoleServer | None = None  # the operator console, once started
-        self.publishers = Publishers(
-            build_publishers(
-                config.publish,
-                self.core,
-                PublishContext(
-                    config.site.name,
-                    config.origin,
-                    config.zone_models(),
-                    self.core.fusion_node_id,
-                ),
-            )
-        )  # CoT, SAPIENT upward, ASTERIX: each on a thread of its own, started with the node
+        ctx = PublishContext(
+            config.site.name, config.origin, config.zone_models(), self.core.fusion_node_id
+        )
+        try:  # CoT, SAPIENT upward, ASTERIX: each on a thread of its own, started with the node
+            self.publishers = Publishers(build_publishers(config.publish, self.core, ctx))
+        except PublishConfigError as exc:
+            raise SiteConfigError(str(exc)) from None
         self._handshaking = 0  # connections in their TLS handshake now
         if self.recorder is not None:
             self.recorder.set_meta(

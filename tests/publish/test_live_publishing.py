@@ -155,7 +155,10 @@ def test_run_publishes_its_picture_to_tak_a_higher_node_and_asterix_and_outlives
             assert before["sent"] > 0 and before["connected"]
             taky.stop()
             _wait(
-                lambda: _stats(lower_stats)["publishers"]["tak"]["dropped"] > before["dropped"],
+                lambda: (
+                    _stats(lower_stats)["publishers"]["tak"]["down_updates"]
+                    > before["down_updates"]
+                ),
                 20,
                 "drops counted while the TAK server is down",
             )
@@ -254,3 +257,23 @@ def test_the_example_sites_publish_section_is_a_valid_site_file_once_uncommented
     assert [c.transport for c in site.publish.cot] == ["tls", "udp"]
     assert site.publish.sapient[0].connect == "c2.example.mil:5020"
     assert (site.publish.asterix[0].sac, site.publish.asterix[0].sic) == (25, 200)
+
+
+def test_run_with_a_publishers_certificate_missing_says_so_in_one_line(tmp_path: Path) -> None:
+    site = {
+        "site": {"name": "x", "lat": 51.6564, "lon": 5.7087},
+        "console": None,
+        "sapient": {"listen": "127.0.0.1:0", "transport": "tcp"},
+        "publish": {"cot": [{"name": "tak", "transport": "tls", "connect": "127.0.0.1:8089",
+                             "cert": str(tmp_path / "gone.crt"), "key": str(tmp_path / "gone.key"),
+                             "ca": str(tmp_path / "ca.crt")}]},
+    }  # fmt: skip
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump(site))
+    res = subprocess.run(
+        [sys.executable, "-m", "luchtwacht.cli", "run", "--headless", "--config",
+         str(tmp_path / "site.yaml")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    assert "publish: cot 'tak'" in res.stderr and "gone" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -181,6 +181,8 @@ class PublisherThread:
             "reconnects": c.reconnects,
             "errors": c.errors,
             "updates_lost": self.subscription.lost,
+            # dict() of a Counter is one C-level copy under the GIL: safe while the publisher's
+            # thread adds keys (iterating c.extra in Python would not be).
             **dict(c.extra),
         }
 

@@ -13,8 +13,9 @@ See docs/cot.md, docs/sapient-upward.md and docs/asterix-out.md for each one's s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,6 +24,7 @@ from luchtwacht.publish.asterix_out import AsterixOutConfig, AsterixOutPublisher
 from luchtwacht.publish.base import PublishContext, PublisherThread
 from luchtwacht.publish.cot import CotConfig, CotPublisher
 from luchtwacht.publish.sapient_up import SapientUpConfig, SapientUpPublisher
+from luchtwacht.transport.pki import PkiError
 
 if TYPE_CHECKING:
     from luchtwacht.node.core import NodeCore
@@ -77,16 +79,26 @@ def load_publish(path: Path) -> PublishSection:
 def build_publishers(
     section: PublishSection, core: NodeCore, ctx: PublishContext
 ) -> list[PublisherThread]:
-    """One publisher per entry, each subscribed to ``core``'s picture (not started yet)."""
+    """One publisher per entry, each subscribed to ``core``'s picture (not started yet).
+
+    A publisher that cannot be built (a certificate file missing or unreadable, an unusable
+    node id) is a configuration error: :class:`PublishConfigError`, one line naming it.
+    """
+    kinds: list[tuple[str, list[Any], Callable[..., PublisherThread]]] = [
+        ("cot", list(section.cot), CotPublisher),
+        ("sapient", list(section.sapient), SapientUpPublisher),
+        ("asterix", list(section.asterix), AsterixOutPublisher),
+    ]
     out: list[PublisherThread] = []
-    for cot in section.cot:
-        out.append(CotPublisher(cot, ctx, core.subscribe(f"publish:{cot.name}", SUBSCRIPTION_SIZE)))
-    for up in section.sapient:
-        sub = core.subscribe(f"publish:{up.name}", SUBSCRIPTION_SIZE)
-        out.append(SapientUpPublisher(up, ctx, sub))
-    for ast in section.asterix:
-        sub = core.subscribe(f"publish:{ast.name}", SUBSCRIPTION_SIZE)
-        out.append(AsterixOutPublisher(ast, ctx, sub))
+    for kind, configs, make in kinds:
+        for cfg in configs:
+            sub = core.subscribe(f"publish:{cfg.name}", SUBSCRIPTION_SIZE)
+            try:
+                out.append(make(cfg, ctx, sub))
+            except (OSError, ValueError, PkiError) as exc:
+                for sub_made in [sub, *(p.subscription for p in out)]:
+                    core.unsubscribe(sub_made)
+                raise PublishConfigError(f"publish: {kind} {cfg.name!r}: {exc}") from None
     return out
 
 
