@@ -29,7 +29,7 @@ Measured, not asserted (the exit code is 0 whatever the figures), each printed b
     (``performance.timeOrigin + performance.now()`` against ``time.time()``); their offset is
     measured (the best of 20 round trips) and taken off. Percentiles are weighted by the bytes
     received, so each DetectionReport counts about once. Also printed: node tick → drawn and
-    node tick → the WebSocket message's arrival in the page.
+    node tick → the picture reaching the page (from its stream worker, or its WebSocket).
 (c) **Approve click → task sent to the effector**: ``--approvals`` times, the commander clicks
     Approve on the jammer's option of a pending recommendation; the click is stamped in the page
     (the event's ``timeStamp``), and the node's sending of the first Task of that engagement
@@ -149,6 +149,18 @@ PAGE_PROBE = """
       if (e.name.includes("/api/commands"))
         bench.fetches.push({ wall_ms: performance.timeOrigin + e.startTime });
   }).observe({ type: "resource", buffered: true });
+  // The picture as the page gets it: from the stream worker (each picture it hands over), or
+  // from a WebSocket in the page (a client without the worker).
+  const NativeWorker = window.Worker;
+  window.Worker = class extends NativeWorker {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (ev) => {
+        if (ev.data && ev.data.type === "picture" && ev.data.picture)
+          bench.ws.push({ seq: ev.data.picture.seq, wall_ms: now() });
+      });
+    }
+  };
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
     constructor(...args) {
