@@ -420,7 +420,10 @@ GOOD_CSV = "time_s,lat,lon,alt_m\n0,51.6,5.7,80\n1,51.6,5.7001,81\n2,51.6,5.7002
         (GOOD_CSV.replace("1,51.6,5.7001,81", "1,91.0,5.7001,81"), "line 3: latitude 91.0000000"),
         (GOOD_CSV.replace("1,51.6,5.7001,81", "1,51.6,-180.5,81"), "line 3: longitude -180.5"),
         (GOOD_CSV.replace("2,51.6", "0.5,51.6"), "line 4: time 0.500000 s is not after"),
-        (GOOD_CSV.replace("2,51.6", "1,51.6"), "line 4: time 1.000000 s repeats with another"),
+        (
+            GOOD_CSV.replace("2,51.6,", "1,51.7,"),
+            "line 4: time 1.000000 s repeats with another position 11",
+        ),
     ],
 )
 def test_csv_errors_name_the_line(tmp_path, text, expected):
@@ -457,6 +460,123 @@ def test_ardupilot_time_going_back_names_the_sample(tmp_path, flight):
     t[50] = t[48]
     with pytest.raises(FlightLogError, match=r"GPS sample 50 \(t .*\): time .* is not after"):
         load_ardupilot_bin(write(tmp_path / "f.bin", ardupilot_log(t, geo)))
+
+
+# --- firmware generations: each GPS layout ArduPilot has logged -----------------------------------------
+
+# ArduCopter 3.2 and early 3.3 (PX4v2): GPS time in TimeMS/Week, boot ms in T, no TimeUS, no instance.
+GPS_FMT_AC32 = (
+    "GPS",
+    "BIHBcLLeeEefI",
+    "Status,TimeMS,Week,NSats,HDop,Lat,Lng,RelAlt,Alt,Spd,GCrs,VZ,T",
+)
+# ArduCopter 3.3 to 3.6: TimeUS and GMS/GWk, one message type per receiver (GPS, GPS2), no I.
+GPS_FMT_AC34 = (
+    "GPS",
+    "QBIHBcLLeeEefB",
+    "TimeUS,Status,GMS,GWk,NSats,HDop,Lat,Lng,RelAlt,Alt,Spd,GCrs,VZ,U",
+)
+
+
+def legacy_ardupilot_log(
+    t_s: np.ndarray, geo: np.ndarray, fmt: tuple[str, str, str], *, boot_ms: int = 61_250
+) -> bytes:
+    """GPS of an older firmware: boot clock at ``boot_ms + t``, GPS time every 200 ms (see below).
+
+    The GPS time (TimeMS/GMS) is stamped at the 200 ms epoch the fix belongs to, so a receiver
+    delivering faster than that gives two fixes one GPS time, as the issue's 3.3 log does.
+    """
+    w = DataFlashWriter()
+    w.define(130, *fmt)
+    for k in range(3):  # no fix yet
+        w.write("GPS", TimeUS=k * 200_000, T=k * 200, Status=1, NSats=4)
+    for t, (lat, lon, alt) in zip(t_s, geo, strict=True):
+        ms = boot_ms + round(t * 1e3)
+        gps_ms = 345_600_000 + 200 * math.floor(round(t * 1e3) / 200)
+        w.write(
+            "GPS",
+            TimeUS=ms * 1000,
+            T=ms,
+            Status=3,
+            TimeMS=gps_ms,
+            Week=1850,
+            GMS=gps_ms,
+            GWk=1850,
+            NSats=11,
+            HDop=0.9,
+            Lat=lat,
+            Lng=lon,
+            RelAlt=alt - geo[0, 2],
+            Alt=alt - 43.0,
+            Spd=15.0,
+        )
+    return bytes(w.buf)
+
+
+@pytest.mark.parametrize("fmt", [GPS_FMT_AC32, GPS_FMT_AC34, GPS_FMT], ids=["3.2", "3.4", "4.x"])
+def test_ardupilot_generations_give_the_written_flight(tmp_path, flight, fmt, caplog):
+    t, _, _, geo = flight
+    t, geo = t[:60], geo[:60]
+    data = legacy_ardupilot_log(t, geo, fmt) if fmt is not GPS_FMT else ardupilot_log(t, geo)
+    log = load_ardupilot_bin(write(tmp_path / "f.bin", data), geoid_undulation_m=43.0)
+    assert len(log) == len(t) and log.repeats_dropped == 0
+    assert np.allclose(log.t_s, t, rtol=0, atol=1e-9)  # the boot clock, not the GPS time
+    assert np.allclose(log.lat_deg, geo[:, 0], rtol=0, atol=0.51e-7)
+    assert np.allclose(log.lon_deg, geo[:, 1], rtol=0, atol=0.51e-7)
+    assert np.allclose(log.alt_m, geo[:, 2], rtol=0, atol=0.0051)
+    assert not caplog.records
+
+
+def test_ardupilot_33_log_with_two_fixes_at_one_gps_time(tmp_path, caplog):
+    """The issue's log: fixes 1 cm apart with one Week/TimeMS but their own boot time T."""
+    t = np.array([0.0, 0.2, 0.3, 0.4, 0.6])
+    geo = np.array([[51.6564, 5.7087, 90.0]] * 5)
+    geo[:, 1] += np.array([0.0, 3.0, 3.01, 6.0, 9.0]) / 69_000.0  # metres east
+    data = legacy_ardupilot_log(t, geo, GPS_FMT_AC32)
+    assert data.count(struct.pack("<IH", 345_600_200, 1850)) == 2  # 0.2 s and 0.3 s share it
+    log = load_ardupilot_bin(write(tmp_path / "ac33.bin", data), geoid_undulation_m=43.0)
+    assert np.allclose(log.t_s, t, rtol=0, atol=1e-9)
+    assert np.allclose(log.lon_deg, geo[:, 1], rtol=0, atol=0.51e-7)
+    assert log.repeats_dropped == 0 and not caplog.records
+
+
+@pytest.mark.parametrize("fmt", [GPS_FMT_AC32, GPS_FMT_AC34], ids=["3.2", "3.4"])
+def test_ardupilot_repeated_time_1cm_apart_is_dropped_with_one_warning(tmp_path, fmt, caplog):
+    t = np.array([0.0, 0.2, 0.2, 0.4, 0.4, 0.6])
+    geo = np.array([[51.6564, 5.7087, 90.0]] * 6)
+    geo[:, 0] += np.array([0.0, 3.0, 3.01, 6.0, 6.0, 9.0]) / 111_195.0  # metres north
+    with caplog.at_level("WARNING", logger="luchtwacht.sim.flightlog"):
+        log = load_ardupilot_bin(write(tmp_path / "f.bin", legacy_ardupilot_log(t, geo, fmt)))
+    assert log.repeats_dropped == 2
+    assert np.allclose(log.t_s, [0.0, 0.2, 0.4, 0.6], rtol=0, atol=1e-9)
+    assert np.allclose(log.lat_deg, geo[[0, 1, 3, 5], 0], rtol=0, atol=0.51e-7)  # the first kept
+    [warning] = caplog.records
+    assert warning.levelname == "WARNING" and "\n" not in warning.getMessage()
+    assert "dropped 2 sample(s)" in warning.getMessage()
+    assert "GPS sample 2 (t 61.450000 s)" in warning.getMessage()
+
+
+def test_ardupilot_repeated_time_far_apart_is_one_line_error(tmp_path):
+    t = np.array([0.0, 0.2, 0.2, 0.4])
+    geo = np.array([[51.6564, 5.7087, 90.0]] * 4)
+    geo[:, 0] += np.array([0.0, 3.0, 53.0, 6.0]) / 111_195.0
+    with pytest.raises(FlightLogError) as info:
+        load_ardupilot_bin(write(tmp_path / "f.bin", legacy_ardupilot_log(t, geo, GPS_FMT_AC32)))
+    msg = str(info.value)
+    assert (
+        "\n" not in msg and "GPS sample 2" in msg and "repeats with another position 50.0 m" in msg
+    )
+
+
+def test_ardupilot_gps_without_any_time_column_is_one_line_error(tmp_path):
+    w = DataFlashWriter()
+    w.define(130, "GPS", "BLLe", "Status,Lat,Lng,Alt")
+    for k in range(3):
+        w.write("GPS", Status=3, Lat=51.6 + k * 1e-4, Lng=5.7, Alt=30.0)
+    with pytest.raises(FlightLogError) as info:
+        load_ardupilot_bin(write(tmp_path / "f.bin", bytes(w.buf)))
+    assert "\n" not in str(info.value)
+    assert "GPS messages carry no time field (columns Status,Lat,Lng,Alt)" in str(info.value)
 
 
 def test_px4_errors(tmp_path, flight):

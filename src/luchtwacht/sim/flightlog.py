@@ -8,7 +8,9 @@ Where each format's samples come from, and which height becomes ``alt_m``:
 - CSV: rows of ``time_s,lat,lon,alt_m`` (or ``t,lat,lon,alt``) in seconds, degrees and metres.
   The height is taken as ellipsoidal, plus ``geoid_undulation_m`` for a file of AMSL heights.
 - ArduPilot DataFlash ``.bin``: ``GPS`` messages with ``Status`` >= 3 (3D fix) of the lowest
-  instance ``I`` that has a fix: ``TimeUS`` (else ``GWk``/``GMS``), ``Lat``, ``Lng``. Height:
+  instance ``I`` that has a fix: ``TimeUS``, else the boot time ``T`` in ms of logs before it
+  (ArduCopter 3.2/3.3: ``Status,TimeMS,Week,…,T``), else GPS time (``GWk``/``GMS``,
+  ``Week``/``TimeMS``); ``Lat``, ``Lng``. Height:
   ``GPA.AEl`` (ellipsoidal) when every used sample has one, else ``GPS.Alt`` (AMSL) minus the
   receiver's ``GPA.Und`` (ArduPilot's undulation is AMSL − ellipsoidal, e.g.
   ``AP_GPS_UBLOX``: ``altitude_msl − altitude_ellipsoid``) when every used sample has one,
@@ -34,13 +36,15 @@ Field names follow ArduPilot's ``libraries/AP_GPS/LogStructure.h`` and ``AP_AHRS
 ``VehicleGlobalPosition``/``SensorGps``, read with pyulog. Times become seconds since the first
 usable sample. A log that cannot be used raises ``FlightLogError`` saying what is wrong and where
 (CSV line, message number): empty logs, NaNs, latitudes/longitudes out of range, time that does
-not increase once exact duplicate samples are dropped.
+not increase. A sample repeating the previous one's time within ``REPEAT_MERGE_M`` is dropped
+with one warning per file (counted in ``FlightLog.repeats_dropped``); farther away, an error.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -56,6 +60,11 @@ from luchtwacht.geo import SiteOrigin
 
 F64 = NDArray[np.float64]
 
+logger = logging.getLogger(__name__)
+
+REPEAT_MERGE_M = 10.0
+"""Samples at one time closer than this are one fix logged twice; farther apart, an error."""
+
 LogFormat = Literal["csv", "ardupilot", "px4", "dji-srt"]
 """The log formats ``load_flight_log`` reads."""
 
@@ -68,6 +77,7 @@ FORMAT_BY_SUFFIX: dict[str, LogFormat] = {
 
 _GPS_FIX_3D = 3  # ArduPilot GPS_OK_FIX_3D and PX4 fix_type 3: the first fix with a height
 _AEL_UNKNOWN_M = -(2**31) / 100.0  # GPA.AEl is INT32_MIN centimetres when unknown
+_EARTH_RADIUS_M = 6_371_000.0
 _TIME_COLUMNS = ("time_s", "t")
 _ALT_COLUMNS = ("alt_m", "alt")
 
@@ -92,6 +102,8 @@ class FlightLog:
     lon_deg: F64
     alt_m: F64
     source: str = ""
+    repeats_dropped: int = 0
+    """Samples left out for repeating the time of the one before (see ``_assemble``)."""
 
     def __post_init__(self) -> None:
         arrays = [_frozen_array(a) for a in (self.t_s, self.lat_deg, self.lon_deg, self.alt_m)]
@@ -170,25 +182,53 @@ def _assemble(
 ) -> FlightLog:
     """Validate raw samples (``where(k)`` names sample ``k`` in the file) into a ``FlightLog``.
 
-    Exact duplicates of the previous sample (same time and position, as a logger that repeats a
-    message writes them) are dropped first; the same time with another position is an error.
+    A sample at the same time as the previous kept one is dropped when it lies within
+    ``REPEAT_MERGE_M`` of it (a logger that repeats a message, a receiver that stamps two fixes
+    with one time), with one warning per file and counted in ``repeats_dropped``; farther away it
+    is an error, since no drone is at two places at once.
     """
     cols = [np.asarray(a, dtype=np.float64).reshape(-1) for a in (t, lat, lon, alt)]
-    keep = np.ones(cols[0].shape[0], dtype=bool)
-    if keep.size > 1:
-        same_t = cols[0][1:] == cols[0][:-1]
-        same_pos = np.all([c[1:] == c[:-1] for c in cols[1:]], axis=0)
-        clash = np.flatnonzero(same_t & ~same_pos)
-        if clash.size:
-            k = int(clash[0]) + 1
-            raise FlightLogError(
-                f"{source}: {where(k)}: time {cols[0][k]:.6f} s repeats with another position"
-            )
-        keep[1:] = ~(same_t & same_pos)
+    t_all, lat_all, lon_all, alt_all = cols
+    keep = np.ones(t_all.shape[0], dtype=bool)
+    last = 0
+    first_drop: int | None = None
+    for k in range(1, t_all.shape[0]):
+        if t_all[k] != t_all[last]:
+            last = k
+            continue
+        gap = _distance_m(
+            (lat_all[last], lon_all[last], alt_all[last]), (lat_all[k], lon_all[k], alt_all[k])
+        )
+        if not gap <= REPEAT_MERGE_M:  # NaN positions fall through to the checks below
+            if math.isfinite(gap):
+                raise FlightLogError(
+                    f"{source}: {where(k)}: time {t_all[k]:.6f} s repeats with another position"
+                    f" {gap:.1f} m away (more than {REPEAT_MERGE_M:g} m)"
+                )
+            last = k
+            continue
+        keep[k] = False
+        first_drop = k if first_drop is None else first_drop
+    dropped = int(np.count_nonzero(~keep))
+    if first_drop is not None:
+        logger.warning(
+            "%s: dropped %d sample(s) repeating the previous sample's time within %g m (first: %s)",
+            source,
+            dropped,
+            REPEAT_MERGE_M,
+            where(first_drop),
+        )
     index = np.flatnonzero(keep)
     t_k, lat_k, lon_k, alt_k = (c[keep] for c in cols)
     _check_samples(source, t_k, lat_k, lon_k, alt_k, where=lambda k: where(int(index[k])))
-    return FlightLog(t_k - t_k[0], lat_k, lon_k, alt_k, source)
+    return FlightLog(t_k - t_k[0], lat_k, lon_k, alt_k, source, repeats_dropped=dropped)
+
+
+def _distance_m(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    """Straight-line metres between two nearby WGS84 points (local flat earth, enough at 10 m)."""
+    north = math.radians(b[0] - a[0]) * _EARTH_RADIUS_M
+    east = math.radians(b[1] - a[1]) * _EARTH_RADIUS_M * math.cos(math.radians(a[0]))
+    return math.sqrt(north * north + east * east + (b[2] - a[2]) ** 2)
 
 
 def _read_text(path: Path) -> str:
@@ -379,9 +419,16 @@ def _read_dataflash(
 
 
 def _dataflash_time(m: Any, names: Sequence[str]) -> float:
-    """Seconds of a GPS message: since boot (TimeUS), else GPS time (GWk/GMS or Week/TimeMS)."""
+    """Seconds of a GPS message on the boot clock where the log has one, else GPS time.
+
+    ``TimeUS`` (µs since boot, ArduPilot 3.3 on), else ``T`` (ms since boot, beside
+    ``TimeMS``/``Week`` in earlier logs), else ``GWk``/``GMS`` or ``Week``/``TimeMS``. The boot
+    clock comes first because a receiver may stamp two fixes with one GPS time.
+    """
     if "TimeUS" in names:
         return float(m.TimeUS) * 1e-6
+    if "T" in names:
+        return float(m.T) * 1e-3
     for week, ms in (("GWk", "GMS"), ("Week", "TimeMS")):
         if week in names and ms in names:
             return float(getattr(m, week)) * 604800.0 + float(getattr(m, ms)) * 1e-3
