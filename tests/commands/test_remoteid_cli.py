@@ -1,4 +1,4 @@
-"""``remoteid decode``: JSON lines on stdout, a summary on stderr, exit 1 only when unreadable."""
+"""``remoteid decode``: JSON lines on stdout, a summary on stderr, exit 1 when unreadable or empty."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ import pytest
 from typer.testing import CliRunner
 
 from luchtwacht.commands.remoteid import app
+from tests.ingest.test_remoteid_capture import (
+    BT5_MAC,
+    PADDED_PACK,
+    build_padded_long_range_capture,
+    extended_payload,
+    ll_packet,
+    long_range_ad,
+    pcap_bytes,
+)
 
 runner = CliRunner()
 REAL_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "remoteid"
@@ -157,17 +166,40 @@ def test_unreadable_files_exit_1(tmp_path):
     assert runner.invoke(app, ["decode", str(tmp_path)]).exit_code == 1  # a directory
 
 
-def test_readable_but_empty_or_damaged_captures_exit_0(tmp_path):
+def test_captures_that_yield_no_message_exit_1(tmp_path):
     header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127)
     empty = tmp_path / "empty.pcap"
     empty.write_bytes(header)
     result = runner.invoke(app, ["decode", str(empty)])
-    assert result.exit_code == 0 and result.stdout == "" and "0 records" in result.stderr
+    assert result.exit_code == 1 and result.stdout == "" and "0 records" in result.stderr
+    assert f"no Remote ID message in {empty}" in result.stderr
     damaged = tmp_path / "damaged.pcap"
     damaged.write_bytes(header + struct.pack("<IIII", 1, 0, 3, 3) + b"abc" + b"\x01\x02")
     result = runner.invoke(app, ["decode", str(damaged)])
-    assert result.exit_code == 0 and "capture damaged after record 0" in result.stderr
+    assert result.exit_code == 1 and "capture damaged after record 0" in result.stderr
     assert "malformed 1 frames (radiotap 1)" in result.stderr
+
+
+def test_long_range_packs_padded_to_228_bytes(tmp_path):
+    """A transmitter padding every pack to 228 bytes decodes; a file of only bad packs exits 1."""
+    capture = tmp_path / "padded.pcap"
+    capture.write_bytes(build_padded_long_range_capture())
+    result, lines = decode(capture)
+    assert result.exit_code == 0, result.output
+    assert Counter((x["transport"], x["counter"]) for x in lines) == {
+        ("bt4-legacy", 1): 1, ("bt5-long-range", 10): 5, ("bt5-long-range", 11): 5,
+    }  # fmt: skip
+    assert "4 records, 3 frames with Remote ID, 11 messages" in result.stderr
+    assert "malformed 1 frames (padding 1)" in result.stderr
+    damaged = bytearray(PADDED_PACK)
+    damaged[150] = 0xFF  # past the 5 declared messages (bytes 3..127)
+    aux = extended_payload(adv_a=BT5_MAC, adv_data=long_range_ad(bytes(damaged), 4))
+    only_bad = tmp_path / "only_bad.pcap"
+    only_bad.write_bytes(pcap_bytes(251, [(0.0, ll_packet(0x7, aux, ci=None))]))
+    result, lines = decode(only_bad)
+    assert result.exit_code == 1 and lines == []
+    assert "malformed 1 frames (padding 1)" in result.stderr
+    assert f"no Remote ID message in {only_bad}" in result.stderr
 
 
 def test_help_lists_decode():

@@ -244,6 +244,61 @@ def test_golden_ble5_message_pack() -> None:
     assert len(message.messages) == 2
 
 
+# opendroneid-core-c's ODID_MessagePack_encoded: header, size, count, then nine 25-byte slots;
+# transmitters send all 228 bytes with the unused slots zero-filled.
+ODID_ENCODED_PACK_SIZE = 3 + 9 * 25
+
+
+def _ble5_ad(pack: bytes, counter: int) -> bytes:
+    """The Bluetooth 5 Long Range ODID AD structure, built by hand (len | 16 FA FF 0D | counter)."""
+    return bytes([5 + len(pack)]) + bytes.fromhex("16faff0d") + bytes([counter]) + pack
+
+
+def test_fixed_228_byte_pack_is_read_by_its_message_count() -> None:
+    pack = bytes.fromhex(PACK_HEX)
+    padded = pack.ljust(ODID_ENCODED_PACK_SIZE, b"\0")
+    assert len(padded) == 228
+    assert decode_message(padded) == decode_message(pack)
+    counter, message = decode_ble_advertising(b"\x02\x01\x06" + _ble5_ad(padded, 3))
+    assert counter == 3 and isinstance(message, MessagePack)
+    assert [type(m) for m in message.messages] == [BasicId, OperatorId]
+    # Wi-Fi carries the same pack: the padded one decodes there too
+    frame = encode_beacon_frame(padded, 5, "84:cc:a8:60:43:24")
+    assert padded in frame and bytes([221, 5 + len(padded)]) in frame
+    assert decode_beacon_frame(frame)[1] == list(message.messages)
+    # the BLE4 legacy framing (one 25-byte message, no pack) is unchanged
+    legacy = decode_ble_advertising(encode_ble_advertising(bytes.fromhex(BASIC_ID_HEX), 1))
+    assert legacy == (1, decode_basic_id(bytes.fromhex(BASIC_ID_HEX)))
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.sampled_from(GOLDEN_HEX), min_size=1, max_size=9),
+    st.integers(0, 255),
+    st.data(),
+)
+def test_zero_padding_of_any_length_is_accepted_non_zero_is_not(
+    messages_hex: list[str], counter: int, data: st.DataObject
+) -> None:
+    messages = [bytes.fromhex(h) for h in messages_hex]
+    pack = encode_message_pack(messages)
+    room = 255 - 5 - len(pack)  # the AD length byte bounds what a BLE5 advert can carry
+    pad = data.draw(st.integers(0, room), label="padding")
+    padded = pack + bytes(pad)
+    expected = decode_message(pack)
+    assert decode_message(padded) == expected
+    assert decode_ble_advertising(_ble5_ad(padded, counter)) == (counter, expected)
+    if pad:
+        at = data.draw(st.integers(0, pad - 1), label="non-zero at")
+        bad = bytearray(padded)
+        bad[len(pack) + at] = data.draw(st.integers(1, 255), label="byte")
+        for decode in (decode_message, lambda b: decode_ble_advertising(_ble5_ad(b, counter))):
+            with pytest.raises(RemoteIdError) as excinfo:
+                decode(bytes(bad))
+            assert excinfo.value.field == "padding"
+            assert f"byte {len(pack) + at} " in str(excinfo.value)
+
+
 def test_golden_special_values_decode_to_none() -> None:
     # Location v0, status 0, E/W flag + multiplier set: direction 181 + 180 = 361 (unknown),
     # speed 255 x 0.75 + 63.75 = 255 (unknown), vertical 126 x 0.5 = 63 (unknown), lat/lon 0,
@@ -367,8 +422,8 @@ DECODE_ERRORS: list[tuple[str, Callable[[bytes], object], bytes, str]] = [
     ("pack size", decode_message, _patch(PACK_HEX, 1, 24), "message_size"),
     ("pack count 0", decode_message, bytes.fromhex("f21900"), "message_count"),
     ("pack count 10", decode_message, _patch(PACK_HEX, 2, 10), "message_count"),
+    ("pack count 1", decode_message, _patch(PACK_HEX, 2, 1), "padding"),
     ("pack truncated", decode_message, bytes.fromhex(PACK_HEX)[:-1], "length"),
-    ("pack count 1", decode_message, _patch(PACK_HEX, 2, 1), "length"),
     ("pack nested", decode_message, bytes.fromhex("f21901f21901") + bytes(22), "message_type"),
     ("pack inner", decode_message, _patch(PACK_HEX, 4, 0x52), "id_type"),
     ("ble none", decode_ble_advertising, bytes.fromhex("020106"), "adv_data"),

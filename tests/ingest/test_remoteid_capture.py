@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+import json
 import math
 import struct
 from pathlib import Path
@@ -409,6 +410,66 @@ def test_ble_phdr_and_nordic_capture_decodes_legacy_and_long_range_packs():
         rid.BasicId, rid.OperatorId, rid.LocationVector, rid.System,
     ]  # fmt: skip
     assert frames[2].timestamp_s == pytest.approx(T0 + 0.75)
+
+
+# opendroneid-core-c's encoded pack is a fixed 228 bytes (3 + 9 slots of 25), zero-filled past
+# the declared messages; a transmitter built on it sends all of it.
+PADDED_PACK = PACK.ljust(228, b"\0")
+
+
+def long_range_ad(pack: bytes, counter: int) -> bytes:
+    """The ODID service data AD structure, built by hand so a damaged pack can be framed too."""
+    return bytes([5 + len(pack)]) + bytes.fromhex("16faff0d") + bytes([counter]) + pack
+
+
+def build_padded_long_range_capture() -> bytes:
+    """pcap, linktype 256: a BLE4 legacy advert, then BLE5 Long Range packs unpadded, padded to
+    228 bytes, and padded with one non-zero byte in the padding."""
+    damaged = bytearray(PADDED_PACK)
+    damaged[200] = 0x5A
+    packs = [(PACK, 10), (PADDED_PACK, 11), (bytes(damaged), 12)]
+    records = [phdr(adv_nonconn(LEGACY_MAC, rid.encode_ble_advertising(BASIC, 1)), rf_channel=12)]
+    for pack, counter in packs:
+        aux = extended_payload(adv_a=BT5_MAC, adi=(0x2A5, 3), adv_data=long_range_ad(pack, counter))
+        records.append(phdr(ll_packet(0x7, aux, ci=0), rf_channel=11, phy=2, kind=1, signal=-90))
+    return pcap_bytes(256, [(T0 + 0.25 * k, r) for k, r in enumerate(records)])
+
+
+def test_long_range_packs_padded_to_228_bytes_decode_in_captures():
+    stats = CaptureStats()
+    frames = list(iter_capture_messages(build_padded_long_range_capture(), stats))
+    assert [(f.index, f.transport, f.counter) for f in frames] == [
+        (0, "bt4-legacy", 1), (1, "bt5-long-range", 10), (2, "bt5-long-range", 11),
+    ]  # fmt: skip
+    pack = rid.decode_message_pack(PACK).messages
+    assert frames[1].messages == frames[2].messages == pack and len(pack) == 5
+    assert (stats.frames, stats.messages) == (3, 11)
+    assert [(e.index, e.error.field) for e in stats.errors] == [(3, "padding")]
+    assert "byte 200 past the 5 declared messages is 0x5a" in str(stats.errors[0].error)
+
+
+def test_long_range_packs_padded_to_228_bytes_decode_in_the_live_feed():
+    """The receiver feed forwards the AUX_ADV_IND AdvData: a padded pack is a detection."""
+
+    def line(k: int, payload: bytes) -> str:
+        return json.dumps({
+            "time": f"2026-03-14T10:00:0{k}.000Z", "transport": "bt5-long-range",
+            "mac": BT5_MAC, "payload": payload.hex(),
+        })  # fmt: skip
+
+    damaged = bytearray(PADDED_PACK)
+    damaged[-1] = 0x01
+    lines = [
+        line(0, long_range_ad(PADDED_PACK, 1)),
+        line(1, long_range_ad(PACK, 2)),
+        line(2, long_range_ad(bytes(damaged), 3)),
+    ]
+    pipe = RemoteIdPipe("rx", SiteOrigin(51.6564, 5.7087, 65.0))
+    batches = pipe.feed(("\n".join(lines) + "\n").encode())
+    assert pipe.counters.decoded == 2 and pipe.counters.rejected == 1
+    (reason,) = pipe.counters.rejected_by_reason
+    assert reason.startswith("padding: byte 227 past the 5 declared messages is 0x01")
+    assert [b.ident for b in batches] == [("1596F3Q8X21400023",)] * 2
 
 
 # ---------------------------------------------------------------------------------------------

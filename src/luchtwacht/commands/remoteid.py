@@ -9,8 +9,9 @@ keys of every line are ``time`` (capture time, ISO 8601 UTC), ``transport``, ``m
 frame (``record``, and for Bluetooth ``counter``, ``pdu_type``, ``phy``, ``rssi_dbm``). A summary
 of records, decoded frames, skipped frames and malformed frames goes to stderr.
 
-Exit status: 0 when the file could be read (even if nothing in it was Remote ID, or some frames
-were malformed), 1 when it could not be read at all.
+Exit status: 0 when at least one message was decoded (even if other frames were skipped or
+malformed), 1 when the file could not be read or yielded no Remote ID message at all, so a
+script or a pipeline notices a capture that decodes to nothing.
 """
 
 from __future__ import annotations
@@ -119,3 +120,6 @@ def decode(
         typer.echo(f"remoteid decode: {capture} is not a readable capture: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(_summary(capture, stats, kinds, senders), err=True)
+    if stats.messages == 0:
+        typer.echo(f"remoteid decode: no Remote ID message in {capture}", err=True)
+        raise typer.Exit(1)

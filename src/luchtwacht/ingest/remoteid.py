@@ -95,6 +95,8 @@ Message Pack (0xF), variable length::
     1             message_size         always 25
     2             message_count        1..9
     3..           messages             message_count x 25 bytes, no nested packs
+    ..            padding              zero bytes, e.g. up to a fixed 228 (3 + 9 x 25) as
+                                       opendroneid-core-c and the MAVLink pack message send it
 
 Transports (``counter`` is the 8-bit message counter of the transport)::
 
@@ -911,7 +913,11 @@ def _decode_single(data: bytes) -> SingleMessage:
 
 
 def decode_message_pack(data: bytes) -> MessagePack:
-    """Decode a Message Pack (type 0xF: header, size 25, count 1..9, messages)."""
+    """Decode a Message Pack (type 0xF: header, size 25, count 1..9, messages, zero padding).
+
+    The pack is read by its message count; trailing zero bytes are accepted as padding,
+    any non-zero byte after the declared messages raises (field ``padding``).
+    """
     data = bytes(data)
     if len(data) < 3:
         raise RemoteIdError("length", f"message pack is {len(data)} bytes, header needs 3")
@@ -925,9 +931,21 @@ def decode_message_pack(data: bytes) -> MessagePack:
     if not 1 <= count <= MAX_PACK_MESSAGES:
         raise RemoteIdError("message_count", f"{count} outside 1..{MAX_PACK_MESSAGES}")
     expected = 3 + count * MESSAGE_SIZE
-    if len(data) != expected:
+    if len(data) < expected:
         raise RemoteIdError(
-            "length", f"pack of {count} messages must be {expected} bytes, got {len(data)}"
+            "length", f"pack of {count} messages needs {expected} bytes, got {len(data)}"
+        )
+    # Read by the message count: opendroneid-core-c's encoded pack (and the MAVLink
+    # OPEN_DRONE_ID_MESSAGE_PACK message) is a fixed 228 bytes with the unused slots zero-filled,
+    # and transmitters send it so. Zeros past the declared messages are padding; anything else
+    # there is a damaged or misread pack and must not be silently dropped.
+    tail = data[expected:]
+    if tail.count(0) != len(tail):
+        first = next(i for i, b in enumerate(tail) if b) + expected
+        raise RemoteIdError(
+            "padding",
+            f"byte {first} past the {count} declared messages is 0x{data[first]:02x}, "
+            "padding must be zero",
         )
     messages = tuple(
         _decode_single(data[3 + i * MESSAGE_SIZE : 3 + (i + 1) * MESSAGE_SIZE])
