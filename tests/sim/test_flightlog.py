@@ -326,6 +326,20 @@ def test_csv_exact_duplicate_rows_are_dropped(tmp_path):
     assert log.t_s.tolist() == [0.0, 1.0, 2.0]
 
 
+def test_csv_runs_of_one_time_are_judged_against_their_first_sample(tmp_path, caplog):
+    """Three rows at t=1: each within 10 m of the first is dropped; drifting past it is not."""
+    north_6m = 6.0 / 111_195.0
+    rows = [(0, 0.0), (1, 0.0), (1, north_6m / 600), (1, north_6m / 6), (2, north_6m)]
+    text = "t,lat,lon,alt\n" + "".join(f"{t},{51.6 + d!r},5.7,80\n" for t, d in rows)
+    log = load_csv(write(tmp_path / "f.csv", text))
+    assert log.repeats_dropped == 2 and log.t_s.tolist() == [0.0, 1.0, 2.0]
+    assert log.lat_deg[1] == 51.6 and len(caplog.records) == 1
+    drift = [(0, 0.0), (1, 0.0), (1, north_6m), (1, 2 * north_6m), (2, 3 * north_6m)]
+    text = "t,lat,lon,alt\n" + "".join(f"{t},{51.6 + d!r},5.7,80\n" for t, d in drift)
+    with pytest.raises(FlightLogError, match=r"line 5: time 1.000000 s repeats .* 12.0 m away"):
+        load_csv(write(tmp_path / "g.csv", text))
+
+
 def test_ardupilot_gps_with_fix_of_the_first_receiver(tmp_path, flight):
     t, _, _, geo = flight
     log = load_ardupilot_bin(

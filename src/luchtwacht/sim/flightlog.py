@@ -111,6 +111,8 @@ class FlightLog:
             raise FlightLogError(f"{self.source}: t_s, lat, lon and alt must be 1-D, equal length")
         t, lat, lon, alt = arrays
         _check_samples(self.source, t, lat, lon, alt, where=lambda k: f"sample {k}")
+        if self.repeats_dropped < 0:
+            raise FlightLogError(f"{self.source}: repeats_dropped {self.repeats_dropped} < 0")
         for name, a in zip(("t_s", "lat_deg", "lon_deg", "alt_m"), arrays, strict=True):
             object.__setattr__(self, name, a)
 
@@ -190,14 +192,16 @@ def _assemble(
     cols = [np.asarray(a, dtype=np.float64).reshape(-1) for a in (t, lat, lon, alt)]
     t_all, lat_all, lon_all, alt_all = cols
     keep = np.ones(t_all.shape[0], dtype=bool)
-    last = 0
     first_drop: int | None = None
-    for k in range(1, t_all.shape[0]):
-        if t_all[k] != t_all[last]:
-            last = k
-            continue
+    anchor = prev = -1  # the sample a run of equal times is compared with; the last repeat seen
+    # Only the repeats are visited, so a long log costs one vectorised comparison.
+    for k in (int(i) + 1 for i in np.flatnonzero(t_all[1:] == t_all[:-1])):
+        if prev != k - 1:
+            anchor = k - 1  # a new run of equal times starts at the sample before
+        prev = k
         gap = _distance_m(
-            (lat_all[last], lon_all[last], alt_all[last]), (lat_all[k], lon_all[k], alt_all[k])
+            (lat_all[anchor], lon_all[anchor], alt_all[anchor]),
+            (lat_all[k], lon_all[k], alt_all[k]),
         )
         if not gap <= REPEAT_MERGE_M:  # NaN positions fall through to the checks below
             if math.isfinite(gap):
@@ -205,7 +209,7 @@ def _assemble(
                     f"{source}: {where(k)}: time {t_all[k]:.6f} s repeats with another position"
                     f" {gap:.1f} m away (more than {REPEAT_MERGE_M:g} m)"
                 )
-            last = k
+            anchor = k
             continue
         keep[k] = False
         first_drop = k if first_drop is None else first_drop
