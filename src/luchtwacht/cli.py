@@ -13,10 +13,11 @@ import dataclasses
 import json
 import logging
 import secrets
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -35,6 +36,7 @@ from luchtwacht.commands import pki as pki_commands
 from luchtwacht.commands import remoteid as remoteid_commands
 from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.commands import track as track_commands
+from luchtwacht.config_file import output_problem
 from luchtwacht.hostport import parse_hostport
 from luchtwacht.site import (
     AdsbSection,
@@ -46,7 +48,12 @@ from luchtwacht.site import (
     default_site,
     load_site,
 )
-from luchtwacht.store.recorder import audit_head, verify_audit_chain
+from luchtwacht.store.recorder import (
+    audit_head,
+    new_recording_problem,
+    remove_recording,
+    verify_audit_chain,
+)
 
 if TYPE_CHECKING:
     from luchtwacht.console.server import ConsoleServer
@@ -95,6 +102,28 @@ app.add_typer(
 )
 
 
+def _fail(what: str, code: int = 2) -> NoReturn:
+    """``error: <what>: <why>`` on stderr and exit ``code``: 1 invalid data, 2 usage or file."""
+    typer.echo(what if what.startswith("error: ") else f"error: {what}", err=True)
+    raise typer.Exit(code)
+
+
+def _check_outputs(record: Path | None, overwrite: bool, files: dict[str, Path | None]) -> None:
+    """Exit 2 naming the first output the run could not write, before the run starts.
+
+    ``files`` maps an option (``--summary-json``) to its path; the recording is checked for
+    being SQLite and for holding an earlier run (replaced only with ``--overwrite``).
+    """
+    for option, path in files.items():
+        if path is not None and (problem := output_problem(path)) is not None:
+            _fail(f"{option} {problem}")
+    if record is not None:
+        if (problem := new_recording_problem(record, overwrite)) is not None:
+            _fail(f"--record {problem}")
+        if overwrite:
+            remove_recording(record)
+
+
 @app.callback()
 def _main(
     verbose: Annotated[
@@ -126,7 +155,9 @@ def demo(
         float,
         typer.Option(help="Simulated seconds per wall second; 0 = as fast as possible.", min=0.0),
     ] = 1.0,
-    seed: Annotated[int, typer.Option(help="Random seed of the scenario and sensors.")] = 7,
+    seed: Annotated[
+        int, typer.Option(help="Random seed of the scenario and sensors (0 or more).")
+    ] = 7,
     scenario_file: Annotated[
         Path | None,
         typer.Option(
@@ -134,6 +165,9 @@ def demo(
         ),
     ] = None,
     record: Annotated[Path | None, typer.Option(help="Record the run to this SQLite file.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing recording at --record.")
+    ] = False,
     summary_json: Annotated[
         Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")
     ] = None,
@@ -158,12 +192,14 @@ def demo(
     from luchtwacht.store.worker import BackgroundStore
     from luchtwacht.transport.clock import SimClock
 
+    if seed < 0:
+        _fail(f"--seed {seed}: must be 0 or more")
+    _check_outputs(record, overwrite, {"--summary-json": summary_json})
     if scenario_file is not None:
         try:
             scenario = load_scenario_file(scenario_file)
         except ScenarioFileError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from None
+            _fail(str(exc))
     else:
         scenario = default_scenario(seed=seed)
     publish_section = _publish_section(publish) if publish is not None else None
@@ -228,8 +264,7 @@ def _publish_section(path: Path) -> PublishSection:
     try:
         return load_publish(path)
     except PublishConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        _fail(str(exc))
 
 
 def _demo_publishers(pipeline: Pipeline, section: PublishSection) -> Publishers:
@@ -359,6 +394,9 @@ def run(
         Path | None, typer.Option(help="Rewrite counters here every second.")
     ] = None,
     record: Annotated[Path | None, typer.Option(help="Record to this SQLite file.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing recording at --record.")
+    ] = False,
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds.", min=0.1)
     ] = None,
@@ -376,8 +414,7 @@ def run(
     try:
         site = load_site(config) if config is not None else default_site()
     except SiteConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        _fail(str(exc))
     updates: dict[str, object] = {}
     try:
         sapient_update: dict[str, object] = {}
@@ -428,18 +465,17 @@ def run(
         )
     replay_station = site.console is not None and site.console.recordings is not None
     if not (site.sapient or site.remoteid or site.asterix or site.adsb) and not replay_station:
-        typer.echo(
+        _fail(
             "nothing to serve: give a site file with feeds,"
             " or --sapient-listen / --remoteid-listen"
-            " (or console.recordings, for a console that replays recordings only)",
-            err=True,
+            " (or console.recordings, for a console that replays recordings only)"
         )
-        raise typer.Exit(2)
+    # the site file's record: and stats_json: too; checked before a port is taken
+    _check_outputs(site.record, overwrite, {"--stats-json": site.stats_json})
     try:  # listening before the node has loaded: a sensor may connect at once
         prebound = prebind(site)
-    except OSError as exc:
-        typer.echo(f"error: cannot listen: {exc}", err=True)
-        raise typer.Exit(2) from None
+    except OSError as exc:  # a ListenError: names the listener, its address and the reason
+        _fail(str(exc))
     from luchtwacht.console.terminal import TerminalView
     from luchtwacht.runtime import LiveNode
 
@@ -500,6 +536,8 @@ def replay(
     from luchtwacht.store.replay import ReplayError, compare_tracks
     from luchtwacht.store.replay import replay as replay_recording
 
+    if summary_json is not None and (problem := output_problem(summary_json)) is not None:
+        _fail(f"--summary-json {problem}")
     views: dict[tuple[int, float], tuple[float, float, float]] = {}
 
     def keep(core: NodeCore) -> None:
@@ -532,7 +570,10 @@ def verify(
     ],
 ) -> None:
     """Check the hash chain of a recording's audit log; exit 1 if it was altered."""
-    ok, n, problem = verify_audit_chain(recording)
+    try:
+        ok, n, problem = verify_audit_chain(recording)
+    except sqlite3.DatabaseError as exc:  # empty, not SQLite, or SQLite without an audit log
+        _fail(f"{recording}: not a Luchtwacht recording ({exc})")
     if ok:
         typer.echo(f"{recording}: audit chain intact ({n} records), head {audit_head(recording)}")
         return

@@ -7,6 +7,7 @@ that same tree; a pydantic model validates the result. Each problem is reported 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -72,6 +73,11 @@ def load_yaml_model(path: Path, model: type[M], error: type[ValueError]) -> M:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:  # a binary file given by mistake: name it, no traceback
+        raise error(
+            f"{path}: not a text file (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
+            " is not UTF-8)"
+        ) from None
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
@@ -94,3 +100,31 @@ def load_yaml_model(path: Path, model: type[M], error: type[ValueError]) -> M:
             line, keys = line_of(root, err["loc"])
             lines.append(f"{path}:{line}: {keys or '(top level)'}: {err['msg']}")
         raise error("\n".join(lines)) from None
+
+
+def output_problem(path: Path, *, folder: bool = False) -> str | None:
+    """Why a command could not write ``path`` (a file, or with ``folder`` a directory), or None.
+
+    Commands check every output path before their work starts: a run of minutes must not fail
+    at its end over a missing folder or an existing file in the way.
+    """
+    if folder:
+        if path.exists() and not path.is_dir():
+            return f"{path}: exists and is not a folder"
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent  # the report folder and its parents are created
+        if not existing.is_dir():
+            return f"{path}: {existing} is not a folder"
+        if not os.access(existing, os.W_OK):
+            return f"{path}: {existing} is not writable"
+        return None
+    if path.is_dir():
+        return f"{path}: is a folder"
+    if path.parent.exists() and not path.parent.is_dir():
+        return f"{path}: {path.parent} is not a folder"
+    if not path.parent.is_dir():
+        return f"{path}: no such folder {path.parent}"
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"{path}: not writable"
+    return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -55,6 +56,43 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 GENESIS = "0" * 64
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def new_recording_problem(path: Path, overwrite: bool) -> str | None:
+    """Why a run cannot record into ``path`` from its start, or None; checked before it starts.
+
+    A recording holds one run: a second run appended to it would make ``replay --check`` fail,
+    so an existing recording is only replaced when the caller says ``overwrite``. A file that is
+    not SQLite is never written into, overwrite or not: it is likely someone's other data.
+    """
+    if path.is_dir():
+        return f"{path}: is a folder, not a recording file"
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        return f"{path}: {parent} is not a folder"
+    if not parent.is_dir():
+        return f"{path}: no such folder {parent}"
+    if not os.access(parent, os.W_OK):
+        return f"{path}: folder {parent} is not writable"
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        return f"{path}: cannot read ({exc.strerror})"
+    if head != SQLITE_MAGIC:
+        return f"{path}: not a SQLite recording; refusing to write into it"
+    if not overwrite:
+        return f"{path}: already holds a recording; give --overwrite to replace it"
+    return None
+
+
+def remove_recording(path: Path) -> None:
+    """Delete a recording with its WAL and shared-memory files, so a new run starts it afresh."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        p.unlink(missing_ok=True)
 
 
 def _chain_hash(prev: str, seq: int, t_s: float, kind: str, payload: str) -> str:

@@ -19,6 +19,23 @@ if TYPE_CHECKING:
 BACKLOG = 128  # connections the kernel holds before the node accepts them
 
 
+class ListenError(OSError):
+    """A listener could not be bound; names the listener, its address and the system's reason."""
+
+    def __init__(self, name: str, address: str, reason: str) -> None:
+        super().__init__(f"cannot listen for {name} on {address}: {reason}")
+        self.name, self.address, self.reason = name, address, reason
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _reason(exc: OSError) -> str:
+    """The system's words for a failed bind, without the errno number (``address in use``)."""
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
 def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
@@ -70,19 +87,21 @@ def prebind(site: SiteConfig) -> Prebound:
     """Bind every listener the site file names (SAPIENT, Remote ID, ASTERIX) now."""
     from luchtwacht.hostport import parse_hostport
 
+    wanted: list[tuple[str, str, bool]] = []  # (name, HOST:PORT, UDP?)
+    if site.sapient is not None:
+        wanted.append(("sapient", site.sapient.listen, False))
+    if site.remoteid is not None:
+        wanted.append(("remoteid", site.remoteid.listen, site.remoteid.protocol == "udp"))
+    if site.asterix is not None:
+        wanted.append(("asterix", site.asterix.listen, True))
+    if site.console is not None:
+        wanted.append(("console", site.console.listen, False))
     out = Prebound()
-    try:
-        if site.sapient is not None:
-            out.sockets["sapient"] = bind_tcp(*parse_hostport(site.sapient.listen))
-        if site.remoteid is not None:
-            host, port = parse_hostport(site.remoteid.listen)
-            bind = bind_udp if site.remoteid.protocol == "udp" else bind_tcp
-            out.sockets["remoteid"] = bind(host, port)
-        if site.asterix is not None:
-            out.sockets["asterix"] = bind_udp(*parse_hostport(site.asterix.listen))
-        if site.console is not None:
-            out.sockets["console"] = bind_tcp(*parse_hostport(site.console.listen))
-    except OSError:
-        out.close()
-        raise
+    for name, address, udp in wanted:
+        try:
+            host, port = parse_hostport(address)
+            out.sockets[name] = (bind_udp if udp else bind_tcp)(host, port)
+        except OSError as exc:  # in use, not this host's address, unknown name, no permission
+            out.close()
+            raise ListenError(name, address, _reason(exc)) from exc
     return out
