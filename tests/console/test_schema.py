@@ -15,6 +15,7 @@ cookie and the CSRF token. Checked for input generated from the schema:
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -122,7 +123,7 @@ class Login:
 # ticking only in the ``running`` fixture.
 NODE = InProcess()
 # The coverage phase's edge cases, without its probes of methods an operation does not have
-# (every such probe ends in the web client's mount at /: 404, not 405).
+# (those answer 405 with Allow: test_a_wrong_method_on_every_api_path_is_405_naming_the_right).
 CONFIG = SchemathesisConfig.from_dict({"phases": {"coverage": {"unexpected-methods": []}}})
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", NODE.console.app, config=CONFIG)
 
@@ -244,3 +245,21 @@ def test_without_a_session_only_the_health_check_the_texts_and_the_login_answer(
     if (case.method.upper(), case.path) not in OPEN:
         # 400/422: a body that is not JSON or not the model is refused before the session check.
         assert res.status_code in (400, 401, 422), res.status_code
+
+
+def test_a_wrong_method_on_every_api_path_is_405_naming_the_right_ones(running: InProcess) -> None:
+    """The web client is mounted at /, yet a known API path asked with a wrong method is 405."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(NODE.console.app)
+    paths = NODE.console.app.openapi()["paths"]
+    for path, ops in paths.items():
+        url = path.replace("{track_id}", "1").replace("{username}", "x").replace("{rid}", "x")
+        url = re.sub(r"\{\w+\}", "x", url)
+        allowed = {m.upper() for m in ops}
+        wrong = next(m for m in ("PATCH", "PUT", "DELETE", "POST", "GET") if m not in allowed)
+        res = client.request(wrong, url)
+        assert res.status_code == 405, (wrong, url, res.status_code)
+        assert set(res.headers["allow"].split(", ")) >= allowed, (url, res.headers["allow"])
+    assert client.request("PATCH", "/api/no-such-thing").status_code == 404
+    assert client.get("/").status_code in (200, 404)  # the page (when built), never a 405

@@ -12,10 +12,12 @@ console call out. The picture stream runs in a worker from the node (``/stream.j
 needs ``blob:`` for its worker and ``data:``/``blob:`` images.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.routing import BaseRoute, Match
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
@@ -41,16 +43,25 @@ CONTENT_SECURITY_POLICY = "; ".join(
 class _WebClient:
     """The built client's files (``index.html`` at ``/``), each with the console's CSP."""
 
-    def __init__(self, dist: Path) -> None:
+    def __init__(self, dist: Path, app: FastAPI) -> None:
         self.files = StaticFiles(directory=dist, html=True)
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # a WebSocket to anything but /api/stream
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": "no such stream"})
             return
-        if scope["path"].startswith("/api/"):  # an API path no route took: the API's own 404
-            await JSONResponse({"detail": "Not Found"}, status_code=404)(scope, receive, send)
+        if scope["path"].startswith("/api/"):  # an API path no route took: 405 or the API's 404
+            allowed = self._methods(scope)
+            if allowed:
+                await JSONResponse(
+                    {"detail": "Method Not Allowed"},
+                    status_code=405,
+                    headers={"Allow": ", ".join(sorted(allowed))},
+                )(scope, receive, send)
+            else:
+                await JSONResponse({"detail": "Not Found"}, status_code=404)(scope, receive, send)
             return
 
         async def send_with_csp(message: Message) -> None:
@@ -62,6 +73,22 @@ class _WebClient:
 
         await self.files(scope, receive, send_with_csp)
 
+    def _methods(self, scope: Scope, routes: Sequence[BaseRoute] | None = None) -> set[str]:
+        """The methods of the API routes whose path matches (none: the path is unknown).
+
+        Routers included without a prefix (the replay's) are looked into.
+        """
+        out: set[str] = set()
+        for route in self.app.router.routes if routes is None else routes:
+            inner = getattr(getattr(route, "original_router", None), "routes", None)
+            if inner is not None:
+                out |= self._methods(scope, inner)
+                continue
+            methods = getattr(route, "methods", None)
+            if methods and route.matches(scope)[0] is Match.PARTIAL:
+                out |= set(methods)
+        return out
+
 
 def mount_web(app: FastAPI, dist: Path) -> bool:
     """Serve the built web client in ``dist`` at ``/`` on ``app``; False if it is not built.
@@ -70,5 +97,5 @@ def mount_web(app: FastAPI, dist: Path) -> bool:
     """
     if not (dist / "index.html").is_file():
         return False
-    app.mount("/", _WebClient(dist), name="web")
+    app.mount("/", _WebClient(dist, app), name="web")
     return True
