@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from luchtwacht.config_file import output_problem
+
 if TYPE_CHECKING:  # the simulator and the evaluation load only when a command needs them
     from luchtwacht.eval.evaluate import RunResult
     from luchtwacht.eval.peer import PeerRun
@@ -98,6 +100,13 @@ def evaluate_command(
     if not scenarios or report is None:
         console.print("error: give scenario files and --report DIR (or --compare A.json B.json)")
         raise typer.Exit(2)
+    if (problem := output_problem(report, folder=True)) is not None:
+        console.print(f"error: --report {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    for name in ("index.html", "summary.json", "runs.json"):
+        if (problem := output_problem(report / name)) is not None and report.is_dir():
+            console.print(f"error: --report {problem}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
     from luchtwacht.sim.scenario_file import ScenarioFileError, load_scenario_file
 
     loaded = []
@@ -112,7 +121,7 @@ def evaluate_command(
         try:
             loaded.append((build(), build))
         except (ScenarioFileError, OSError) as exc:
-            console.print(f"error: {exc}")
+            console.print(f"error: {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
     from luchtwacht.eval.evaluate import evaluate
     from luchtwacht.eval.peer import side_by_side

@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from luchtwacht.config_file import output_problem
 from luchtwacht.counter.authority import (
     ROLES,
     AccountsFileError,
@@ -46,16 +47,24 @@ def _load(path: Path, must_exist: bool = True) -> list[OperatorAccount]:
             typer.echo(f"error: {path}: no such accounts file", err=True)
             raise typer.Exit(2)
         return []
+    if path.is_dir():
+        typer.echo(f"error: {path}: is a folder, not an accounts file", err=True)
+        raise typer.Exit(2)
     try:
         return load_accounts(path)
     except (AccountsFileError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        text = str(exc)  # the loader's errors start with the path; others get it here
+        typer.echo(f"error: {text if text.startswith(str(path)) else f'{path}: {text}'}", err=True)
         raise typer.Exit(2) from None
 
 
 def _password(from_stdin: bool, confirm: bool = True) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        # getpass would fall back to echoing the password, with a GetPassWarning traceback line
+        typer.echo("error: no terminal to ask for the password: give --password-stdin", err=True)
+        raise typer.Exit(2)
     first = getpass.getpass("Password: ")
     if not confirm:
         return first
@@ -77,6 +86,9 @@ def add(
     """Add an account (the file is created if it does not exist)."""
     if role not in ROLES:
         typer.echo(f"error: unknown role {role!r}: one of {', '.join(ROLES)}", err=True)
+        raise typer.Exit(2)
+    if (problem := output_problem(path)) is not None:  # before the password is asked for
+        typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
     accounts = _load(path, must_exist=False)
     if any(a.username == username for a in accounts):

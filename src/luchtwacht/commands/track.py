@@ -53,6 +53,7 @@ import numpy as np
 import typer
 from numpy.typing import NDArray
 
+from luchtwacht.config_file import output_problem
 from luchtwacht.model.detection import N_CLASSES, DetectionBatch
 
 if TYPE_CHECKING:  # the tracker (numba, scipy) loads when a run needs it, not with the CLI
@@ -146,6 +147,12 @@ def load_scenario(path: Path) -> Scenario:
 
     ``np.load`` on an ``.npz`` is lazy: only the three arrays named here are decompressed.
     """
+    # np.load on a file that is not a zip archive would try it as a pickle and suggest
+    # allow_pickle=True: never load an untrusted file that way; say what the file is not.
+    if path.stat().st_size == 0:
+        raise ScenarioError(f"{path}: cannot read scenario: empty file, not an .npz archive")
+    if not zipfile.is_zipfile(path):
+        raise ScenarioError(f"{path}: cannot read scenario: not an .npz archive (no zip structure)")
     try:
         with np.load(path, allow_pickle=False) as d:
             missing = sorted({"params_json", "meas_scan", "meas_xy"} - set(d.files))
@@ -153,7 +160,8 @@ def load_scenario(path: Path) -> Scenario:
                 params = json.loads(str(d["params_json"]))
                 meas_scan = np.asarray(d["meas_scan"], dtype=np.int32)
                 meas_xy = np.asarray(d["meas_xy"], dtype=np.float64)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        # EOFError: Click would turn it into a bare "Aborted."
         raise ScenarioError(f"{path}: cannot read scenario: {exc}") from exc
     if missing:
         raise ScenarioError(f"{path}: not a benchmark scenario, missing {missing}")
@@ -313,6 +321,10 @@ def track(
     ] = None,
 ) -> None:
     """Track a benchmark scenario; one CSV row per confirmed track per scan."""
+    for option, path in (("--out", out), ("--stats-json", stats_json)):
+        if path is not None and (problem := output_problem(path)) is not None:
+            typer.echo(f"error: {option} {problem}", err=True)
+            raise typer.Exit(2)
     try:
         scen = load_scenario(scenario)
     except ScenarioError as exc:
