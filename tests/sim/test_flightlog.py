@@ -623,6 +623,20 @@ def test_truncated_logs(tmp_path, flight):
         load_ardupilot_bin(write(tmp_path / "short.bin", bin_data[: 89 * 4 + 51 * 6]))
 
 
+def test_ardupilot_damaged_bytes_are_skipped_quietly_or_quoted(tmp_path, flight, capfd):
+    """pymavlink's compiled indexer prints "bad header" to descriptor 2: kept off the console."""
+    t, _, _, geo = flight
+    data = ardupilot_log(t[:20], geo[:20], undulation_m=0.0)
+    cut = 4 * 89 + 4 * 51  # after the FMTs and two samples, more than 528 bytes from the end
+    log = load_ardupilot_bin(write(tmp_path / "f.bin", data[:cut] + b"\x00\x17" + data[cut:]))
+    assert len(log) == 20  # the reader found its way back
+    assert capfd.readouterr() == ("", "")
+    with pytest.raises(FlightLogError, match="the reader said: bad header") as info:
+        load_ardupilot_bin(write(tmp_path / "text.bin", b"this is not a log\n" * 50))
+    assert "\n" not in str(info.value)
+    assert capfd.readouterr() == ("", "")
+
+
 # --- fuzzing: a bad file raises FlightLogError and nothing else -----------------------------------------
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -46,12 +46,15 @@ import csv
 import io
 import logging
 import math
+import os
 import re
+import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, redirect_stderr, redirect_stdout, suppress
+from contextlib import ExitStack, contextmanager, redirect_stderr, redirect_stdout, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -323,16 +326,56 @@ def _csv_columns(
 # --- ArduPilot DataFlash ------------------------------------------------------------------------
 
 
+class _LibraryOutput:
+    """What a log library printed while reading: Python prints and its compiled parts' stderr."""
+
+    def __init__(self, py: io.StringIO, native: IO[bytes] | None) -> None:
+        self.py = py
+        self.native = native
+        self.native_text = ""
+
+    def getvalue(self) -> str:
+        if self.native is not None and not self.native.closed:
+            self.native.flush()
+            self.native.seek(0)
+            self.native_text = self.native.read().decode("utf-8", "replace")
+        return self.py.getvalue() + self.native_text
+
+
 @contextmanager
-def _library_output() -> Iterator[io.StringIO]:
-    """Collect what a log library prints about bad bytes, to quote it in our error instead."""
+def _library_output() -> Iterator[_LibraryOutput]:
+    """Collect what a log library prints about bad bytes, to quote it in our error instead.
+
+    pymavlink's compiled indexer (``dfindexer``) writes "bad header …" to file descriptor 2
+    itself, past ``sys.stderr``; so descriptor 2 is pointed at a temporary file meanwhile. Like
+    ``redirect_stderr``, this holds for the whole process while a log is read.
+    """
     buf = io.StringIO()
-    with redirect_stdout(buf), redirect_stderr(buf):
-        yield buf
+    with ExitStack() as stack:
+        native: IO[bytes] | None = None
+        try:
+            saved = os.dup(2)
+        except OSError:  # no descriptor 2 (a daemon without one): nothing to keep quiet
+            saved = -1
+        if saved >= 0:
+            native = stack.enter_context(tempfile.TemporaryFile())
+            sys.stderr.flush()
+            os.dup2(native.fileno(), 2)
+
+            def restore() -> None:
+                os.dup2(saved, 2)
+                os.close(saved)
+
+            stack.callback(restore)
+        out = _LibraryOutput(buf, native)
+        stack.callback(out.getvalue)  # keep the text once the file is gone
+        stack.enter_context(redirect_stdout(buf))
+        stack.enter_context(redirect_stderr(buf))
+        yield out
 
 
-def _last_words(buf: io.StringIO) -> str:
-    lines = [ln.strip() for ln in buf.getvalue().splitlines() if ln.strip()]
+def _last_words(said: _LibraryOutput) -> str:
+    lines = [ln.strip() for ln in said.getvalue().splitlines() if ln.strip()]
     return f"; the reader said: {lines[-1][:160]}" if lines else ""
 
 
