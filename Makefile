@@ -79,8 +79,8 @@ test: lint web peers
 	$(BIN)/python -m pytest -q
 
 lint: install-dev
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples scripts
+	$(BIN)/ruff format --check src tests bench examples scripts
 	$(BIN)/mypy
 
 clean:
