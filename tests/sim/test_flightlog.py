@@ -493,7 +493,12 @@ GPS_FMT_AC34 = (
 
 
 def legacy_ardupilot_log(
-    t_s: np.ndarray, geo: np.ndarray, fmt: tuple[str, str, str], *, boot_ms: int = 61_250
+    t_s: np.ndarray,
+    geo: np.ndarray,
+    fmt: tuple[str, str, str],
+    *,
+    boot_ms: int = 61_250,
+    boot_clock: bool = True,
 ) -> bytes:
     """GPS of an older firmware: boot clock at ``boot_ms + t``, GPS time every 200 ms (see below).
 
@@ -510,7 +515,7 @@ def legacy_ardupilot_log(
         w.write(
             "GPS",
             TimeUS=ms * 1000,
-            T=ms,
+            T=ms if boot_clock else 0,
             Status=3,
             TimeMS=gps_ms,
             Week=1850,
@@ -539,6 +544,14 @@ def test_ardupilot_generations_give_the_written_flight(tmp_path, flight, fmt, ca
     assert np.allclose(log.lon_deg, geo[:, 1], rtol=0, atol=0.51e-7)
     assert np.allclose(log.alt_m, geo[:, 2], rtol=0, atol=0.0051)
     assert not caplog.records
+
+
+def test_ardupilot_32_log_with_t_left_at_zero_goes_by_gps_time(tmp_path, flight):
+    t, _, _, geo = flight
+    data = legacy_ardupilot_log(t[:30], geo[:30], GPS_FMT_AC32, boot_clock=False)
+    log = load_ardupilot_bin(write(tmp_path / "f.bin", data), geoid_undulation_m=43.0)
+    assert np.allclose(log.t_s, t[:30], rtol=0, atol=1e-6)  # Week/TimeMS, from the first fix
+    assert np.allclose(log.lat_deg, geo[:30, 0], rtol=0, atol=0.51e-7)
 
 
 def test_ardupilot_33_log_with_two_fixes_at_one_gps_time(tmp_path, caplog):

@@ -9,7 +9,8 @@ Where each format's samples come from, and which height becomes ``alt_m``:
   The height is taken as ellipsoidal, plus ``geoid_undulation_m`` for a file of AMSL heights.
 - ArduPilot DataFlash ``.bin``: ``GPS`` messages with ``Status`` >= 3 (3D fix) of the lowest
   instance ``I`` that has a fix: ``TimeUS``, else the boot time ``T`` in ms of logs before it
-  (ArduCopter 3.2/3.3: ``Status,TimeMS,Week,…,T``), else GPS time (``GWk``/``GMS``,
+  (ArduCopter 3.2/3.3: ``Status,TimeMS,Week,…,T``; a log with ``T`` at 0 goes by its GPS
+  time), else GPS time (``GWk``/``GMS``,
   ``Week``/``TimeMS``); ``Lat``, ``Lng``. Height:
   ``GPA.AEl`` (ellipsoidal) when every used sample has one, else ``GPS.Alt`` (AMSL) minus the
   receiver's ``GPA.Und`` (ArduPilot's undulation is AMSL − ellipsoidal, e.g.
@@ -438,6 +439,7 @@ def _read_dataflash(
     gpa: dict[tuple[float, int], float] = {}
     und: dict[tuple[float, int], float] = {}
     pos: list[tuple[float, float, float, float]] = []
+    gps_clock: list[float | None] = []  # each fix's GPS time, where it was timed by T
     try:
         reader.__init__(str(path), zero_time_base=True)
         while True:
@@ -450,8 +452,9 @@ def _read_dataflash(
                 if "Status" in names and int(m.Status) < _GPS_FIX_3D:
                     continue
                 inst = int(m.I) if "I" in names else 0
-                t = _dataflash_time(m, names)
+                t, gps_t = _dataflash_time(m, names)
                 gps.append((t, inst, float(m.Lat), float(m.Lng), float(m.Alt)))
+                gps_clock.append(gps_t)
             elif kind == "GPA" and "TimeUS" in names:
                 key = (float(m.TimeUS) * 1e-6, int(m.I) if "I" in names else 0)
                 if "AEl" in names:
@@ -462,23 +465,31 @@ def _read_dataflash(
                 pos.append((float(m.TimeUS) * 1e-6, float(m.Lat), float(m.Lng), float(m.Alt)))
     finally:
         _close_dataflash(reader)
+    if any(g[0] == 0.0 for g in gps) and all(c is not None for c in gps_clock):
+        # A fix with T left at 0 (no boot clock logged): all go by their GPS time instead.
+        gps = [(c or 0.0, g[1], g[2], g[3], g[4]) for g, c in zip(gps, gps_clock, strict=True)]
     return gps, gpa, und, pos
 
 
-def _dataflash_time(m: Any, names: Sequence[str]) -> float:
+def _dataflash_time(m: Any, names: Sequence[str]) -> tuple[float, float | None]:
     """Seconds of a GPS message on the boot clock where the log has one, else GPS time.
 
     ``TimeUS`` (µs since boot, ArduPilot 3.3 on), else ``T`` (ms since boot, beside
     ``TimeMS``/``Week`` in earlier logs), else ``GWk``/``GMS`` or ``Week``/``TimeMS``. The boot
-    clock comes first because a receiver may stamp two fixes with one GPS time.
+    clock comes first because a receiver may stamp two fixes with one GPS time. The second
+    value is the GPS time of a fix timed by ``T``, for logs that leave ``T`` at 0.
     """
     if "TimeUS" in names:
-        return float(m.TimeUS) * 1e-6
-    if "T" in names:
-        return float(m.T) * 1e-3
+        return float(m.TimeUS) * 1e-6, None
+    gps_t: float | None = None
     for week, ms in (("GWk", "GMS"), ("Week", "TimeMS")):
         if week in names and ms in names:
-            return float(getattr(m, week)) * 604800.0 + float(getattr(m, ms)) * 1e-3
+            gps_t = float(getattr(m, week)) * 604800.0 + float(getattr(m, ms)) * 1e-3
+            break
+    if "T" in names:
+        return float(m.T) * 1e-3, gps_t
+    if gps_t is not None:
+        return gps_t, None
     raise FlightLogError(f"GPS messages carry no time field (columns {','.join(names)})")
 
 
