@@ -10,8 +10,7 @@ Where each format's samples come from, and which height becomes ``alt_m``:
 - ArduPilot DataFlash ``.bin``: ``GPS`` messages with ``Status`` >= 3 (3D fix) of the lowest
   instance ``I`` that has a fix: ``TimeUS``, else the boot time ``T`` in ms of logs before it
   (ArduCopter 3.2/3.3: ``Status,TimeMS,Week,…,T``; a log with ``T`` at 0 goes by its GPS
-  time), else GPS time (``GWk``/``GMS``,
-  ``Week``/``TimeMS``); ``Lat``, ``Lng``. Height:
+  time), else GPS time (``GWk``/``GMS``, ``Week``/``TimeMS``); ``Lat``, ``Lng``. Height:
   ``GPA.AEl`` (ellipsoidal) when every used sample has one, else ``GPS.Alt`` (AMSL) minus the
   receiver's ``GPA.Und`` (ArduPilot's undulation is AMSL − ellipsoidal, e.g.
   ``AP_GPS_UBLOX``: ``altitude_msl − altitude_ellipsoid``) when every used sample has one,
