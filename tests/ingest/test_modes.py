@@ -1,4 +1,5 @@
 import contextlib
+import json
 import math
 from pathlib import Path
 
@@ -339,7 +340,7 @@ def test_address_parity_replies_apply_only_to_known_aircraft():
 def test_receiver_ticks_map_to_utc_and_resync_on_restart():
     stream = ModeSStream("beast")
     a, b = stream.reports(beast(IDENT, 120_000_000) + beast(VELOCITY, 132_000_000), 50.0)
-    assert (a.t_s, b.t_s, a.t_source) == (50.0, 51.0, "ticks")
+    assert (a.t_s, b.t_s, a.t_source, b.t_source) == (50.0, 51.0, "receive", "ticks")  # anchor
     (c,) = stream.reports(beast(IDENT, 1_000), 60.0)  # counter restarted
     assert c.t_s == 60.0
     (d,) = stream.reports(beast(IDENT, 1_000 + 12_000_000 * 100), 61.0)  # drifted 99 s: resync
@@ -496,3 +497,106 @@ def test_decoder_raises_only_modes_error_on_messages_with_valid_parity(payload, 
     for i, msg in enumerate(frames):
         with contextlib.suppress(ModeSError):
             decoder.decode_frame(RawFrame(msg), 0.4 * i)
+
+
+# --- speed check over reception gaps (issue 17) ---------------------------------------------
+
+
+def flown(
+    lat: float, lon: float, speed_kt: float, track_deg: float, t_s: float
+) -> tuple[float, float]:
+    """Where an aircraft at (lat, lon) is after ``t_s`` s at ``speed_kt`` on ``track_deg``."""
+    d_m = speed_kt * KT_MS * t_s
+    north, east = d_m * math.cos(math.radians(track_deg)), d_m * math.sin(math.radians(track_deg))
+    return lat + north / 111_195.0, lon + east / (111_195.0 * math.cos(math.radians(lat)))
+
+
+def pair(icao: int, lat: float, lon: float) -> list[str]:
+    return [airborne(icao, lat, lon, 30000, 0), airborne(icao, lat, lon, 30000, 1)]
+
+
+GAP_ICAO = 0x4CA2D1
+BEFORE = (52.30, 4.00)
+AFTER = flown(*BEFORE, 480.0, 90.0, 10.0)  # 10 s at 480 kt: 2.47 km, beyond the 2 km margin
+
+
+def test_plain_avr_capture_with_a_reception_gap_keeps_the_correct_position(tmp_path):
+    """``adsb decode`` has no clock for plain AVR: a 10 s gap must not look like > 1500 kt."""
+    from typer.testing import CliRunner
+
+    from luchtwacht.commands.adsb import app
+
+    capture = tmp_path / "gap.avr"
+    capture.write_bytes(avr(*pair(GAP_ICAO, *BEFORE), *pair(GAP_ICAO, *AFTER)))
+    result = CliRunner().invoke(app, ["decode", str(capture), "--format", "avr"])
+    assert result.exit_code == 0, result.stderr
+    positions = [x for x in map(json.loads, result.stdout.splitlines()) if "lat" in x]
+    assert len(positions) == 3  # the first frame has no partner yet
+    assert json.loads(result.stderr.splitlines()[-1])["rejected"] == 0
+    np.testing.assert_allclose([positions[-1]["lat"], positions[-1]["lon"]], AFTER, atol=1e-4)
+
+
+def test_arrival_times_measure_the_gap_and_still_refuse_a_jump():
+    pipe = ModeSPipe("adsb-1", ORIGIN, "avr")
+    first, second = pair(GAP_ICAO, *BEFORE)
+    pipe.feed(avr(first), t_rx_s=100.0)
+    assert len(pipe.feed(avr(second), t_rx_s=100.5)) == 1
+    # nothing heard for 10 s, then the aircraft 2.47 km on: correct, accepted
+    after = pipe.feed(avr(*pair(GAP_ICAO, *AFTER)), t_rx_s=110.5)
+    assert len(after) == 2 and pipe.counters.rejected == 0
+    # a frame 1 s later sent from 55 km on: refused on speed (decoded with the last frame as
+    # its even/odd partner it lands farther still)
+    jump = flown(*AFTER, 480.0, 0.0, 1.0 + 55_000 / (480.0 * KT_MS))
+    assert pipe.feed(avr(airborne(GAP_ICAO, *jump, 30000, 0)), t_rx_s=111.5) == []
+    assert any("> 1500 kt" in r for r in pipe.counters.rejected_by_reason)
+
+
+def test_positions_that_arrive_in_one_read_are_not_refused_on_speed():
+    """One read of a feed that caught up after a stall holds frames seconds apart."""
+    pipe = ModeSPipe("adsb-1", ORIGIN, "avr")
+    out = pipe.feed(avr(*pair(GAP_ICAO, *BEFORE), *pair(GAP_ICAO, *AFTER)), t_rx_s=50.0)
+    assert len(out) == 3 and pipe.counters.rejected == 0
+
+
+def test_receiver_timestamps_measure_the_gap_and_still_refuse_a_jump():
+    frames = pair(GAP_ICAO, *BEFORE) + pair(GAP_ICAO, *AFTER)
+    seconds = [0.0, 0.5, 10.0, 10.5]
+    data = [beast(f, round((1.0 + t) * 12e6)) for f, t in zip(frames, seconds, strict=True)]
+    # frames arriving as heard: the 12 MHz ticks give the 10 s gap
+    stream = ModeSStream("beast")
+    out = [r for d, t in zip(data, seconds, strict=True) for r in stream.reports(d, 1_000.0 + t)]
+    assert [r.t_source for r in out] == ["receive", "ticks", "ticks", "ticks"]
+    assert sum(r.fix is not None for r in out) == 3 and stream.counters.rejected == 0
+    jump = flown(*AFTER, 480.0, 0.0, 55_000 / (480.0 * KT_MS))
+    late = beast(airborne(GAP_ICAO, *jump, 30000, 1), round(12.0 * 12e6))
+    assert stream.reports(late, 1_011.0) == []
+    assert any("> 1500 kt" in r for r in stream.counters.rejected_by_reason)
+    # one read holding all four (the node stalled): the frame 10 s on re-anchors the tick clock
+    # to its arrival time, so only arrival times compare, and they are equal: not refused
+    stalled = ModeSStream("beast")
+    out = stalled.reports(b"".join(data), 2_000.0)
+    assert [r.t_source for r in out] == ["receive", "ticks", "receive", "ticks"]
+    assert sum(r.fix is not None for r in out) == 3 and stalled.counters.rejected == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gap_s=st.floats(1.0, 25.0),
+    speed_kt=st.floats(0.0, 600.0),
+    track_deg=st.floats(0.0, 360.0),
+    clock=st.sampled_from(["none", "arrival"]),
+)
+def test_a_correct_position_after_any_gap_is_never_refused(gap_s, speed_kt, track_deg, clock):
+    """Frames of a real flight, heard before and after a gap, decode without a rejection."""
+    pipe = ModeSPipe("adsb-1", ORIGIN, "avr")
+    after = flown(*BEFORE, speed_kt, track_deg, gap_s)
+    times = [0.0, 0.5, gap_s, gap_s + 0.5]
+    frames = pair(GAP_ICAO, *BEFORE) + pair(GAP_ICAO, *after)
+    out = []
+    for frame, t in zip(frames, times, strict=True):
+        out += pipe.feed(avr(frame), t_rx_s=0.0 if clock == "none" else 1_000.0 + t)
+    assert pipe.counters.rejected == 0, pipe.counters.rejected_by_reason
+    assert len(out) == 3
+    last = ORIGIN.to_geodetic(out[-1].z[0])
+    assert last[0] == pytest.approx(after[0], abs=1e-4)
+    assert last[1] == pytest.approx(after[1], abs=1e-4)

@@ -73,6 +73,10 @@ LOCAL_REFERENCE_RANGE_M = 180 * NM_M
 #: 1500 kt, roughly twice airliner cruise: a position implying more is a decoding error.
 MAX_SPEED_MS = 1500 * KT_MS
 MOTION_MARGIN_M = 2000.0
+#: Arrival times (plain AVR, SBS without a time) are when the bytes reached us, not when the
+#: receiver heard the frames: feeders batch their output, so the speed check allows this much
+#: more time between two positions, as readsb's does for its receive clock (elapsed + 1 s).
+ARRIVAL_SLACK_S = 1.0
 
 #: 95 % radius of a circular 2-D normal in σ (√(−2 ln 0.05)); 1-D 95 % is 1.96 σ.
 R95_2D_SIGMA = math.sqrt(-2.0 * math.log(0.05))
@@ -542,6 +546,9 @@ class Aircraft:
     lat_deg: float | None = None
     lon_deg: float | None = None
     pos_t_s: float | None = None
+    pos_t_source: TimeSource = "receive"
+    pos_rx_s: float | None = None
+    pos_clock_epoch: int = 0
     alt_baro_m: float | None = None
     alt_gnss_m: float | None = None
     gs_ms: float | None = None
@@ -585,6 +592,10 @@ class ModeSReport:
     raw: str
     ident: str | None = None
     icao: str | None = None
+    rx_s: float | None = None
+    """When the bytes arrived (UTC s); ``t_s`` itself when the time source is "receive"."""
+    clock_epoch: int = 0
+    """Tick times compare only within one anchoring of the receiver clock (:class:`_TickClock`)."""
     df: int | None = None
     tc: int | None = None
     fields: dict[str, object] = field(default_factory=dict)
@@ -680,6 +691,12 @@ class ModeSDecoder:
     rejected (:class:`ModeSError`, field ``cpr``); a rejected global (or SBS) position also
     drops the local reference, so a wrong reference lasts only until the next pair.
 
+    The speed check measures the time between two positions as the receiver saw them: its
+    timestamps (``t_source`` "ticks" / "message") or, without them, the arrival times plus
+    :data:`ARRIVAL_SLACK_S`. Two positions with the same arrival time (one read, or a file
+    decoded with no clock at all) have no known time between them: speed alone never refuses
+    them, since a gap in reception would make a correct position look too fast.
+
     Address/parity replies (DF0/4/5/16/20/21) carry no checkable CRC: their address is the
     parity remainder. They update an aircraft only if that address already belongs to one seen
     in CRC-valid extended squitter (``icao_verified``).
@@ -738,10 +755,18 @@ class ModeSDecoder:
         *,
         fmt: Format = "beast",
         t_source: TimeSource = "receive",
+        t_rx_s: float | None = None,
+        clock_epoch: int = 0,
     ) -> ModeSReport:
-        """Decode one framed reply at UTC time ``t_s``; raises :class:`ModeSError` to reject."""
+        """Decode one framed reply at UTC time ``t_s``; raises :class:`ModeSError` to reject.
+
+        ``t_rx_s`` is when its bytes arrived (default ``t_s``); ``clock_epoch`` counts
+        re-anchorings of the tick clock, as tick times of different epochs do not compare.
+        """
         self._sweep(t_s)
         rep = ModeSReport(fmt, "mode-s", t_s, t_source, frame.msg.hex().upper())
+        rep.rx_s = t_s if t_rx_s is None else t_rx_s
+        rep.clock_epoch = clock_epoch
         if frame.mlat_ticks is not None:
             rep.fields["mlat_ticks"] = frame.mlat_ticks
         if frame.rssi_dbfs is not None:
@@ -853,12 +878,25 @@ class ModeSDecoder:
 
     # -- positions ---------------------------------------------------------------------------
 
-    def _check_motion(self, ac: Aircraft, lat: float, lon: float, t_s: float, how: str) -> None:
+    def _check_motion(
+        self, ac: Aircraft, lat: float, lon: float, rep: ModeSReport, how: str
+    ) -> None:
+        """Refuse a position implying > 1500 kt from the last one, over the time between them."""
         if ac.lat_deg is None or ac.lon_deg is None or ac.pos_t_s is None:
             return
-        dt_s = abs(t_s - ac.pos_t_s)
+        dt_s = abs(rep.t_s - ac.pos_t_s)
         if dt_s > self.state_ttl_s:
             return
+        if "receive" in (rep.t_source, ac.pos_t_source) or rep.clock_epoch != ac.pos_clock_epoch:
+            # No common receiver clock: only the arrival times say how far apart they are
+            rx_s = rep.t_s if rep.rx_s is None else rep.rx_s
+            dt_s = abs(rx_s - (ac.pos_t_s if ac.pos_rx_s is None else ac.pos_rx_s))
+            if dt_s == 0.0:
+                # Same arrival time: one read of a feed, or a capture decoded without a clock.
+                # How long the receiver heard nothing in between is unknown, so speed cannot
+                # tell a decoding error from a correct position after a gap; range still can.
+                return
+            dt_s += ARRIVAL_SLACK_S
         d = _distance_m(ac.lat_deg, ac.lon_deg, lat, lon)
         if d > MAX_SPEED_MS * dt_s + MOTION_MARGIN_M:
             if how in ("global", "SBS"):  # self-contained positions: the reference may be wrong
@@ -909,9 +947,11 @@ class ModeSDecoder:
                 return
             pos = airborne_position_with_ref(fmt, lat_raw, lon_raw, *ref)
             self._check_range(*pos, how)
-        self._check_motion(ac, *pos, t_s, how)
+        self._check_motion(ac, *pos, rep, how)
         if ac.pos_t_s is None or t_s >= ac.pos_t_s:
             ac.lat_deg, ac.lon_deg, ac.pos_t_s = pos[0], pos[1], t_s
+            ac.pos_t_source, ac.pos_rx_s = rep.t_source, rep.rx_s
+            ac.pos_clock_epoch = rep.clock_epoch
         rep.fields.update(lat=pos[0], lon=pos[1], cpr=how)
         rep.fix = self._fix(ac, pos, tc, decoded, t_s, how)
 
@@ -989,12 +1029,22 @@ class ModeSDecoder:
     # -- SBS ---------------------------------------------------------------------------------
 
     def decode_sbs(
-        self, msg: SbsMessage, t_s: float, *, t_source: TimeSource = "message", raw: str = ""
+        self,
+        msg: SbsMessage,
+        t_s: float,
+        *,
+        t_source: TimeSource = "message",
+        raw: str = "",
+        t_rx_s: float | None = None,
     ) -> ModeSReport:
-        """Take one BaseStation line into the state at UTC ``t_s``; a fix for MSG,3 positions."""
+        """Take one BaseStation line into the state at UTC ``t_s``; a fix for MSG,3 positions.
+
+        ``t_rx_s`` is when the line arrived (default ``t_s``).
+        """
         self._sweep(t_s)
         kind = f"sbs-msg{msg.transmission_type}" if msg.message_type == "MSG" else "sbs-other"
         rep = ModeSReport("sbs", kind, t_s, t_source, raw)
+        rep.rx_s = t_s if t_rx_s is None else t_rx_s
         if msg.message_type != "MSG":
             rep.fields["message_type"] = msg.message_type
             return rep
@@ -1028,8 +1078,10 @@ class ModeSDecoder:
         if msg.lat_deg is None or msg.lon_deg is None:
             return rep
         self._check_range(msg.lat_deg, msg.lon_deg, "SBS")
-        self._check_motion(ac, msg.lat_deg, msg.lon_deg, t_s, "SBS")
+        self._check_motion(ac, msg.lat_deg, msg.lon_deg, rep, "SBS")
         ac.lat_deg, ac.lon_deg, ac.pos_t_s = msg.lat_deg, msg.lon_deg, t_s
+        ac.pos_t_source, ac.pos_rx_s = rep.t_source, rep.rx_s
+        ac.pos_clock_epoch = rep.clock_epoch
         f.update(lat=msg.lat_deg, lon=msg.lon_deg)
         if msg.transmission_type != 3 or msg.on_ground or msg.alt_m is None:
             return rep
@@ -1057,19 +1109,26 @@ class _TickClock:
     backwards (receiver restart, 48-bit wrap after 271 days) or, with ``resync_s`` set, when
     the mapped time drifts more than that from the reception time (sample-clock drift, dropped
     USB buffers). GPS-disciplined Radarcape timestamps are not interpreted as such.
+    ``anchored`` says the last frame was an anchor: its time is its arrival time, not a tick
+    interval (a read holding many seconds of frames, after the node stalled, re-anchors too).
     """
 
     def __init__(self, resync_s: float | None) -> None:
         self.resync_s = resync_s
         self._anchor: tuple[int, float] | None = None
+        self.anchored = False
+        self.epoch = 0
 
     def utc(self, ticks: int, t_rx_s: float) -> float:
         """UTC seconds of a frame stamped ``ticks`` that arrived at ``t_rx_s``."""
+        self.anchored = False
         if self._anchor is not None and ticks >= self._anchor[0]:
             t = self._anchor[1] + (ticks - self._anchor[0]) / MLAT_CLOCK_HZ
             if self.resync_s is None or abs(t - t_rx_s) <= self.resync_s:
                 return t
         self._anchor = (ticks, t_rx_s)
+        self.anchored = True
+        self.epoch += 1
         return t_rx_s
 
 
@@ -1175,11 +1234,16 @@ class ModeSStream:
         if isinstance(item, SbsMessage):
             if item.t_s is None:
                 return self.decoder.decode_sbs(item, t_rx, t_source="receive")
-            return self.decoder.decode_sbs(item, item.t_s - self.sbs_utc_offset_s)
+            t_s = item.t_s - self.sbs_utc_offset_s
+            return self.decoder.decode_sbs(item, t_s, t_rx_s=t_rx)
         if item.mlat_ticks is None:
             return self.decoder.decode_frame(item, t_rx, fmt=self.fmt)
         t_s = self._clock.utc(item.mlat_ticks, t_rx)
-        return self.decoder.decode_frame(item, t_s, fmt=self.fmt, t_source="ticks")
+        # an anchor frame's time is its arrival time: no receiver interval to the last position
+        source: TimeSource = "receive" if self._clock.anchored else "ticks"
+        return self.decoder.decode_frame(
+            item, t_s, fmt=self.fmt, t_source=source, t_rx_s=t_rx, clock_epoch=self._clock.epoch
+        )
 
 
 def _ecef_to_enu_rotation(lat_deg: float, lon_deg: float) -> NDArray[np.float64]:
