@@ -41,6 +41,12 @@ class Paths:
 Case = tuple[str, Callable[[Paths], list[str]], int, str]
 
 CASES: list[Case] = [
+    # Click's own checks (a missing file, an unknown option) come out in the same one-line form
+    ("verify-missing", lambda p: ["verify", str(p.missing)], 2, "does not exist"),
+    ("replay-missing", lambda p: ["replay", str(p.missing)], 2, "does not exist"),
+    ("track-missing", lambda p: ["track", str(p.missing), "--out", str(p.ok_out)], 2, "not exist"),
+    ("demo-speed-negative", lambda p: [*DEMO, "--speed", "-1"], 2, "'--speed'"),
+    ("unknown-command", lambda p: ["no-such-command"], 2, "No such command"),
     ("verify-empty", lambda p: ["verify", str(p.empty)], 2, "not a Luchtwacht recording"),
     ("verify-binary", lambda p: ["verify", str(p.binary)], 2, "not a Luchtwacht recording"),
     ("replay-empty", lambda p: ["replay", str(p.empty)], 2, "empty.dat"),
@@ -151,7 +157,7 @@ def _assert_one_error_line(result: Any, code: int, needle: str) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and needle in lines[0], lines[0]
     assert "Traceback" not in result.output + result.stderr
-    return lines[0]
+    return str(lines[0])
 
 
 @pytest.mark.parametrize(("name", "args", "code", "needle"), CASES, ids=[c[0] for c in CASES])

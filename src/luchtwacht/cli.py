@@ -14,10 +14,12 @@ import json
 import logging
 import secrets
 import sqlite3
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -25,6 +27,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from typer._click.exceptions import NoArgsIsHelpError  # typer bundles its own Click
+from typer.core import TyperGroup
 
 from luchtwacht import __version__
 from luchtwacht.commands import adsb as adsb_commands
@@ -66,8 +70,49 @@ if TYPE_CHECKING:
 # The node, the simulator and the evaluation load inside the command that needs them: ``run``
 # binds its listeners before the tracker has loaded (see ``transport.listen``).
 
+
+class _OneLineErrors(TyperGroup):
+    """The root command: Click's own usage errors printed as one ``error:`` line too (exit 2).
+
+    Without this, a missing file or a value out of range would be a framed panel of several
+    lines while the commands' own errors are one line; docs/cli.md states the one format.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run as Click does, but report its exceptions in the ``error: <what>: <why>`` form."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except NoArgsIsHelpError:  # a group given no arguments: show its help as Click does
+            return super().main(args, prog_name, complete_var, True, windows_expand_args, **extra)
+        except typer.TyperException as exc:  # Click's usage and file errors (typer's own Click)
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else ""
+            what = f"{where}: " if where else ""
+            hint = f" (see {where} --help)" if where else ""
+            message = " ".join(str(getattr(exc, "format_message", exc.__str__)()).split())
+            typer.echo(f"error: {what}{message}{hint}", err=True)
+            sys.exit(int(getattr(exc, "exit_code", 2)))
+        except typer.Abort:
+            typer.echo("error: aborted: no input (end of file or Ctrl-C)", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Luchtwacht counter-drone system."
+    cls=_OneLineErrors,
+    add_completion=False,
+    no_args_is_help=True,
+    help="Luchtwacht counter-drone system.",
 )
 app.add_typer(remoteid_commands.app, name="remoteid", help="Drone Remote ID (ASTM F3411) tools.")
 app.add_typer(
