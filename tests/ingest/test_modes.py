@@ -579,24 +579,44 @@ def test_receiver_timestamps_measure_the_gap_and_still_refuse_a_jump():
     assert sum(r.fix is not None for r in out) == 3 and stalled.counters.rejected == 0
 
 
-@settings(max_examples=60, deadline=None)
+def test_a_pair_across_a_gap_without_a_clock_is_refused_not_misplaced():
+    """4 min at 550 kt between the pairs: the first frame after the gap pairs with one from
+    before it, which decodes a CPR zone away; that pair is refused, the next one is right."""
+    after = flown(*BEFORE, 550.0, 0.0, 240.0)
+    pipe = ModeSPipe("adsb-1", ORIGIN, "avr")
+    out = []
+    for frame in pair(GAP_ICAO, *BEFORE) + pair(GAP_ICAO, *after):
+        out += pipe.feed(avr(frame), t_rx_s=0.0)
+    assert len(out) == 2
+    last = ORIGIN.to_geodetic(out[-1].z[0])
+    assert (last[0], last[1]) == (
+        pytest.approx(after[0], abs=1e-4),
+        pytest.approx(after[1], abs=1e-4),
+    )
+    (reason,) = pipe.counters.rejected_by_reason
+    assert reason == "cpr: even/odd frames of unknown age disagree with the last position"
+
+
+@settings(max_examples=80, deadline=None)
 @given(
-    gap_s=st.floats(1.0, 25.0),
+    gap_s=st.floats(1.0, 300.0),
     speed_kt=st.floats(0.0, 600.0),
     track_deg=st.floats(0.0, 360.0),
-    clock=st.sampled_from(["none", "arrival"]),
+    clock=st.sampled_from(["none", "arrival", "one read"]),
 )
-def test_a_correct_position_after_any_gap_is_never_refused(gap_s, speed_kt, track_deg, clock):
-    """Frames of a real flight, heard before and after a gap, decode without a rejection."""
+def test_a_gap_never_refuses_on_speed_nor_misplaces(gap_s, speed_kt, track_deg, clock):
+    """A real flight heard before and after a gap: no position is refused as too fast, every
+    position given is where the aircraft was, and the one after the gap is given."""
     pipe = ModeSPipe("adsb-1", ORIGIN, "avr")
     after = flown(*BEFORE, speed_kt, track_deg, gap_s)
-    times = [0.0, 0.5, gap_s, gap_s + 0.5]
     frames = pair(GAP_ICAO, *BEFORE) + pair(GAP_ICAO, *after)
-    out = []
-    for frame, t in zip(frames, times, strict=True):
-        out += pipe.feed(avr(frame), t_rx_s=0.0 if clock == "none" else 1_000.0 + t)
-    assert pipe.counters.rejected == 0, pipe.counters.rejected_by_reason
-    assert len(out) == 3
-    last = ORIGIN.to_geodetic(out[-1].z[0])
-    assert last[0] == pytest.approx(after[0], abs=1e-4)
-    assert last[1] == pytest.approx(after[1], abs=1e-4)
+    if clock == "one read":
+        out = pipe.feed(avr(*frames), t_rx_s=500.0)
+    else:
+        out = []
+        for frame, t in zip(frames, [0.0, 0.5, gap_s, gap_s + 0.5], strict=True):
+            out += pipe.feed(avr(frame), t_rx_s=0.0 if clock == "none" else 1_000.0 + t)
+    assert not any("1500 kt" in r for r in pipe.counters.rejected_by_reason)
+    places = [ORIGIN.to_geodetic(b.z[0])[:2] for b in out]
+    assert all(min(math.dist(p, BEFORE), math.dist(p, after)) < 1e-4 for p in places), places
+    assert math.dist(places[-1], after) < 1e-4

@@ -73,6 +73,9 @@ LOCAL_REFERENCE_RANGE_M = 180 * NM_M
 #: 1500 kt, roughly twice airliner cruise: a position implying more is a decoding error.
 MAX_SPEED_MS = 1500 * KT_MS
 MOTION_MARGIN_M = 2000.0
+#: A global position from an even/odd pair of unknown age must match the newest frame decoded
+#: locally against the last position this closely (both are that frame's CPR cell, ≈ 5 m).
+PAIR_AGREEMENT_M = 100.0
 #: Arrival times (plain AVR, SBS without a time) are when the bytes reached us, not when the
 #: receiver heard the frames: feeders batch their output, so the speed check allows this much
 #: more time between two positions, as readsb's does for its receive clock (elapsed + 1 s).
@@ -528,6 +531,8 @@ class CprFrame:
     t_s: float
     lat_raw: int
     lon_raw: int
+    disputed: bool = False
+    """Its pair with an older frame disagreed with the last position (see ``_check_pair``)."""
 
 
 @dataclass(slots=True)
@@ -941,6 +946,8 @@ class ModeSDecoder:
             pos = airborne_position_pair(*even, *odd, even_is_newer=fmt == 0)
             if pos is not None:
                 self._check_range(*pos, how)
+                if rep.t_source == "receive" and t_s == other.t_s:
+                    self._check_pair(ac, fmt, pos)
         if pos is None:
             ref, how = self._local_reference(ac, t_s)
             if ref is None:
@@ -954,6 +961,33 @@ class ModeSDecoder:
             ac.pos_clock_epoch = rep.clock_epoch
         rep.fields.update(lat=pos[0], lon=pos[1], cpr=how)
         rep.fix = self._fix(ac, pos, tc, decoded, t_s, how)
+
+    def _check_pair(self, ac: Aircraft, fmt: int, pos: tuple[float, float]) -> None:
+        """Refuse an even/odd pair whose frames may be far apart in time (same arrival time).
+
+        Without a clock the pair window cannot be kept: after a reception gap the first frame
+        pairs with one heard before it, and frames of two places give a position off by a
+        CPR zone. The newest frame decoded locally against the last position is that frame's
+        true position unless the aircraft flew half a zone (≥ 180 NM) since; if the two
+        disagree the older frame is dropped, and the newest is marked ``disputed``: should its
+        next pair disagree as well, the last position is the stale one and the pair wins.
+        """
+        frame, older = ac.cpr_air[fmt], ac.cpr_air[1 - fmt]
+        if frame is None or older is None or ac.lat_deg is None or ac.lon_deg is None:
+            return
+        local = airborne_position_with_ref(
+            fmt, frame.lat_raw, frame.lon_raw, ac.lat_deg, ac.lon_deg
+        )
+        d = _distance_m(*local, *pos)
+        if d <= PAIR_AGREEMENT_M or older.disputed:
+            return
+        ac.cpr_air[1 - fmt] = None
+        frame.disputed = True
+        raise ModeSError(
+            "cpr",
+            "even/odd frames of unknown age disagree with the last position",
+            f"{d / 1000:.1f} km",
+        )
 
     def _local_reference(self, ac: Aircraft, t_s: float) -> tuple[tuple[float, float] | None, str]:
         if (
