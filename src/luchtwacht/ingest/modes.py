@@ -700,7 +700,9 @@ class ModeSDecoder:
     timestamps (``t_source`` "ticks" / "message") or, without them, the arrival times plus
     :data:`ARRIVAL_SLACK_S`. Two positions with the same arrival time (one read, or a file
     decoded with no clock at all) have no known time between them: speed alone never refuses
-    them, since a gap in reception would make a correct position look too fast.
+    them, since a gap in reception would make a correct position look too fast. A global pair
+    of such frames must instead agree with its newest frame decoded against the last position
+    (``_check_pair``): without a clock a frame from before a gap can be its partner.
 
     Address/parity replies (DF0/4/5/16/20/21) carry no checkable CRC: their address is the
     parity remainder. They update an aircraft only if that address already belongs to one seen
