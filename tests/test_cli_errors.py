@@ -131,6 +131,12 @@ CASES: list[Case] = [
         2,
         "not a text",
     ),
+    (
+        "evaluate-compare-binary",
+        lambda p: ["evaluate", "--compare", str(p.binary), str(p.empty)],
+        2,
+        "not a text file",
+    ),
     ("operators-list-missing", lambda p: ["operators", "list", str(p.missing)], 2, "missing.yaml"),
     ("operators-list-empty", lambda p: ["operators", "list", str(p.empty)], 2, "empty.dat"),
     ("operators-list-binary", lambda p: ["operators", "list", str(p.binary)], 2, "binary.dat"),

@@ -31,9 +31,13 @@ app = typer.Typer(add_completion=False, help="Evaluate scenarios; compare two ev
 
 def _load_summary(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise typer.BadParameter(f"{path}: {exc}") from None
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise typer.BadParameter(f"{path}: not a text file, not an evaluation summary") from None
+    except OSError as exc:
+        raise typer.BadParameter(f"{path}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise typer.BadParameter(f"{path}: not JSON ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("scenarios"), list):
         raise typer.BadParameter(f"{path}: not an evaluation summary (no 'scenarios' list)")
     return doc
