@@ -14,6 +14,9 @@ from typing import Protocol
 
 from luchtwacht.model.detection import BearingBatch, DetectionBatch
 
+MAX_REASONS = 64  # distinct rejection reasons kept per feed
+OTHER_REASONS = "other reasons (the table of reasons is full)"
+
 
 @dataclass(slots=True)
 class FeedCounters:
@@ -26,8 +29,13 @@ class FeedCounters:
     shed: int = 0  # valid reports not decoded: the node was over its capacity (oldest first)
 
     def reject(self, reason: str) -> None:
-        """Count a rejection under its reason."""
+        """Count a rejection under its reason (past MAX_REASONS distinct ones, under one more).
+
+        Reasons may quote what a sender sent: a hostile one must not grow the table without end.
+        """
         self.rejected += 1
+        if reason not in self.rejected_by_reason and len(self.rejected_by_reason) >= MAX_REASONS:
+            reason = OTHER_REASONS
         self.rejected_by_reason[reason] += 1
 
     def as_dict(self) -> dict[str, object]:

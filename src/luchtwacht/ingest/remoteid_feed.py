@@ -78,7 +78,10 @@ class RemoteIdPipe:
             f"{exc.field}: {exc}"[:160] if not str(exc).startswith(exc.field) else str(exc)[:160]
         )
         key = exc.field
-        self.counters.reject(reason)
+        # Padding errors quote the offending byte's position: one reason for them all.
+        self.counters.reject(
+            "padding: non-zero bytes after the pack's messages" if key == "padding" else reason
+        )
         if key not in self._logged:
             self._logged.add(key)
             log.warning("feed %s: rejected Remote ID report: %s", self.sensor_id, exc)
