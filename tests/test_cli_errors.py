@@ -203,3 +203,14 @@ def test_recording_twice_is_refused_unless_overwrite(tmp_path: Path) -> None:
     assert replaced.exit_code == 0, replaced.output
     check = runner.invoke(app, ["replay", str(rec), "--check"])
     assert check.exit_code == 0, check.output  # one run in the file, not two
+
+
+def test_an_altered_recording_is_invalid_data_exit_1(tmp_path: Path) -> None:
+    """Invalid data found (not a usage or file error): exit 1, still one ``error:`` line."""
+    import sqlite3
+
+    rec = tmp_path / "run.sqlite"
+    assert runner.invoke(app, [*DEMO, "--record", str(rec)]).exit_code == 0
+    with sqlite3.connect(rec) as db:
+        db.execute("UPDATE audit SET payload = payload || ' ' WHERE seq = 1")
+    _assert_one_error_line(runner.invoke(app, ["verify", str(rec)]), 1, "audit chain BROKEN")

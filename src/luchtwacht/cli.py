@@ -602,8 +602,7 @@ def replay(
     if check:
         rows, bad = compare_tracks(recording, views)
         if bad:
-            typer.echo(f"replay differs from the recording: {bad} of {rows} track rows", err=True)
-            raise typer.Exit(1)
+            _fail(f"{recording}: replay differs: {bad} of {rows} track rows", 1)
         typer.echo(f"replay matches the recording: {rows} track rows identical")
 
 
@@ -622,8 +621,7 @@ def verify(
     if ok:
         typer.echo(f"{recording}: audit chain intact ({n} records), head {audit_head(recording)}")
         return
-    typer.echo(f"{recording}: audit chain BROKEN after {n} records: {problem}", err=True)
-    raise typer.Exit(1)
+    _fail(f"{recording}: audit chain BROKEN after {n} records: {problem}", 1)
 
 
 if __name__ == "__main__":
