@@ -71,7 +71,7 @@ CASES: list[Case] = [
         "--summary-json",
     ),
     ("run-config-missing", lambda p: ["run", "--config", str(p.missing)], 2, "missing.yaml"),
-    ("run-config-empty", lambda p: ["run", "--config", str(p.empty)], 2, "empty.dat"),
+    ("run-config-empty", lambda p: ["run", "--config", str(p.empty)], 2, "empty file"),
     ("run-config-binary", lambda p: ["run", "--config", str(p.binary)], 2, "not a text"),
     (
         "run-record-unwritable",

@@ -78,6 +78,8 @@ def load_yaml_model(path: Path, model: type[M], error: type[ValueError]) -> M:
             f"{path}: not a text file (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
             " is not UTF-8)"
         ) from None
+    if not text.strip():
+        raise error(f"{path}: empty file, expected a YAML mapping")
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
