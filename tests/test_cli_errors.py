@@ -199,6 +199,9 @@ def test_recording_twice_is_refused_unless_overwrite(tmp_path: Path) -> None:
     line = _assert_one_error_line(again, 2, "already holds a recording")
     assert "--overwrite" in line
     assert rec.stat().st_size == size  # untouched
+    live = ["run", "--remoteid-listen", "127.0.0.1:0", "--no-web", "--headless"]
+    _assert_one_error_line(runner.invoke(app, [*live, "--record", str(rec)]), 2, "--overwrite")
+    assert rec.stat().st_size == size
     replaced = runner.invoke(app, [*DEMO, "--record", str(rec), "--overwrite", "--seed", "8"])
     assert replaced.exit_code == 0, replaced.output
     check = runner.invoke(app, ["replay", str(rec), "--check"])
