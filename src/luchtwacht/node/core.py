@@ -318,6 +318,8 @@ class NodeCore(FusionCore):
         ``final`` runs every cycle now (the end of a run). Returns whether a slow cycle ran.
         """
         self.tick_count += 1
+        if self.recorder is not None:
+            self.recorder.tick(t_s)
         self._guarded("process", self.process, t_s)
         k = self.tick_count
         if not final and k % self.schedule.picture_ticks:

@@ -49,6 +49,10 @@ class Store(Protocol):
         """Snapshot of the confirmed tracks at one cycle."""
         ...
 
+    def tick(self, t_s: float) -> None:
+        """The node core ran a tick at ``t_s``: replay of a live run ticks at the same instants."""
+        ...
+
     def alert_event(self, t_s: float, event: str, alert: Alert) -> None:
         """An alert was raised, escalated, acknowledged or cleared (also chained into the audit)."""
         ...

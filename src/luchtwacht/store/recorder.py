@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS track (
     object_class TEXT, class_prob REAL, cooperative INTEGER, uas_id TEXT, threat TEXT,
     zones_inside TEXT, time_to_breach_s REAL, pos_std_m REAL, icao TEXT,
     PRIMARY KEY (track_id, t_s));
+CREATE TABLE IF NOT EXISTS tick (seq INTEGER PRIMARY KEY, t_s REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS alert_event (
     seq INTEGER PRIMARY KEY, t_s REAL NOT NULL, event TEXT NOT NULL, alert_id INTEGER NOT NULL,
     track_id INTEGER NOT NULL, zone TEXT NOT NULL, level TEXT NOT NULL, kind TEXT NOT NULL,
@@ -112,6 +113,7 @@ class Recorder:
         row = self.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         self._last_seq, self._last_hash = (int(row[0]), str(row[1])) if row else (0, GENESIS)
         self._raw: list[tuple[float, str, str, bytes]] = []
+        self._ticks: list[tuple[float]] = []
 
     def set_meta(self, **items: str) -> None:
         """Run metadata (scenario, seed, version)."""
@@ -194,6 +196,10 @@ class Recorder:
             ],
         )
 
+    def tick(self, t_s: float) -> None:
+        """The node core ran a tick at ``t_s`` (buffered until the next commit)."""
+        self._ticks.append((t_s,))
+
     def alert_event(self, t_s: float, event: str, alert: Alert) -> None:
         """An alert was raised, escalated, acknowledged or cleared; also chained into the audit."""
         self.db.execute(
@@ -245,6 +251,9 @@ class Recorder:
                 "INSERT INTO raw (t_rx_s, sensor_id, format, payload) VALUES (?,?,?,?)", self._raw
             )
             self._raw.clear()
+        if self._ticks:
+            self.db.executemany("INSERT INTO tick (t_s) VALUES (?)", self._ticks)
+            self._ticks.clear()
         self.db.commit()
 
     def close(self) -> None:

@@ -39,7 +39,7 @@ RecorderFactory = Callable[[Path], Store]
 """Opens the store the worker writes to; called once, inside the worker thread."""
 
 DEFAULT_MAXSIZE = 50_000  # operations held while the disk lags; beyond that, drops (counted)
-WAITING_KINDS = frozenset({"audit", "alert_event", "set_meta"})  # evidence and metadata
+WAITING_KINDS = frozenset({"audit", "alert_event", "set_meta", "tick"})  # evidence, metadata
 WARN_EVERY_S = 60.0  # after the first, at most one log line per kind this often
 CLOSE_TIMEOUT_S = 10.0
 _COMMITTING_KINDS = frozenset({"commit", "close", "flush", "auto_commit"})
@@ -149,6 +149,10 @@ class BackgroundStore:
         """Track snapshot, read now (views are frozen; the iterable may be a generator)."""
         snapshot = list(views)
         self._put("tracks", lambda s: s.tracks(snapshot))
+
+    def tick(self, t_s: float) -> None:
+        """A tick of the node core at ``t_s``."""
+        self._put("tick", lambda s: s.tick(t_s))
 
     def alert_event(self, t_s: float, event: str, alert: Alert) -> None:
         """An alert event; the alert is copied now, as the alert manager mutates it later."""
