@@ -304,6 +304,27 @@ class ApprovalSection(_Strict):
     confirm_window_s: float = Field(default=CONFIRM_WINDOW_S, gt=0, le=3600)
 
 
+class StoreSection(_Strict):
+    """Where and how the node keeps its evidence (``store/``; docs/evidence.md).
+
+    ``backend: sqlite`` (the default) writes the file named by the site's ``record``;
+    ``postgresql`` writes to the server at ``dsn`` (a libpq connection string). Every record is
+    hash-chained and the chain's head is signed at each commit with the node's Ed25519 key in
+    ``signing_key`` (PEM, PKCS#8; ``luchtwacht pki signing-key`` makes one); without it a key is
+    made for the run and only its public half is kept, in the recording.
+    """
+
+    backend: Literal["sqlite", "postgresql"] = "sqlite"
+    dsn: str | None = None
+    signing_key: Path | None = None
+
+    @model_validator(mode="after")
+    def _backend(self) -> StoreSection:
+        if self.backend == "postgresql" and not self.dsn:
+            raise ValueError("store.backend postgresql needs store.dsn (a libpq connection string)")
+        return self
+
+
 class SiteConfig(_Strict):
     """A whole site file."""
 
@@ -322,6 +343,7 @@ class SiteConfig(_Strict):
     approval: ApprovalSection = Field(default_factory=ApprovalSection)  # two-person rule
     console: ConsoleSection | None = Field(default_factory=ConsoleSection)  # null: no console
     publish: PublishSection = Field(default_factory=PublishSection)  # CoT, SAPIENT up, ASTERIX
+    store: StoreSection = Field(default_factory=StoreSection)  # evidence backend and signing key
 
     @model_validator(mode="after")
     def _effectors(self) -> SiteConfig:
