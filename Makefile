@@ -6,7 +6,7 @@ HASH   := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 
-.PHONY: demo test lint install install-dev web peers clean
+.PHONY: demo test lint install install-dev web peers postgres clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,10 +72,16 @@ install: $(RUN_STAMP)
 
 install-dev: $(DEV_STAMP)
 
+# PostgreSQL + PostGIS for the store's integration tests: Debian's server and the PostGIS of its
+# version, installed when missing (needs root and apt-get; .ci/postgres). The tests start a
+# throwaway cluster on 127.0.0.1 from them and stop it afterwards (tests/pg.py).
+postgres:
+	.ci/postgres
+
 demo: install web
 	$(BIN)/luchtwacht demo
 
-test: lint web peers
+test: lint web peers postgres
 	$(BIN)/python -m pytest -q
 
 lint: install-dev
