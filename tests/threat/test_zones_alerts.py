@@ -87,7 +87,8 @@ def test_alert_needs_its_condition_held_and_has_hysteresis():
     assert ev.kind == "raised"
     # 80 s is past the warning time but within 1.5 × of it: the open alert is kept alive
     for t in range(5, 30):
-        assert am.update(float(t), [view(4)], warn, {4: {"square": 80.0}}) == []
+        events = am.update(float(t), [view(4)], warn, {4: {"square": 80.0}})
+        assert [e.kind for e in events] == (["updated"] if t == 5 else [])  # "in 80 s" once
     assert len(am.open_alerts) == 1
 
 
@@ -121,3 +122,18 @@ def test_cleared_alerts_beyond_the_limit_are_forgotten_open_ones_never():
         am.update(k + 0.5, [view(1, inside=("square",))], warn, {})  # track k dropped: cleared
     assert len(am.alerts) == 5
     assert any(a.track_id == 1 for a in am.open_alerts)
+
+
+def test_an_open_alerts_text_follows_the_picture_without_new_events():
+    """The alert raised at "enter in 53 s" says 31 s once the picture does, as an "updated"
+    event (so the recording holds what the operator read), at most once a second."""
+    am = AlertManager(confirm_s=0.0)
+    warn = {"square": 60.0}
+    (raised,) = am.update(0.0, [view(7, ttb=53.0)], warn, {7: {"square": 53.0}})
+    assert "53 s" in raised.alert.message
+    assert am.update(0.1, [view(7, ttb=52.0)], warn, {7: {"square": 52.0}}) == []  # too soon
+    assert am.update(1.0, [view(7, ttb=53.0)], warn, {7: {"square": 53.0}}) == []  # same text
+    (ev,) = am.update(22.0, [view(7, ttb=31.0)], warn, {7: {"square": 31.0}})
+    assert ev.kind == "updated" and ev.alert.level is ThreatLevel.HIGH
+    (alert,) = am.open_alerts
+    assert "31 s" in alert.message and "53 s" not in alert.message

@@ -4,8 +4,9 @@ An alert concerns one track and one zone. It is raised when a track classified a
 inside the zone ("breach", CRITICAL for non-cooperative) or predicted to enter it within the zone's
 warning time ("approach", HIGH). Birds, aircraft and unidentified tracks raise none: the false
 alarm that sends an operator chasing a gull is what these systems are judged on. An approach
-escalates to a breach on the same alert; an alert clears after ``clear_hold_s`` without its
-condition, or when its track is dropped.
+escalates to a breach on the same alert; its text follows the picture (an "updated" event at
+most every second while the time to breach or the height it names changes); an alert clears
+after ``clear_hold_s`` without its condition, or when its track is dropped.
 
 Two guards keep the alert list calm: a condition must hold without a break for ``confirm_s``
 seconds before an alert is raised, whatever the cycle rate (a freshly started track misclassified
@@ -31,7 +32,7 @@ class AlertEvent:
     """Something that happened to an alert, for the recorder and the console."""
 
     t_s: float
-    kind: str  # "raised", "escalated", "acknowledged", "cleared"
+    kind: str  # "raised", "escalated", "updated" (its text), "acknowledged", "cleared"
     alert: Alert
 
 
@@ -44,11 +45,14 @@ class AlertManager:
         confirm_s: float = 2.0,
         keep_factor: float = 1.5,
         kept: int = ALERTS_KEPT,
+        text_every_s: float = 1.0,
     ) -> None:
         self.clear_hold_s = clear_hold_s
         self.confirm_s = confirm_s
         self.keep_factor = keep_factor
         self.kept = kept
+        self.text_every_s = text_every_s
+        self._said_at: dict[int, float] = {}  # open alert → when its text was last set
         self._streak: dict[tuple[int, str], float] = {}  # condition → since when it holds
         self.alerts: dict[int, Alert] = {}
         self._open: dict[tuple[int, str], int] = {}
@@ -103,6 +107,7 @@ class AlertManager:
                     self._next_id += 1
                     self.alerts[alert.alert_id] = alert
                     self._open[key] = alert.alert_id
+                    self._said_at[alert.alert_id] = t_s
                     events.append(AlertEvent(t_s, "raised", alert))
                     continue
                 alert = self.alerts[self._open[key]]
@@ -110,7 +115,17 @@ class AlertManager:
                 alert.uas_id = tr.uas_id
                 if level > alert.level:
                     alert.level, alert.kind, alert.message = level, kind, text
+                    self._said_at[alert.alert_id] = t_s
                     events.append(AlertEvent(t_s, "escalated", alert))
+                elif text != alert.message and t_s - self._said_at.get(alert.alert_id, -1e18) >= (
+                    self.text_every_s - 1e-6
+                ):
+                    # The text follows the picture ("enter in 31 s", not the 53 s it was raised
+                    # with), at most every ``text_every_s``; an event, so the recording and the
+                    # console's replay say what the operator read.
+                    alert.message = text
+                    self._said_at[alert.alert_id] = t_s
+                    events.append(AlertEvent(t_s, "updated", alert))
         for key in [k for k in self._streak if k not in seen]:
             del self._streak[key]
         for key, alert_id in list(self._open.items()):
@@ -122,6 +137,7 @@ class AlertManager:
                 alert.state = AlertState.CLEARED
                 alert.cleared_t_s = t_s
                 del self._open[key]
+                self._said_at.pop(alert_id, None)
                 events.append(AlertEvent(t_s, "cleared", alert))
         if len(self.alerts) > self.kept:  # a node up for weeks: forget the oldest cleared ones
             open_ids = set(self._open.values())
