@@ -1,11 +1,14 @@
+"""The SQLite recorder: WAL, rows written, every table chained, reopening continues the chain."""
+
 import sqlite3
 
 from luchtwacht.model.track import Alert, ThreatLevel
-from luchtwacht.store.recorder import Recorder, verify_audit_chain
+from luchtwacht.store.chain import CHAINED, NodeKey
+from luchtwacht.store.recorder import Recorder, verify_audit_chain, verify_recording
 
 
-def make(path, n=5):
-    rec = Recorder(path)
+def make(path, n=5, key=None):
+    rec = Recorder(path, key)
     rec.raw(1.0, "radar-1", "sapient", b"\x01\x02")
     for i in range(n):
         a = Alert(
@@ -31,6 +34,10 @@ def test_wal_mode_and_rows_written(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("SELECT payload FROM raw").fetchone()[0] == b"\x01\x02"
     assert db.execute("SELECT count(*) FROM alert_event").fetchone()[0] == 5
+    assert db.execute("SELECT count(*) FROM chain_commit WHERE closing = 1").fetchone()[0] == 1
+    for table in CHAINED:  # every row of every chained table carries its 32-byte hash
+        nulls = db.execute(f"SELECT count(*) FROM {table} WHERE length(hash) != 32").fetchone()
+        assert nulls[0] == 0, table
     assert verify_audit_chain(path) == (True, 5, "")
 
 
@@ -41,7 +48,7 @@ def test_tampering_is_detected(tmp_path):
     db.execute("UPDATE audit SET payload = replace(payload, 'm2', 'mX') WHERE seq = 3")
     db.commit()
     ok, n, problem = verify_audit_chain(path)
-    assert not ok and n == 2 and "row 3" in problem
+    assert not ok and n == 2 and "audit chain BROKEN at seq 3" in problem
 
 
 def test_deleted_row_is_detected(tmp_path):
@@ -51,14 +58,25 @@ def test_deleted_row_is_detected(tmp_path):
     db.execute("DELETE FROM audit WHERE seq = 2")
     db.commit()
     ok, _, problem = verify_audit_chain(path)
-    assert not ok and "row 2 is missing" in problem
+    assert not ok and "row removed: row 2 is missing" in problem
 
 
 def test_chain_continues_across_reopen(tmp_path):
     path = tmp_path / "run.sqlite"
-    make(path, 2)
-    make(path, 2)
+    key = NodeKey.generate()
+    make(path, 2, key)
+    make(path, 2, key)
     assert verify_audit_chain(path) == (True, 4, "")
+    report = verify_recording(path, key.public_pem())
+    assert report.intact and report.trusted and report.commits == 2 and report.rows["raw"] == 2
+
+
+def test_a_second_run_with_another_key_follows_a_closing_record(tmp_path):
+    path = tmp_path / "run.sqlite"
+    make(path, 2)
+    make(path, 2)  # each run made its own key: allowed after the first run's closing record
+    report = verify_recording(path)
+    assert report.intact and len(report.fingerprints) == 2 and not report.trusted
 
 
 def test_cutting_rows_off_the_end_is_detected(tmp_path):
@@ -68,7 +86,57 @@ def test_cutting_rows_off_the_end_is_detected(tmp_path):
     db.execute("DELETE FROM audit WHERE seq >= 4")
     db.commit()
     ok, n, problem = verify_audit_chain(path)
-    assert not ok and n == 3 and "recorded head is row 5" in problem
+    assert not ok and n == 3 and "rows removed at the tail" in problem
+    assert "ends at seq 3, its commits reach seq 5" in problem
     db.execute("DELETE FROM audit")
     db.commit()
     assert not verify_audit_chain(path)[0]
+
+
+def test_an_idle_commit_writes_no_record(tmp_path):
+    path = tmp_path / "run.sqlite"
+    rec = Recorder(path)
+    rec.commit()
+    rec.commit()
+    rec.tick(1.0)
+    rec.commit()
+    rec.commit()
+    rec.close()
+    report = verify_recording(path)
+    assert report.intact and report.commits == 3  # the opening metadata, the tick, the close
+    assert report.rows["tick"] == 1
+
+
+def test_a_track_instant_given_twice_before_a_commit_keeps_the_later(tmp_path):
+    from tests.store.test_worker import view
+
+    path = tmp_path / "run.sqlite"
+    rec = Recorder(path)
+    rec.tracks([view(1, 2.0), view(2, 2.0)])
+    rec.tracks([view(1, 2.0)])
+    rec.commit()
+    rec.tracks([view(1, 3.0)])
+    rec.close()
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT seq, track_id, t_s FROM track ORDER BY seq").fetchall()
+    assert rows == [(1, 1, 2.0), (2, 2, 2.0), (3, 1, 3.0)]
+    assert verify_recording(path).intact
+
+
+def test_a_refused_row_leaves_the_chain_whole(tmp_path):
+    path = tmp_path / "run.sqlite"
+    rec = Recorder(path)
+    rec.raw(1.0, "s", "f", b"a")
+    rec.raw(2.0, None, "f", b"b")  # type: ignore[arg-type]  # NOT NULL: refused by SQLite
+    rec.raw(3.0, "s", "f", b"c")
+    try:
+        rec.commit()
+    except sqlite3.IntegrityError:
+        pass
+    else:
+        raise AssertionError("the refused row was not reported")
+    rec.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT seq, payload FROM raw").fetchall() == [(1, b"a"), (2, b"c")]
+    report = verify_recording(path)
+    assert report.intact, report.problem

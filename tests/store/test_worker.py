@@ -15,11 +15,15 @@ from hypothesis import strategies as st
 
 from luchtwacht.model.detection import N_CLASSES, BearingBatch, DetectionBatch
 from luchtwacht.model.track import Alert, AlertState, ThreatLevel, TrackView
+from luchtwacht.store.chain import NodeKey, ProblemKind
 from luchtwacht.store.port import Store
-from luchtwacht.store.recorder import Recorder, verify_audit_chain
+from luchtwacht.store.recorder import Recorder, verify_audit_chain, verify_recording
 from luchtwacht.store.worker import BackgroundStore
 
-TABLES = ("meta", "raw", "rejection", "detection", "bearing", "track", "alert_event", "audit")
+# Not chain_commit: its records hold the wall-clock time of each commit.
+TABLES = ("meta", "meta_log", "raw", "rejection", "detection", "bearing", "track", "tick")
+TABLES += ("alert_event", "audit")
+KEY = NodeKey.generate()  # one key for both stores, so their rows and hashes are the same
 
 
 def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -106,10 +110,11 @@ def test_recorder_satisfies_the_store_port(tmp_path):
 
 def test_background_store_writes_what_the_recorder_writes(tmp_path):
     direct, background = tmp_path / "direct.sqlite", tmp_path / "background.sqlite"
-    write_session(Recorder(direct))
-    store: Store = BackgroundStore(background)
+    write_session(Recorder(direct, KEY))
+    store: Store = BackgroundStore(background, key=KEY)
     write_session(store)
     assert dump(background) == dump(direct)
+    assert verify_recording(background, KEY.public_pem()).intact
     assert count(direct, "track") == 3 and count(direct, "alert_event") == 2
     assert verify_audit_chain(background) == verify_audit_chain(direct) == (True, 3, "")
 
@@ -274,8 +279,12 @@ def test_the_worker_commits_by_itself(tmp_path):
     while count(path, "raw") == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert count(path, "raw") == 1
-    assert verify_audit_chain(path) == (True, 1, "")  # the chain's head is committed too
+    # Committed and signed, though the run goes on: all intact but the missing closing record.
+    report = verify_recording(path)
+    assert report.problem is not None and report.problem.kind is ProblemKind.CUT_OFF
+    assert report.rows["raw"] == report.rows["audit"] == 1 and report.commits == 1
     store.close()
+    assert verify_audit_chain(path) == (True, 1, "")
 
 
 def test_close_is_idempotent_and_later_calls_raise(tmp_path):
@@ -329,7 +338,7 @@ def apply(store: Store, ops: list[tuple[Any, ...]]) -> None:
 def test_any_interleaving_matches_the_recorder_and_verifies(ops):
     with tempfile.TemporaryDirectory() as tmp:
         direct, background = Path(tmp, "d.sqlite"), Path(tmp, "b.sqlite")
-        apply(Recorder(direct), ops)
-        apply(BackgroundStore(background), ops)
+        apply(Recorder(direct, KEY), ops)
+        apply(BackgroundStore(background, key=KEY), ops)
         assert dump(background) == dump(direct)
         assert verify_audit_chain(background)[0]

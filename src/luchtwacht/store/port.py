@@ -5,7 +5,9 @@ decided through this one interface and never learns what sits behind it: a
 :class:`~luchtwacht.store.recorder.Recorder` writing SQLite in the caller's thread (tests,
 offline runs, replay) or a :class:`~luchtwacht.store.worker.BackgroundStore` that hands every
 write to a thread of its own, so a slow disk never slows the node's event loop. The methods are
-exactly the Recorder's writers; both satisfy the protocol structurally.
+exactly the Recorder's writers; both satisfy the protocol structurally. Every record written
+through the port is hash-chained and every commit signed (:mod:`luchtwacht.store.chain`), in
+whatever backend sits behind it.
 """
 
 from __future__ import annotations
@@ -58,13 +60,13 @@ class Store(Protocol):
         ...
 
     def audit(self, t_s: float, kind: str, payload: dict[str, object]) -> object:
-        """Append a hash-chained audit record (the Recorder returns its hash; nobody needs it)."""
+        """Append an audit record (the Recorder returns its chain hash; nobody needs it)."""
         ...
 
     def commit(self) -> None:
-        """End of a cycle: make what was written so far durable."""
+        """End of a cycle: make what was written so far durable, under a signed commit record."""
         ...
 
     def close(self) -> None:
-        """Commit and close the recording."""
+        """Commit with the closing record (a run without one was cut off) and close."""
         ...

@@ -5,7 +5,7 @@ port. :class:`BackgroundStore` is the implementation the live node uses: each ca
 operation on a bounded queue and returns; one worker thread owns the
 :class:`~luchtwacht.store.recorder.Recorder` (opened in that thread: SQLite connections are bound
 to the thread that made them) and performs the operations in the order they were made, so the
-audit hash chain comes out exactly as if the Recorder had been called directly.
+hash chains come out exactly as if the Recorder had been called directly.
 
 When the disk falls so far behind that the queue fills, evidence and metadata (``audit``,
 ``alert_event``, which chains into the audit, and ``set_meta``) wait for room for a bounded
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from luchtwacht.model.detection import BearingBatch, DetectionBatch
 from luchtwacht.model.track import Alert, TrackView
+from luchtwacht.store.chain import NodeKey
 from luchtwacht.store.port import Store
 from luchtwacht.store.recorder import Recorder
 
@@ -81,7 +82,11 @@ class BackgroundStore:
     tuples/lists, alerts and audit payloads are copied, payloads become ``bytes``). Detection
     and bearing batches are *not* copied: their numpy arrays are treated as immutable once
     handed over, as everywhere else in the pipeline. Call :meth:`close` at the end; the worker
-    is a daemon thread, so a forgotten close loses only the uncommitted tail, like a crash.
+    is a daemon thread, so a forgotten close loses only the uncommitted tail, like a crash
+    (and the recording then has no closing record: ``verify`` reports it cut off).
+
+    ``key`` signs the commits of the default :class:`Recorder` (one is made for the run if
+    None); a ``recorder_factory`` is called with the path and opens its store itself.
     """
 
     def __init__(
@@ -91,14 +96,16 @@ class BackgroundStore:
         maxsize: int = DEFAULT_MAXSIZE,
         put_timeout_s: float = 2.0,
         commit_every_s: float = 1.0,
-        recorder_factory: RecorderFactory = Recorder,
+        recorder_factory: RecorderFactory | None = None,
+        key: NodeKey | None = None,
     ) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1 (the queue is bounded)")
         self.path = Path(path)
         self._put_timeout_s = put_timeout_s
         self._commit_every_s = commit_every_s
-        self._factory = recorder_factory
+        # The signing key goes to the default Recorder; a given factory brings its own.
+        self._factory: RecorderFactory = recorder_factory or (lambda p: Recorder(p, key))
         self._q: queue.Queue[_Op] = queue.Queue(maxsize)
         self._lock = threading.Lock()
         self._closed = False
