@@ -38,6 +38,7 @@ from luchtwacht.commands import export as export_commands
 from luchtwacht.commands import operators as operator_commands
 from luchtwacht.commands import pki as pki_commands
 from luchtwacht.commands import remoteid as remoteid_commands
+from luchtwacht.commands import replay as replay_commands
 from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.commands import track as track_commands
 from luchtwacht.config_file import output_problem
@@ -564,46 +565,7 @@ def run(
     )
 
 
-@app.command()
-def replay(
-    recording: Annotated[
-        Path,
-        typer.Argument(help="SQLite recording made with --record.", exists=True, dir_okay=False),
-    ],
-    check: Annotated[
-        bool, typer.Option(help="Compare with the recorded tracks; exit 1 on any difference.")
-    ] = False,
-    summary_json: Annotated[
-        Path | None, typer.Option(help="Write the replay's summary as JSON here.")
-    ] = None,
-) -> None:
-    """Feed a recording's raw bytes through the node core again: tracks, alerts, decisions."""
-    from luchtwacht.store.replay import ReplayError, compare_tracks
-    from luchtwacht.store.replay import replay as replay_recording
-
-    if summary_json is not None and (problem := output_problem(summary_json)) is not None:
-        _fail(f"--summary-json {problem}")
-    views: dict[tuple[int, float], tuple[float, float, float]] = {}
-
-    def keep(core: NodeCore) -> None:
-        for v in core.views:
-            views[(v.track_id, round(v.t_s, 3))] = (v.east_m, v.north_m, v.up_m)
-
-    try:
-        core = replay_recording(recording, on_cycle=keep)
-    except ReplayError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    summary = core.summary()
-    if summary_json is not None:
-        summary_json.write_text(json.dumps(summary, indent=2) + "\n")
-    console = Console()
-    _print_summary(console, {"scenario": core.name, "seed": "-", **summary})
-    if check:
-        rows, bad = compare_tracks(recording, views)
-        if bad:
-            _fail(f"{recording}: replay differs: {bad} of {rows} track rows", 1)
-        typer.echo(f"replay matches the recording: {rows} track rows identical")
+app.command(name="replay")(replay_commands.replay)
 
 
 @app.command()

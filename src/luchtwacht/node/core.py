@@ -37,6 +37,7 @@ from luchtwacht.counter.engagement import CounterError, CounterUas
 from luchtwacht.fusion import Feed, FusionCore
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.feed import FeedPipe
+from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import (
     DEFAULT_FUSION_NODE_ID,
     NodeState,
@@ -171,6 +172,13 @@ class NodeCore(FusionCore):
         self.allowed_ids: dict[str, frozenset[str]] = {}
         self.nodes_forgotten = 0  # nodes dropped from the full table for a new registration
         self.tick_count = 0
+        # Where each input stands among the ticks, for replay (``store.replay``): payloads
+        # received so far, how many came since the last tick, and the latest stamp among them.
+        self.rx_count = 0
+        self._rx_at_tick = 0
+        self._rx_last_interval = 0
+        self._last_tick_s = -math.inf
+        self._rx_max_since_tick = -math.inf
         self.picture_seq = 0
         self.slow_cycles = 0
         self._commands: deque[CommandResult] = deque()
@@ -203,6 +211,7 @@ class NodeCore(FusionCore):
 
     def _receive(self, t_rx_s: float, sensor_id: str, fmt: str, payload: bytes) -> None:
         super().receive(t_rx_s, sensor_id, fmt, payload)
+        self._note_arrival(t_rx_s)
         pipe = self.feeds[sensor_id].pipe
         if not isinstance(pipe, SapientPipe):
             return
@@ -228,15 +237,62 @@ class NodeCore(FusionCore):
                     continue
             self.record_outgoing(t_rx_s, sensor_id, "sapient-out", reply)
 
+    def _note_arrival(self, t_rx_s: float) -> None:
+        """Count a recorded payload; note the tick before it if its stamp would misplace it.
+
+        Replay delivers a payload before the first tick stamped at or after it. One that came
+        after a tick yet is stamped no later than that tick (a manual clock, the wall clock
+        stepped back) would be misplaced: the tick is then noted with how many payloads really
+        came before it (``tick.order``).
+        """
+        self.rx_count += 1
+        if self.rx_count == self._rx_at_tick + 1 and t_rx_s <= self._last_tick_s:
+            self._note_order(self._last_tick_s, self.tick_count, self._rx_last_interval)
+        if t_rx_s > self._rx_max_since_tick:
+            self._rx_max_since_tick = t_rx_s
+
+    def _note_order(self, t_s: float, tick: int, raws: int) -> None:
+        if self.recorder is not None:
+            self.recorder.audit(t_s, "tick.order", {"tick": tick, "raws": raws})
+
     def add_feed(
         self, sensor_id: str, name: str, fmt: str, pipe: FeedPipe, interval_s: float
     ) -> Feed:
-        """Register an input feed; a SAPIENT feed shares the node registry."""
+        """Register an input feed; a SAPIENT feed shares the node registry.
+
+        The recording notes when (after which tick and input) and with what decoder settings,
+        so replay opens it at the same point of the run (``feed.open``).
+        """
+        settings: dict[str, object] = {}
         if isinstance(pipe, SapientPipe):
             pipe.nodes = self.sapient_registry
             pipe.gate = functools.partial(self._gate, sensor_id)
             pipe.budget = self.shedder.budget(sensor_id)
-        return super().add_feed(sensor_id, name, fmt, pipe, interval_s)
+            settings = {
+                "fusion_node_id": pipe.fusion_node_id,
+                "geoid_undulation_m": pipe.geoid_undulation_m,
+                "magnetic_declination_deg": pipe.magnetic_declination_deg,
+                "max_nodes": pipe.max_nodes,
+                "max_nodes_here": pipe.max_nodes_here,
+            }
+        elif isinstance(pipe, RemoteIdPipe):
+            settings = {"geoid_undulation_m": pipe.geoid_undulation_m}
+        feed = super().add_feed(sensor_id, name, fmt, pipe, interval_s)
+        if self.recorder is not None:
+            self.recorder.audit(
+                self.now_s,
+                "feed.open",
+                {
+                    "feed": sensor_id,
+                    "name": name,
+                    "fmt": fmt,
+                    "interval_s": interval_s,
+                    "settings": settings,
+                    "tick": self.tick_count,
+                    "rx": self.rx_count,
+                },
+            )
+        return feed
 
     def allow(self, sensor_id: str, node_ids: Iterable[str], who: str) -> None:
         """Let the peer of a feed speak only for ``node_ids`` (its certificate ``who`` allows them).
@@ -303,7 +359,14 @@ class NodeCore(FusionCore):
         for node_id in self._bound.pop(sensor_id, set()):
             if self.node_feed.get(node_id) == sensor_id:
                 del self.node_feed[node_id]
-        return super().remove_feed(sensor_id)
+        feed = super().remove_feed(sensor_id)
+        if feed is not None and self.recorder is not None:  # replay closes it at the same point
+            self.recorder.audit(
+                self.now_s,
+                "feed.close",
+                {"feed": sensor_id, "tick": self.tick_count, "rx": self.rx_count},
+            )
+        return feed
 
     def connected(self, node_id: str) -> bool:
         """Whether a SAPIENT node can be reached now (its feed has a link)."""
@@ -318,6 +381,11 @@ class NodeCore(FusionCore):
         ``final`` runs every cycle now (the end of a run). Returns whether a slow cycle ran.
         """
         self.tick_count += 1
+        came = self.rx_count - self._rx_at_tick
+        if came and self._rx_max_since_tick > t_s:  # stamped after the tick it came before
+            self._note_order(t_s, self.tick_count, came)
+        self._rx_at_tick, self._rx_last_interval = self.rx_count, came
+        self._last_tick_s, self._rx_max_since_tick = t_s, -math.inf
         if self.recorder is not None:
             self.recorder.tick(t_s)
         self._guarded("process", self.process, t_s)
@@ -479,6 +547,7 @@ class NodeCore(FusionCore):
                     "role": result.role,
                     **cmd.arguments(),
                     "ok": result.ok,
+                    "tick": self.tick_count,  # replay applies it at the same tick
                 }
                 if result.error:
                     payload["error"] = result.error
