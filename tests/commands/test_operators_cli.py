@@ -35,17 +35,19 @@ def test_add_list_disable_remove_and_log_in(
     f = tmp_path / "ops.yaml"
     r = runner.invoke(
         app, ["operators", "add", str(f), "anna", "--role", "commander", "--password-stdin"],
-        input="s3cret words\n",
+        input="s3cret words of the watch\n",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["operators", "add", str(f), "bob", "--password-stdin"], input="pw2\n")
+    r = runner.invoke(
+        app, ["operators", "add", str(f), "bob", "--password-stdin"], input="tulips in the rain\n"
+    )
     assert r.exit_code == 0, r.output
     assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
     assert "s3cret" not in f.read_text()  # only the hash is kept
     auth = Authority(load_accounts(f), hash_params=CHEAP)
-    session = auth.authenticate("anna", "s3cret words", 100.0)
+    session = auth.authenticate("anna", "s3cret words of the watch", 100.0)
     assert session.allows(Permission.APPROVE_ENGAGEMENT)
-    bob = auth.authenticate("bob", "pw2", 100.0)
+    bob = auth.authenticate("bob", "tulips in the rain", 100.0)
     assert bob.role == "operator" and not bob.allows(Permission.APPROVE_ENGAGEMENT)
     listing = runner.invoke(app, ["operators", "list", str(f)]).output
     assert "anna\tcommander [rehash due]\t" in listing  # CHEAP is below the default
@@ -64,7 +66,7 @@ def test_add_list_disable_remove_and_log_in(
     assert runner.invoke(app, ["operators", "disable", str(f), "anna"]).exit_code == 0
     auth = Authority(load_accounts(f), hash_params=CHEAP)
     with pytest.raises(AuthError, match="account disabled"):
-        auth.authenticate("anna", "s3cret words", 100.0)
+        auth.authenticate("anna", "s3cret words of the watch", 100.0)
     assert runner.invoke(app, ["operators", "remove", str(f), "bob"]).exit_code == 0
     assert [a.username for a in load_accounts(f)] == ["anna"]
     assert runner.invoke(app, ["operators", "remove", str(f), "bob"]).exit_code == 2
@@ -72,9 +74,39 @@ def test_add_list_disable_remove_and_log_in(
     assert missing.exit_code == 2 and "no such accounts file" in missing.output
 
 
+@pytest.mark.parametrize(
+    ("role", "password", "why"),
+    [
+        ("commander", "x", "at least 15 characters for a commander"),
+        ("operator", "short words", "at least 12 characters for a operator"),
+        ("commander", "fourteen chars", "at least 15 characters"),
+        ("admin", "aaaaaaaaaaaaaaaaaaaa", "5 different characters"),
+        ("commander", "Password123456789!", "commonly guessed"),
+        ("operator", "Wachtwoord2026!!", "commonly guessed"),
+        ("commander", "anna-the-best-commander", "must not contain the user name"),
+        ("operator", "abcdefghijklmnop", "consecutive"),
+        ("viewer", "1234567890123", "consecutive"),
+    ],
+)
+def test_add_refuses_a_weak_password_in_one_line(
+    tmp_path: Path, role: str, password: str, why: str
+) -> None:
+    f = tmp_path / "ops.yaml"
+    r = runner.invoke(
+        app, ["operators", "add", str(f), "anna", "--role", role, "--password-stdin"],
+        input=password + "\n",
+    )  # fmt: skip
+    assert r.exit_code == 2 and why in r.output and r.output.count("\n") == 1, r.output
+    assert not f.exists()  # nothing written
+
+
 def test_add_writes_the_default_argon2id(tmp_path: Path) -> None:
     f = tmp_path / "ops.yaml"
-    r = runner.invoke(app, ["operators", "add", str(f), "cdr", "--password-stdin"], input="pw\n")
+    r = runner.invoke(
+        app,
+        ["operators", "add", str(f), "cdr", "--password-stdin"],
+        input="correct horse battery\n",
+    )
     assert r.exit_code == 0, r.output
     (account,) = load_accounts(f)
     assert account.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=1$")

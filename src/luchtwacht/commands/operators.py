@@ -1,7 +1,9 @@
 """``luchtwacht operators``: keep the operator accounts file a live node authenticates against.
 
 ``add FILE USER --role ROLE`` adds an account (the password is asked for twice, or read from
-standard input with ``--password-stdin``, and only its argon2id hash is written); ``list FILE``
+standard input with ``--password-stdin``, checked against a minimum policy — 12 characters, 15
+for a commander or admin, not a common or consecutive one, not the user name — and only its
+argon2id hash is written); ``list FILE``
 shows who may do what, and which hashes are due for rehash; ``rehash FILE USER`` replaces a
 former-scheme or weaker hash once given the user's password; ``disable FILE USER`` locks an
 account without deleting its record; ``remove FILE USER`` deletes it. The file is rewritten
@@ -27,6 +29,7 @@ from luchtwacht.counter.authority import (
     hash_password,
     load_accounts,
     needs_rehash,
+    password_problem,
     rehash_account,
     save_accounts,
 )
@@ -94,8 +97,12 @@ def add(
     if any(a.username == username for a in accounts):
         typer.echo(f"error: {path}: {username!r} already has an account", err=True)
         raise typer.Exit(2)
+    password = _password(password_stdin)
+    if (weak := password_problem(password, username, role)) is not None:
+        typer.echo(f"error: {weak}", err=True)
+        raise typer.Exit(2)
     try:
-        account = OperatorAccount(username, role, hash_password(_password(password_stdin)))
+        account = OperatorAccount(username, role, hash_password(password))
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -402,6 +402,43 @@ def _dummy_hash(params: Argon2Params | _ScryptParams) -> str:
     return hash_password(password, params=params)
 
 
+# A new password's minimum (NIST SP 800-63B: length and a blocklist, no composition rules).
+# Roles that can authorise force or keep the accounts need a longer one.
+MIN_PASSWORD_CHARS = {"viewer": 12, "operator": 12, "commander": 15, "admin": 15}
+MIN_DISTINCT_CHARS = 5
+# Words every guesser tries first; a password that is one of them (any case, digits and
+# punctuation around it ignored) is refused whatever its length.
+_BLOCKED_WORDS = frozenset(
+    {
+        "password", "passwort", "wachtwoord", "welkom", "welcome", "qwerty", "azerty", "letmein",
+        "admin", "administrator", "commander", "operator", "viewer", "luchtwacht", "volkel",
+        "changeme", "secret", "geheim", "iloveyou", "dragon", "monkey", "football", "abc",
+        "qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890", "0123456789",
+    }
+)  # fmt: skip
+
+
+def password_problem(password: str, username: str, role: str) -> str | None:
+    """Why ``password`` is too weak for a new account of ``role``, or None.
+
+    Applied when an account is made or its password set (``operators add``), never at login.
+    """
+    need = MIN_PASSWORD_CHARS.get(role, max(MIN_PASSWORD_CHARS.values()))
+    if len(password) < need:
+        return f"the password must have at least {need} characters for a {role} account"
+    if len(set(password)) < MIN_DISTINCT_CHARS:
+        return f"the password must have at least {MIN_DISTINCT_CHARS} different characters"
+    low = password.lower()
+    if username.strip() and username.strip().lower() in low:
+        return "the password must not contain the user name"
+    core = low.strip("0123456789!@#$%^&*()-_=+.,;:?/ ")
+    if core in _BLOCKED_WORDS or low in _BLOCKED_WORDS:
+        return "the password is a commonly guessed one"
+    if low in "abcdefghijklmnopqrstuvwxyz" * 2 or low in "01234567890123456789" * 2:
+        return "the password is a run of consecutive characters"
+    return None
+
+
 # --------------------------------------------------------------------------- accounts
 
 
