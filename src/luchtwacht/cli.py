@@ -34,11 +34,13 @@ from luchtwacht import __version__
 from luchtwacht.commands import adsb as adsb_commands
 from luchtwacht.commands import asterix as asterix_commands
 from luchtwacht.commands import evaluate as evaluate_commands
+from luchtwacht.commands import evidence as evidence_commands
 from luchtwacht.commands import export as export_commands
 from luchtwacht.commands import operators as operator_commands
 from luchtwacht.commands import pki as pki_commands
 from luchtwacht.commands import remoteid as remoteid_commands
 from luchtwacht.commands import replay as replay_commands
+from luchtwacht.commands import report as report_commands
 from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.commands import track as track_commands
 from luchtwacht.config_file import output_problem
@@ -145,6 +147,16 @@ app.add_typer(
     evaluate_commands.app,
     name="evaluate",
     help="Score scenarios end to end (Monte Carlo) into an HTML report; compare two runs.",
+)
+app.add_typer(
+    evidence_commands.app,
+    name="evidence",
+    help="Signed evidence packages: export a window of a recording; verify a package anywhere.",
+)
+app.add_typer(
+    report_commands.app,
+    name="report",
+    help="Signed reports from a recording: clear-sky (unauthorised tracks, coverage, gaps).",
 )
 
 

@@ -1,0 +1,92 @@
+"""``luchtwacht report``: findings from a recording, written as signed reports.
+
+``clear-sky RECORDING --zone Z --from T --to T --out DIR --key KEY.pem [--max-gap S]
+[--authorised ID ...]``: was any unauthorised track inside zone Z in the window, which sensors
+were healthy and covering it, and the gaps in that coverage (the rules are in
+:mod:`luchtwacht.evidence.clearsky` and in the report). Writes report.html (self-contained),
+report.pdf, report.json and map.png into the new folder DIR, signed like an evidence package
+(``luchtwacht evidence verify DIR``). Prints the verdict. Exit 0 when the report was written
+(clear or not); 2 for usage or file errors, with one ``error:`` line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Signed reports from a recording (clear sky over a zone).",
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Reports (kept a group so ``clear-sky`` stays a sub-command)."""
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+@app.command("clear-sky")
+def clear_sky(
+    recording: Annotated[Path, typer.Argument(help="A Luchtwacht recording (.sqlite).")],
+    zone: Annotated[str, typer.Option("--zone", help="The zone's name, as in the recording.")],
+    out: Annotated[Path, typer.Option("--out", help="New (or empty) folder for the report.")],
+    key: Annotated[
+        Path, typer.Option("--key", help="The node's Ed25519 private key (PEM) to sign with.")
+    ],
+    t_from: Annotated[
+        str | None,
+        typer.Option("--from", help="Start: ISO 8601 UTC or seconds since the run's start."),
+    ] = None,
+    t_to: Annotated[
+        str | None,
+        typer.Option("--to", help="End: ISO 8601 UTC or seconds since the run's start."),
+    ] = None,
+    max_gap: Annotated[
+        float,
+        typer.Option(
+            "--max-gap", min=0.001, help="Seconds without data that count as a coverage gap."
+        ),
+    ] = 5.0,
+    authorised: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--authorised", help="A UAS ID or ICAO address allowed in the zone (repeatable)."
+        ),
+    ] = None,
+) -> None:
+    """Whether zone Z was clear of unauthorised tracks in the window, and watched."""
+    import sqlite3
+
+    from luchtwacht.evidence import EvidenceError
+    from luchtwacht.evidence.keys import load_private_key
+    from luchtwacht.evidence.manifest import output_folder_problem
+    from luchtwacht.evidence.report import write_clear_sky_report
+
+    problem = output_folder_problem(out)
+    if problem is not None:
+        raise _fail(problem)
+    try:
+        signing_key = load_private_key(key)
+        report = write_clear_sky_report(
+            recording, zone, t_from, t_to, out, signing_key, max_gap, authorised or ()
+        )
+    except EvidenceError as exc:
+        raise _fail(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise _fail(f"{recording}: not a readable recording ({exc})") from None
+    except OSError as exc:
+        raise _fail(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None
+    from luchtwacht.evidence.chainstate import chain_warnings
+
+    for line in chain_warnings(report.manifest["recording_chain"]):
+        typer.echo(line, err=True)
+    typer.echo(report.result.verdict())
+    typer.echo(f"{out}: report.html, report.pdf, report.json, map.png (signed)", err=True)
