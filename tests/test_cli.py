@@ -185,3 +185,52 @@ def test_headless_demo_summary_lists_the_engagements():
     assert "countermeasures: 1 recommendation(s), 0 still awaiting a decision" in out
     assert "engagement 1 t+74.1 s: RF jammer north-east (rf_jammer)" in out
     assert "approved by duty-officer: engaging" in out
+
+
+def test_the_terminal_view_fits_80_by_24_without_cutting_what_an_operator_reads():
+    """At 80×24: every line fits, identities (serials, UAS IDs) and threat labels are whole,
+    positions are range/bearing from the site, the sensors line is always there, and tracks
+    that do not fit are counted by class (birds included), never silently gone."""
+    import dataclasses
+
+    from rich.console import Console
+
+    from luchtwacht.console.terminal import TerminalView
+    from luchtwacht.pipeline import Pipeline
+    from luchtwacht.sim.scenario_file import load_scenario_file
+
+    scen = load_scenario_file(Path(__file__).parents[1] / "scenarios" / "jammed-intruder.yaml")
+    p = Pipeline(scen)
+    view = TerminalView(p.subscribe("terminal", maxsize=4), 0.0, p.start_s)
+    p.run(75.0)
+
+    def screen(rows: int, cols: int) -> list[str]:
+        console = Console(width=cols, height=rows, record=True, color_system=None)
+        console.print(view.render(rows))
+        return console.export_text().splitlines()
+
+    lines = screen(24, 80)
+    text = "\n".join(lines)
+    assert len(lines) <= 24 and max(map(len, lines)) <= 80
+    picture = view.latest
+    assert picture is not None
+    for track in picture.tracks:
+        ident = track.uas_id or track.rf_serial
+        assert ident and ident in text  # whole, not cut with an ellipsis
+        assert track.threat.label.upper() in text
+    assert "km 040°" in text  # the intruder's range and bearing from the site
+    assert "Sensors 6 ok" in text and "E1 track 2 engaging" in text
+
+    birds = [
+        dataclasses.replace(picture.tracks[0], track_id=100 + k, object_class="bird")
+        for k in range(40)
+    ]
+    view.latest = dataclasses.replace(picture, tracks=(*picture.tracks, *birds))
+    view.subscription.take()  # nothing new: render the crowded picture
+    lines = screen(24, 80)
+    text = "\n".join(lines)
+    assert len(lines) <= 24 and max(map(len, lines)) <= 80
+    shown = sum(1 for line in lines if line.lstrip().startswith("1") and "bird" in line)
+    assert f"… {40 - shown} more: {40 - shown} bird" in text
+    wide = "\n".join(screen(40, 160))
+    assert "51.6" in wide and "Lat" in wide and "Sensors" in wide  # the full tables when wide

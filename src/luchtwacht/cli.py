@@ -374,7 +374,7 @@ def _print_summary(console: Console, s: dict[str, object]) -> None:
         f"[bold]Summary[/bold] {s['scenario']} seed {s['seed']}, {s['duration_s']} s simulated"
     )
     console.print(
-        f"tracks confirmed: {s['tracks_confirmed']}  classes: {s['classes']}  "
+        f"tracks confirmed over the run: {s['tracks_confirmed']}  classes: {s['classes']}  "
         f"alerts raised: {s['alerts_raised']}"
     )
     t = Table(
@@ -568,7 +568,7 @@ def run(
             asyncio.run(node.run(duration))
     stats = node.stats()
     console.print(
-        f"stopped: {stats['confirmed_tracks']} confirmed tracks, {stats['alerts_total']} alerts; "
+        f"stopped: {stats['confirmed_tracks']} tracks held, {stats['alerts_total']} alerts; "
         + ", ".join(
             f"{k}: {v['accepted']} accepted / {v['rejected']} rejected"
             for k, v in stats["feeds"].items()
