@@ -417,8 +417,11 @@ def test_each_connection_speaks_only_for_its_own_nodes(tmp_path):
     # a live recording replays through the same decoders
     from luchtwacht.store.replay import replay
 
-    core = replay(tmp_path / "live.sqlite")
-    assert sum(f.pipe.counters.decoded for f in core.feeds.values()) == stats["accepted"]
+    closed: list = []  # the connections' feeds close in the replay as they did in the run
+    core = replay(tmp_path / "live.sqlite", closed=closed)
+    feeds = [*core.feeds.values(), *closed]
+    assert sum(f.pipe.counters.decoded for f in feeds) == stats["accepted"]
+    assert [f.sensor_id for f in closed] == ["sapient-1", "sapient-2"]
 
 
 def test_remote_id_tcp_connections_are_closed_on_shutdown():
