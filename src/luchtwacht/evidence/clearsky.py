@@ -44,6 +44,7 @@ __all__ = [
     "SensorCoverage",
     "ZonePresence",
     "clear_sky",
+    "snapshot_status",
 ]
 
 RULE = (
@@ -254,7 +255,7 @@ def _presences(
             intervals.append(Interval(current[0], current[-1]))
         if not inside_rows:
             continue
-        statuses = [_status(r, authorised) for r in inside_rows]
+        statuses = [snapshot_status(r, authorised) for r in inside_rows]
         unauth = [s for s in statuses if s == "unauthorised"]
         last = inside_rows[-1]
         out.append(
@@ -273,7 +274,7 @@ def _presences(
     return out
 
 
-def _status(row: tuple[object, ...], authorised: frozenset[str]) -> str:
+def snapshot_status(row: tuple[object, ...], authorised: frozenset[str]) -> str:
     """One inside snapshot: "unauthorised", "authorised: why" or "not counted: why"."""
     cls, coop, uas_id, icao = str(row[3] or "unknown"), bool(row[4]), row[5], row[6]
     for ident in (uas_id, icao):
