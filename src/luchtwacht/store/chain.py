@@ -617,12 +617,13 @@ class ChainVerifier:
         """The first problem (ranked by the commit that covers it), or none: intact."""
         found: list[tuple[int, int, Problem]] = []
         if self._commit_problem is not None:
-            found.append((self._commit_problem[0], 1, self._commit_problem[1]))
+            # First at its commit: the heads of a commit that is not intact locate nothing.
+            found.append((self._commit_problem[0], 0, self._commit_problem[1]))
         order = list(CHAINED)
         last = self._commits[-1] if self._commits else None
         for table, st in self._tables.items():
             if st.problem is not None:
-                found.append((st.problem[0], 0, st.problem[1]))
+                found.append((st.problem[0], 1, st.problem[1]))
                 continue
             head_seq = last.heads.get(table, (0, GENESIS))[0] if last else 0
             if st.expect - 1 < head_seq:
@@ -630,7 +631,7 @@ class ChainVerifier:
                 ci = self._covering(heads, st.expect)
                 t = self._commits[ci].t_s if ci < len(self._commits) else None
                 detail = f"the table ends at seq {st.expect - 1}, its commits reach seq {head_seq}"
-                found.append((ci, 0, Problem(ProblemKind.TRUNCATED, table, st.expect, t, detail)))
+                found.append((ci, 1, Problem(ProblemKind.TRUNCATED, table, st.expect, t, detail)))
         if self._meta_problem is not None:
             found.append((self._meta_problem[0], 2, self._meta_problem[1]))
         if not self._commits:
