@@ -1,5 +1,7 @@
-"""``luchtwacht pki``: a site CA and node certificates for mutual TLS to the SAPIENT server.
+"""``luchtwacht pki``: a site CA and node certificates for mutual TLS; the evidence signing key.
 
+``signing-key OUT`` makes the node's Ed25519 key that signs its recordings (``OUT`` and
+``OUT.pub``; see ``docs/evidence.md``).
 ``init DIR`` makes the CA (``DIR/ca.crt``, ``DIR/ca.key``); ``issue DIR NAME`` makes a node's
 certificate and key (``DIR/NAME.crt``, ``DIR/NAME.key``) with CN=NAME, which the site file's
 ``sapient.clients`` maps to the SAPIENT node ids that node may register as; ``--server`` is for
@@ -132,3 +134,38 @@ def show(
     ]
     for label, value in rows:
         typer.echo(f"{label + ':':<9} {value}")
+
+
+@app.command("signing-key")
+def signing_key(
+    out: Annotated[Path, typer.Argument(help="Where to write the private key (PEM, PKCS#8).")],
+    force: ForceOpt = False,
+) -> None:
+    """Make the node's Ed25519 evidence signing key: OUT (0600) and its public half OUT.pub.
+
+    The site file names OUT as ``store.signing_key``; ``verify``, ``evidence verify`` and
+    anyone checking the node's recordings need only OUT.pub.
+    """
+    from luchtwacht.store.chain import NodeKey
+    from luchtwacht.transport.pki import PkiError
+    from luchtwacht.transport.pki import _write_atomic as write_atomic
+
+    pub = out.with_name(out.name + ".pub")
+
+    def make() -> NodeKey:
+        if out.is_dir():
+            raise PkiError(out, "is a folder, not a key file")
+        if not out.parent.is_dir():
+            raise PkiError(out, f"no such folder {out.parent}")
+        if not force:
+            for path in (out, pub):
+                if path.exists():
+                    raise PkiError(path, "exists: not overwritten (--force replaces it)")
+        key = NodeKey.generate()
+        write_atomic(out, key.private_pem(), 0o600)
+        write_atomic(pub, key.public_pem(), 0o644)
+        return key
+
+    key = _or_exit(make)
+    typer.echo(f"{out}: Ed25519 signing key (keep it on the node only; store.signing_key)")
+    typer.echo(f"{pub}: its public key, {key.fingerprint()}")
