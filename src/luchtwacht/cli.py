@@ -13,7 +13,6 @@ import dataclasses
 import json
 import logging
 import secrets
-import sqlite3
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from luchtwacht.commands import replay as replay_commands
 from luchtwacht.commands import report as report_commands
 from luchtwacht.commands import sapient as sapient_commands
 from luchtwacht.commands import track as track_commands
+from luchtwacht.commands import verify as verify_commands
 from luchtwacht.config_file import output_problem
 from luchtwacht.hostport import parse_hostport
 from luchtwacht.site import (
@@ -55,12 +55,7 @@ from luchtwacht.site import (
     default_site,
     load_site,
 )
-from luchtwacht.store.recorder import (
-    audit_head,
-    new_recording_problem,
-    remove_recording,
-    verify_audit_chain,
-)
+from luchtwacht.store.recorder import new_recording_problem, remove_recording
 
 if TYPE_CHECKING:
     from luchtwacht.console.server import ConsoleServer
@@ -580,22 +575,7 @@ def run(
 app.command(name="replay")(replay_commands.replay)
 
 
-@app.command()
-def verify(
-    recording: Annotated[
-        Path,
-        typer.Argument(help="SQLite recording made with --record.", exists=True, dir_okay=False),
-    ],
-) -> None:
-    """Check the hash chain of a recording's audit log; exit 1 if it was altered."""
-    try:
-        ok, n, problem = verify_audit_chain(recording)
-    except sqlite3.DatabaseError as exc:  # empty, not SQLite, or SQLite without an audit log
-        _fail(f"{recording}: not a Luchtwacht recording ({exc})")
-    if ok:
-        typer.echo(f"{recording}: audit chain intact ({n} records), head {audit_head(recording)}")
-        return
-    _fail(f"{recording}: audit chain BROKEN after {n} records: {problem}", 1)
+app.command("verify")(verify_commands.verify)
 
 
 if __name__ == "__main__":
