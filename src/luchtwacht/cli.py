@@ -69,6 +69,19 @@ if TYPE_CHECKING:
 # binds its listeners before the tracker has loaded (see ``transport.listen``).
 
 
+GLOBAL_FLAGS = ("-v", "--verbose", "--version")
+
+
+def _hoist_global_flags(args: list[str]) -> list[str]:
+    """``luchtwacht demo -v`` as ``luchtwacht -v demo``: the global flags work after a command.
+
+    Only up to a ``--`` (after it every word is an argument); no command has a ``-v`` of its own.
+    """
+    stop = args.index("--") if "--" in args else len(args)
+    hoisted = [w for w in args[:stop] if w in GLOBAL_FLAGS]
+    return hoisted + [w for w in args[:stop] if w not in GLOBAL_FLAGS] + args[stop:]
+
+
 class _OneLineErrors(TyperGroup):
     """The root command: Click's own usage errors printed as one ``error:`` line too (exit 2).
 
@@ -86,6 +99,7 @@ class _OneLineErrors(TyperGroup):
         **extra: Any,
     ) -> Any:
         """Run as Click does, but report its exceptions in the ``error: <what>: <why>`` form."""
+        args = _hoist_global_flags(sys.argv[1:] if args is None else list(args))
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         try:
@@ -177,10 +191,25 @@ def _check_outputs(record: Path | None, overwrite: bool, files: dict[str, Path |
             remove_recording(record)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"luchtwacht {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log warnings and rejections.")
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Log warnings and rejections (before or after the command)."
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     logging.basicConfig(
@@ -209,13 +238,16 @@ def demo(
         typer.Option(help="Simulated seconds per wall second; 0 = as fast as possible.", min=0.0),
     ] = 1.0,
     seed: Annotated[
-        int, typer.Option(help="Random seed of the scenario and sensors (0 or more).")
-    ] = 7,
+        int | None,
+        typer.Option(
+            help="Random seed of the scenario and sensors (0 or more; default 7, or the"
+            " scenario file's). Given with --scenario it overrides the file's seed.",
+            show_default=False,
+        ),
+    ] = None,
     scenario_file: Annotated[
         Path | None,
-        typer.Option(
-            "--scenario", help="Scenario YAML (see scenarios/); its seed wins over --seed."
-        ),
+        typer.Option("--scenario", help="Scenario YAML (see scenarios/)."),
     ] = None,
     record: Annotated[Path | None, typer.Option(help="Record the run to this SQLite file.")] = None,
     overwrite: Annotated[
@@ -245,16 +277,16 @@ def demo(
     from luchtwacht.store.worker import BackgroundStore
     from luchtwacht.transport.clock import SimClock
 
-    if seed < 0:
+    if seed is not None and seed < 0:
         _fail(f"--seed {seed}: must be 0 or more")
     _check_outputs(record, overwrite, {"--summary-json": summary_json})
     if scenario_file is not None:
         try:
-            scenario = load_scenario_file(scenario_file)
+            scenario = load_scenario_file(scenario_file, seed=seed)
         except ScenarioFileError as exc:
             _fail(str(exc))
     else:
-        scenario = default_scenario(seed=seed)
+        scenario = default_scenario(seed=7 if seed is None else seed)
     publish_section = _publish_section(publish) if publish is not None else None
     if publish_section is not None:
         # Other systems (TAK clients, a C2) judge staleness by their own clock: the picture they
@@ -437,8 +469,12 @@ def run(
     ] = False,
     remoteid_listen: Annotated[str | None, typer.Option(help="Remote ID feed HOST:PORT.")] = None,
     remoteid_protocol: Annotated[
-        str, typer.Option(help="udp or tcp for --remoteid-listen.")
-    ] = "udp",
+        str | None,
+        typer.Option(
+            help="udp or tcp for the Remote ID feed (default: the site file's, else udp).",
+            show_default=False,
+        ),
+    ] = None,
     adsb_connect: Annotated[
         str | None, typer.Option(help="ADS-B receiver HOST:PORT (Beast, AVR or SBS).")
     ] = None,
@@ -479,13 +515,21 @@ def run(
         if sapient_update:
             base = site.sapient or SapientSection()
             updates["sapient"] = base.model_copy(update=sapient_update)
+        if remoteid_protocol is not None and remoteid_protocol not in ("udp", "tcp"):
+            raise ValueError(f"--remoteid-protocol {remoteid_protocol}: must be udp or tcp")
+        if remoteid_protocol is not None and remoteid_listen is None and site.remoteid is None:
+            raise ValueError(
+                "--remoteid-protocol needs --remoteid-listen or a remoteid: section in the site"
+            )
+        remoteid_update: dict[str, object] = {}
         if remoteid_listen is not None:
             parse_hostport(remoteid_listen)
-            if remoteid_protocol not in ("udp", "tcp"):
-                raise ValueError("--remoteid-protocol must be udp or tcp")
-            updates["remoteid"] = RemoteIdSection(
-                listen=remoteid_listen, protocol=remoteid_protocol
-            )
+            remoteid_update["listen"] = remoteid_listen
+        if remoteid_protocol is not None:
+            remoteid_update["protocol"] = remoteid_protocol
+        if remoteid_update:  # amends the site file's feed: its protocol and allow list stay
+            base_rid = site.remoteid or RemoteIdSection()
+            updates["remoteid"] = base_rid.model_copy(update=remoteid_update)
         if adsb_connect is not None:
             parse_hostport(adsb_connect)
             base_adsb = site.adsb or AdsbSection()
