@@ -204,6 +204,12 @@ def test_both_trackers_score_the_same_radar_plots(tmp_path):
     args = ["evaluate", str(path), "--runs", "1", "--report", str(out), "--stonesoup"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    # No terminal here: a line as each Monte Carlo run and each side-by-side stage ends.
+    err = result.stderr
+    assert "inbound2: run 1/1 (seed 3) done in" in err
+    for k, stage in enumerate(("flying the scenario", "Luchtwacht's tracker", "Stone Soup's")):
+        assert f"inbound2: side by side {k + 1}/3: {stage}" in err, err
+    assert err.index("side by side 3/3") < err.index("inbound2: radar plots side by side")
     doc = json.loads((out / "summary.json").read_text())
     side = doc["scenarios"][0]["radar_tracking_side_by_side"]
     assert [s["tracker"] for s in side] == ["luchtwacht", "stonesoup"]

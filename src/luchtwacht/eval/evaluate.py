@@ -30,12 +30,13 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from luchtwacht.counter.engagement import EFFECTIVE
+from luchtwacht.eval.goals import CLASSIFY_WITHIN_S, judge, overall, value_of
 from luchtwacht.eval.metrics import GospaSeries, gospa_over_scans
 from luchtwacht.eval.truth import TruthMatcher
 from luchtwacht.model.detection import BearingBatch, DetectionBatch
@@ -131,11 +132,65 @@ class RunResult:
     operator_refusals: int = 0
     truth_xy: dict[str, list[list[float]]] = field(default_factory=dict)  # name → [[t, e, n]]
     track_xy: dict[int, list[list[float]]] = field(default_factory=dict)  # id → [[t, e, n]]
+    site: dict[str, Any] = field(default_factory=dict)  # what the map draws (site_layout)
 
     @property
     def false_alerts_per_hour(self) -> float:
         """False alerts scaled to an hour of this scenario."""
         return self.false_alerts * 3600.0 / self.duration_s if self.duration_s > 0 else 0.0
+
+
+def site_layout(scen: Scenario) -> dict[str, Any]:
+    """The site as the report's map draws it, JSON-ready: origin, zones and sensors in ENU.
+
+    ``origin``: [lat, lon, alt]; ``zones`` and ``no_fire``: name and horizontal polygon
+    [[east, north], …] in metres; ``sensors`` and ``effectors``: name, kind, east, north and
+    their reach in metres (None where the scenario gives none).
+    """
+
+    def at(lat: float, lon: float, alt: float) -> tuple[float, float]:
+        e, n, _ = scen.origin.to_enu(lat, lon, alt)
+        return round(float(e), 1), round(float(n), 1)
+
+    def polygons(zones: Sequence[Any]) -> list[dict[str, Any]]:
+        out = []
+        for z in zones:
+            lat = np.array([v[0] for v in z.vertices_deg])
+            lon = np.array([v[1] for v in z.vertices_deg])
+            enu = scen.origin.to_enu(lat, lon, np.full(lat.shape, scen.origin.alt_m))
+            out.append({"name": z.name, "enu": np.round(enu[:, :2], 1).tolist()})
+        return out
+
+    sensors: list[dict[str, Any]] = []
+    for r in scen.radars:
+        sensors.append({"name": r.name, "kind": "radar", "range_m": r.max_range_m})
+        sensors[-1]["east"], sensors[-1]["north"] = at(r.lat_deg, r.lon_deg, r.alt_m)
+    for b in scen.bearing_sensors:
+        sensors.append({"name": b.name or b.kind, "kind": b.kind, "range_m": b.max_range_m})
+        sensors[-1]["east"], sensors[-1]["north"] = at(b.lat_deg, b.lon_deg, b.alt_m)
+    for rid in scen.remoteid_receivers:
+        sensors.append({"name": rid.receiver_id, "kind": "remoteid", "range_m": rid.range_m})
+        sensors[-1]["east"], sensors[-1]["north"] = at(rid.lat_deg, rid.lon_deg, rid.alt_m)
+    for a in scen.adsb_receivers:
+        sensors.append({"name": a.receiver_id, "kind": "adsb", "range_m": a.range_m})
+        sensors[-1]["east"], sensors[-1]["north"] = at(a.lat_deg, a.lon_deg, a.alt_m)
+    effectors = [
+        {
+            "name": f.name,
+            "kind": str(f.kind),
+            "east": float(f.enu_m[0]),
+            "north": float(f.enu_m[1]),
+            "range_m": f.max_range_m,
+        }
+        for f in scen.effectors
+    ]
+    return {
+        "origin": [scen.origin.lat_deg, scen.origin.lon_deg, scen.origin.alt_m],
+        "zones": polygons(scen.zones),
+        "no_fire": polygons(scen.no_fire),
+        "sensors": sensors,
+        "effectors": effectors,
+    }
 
 
 PLOT_GATE_D2 = 16.27  # χ² 99.9 % with 3 degrees of freedom: a plot is the target's
@@ -378,6 +433,7 @@ def evaluate_run(
         operator_refusals=len(pipe.operator.refusals) if pipe.operator is not None else 0,
         truth_xy=truth_xy,
         track_xy=track_xy,
+        site=site_layout(scen) if keep_paths else {},
     )
 
 
@@ -490,7 +546,19 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
     targets = [t for r in runs for t in r.targets]
     confusion = np.sum([r.confusion for r in runs], axis=0)
     drones = [t for t in targets if t.true_class == "drone"]
-    return {
+    intruders = [t for t in targets if t.should_alert]
+    confirmed = [t for t in drones if t.confirm_s is not None]
+    classed_5s = sum(
+        1
+        for t in confirmed
+        if t.classify_s is not None
+        and t.confirm_s is not None
+        and t.classify_s <= t.confirm_s + CLASSIFY_WITHIN_S
+    )
+    bird_cycles = int(confusion[CLASSES.index("bird")].sum())
+    birds_called = int(confusion[CLASSES.index("bird"), CLASSES.index("drone")])
+    alerted = sum(1 for t in intruders if t.alert_s is not None)
+    s: dict[str, Any] = {
         "scenario": runs[0].scenario,
         "runs": len(runs),
         "seeds": [r.seed for r in runs],
@@ -520,12 +588,14 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
             and t.breach_s is not None
             and (t.alert_s is None or t.alert_s > t.breach_s)
         ),
-        "intruders_alerted": sum(1 for t in targets if t.should_alert and t.alert_s is not None),
-        "intruders": sum(1 for t in targets if t.should_alert),
+        "intruders_alerted": alerted,
+        "intruders": len(intruders),
+        "intruders_alerted_share": alerted / len(intruders) if intruders else None,
         "alerts_raised": sum(r.alerts_raised for r in runs),
         "false_alerts": sum(r.false_alerts for r in runs),
         "false_alerts_per_hour": sum(r.false_alerts for r in runs) / hours if hours else 0.0,
         "id_switches": sum(t.id_switches for t in targets),
+        "id_switches_per_run": sum(t.id_switches for t in targets) / len(runs),
         "fragmentations": sum(t.fragmentations for t in targets),
         "track_ids_per_target": float(np.mean([max(len(t.track_ids), 1) for t in targets])),
         "coverage_drone": float(np.mean([t.coverage for t in drones])) if drones else None,
@@ -533,9 +603,19 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
             "classes": list(CLASSES),
             "counts": confusion.tolist(),
         },
-        "birds_called_drone": int(confusion[CLASSES.index("bird"), CLASSES.index("drone")]),
+        "birds_called_drone": birds_called,
+        # Of the matched bird target-cycles (1 Hz: bird-track-seconds), the share called drone.
+        "birds_called_drone_share": birds_called / bird_cycles if bird_cycles else None,
+        "aircraft_called_drone": int(confusion[CLASSES.index("aircraft"), CLASSES.index("drone")]),
+        # Confirmed drones whose track carried the class drone within 5 s of its confirmation.
+        "drones_confirmed": len(confirmed),
+        "drones_classed_within_5s": classed_5s,
+        "drones_classed_within_5s_share": classed_5s / len(confirmed) if confirmed else None,
         **_counter_summary(runs, targets),
     }
+    s["goals"] = judge(s)
+    s["verdict"] = overall(s["goals"])
+    return s
 
 
 def _counter_summary(runs: Sequence[RunResult], targets: Sequence[TargetResult]) -> dict[str, Any]:
@@ -550,6 +630,14 @@ def _counter_summary(runs: Sequence[RunResult], targets: Sequence[TargetResult])
     return {
         "recommendations": sum(r.recommendations for r in runs),
         "time_to_recommend_s": _stats([t.recommend_s for t in intruders]),
+        # From the intruder's first cycle carrying the class drone to the first recommendation.
+        "time_classify_to_recommend_s": _stats(
+            [
+                t.recommend_s - t.classify_s
+                for t in intruders
+                if t.recommend_s is not None and t.classify_s is not None
+            ]
+        ),
         "engagements": len(engs),
         "engagements_effective": sum(1 for e in engs if e.effective),
         "engagement_outcomes": dict(sorted(outcomes.items())),
@@ -567,53 +655,68 @@ def _counter_summary(runs: Sequence[RunResult], targets: Sequence[TargetResult])
     }
 
 
-# Which way is worse, and by how much a change counts as a regression.
-_DIRECTIONS: dict[str, tuple[int, float]] = {
-    "gospa_mean": (+1, 0.05),  # relative
-    "missed_per_cycle": (+1, 0.10),
-    "false_tracks_per_cycle": (+1, 0.10),
-    "false_alerts_per_hour": (+1, 0.0),
-    "id_switches": (+1, 0.0),
-    "fragmentations": (+1, 0.0),
-    "birds_called_drone": (+1, 0.0),
-    "time_to_detect_s.median": (+1, 0.10),
-    "time_to_confirm_s.median": (+1, 0.10),
-    "time_to_classify_drone_s.median": (+1, 0.10),
-    "time_to_alert_s.median": (+1, 0.10),
-    "alert_lead_s.median": (-1, 0.10),
-    "intruders_in_zone_unwarned": (+1, 0.0),
-    "intruders_alerted": (-1, 0.0),
-    "time_to_recommend_s.median": (+1, 0.10),
-    "intruders_neutralised": (-1, 0.0),
-    "collateral_effects": (+1, 0.0),
+# Which way is better for each compared figure (-1: lower is better, +1: higher is better),
+# and the tolerance within which a change counts as "same": relative to the old value for
+# continuous figures, 0 for counts (any change counts).
+DIRECTIONS: dict[str, tuple[int, float]] = {
+    "gospa_mean": (-1, 0.05),
+    "missed_per_cycle": (-1, 0.10),
+    "false_tracks_per_cycle": (-1, 0.10),
+    "false_alerts": (-1, 0.0),
+    "false_alerts_per_hour": (-1, 0.0),
+    "id_switches": (-1, 0.0),
+    "fragmentations": (-1, 0.0),
+    "birds_called_drone": (-1, 0.0),
+    "birds_called_drone_share": (-1, 0.0),
+    "aircraft_called_drone": (-1, 0.0),
+    "drones_classed_within_5s_share": (+1, 0.0),
+    "time_to_detect_s.median": (-1, 0.10),
+    "time_to_confirm_s.median": (-1, 0.10),
+    "time_to_classify_drone_s.median": (-1, 0.10),
+    "time_to_alert_s.median": (-1, 0.10),
+    "alert_lead_s.median": (+1, 0.10),
+    "intruders_in_zone_unwarned": (-1, 0.0),
+    "intruders_alerted": (+1, 0.0),
+    "time_to_recommend_s.median": (-1, 0.10),
+    "time_classify_to_recommend_s.median": (-1, 0.10),
+    "intruders_neutralised": (+1, 0.0),
+    "collateral_effects": (-1, 0.0),
 }
 
-
-def _get(d: dict[str, Any], dotted: str) -> float | None:
-    cur: Any = d
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return None if cur is None else float(cur)
+Word = Literal["better", "worse", "same", "new"]
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One metric of one scenario in two evaluations."""
+    """One figure of one scenario in two evaluations, and which way it moved.
+
+    ``word``: ``better`` or ``worse`` when it moved beyond its tolerance the good or the bad
+    way, ``same`` within it, ``worse`` when the figure disappeared, ``new`` when it appeared
+    (e.g. a median time where no intruder had been alerted before).
+    """
 
     scenario: str
     metric: str
     before: float | None
     after: float | None
     regression: bool
+    better_when: Literal["lower", "higher"] = "lower"
+    tolerance: float = 0.0  # relative; 0: any change counts
+    word: Word = "same"
+
+    @property
+    def delta(self) -> float | None:
+        """The change, after − before (None when either is missing)."""
+        return None if self.before is None or self.after is None else self.after - self.before
 
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
-    """Metric by metric, scenario by scenario: what changed and whether it got worse.
+    """Metric by metric, scenario by scenario: what changed, and whether for better or worse.
 
-    A metric regresses when it moves the wrong way by more than its tolerance (relative for
-    continuous figures, any amount for counts), or disappears.
+    A figure is worse when it moves the wrong way by more than its tolerance (relative for
+    continuous figures, any amount for counts) or disappears; better when it moves the right
+    way by more than its tolerance; the same otherwise. Scenarios in only one of the two are
+    left out.
     """
     out = []
     b_by = {s["scenario"]: s for s in before["scenarios"]}
@@ -621,15 +724,31 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
         s_before = b_by.get(s_after["scenario"])
         if s_before is None:
             continue
-        for metric, (sign, tol) in _DIRECTIONS.items():
-            b, a = _get(s_before, metric), _get(s_after, metric)
+        for metric, (sign, tol) in DIRECTIONS.items():
+            b, a = value_of(s_before, metric), value_of(s_after, metric)
             if b is None and a is None:
                 continue
-            if a is None or b is None:
-                out.append(Change(s_after["scenario"], metric, b, a, a is None))
-                continue
-            worse = sign * (a - b) > tol * max(abs(b), 1e-9) if tol else sign * (a - b) > 0
-            out.append(Change(s_after["scenario"], metric, b, a, bool(worse)))
+            word: Word
+            if a is None:
+                word = "worse"
+            elif b is None:
+                word = "new"
+            else:
+                gain = sign * (a - b)  # > 0: moved the good way
+                bar = tol * max(abs(b), 1e-9) if tol else 0.0
+                word = "better" if gain > bar else "worse" if -gain > bar else "same"
+            out.append(
+                Change(
+                    s_after["scenario"],
+                    metric,
+                    b,
+                    a,
+                    word == "worse",
+                    "higher" if sign > 0 else "lower",
+                    tol,
+                    word,
+                )
+            )
     return out
 
 

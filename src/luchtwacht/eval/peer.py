@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import datetime
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +51,13 @@ class PeerRun:
     ms_per_batch_median: float
 
 
-def radar_batches(scenario: Scenario, seed: int) -> tuple[list[DetectionBatch], list[float]]:
+Progress = Callable[[str, float], None]
+"""Told (stage, share done) as a side-by-side run goes: ``fly``, ``luchtwacht``, ``stonesoup``."""
+
+
+def radar_batches(
+    scenario: Scenario, seed: int, progress: Progress | None = None
+) -> tuple[list[DetectionBatch], list[float]]:
     """Fly the scenario; keep every radar batch the tracker was given, and the cycle times."""
     pipe = Pipeline(dataclasses.replace(scenario, seed=seed))
     kept: list[DetectionBatch] = []
@@ -63,7 +70,13 @@ def radar_batches(scenario: Scenario, seed: int) -> tuple[list[DetectionBatch], 
 
     pipe.tracker.process = keep  # type: ignore[method-assign]
     cycles: list[float] = []
-    pipe.run(scenario.duration_s, on_cycle=lambda q: cycles.append(q.now_s))
+
+    def cycle(q: Pipeline) -> None:
+        cycles.append(q.now_s)
+        if progress is not None:
+            progress("fly", min(q.t_s / scenario.duration_s, 1.0))
+
+    pipe.run(scenario.duration_s, on_cycle=cycle)
     return kept, cycles
 
 
@@ -106,7 +119,11 @@ def _score(
 
 
 def run_luchtwacht(
-    scenario: Scenario, batches: list[DetectionBatch], cycles: list[float], c: float
+    scenario: Scenario,
+    batches: list[DetectionBatch],
+    cycles: list[float],
+    c: float,
+    progress: Progress | None = None,
 ) -> PeerRun:
     """Luchtwacht's tracker (defaults) alone on the batches."""
     tracker = Tracker(TrackerConfig())
@@ -122,6 +139,8 @@ def run_luchtwacht(
         tracker.maintain(t_cycle)
         x, _ = tracker.predicted(t_cycle)
         est.extend((k, p) for p in x[tracker.tracks.confirmed][:, POS])
+        if progress is not None:
+            progress("luchtwacht", (k + 1) / len(cycles))
     return _score("luchtwacht", scenario, cycles, est, times, c)
 
 
@@ -131,6 +150,7 @@ def run_stonesoup(
     cycles: list[float],
     c: float,
     q_m2_s3: float = 4.0,
+    progress: Progress | None = None,
 ) -> PeerRun:
     """Stone Soup's standard GNN tracker on the batches (needs ``pip install stonesoup``)."""
     from stonesoup.dataassociator.neighbour import (  # type: ignore[import-untyped]
@@ -205,13 +225,21 @@ def run_stonesoup(
         for track in tracks:
             pred = predictor.predict(track.state, timestamp=stamp)
             est.append((k, np.asarray(pred.state_vector, dtype=float).ravel()[[0, 2, 4]]))
+        if progress is not None:
+            progress("stonesoup", (k + 1) / len(cycles))
     return _score("stonesoup", scenario, cycles, est, times, c)
 
 
-def side_by_side(scenario: Scenario, seed: int, c: float = 100.0) -> list[PeerRun]:
-    """Both trackers on one run's radar plots (Stone Soup only if it is installed)."""
-    batches, cycles = radar_batches(scenario, seed)
-    out = [run_luchtwacht(scenario, batches, cycles, c)]
+def side_by_side(
+    scenario: Scenario, seed: int, c: float = 100.0, progress: Progress | None = None
+) -> list[PeerRun]:
+    """Both trackers on one run's radar plots (Stone Soup only if it is installed).
+
+    ``progress`` is told each stage's share done: flying the scenario (``fly``), then each
+    tracker on its plots (``luchtwacht``, ``stonesoup``), cycle by cycle.
+    """
+    batches, cycles = radar_batches(scenario, seed, progress)
+    out = [run_luchtwacht(scenario, batches, cycles, c, progress)]
     with contextlib.suppress(ImportError):  # without the bench extra: Luchtwacht's row alone
-        out.append(run_stonesoup(scenario, batches, cycles, c))
+        out.append(run_stonesoup(scenario, batches, cycles, c, progress=progress))
     return out

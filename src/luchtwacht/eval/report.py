@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,9 +26,11 @@ from matplotlib.figure import Figure
 
 from luchtwacht import __version__
 from luchtwacht.eval.evaluate import CLASSES, RunResult, summary
+from luchtwacht.eval.goals import CLASSIFY_WITHIN_S, GOALS, show
 from luchtwacht.eval.peer import PeerRun
 
 _FIGSIZE = (6.4, 3.6)
+GOAL_BY_METRIC = {g.metric: g for g in GOALS}
 
 
 def _slug(name: str) -> str:
@@ -58,24 +61,171 @@ def _gospa_plot(runs: Sequence[RunResult], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _map_plot(run: RunResult, path: Path) -> None:
-    fig = Figure(figsize=(5.2, 5.2))
+_SENSOR_STYLE: dict[str, tuple[str, str, str]] = {  # kind → marker, colour, legend label
+    "radar": ("^", "tab:blue", "radar"),
+    "rf": ("D", "tab:purple", "RF detector"),
+    "acoustic": ("s", "tab:brown", "acoustic array"),
+    "camera": ("v", "tab:cyan", "camera"),
+    "remoteid": ("P", "tab:green", "Remote ID receiver"),
+    "adsb": ("X", "tab:grey", "ADS-B receiver"),
+}
+_ROLE_COLOUR = {"intruder": "tab:red", "bird": "tab:olive", "cooperative": "tab:green"}
+_LAND, _SEA, _BORDER = "#f1efe4", "#dbe9f4", "#9a958a"
+
+
+def _nice_step(span_m: float) -> float:
+    """A round ring / grid step giving at most eight rings over ``span_m``."""
+    for step in (100.0, 200.0, 500.0, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4):
+        if span_m / step <= 8:
+            return step
+    return 1e5
+
+
+def _map_plot(run: RunResult, path: Path, countries: Path | None = None) -> tuple[bool, list[str]]:
+    """Zones, sensors, truth and tracks over the site's ENU grid, range rings and basemap.
+
+    Returns whether a Natural Earth basemap was drawn (``countries``: a GeoJSON file of
+    countries; default: the console's build, :data:`luchtwacht.eval.basemap.COUNTRIES`) and
+    the legend's entries.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Circle, Patch, Polygon
+    from matplotlib.transforms import offset_copy
+
+    from luchtwacht.eval.basemap import COUNTRIES, countries_near
+    from luchtwacht.geo.frames import SiteOrigin
+
+    site = run.site
+    roles = {t.name: t.role for t in run.targets}
+    pts: list[list[float]] = [[0.0, 0.0]]
+    pts += [[p[1], p[2]] for a in run.truth_xy.values() for p in a]
+    pts += [[p[1], p[2]] for a in run.track_xy.values() for p in a]
+    pts += [v for z in site.get("zones", []) for v in z["enu"]]
+    pts += [[x["east"], x["north"]] for x in site.get("sensors", []) + site.get("effectors", [])]
+    xy = np.array(pts, dtype=float)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    half = max(float((hi - lo).max()) / 2.0 * 1.12, 1000.0)
+    mid = (lo + hi) / 2.0
+    x0, x1, y0, y1 = mid[0] - half, mid[0] + half, mid[1] - half, mid[1] + half
+    km = 1e-3
+
+    fig = Figure(figsize=(6.4, 7.6), layout="constrained")
     ax = fig.add_subplot()
-    for name, pts in run.truth_xy.items():
-        a = np.array(pts)
-        ax.plot(a[:, 1] / 1e3, a[:, 2] / 1e3, lw=2.5, alpha=0.35, label=name if len(pts) else None)
-    for pts in run.track_xy.values():
-        a = np.array(pts)
-        ax.plot(a[:, 1] / 1e3, a[:, 2] / 1e3, ".", ms=2.5, color="black")
-    ax.plot([], [], ".", color="black", label="confirmed tracks")
-    ax.set_xlabel("east (km)")
+    handles: list[Any] = []
+    drawn_basemap = False
+    if site.get("origin"):
+        origin = SiteOrigin(*site["origin"])
+        near = countries_near(origin, 1.5 * math.hypot(abs(mid[0]) + half, abs(mid[1]) + half),
+                              countries or COUNTRIES)  # fmt: skip
+        if near is not None:
+            drawn_basemap = True
+            ax.set_facecolor(_SEA)
+            for c in near:
+                for ring in c.rings:
+                    ax.add_patch(Polygon(ring * km, closed=True, facecolor=_LAND,
+                                         edgecolor=_BORDER, lw=0.8, zorder=0))  # fmt: skip
+            handles.append(
+                Patch(facecolor=_LAND, edgecolor=_BORDER, label="land, borders (Natural Earth)")
+            )
+    # ENU grid and range rings around the site origin
+    step = _nice_step(2.0 * half)
+    r_max = math.hypot(max(abs(x0), abs(x1)), max(abs(y0), abs(y1)))
+    for k in range(1, int(r_max // step) + 1):
+        r = k * step
+        ax.add_patch(Circle((0.0, 0.0), r * km, fill=False, ls=":", lw=0.7, color="0.45",
+                            zorder=1))  # fmt: skip
+        ang = math.radians(30.0)
+        tx, ty = r * math.sin(ang), r * math.cos(ang)
+        if x0 < tx < x1 and y0 < ty < y1:
+            ax.text(tx * km, ty * km, f"{r * km:g} km", fontsize=6, color="0.35", zorder=1)
+    ax.plot([0.0], [0.0], "+", color="0.2", ms=9, zorder=2)
+    handles.append(Line2D([], [], ls=":", color="0.45", label=f"range rings ({step * km:g} km)"))
+    ax.grid(True, lw=0.4, color="0.75", zorder=0.5)
+    ax.set_axisbelow(True)
+    # protected zones and no-fire areas
+    for z in site.get("zones", []):
+        poly = np.array(z["enu"]) * km
+        ax.add_patch(Polygon(poly, closed=True, facecolor="tab:red", alpha=0.18,
+                             edgecolor="tab:red", lw=1.2, zorder=2))  # fmt: skip
+        c = poly.mean(axis=0)
+        ax.text(c[0], c[1], z["name"], fontsize=7, color="darkred", ha="center", va="center",
+                weight="bold", zorder=6, bbox={"fc": "white", "ec": "none", "alpha": 0.6,
+                                              "pad": 1.0})  # fmt: skip
+    if site.get("zones"):
+        handles.append(Patch(facecolor=(0.84, 0.15, 0.16, 0.18), edgecolor="tab:red",
+                             label="protected zone"))  # fmt: skip
+    for z in site.get("no_fire", []):
+        poly = np.array(z["enu"]) * km
+        ax.add_patch(Polygon(poly, closed=True, fill=False, hatch="///", edgecolor="tab:orange",
+                             lw=0.8, zorder=2))  # fmt: skip
+        c = poly.mean(axis=0)
+        ax.text(c[0], c[1], z["name"], fontsize=6, color="tab:orange", ha="center", zorder=6)
+    if site.get("no_fire"):
+        handles.append(Patch(fill=False, hatch="///", edgecolor="tab:orange", label="no-fire area"))
+    # truth trails (start ○, end ●) and the confirmed tracks' positions
+    many = len(run.truth_xy) > 10
+    shown_roles: set[str] = set()
+    for j, (name, trail) in enumerate(run.truth_xy.items()):
+        if not trail:
+            continue
+        a = np.array(trail) * km
+        role = roles.get(name, "")
+        colour = _ROLE_COLOUR.get(role, "tab:blue") if many else f"C{j % 10}"
+        if many:
+            label = None if role in shown_roles else f"truth: {role or 'other'}"
+            shown_roles.add(role)
+        else:
+            label = f"truth: {name}"
+        ax.plot(a[:, 1], a[:, 2], lw=2.2, alpha=0.45, color=colour, label=label, zorder=3)
+        ax.plot(a[0, 1], a[0, 2], "o", mfc="none", color=colour, ms=4, zorder=3)
+        ax.plot(a[-1, 1], a[-1, 2], "o", color=colour, ms=3, zorder=3)
+    for trail in run.track_xy.values():
+        a = np.array(trail) * km
+        ax.plot(a[:, 1], a[:, 2], ".", ms=2.0, color="black", zorder=4)
+    truth_handles, _ = ax.get_legend_handles_labels()
+    handles += truth_handles
+    handles.append(Line2D([], [], ls="", marker="o", mfc="none", color="0.3", ms=4,
+                          label="truth start (○) / end (●)"))  # fmt: skip
+    handles.append(Line2D([], [], ls="", marker=".", color="black", label="confirmed tracks"))
+    # sensors and effectors with their reach
+    kinds: set[str] = set()
+    stacked: dict[tuple[float, float], int] = {}  # sensors on one mast: side by side
+    for x in site.get("sensors", []):
+        marker, colour, label = _SENSOR_STYLE.get(x["kind"], ("o", "k", x["kind"]))
+        e, n = x["east"] * km, x["north"] * km
+        spot = (round(e, 2), round(n, 2))
+        k = stacked[spot] = stacked.get(spot, -1) + 1
+        moved = offset_copy(ax.transData, fig=fig, x=9.0 * k, units="points")
+        ax.plot(e, n, marker, color=colour, mec="black", mew=0.5, ms=8, zorder=7,
+                transform=moved)  # fmt: skip
+        if x.get("range_m") and x["range_m"] < 4.0 * half:
+            ax.add_patch(Circle((e, n), x["range_m"] * km, fill=False, color=colour, lw=0.9,
+                                ls="--", alpha=0.8, zorder=2))  # fmt: skip
+        if x["kind"] not in kinds:
+            kinds.add(x["kind"])
+            handles.append(Line2D([], [], ls="--", marker=marker, color=colour, mec="black",
+                                  mew=0.5, label=f"{label} (dashed: reach)"))  # fmt: skip
+    for x in site.get("effectors", []):
+        e, n = x["east"] * km, x["north"] * km
+        ax.plot(e, n, "*", color="gold", mec="black", mew=0.6, ms=12, zorder=7)
+        ax.text(e, n, f" {x['name']}", fontsize=6, zorder=6, va="bottom")
+        if x.get("range_m"):
+            ax.add_patch(Circle((e, n), x["range_m"] * km, fill=False, color="goldenrod",
+                                lw=0.9, ls="-.", zorder=2))  # fmt: skip
+    if site.get("effectors"):
+        handles.append(Line2D([], [], ls="-.", marker="*", color="goldenrod", mfc="gold",
+                              mec="black", ms=10, label="effector (dash-dot: reach)"))  # fmt: skip
+    ax.set_xlim(x0 * km, x1 * km)
+    ax.set_ylim(y0 * km, y1 * km)
+    ax.set_aspect("equal")
+    ax.set_xlabel("east of the site origin (km)")
     ax.set_ylabel("north (km)")
-    ax.set_aspect("equal", adjustable="datalim")
-    if len(run.truth_xy) <= 12:
-        ax.legend(fontsize=6, loc="best")
-    ax.set_title(f"truth (lines) and tracks (dots), seed {run.seed}", fontsize=9)
-    fig.tight_layout()
+    base = "Natural Earth basemap" if drawn_basemap else "no basemap built (make web)"
+    ax.set_title(f"{run.scenario}, seed {run.seed}: ENU grid, {base}", fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=6.5,
+               frameon=False)  # fmt: skip
     fig.savefig(path, dpi=110)
+    return drawn_basemap, [h.get_label() for h in handles]
 
 
 def _timeliness_plot(runs: Sequence[RunResult], path: Path) -> None:
@@ -101,6 +251,18 @@ def _timeliness_plot(runs: Sequence[RunResult], path: Path) -> None:
                     xs.append(v)
                     ys.append(j + (k - 2.5) * 0.13)
         ax.plot(xs, ys, "o", ms=4, color=colour, label=attr.removesuffix("_s"))
+    # The classification goal (#14): a drone carries its class within 5 s of its confirmation.
+    gx, gy = [], []
+    for r in runs:
+        by_name = {t.name: t for t in r.targets}
+        for j, name in enumerate(names):
+            t = by_name.get(name)
+            if t is not None and t.true_class == "drone" and t.confirm_s is not None:
+                gx.append(t.confirm_s + CLASSIFY_WITHIN_S)
+                gy.append(j)
+    if gx:
+        ax.plot(gx, gy, "|", ms=11, mew=1.6, color="tab:orange", alpha=0.8,
+                label=f"goal: classify by confirm + {CLASSIFY_WITHIN_S:g} s")  # fmt: skip
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.set_xlabel("seconds after the target appears")
     ax.legend(fontsize=7, loc="lower right")
@@ -141,6 +303,98 @@ def _stat(d: dict[str, Any]) -> str:
     if not d or d.get("n", 0) == 0:
         return f"none of {d.get('of', 0)}" if d else "–"
     return f"median {_fmt(d['median'])} s, p90 {_fmt(d['p90'])} s ({d['n']} of {d['of']})"
+
+
+def _goals_plot(s: dict[str, Any], path: Path) -> bool:
+    """Each goal set for the scenario: its value as a bar against the goal line; False if none.
+
+    Bars are green where the goal is met, red where it is not; the side of the line that fails
+    is shaded. Goals the scenario has no figure for (n/a) are listed without a bar.
+    """
+    rows = [(GOAL_BY_METRIC[g["metric"]], g) for g in s.get("goals", [])]
+    if not rows:
+        return False
+    fig = Figure(figsize=(_FIGSIZE[0], 0.62 * len(rows) + 0.9), layout="constrained")
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for ax, (goal, g) in zip(axes, rows, strict=True):
+        scale = 100.0 if goal.unit == "%" else 1.0
+        bound, value = goal.bound * scale, g["value"]
+        top = 100.0 if goal.unit == "%" else max(bound, value or 0.0, 1.0) * 1.35
+        if goal.op == "<=":
+            ax.axvspan(bound, top, color="tab:red", alpha=0.08)
+        else:
+            ax.axvspan(0.0, bound, color="tab:red", alpha=0.08)
+        ax.axvline(bound, color="black", ls="--", lw=1.2)
+        ax.set_ylim(-0.5, 0.5)
+        if value is None:
+            ax.text(0.01 * top, 0.0, "n/a: no such figure in this scenario", va="center",
+                    fontsize=7, color="0.4")  # fmt: skip
+        else:
+            colour = "tab:green" if g["verdict"] == "PASS" else "tab:red"
+            ax.barh([0.0], [value * scale], height=0.6, color=colour)
+            label = f"{show(value, goal.unit)} {g['verdict']}"
+            ax.text(min(value * scale, top) + 0.01 * top, 0.0, label, va="center", fontsize=7)
+        ax.set_xlim(0.0, top)
+        ax.set_yticks([])
+        ax.set_title(f"{goal.label}: goal {goal.text()} ({goal.source})", fontsize=7, loc="left")
+        ax.tick_params(axis="x", labelsize=6)
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def _verdict(v: str) -> str:
+    colour = {"PASS": "#1a7f37", "FAIL": "#cf222e"}.get(v, "#6e7781")
+    return f'<b style="color:{colour}">{html.escape(v)}</b>'
+
+
+def _goals_table(s: dict[str, Any]) -> str:
+    """The scenario's goals: figure, goal, value, PASS/FAIL and where the goal was set."""
+    if not s.get("goals"):
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(GOAL_BY_METRIC[g['metric']].label)}</td>"
+        f"<td>{html.escape(g['goal'])}</td>"
+        f"<td>{html.escape(show(g['value'], GOAL_BY_METRIC[g['metric']].unit))}</td>"
+        f"<td>{_verdict(g['verdict'])}</td><td>{html.escape(g['source'])}</td></tr>"
+        for g in s["goals"]
+    )
+    head = "<tr><th>goal</th><th>target</th><th>measured</th><th>verdict</th><th>set in</th></tr>"
+    return f"<h3>Goals: {_verdict(s['verdict'])}</h3><table>{head}{rows}</table>"
+
+
+def _summary_table(summaries: Sequence[dict[str, Any]]) -> str:
+    """Every scenario against every goal: PASS, FAIL or n/a, and the scenario's verdict."""
+    head = "<tr><th>scenario</th><th>verdict</th>" + "".join(
+        f'<th title="{html.escape(g.label)}">{html.escape(g.metric)} {html.escape(g.text())}</th>'
+        for g in GOALS
+    ) + "</tr>"  # fmt: skip
+    body = ""
+    for s in summaries:
+        by = {g["metric"]: g for g in s.get("goals", [])}
+        cells = "".join(
+            f"<td>{_verdict(by[g.metric]['verdict'])} "
+            f"{html.escape(show(by[g.metric]['value'], g.unit))}</td>"
+            if g.metric in by
+            else "<td>–</td>"
+            for g in GOALS
+        )
+        slug = _slug(s["scenario"])
+        body += (
+            f'<tr><td><a href="#{slug}">{html.escape(s["scenario"])}</a></td>'
+            f"<td>{_verdict(s['verdict'])}</td>{cells}</tr>"
+        )
+    return f'<table class="summary">{head}{body}</table>'
+
+
+def _goals_list() -> str:
+    items = "".join(
+        f"<li><code>{html.escape(g.metric)}</code> {html.escape(g.text())}: "
+        f"{html.escape(g.label)} ({html.escape(g.source)}"
+        + (f"; {html.escape(', '.join(g.scenarios))} only" if g.scenarios else "")
+        + ")</li>"
+        for g in GOALS
+    )
+    return f"<ul>{items}</ul>"
 
 
 def _table(s: dict[str, Any]) -> str:
@@ -225,11 +479,13 @@ def write_report(
     out_dir: Path,
     results: dict[str, list[RunResult]],
     peers: dict[str, list[PeerRun]] | None = None,
+    countries: Path | None = None,
 ) -> dict[str, Any]:
     """Write summary.json, runs.json, the plots and index.html; return the summary.
 
     ``peers``: per scenario, Luchtwacht's and Stone Soup's trackers on the same radar plots
-    (:mod:`luchtwacht.eval.peer`), added to the summary and the page.
+    (:mod:`luchtwacht.eval.peer`), added to the summary and the page. ``countries``: the
+    GeoJSON the maps' basemap is drawn from (default: the console's build of Natural Earth).
     """
     peers = peers or {}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -242,16 +498,16 @@ def write_report(
         summaries.append(s)
         slug = _slug(name)
         _gospa_plot(runs, out_dir / f"{slug}-gospa.png")
-        _map_plot(runs[0], out_dir / f"{slug}-map.png")
+        _map_plot(runs[0], out_dir / f"{slug}-map.png", countries)
         _timeliness_plot(runs, out_dir / f"{slug}-times.png")
+        kinds = ["gospa", "map", "times", "confusion"]
+        if _goals_plot(s, out_dir / f"{slug}-goals.png"):
+            kinds.insert(0, "goals")
         _confusion_plot(s["confusion"]["counts"], out_dir / f"{slug}-confusion.png")
-        imgs = "".join(
-            f'<img src="{slug}-{kind}.png" alt="{kind}">'
-            for kind in ("gospa", "map", "times", "confusion")
-        )
+        imgs = "".join(f'<img src="{slug}-{kind}.png" alt="{kind}">' for kind in kinds)
         side = _peer_table(peers[name]) if name in peers else ""
         sections.append(
-            f'<h2 id="{slug}">{html.escape(name)}</h2>{_table(s)}{side}'
+            f'<h2 id="{slug}">{html.escape(name)}</h2>{_goals_table(s)}{_table(s)}{side}'
             f"{_engagement_table(runs)}<div>{imgs}</div>"
         )
     doc = {"luchtwacht": __version__, "scenarios": summaries}
@@ -271,6 +527,7 @@ body {{ font-family: sans-serif; margin: 2em; max-width: 75em; }}
 table {{ border-collapse: collapse; margin: 0.5em 0 1em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; font-size: 0.9em; }}
 img {{ max-width: 48%; margin: 0.3em; vertical-align: top; }}
+table.summary th {{ font-size: 0.75em; }}
 </style></head><body>
 <h1>Luchtwacht evaluation</h1>
 <p>Luchtwacht {html.escape(__version__)}. Every run flies the scenario through the whole
@@ -281,6 +538,12 @@ simulated drones. Tracks are paired with truth within 150 m at each 1 Hz cycle.
 Times are from a target's first appearance. A false alert is one raised on a track that
 followed no intruder at the cycle it was raised.</p>
 <ul>{toc}</ul>
+<h2>Goals</h2>
+<p>Each scenario against the project's goals (<code>luchtwacht/eval/goals.py</code>; the issue
+that set each in brackets). n/a: the scenario has no such figure (no drone, no bird, no
+countermeasure). A scenario passes when no goal set for it fails.</p>
+{_goals_list()}
+{_summary_table(summaries)}
 {"".join(sections)}
 </body></html>
 """
