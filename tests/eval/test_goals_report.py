@@ -235,3 +235,45 @@ def test_the_report_states_goals_and_verdicts_per_scenario(tmp_path):
     for slug in ("late-classing", "all-good"):
         assert (tmp_path / f"{slug}-goals.png").stat().st_size > 0
         assert f'src="{slug}-goals.png"' in page
+
+
+def test_progress_is_a_live_bar_on_a_terminal_and_a_line_per_run_otherwise():
+    import io
+
+    from rich.console import Console
+
+    from luchtwacht.commands.evaluate import _Runs
+
+    term = io.StringIO()
+    with _Runs(Console(file=term, force_terminal=True, width=120)) as shown:
+        assert shown.bar is not None
+        done = shown.monte_carlo("swarm", 3, 10)
+        done(1)
+        step = shown.side_by_side("swarm")
+        step("fly", 1.0)
+        step("stonesoup", 0.5)
+        mc, side = shown.bar.tasks
+        assert (mc.completed, mc.total) == (1, 3)
+        assert (side.completed, side.total) == (2.5, 3)  # two stages done, half the third
+        assert "Stone Soup's tracker" in side.description
+    assert "run 1/3" not in term.getvalue()  # the bar, not lines
+
+    log = io.StringIO()
+    with _Runs(Console(file=log, width=200)) as shown:
+        assert shown.bar is None
+        done = shown.monte_carlo("swarm", 2, 10)
+        done(1)
+        done(2)
+        step = shown.side_by_side("swarm")
+        for stage in ("fly", "luchtwacht", "stonesoup"):
+            step(stage, 0.5)
+            step(stage, 1.0)
+            step(stage, 1.0)  # told twice: one line
+    lines = log.getvalue().splitlines()
+    assert [x.split(" done in ")[0] for x in lines] == [
+        "swarm: run 1/2 (seed 10)",
+        "swarm: run 2/2 (seed 11)",
+        "swarm: side by side 1/3: flying the scenario for its radar plots",
+        "swarm: side by side 2/3: Luchtwacht's tracker",
+        "swarm: side by side 3/3: Stone Soup's tracker",
+    ]
