@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS alert_event (
     state TEXT NOT NULL, object_class TEXT, uas_id TEXT, message TEXT, hash BLOB);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, t_s REAL NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
-    hash BLOB);
+    prev_hash TEXT, hash BLOB);
 CREATE TABLE IF NOT EXISTS chain_commit (
     seq INTEGER PRIMARY KEY, t_s REAL NOT NULL, closing INTEGER NOT NULL, heads BLOB NOT NULL,
     prev_hash BLOB NOT NULL, public_key BLOB NOT NULL, hash BLOB NOT NULL,
@@ -82,7 +82,9 @@ CREATE TABLE IF NOT EXISTS chain_commit (
 """
 # Every chained table: ``seq`` (its rowid: the console reads snapshots as rowid ranges), the
 # CHAINED columns, ``hash``. ``hash`` may be NULL so that hand-made test files can insert rows;
-# such a row never verifies.
+# such a row never verifies. ``audit.prev_hash`` is the old audit-only chain's column, kept so
+# that writers of that layout still work; the chain leaves it NULL (each row's ``hash`` already
+# covers the one before).
 
 LEGACY_GENESIS = "0" * 64  # the audit chain of recordings made before every table was chained
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
