@@ -1,7 +1,8 @@
 """One real recording for the evidence tests: a scenario run through the whole pipeline.
 
 Single intruder over Volkel (it enters the runway zone about 114 s in), a second drone passing
-well north of the zone, and the radar dark from 20 s to 45 s (``outages_s``: it sends nothing),
+well north of the zone, the radar (its range covers the whole zone) dark from 20 s to 45 s
+(``outages_s``: it sends nothing) and an acoustic array whose 400 m reach covers part of it,
 recorded by the Recorder with a signing key made here, so the export can be signed by the key
 that signed the recording.
 """
@@ -40,6 +41,10 @@ radars:
     name: EHVK 3D radar
     position: {{bearing_deg: -32.0, distance_m: 300.0, up_m: 10.0}}
     outages_s: [[{OUTAGE_S[0]}, {OUTAGE_S[1]}]]
+acoustic_arrays:
+  - node_id: 7c1f3c5e-7a9d-4e2b-8c6f-0d1e2f3a4b03
+    name: Acoustic array runway
+    position: {{east_m: 0.0, north_m: 0.0, up_m: 2.0}}
 remoteid_receivers:
   - id: rid-ehvk-1
     position: {{bearing_deg: -32.0, distance_m: 300.0, up_m: 10.0}}

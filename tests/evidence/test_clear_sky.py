@@ -1,7 +1,8 @@
 """``luchtwacht report clear-sky`` on a real recording with an intruder and a radar outage.
 
-The intruder enters the runway zone about 114 s in; the radar (the only sensor whose position
-and range the recording holds) sends nothing from 20 s to 45 s. A window with the intruder must
+The intruder enters the runway zone about 114 s in; the radar (the only sensor whose range
+covers the whole zone) sends nothing from 20 s to 45 s, while an acoustic array covering part of
+the zone keeps reporting. A window with the intruder must
 say NOT CLEAR and name it with its times inside; a window before it must be clear but show the
 outage as a coverage gap; the PDF is parsed back (pages counted); the HTML must load nothing
 from outside; the report folder verifies with only the public key.
@@ -57,7 +58,7 @@ def test_window_with_the_intruder_is_not_clear(run: Run, keys: Keys, tmp_path: P
     assert run.passer not in {t["track_id"] for t in data["other_tracks_in_zone"]}
     radar = next(s for s in data["sensors"] if s["format"] == "sapient")
     assert radar["counted"] and radar["coverage"] == "whole zone"
-    assert radar["health"] == "SYSTEM_OK throughout"
+    assert radar["health"] == "every StatusReport SYSTEM_OK"
     assert data["coverage_gaps"] == []
     rid = next(s for s in data["sensors"] if s["format"] != "sapient")
     assert rid["counted"] is False and rid["coverage"].startswith("unknown")
@@ -78,8 +79,12 @@ def test_window_before_the_intruder_is_clear_and_shows_the_outage(
     # The last delivery before the outage and the first after it (the radar scans every 1 s).
     assert OUTAGE_S[0] - 1.5 <= start <= OUTAGE_S[0]
     assert OUTAGE_S[1] <= end <= OUTAGE_S[1] + 1.5
+    assert gap["partly_watched_by"] == ["Acoustic array runway"]
     radar = next(s for s in data["sensors"] if s["format"] == "sapient")
     assert len(radar["own_gaps"]) == 1
+    assert re.search(r"silent for \d+(\.\d+)? s", radar["health"])
+    acoustic = next(s for s in data["sensors"] if s["name"] == "Acoustic array runway")
+    assert acoustic["coverage"] == "part of the zone" and acoustic["counted"]
     # A gap limit longer than the outage finds no gap.
     wide = tmp_path / "wide"
     _report(run, keys, wide, "5", "90", "--max-gap", "60")

@@ -11,11 +11,13 @@ A cooperative drone (Remote ID) is identified, not authorised: it counts unless 
 
 Coverage (:data:`COVERAGE_RULE`): a sensor covers the zone when the recording shows where it is
 and how far it sees — a SAPIENT node's StatusReport ``node_location`` and its Registration's
-``Detection``/``MaxRange`` — and that range reaches the zone (partly or wholly). Other sensors'
-positions are not recorded: they are listed with coverage "unknown" and not counted. A covering
-sensor is healthy while its last StatusReport says SYSTEM_OK. A coverage gap is an interval
-longer than ``max_gap_s`` in which no covering, healthy sensor delivered any data (counted from
-the window's start and to its end).
+``Detection``/``MaxRange`` — and that range reaches the whole zone (every vertex within range);
+one whose range reaches only part of it is listed as partial. Other sensors' positions are not
+recorded: they are listed with coverage "unknown" and not counted. A SAPIENT sensor's data count
+while the StatusReport in force (its last one) says SYSTEM_OK; data before its first StatusReport
+do not count. A coverage gap is an interval longer than ``max_gap_s`` in which no sensor
+covering the whole zone delivered counted data (measured from the window's start and to its
+end); each gap names the partial sensors that delivered during it (the zone partly watched).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "RULE",
     "ClearSkyResult",
     "Coverage",
+    "CoverageGap",
     "Interval",
     "SensorCoverage",
     "ZonePresence",
@@ -57,10 +60,12 @@ RULE = (
 )
 COVERAGE_RULE = (
     "A sensor covers the zone when the recording shows its position (SAPIENT StatusReport "
-    "node_location) and its range (Registration Detection/MaxRange) and that range reaches the "
-    "zone; other sensors' positions are not recorded and they are not counted. A SAPIENT sensor "
-    "is healthy while its last StatusReport says SYSTEM_OK. A coverage gap is an interval longer "
-    "than the gap limit with no data from any covering, healthy sensor."
+    "node_location) and its range (Registration Detection/MaxRange) and that range reaches every "
+    "corner of the zone; a range reaching only part of it is partial coverage. Other sensors' "
+    "positions are not recorded and they are not counted. A SAPIENT sensor's data count while "
+    "its last StatusReport says SYSTEM_OK (data before its first StatusReport do not count). A "
+    "coverage gap is an interval longer than the gap limit with no counted data from any sensor "
+    "covering the whole zone; each gap names the partial sensors that delivered during it."
 )
 NOT_AIR_VEHICLES = frozenset({"bird", "clutter"})
 
@@ -94,6 +99,19 @@ class Interval:
     def text(self) -> str:
         """``2026-06-12T21:30:20.050Z – 2026-06-12T21:30:45.050Z (25 s)``."""
         return f"{iso_time(self.start_s)} – {iso_time(self.end_s)} ({self.duration_s:.3g} s)"
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageGap:
+    """An interval without counted data from any sensor covering the whole zone."""
+
+    interval: Interval
+    partly_by: tuple[str, ...]  # sensors covering part of the zone that delivered meanwhile
+
+    def text(self) -> str:
+        """The interval, and who watched part of the zone during it."""
+        part = f", partly watched by {', '.join(self.partly_by)}" if self.partly_by else ""
+        return self.interval.text() + part
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,14 +161,16 @@ class SensorCoverage:
         """In words: what its status reports and data say about the window."""
         if self.messages == 0:
             return "no data in the window"
+        silent = sum(g.duration_s for g in self.gaps)
+        quiet = f"; silent for {silent:.3g} s" if self.gaps else ""
         if self.fmt == "sapient":
             if self.status_reports == 0:
-                return "no StatusReport in or before the window"
+                return "no StatusReport in or before the window" + quiet
             if self.unhealthy:
                 spans = ", ".join(i.text() for i in self.unhealthy)
-                return f"not known to be SYSTEM_OK during {spans}"
-            return "SYSTEM_OK throughout"
-        return "delivering data (no status reports in this format)"
+                return f"not SYSTEM_OK during {spans}" + quiet
+            return "every StatusReport SYSTEM_OK" + quiet
+        return "delivering data (no status reports in this format)" + quiet
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +184,7 @@ class ClearSkyResult:
     unauthorised: tuple[ZonePresence, ...]
     others: tuple[ZonePresence, ...]  # authorised or not counted, listed for the reader
     sensors: tuple[SensorCoverage, ...]
-    gaps: tuple[Interval, ...]
+    gaps: tuple[CoverageGap, ...]
 
     @property
     def clear(self) -> bool:
@@ -173,7 +193,7 @@ class ClearSkyResult:
 
     @property
     def covering(self) -> tuple[SensorCoverage, ...]:
-        """The sensors whose data counts as coverage of the zone."""
+        """The sensors whose data counts as coverage of the zone (whole or part)."""
         return tuple(s for s in self.sensors if s.coverage.counts)
 
     def verdict(self) -> str:
@@ -198,14 +218,15 @@ class ClearSkyResult:
                 " is not evidence that the zone was clear."
             )
         else:
-            names = ", ".join(f"{s.name} ({s.health})" for s in covering)
+            names = ", ".join(f"{s.name} ({s.coverage.value}; {s.health})" for s in covering)
             cover = f" Covered by: {names}."
         if self.gaps:
-            total = sum(g.duration_s for g in self.gaps)
+            total = sum(g.interval.duration_s for g in self.gaps)
+            in_all = f", {total:.3g} s in all" if len(self.gaps) > 1 else ""
             gaps = (
-                f" Coverage gaps (no data from a covering, healthy sensor for more than"
-                f" {self.max_gap_s:g} s): {'; '.join(g.text() for g in self.gaps)}"
-                f" — {total:.1f} s in all, during which the zone was not watched."
+                " Coverage gaps (no counted data from a sensor covering the whole zone for more"
+                f" than {self.max_gap_s:g} s): {'; '.join(g.text() for g in self.gaps)}{in_all};"
+                " the whole zone was not watched then."
             )
         elif covering:
             gaps = f" Coverage gaps: none longer than {self.max_gap_s:g} s."
@@ -298,11 +319,12 @@ def _silences(times: NDArray[np.float64], w: Window, max_gap_s: float) -> list[I
 
 
 def _unhealthy(s: SensorRecord, w: Window) -> tuple[list[Interval], NDArray[np.bool_]]:
-    """When the status in force was not SYSTEM_OK, and which arrivals fell while healthy.
+    """When its StatusReports said other than SYSTEM_OK, and which arrivals count as healthy.
 
-    The status in force at an instant is its last StatusReport at or before it; before its first
-    one a SAPIENT node is not known to be healthy. Formats without status reports are healthy
-    whenever they deliver.
+    The status in force at an instant is the last StatusReport at or before it. Data delivered
+    before a SAPIENT node's first StatusReport do not count (its health is not known); that
+    time is not listed as unhealthy (the node had not said anything yet). Formats without
+    status reports count whenever they deliver.
     """
     if s.fmt != "sapient":
         return [], np.ones(len(s.arrivals_s), dtype=bool)
@@ -312,16 +334,18 @@ def _unhealthy(s: SensorRecord, w: Window) -> tuple[list[Interval], NDArray[np.b
     def in_force(t: NDArray[np.float64]) -> NDArray[np.bool_]:
         return ok[np.searchsorted(times, t, side="right") - 1]
 
-    inner = times[(times > w.from_s) & (times < w.to_s)]
-    edges = np.concatenate(([w.from_s], inner, [w.to_s]))
     bad: list[Interval] = []
-    for a, b, good in zip(edges[:-1], edges[1:], in_force(edges[:-1]), strict=True):
-        if good or b <= a:
-            continue
-        if bad and bad[-1].end_s == a:
-            bad[-1] = Interval(bad[-1].start_s, float(b))
-        else:
-            bad.append(Interval(float(a), float(b)))
+    if len(times):
+        inner = times[(times > w.from_s) & (times < w.to_s)]
+        edges = np.concatenate(([max(w.from_s, float(times[0]))], inner, [w.to_s]))
+        edges = edges[edges >= edges[0]]
+        for a, b, good in zip(edges[:-1], edges[1:], in_force(edges[:-1]), strict=True):
+            if good or b <= a:
+                continue
+            if bad and bad[-1].end_s == a:
+                bad[-1] = Interval(bad[-1].start_s, float(b))
+            else:
+                bad.append(Interval(float(a), float(b)))
     return bad, in_force(s.arrivals_s)
 
 
@@ -359,7 +383,8 @@ def clear_sky(
     presences = _presences(rec, zone_name, w, allowed)
     sensors = read_sensors(rec, w.to_s)
     coverages: list[SensorCoverage] = []
-    counted: list[NDArray[np.float64]] = []
+    counted: list[NDArray[np.float64]] = []  # sensors covering the whole zone
+    partial: list[tuple[str, NDArray[np.float64]]] = []
     for s in sensors.values():
         cov, dist = _coverage(s, rec, zone)
         unhealthy, healthy_mask = _unhealthy(s, w)
@@ -382,10 +407,18 @@ def clear_sky(
                 _silences(s.arrivals_s, w, max_gap_s),
             )
         )
-        if cov.counts:
+        if cov is Coverage.FULL:
             counted.append(s.arrivals_s[healthy_mask])
+        elif cov is Coverage.PARTIAL:
+            partial.append((s.name, s.arrivals_s[healthy_mask]))
     union = np.sort(np.concatenate(counted)) if counted else np.empty(0)
-    gaps = _silences(union, w, max_gap_s)
+    gaps = [
+        CoverageGap(
+            g,
+            tuple(name for name, t in partial if np.any((t > g.start_s) & (t < g.end_s))),
+        )
+        for g in _silences(union, w, max_gap_s)
+    ]
     return ClearSkyResult(
         zone_name,
         w,
@@ -448,7 +481,9 @@ def result_json(r: ClearSkyResult) -> dict[str, object]:
         "unauthorised_tracks": [presence(p) for p in r.unauthorised],
         "other_tracks_in_zone": [presence(p) for p in r.others],
         "sensors": [sensor(s) for s in r.sensors],
-        "coverage_gaps": [interval(g) for g in r.gaps],
+        "coverage_gaps": [
+            {**interval(g.interval), "partly_watched_by": list(g.partly_by)} for g in r.gaps
+        ],
     }
 
 

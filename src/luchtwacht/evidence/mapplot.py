@@ -28,7 +28,8 @@ from luchtwacht.model.zone import Zone
 
 __all__ = ["MapSensor", "MapTrack", "draw_map", "map_png"]
 
-_CLASS_COLOURS = {"drone": "#d62728", "aircraft": "#1f77b4", "bird": "#2ca02c"}
+_CLASS_COLOURS = {"drone": "#ff7f0e", "aircraft": "#1f77b4", "bird": "#2ca02c"}
+_FLAGGED = "#d62728"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ def draw_map(
         if len(t.east_m) == 0:
             continue
         te, tn = t.east_m / 1000.0, t.north_m / 1000.0
-        colour = "#d62728" if t.flagged else _CLASS_COLOURS.get(t.object_class, "#7f7f7f")
+        colour = _FLAGGED if t.flagged else _CLASS_COLOURS.get(t.object_class, "#7f7f7f")
         ax.plot(te, tn, color=colour, linewidth=2.2 if t.flagged else 1.2, zorder=5)
         ax.plot([te[0]], [tn[0]], marker="o", color=colour, markersize=4, zorder=6)
         ax.plot([te[-1]], [tn[-1]], marker="s", color=colour, markersize=4, zorder=6)
@@ -120,7 +121,7 @@ def draw_map(
     ax.plot([0.0], [0.0], marker="+", color="black", markersize=10, zorder=3)
     ax.set_title(title, fontsize=10)
     legend = [
-        ax.plot([], [], color="#d62728", linewidth=2.2, label="track against the zone / drone")[0],
+        ax.plot([], [], color="#ff7f0e", label="drone")[0],
         ax.plot([], [], color="#1f77b4", label="aircraft")[0],
         ax.plot([], [], color="#2ca02c", label="bird")[0],
         ax.plot([], [], color="#7f7f7f", label="other class")[0],
@@ -144,6 +145,9 @@ def draw_map(
             label="last position (label)",
         )[0],
     ]
+    if any(t.flagged for t in tracks):
+        legend.insert(0, ax.plot([], [], color=_FLAGGED, linewidth=2.2,
+                                 label="unauthorised in the zone")[0])  # fmt: skip
     ax.legend(handles=legend, loc="lower right", fontsize=7, framealpha=0.85)
 
 

@@ -25,7 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from luchtwacht.evidence.chainstate import chain_state
+from luchtwacht.evidence.chainstate import chain_state, chain_text
 from luchtwacht.evidence.clearsky import (
     COVERAGE_RULE,
     RULE,
@@ -108,8 +108,10 @@ def _html_table(head: list[str], rows: list[list[str]], empty: str) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _html(r: ClearSkyResult, site: str, png: bytes, identity: dict[str, Any], fp: str) -> str:
-    gaps = [[g.text()] for g in r.gaps]
+def _html(
+    r: ClearSkyResult, site: str, png: bytes, identity: dict[str, Any], fp: str, chain: str
+) -> str:
+    gaps = [[g.interval.text(), ", ".join(g.partly_by) or "nobody"] for g in r.gaps]
     rec_files = ", ".join(f"{f['name']} (SHA-256 {f['sha256']})" for f in identity["files"])
     verdict_class = "clear" if r.clear else "notclear"
     return f"""<!DOCTYPE html>
@@ -138,7 +140,7 @@ img {{ max-width: 100%; border: 1px solid #ccc; }}
 <h2>Sensors</h2>
 {_html_table(_SENSOR_HEAD, _sensor_rows(r.sensors), "The recording registers no sensor.")}
 <h2>Coverage gaps (longer than {r.max_gap_s:g} s)</h2>
-{_html_table(["interval"], gaps, "None.")}
+{_html_table(["interval", "partly watched by"], gaps, "None.")}
 <h2>Map</h2>
 <img alt="Map of zone {html.escape(r.zone)} with the tracks of the window and the sensors"
  src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">
@@ -149,7 +151,9 @@ img {{ max-width: 100%; border: 1px solid #ccc; }}
 <h2>Source</h2>
 <p class="small">Recording {html.escape(rec_files)};
 run {html.escape(str(identity["run_start"]))} to {html.escape(str(identity["run_end"]))};
-fusion node {html.escape(str(identity["fusion_node_id"]))}.
+fusion node {html.escape(str(identity["fusion_node_id"]))}.</p>
+<pre class="small">{html.escape(chain)}</pre>
+<p class="small">
 This folder is signed: manifest.json lists every file's SHA-256, manifest.sig is its Ed25519
 signature by key {html.escape(fp)}; check with <code>luchtwacht evidence verify FOLDER
 --public-key NODE_KEY.pem</code>.</p>
@@ -177,6 +181,7 @@ def _pdf(
     sensors: list[MapSensor],
     identity: dict[str, Any],
     fp: str,
+    chain: str,
 ) -> bytes:
     buf = io.BytesIO()
     with PdfPages(
@@ -209,6 +214,7 @@ def _pdf(
         lines += ["", "Source"]
         for f in identity["files"]:
             lines += [f"  Recording {f['name']}, {f['bytes']} bytes", f"    SHA-256 {f['sha256']}"]
+        lines += [f"  {line}" for line in chain.splitlines()]
         lines += [f"  Signed (manifest.json, manifest.sig) by Ed25519 key {fp}"]
         pages = [lines[i : i + _LINES_PER_PAGE] for i in range(0, len(lines), _LINES_PER_PAGE)]
         for n, page in enumerate(pages, start=2):
@@ -248,12 +254,25 @@ def write_clear_sky_report(
         png = map_png(rec.origin, rec.zones, tracks, sensors, title, zone)
         identity = rec.identity()
         chain = chain_state(rec, w, public_pem(key.public_key()).encode("ascii"))
+        chain_lines = chain_text(chain)
         fp = fingerprint(key.public_key())
         pkg = PackageWriter(out, key)
         try:
             pkg.write_bytes("map.png", png)
-            pkg.write_text("report.html", _html(result, rec.site_name, png, identity, fp))
-            pdf = _pdf(result, rec.site_name, rec.origin, rec.zones, tracks, sensors, identity, fp)
+            pkg.write_text(
+                "report.html", _html(result, rec.site_name, png, identity, fp, chain_lines)
+            )
+            pdf = _pdf(
+                result,
+                rec.site_name,
+                rec.origin,
+                rec.zones,
+                tracks,
+                sensors,
+                identity,
+                fp,
+                chain_lines,
+            )
             pkg.write_bytes("report.pdf", pdf)
             data = result_json(result)
             pkg.write_text("report.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
