@@ -121,6 +121,7 @@ _TIME_COLUMN = {t: (0 if cols[0] in ("t_s", "t_rx_s") else None) for t, cols in 
 _Q = struct.Struct(">q")
 _D = struct.Struct(">d")
 _L = struct.Struct(">I")
+_PACK_Q, _PACK_D, _PACK_L = _Q.pack, _D.pack, _L.pack
 _PREFIX = {t: _L.pack(len(t)) + t.encode() for t in CHAINED}
 _INT_MIN, _INT_MAX = -(2**63), 2**63
 
@@ -159,18 +160,41 @@ def _value(v: object, out: list[bytes]) -> None:
 
 
 def row_bytes(table: str, seq: int, values: Sequence[object]) -> bytes:
-    """The canonical bytes of one row: table name, ``seq`` and each value with a type tag."""
-    out = [_PREFIX[table], _Q.pack(seq)]
+    """The canonical bytes of one row: table name, ``seq`` and each value with a type tag.
+
+    The common types are encoded inline (this runs for every row the node records); anything
+    else (bool, numpy scalars, memoryview, subclasses) goes through :func:`_value`, which gives
+    the same bytes for the same value.
+    """
+    out = [_PREFIX[table], _PACK_Q(seq)]
+    append = out.append
     for v in values:
-        _value(v, out)
+        if type(v) is float:
+            if v != v:  # NaN
+                append(b"N")
+            elif v.is_integer() and _INT_MIN <= v < _INT_MAX:
+                append(b"i" + _PACK_Q(int(v)))
+            else:
+                append(b"f" + _PACK_D(v))
+        elif type(v) is str:
+            data = v.encode("utf-8", "surrogatepass")
+            append(b"s" + _PACK_L(len(data)))
+            append(data)
+        elif v is None:
+            append(b"N")
+        elif type(v) is int and _INT_MIN <= v < _INT_MAX:
+            append(b"i" + _PACK_Q(v))
+        elif type(v) is bytes:
+            append(b"b" + _PACK_L(len(v)))
+            append(v)
+        else:
+            _value(v, out)
     return b"".join(out)
 
 
 def link(prev: bytes, table: str, seq: int, values: Sequence[object]) -> bytes:
     """One step of a table's chain: SHA-256(prev ‖ row_bytes(table, seq, values))."""
-    h = hashlib.sha256(prev)
-    h.update(row_bytes(table, seq, values))
-    return h.digest()
+    return hashlib.sha256(prev + row_bytes(table, seq, values)).digest()
 
 
 # -- commits ---------------------------------------------------------------------------------
