@@ -100,3 +100,18 @@ def test_remoteid_listen_keeps_the_site_files_tcp_and_protocol_alone_is_applied(
     assert alone.exit_code == 2 and "needs --remoteid-listen" in alone.output
     bad = runner.invoke(app, ["run", "--config", str(site), "--remoteid-protocol", "sctp"])
     assert bad.exit_code == 2 and "must be udp or tcp" in bad.output
+
+
+def test_a_site_files_console_null_leaves_the_console_off_unless_web_is_given(
+    tmp_path: Path,
+) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "site: {name: test, lat: 51.6564, lon: 5.7087, alt_m: 65.0}\n"
+        "remoteid: {listen: 127.0.0.1:0}\nconsole: null\n"
+    )
+    base = ["run", "--config", str(site), "--headless", "--duration", "0.5"]
+    off = runner.invoke(app, base)
+    assert off.exit_code == 0 and "operator console" not in off.output, off.output
+    on = runner.invoke(app, [*base, "--web", "--web-listen", f"127.0.0.1:{_free_port()}"])
+    assert on.exit_code == 0 and "operator console: http://127.0.0.1:" in on.output, on.output

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import logging
 import secrets
 import sys
 import tempfile
@@ -75,11 +74,24 @@ GLOBAL_FLAGS = ("-v", "--verbose", "--version")
 def _hoist_global_flags(args: list[str]) -> list[str]:
     """``luchtwacht demo -v`` as ``luchtwacht -v demo``: the global flags work after a command.
 
-    Only up to a ``--`` (after it every word is an argument); no command has a ``-v`` of its own.
+    So does ``--log-file PATH``. Only up to a ``--`` (after it every word is an argument); no
+    command has a ``-v`` or ``--log-file`` of its own.
     """
     stop = args.index("--") if "--" in args else len(args)
-    hoisted = [w for w in args[:stop] if w in GLOBAL_FLAGS]
-    return hoisted + [w for w in args[:stop] if w not in GLOBAL_FLAGS] + args[stop:]
+    hoisted: list[str] = []
+    rest: list[str] = []
+    k = 0
+    while k < stop:
+        word = args[k]
+        if word in GLOBAL_FLAGS or word.startswith("--log-file="):
+            hoisted.append(word)
+        elif word == "--log-file" and k + 1 < stop:  # the option and its value go together
+            hoisted += args[k : k + 2]
+            k += 1
+        else:
+            rest.append(word)
+        k += 1
+    return hoisted + rest + args[stop:]
 
 
 class _OneLineErrors(TyperGroup):
@@ -211,11 +223,20 @@ def _main(
             "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file",
+            help="Also log to this file as JSON lines (INFO and above), before or after the"
+            " command.",
+        ),
+    ] = None,
 ) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if verbose else logging.ERROR,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from luchtwacht.logfile import configure
+
+    if log_file is not None and (problem := output_problem(log_file)) is not None:
+        _fail(f"--log-file {problem}")
+    configure(verbose, log_file)
 
 
 @app.command()
@@ -490,8 +511,14 @@ def run(
         float | None, typer.Option(help="Stop after this many seconds.", min=0.1)
     ] = None,
     web: Annotated[
-        bool, typer.Option("--web/--no-web", help="Serve the operator console (REST, WebSocket).")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--web/--no-web",
+            help="Serve the operator console (REST, WebSocket); default: as the site file says"
+            " (console: null leaves it off), else on.",
+            show_default=False,
+        ),
+    ] = None,
     web_listen: Annotated[
         str | None,
         typer.Option(help="Console HOST:PORT (default: the site file's, 127.0.0.1:8765)."),
@@ -541,9 +568,9 @@ def run(
         updates["stats_json"] = stats_json
     if record is not None:
         updates["record"] = record
-    if not web:
+    if web is False:
         updates["console"] = None
-    elif web_listen is not None or site.console is None:
+    elif web_listen is not None or (web is True and site.console is None):
         base_console = site.console or ConsoleSection()
         listen = web_listen if web_listen is not None else base_console.listen
         updates["console"] = base_console.model_copy(update={"listen": listen})
