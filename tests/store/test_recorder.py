@@ -2,9 +2,16 @@
 
 import sqlite3
 
+import pytest
+
 from luchtwacht.model.track import Alert, ThreatLevel
 from luchtwacht.store.chain import CHAINED, NodeKey
-from luchtwacht.store.recorder import Recorder, verify_audit_chain, verify_recording
+from luchtwacht.store.recorder import (
+    NotChainedError,
+    Recorder,
+    verify_audit_chain,
+    verify_recording,
+)
 
 
 def make(path, n=5, key=None):
@@ -129,14 +136,59 @@ def test_a_refused_row_leaves_the_chain_whole(tmp_path):
     rec.raw(1.0, "s", "f", b"a")
     rec.raw(2.0, None, "f", b"b")  # type: ignore[arg-type]  # NOT NULL: refused by SQLite
     rec.raw(3.0, "s", "f", b"c")
-    try:
+    with pytest.raises(sqlite3.IntegrityError):
         rec.commit()
-    except sqlite3.IntegrityError:
-        pass
-    else:
-        raise AssertionError("the refused row was not reported")
     rec.close()
     db = sqlite3.connect(path)
     assert db.execute("SELECT seq, payload FROM raw").fetchall() == [(1, b"a"), (2, b"c")]
     report = verify_recording(path)
     assert report.intact, report.problem
+
+
+def test_pki_signing_key_signs_a_recording_that_verify_checks_against_the_site(tmp_path):
+    from typer.testing import CliRunner
+
+    from luchtwacht.cli import app
+
+    runner = CliRunner()
+    key_file = tmp_path / "node.key"
+    made = runner.invoke(app, ["pki", "signing-key", str(key_file)])
+    assert made.exit_code == 0, made.output
+    assert (key_file.stat().st_mode & 0o777) == 0o600
+    pub = tmp_path / "node.key.pub"
+    assert NodeKey.load(key_file).public_pem() == pub.read_bytes()
+    again = runner.invoke(app, ["pki", "signing-key", str(key_file)])
+    assert again.exit_code == 2 and "exists" in again.output
+    path = tmp_path / "run.sqlite"
+    make(path, 2, NodeKey.load(key_file))
+    site = tmp_path / "site.yaml"
+    site.write_text(f"site: {{name: t, lat: 52.0, lon: 5.0}}\nstore: {{signing_key: {key_file}}}\n")
+    res = runner.invoke(app, ["verify", str(path), "--site", str(site)])
+    assert res.exit_code == 0 and "checked against the trusted key" in res.output
+    assert NodeKey.load(key_file).fingerprint() in res.output
+    res = runner.invoke(app, ["verify", str(path), "--public-key", str(pub)])
+    assert res.exit_code == 0, res.output
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("site: {name: t, lat: 52.0, lon: 5.0}\n")
+    res = runner.invoke(app, ["verify", str(path), "--site", str(plain)])
+    assert res.exit_code == 2 and "store.signing_key is not set" in res.output
+
+
+def test_a_recording_from_before_the_chain_is_named_and_not_called_intact(tmp_path):
+    from typer.testing import CliRunner
+
+    from luchtwacht.cli import app
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE audit (seq INTEGER PRIMARY KEY, t_s REAL NOT NULL, kind TEXT NOT NULL,"
+        " payload TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    )
+    db.commit()
+    db.close()
+    res = CliRunner().invoke(app, ["verify", str(path)])
+    assert res.exit_code == 1 and "recorded before every record was chained" in res.output
+    with pytest.raises(NotChainedError, match="older format; cannot append"):
+        Recorder(path)
