@@ -650,16 +650,27 @@ class LiveNode:
             sid, f"ADS-B {cfg.connect}", "adsb", adsb_pipe(cfg, sid, self.core.origin), 5.0
         )
         self._record_settings(sid, cfg)
+        failing = ""  # the last connect failure logged, so a receiver that stays down logs once
         while not self.stop_event.is_set():
             try:
                 reader, writer = await asyncio.open_connection(host, port)
             except OSError as exc:
-                stats.closed_by_reason[f"connect failed: {exc.strerror or exc}"] += 1
+                reason = f"connect failed: {exc.strerror or exc}"
+                stats.closed_by_reason[reason] += 1
+                if reason != failing:
+                    log.warning(
+                        "ADS-B receiver %s: %s; retrying every %.0f s",
+                        cfg.connect, reason, cfg.reconnect_s,
+                    )  # fmt: skip
+                    failing = reason
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop_event.wait(), cfg.reconnect_s)
                 continue
+            log.info("ADS-B receiver %s: connected", cfg.connect)
+            failing = ""
             await self._pump(reader, writer, stats, sid, "adsb")
             if not self.stop_event.is_set():
+                log.warning("ADS-B receiver %s: connection closed; reconnecting", cfg.connect)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop_event.wait(), cfg.reconnect_s)
 
