@@ -155,10 +155,10 @@ class LocalPostgres:
         return self.dsn(name)
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and delete its folder."""
+        """Stop the server (immediate: its data is thrown away) and delete its folder."""
         if self._started:
             with contextlib.suppress(PostgresUnavailableError, subprocess.TimeoutExpired):
-                self._pg("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "stop")
+                self._pg("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
             self._started = False
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -69,7 +69,7 @@ from luchtwacht.site import (
     adsb_pipe,
     asterix_pipe,
 )
-from luchtwacht.store.worker import BackgroundStore
+from luchtwacht.store.factory import StoreConfigError, open_store
 from luchtwacht.transport.listen import Prebound
 
 if TYPE_CHECKING:
@@ -192,8 +192,14 @@ class LiveNode:
         self.config = config
         self._prebound = prebound or Prebound()  # listeners bound before the node loaded
         self.clock: Clock = clock if clock is not None else WallClock()
-        # Writes go to a worker thread: a slow disk must never hold up the loop.
-        self.recorder = BackgroundStore(config.record) if config.record is not None else None
+        # Writes go to a worker thread: a slow disk or database must never hold up the loop. The
+        # site's store section picks SQLite (the record file) or PostgreSQL, and the signing key.
+        try:
+            self.recorder = open_store(
+                config.store, config.record, origin=config.origin, label=config.site.name
+            )
+        except StoreConfigError as exc:
+            raise SiteConfigError(str(exc)) from None
         audit = self.recorder.audit if self.recorder is not None else None
         # Human authority: the operators who may log in, and what their roles allow.
         accounts = load_accounts(config.operators) if config.operators is not None else []
