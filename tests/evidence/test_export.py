@@ -311,3 +311,44 @@ def test_verify_usage_errors(tmp_path: Path, package: Path) -> None:
     assert code == 2 and "not a PEM public key" in out
     code, out = _verify(tmp_path, None)  # a folder without a manifest: invalid, not usage
     assert code == 1 and "manifest.json: missing" in out
+
+
+def test_a_tampered_recording_is_exported_and_flagged(run: Run, keys: Keys, tmp_path: Path) -> None:
+    copy = tmp_path / "tampered.sqlite"
+    src, dst = sqlite3.connect(run.path), sqlite3.connect(copy)
+    try:
+        src.backup(dst)
+        payload = bytearray(dst.execute("SELECT payload FROM raw WHERE seq = 10").fetchone()[0])
+        payload[-1] ^= 0x01
+        dst.execute("UPDATE raw SET payload = ? WHERE seq = 10", (bytes(payload),))
+        dst.commit()
+    finally:
+        src.close()
+        dst.close()
+    out = tmp_path / "package"
+    result = runner.invoke(
+        app,
+        ["evidence", "export", str(copy), "--from", "0", "--to", "30", "--out", str(out),
+         "--key", str(keys.private)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "does not verify" in result.output and "raw chain BROKEN at seq 10" in result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["recording_chain"]["verification"]["intact"] is False
+    assert "NOT INTACT" in (out / "README.txt").read_text()
+    code, text = _verify(out, keys.public)  # the package itself is intact, and says what it holds
+    assert code == 0
+    assert "recording verified NOT INTACT" in text
+    report = tmp_path / "report"
+    result = runner.invoke(
+        app,
+        ["report", "clear-sky", str(copy), "--zone", ZONE, "--to", "30", "--out", str(report),
+         "--key", str(keys.private)],
+    )  # fmt: skip
+    assert result.exit_code == 1 and "does not verify" in result.output
+    assert (
+        json.loads((report / "manifest.json").read_text())["recording_chain"]["verification"][
+            "intact"
+        ]
+        is False
+    )

@@ -6,7 +6,9 @@ README into the new folder DIR, with a manifest of every file's SHA-256 signed b
 Ed25519 key (:mod:`luchtwacht.evidence.export`). ``verify DIR [--public-key FILE]`` checks the
 signature and every file on any machine (:mod:`luchtwacht.evidence.manifest`): exit 0 intact,
 1 the first problem found (file changed, missing or extra; not signed by this key), 2 usage or
-file errors. ``T`` is ISO 8601 (no zone: UTC) or seconds since the run's start.
+file errors. ``export`` writes the package even when the recording's own chain does not verify
+(the package says so) and then exits 1. ``T`` is ISO 8601 (no zone: UTC) or seconds since the
+run's start.
 """
 
 from __future__ import annotations
@@ -71,16 +73,19 @@ def export(
         raise _fail(f"{recording}: not a readable recording ({exc})") from None
     except OSError as exc:
         raise _fail(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None
-    from luchtwacht.evidence.chainstate import chain_warnings
+    from luchtwacht.evidence.chainstate import chain_problem, chain_warnings
 
     for line in chain_warnings(summary.manifest["recording_chain"]):
         typer.echo(line, err=True)
+    broken = chain_problem(summary.manifest["recording_chain"])
     files = len(summary.manifest["files"])
     fp = summary.manifest["signer"]["fingerprint_sha256"]
     window = summary.manifest["window"]
     typer.echo(
         f"{out}: {files} files signed by key {fp[:23]}… ({window['from']} to {window['to']})"
     )
+    if broken is not None:
+        raise _fail(f"{recording}: does not verify: {broken} (the package says so)", 1)
 
 
 @app.command("verify")
@@ -109,6 +114,8 @@ def verify(
     typer.echo(
         f"{folder}: intact: {check.files_checked} files, signature by key {check.fingerprint}"
     )
+    if check.recording_note:
+        typer.echo(f"{folder}: {check.recording_note}")
     if check.key_from_package:
         typer.echo(
             "note: checked against the key inside the package; give --public-key with the "

@@ -6,7 +6,8 @@ were healthy and covering it, and the gaps in that coverage (the rules are in
 :mod:`luchtwacht.evidence.clearsky` and in the report). Writes report.html (self-contained),
 report.pdf, report.json and map.png into the new folder DIR, signed like an evidence package
 (``luchtwacht evidence verify DIR``). Prints the verdict. Exit 0 when the report was written
-(clear or not); 2 for usage or file errors, with one ``error:`` line.
+(clear or not); 1 when it was written but the recording's chain does not verify (the report
+says so); 2 for usage or file errors, with one ``error:`` line.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ def _group() -> None:
     """Reports (kept a group so ``clear-sky`` stays a sub-command)."""
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+    return typer.Exit(code)
 
 
 @app.command("clear-sky")
@@ -84,9 +85,12 @@ def clear_sky(
         raise _fail(f"{recording}: not a readable recording ({exc})") from None
     except OSError as exc:
         raise _fail(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None
-    from luchtwacht.evidence.chainstate import chain_warnings
+    from luchtwacht.evidence.chainstate import chain_problem, chain_warnings
 
     for line in chain_warnings(report.manifest["recording_chain"]):
         typer.echo(line, err=True)
+    broken = chain_problem(report.manifest["recording_chain"])
     typer.echo(report.result.verdict())
     typer.echo(f"{out}: report.html, report.pdf, report.json, map.png (signed)", err=True)
+    if broken is not None:
+        raise _fail(f"{recording}: does not verify: {broken} (the report says so)", 1)

@@ -17,7 +17,7 @@ from luchtwacht.evidence.recording import Recording, Window, iso_time
 from luchtwacht.store.chain import CHAINED, COMMIT_TABLE, CommitRecord, fingerprint
 from luchtwacht.store.recorder import NotChainedError, read_commits, verify_recording
 
-__all__ = ["chain_state", "chain_text", "chain_warnings"]
+__all__ = ["chain_problem", "chain_state", "chain_text", "chain_warnings"]
 
 
 def _commit(c: CommitRecord | None) -> dict[str, Any] | None:
@@ -112,16 +112,19 @@ def chain_text(chain: dict[str, Any]) -> str:
 
 
 def chain_warnings(chain: dict[str, Any]) -> list[str]:
-    """What a user must be told on the terminal: a recording that does not verify, other key."""
+    """What a user must be told on the terminal: another key signed it, or an older format."""
     out = []
-    v = chain.get("verification") or {}
-    if chain.get("chained") and not v.get("intact"):
-        out.append(f"warning: the recording does not verify: {v.get('problem')}")
     if chain.get("chained") and not chain.get("signer_is_recording_key"):
         keys = ", ".join(chain.get("recording_key_fingerprints") or []) or "none"
         out.append(f"warning: --key is not the key that signed the recording ({keys})")
     if not chain.get("chained"):
-        out.append(
-            "warning: the recording predates the signed chain; only its audit log is chained"
-        )
+        out.append(f"warning: {chain.get('verification')}")
     return out
+
+
+def chain_problem(chain: dict[str, Any]) -> str | None:
+    """The recording's first problem when its chain did not verify at export, else None."""
+    v = chain.get("verification") or {}
+    if chain.get("chained") and not v.get("intact"):
+        return str(v.get("problem"))
+    return None

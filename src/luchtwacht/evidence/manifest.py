@@ -166,6 +166,7 @@ class PackageCheck:
     fingerprint: str
     key_from_package: bool
     kind: str
+    recording_note: str = ""  # what the signed manifest says of the recording's own chain
 
     @property
     def ok(self) -> bool:
@@ -268,4 +269,18 @@ def verify_package(folder: Path, public_key: Ed25519PublicKey | None) -> Package
     for rel in _walk(folder):
         if rel not in listed and rel not in (MANIFEST, SIGNATURE):
             return bad(f"{rel}: extra file, not in the manifest", n, fp, kind)
-    return PackageCheck("", n, fp, public_key is None, kind)
+    return PackageCheck("", n, fp, public_key is None, kind, _recording_note(manifest))
+
+
+def _recording_note(manifest: dict[str, Any]) -> str:
+    """One line on the recording's chain as the (now verified) manifest records it."""
+    chain = manifest.get("recording_chain")
+    if not isinstance(chain, dict):
+        return ""
+    if not chain.get("chained"):
+        return "the recording predates the signed chain"
+    v = chain.get("verification") or {}
+    wc = chain.get("window_commit") or {}
+    state = "intact" if v.get("intact") else f"NOT INTACT ({v.get('problem')})"
+    where = f"; the window is covered by its signed commit {wc.get('seq')}" if wc else ""
+    return f"the recording verified {state} when this was made{where}"
