@@ -139,8 +139,23 @@ def counter_table(p: PictureUpdate) -> Table | None:
     return t
 
 
+def lost_nodes(p: PictureUpdate) -> list[str]:
+    """Registered SAPIENT nodes that no open connection carries now: shown as lost, not gone.
+
+    A connection's feed is named by the nodes it carries (``NodeCore._feed_name``), so a node
+    whose name is in no feed's name has lost its connection.
+    """
+    names = [f.name for f in p.feeds]
+    out = []
+    for n in p.nodes:
+        label = n.name or n.node_id[:8]
+        if n.registered and not any(label in name for name in names):
+            out.append(label)
+    return out
+
+
 def sensors_table(p: PictureUpdate) -> Table:
-    """Feed health and message counters."""
+    """Feed health and message counters; a node whose connection dropped stays, as lost."""
     t = Table(title="Sensors", expand=True, title_justify="left")
     for col in ("Sensor", "Format", "State", "Decoded", "Rejected", "Last rejection"):
         t.add_column(col)
@@ -154,6 +169,8 @@ def sensors_table(p: PictureUpdate) -> Table:
             str(f.rejected),
             f.last_rejection,
         )
+    for name in lost_nodes(p):
+        t.add_row(name, "sapient", Text("lost", style="bold red"), "", "", "connection closed")
     return t
 
 
@@ -222,8 +239,9 @@ def sensors_line(p: PictureUpdate) -> Text:
     states = Counter(f.state for f in p.feeds)
     out = Text("Sensors ", style="bold")
     out.append(f"{states.get('ok', 0)} ok", style="green")
+    gone = lost_nodes(p)
     for state, style in (("lost", "bold red"), ("waiting", "yellow")):
-        names = [f.name for f in p.feeds if f.state == state]
+        names = [f.name for f in p.feeds if f.state == state] + (gone if state == "lost" else [])
         if names:
             out.append(f" · {len(names)} {state}: {', '.join(names)}", style=style)
     return out
@@ -340,7 +358,7 @@ def wide(
             0 if counter is None else 4 + len(p.recommendations) + min(5, len(p.engagements))
         )
         n_alerts = 4 + max(1, len(p.alerts) + len(cleared))
-        n_sensors = 4 + len(p.feeds)
+        n_sensors = 4 + len(p.feeds) + len(lost_nodes(p))
         used = 3 + 5 + n_alerts + n_counter + n_sensors  # head panel, track table frame+caption
         max_rows = max(3, screen_rows - used)
     pace = "max" if speed == 0 else f"×{speed:g}"

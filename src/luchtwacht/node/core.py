@@ -343,6 +343,23 @@ class NodeCore(FusionCore):
                 self.nodes_forgotten += 1
                 return
 
+    def _feed_name(self, sensor_id: str, name: str) -> str:
+        """A SAPIENT connection is named by the nodes it carries: "EHVK radar (SAPIENT 10.0.0.7:…)".
+
+        The registered name is what an operator knows a sensor by; the address stays for the
+        network engineer. A feed already named as its one node keeps its name (the demo's).
+        """
+        names = sorted(
+            {
+                node.name or node_id[:8]
+                for node_id in self._bound.get(sensor_id, ())
+                if (node := self.sapient_registry.get(node_id)) is not None
+            }
+        )
+        if not names or names == [name]:
+            return name
+        return f"{', '.join(names)} ({name})"
+
     def sapient_nodes(self) -> dict[str, NodeState]:
         """Every SAPIENT node heard from, by node id (connected or not)."""
         return self.sapient_registry
@@ -739,7 +756,7 @@ class NodeCore(FusionCore):
         feeds = tuple(
             FeedSnapshot(
                 f.sensor_id,
-                f.name,
+                self._feed_name(f.sensor_id, f.name),
                 f.fmt,
                 f.state(t_s),
                 f.pipe.counters.decoded,
