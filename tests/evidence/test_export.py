@@ -91,7 +91,9 @@ def test_copy_with_only_the_public_key_verifies(copy: tuple[Path, Path], keys: K
 def test_raw_bytes_are_the_recordings_bytes(package: Path, run: Run) -> None:
     db = sqlite3.connect(run.path)
     try:
-        recorded = {int(r[0]): bytes(r[1]) for r in db.execute("SELECT seq, payload FROM raw")}
+        rows = db.execute("SELECT seq, payload, hash FROM raw").fetchall()
+        recorded = {int(r[0]): bytes(r[1]) for r in rows}
+        chained = {int(r[0]): bytes(r[2]).hex() for r in rows}
     finally:
         db.close()
     index = _rows(package / "raw" / "index.csv")
@@ -101,6 +103,7 @@ def test_raw_bytes_are_the_recordings_bytes(package: Path, run: Run) -> None:
         blob = blobs.setdefault(row["file"], (package / row["file"]).read_bytes())
         start, n = int(row["offset"]), int(row["bytes"])
         assert blob[start : start + n] == recorded[int(row["seq"])]
+        assert row["chain_hash"] == chained[int(row["seq"])]
     assert sum(len(b) for b in blobs.values()) == sum(len(b) for b in recorded.values())
     decoded = list((package / "raw").glob("*.sapient.jsonl"))
     assert decoded, "the radar's SAPIENT stream is decoded"

@@ -196,13 +196,14 @@ def _export_raw(rec: Recording, w: Window, pkg: PackageWriter) -> dict[str, int]
 
     with contextlib.ExitStack() as files, pkg.open_text("raw/index.csv") as index_fh:
         index = csv.writer(index_fh, lineterminator="\n")
+        chained = "hash" in rec.columns("raw")
         index.writerow(["seq", "time_utc", "t_s", "t_run_s", "sensor_id", "format", "file",
-                        "offset", "bytes", "sha256"])  # fmt: skip
+                        "offset", "bytes", "sha256", "chain_hash"])  # fmt: skip
         # SAPIENT streams are read from their start so that frames begun before the window
         # decode; only rows in the window are written.
-        for seq, t_rx, sid, fmt, payload in rec.db.execute(
-            "SELECT seq, t_rx_s, sensor_id, format, payload FROM raw WHERE t_rx_s <= ?"
-            " ORDER BY seq",
+        for seq, t_rx, sid, fmt, payload, chain_hash in rec.db.execute(
+            "SELECT seq, t_rx_s, sensor_id, format, payload,"
+            f" {'hash' if chained else 'NULL'} FROM raw WHERE t_rx_s <= ? ORDER BY seq",
             (w.to_s,),
         ):
             sid, fmt, data, t = str(sid), str(fmt), bytes(payload), float(t_rx)
@@ -224,7 +225,10 @@ def _export_raw(rec: Recording, w: Window, pkg: PackageWriter) -> dict[str, int]
             fh.write(data)
             streams[key] = (name, fh, offset + len(data))
             digest = hashlib.sha256(data).hexdigest()
-            index.writerow([seq, *_times(t, start), sid, fmt, name, offset, len(data), digest])
+            link = chain_hash.hex() if isinstance(chain_hash, bytes) else ""
+            index.writerow(
+                [seq, *_times(t, start), sid, fmt, name, offset, len(data), digest, link]
+            )
             counts["raw rows"] += 1
             counts["raw bytes"] += len(data)
             for body in frames:
@@ -370,9 +374,10 @@ Contents (rows)
 {counts}
 
 Files
-  raw/index.csv         one line per raw row: arrival time (time_utc, t_s = UTC epoch seconds,
-                        t_run_s = seconds since the run's start), sensor, format, and where its
-                        bytes are: file, byte offset, length, SHA-256 of those bytes.
+  raw/index.csv         one line per raw row: the recording's seq, arrival time (time_utc, t_s =
+                        UTC epoch seconds, t_run_s = seconds since the run's start), sensor,
+                        format, where its bytes are (file, byte offset, length), SHA-256 of those
+                        bytes, and chain_hash: the row's hash in the recording's chain.
   raw/*.bin             the bytes exactly as received, one file per sensor and format, rows
                         concatenated in arrival order (SAPIENT keeps its 4-byte little-endian
                         length prefix per message). Formats ending in -out are what the node sent.
