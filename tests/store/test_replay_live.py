@@ -16,25 +16,30 @@ import socket
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from luchtwacht.cli import app
+from luchtwacht.fusion import Feed
 from luchtwacht.ingest import remoteid as rid
 from luchtwacht.ingest.sapient import frame, parse_message
 from luchtwacht.model.detection import ObjectClass
+from luchtwacht.node import ManualClock
 from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.scenario import default_scenario, polar
 from luchtwacht.sim.targets import Target, WaypointPath
 from luchtwacht.site import RemoteIdSection, SapientSection, default_site
+from luchtwacht.store import replay as replay_module
 from luchtwacht.store.replay import Capture, Pacer, check_replay, replay
-from tests.live import iter_frames, until
+from tests.live import accepted, advance, iter_frames, radar_stream, started, until
 
 runner = CliRunner()
 SCANS = 9  # seconds of radar scans
+LIVE_STATS: dict[Path, dict[str, Any]] = {}  # what the live node counted, per recording
 
 
 def _intruder() -> Target:
@@ -124,7 +129,8 @@ def live_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("live") / "live.sqlite"
     site = default_site().model_copy(
         update={
-            "sapient": SapientSection(listen="127.0.0.1:0", transport="tcp"),
+            # Below the two radars' rate: the node sheds some scans, and replay must shed the same.
+            "sapient": SapientSection(listen="127.0.0.1:0", transport="tcp", max_reports_per_s=6),
             "remoteid": RemoteIdSection(listen="127.0.0.1:0", protocol="udp"),
             "record": path,
         }
@@ -137,6 +143,7 @@ def live_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
         await asyncio.wait_for(runner_task, 10)
 
     asyncio.run(scenario())
+    LIVE_STATS[path] = node.stats()
     return path
 
 
@@ -174,11 +181,69 @@ def test_replay_check_reproduces_the_live_run(live_recording):
     (tracks,) = _rows(live_recording, "SELECT count(*) FROM track")[0]
     (alerts,) = _rows(live_recording, "SELECT count(*) FROM alert_event")[0]
     assert f"{tracks} track rows and {alerts} alert events identical" in result.output
-    # The decisions too: the same node bindings, nothing refused that was not refused live.
+    # The decisions too: the same node bindings, the same scans shed, the same counts.
     capture = Capture()
-    core = replay(live_recording, store=capture)
+    closed: list[Feed] = []
+    core = replay(live_recording, store=capture, closed=closed)
     assert check_replay(live_recording, capture).differences == 0
     assert core.bind_refused == 0 and sorted(core.feeds) == ["remoteid-udp"]
+    closing = [
+        f.sensor_id for f in closed
+    ]  # radar A's first connection mid-run, the rest at the end
+    assert closing[0] == "sapient-1" and sorted(closing) == ["sapient-1", "sapient-2", "sapient-3"]
+    live = LIVE_STATS[live_recording]["feeds"]["sapient"]
+    assert live["shed"] > 0
+    assert sum(f.pipe.counters.shed for f in closed) == live["shed"]
+    assert sum(f.pipe.counters.decoded for f in closed) == live["accepted"]
+
+
+def test_without_the_feed_events_the_live_run_does_not_replay(live_recording, monkeypatch):
+    """The feeds' comings and goings are what makes it replay: all open at once, it differs."""
+    monkeypatch.setattr(replay_module, "_feed_events", lambda db: [])
+    capture = Capture()
+    core = replay(live_recording, store=capture)
+    assert core.bind_refused > 0  # radar A's new connection refused: the old one still open
+    assert check_replay(live_recording, capture).differences > 0
+
+
+def test_a_live_run_on_a_manual_clock_replays_where_stamps_tie_with_ticks(tmp_path, monkeypatch):
+    """Bytes that arrive after a tick stamped at its very instant: the tick.order notes."""
+    path = tmp_path / "manual.sqlite"
+    site = default_site().model_copy(
+        update={
+            "sapient": SapientSection(listen="127.0.0.1:0", transport="tcp"),
+            "record": path,
+        }
+    )
+    clock = ManualClock(time.time())
+    node = LiveNode(site, clock=clock)
+
+    async def scenario() -> None:
+        task, host, port = await started(node, "sapient")
+        _, scans = radar_stream(clock.now(), range(8))
+        _, writer = await asyncio.open_connection(host, port)
+        n = 0
+        for chunk in scans:  # each scan arrives at the clock's instant of the last tick
+            writer.write(chunk)
+            await writer.drain()
+            n += sum(1 for _ in iter_frames(chunk))
+            await until(lambda: accepted(node) >= n)  # noqa: B023
+            await advance(node, clock, 1.0)
+        node.stop_event.set()
+        await task
+        writer.close()
+
+    asyncio.run(scenario())
+    notes = _rows(path, "SELECT count(*) FROM audit WHERE kind = 'tick.order'")[0][0]
+    assert notes >= 7
+    capture = Capture()
+    replay(path, store=capture)
+    result = check_replay(path, capture)
+    assert result.track_rows > 0 and result.differences == 0
+    monkeypatch.setattr(replay_module, "_order_notes", lambda db: {})
+    capture = Capture()
+    replay(path, store=capture)
+    assert check_replay(path, capture).differences > 0  # by the stamps alone: a tick early
 
 
 def test_an_altered_payload_fails_the_check(live_recording, tmp_path):
