@@ -193,6 +193,13 @@ def test_the_closing_record_deleted(rec: Path) -> None:
     assert report.problem.kind in (ProblemKind.ROW_INSERTED, ProblemKind.CUT_OFF)
 
 
+def test_every_commit_record_deleted(rec: Path) -> None:
+    sql(rec, f"DELETE FROM {COMMIT_TABLE}")
+    assert located(rec) == (ProblemKind.NO_COMMITS, COMMIT_TABLE, 0)
+    code, out = cli(rec)
+    assert code == 1 and "nothing in the recording is signed" in out
+
+
 def test_a_commits_heads_changed(rec: Path) -> None:
     with sqlite3.connect(rec) as db:
         heads = decode_heads(

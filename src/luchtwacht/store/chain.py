@@ -659,7 +659,9 @@ class ChainVerifier:
         if self._meta_problem is not None:
             found.append((self._meta_problem[0], 2, self._meta_problem[1]))
         if not self._commits:
-            found.append((0, 3, Problem(ProblemKind.NO_COMMITS, COMMIT_TABLE, 0, None, "none")))
+            # Nothing is signed: say that, rather than that the first row is not covered.
+            detail = "nothing in the recording is signed"
+            found.append((0, -1, Problem(ProblemKind.NO_COMMITS, COMMIT_TABLE, 0, None, detail)))
         elif last is not None and not last.closing:
             detail = f"no closing record; last commit {last.seq}"
             found.append(
