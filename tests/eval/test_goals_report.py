@@ -58,7 +58,7 @@ def test_goal_figures_are_counted_as_by_hand_and_judged():
         target("d", classify=None),  # never classed
         target("e", confirm=None, classify=None, alert=None),  # never confirmed: not counted
     ]
-    s = summary([run(drones, confusion(bird_bird=990, bird_drone=10, aircraft_drone=0))])
+    s = summary([run(drones, confusion(bird_bird=990, bird_drone=10, aircraft_aircraft=50))])
     assert (s["drones_confirmed"], s["drones_classed_within_5s"]) == (4, 2)
     assert s["drones_classed_within_5s_share"] == 0.5
     assert s["birds_called_drone_share"] == 10 / 1000  # exactly the 1 % goal: a pass
@@ -93,6 +93,7 @@ def test_a_scenario_goal_applies_to_its_scenario_only_and_birds_only_is_not_judg
     v = verdicts(s)
     assert v["drones_classed_within_5s_share"] == "n/a" and v["intruders_alerted_share"] == "n/a"
     assert v["birds_called_drone_share"] == "PASS" and s["verdict"] == "PASS"
+    assert v["aircraft_called_drone"] == "n/a"  # no aircraft tracked: nothing to judge
 
 
 def test_the_goals_are_one_table_with_a_source_and_judge_reads_dotted_figures():

@@ -606,7 +606,12 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
         "birds_called_drone": birds_called,
         # Of the matched bird target-cycles (1 Hz: bird-track-seconds), the share called drone.
         "birds_called_drone_share": birds_called / bird_cycles if bird_cycles else None,
-        "aircraft_called_drone": int(confusion[CLASSES.index("aircraft"), CLASSES.index("drone")]),
+        # Matched manned-aircraft target-cycles called drone (None: no aircraft was tracked).
+        "aircraft_called_drone": (
+            int(confusion[CLASSES.index("aircraft"), CLASSES.index("drone")])
+            if confusion[CLASSES.index("aircraft")].sum()
+            else None
+        ),
         # Confirmed drones whose track carried the class drone within 5 s of its confirmation.
         "drones_confirmed": len(confirmed),
         "drones_classed_within_5s": classed_5s,

@@ -321,9 +321,9 @@ def _goals_plot(s: dict[str, Any], path: Path) -> bool:
         bound, value = goal.bound * scale, g["value"]
         top = 100.0 if goal.unit == "%" else max(bound, value or 0.0, 1.0) * 1.35
         if goal.op == "<=":
-            ax.axvspan(bound, top, color="tab:red", alpha=0.08)
+            ax.axvspan(bound, 1.04 * top, color="tab:red", alpha=0.08)
         else:
-            ax.axvspan(0.0, bound, color="tab:red", alpha=0.08)
+            ax.axvspan(-0.04 * top, bound, color="tab:red", alpha=0.08)
         ax.axvline(bound, color="black", ls="--", lw=1.2)
         ax.set_ylim(-0.5, 0.5)
         if value is None:
@@ -332,9 +332,10 @@ def _goals_plot(s: dict[str, Any], path: Path) -> bool:
         else:
             colour = "tab:green" if g["verdict"] == "PASS" else "tab:red"
             ax.barh([0.0], [value * scale], height=0.6, color=colour)
+            ax.plot([value * scale], [0.0], "o", color=colour, mec="black", ms=6)  # zero too
             label = f"{show(value, goal.unit)} {g['verdict']}"
             ax.text(min(value * scale, top) + 0.01 * top, 0.0, label, va="center", fontsize=7)
-        ax.set_xlim(0.0, top)
+        ax.set_xlim(-0.04 * top, 1.04 * top)  # the goal line clear of the frame at 0 and 100 %
         ax.set_yticks([])
         ax.set_title(f"{goal.label}: goal {goal.text()} ({goal.source})", fontsize=7, loc="left")
         ax.tick_params(axis="x", labelsize=6)
