@@ -27,8 +27,10 @@ TRACKS = 1_000
 BATCH = 100  # detections per batch (a radar scan's worth)
 
 
-def workload(second: int) -> tuple[list[tuple[float, str, str, bytes]], list[DetectionBatch],
-                                   list[TrackView]]:  # fmt: skip
+Second = tuple[list[tuple[float, str, str, bytes]], list[DetectionBatch], list[TrackView]]
+
+
+def workload(second: int) -> Second:
     """One second of the node's writes: raw reports, detection batches, track snapshot."""
     rng = np.random.default_rng(second)
     t0 = 1.8e9 + second
@@ -56,7 +58,7 @@ def workload(second: int) -> tuple[list[tuple[float, str, str, bytes]], list[Det
     return raw, batches, tracks
 
 
-def with_chain(path: Path, seconds: list[tuple[list, list, list]]) -> tuple[float, int]:
+def with_chain(path: Path, seconds: list[Second]) -> tuple[float, int]:
     rec = Recorder(path)
     start = time.perf_counter()
     rows = 0
@@ -75,7 +77,7 @@ def with_chain(path: Path, seconds: list[tuple[list, list, list]]) -> tuple[floa
     return time.perf_counter() - start, rows
 
 
-def without_chain(path: Path, seconds: list[tuple[list, list, list]]) -> tuple[float, int]:
+def without_chain(path: Path, seconds: list[Second]) -> tuple[float, int]:
     """The same rows by the same INSERTs, seq numbered, no hash and no commit record."""
     db = Recorder(path).db  # the schema; then plain SQL only
     seq = dict.fromkeys(("raw", "detection", "track", "tick", "audit"), 0)

@@ -21,8 +21,8 @@ from luchtwacht.store.recorder import Recorder, verify_audit_chain, verify_recor
 from luchtwacht.store.worker import BackgroundStore
 
 # Not chain_commit: its records hold the wall-clock time of each commit.
-TABLES = ("meta", "meta_log", "raw", "rejection", "detection", "bearing", "track", "tick")
-TABLES += ("alert_event", "audit")
+TABLES: tuple[str, ...] = ("meta", "meta_log", "raw", "rejection", "detection", "bearing")
+TABLES += ("track", "tick", "alert_event", "audit")
 KEY = NodeKey.generate()  # one key for both stores, so their rows and hashes are the same
 
 
