@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,7 @@ def without_chain(path: Path, seconds: list[Second]) -> tuple[float, int]:
     db = Recorder(path).db  # the schema; then plain SQL only
     seq = dict.fromkeys(("raw", "detection", "track", "tick", "audit"), 0)
 
-    def put(table: str, rows: list[tuple[object, ...]]) -> None:
+    def put(table: str, rows: Sequence[tuple[object, ...]]) -> None:
         out = []
         for values in rows:
             seq[table] += 1
