@@ -64,7 +64,7 @@ def _radar(epoch: float, seed: int, node_id: str | None = None) -> list[bytes]:
 def _rid_line(t_s: float, k: int) -> bytes:
     """A Remote ID location of a cooperative drone crossing the site, as a receiver sends it."""
     origin = default_scenario().origin
-    lat, lon, _ = origin.to_geodetic(np.array([[-600.0 + 25.0 * k, 300.0, 60.0]]))[0]
+    lat, lon, _ = origin.to_geodetic(np.array([[-600.0 + 2.5 * k, 300.0, 60.0]]))[0]
     msgs = [
         rid.encode_basic_id(
             rid.IdType.SERIAL_NUMBER, rid.UaType.HELICOPTER_OR_MULTIROTOR, "1581F5FJD229V00QZ7"

@@ -88,7 +88,7 @@ def replay(
     if lo >= hi:
         _fail(f"--from {iso_utc(lo)} is not before --to {iso_utc(hi)}")
     pacer = Pacer(speed)
-    capture = Capture(recording) if check else None
+    capture = Capture(recording, lo, hi) if check else None
     console = Console()
     live: Live | None = None
     terminal: TerminalView | None = None

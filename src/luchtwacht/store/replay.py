@@ -480,8 +480,11 @@ class Capture:
     replay would record is let go.
     """
 
-    def __init__(self, path: str | Path = "") -> None:
+    def __init__(
+        self, path: str | Path = "", from_s: float = -math.inf, to_s: float = math.inf
+    ) -> None:
         self.path = Path(path)
+        self.from_s, self.to_s = from_s, to_s  # only rows stamped in this window are kept
         self.track_rows: list[Row] = []
         self.alert_rows: list[Row] = []
 
@@ -508,6 +511,7 @@ class Capture:
              int(v.cooperative), v.uas_id, v.threat.label, ",".join(v.zones_inside),
              v.time_to_breach_s, v.pos_std_m, v.icao)
             for v in views
+            if self.from_s <= v.t_s <= self.to_s
         )  # fmt: skip
 
     def tick(self, t_s: float) -> None:
@@ -515,6 +519,8 @@ class Capture:
 
     def alert_event(self, t_s: float, event: str, alert: Alert) -> None:
         """Keep an alert event, as the recorder's ``alert_event`` row."""
+        if not self.from_s <= t_s <= self.to_s:
+            return
         self.alert_rows.append(
             (t_s, event, alert.alert_id, alert.track_id, alert.zone, alert.level.label,
              alert.kind, alert.state.name.lower(), alert.object_class, alert.uas_id,
