@@ -136,6 +136,7 @@ def test_compare_on_the_command_line_lists_better_and_worse_and_exits_by_them(tm
     better["scenarios"][0]["birds_called_drone_share"] = 0.0
     worse = json.loads(json.dumps(better))
     worse["scenarios"][0]["id_switches"] = 3
+    worse["scenarios"].append(dict(worse["scenarios"][0], scenario="extra"))  # not in the other
     paths = {}
     for name, doc in (("old", old), ("better", better), ("worse", worse)):
         paths[name] = tmp_path / f"{name}.json"
@@ -148,6 +149,7 @@ def test_compare_on_the_command_line_lists_better_and_worse_and_exits_by_them(tm
     res = runner.invoke(app, ["evaluate", "--compare", str(paths["better"]), str(paths["worse"])])
     assert res.exit_code == 1
     assert "id_switches" in res.output and "0 better, 1 worse" in res.output
+    assert "(not compared): extra" in res.output
     res = runner.invoke(app, ["evaluate", "--compare", str(paths["old"]), str(tmp_path / "no")])
     assert res.exit_code == 2
 

@@ -62,7 +62,18 @@ def _compare(a: Path, b: Path, console: Console) -> int:
     """Print every compared figure that moved, better or worse; 1 if any got worse, else 0."""
     from luchtwacht.eval.evaluate import compare
 
-    changes = compare(_load_summary(a), _load_summary(b))
+    before, after = _load_summary(a), _load_summary(b)
+    changes = compare(before, after)
+    names_a = [str(s.get("scenario")) for s in before["scenarios"]]
+    names_b = [str(s.get("scenario")) for s in after["scenarios"]]
+    for only, path in (
+        ([n for n in names_a if n not in names_b], a),
+        ([n for n in names_b if n not in names_a], b),
+    ):
+        if only:
+            console.print(
+                f"only in {path} (not compared): {', '.join(only)}", highlight=False, soft_wrap=True
+            )
     table = Table(title=f"{a} → {b}")
     for col in ("scenario", "metric", "better when", "before", "after", "change", "verdict"):
         table.add_column(col)
