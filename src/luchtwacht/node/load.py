@@ -17,9 +17,9 @@ reported. Instead it sheds on purpose, before decoding:
 - every shed report is counted per feed (``FeedCounters.shed``) and shown in ``--stats-json``
   and in the picture's feed health. Registrations, status reports and acks are never shed.
 
-The buckets run on the arrival clock (recorded); the shares are recomputed on the node's slow
-cycles, which fall at other instants in replay, so replay of an overloaded run may shed slightly
-different scans. Every shed report's bytes are in the recording all the same.
+The buckets run on the arrival clock and the shares are recomputed on the node's slow cycles, both
+recorded (arrival times, ticks), so replay of an overloaded run sheds the very same scans. Every
+shed report's bytes are in the recording all the same.
 """
 
 from __future__ import annotations
