@@ -135,6 +135,7 @@ def test_a_refused_row_leaves_the_chain_whole(tmp_path):
     rec = Recorder(path)
     rec.raw(1.0, "s", "f", b"a")
     rec.raw(2.0, None, "f", b"b")  # type: ignore[arg-type]  # NOT NULL: refused by SQLite
+    rec.raw(2.5, "s", "f", [1, 2])  # type: ignore[arg-type]  # cannot be hashed: refused
     rec.raw(3.0, "s", "f", b"c")
     with pytest.raises(sqlite3.IntegrityError):
         rec.commit()

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import sqlite3
+import struct
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -92,6 +93,11 @@ _INSERT = {
     t: f"INSERT INTO {t} (seq, {', '.join(cols)}, hash) VALUES ({', '.join('?' * (len(cols) + 2))})"
     for t, cols in CHAINED.items()
 }
+
+
+# What a row can be refused for: by SQLite (a constraint), or before, when it cannot be hashed
+# or bound (a value of a type the chain does not know, an integer beyond 64 bits).
+_REFUSED = (sqlite3.Error, TypeError, ValueError, OverflowError, struct.error)
 
 
 class NotChainedError(Exception):
@@ -194,14 +200,14 @@ class Recorder:
             return
         try:
             self._insert_chained(table, rows)
-        except sqlite3.Error:
+        except _REFUSED:
             if len(rows) == 1:
                 raise
-            first: sqlite3.Error | None = None
+            first: Exception | None = None
             for row in rows:
                 try:
                     self._insert_chained(table, (row,))
-                except sqlite3.Error as exc:
+                except _REFUSED as exc:
                     first = first or exc
             if first is not None:
                 raise first from None
@@ -358,11 +364,11 @@ class Recorder:
         """
         buffered = (("raw", self._raw), ("tick", self._ticks), ("track", [*self._tracks.values()]))
         self._raw, self._ticks, self._tracks = [], [], {}
-        error: sqlite3.Error | None = None
+        error: Exception | None = None
         for table, rows in buffered:
             try:
                 self._insert(table, rows)
-            except sqlite3.Error as exc:  # those rows are left out; the rest is committed
+            except _REFUSED as exc:  # those rows are left out; the rest is committed
                 error = error or exc
         if self._dirty or closing:
             seq = self._commit_head[0] + 1
