@@ -68,6 +68,7 @@ COVERAGE_RULE = (
     "covering the whole zone; each gap names the partial sensors that delivered during it."
 )
 NOT_AIR_VEHICLES = frozenset({"bird", "clutter"})
+_NAMED = 5  # tracks and gaps named in the verdict's sentence; the tables list them all
 
 
 class Coverage(enum.Enum):
@@ -204,8 +205,8 @@ class ClearSkyResult:
         else:
             tracks = "; ".join(
                 f"{p.label} inside {', '.join(i.text() for i in p.intervals)}"
-                for p in self.unauthorised
-            )
+                for p in self.unauthorised[:_NAMED]
+            ) + _more(len(self.unauthorised), "tracks")
             n = len(self.unauthorised)
             head = (
                 f"NOT CLEAR: {n} unauthorised track{'s' if n != 1 else ''} in zone {self.zone}"
@@ -225,7 +226,9 @@ class ClearSkyResult:
             in_all = f", {total:.3g} s in all" if len(self.gaps) > 1 else ""
             gaps = (
                 " Coverage gaps (no counted data from a sensor covering the whole zone for more"
-                f" than {self.max_gap_s:g} s): {'; '.join(g.text() for g in self.gaps)}{in_all};"
+                f" than {self.max_gap_s:g} s):"
+                f" {'; '.join(g.text() for g in self.gaps[:_NAMED])}"
+                f"{_more(len(self.gaps), 'gaps')}{in_all};"
                 " the whole zone was not watched then."
             )
         elif covering:
@@ -233,6 +236,11 @@ class ClearSkyResult:
         else:
             gaps = ""
         return head + cover + gaps
+
+
+def _more(n: int, what: str) -> str:
+    """``"; and 45 more tracks (see the tables)"`` when a sentence names only the first few."""
+    return f"; and {n - _NAMED} more {what} (see the tables)" if n > _NAMED else ""
 
 
 def _inside(zone: str, zones_inside: object) -> bool:

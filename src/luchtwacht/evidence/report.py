@@ -49,6 +49,7 @@ __all__ = ["ClearSkyReport", "write_clear_sky_report"]
 _A4 = (8.27, 11.69)  # inches, portrait
 _LINES_PER_PAGE = 78
 _WRAP = 104
+_VERDICT_LINES = 12  # lines of verdict above the map on page 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,14 +193,19 @@ def _pdf(
         fig.text(0.06, 0.965, f"Clear-sky report: zone {r.zone}", fontsize=15, weight="bold",
                  va="top")  # fmt: skip
         fig.text(0.06, 0.94, f"Site {site or '?'}; window {r.window.text()}", fontsize=9, va="top")
-        verdict = "\n".join(textwrap.wrap(r.verdict(), 92))
+        lines = textwrap.wrap(r.verdict(), 92)
+        if len(lines) > _VERDICT_LINES:  # the map below must stay clear; page 2 has it all
+            lines = [*lines[: _VERDICT_LINES - 1], "… (the full text is on the next pages)"]
+        verdict = "\n".join(lines)
         fig.text(0.06, 0.915, verdict, fontsize=9, va="top",
                  color="#1e7b34" if r.clear else "#b3261e", wrap=False)  # fmt: skip
         draw_map(fig, origin, zones, tracks, sensors, f"Zone {r.zone}: tracks {r.window.text()}",
-                 r.zone, rect=(0.1, 0.04, 0.82, 0.76))  # fmt: skip
+                 r.zone, rect=(0.1, 0.04, 0.82, 0.64))  # fmt: skip
         pdf.savefig(fig)
 
-        lines = ["Unauthorised tracks inside the zone"]
+        lines = ["Verdict", *textwrap.wrap(r.verdict(), _WRAP, initial_indent="  ",
+                                           subsequent_indent="  ")]  # fmt: skip
+        lines += ["", "Unauthorised tracks inside the zone"]
         lines += _text_table(_PRESENCE_HEAD, _presence_rows(r.unauthorised), "None.")
         lines += ["", "Other tracks inside the zone (authorised or not counted)"]
         lines += _text_table(_PRESENCE_HEAD, _presence_rows(r.others), "None.")
