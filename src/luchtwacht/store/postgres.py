@@ -197,6 +197,17 @@ def _coldefs(table: str) -> list[str]:
     return cols
 
 
+def _copy_columns(table: str) -> tuple[list[str], list[str]]:
+    """The columns a table's COPY sends, and their types (binary COPY needs them)."""
+    short = {"bigint": "int8", _FLOAT: "float8", "text": "text", "bytea": "bytea"}
+    chained = [short[_TABLE_TYPES.get((table, c)) or _TYPES.get(c, _FLOAT)] for c in CHAINED[table]]
+    cols = ["run_id", "seq", *CHAINED[table], *_EXTRA.get(table, ()), "hash"]
+    return cols, ["int8", "int8", *chained, *(["float8"] * len(_EXTRA.get(table, ()))), "bytea"]
+
+
+_COPY = {t: _copy_columns(t) for t in CHAINED}
+
+
 def _ddl() -> list[str]:
     """The schema's statements (idempotent)."""
     s = SCHEMA
@@ -298,6 +309,21 @@ def create_run(
     return int(row[0])
 
 
+def _enu_to_wgs84(origin: SiteOrigin) -> Any:
+    """Site ENU (m) → lon, lat (deg), ellipsoidal height (m): PROJ's topocentric conversion.
+
+    The same as :meth:`SiteOrigin.to_geodetic` (pymap3d) to 1e-12° and 1e-6 m, and ~14× faster
+    on a scan's batch, which counts at 10 000 detections a second.
+    """
+    from pyproj import Transformer
+
+    return Transformer.from_pipeline(
+        "+proj=pipeline +step +inv +proj=topocentric +ellps=WGS84"
+        f" +lat_0={origin.lat_deg!r} +lon_0={origin.lon_deg!r} +h_0={origin.alt_m!r}"
+        " +step +inv +proj=cart +ellps=WGS84 +step +proj=unitconvert +xy_in=rad +xy_out=deg"
+    )
+
+
 def _day_name(day: int) -> str:
     return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=day)).strftime("%Y%m%d")
 
@@ -309,7 +335,9 @@ class _Chain:
     seq: int = 0
     head: bytes = GENESIS
     rows: list[tuple[object, ...]] = dataclasses.field(default_factory=list)
-    days: set[int] = dataclasses.field(default_factory=set)
+    days: set[int] = dataclasses.field(default_factory=set)  # UTC days of the buffered rows
+    day_lo: float = math.inf  # the last day added, [lo, hi) in t_s: most rows fall in it
+    day_hi: float = -math.inf
 
 
 class PostgresStore:
@@ -344,6 +372,7 @@ class PostgresStore:
         self.path = _label_path(dsn, self.run_id)
         self.key = key if key is not None else NodeKey.generate()
         self.origin = origin
+        self._to_wgs84 = _enu_to_wgs84(origin) if origin is not None else None
         self.max_pending_rows = max_pending_rows
         self._chains = {t: _Chain() for t in CHAINED}
         self._meta: dict[str, str] = {}
@@ -354,6 +383,7 @@ class PostgresStore:
         self._commit_seq = 0
         self._commit_prev = GENESIS
         self._partitions: set[tuple[str, int]] = set()
+        self._text_ok: set[str] = set()  # strings already found storable
         self._closed = False
         self.commits_failed = 0  # commits that did not reach the server (rows kept, retried)
         self._conn: psycopg.Connection[Any] | None = connect(
@@ -393,21 +423,29 @@ class PostgresStore:
         PostgreSQL text holds no NUL character and only valid UTF-8: such a row is refused here,
         before it is chained (ValueError, counted by the worker), rather than fail every commit.
         """
+        ok = self._text_ok
         for v in values:
-            if isinstance(v, str) and ("\x00" in v or not _utf8(v)):
+            if not isinstance(v, str) or v in ok:  # sensor ids and formats repeat: checked once
+                continue
+            if "\x00" in v or not _utf8(v):
                 raise ValueError(f"{table}: text PostgreSQL cannot store (NUL or not UTF-8)")
+            if len(ok) > 4096:
+                ok.clear()
+            ok.add(v)
         chain = self._chains[table]
+        timed = table in _TIME
+        t = values[0] if timed else 0.0
+        if not isinstance(t, int | float):  # the partition key: NOT NULL, a number
+            raise ValueError(f"{table}: time {t!r} is not a number")
         seq = chain.seq + 1
         digest = link(chain.head, table, seq, values)
         chain.rows.append((self.run_id, seq, *values, *extra, digest))
         chain.seq, chain.head = seq, digest
-        tcol = _TIME.get(table)
-        if tcol is not None:
-            t = values[0]
-            if isinstance(t, int | float) and math.isfinite(t):
-                day = math.floor(t / DAY_S)
-                if _DAY_MIN <= day <= _DAY_MAX:
-                    chain.days.add(day)
+        if timed and not chain.day_lo <= t < chain.day_hi and math.isfinite(t):
+            day = math.floor(t / DAY_S)  # a new day (rows come in time order: seldom)
+            if _DAY_MIN <= day <= _DAY_MAX:
+                chain.days.add(day)
+                chain.day_lo, chain.day_hi = day * DAY_S, (day + 1) * DAY_S
         self._pending += 1
 
     def _room(self, n: int) -> None:
@@ -450,9 +488,10 @@ class PostgresStore:
             return
         std = np.sqrt(np.trace(batch.R, axis1=1, axis2=2) / 3.0)
         idents = batch.ident or (None,) * n
-        geo: list[list[float]] | list[tuple[None, None, None]]
-        if self.origin is not None:
-            geo = self.origin.to_geodetic(batch.z).tolist()
+        geo: list[tuple[float, float, float]] | list[tuple[None, None, None]]
+        if self._to_wgs84 is not None:
+            lon, lat, alt = self._to_wgs84.transform(batch.z[:, 0], batch.z[:, 1], batch.z[:, 2])
+            geo = list(zip(lat.tolist(), lon.tolist(), alt.tolist(), strict=True))
         else:
             geo = [(None, None, None)] * n
         for t, z, s, ident, g in zip(
@@ -617,11 +656,12 @@ class PostgresStore:
                 for table, chain in self._chains.items():
                     if not chain.rows:
                         continue
-                    cols = ["run_id", "seq", *CHAINED[table], *_EXTRA.get(table, ()), "hash"]
-                    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    cols, types = _COPY[table]
+                    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
                         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, cols))
                     )
                     with cur.copy(copy_sql) as copy:
+                        copy.set_types(types)
                         for row in chain.rows:
                             copy.write_row(row)
                 if self._meta_dirty:
@@ -655,6 +695,7 @@ class PostgresStore:
             self._pending -= n
             if not chain.rows:
                 chain.days.clear()
+                chain.day_lo, chain.day_hi = math.inf, -math.inf
         self._meta_dirty.clear()  # (a key changed again since is sent again: harmless)
         self._commit_seq, self._commit_prev = record.seq, record.hash
         self._in_doubt = None
