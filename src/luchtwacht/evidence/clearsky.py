@@ -47,6 +47,7 @@ __all__ = [
     "SensorCoverage",
     "ZonePresence",
     "clear_sky",
+    "health_in_window",
     "snapshot_status",
 ]
 
@@ -326,7 +327,7 @@ def _silences(times: NDArray[np.float64], w: Window, max_gap_s: float) -> list[I
     ]
 
 
-def _unhealthy(s: SensorRecord, w: Window) -> tuple[list[Interval], NDArray[np.bool_]]:
+def health_in_window(s: SensorRecord, w: Window) -> tuple[list[Interval], NDArray[np.bool_]]:
     """When its StatusReports said other than SYSTEM_OK, and which arrivals count as healthy.
 
     The status in force at an instant is the last StatusReport at or before it. Data delivered
@@ -395,7 +396,7 @@ def clear_sky(
     partial: list[tuple[str, NDArray[np.float64]]] = []
     for s in sensors.values():
         cov, dist = _coverage(s, rec, zone)
-        unhealthy, healthy_mask = _unhealthy(s, w)
+        unhealthy, healthy_mask = health_in_window(s, w)
         in_window = (s.arrivals_s >= w.from_s) & (s.arrivals_s <= w.to_s)
         arrivals = s.arrivals_s[in_window]
         coverages.append(
