@@ -47,6 +47,7 @@ from luchtwacht.hostport import parse_hostport
 from luchtwacht.site import (
     AdsbSection,
     ConsoleSection,
+    RemoteIdCaptureSection,
     RemoteIdSection,
     SapientSection,
     SiteConfig,
@@ -499,6 +500,13 @@ def run(
     adsb_connect: Annotated[
         str | None, typer.Option(help="ADS-B receiver HOST:PORT (Beast, AVR or SBS).")
     ] = None,
+    remoteid_capture: Annotated[
+        str | None,
+        typer.Option(
+            help="Remote ID from a pcap/pcapng capture: - for standard input (tcpdump -w - |"
+            " …), or a FIFO or a file being written.",
+        ),
+    ] = None,
     headless: Annotated[bool, typer.Option(help="No live view.")] = False,
     stats_json: Annotated[
         Path | None, typer.Option(help="Rewrite counters here every second.")
@@ -564,6 +572,9 @@ def run(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if remoteid_capture is not None:
+        base_capture = site.remoteid_capture or RemoteIdCaptureSection(source=remoteid_capture)
+        updates["remoteid_capture"] = base_capture.model_copy(update={"source": remoteid_capture})
     if stats_json is not None:
         updates["stats_json"] = stats_json
     if record is not None:
@@ -588,10 +599,11 @@ def run(
             err=True,
         )
     replay_station = site.console is not None and site.console.recordings is not None
-    if not (site.sapient or site.remoteid or site.asterix or site.adsb) and not replay_station:
+    feeds = (site.sapient, site.remoteid, site.remoteid_capture, site.asterix, site.adsb)
+    if not any(feeds) and not replay_station:
         _fail(
             "nothing to serve: give a site file with feeds,"
-            " or --sapient-listen / --remoteid-listen"
+            " or --sapient-listen / --remoteid-listen / --remoteid-capture"
             " (or console.recordings, for a console that replays recordings only)"
         )
     # the site file's record: and stats_json: too; checked before a port is taken

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from luchtwacht.counter.authority import Authority, load_accounts
 from luchtwacht.fusion import FusionCore, iso_utc
 from luchtwacht.hostport import parse_hostport
+from luchtwacht.ingest.capture_feed import CaptureFeed
 from luchtwacht.ingest.feed import FeedCounters
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, SapientMessage, SapientPipe
@@ -63,6 +64,7 @@ from luchtwacht.site import (
     AdsbSection,
     Allowlist,
     AsterixSection,
+    RemoteIdCaptureSection,
     SapientSection,
     SiteConfig,
     SiteConfigError,
@@ -645,6 +647,30 @@ class LiveNode:
         sock = transport.get_extra_info("sockname")
         stats.address = f"{sock[0]}:{sock[1]}"
 
+    def _start_capture(self, cfg: RemoteIdCaptureSection) -> None:
+        """Remote ID from a pcap/pcapng stream (``ingest.capture_feed``), as JSON lines."""
+        sid = "remoteid-capture"
+        pipe = RemoteIdPipe(sid, self.core.origin, geoid_undulation_m=self._geoid_m)
+        self.core.add_feed(sid, f"Remote ID capture {cfg.source}", "remoteid-jsonl", pipe, 1.0)
+        stats = self.listeners.setdefault("remoteid-capture", ListenerStats(address=cfg.source))
+        stats.connections_total = stats.connections_open = 1
+
+        def ended(reason: str) -> None:
+            stats.connections_open = 0
+            stats.closed_by_reason[reason] += 1
+
+        feed = CaptureFeed(
+            cfg.source,
+            cfg.receiver,
+            lambda line: self.core.receive(self.clock.now(), sid, "remoteid-jsonl", line),
+            pipe.counters.reject,
+            ended,
+            self.clock.now,
+        )
+        task = feed.start(self.stop_event)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     # --- ADS-B (we are the client) ------------------------------------------------------------
 
     async def _adsb_client(self, cfg: AdsbSection) -> None:
@@ -828,6 +854,8 @@ class LiveNode:
                 await self._start_remoteid(
                     self.config.remoteid.listen, self.config.remoteid.protocol
                 )
+            if self.config.remoteid_capture is not None:
+                self._start_capture(self.config.remoteid_capture)
             if self.config.asterix is not None:
                 await self._start_asterix(self.config.asterix)
             if self.config.adsb is not None:

@@ -171,6 +171,18 @@ class RemoteIdSection(_Strict):
     allow: list[Network] = Field(default_factory=lambda: list(LOOPBACK))  # source addresses
 
 
+class RemoteIdCaptureSection(_Strict):
+    """Remote ID from a pcap/pcapng capture stream (``ingest.capture_feed``; docs/remoteid-feed.md).
+
+    ``source`` is ``-`` (standard input: ``tcpdump -i wlan0mon -w - | luchtwacht run …``), a
+    FIFO, or a file a capture tool is writing (followed like ``tail -f``). ``receiver`` names
+    the radio in the feed's lines.
+    """
+
+    source: str = Field(min_length=1)
+    receiver: str = "capture"
+
+
 class AsterixRadarSection(_Strict):
     """One radar sending ASTERIX CAT048/CAT034, known by its SAC/SIC."""
 
@@ -334,6 +346,7 @@ class SiteConfig(_Strict):
     stats_json: Path | None = None
     sapient: SapientSection | None = None
     remoteid: RemoteIdSection | None = None
+    remoteid_capture: RemoteIdCaptureSection | None = None  # Remote ID from a pcap stream
     asterix: AsterixSection | None = None
     adsb: AdsbSection | None = None
     effectors: list[SiteEffectorSection] = Field(default_factory=list)

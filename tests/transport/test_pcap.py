@@ -335,3 +335,46 @@ def test_reader_on_mutated_files_raises_only_pcap_error(
     for candidate in (bytes(mutated), bytes(mutated[:cut])):
         _only_pcap_errors(lambda c=candidate: list(iter_records(c)))  # type: ignore[misc]
         _only_pcap_errors(lambda c=candidate: strip_radiotap(c))  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming: a capture read as it arrives (a pipe) gives the same packets as the whole file
+# --------------------------------------------------------------------------------------------
+
+_STREAM_FILES = [
+    _GOOD_PCAP,
+    _GOOD_PCAPNG,
+    _pcap(">", True, LINKTYPE_IEEE802_11, [(1, 2, b"abc"), (3, 4, bytes(300))]),
+    *(p.read_bytes() for p in sorted((Path(__file__).parents[1] / "data").rglob("*.pcap*"))),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    which=st.integers(0, len(_STREAM_FILES) - 1),
+    cuts=st.lists(st.integers(0, 1 << 16), max_size=12),
+)
+def test_a_stream_in_any_chunking_gives_the_files_packets(which: int, cuts: list[int]) -> None:
+    from luchtwacht.transport.pcap import PcapStream
+
+    data = _STREAM_FILES[which]
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    stream = PcapStream()
+    got = []
+    for a, b in itertools.pairwise(points):
+        got += stream.feed(data[a:b])
+    stream.end()
+    assert got == list(iter_records(data))
+
+
+def test_a_stream_cut_inside_a_record_says_so_at_its_end() -> None:
+    from luchtwacht.transport.pcap import PcapStream
+
+    stream = PcapStream()
+    assert stream.feed(_GOOD_PCAP[:-1]) == []  # waits for the rest of the record
+    with pytest.raises(PcapError, match="overruns"):
+        stream.end()
+    with pytest.raises(PcapError, match="unknown capture magic"):
+        PcapStream().feed(b"GET / HTTP/1.1\r\n")  # not a capture at all: at once
+    with pytest.raises(PcapError, match="claims"):
+        PcapStream().feed(_GOOD_PCAP[:24] + struct.pack("<IIII", 0, 0, 1 << 30, 1 << 30))

@@ -26,6 +26,7 @@ __all__ = [
     "LINKTYPE_IEEE802_11_RADIOTAP",
     "PcapError",
     "PcapRecord",
+    "PcapStream",
     "ieee80211_frame",
     "iter_records",
     "read_records",
@@ -70,15 +71,16 @@ class _Interface:
     offset_s: int
 
 
+MAX_BLOCK_BYTES: Final = 1 << 20  # a record or block longer than this is refused, not awaited
+
+
 def iter_records(data: bytes) -> Iterator[PcapRecord]:
     """Yield every packet of a classic pcap or pcapng capture held in ``data``."""
-    data = bytes(data)
-    if len(data) < 4:
-        raise PcapError("file too short for a capture header")
-    if int.from_bytes(data[:4], "little") == _PCAPNG_SHB:
-        yield from _iter_pcapng(data)
-    else:
-        yield from _iter_pcap(data)
+    stream = PcapStream()
+    stream.buffer = bytearray(data)
+    while (record := stream.next_record()) is not None:
+        yield record
+    stream.end()
 
 
 def read_records(path: str | PathLike[str]) -> list[PcapRecord]:
@@ -86,43 +88,158 @@ def read_records(path: str | PathLike[str]) -> list[PcapRecord]:
     return list(iter_records(Path(path).read_bytes()))
 
 
+class PcapStream:
+    """A classic pcap or pcapng capture read as it arrives (a pipe: ``tcpdump -w -``).
+
+    :meth:`feed` takes bytes in any chunking and returns the packets completed by them; a
+    record still arriving waits in the buffer. :meth:`end` says the stream ended and raises
+    :class:`PcapError` if it ended inside a header or a record. Anything malformed raises
+    :class:`PcapError` naming the byte offset in the stream.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.offset = 0  # stream offset of buffer[0]
+        self._pos = 0  # parse position in the buffer
+        self._kind = ""  # "pcap" or "pcapng" once the header is read
+        self._endian = "<"
+        self._linktype = 0
+        self._divisor = 1e6
+        self._interfaces: list[_Interface] = []
+
+    def feed(self, data: bytes) -> list[PcapRecord]:
+        """Take the next bytes of the stream; return the packets they complete."""
+        self.buffer += data
+        out = []
+        while (record := self.next_record()) is not None:
+            out.append(record)
+        del self.buffer[: self._pos]  # drop what was parsed
+        self.offset += self._pos
+        self._pos = 0
+        return out
+
+    def end(self) -> None:
+        """The stream ended: raise :class:`PcapError` if it ended inside a header or record."""
+        left = len(self.buffer) - self._pos
+        at = self.offset + self._pos
+        if not self._kind:
+            if len(self.buffer) < 4:
+                raise PcapError("file too short for a capture header")
+            raise PcapError("truncated pcap global header")
+        if left == 0:
+            return
+        if self._kind == "pcap":
+            if left < 16:
+                raise PcapError(f"truncated record header at byte {at}")
+            raise PcapError(f"record at byte {at} overruns the file")
+        if left < 12:
+            raise PcapError(f"truncated block header at byte {at}")
+        raise PcapError(f"block at byte {at} overruns the file")
+
+    def next_record(self) -> PcapRecord | None:
+        """Parse the next packet from the buffer; None when more bytes are needed."""
+        if not self._kind and not self._header():
+            return None
+        if self._kind == "pcap":
+            return self._pcap_record()
+        while True:  # pcapng: skip blocks that are not packets
+            record, more = self._pcapng_block()
+            if record is not None or not more:
+                return record
+
+    # -- classic pcap -----------------------------------------------------------------------
+
+    def _header(self) -> bool:
+        buf = self.buffer
+        if len(buf) < 4:
+            return False
+        if int.from_bytes(buf[:4], "little") == _PCAPNG_SHB:
+            self._kind = "pcapng"
+            return True
+        magic_le, magic_be = int.from_bytes(buf[:4], "little"), int.from_bytes(buf[:4], "big")
+        if magic_le in (_PCAP_MAGIC_US, _PCAP_MAGIC_NS):
+            self._endian, magic = "<", magic_le
+        elif magic_be in (_PCAP_MAGIC_US, _PCAP_MAGIC_NS):
+            self._endian, magic = ">", magic_be
+        else:
+            raise PcapError(f"unknown capture magic 0x{magic_le:08x}")
+        if len(buf) < 24:
+            return False
+        major, _minor, _zone, _sigfigs, _snaplen, network = struct.unpack_from(
+            self._endian + "HHiIII", buf, 4
+        )
+        if major != 2:
+            raise PcapError(f"unsupported pcap version {major}")
+        self._linktype = network & 0xFFFF
+        self._divisor = 1e9 if magic == _PCAP_MAGIC_NS else 1e6
+        self._kind, self._pos = "pcap", 24
+        return True
+
+    def _pcap_record(self) -> PcapRecord | None:
+        buf, pos = self.buffer, self._pos
+        if pos + 16 > len(buf):
+            return None
+        seconds, fraction, captured, _original = struct.unpack_from(self._endian + "IIII", buf, pos)
+        if captured > MAX_BLOCK_BYTES:
+            raise PcapError(f"record at byte {self.offset + pos} claims {captured} bytes")
+        if pos + 16 + captured > len(buf):
+            return None
+        self._pos = pos + 16 + captured
+        return PcapRecord(
+            seconds + fraction / self._divisor, self._linktype, bytes(buf[pos + 16 : self._pos])
+        )
+
+    # -- pcapng -----------------------------------------------------------------------------
+
+    def _pcapng_block(self) -> tuple[PcapRecord | None, bool]:
+        """(the packet of the next block or None, whether a whole block was consumed)."""
+        buf, pos = self.buffer, self._pos
+        at = self.offset + pos
+        if pos + 12 > len(buf):
+            return None, False
+        # the SHB type 0A 0D 0D 0A reads the same in either byte order
+        block_type = struct.unpack_from(self._endian + "I", buf, pos)[0]
+        if block_type == _PCAPNG_SHB:
+            order = int.from_bytes(buf[pos + 8 : pos + 12], "little")
+            if order == _PCAPNG_BYTE_ORDER_MAGIC:
+                self._endian = "<"
+            elif int.from_bytes(buf[pos + 8 : pos + 12], "big") == _PCAPNG_BYTE_ORDER_MAGIC:
+                self._endian = ">"
+            else:
+                raise PcapError("bad pcapng byte-order magic")
+        elif at == 0:
+            raise PcapError("pcapng file does not start with a section header block")
+        endian = self._endian
+        total = struct.unpack_from(endian + "I", buf, pos + 4)[0]
+        if total < 12 or total % 4:
+            raise PcapError(f"bad block length {total} at byte {at}")
+        if total > MAX_BLOCK_BYTES:
+            raise PcapError(f"block at byte {at} claims {total} bytes")
+        end = pos + total
+        if end > len(buf):
+            return None, False
+        if struct.unpack_from(endian + "I", buf, end - 4)[0] != total:
+            raise PcapError(f"trailing block length mismatch at byte {at}")
+        body = bytes(buf[pos + 8 : end - 4])
+        self._pos = end
+        if block_type == _PCAPNG_SHB:
+            if len(body) < 16:
+                raise PcapError("truncated section header block")
+            major = struct.unpack_from(endian + "H", body, 4)[0]
+            if major != 1:
+                raise PcapError(f"unsupported pcapng version {major}")
+            self._interfaces = []
+        elif block_type == _PCAPNG_IDB:
+            self._interfaces.append(_parse_interface(body, endian))
+        elif block_type == _PCAPNG_EPB:
+            return _enhanced_packet(body, endian, self._interfaces), True
+        elif block_type == _PCAPNG_SPB:
+            return _simple_packet(body, endian, self._interfaces), True
+        return None, True
+
+
 # --------------------------------------------------------------------------------------------
-# classic pcap
-# --------------------------------------------------------------------------------------------
-
-
-def _iter_pcap(data: bytes) -> Iterator[PcapRecord]:
-    magic_le = int.from_bytes(data[:4], "little")
-    magic_be = int.from_bytes(data[:4], "big")
-    if magic_le in (_PCAP_MAGIC_US, _PCAP_MAGIC_NS):
-        endian, magic = "<", magic_le
-    elif magic_be in (_PCAP_MAGIC_US, _PCAP_MAGIC_NS):
-        endian, magic = ">", magic_be
-    else:
-        raise PcapError(f"unknown capture magic 0x{magic_le:08x}")
-    if len(data) < 24:
-        raise PcapError("truncated pcap global header")
-    major, _minor, _zone, _sigfigs, _snaplen, network = struct.unpack_from(
-        endian + "HHiIII", data, 4
-    )
-    if major != 2:
-        raise PcapError(f"unsupported pcap version {major}")
-    linktype = network & 0xFFFF
-    divisor = 1e9 if magic == _PCAP_MAGIC_NS else 1e6
-    pos = 24
-    while pos < len(data):
-        if pos + 16 > len(data):
-            raise PcapError(f"truncated record header at byte {pos}")
-        seconds, fraction, captured, _original = struct.unpack_from(endian + "IIII", data, pos)
-        pos += 16
-        if pos + captured > len(data):
-            raise PcapError(f"record at byte {pos - 16} overruns the file")
-        yield PcapRecord(seconds + fraction / divisor, linktype, data[pos : pos + captured])
-        pos += captured
-
-
-# --------------------------------------------------------------------------------------------
-# pcapng
+# pcapng blocks
 # --------------------------------------------------------------------------------------------
 
 
@@ -156,50 +273,6 @@ def _parse_interface(body: bytes, endian: str) -> _Interface:
                 raise PcapError("if_tsoffset option must be 8 bytes")
             offset_s = struct.unpack(endian + "q", value)[0]
     return _Interface(linktype, snaplen, ticks, offset_s)
-
-
-def _iter_pcapng(data: bytes) -> Iterator[PcapRecord]:
-    endian = "<"
-    interfaces: list[_Interface] = []
-    pos = 0
-    while pos < len(data):
-        if pos + 12 > len(data):
-            raise PcapError(f"truncated block header at byte {pos}")
-        # the SHB type 0A 0D 0D 0A reads the same in either byte order
-        block_type = struct.unpack_from(endian + "I", data, pos)[0]
-        if block_type == _PCAPNG_SHB:
-            order = data[pos + 8 : pos + 12]
-            if int.from_bytes(order, "little") == _PCAPNG_BYTE_ORDER_MAGIC:
-                endian = "<"
-            elif int.from_bytes(order, "big") == _PCAPNG_BYTE_ORDER_MAGIC:
-                endian = ">"
-            else:
-                raise PcapError("bad pcapng byte-order magic")
-        elif pos == 0:
-            raise PcapError("pcapng file does not start with a section header block")
-        total = struct.unpack_from(endian + "I", data, pos + 4)[0]
-        if total < 12 or total % 4:
-            raise PcapError(f"bad block length {total} at byte {pos}")
-        end = pos + total
-        if end > len(data):
-            raise PcapError(f"block at byte {pos} overruns the file")
-        if struct.unpack_from(endian + "I", data, end - 4)[0] != total:
-            raise PcapError(f"trailing block length mismatch at byte {pos}")
-        body = data[pos + 8 : end - 4]
-        if block_type == _PCAPNG_SHB:
-            if len(body) < 16:
-                raise PcapError("truncated section header block")
-            major = struct.unpack_from(endian + "H", body, 4)[0]
-            if major != 1:
-                raise PcapError(f"unsupported pcapng version {major}")
-            interfaces = []
-        elif block_type == _PCAPNG_IDB:
-            interfaces.append(_parse_interface(body, endian))
-        elif block_type == _PCAPNG_EPB:
-            yield _enhanced_packet(body, endian, interfaces)
-        elif block_type == _PCAPNG_SPB:
-            yield _simple_packet(body, endian, interfaces)
-        pos = end
 
 
 def _enhanced_packet(body: bytes, endian: str, interfaces: list[_Interface]) -> PcapRecord:
