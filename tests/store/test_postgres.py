@@ -521,3 +521,29 @@ def test_verify_postgres_streams_a_run_larger_than_a_batch(pg_dsn):
     store.close()
     report = verify_postgres(pg_dsn, store.run_id, KEY.public_pem(), batch_rows=64)
     assert report.intact and report.rows["detection"] == 1500
+
+
+# -- luchtwacht verify --dsn --run ----------------------------------------------------------
+
+
+def test_the_verify_command_checks_a_postgresql_run(written, tmp_path):
+    from typer.testing import CliRunner
+
+    from luchtwacht.cli import app
+
+    dsn, run = written
+    pub = tmp_path / "node.pub"
+    pub.write_bytes(KEY.public_pem())
+    cli = CliRunner()
+    ok = cli.invoke(app, ["verify", "--dsn", dsn, "--run", str(run), "--public-key", str(pub)])
+    assert ok.exit_code == 0, ok.output
+    assert f"postgresql run {run} [" in ok.output and "intact" in ok.output
+    assert "checked against the trusted key" in ok.output
+    q(dsn, "DELETE FROM detection WHERE seq = 5")
+    bad = cli.invoke(app, ["verify", "--dsn", dsn, "--run", str(run)])
+    assert bad.exit_code == 1 and "detection chain BROKEN at seq 5" in bad.output, bad.output
+    wrong = dsn.replace("user=", "password=s3cret user=") + " port=1 connect_timeout=2"
+    gone = cli.invoke(app, ["verify", "--dsn", wrong, "--run", str(run)])
+    assert gone.exit_code == 2 and "cannot connect" in gone.output and "s3cret" not in gone.output
+    assert cli.invoke(app, ["verify", "--dsn", dsn]).exit_code == 2  # --run is needed
+    assert cli.invoke(app, ["verify", "--dsn", dsn, "--run", "999"]).exit_code == 2

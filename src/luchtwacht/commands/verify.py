@@ -6,6 +6,8 @@ SITE.yaml`` (the public half of its ``store.signing_key``) the commits must be s
 key; without, only by the key the recording carries, which someone rebuilding the whole file
 could replace: the output says which check was made. Exit 0 intact; 1 with the first problem
 located (table, seq, time), or a run cut off without its closing record; 2 for file errors.
+``--dsn DSN --run ID`` checks a run in a PostgreSQL store instead, with the same verifier
+(:func:`luchtwacht.store.postgres.verify_postgres`).
 """
 
 from __future__ import annotations
@@ -49,9 +51,13 @@ def _trusted_key(public_key: Path | None, site: Path | None) -> bytes | None:
 
 def verify(
     recording: Annotated[
-        Path,
-        typer.Argument(help="SQLite recording made with --record.", exists=True, dir_okay=False),
-    ],
+        Path | None,
+        typer.Argument(
+            help="SQLite recording made with --record (or --dsn and --run).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     public_key: Annotated[
         Path | None,
         typer.Option(
@@ -62,20 +68,40 @@ def verify(
         Path | None,
         typer.Option("--site", help="Check against the public half of this site's signing key."),
     ] = None,
+    dsn: Annotated[
+        str | None,
+        typer.Option("--dsn", help="A PostgreSQL store (libpq connection string; --run's)."),
+    ] = None,
+    run: Annotated[
+        int | None, typer.Option("--run", help="The run to check in the --dsn store.", min=1)
+    ] = None,
 ) -> None:
     """Check every chained record and signed commit of a recording; exit 1 if it was altered."""
     from luchtwacht.store.chain import fingerprint
     from luchtwacht.store.recorder import NotChainedError, verify_recording
 
+    if (dsn is None) != (run is None) or (dsn is None) == (recording is None):
+        _fail("give a RECORDING, or --dsn with --run (a run in a PostgreSQL store)", 2)
     trusted = _trusted_key(public_key, site)
-    try:
-        report = verify_recording(recording, trusted)
-    except NotChainedError as exc:
-        _fail(str(exc), 1)
-    except sqlite3.DatabaseError as exc:  # empty, not SQLite, or SQLite without the tables
-        _fail(f"{recording}: not a Luchtwacht recording ({exc})", 2)
+    if dsn is not None and run is not None:
+        from luchtwacht.store.postgres import PostgresStoreError, redact_dsn, verify_postgres
+
+        name = f"postgresql run {run} [{redact_dsn(dsn)}]"  # never the password
+        try:
+            report = verify_postgres(dsn, run, trusted)
+        except PostgresStoreError as exc:
+            _fail(str(exc), 2)
+    else:
+        assert recording is not None
+        name = str(recording)
+        try:
+            report = verify_recording(recording, trusted)
+        except NotChainedError as exc:
+            _fail(str(exc), 1)
+        except sqlite3.DatabaseError as exc:  # empty, not SQLite, or SQLite without the tables
+            _fail(f"{recording}: not a Luchtwacht recording ({exc})", 2)
     if report.problem is not None:
-        _fail(f"{recording}: {report.problem.describe()}", 1)
+        _fail(f"{name}: {report.problem.describe()}", 1)
     rows = ", ".join(f"{t} {n}" for t, n in report.rows.items())
     keys = ", ".join(report.fingerprints)
     checked = (
@@ -83,7 +109,7 @@ def verify(
         if trusted is not None
         else "checked only against the recording's own key (give --public-key or --site)"
     )
-    typer.echo(f"{recording}: intact: every record chained and every commit signed")
+    typer.echo(f"{name}: intact: every record chained and every commit signed")
     typer.echo(f"  records: {rows}")
     typer.echo(f"  commits: {report.commits}, the last a closing record")
     typer.echo(f"  key: {keys}, {checked}")
