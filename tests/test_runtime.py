@@ -415,9 +415,10 @@ def test_each_connection_speaks_only_for_its_own_nodes(tmp_path):
     stats = node.stats()["feeds"]["sapient"]
     assert stats["accepted"] >= 4  # A's and B's registrations and status reports still counted
     # a live recording replays through the same decoders
+    from luchtwacht.fusion import Feed
     from luchtwacht.store.replay import replay
 
-    closed: list = []  # the connections' feeds close in the replay as they did in the run
+    closed: list[Feed] = []  # the connections' feeds close in the replay as they did in the run
     core = replay(tmp_path / "live.sqlite", closed=closed)
     feeds = [*core.feeds.values(), *closed]
     assert sum(f.pipe.counters.decoded for f in feeds) == stats["accepted"]
