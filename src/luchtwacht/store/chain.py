@@ -663,7 +663,7 @@ class ChainVerifier:
             detail = "nothing in the recording is signed"
             found.append((0, -1, Problem(ProblemKind.NO_COMMITS, COMMIT_TABLE, 0, None, detail)))
         elif last is not None and not last.closing:
-            detail = f"no closing record; last commit {last.seq}"
+            detail = f"no closing record (cut off, or still being written); last commit {last.seq}"
             found.append(
                 (len(self._commits) + 1, 3, Problem(ProblemKind.CUT_OFF, COMMIT_TABLE, last.seq,
                                                     last.t_s, detail))

@@ -494,16 +494,3 @@ def verify_audit_chain(path: str | Path) -> tuple[bool, int, str]:
     p = report.problem
     n = p.seq - 1 if p.table == "audit" else report.rows["audit"]
     return False, n, p.describe()
-
-
-def audit_head(path: str | Path) -> str:
-    """The audit log's last record as ``"seq:sha256"`` (hex), for noting outside the file."""
-    db = _open_ro(path)
-    try:
-        row = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    finally:
-        db.close()
-    if row is None:
-        return ""
-    digest = row[1]
-    return f"{row[0]}:{digest.hex() if isinstance(digest, bytes) else digest}"
