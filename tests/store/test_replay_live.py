@@ -23,11 +23,12 @@ import pytest
 from typer.testing import CliRunner
 
 from luchtwacht.cli import app
+from luchtwacht.counter.authority import OperatorAccount, hash_password, save_accounts
 from luchtwacht.fusion import Feed
 from luchtwacht.ingest import remoteid as rid
 from luchtwacht.ingest.sapient import frame, parse_message
 from luchtwacht.model.detection import ObjectClass
-from luchtwacht.node import ManualClock
+from luchtwacht.node import Command, CommandKind, ManualClock
 from luchtwacht.runtime import LiveNode
 from luchtwacht.sim.radar import RadarSim
 from luchtwacht.sim.scenario import default_scenario, polar
@@ -112,6 +113,10 @@ async def _feed(node: LiveNode) -> None:
             a_writer.write(scans_a[k])
             await a_writer.drain()
         await b_writer.drain()
+        if k == 6:  # the duty officer acknowledges the open alerts, as from the console
+            token = node.authority.authenticate("ops", "pw", node.clock.now()).token
+            for alert in node.core.alerts.open_alerts:
+                node.core.submit(Command(CommandKind.ACKNOWLEDGE, token, alert.alert_id))
         for half in (0.0, 0.5):
             udp.sendto(_rid_line(epoch + k + half, 2 * k), (r_host, int(r_port)))
             udp.sendto(_rid_line(epoch + k + half, 2 * k + 1), (r_host, int(r_port)))
@@ -126,13 +131,17 @@ async def _feed(node: LiveNode) -> None:
 @pytest.fixture(scope="module")
 def live_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A recording of the live node on the wall clock, fed over real TCP and UDP sockets."""
-    path = tmp_path_factory.mktemp("live") / "live.sqlite"
+    folder = tmp_path_factory.mktemp("live")
+    path = folder / "live.sqlite"
+    accounts = folder / "operators.yaml"
+    save_accounts(accounts, [OperatorAccount("ops", "operator", hash_password("pw", n=2**10))])
     site = default_site().model_copy(
         update={
             # Below the two radars' rate: the node sheds some scans, and replay must shed the same.
             "sapient": SapientSection(listen="127.0.0.1:0", transport="tcp", max_reports_per_s=6),
             "remoteid": RemoteIdSection(listen="127.0.0.1:0", protocol="udp"),
             "record": path,
+            "operators": accounts,
         }
     )
     node = LiveNode(site)  # the wall clock
@@ -147,7 +156,7 @@ def live_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
     db = sqlite3.connect(path)
     try:
         return db.execute(sql).fetchall()
@@ -169,6 +178,10 @@ def test_the_live_recording_is_a_live_run(live_recording):
     assert 0 < first_close["tick"] < len(ticks) - 20
     (n_alerts,) = _rows(live_recording, "SELECT count(*) FROM alert_event")[0]
     assert n_alerts >= 1
+    acks = _rows(live_recording, "SELECT payload FROM audit WHERE kind = 'command.acknowledge'")
+    assert acks and all(json.loads(p)["ok"] for (p,) in acks)  # replayed at their ticks
+    acked = _rows(live_recording, "SELECT count(*) FROM alert_event WHERE event = 'acknowledged'")
+    assert acked[0][0] == len(acks)
     uas = _rows(live_recording, "SELECT count(*) FROM track WHERE uas_id IS NOT NULL")[0][0]
     assert uas >= 1  # the Remote ID drone is in the picture
     assert len({sid for (sid,) in _rows(live_recording, "SELECT sensor_id FROM raw")}) >= 4
