@@ -105,12 +105,16 @@ def test_an_idle_commit_writes_no_record(tmp_path):
     rec = Recorder(path)
     rec.commit()
     rec.commit()
+    rec.set_meta(seed=7)  # type: ignore[arg-type]  # kept as text, as SQLite would: verifies
     rec.tick(1.0)
     rec.commit()
     rec.commit()
     rec.close()
     report = verify_recording(path)
     assert report.intact and report.commits == 3  # the opening metadata, the tick, the close
+    assert sqlite3.connect(path).execute(
+        "SELECT value FROM meta WHERE key = 'seed'"
+    ).fetchone() == ("7",)
     assert report.rows["tick"] == 1
 
 

@@ -236,7 +236,9 @@ class Recorder:
 
     def set_meta(self, **items: str) -> None:
         """Run metadata (scenario, seed, version); each change is chained in ``meta_log``."""
-        pairs = list(items.items())
+        # As text, as the column keeps it (a number would hash otherwise than it reads back);
+        # None stays None, for the NOT NULL constraint to refuse.
+        pairs = [(k, None if v is None else str(v)) for k, v in items.items()]
         self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", pairs)
         self._insert("meta_log", pairs)
 
