@@ -95,7 +95,12 @@ class Pipeline(NodeCore):
             sid = f"{bc.kind}-{k + 1}"
             sim = BearingSensorSim(bc, self.origin, self.epoch_s, scenario.seed * 100 + 70 + k)
             self.radars.append((sid, sim))
-            self.add_feed(sid, sim.cfg.name, "sapient", SapientPipe(sid, self.origin), bc.period_s)
+            # A passive sensor (RF, acoustic, camera) reports only what it hears: between
+            # detections its StatusReports are its heartbeat, so it is heard at least that often.
+            heard_every_s = max(bc.period_s, sim.bcfg.status_interval_s)
+            self.add_feed(
+                sid, sim.cfg.name, "sapient", SapientPipe(sid, self.origin), heard_every_s
+            )
             if sim.slewable:  # found by its LOOK_AT registration, tasked over this link
                 self.cameras_sim[sid] = sim
                 self.attach(

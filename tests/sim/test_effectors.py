@@ -538,3 +538,27 @@ def test_an_rf_jammer_breaks_a_link_only_where_it_outshouts_the_pilot() -> None:
     run(sim, [far, near], 0.1, 10.0)
     assert path_of(far).effect == "return_home"
     assert path_of(near).effect is None
+
+
+def test_a_healthy_rf_detector_that_hears_nothing_for_a_while_is_not_lost() -> None:
+    """jammed-intruder: the RF direction finders report only what they hear, and their status
+    reports every 10 s are their heartbeat. Neither may flap to lost between detections."""
+    from collections import defaultdict
+    from pathlib import Path
+
+    from luchtwacht.pipeline import Pipeline
+    from luchtwacht.sim.scenario_file import load_scenario_file
+
+    scen = load_scenario_file(Path(__file__).parents[2] / "scenarios" / "jammed-intruder.yaml")
+    p = Pipeline(scen)
+    sub = p.subscribe("health", maxsize=5000)
+    p.run(150.0)
+    states: dict[str, list[str]] = defaultdict(list)
+    for update in sub.take():
+        for f in update.feeds:
+            if not states[f.name] or states[f.name][-1] != f.state:
+                states[f.name].append(f.state)
+    rf = {name: seen for name, seen in states.items() if name.startswith("RF DF")}
+    assert len(rf) == 2
+    for name, seen in rf.items():
+        assert "lost" not in seen and seen[-1] == "ok", (name, seen)
