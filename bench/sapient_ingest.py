@@ -4,7 +4,7 @@
 Builds N framed DetectionReports like a busy site sends them — a surveillance radar's range/bearing
 plots (degrees/metres, 1-σ errors, a micro-Doppler classification on most) and a fusion node's
 geodetic tracks (lat/lon/alt with errors and up to three class hypotheses), object ids repeating
-along tracks — and times three paths over the same bytes:
+along tracks — and times these paths over the same bytes:
 
 (a) floor: protobuf parse alone plus reading the fields fusion uses (what any decoder pays);
 (b) parse + :func:`luchtwacht.ingest.sapient.validate` (the ICD rules; also shown: the reference
@@ -12,19 +12,30 @@ along tracks — and times three paths over the same bytes:
 (c) :meth:`SapientPipe.feed` on 64 KiB chunks → ``DetectionBatch`` in site ENU (framing, rules,
     per-node state, batched AER/geodetic → ENU conversion, covariances, class likelihoods).
 
-Run: ``.venv/bin/python bench/sapient_ingest.py [--n 200000] [--repeat 3]``. Prints reports/s,
-µs/report and the ratio to the floor, best of ``--repeat`` runs.
+and, with ``--before REV`` (default: the last commit before the speed-up of issue #17),
+(d) the same pipe as it was at REV, read from git into a temporary module, timed in the same run.
+
+Run: ``.venv/bin/python bench/sapient_ingest.py [--n 200000] [--repeat 5] [--before REV]``.
+Prints reports/s per core (CPU time of this process, pinned to one core: on a shared machine the
+wall clock also counts other processes' turns), µs/report and the ratio to the floor, the median
+of ``--repeat`` runs, with the best run's rate and the load average beside them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
 import platform
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from google.protobuf.internal import api_implementation
@@ -156,9 +167,9 @@ def parse_validate_reference(bodies: list[bytes]) -> None:
         validate_reference(parse_message(body))
 
 
-def pipe_to_batches(stream: bytes, n: int) -> None:
+def pipe_to_batches(stream: bytes, n: int, pipe_type: type[SapientPipe] = SapientPipe) -> None:
     """The whole ingest: 64 KiB reads into a SapientPipe, ENU batches out."""
-    pipe = SapientPipe("bench", ORIGIN)
+    pipe = pipe_type("bench", ORIGIN)
     got = 0
     chunk = 1 << 16
     for i in range(0, len(stream), chunk):
@@ -168,14 +179,43 @@ def pipe_to_batches(stream: bytes, n: int) -> None:
         raise SystemExit(f"pipe lost reports: {got} of {n}, {pipe.counters.rejected} rejected")
 
 
-def best_of(repeat: int, run: Callable[[], None]) -> float:
-    """Shortest wall time of ``repeat`` runs (the least disturbed by the rest of the machine)."""
+BEFORE = "e426894"  # the last commit before the delivery path was sped up (issue #17)
+
+
+def module_at(rev: str, path: str) -> ModuleType | None:
+    """``path`` of this repository as it was at ``rev``, imported under a name of its own.
+
+    None (with a note) when git or the revision is not at hand, e.g. in an exported tree.
+    """
+    root = Path(__file__).resolve().parent.parent
+    try:
+        text = subprocess.run(
+            ["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True, check=True, text=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"note: no {path} at {rev} ({exc}); the before column is left out", file=sys.stderr)
+        return None
+    name = f"_before_{rev}_{Path(path).stem}"
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(text)
+    spec = importlib.util.spec_from_file_location(name, f.name)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it is being executed
+    spec.loader.exec_module(module)
+    os.unlink(f.name)
+    return module
+
+
+def timed(repeat: int, run: Callable[[], None]) -> list[float]:
+    """CPU seconds of this process for each of ``repeat`` runs."""
     times = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         run()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        times.append(time.process_time() - t0)
+    return times
 
 
 def machine_note() -> str:
@@ -193,35 +233,47 @@ def machine_note() -> str:
 
 
 def main() -> None:
-    """Build the reports, time the three paths, print the table."""
+    """Build the reports, time the paths, print the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=200_000, help="DetectionReports to time")
-    ap.add_argument("--repeat", type=int, default=3, help="runs per path; the best is kept")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per path; the median is shown")
     ap.add_argument("--cpu", type=int, default=None, help="pin to this CPU (default: current)")
+    ap.add_argument("--before", default=BEFORE, help="git revision of the pipe to compare with")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         cpu = args.cpu if args.cpu is not None else sorted(os.sched_getaffinity(0))[0]
         os.sched_setaffinity(0, {cpu})
     n = args.n
+    before = module_at(args.before, "src/luchtwacht/ingest/sapient.py") if args.before else None
     print(f"building {n} framed DetectionReports ...", file=sys.stderr)
     bodies, stream = build(n)
     print(f"{len(stream) / n:.0f} B/report framed; {machine_note()}; one core")
-    t_floor = best_of(args.repeat, lambda: floor(bodies))
-    rows = [
-        ("(a) parse + read fields (floor)", t_floor),
-        ("(b) parse + validate", best_of(args.repeat, lambda: parse_validate(bodies))),
-        (
-            "    parse + reference validate",
-            best_of(args.repeat, lambda: parse_validate_reference(bodies[: n // 10])) * 10,
-        ),
-        (
-            "(c) SapientPipe.feed → DetectionBatch",
-            best_of(args.repeat, lambda: pipe_to_batches(stream, n)),
-        ),
+    print(f"load average at start {os.getloadavg()[0]:.2f}")
+    runs: list[tuple[str, Callable[[], None], int]] = [
+        ("(a) parse + read fields (floor)", lambda: floor(bodies), 1),
+        ("(b) parse + validate", lambda: parse_validate(bodies), 1),
+        ("    parse + reference validate", lambda: parse_validate_reference(bodies[: n // 10]), 10),
+        ("(c) SapientPipe.feed → DetectionBatch", lambda: pipe_to_batches(stream, n), 1),
     ]
-    print(f"{'path':40s} {'reports/s':>12s} {'µs/report':>10s} {'× floor':>8s}")
-    for name, seconds in rows:
-        print(f"{name:40s} {n / seconds:12,.0f} {seconds / n * 1e6:10.2f} {seconds / t_floor:8.2f}")
+    if before is not None:
+        old_pipe = before.SapientPipe
+        runs.append(
+            (f"(d) the same at {args.before}", lambda: pipe_to_batches(stream, n, old_pipe), 1)
+        )
+    # Paths take turns run by run, so a burst of other load falls on all of them alike.
+    times: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    for _ in range(args.repeat):
+        for name, run, scale in runs:
+            times[name].extend(t * scale for t in timed(1, run))
+    t_floor = statistics.median(times[runs[0][0]])
+    print(f"load average at end {os.getloadavg()[0]:.2f}; median of {args.repeat} runs, CPU time")
+    print(f"{'path':40s} {'reports/s':>12s} {'best /s':>12s} {'µs/report':>10s} {'× floor':>8s}")
+    for name, _, _ in runs:
+        med, best = statistics.median(times[name]), min(times[name])
+        print(
+            f"{name:40s} {n / med:12,.0f} {n / best:12,.0f} {med / n * 1e6:10.2f}"
+            f" {med / t_floor:8.2f}"
+        )
 
 
 if __name__ == "__main__":

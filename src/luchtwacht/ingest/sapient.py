@@ -23,10 +23,11 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from google.protobuf import json_format
@@ -337,6 +338,7 @@ class SapientPipe:
         self.counters = FeedCounters()
         self._logged: set[str] = set()
         self._pending: dict[str, list[DetectionRow]] = {}  # per node, in arrival order
+        self._pending_t: dict[str, list[float]] = {}  # their times, for the look cuts in C
         # Nodes whose valid messages came through this pipe (its connection): ``nodes`` may be a
         # table shared by every connection, this set is this one's own.
         self.node_ids_here: set[str] = set()
@@ -376,15 +378,19 @@ class SapientPipe:
         try:
             for body in self.reader.feed(data):
                 try:
-                    msg = parse_message(body)
-                    if not msg.node_id.islower():  # a UUID in any case is one node: one key
-                        msg.node_id = msg.node_id.lower()
+                    msg = _from_string(body)
+                except DecodeError as exc:
+                    self._reject(SapientError("SapientMessage", "malformed protobuf", str(exc)))
+                    continue
+                if not msg.node_id.islower():  # a UUID in any case is one node: one key
+                    msg.node_id = msg.node_id.lower()
+                if self.budget is None:  # no shedding: each message is used as it comes
+                    detections += self._use(body, msg)
+                else:
                     parsed.append((body, msg))
-                except SapientError as exc:
-                    self._reject(exc)
         except SapientError as exc:  # framing error: the stream was reset
             self._reject(exc)
-        shed = self._shed(parsed) if self.budget is not None and parsed else None
+        shed = self._shed(parsed) if parsed else None
         for i, (body, msg) in enumerate(parsed):
             try:
                 if msg.WhichOneof("content") == "detection_report":
@@ -404,17 +410,42 @@ class SapientPipe:
         for node_id, rows in self._pending.items():
             # A look is complete once a report more than SCAN_MERGE_S after its last plot has
             # come (the rule ``_to_batches`` cuts looks by): release up to the last such gap.
-            times = sorted(row.t_s for row in rows)
+            # Times live in their own list so the cut is found by C loops (min/max, numpy), not
+            # by a Python pass over every pending row per delivery.
+            times = self._pending_t[node_id]
             node = self.nodes.get(node_id)
             if node is not None and node.scan_stamped:
-                gaps = [times[-1]] if times[0] < times[-1] else []
+                cut = max(times)
+                if not min(times) < cut:
+                    continue
+                t = np.array(times)
             else:
-                gaps = [b for a, b in itertools.pairwise(times) if b - a > SCAN_MERGE_S]
-            if gaps:
-                cut = gaps[-1]
-                done.extend(row for row in rows if row.t_s < cut)
-                self._pending[node_id] = [row for row in rows if row.t_s >= cut]
+                if len(times) < 2:
+                    continue
+                t = np.array(times)
+                ts = np.sort(t)
+                gap = np.flatnonzero(np.diff(ts) > SCAN_MERGE_S)
+                if not gap.size:
+                    continue
+                cut = float(ts[gap[-1] + 1])
+            early = t < cut
+            done.extend(itertools.compress(rows, early.tolist()))
+            late = (~early).tolist()
+            self._pending[node_id] = list(itertools.compress(rows, late))
+            self._pending_t[node_id] = list(itertools.compress(times, late))
         return self._to_batches(done) if done else []
+
+    def _use(self, body: bytes, msg: SapientMessage) -> int:
+        """Use one parsed message (rejecting it if invalid); 1 if it was a DetectionReport kept."""
+        try:
+            if msg.WhichOneof("content") == "detection_report":
+                self._detection(msg)
+                return 1
+            self._handle(msg, validate(msg))
+        except SapientError as exc:
+            self._reject(exc)
+            self._answer_invalid(msg, body, exc)
+        return 0
 
     def _shed(self, parsed: list[tuple[bytes, SapientMessage]]) -> set[int] | None:
         """Which DetectionReports of a delivery the node's budget leaves out: the oldest.
@@ -455,6 +486,7 @@ class SapientPipe:
         """Emit every pending group (the caller knows no more of them is on its way)."""
         done = [row for rows in self._pending.values() for row in rows]
         self._pending = {}
+        self._pending_t = {}
         return self._to_batches(done)
 
     def _reply(self, to_node: str) -> SapientMessage:
@@ -524,12 +556,15 @@ class SapientPipe:
         The caller counts it as decoded once this returns.
         """
         row = detection_row(msg)
-        node = self.nodes.get(row.node_id)  # unknown senders get no state: that would be a leak
+        node_id = row.node_id
+        node = self.nodes.get(node_id)  # unknown senders get no state: that would be a leak
         if node is None or not node.registered:
             raise SapientError("SapientMessage.node_id", "detection from an unregistered node")
-        self._admit(row.node_id, "detection_report")
-        self.node_ids_here.add(row.node_id)
-        if msg.detection_report.state.strip().lower() == "lost":
+        if self.gate is not None or node_id not in self.node_ids_here:  # else nothing to check
+            self._admit(node_id, "detection_report")
+            self.node_ids_here.add(node_id)
+        state = msg.detection_report.state
+        if state and state.strip().lower() == "lost":
             return  # a fusion node's track ended (publish.sapient_up): its last fix, no new plot
         if row.kind == "range_bearing":
             min_c = MIN_RANGE_M / 1000.0 if row.coordinate_system in _RB_KM else MIN_RANGE_M
@@ -556,8 +591,10 @@ class SapientPipe:
         pending = self._pending.get(row.node_id)
         if pending is None:
             self._pending[row.node_id] = [row]
+            self._pending_t[row.node_id] = [row.t_s]
         else:
             pending.append(row)
+            self._pending_t[row.node_id].append(row.t_s)
 
     def _handle(self, msg: SapientMessage, kind: str) -> None:
         if kind != "registration" and msg.node_id not in self.nodes:
@@ -619,12 +656,19 @@ class SapientPipe:
         :class:`DetectionBatch` es; angle-only reports (no range) make :class:`BearingBatch` es.
         """
         by_node: dict[str, list[DetectionRow]] = {}
-        for row in rows:
-            by_node.setdefault(row.node_id, []).append(row)
+        for node_id, group in itertools.groupby(rows, _NODE_ID):  # rows come in runs per node
+            node_rows = by_node.get(node_id)
+            if node_rows is None:
+                by_node[node_id] = list(group)
+            else:
+                node_rows.extend(group)
         out: list[tuple[float, int, DetectionBatch | BearingBatch]] = []
         for node_id, node_rows in by_node.items():
-            angle_only = [r for r in node_rows if r.kind == "range_bearing" and math.isnan(r.c)]
-            located = [r for r in node_rows if not (r.kind == "range_bearing" and math.isnan(r.c))]
+            angle_only: list[DetectionRow] = []
+            located = node_rows
+            if any(c != c for c in map(_C, node_rows)):  # NaN range: only angle-only rows
+                angle_only = [r for r in node_rows if r.kind == "range_bearing" and r.c != r.c]
+                located = [r for r in node_rows if not (r.kind == "range_bearing" and r.c != r.c)]
             batches: list[tuple[float, DetectionBatch | BearingBatch]] = []
             node = self.nodes.get(node_id)
             if node is None:  # forgotten from a full table meanwhile: nothing to place them by
@@ -720,13 +764,14 @@ class SapientPipe:
     ) -> list[tuple[float, DetectionBatch]]:
         """ENU positions and covariances of one node's reports, split into per-scan batches."""
         n = len(rows)
-        t = np.fromiter((row.t_s for row in rows), float, n)
+        cols = _columns(rows)
+        t = np.array(cols.t_s, float)
         # columns: a, b, c, err_a, err_b, err_c, coordinate system
-        num = np.array([row[4:11] for row in rows], dtype=float).reshape(n, 7)
-        rb = np.fromiter((row.kind == "range_bearing" for row in rows), bool, n)
+        num = np.array(cols[4:11], dtype=float).T.reshape(n, 7)
+        rb = np.array([kind == "range_bearing" for kind in cols.kind], bool)
         z = np.zeros((n, 3))
         cov = np.zeros((n, 3, 3))
-        datum = np.fromiter((row.datum for row in rows), float, n)
+        datum = np.array(cols.datum, float)
         aer_std = np.zeros((n, 3))
         # Off-the-map inputs give NaN here; they are caught just below, so no warnings.
         with np.errstate(invalid="ignore", over="ignore"):
@@ -745,14 +790,16 @@ class SapientPipe:
                 )
             keep = np.flatnonzero(finite)
             rows = [rows[i] for i in keep]
+            cols = _columns(rows)
             t, z, cov, n = t[keep], z[keep], cov[keep], keep.size
             rb, aer_std, num = rb[keep], aer_std[keep], num[keep]
             if n == 0:
                 return []
-        loglik = _class_loglik(rows)
-        emitters = _emitters(rows)
-        rdot, rdot_std = _range_rates(rows)
-        extra = tuple({"object_id": row.object_id, "node_id": row.node_id} for row in rows)
+        loglik = _class_loglik(rows, cols)
+        emitters = _emitters(rows, cols)
+        rdot, rdot_std = _range_rates(rows, cols)
+        node_id = node.node_id
+        extra = tuple([{"object_id": oid, "node_id": node_id} for oid in cols.object_id])
         # Radar-space plots: range, azimuth and elevation all measured, not straight overhead.
         in_space = rb & np.isfinite(num[:, 1])
         polar, polar_cov, sensor_enu = self._radar_space(node, z, in_space, aer_std)
@@ -944,6 +991,41 @@ def _looks(
     return np.split(order, sorted(cuts))
 
 
+class _Columns(NamedTuple):
+    """The fields of a list of :class:`DetectionRow` as columns (one C-speed transpose)."""
+
+    t_s: tuple[float, ...]
+    node_id: tuple[str, ...]
+    object_id: tuple[str, ...]
+    kind: tuple[str, ...]
+    a: tuple[float, ...]
+    b: tuple[float, ...]
+    c: tuple[float, ...]
+    err_a: tuple[float, ...]
+    err_b: tuple[float, ...]
+    err_c: tuple[float, ...]
+    coordinate_system: tuple[int, ...]
+    utm_zone: tuple[str, ...]
+    datum: tuple[int, ...]
+    label: tuple[str, ...]
+    label_confidence: tuple[float, ...]
+    info: tuple[tuple[tuple[str, str, float], ...], ...]
+    band_hz: tuple[tuple[float, float] | None, ...]
+
+
+assert _Columns._fields == DetectionRow._fields
+
+
+def _columns(rows: Sequence[DetectionRow]) -> _Columns:
+    """Rows → columns: a delivery is converted with array calls, not a Python pass per field."""
+    if not rows:
+        return _Columns._make(() for _ in _Columns._fields)
+    return _Columns._make(zip(*rows, strict=True))
+
+
+_NODE_ID = operator.attrgetter("node_id")
+_C = operator.attrgetter("c")
+
 _PROTOCOL_TYPES = frozenset({"protocol", "rf protocol", "link protocol"})
 _SERIAL_TYPES = frozenset({"serial", "serial number", "serial_number", "serialnumber"})
 
@@ -952,15 +1034,20 @@ _RANGE_RATE_TYPES = frozenset({"rangerate", "radialvelocity"})
 DEFAULT_RANGE_RATE_STD_MS = 1.0  # a range rate given without its error
 
 
-def _range_rates(rows: Sequence[DetectionRow]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _range_rates(
+    rows: Sequence[DetectionRow], cols: _Columns | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Each report's range rate (m/s, positive opening) and its σ, NaN where it gives none.
 
     Read from ``object_info`` "RangeRate" (or "RadialVelocity"); a value that is not a finite
-    number counts as none.
+    number counts as none. ``cols`` (:func:`_columns` of ``rows``) lets a delivery without any
+    ``object_info`` skip the pass over its rows.
     """
     n = len(rows)
     rdot = np.full(n, np.nan)
     std = np.full(n, np.nan)
+    if cols is not None and not any(cols.info):
+        return rdot, std
     for i, row in enumerate(rows):
         for kind, value, error in row.info:
             if kind.replace(" ", "").replace("_", "").lower() in _RANGE_RATE_TYPES:
@@ -975,11 +1062,16 @@ def _range_rates(rows: Sequence[DetectionRow]) -> tuple[NDArray[np.float64], NDA
     return rdot, std
 
 
-def _emitters(rows: Sequence[DetectionRow]) -> tuple[RfEmitter | None, ...]:
+def _emitters(
+    rows: Sequence[DetectionRow], cols: _Columns | None = None
+) -> tuple[RfEmitter | None, ...]:
     """The radio link each report names (``object_info`` Protocol, Serial; its Signal's band).
 
-    Types are matched without regard to case; () if no report names any.
+    Types are matched without regard to case; () if no report names any (known at once from
+    ``cols`` when no report has ``object_info`` or a band).
     """
+    if cols is not None and not any(cols.info) and cols.band_hz.count(None) == len(rows):
+        return ()
     out: list[RfEmitter | None] = []
     for row in rows:
         protocol = serial = None
@@ -999,10 +1091,14 @@ def _emitters(rows: Sequence[DetectionRow]) -> tuple[RfEmitter | None, ...]:
     return tuple(out) if any(e is not None for e in out) else ()
 
 
-def _class_loglik(rows: Sequence[DetectionRow]) -> NDArray[np.float64]:
+def _class_loglik(
+    rows: Sequence[DetectionRow], cols: _Columns | None = None
+) -> NDArray[np.float64]:
     """Class evidence of each report: its most confident classification, if any."""
-    labels = [map_class(row.label) if row.label else None for row in rows]
-    conf = np.fromiter((row.label_confidence for row in rows), float, len(rows))
+    if cols is None:
+        cols = _columns(rows)
+    labels = [map_class(label) if label else None for label in cols.label]
+    conf = np.array(cols.label_confidence, float).reshape(len(rows))
     return class_report_loglik(labels, conf)
 
 

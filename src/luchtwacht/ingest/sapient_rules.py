@@ -745,18 +745,10 @@ def _seen_valid(text: str, seen: set[str], pattern: re.Pattern[str]) -> bool:
 
 
 _Located = tuple[str, float, float, float, float, float, float, int, str, int]
-# (t_s, node_id, object_id, located, label, label confidence, object info): a DetectionRow
-# before it is named
-_FastRow = tuple[
-    float,
-    str,
-    str,
-    _Located,
-    str,
-    float,
-    tuple[tuple[str, str, float], ...],
-    tuple[float, float] | None,
-]
+# The fields of a DetectionRow in order (t_s, node_id, object_id, the located part, label, label
+# confidence, object info, band), before the tuple is given its name
+_FastRow = tuple[Any, ...]
+_new_row = tuple.__new__  # named without NamedTuple._make's length check: the fast path is exact
 _ulid_match = _ULID.fullmatch
 _FD_REPORT = _DR.fields_by_name["report_id"]
 _FD_OBJECT = _DR.fields_by_name["object_id"]
@@ -847,7 +839,7 @@ def _fast_detection(msg: Any) -> _FastRow | None:
             check_field(dr, spec, f"{_DR_PATH}.{spec.name}")
     if located is None:
         return None
-    return (seconds + nanos * 1e-9, node_id, object_id, located, label, label_conf, info, band)
+    return (seconds + nanos * 1e-9, node_id, object_id, *located, label, label_conf, info, band)
 
 
 def _fast_range_bearing(rb: Any) -> _Located | None:
@@ -985,8 +977,8 @@ def detection_row(msg: Any) -> DetectionRow:
     fast = _fast_detection(msg)
     if fast is None:
         return detection_row_reference(msg)
-    t_s, node_id, object_id, located, label, label_conf, info, band = fast
-    return DetectionRow._make((t_s, node_id, object_id, *located, label, label_conf, info, band))
+    row: DetectionRow = _new_row(DetectionRow, fast)
+    return row
 
 
 def detection_row_reference(msg: Any) -> DetectionRow:
