@@ -4,6 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from luchtwacht.tracking import imm_kernels
 from luchtwacht.tracking.imm import (
     ca_model,
     ct_model,
@@ -28,6 +29,7 @@ from luchtwacht.tracking.imm_kernels import (
     imm_predict_inplace,
     imm_update_inplace,
     model_fq,
+    runs_parallel,
     turn_rate,
 )
 from luchtwacht.tracking.measurement import MeasurementKind, ekf_innovation, ekf_update, measure
@@ -263,3 +265,76 @@ def test_azimuth_innovation_is_wrapped_across_south():
         KIND_AZIMUTH, sensor, 100.0,
     )  # fmt: skip
     assert keep.size == 1 and d2[0] < 1.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 70),
+    dt=st.sampled_from([0.0, -0.7, 0.05, 1.0, 4.0]),
+    kind=st.sampled_from([KIND_CARTESIAN, *sorted(KINDS)]),
+)
+def test_serial_and_parallel_kernels_give_identical_results(seed, n, dt, kind):
+    rng = np.random.default_rng(seed)
+    xm, pm, mu = random_imm(rng, n)
+    dts = np.where(rng.random(n) < 0.2, 0.0, dt)  # some tracks not stepped this scan
+    rows = np.sort(rng.choice(n, rng.integers(1, n + 1), replace=False)).astype(np.int64)
+    dim = (3, 3, 4, 1, 2)[kind]
+    sensor = rng.normal(0, 100, 3)
+    z = rng.normal(0, 1, (rows.size, dim)) * 0.01 + (
+        xm[rows, 0, :dim] if kind == KIND_CARTESIAN else 0.3
+    )
+    r = spd(rng, rows.size, dim, 0.01 if kind != KIND_CARTESIAN else 4.0)
+    results = []
+    for predict, update in (
+        (imm_kernels._imm_predict_serial, imm_kernels._imm_update_serial),
+        (imm_kernels._imm_predict_parallel, imm_kernels._imm_update_parallel),
+    ):
+        a = [xm.copy(), pm.copy(), mu.copy(), np.zeros((n, 6)), np.zeros((n, 6, 6))]
+        predict(a[0], a[1], a[2], dts, PI, MODELS, Q, 0.05, 1.0, a[3], a[4])
+        ll = update(a[0], a[1], a[2], rows, z, r, kind, sensor, a[3], a[4])
+        results.append([*a, ll])
+    for serial, parallel in zip(*results, strict=True):
+        np.testing.assert_array_equal(serial, parallel)  # bit for bit: same per-track code
+
+
+def test_kernels_run_serially_below_the_threshold_and_in_parallel_from_it(monkeypatch):
+    calls: list[str] = []
+    for name in (
+        "_imm_predict_serial",
+        "_imm_predict_parallel",
+        "_imm_update_serial",
+        "_imm_update_parallel",
+    ):
+        kernel = getattr(imm_kernels, name)
+
+        def spy(*args, _name=name, _kernel=kernel):
+            calls.append(_name)
+            return _kernel(*args)
+
+        monkeypatch.setattr(imm_kernels, name, spy)
+    monkeypatch.setattr(imm_kernels, "PARALLEL_MIN_TRACKS", 5)
+    assert not runs_parallel(4) and runs_parallel(5) and runs_parallel(5000)
+    rng = np.random.default_rng(3)
+    for n, expected in ((4, "serial"), (5, "parallel"), (9, "parallel")):
+        calls.clear()
+        xm, pm, mu = random_imm(rng, n)
+        x6, p6 = np.zeros((n, 6)), np.zeros((n, 6, 6))
+        imm_predict_inplace(xm, pm, mu, np.ones(n), PI, MODELS, Q, 0.05, 1.0, x6, p6)
+        rows = np.arange(n, dtype=np.int64)
+        z = xm[:, 0, :3] + 1.0
+        imm_update_inplace(xm, pm, mu, rows, z, spd(rng, n, 3, 4.0), KIND_CARTESIAN, z[0], x6, p6)
+        # The update picks by its own row count: 4 rows of 9 tracks run serially.
+        imm_update_inplace(
+            xm, pm, mu, rows[:4], z[:4], spd(rng, 4, 3, 4.0), KIND_CARTESIAN, z[0], x6, p6
+        )
+        assert calls == [
+            f"_imm_predict_{expected}",
+            f"_imm_update_{expected}",
+            "_imm_update_serial",
+        ]
+
+
+def test_the_default_threshold_keeps_small_scans_on_one_thread():
+    assert not runs_parallel(100)
+    assert runs_parallel(100_000)

@@ -216,40 +216,52 @@ def _combine_into(xm: F64, pm: F64, mu: F64, i: int, x_out: F64, p_out: F64) -> 
             p_out[i, b, a] = s
 
 
+@_jit
+def _predict_tracks(
+    xm: F64, pm: F64, mu: F64, dt: F64, pi: F64, models: I64, q: F64,
+    omega_min: float, omega_max: float, x_out: F64, p_out: F64, lo: int, hi: int,
+) -> None:  # fmt: skip
+    """IMM interaction and prediction of tracks ``lo`` … ``hi − 1``, with their own scratch."""
+    n_m = mu.shape[1]
+    x0 = np.empty((n_m, 9))
+    p0 = np.empty((n_m, 9, 9))
+    c = np.empty(n_m)
+    w = np.empty((n_m, n_m))
+    f = np.empty((9, 9))
+    qm = np.empty((9, 9))
+    tmp_x = np.empty(9)
+    tmp_p = np.empty((9, 9))
+    cols = np.empty((9, 9), np.int64)
+    vals = np.empty((9, 9))
+    cnt = np.empty(9, np.int64)
+    for i in range(lo, hi):
+        _predict_track(
+            xm, pm, mu, dt, pi, models, q, omega_min, omega_max, x_out, p_out, i,
+            x0, p0, c, w, f, qm, tmp_x, tmp_p, cols, vals, cnt,
+        )  # fmt: skip
+
+
 @_jit_parallel
 def _imm_predict_parallel(
-    xm: F64,
-    pm: F64,
-    mu: F64,
-    dt: F64,
-    pi: F64,
-    models: I64,
-    q: F64,
-    omega_min: float,
-    omega_max: float,
-    x_out: F64,
-    p_out: F64,
-) -> None:
+    xm: F64, pm: F64, mu: F64, dt: F64, pi: F64, models: I64, q: F64,
+    omega_min: float, omega_max: float, x_out: F64, p_out: F64,
+) -> None:  # fmt: skip
     """Compiled body of :func:`imm_predict_inplace` (tracks split over the cores)."""
-    n_t, n_m = mu.shape
+    n_t = mu.shape[0]
     n_chunks = min(n_t, _CHUNKS)
     for ch in numba.prange(n_chunks):  # tracks are independent: split over the cores
-        x0 = np.empty((n_m, 9))
-        p0 = np.empty((n_m, 9, 9))
-        c = np.empty(n_m)
-        w = np.empty((n_m, n_m))
-        f = np.empty((9, 9))
-        qm = np.empty((9, 9))
-        tmp_x = np.empty(9)
-        tmp_p = np.empty((9, 9))
-        cols = np.empty((9, 9), np.int64)
-        vals = np.empty((9, 9))
-        cnt = np.empty(9, np.int64)
-        for i in range(ch * n_t // n_chunks, (ch + 1) * n_t // n_chunks):
-            _predict_track(
-                xm, pm, mu, dt, pi, models, q, omega_min, omega_max, x_out, p_out, i,
-                x0, p0, c, w, f, qm, tmp_x, tmp_p, cols, vals, cnt,
-            )  # fmt: skip
+        lo, hi = ch * n_t // n_chunks, (ch + 1) * n_t // n_chunks
+        _predict_tracks(xm, pm, mu, dt, pi, models, q, omega_min, omega_max, x_out, p_out, lo, hi)
+
+
+@_jit
+def _imm_predict_serial(
+    xm: F64, pm: F64, mu: F64, dt: F64, pi: F64, models: I64, q: F64,
+    omega_min: float, omega_max: float, x_out: F64, p_out: F64,
+) -> None:  # fmt: skip
+    """Compiled body of :func:`imm_predict_inplace` on the calling thread alone."""
+    n_t = mu.shape[0]
+    _predict_tracks(xm, pm, mu, dt, pi, models, q, omega_min, omega_max, x_out, p_out, 0, n_t)
 
 
 @_jit
@@ -488,31 +500,41 @@ def ekf_update_rows(x: F64, p: F64, rows: I64, z: F64, r: F64, kind: int, sensor
     return out
 
 
+@_jit
+def _update_rows(
+    xm: F64, pm: F64, mu: F64, rows: I64, z: F64, r: F64, kind: int, sensor: F64,
+    x_out: F64, p_out: F64, out: F64, lo: int, hi: int,
+) -> None:  # fmt: skip
+    """Model-conditioned EKF updates of rows ``lo`` … ``hi − 1``, with their own scratch."""
+    lam = np.empty(mu.shape[1])
+    ws = scratch()
+    for k in range(lo, hi):
+        out[k] = _update_track(xm, pm, mu, rows[k], z[k], r[k], kind, sensor, x_out, p_out, lam, ws)
+
+
 @_jit_parallel
 def _imm_update_parallel(
-    xm: F64,
-    pm: F64,
-    mu: F64,
-    rows: I64,
-    z: F64,
-    r: F64,
-    kind: int,
-    sensor: F64,
-    x_out: F64,
-    p_out: F64,
-) -> F64:
+    xm: F64, pm: F64, mu: F64, rows: I64, z: F64, r: F64, kind: int, sensor: F64,
+    x_out: F64, p_out: F64,
+) -> F64:  # fmt: skip
     """Compiled body of :func:`imm_update_inplace` (rows split over the cores)."""
-    n_m = mu.shape[1]
     out = np.empty(rows.size)
     n_rows = rows.size
     n_chunks = min(n_rows, _CHUNKS)
     for ch in numba.prange(n_chunks):  # rows are distinct tracks: split over the cores
-        lam = np.empty(n_m)
-        ws = scratch()
-        for k in range(ch * n_rows // n_chunks, (ch + 1) * n_rows // n_chunks):
-            out[k] = _update_track(
-                xm, pm, mu, rows[k], z[k], r[k], kind, sensor, x_out, p_out, lam, ws
-            )
+        lo, hi = ch * n_rows // n_chunks, (ch + 1) * n_rows // n_chunks
+        _update_rows(xm, pm, mu, rows, z, r, kind, sensor, x_out, p_out, out, lo, hi)
+    return out
+
+
+@_jit
+def _imm_update_serial(
+    xm: F64, pm: F64, mu: F64, rows: I64, z: F64, r: F64, kind: int, sensor: F64,
+    x_out: F64, p_out: F64,
+) -> F64:  # fmt: skip
+    """Compiled body of :func:`imm_update_inplace` on the calling thread alone."""
+    out = np.empty(rows.size)
+    _update_rows(xm, pm, mu, rows, z, r, kind, sensor, x_out, p_out, out, 0, rows.size)
     return out
 
 
@@ -569,6 +591,19 @@ def gate_refine(
 # numba's default thread pool (workqueue) aborts the process if two Python threads enter
 # parallel code at once; trackers in several threads take turns here instead.
 _PARALLEL = threading.Lock()
+
+# Below this many tracks (predict) or updated rows (update) a scan runs on the calling thread:
+# a parallel loop's threads wait on each other, which costs up to a scheduler slice (~10–30 ms)
+# per call as soon as another process keeps a core busy, against a few µs of work per track.
+# bench/tracking_threads.py on 2 shared cores: at 100 tracks 0.7 ms serial against 32 ms
+# parallel with a core busy; parallel was slower up to 1000 tracks either way and won from
+# 2000 (0.9×) and 5000 (0.6×) with a core busy.
+PARALLEL_MIN_TRACKS = 2000
+
+
+def runs_parallel(n: int) -> bool:
+    """Whether a kernel over ``n`` tracks (or rows) splits them over the cores."""
+    return n >= PARALLEL_MIN_TRACKS
 
 
 @_jit
@@ -691,6 +726,9 @@ def imm_predict_inplace(
     models (M,) of ``MODEL_*`` with PSDs q (M,). The combined position/velocity estimate of
     each track is written to x_out (N, 6) and p_out (N, 6, 6) for gating and output.
     """
+    if not runs_parallel(mu.shape[0]):
+        _imm_predict_serial(xm, pm, mu, dt, pi, models, q, omega_min, omega_max, x_out, p_out)
+        return
     with _PARALLEL:
         _imm_predict_parallel(xm, pm, mu, dt, pi, models, q, omega_min, omega_max, x_out, p_out)
 
@@ -712,6 +750,9 @@ def imm_update_inplace(
     μ_j ∝ c_j Λ_j in the log domain; returns ln Σ_j c_j Λ_j per row (the IMM's measurement
     likelihood, for the track score) and writes the combined 6-state to x_out/p_out.
     """
+    if not runs_parallel(rows.size):
+        serial: F64 = _imm_update_serial(xm, pm, mu, rows, z, r, kind, sensor, x_out, p_out)
+        return serial
     with _PARALLEL:
         out: F64 = _imm_update_parallel(xm, pm, mu, rows, z, r, kind, sensor, x_out, p_out)
     return out
@@ -764,14 +805,16 @@ def warm_up() -> None:
     p6 = np.zeros((n, 6, 6))
     models = np.array([MODEL_NCV, MODEL_CA, MODEL_CT], np.int64)
     pi = np.full((m, m), 0.05) + np.eye(m) * 0.85
-    imm_predict_inplace(xm, pm, mu, np.ones(n), pi, models, np.ones(m), 0.05, 1.0, x6, p6)
+    for predict in (_imm_predict_serial, _imm_predict_parallel):
+        predict(xm, pm, mu, np.ones(n), pi, models, np.ones(m), 0.05, 1.0, x6, p6)
     rows = np.arange(n, dtype=np.int64)
     sensor = np.zeros(3)
     for kind in range(5):
         dim = KIND_DIM[kind]
         z = np.full((n, dim), 0.5)
         r = np.broadcast_to(np.eye(dim), (n, dim, dim)).copy()
-        imm_update_inplace(xm, pm, mu, rows, z, r, kind, sensor, x6, p6)
+        _imm_update_serial(xm, pm, mu, rows, z, r, kind, sensor, x6, p6)
+        _imm_update_parallel(xm, pm, mu, rows, z, r, kind, sensor, x6, p6)
         ekf_update_rows(x6, p6, rows, z, r, kind, sensor)
         if kind == KIND_CARTESIAN:
             one = np.ones(n)
