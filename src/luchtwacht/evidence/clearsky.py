@@ -383,14 +383,20 @@ def clear_sky(
     w: Window,
     max_gap_s: float = 5.0,
     authorised: Iterable[str] = (),
+    sensors: dict[str, SensorRecord] | None = None,
 ) -> ClearSkyResult:
-    """The clear-sky finding for one zone and window of a recording (see the module's rules)."""
+    """The clear-sky finding for one zone and window of a recording (see the module's rules).
+
+    ``sensors`` is :func:`~luchtwacht.evidence.sensors.read_sensors` up to the window's end,
+    when the caller has already read it.
+    """
     if not (math.isfinite(max_gap_s) and max_gap_s > 0):
         raise ValueError("max_gap_s must be positive")
     zone = rec.zone(zone_name)
     allowed = frozenset(a.strip() for a in authorised if a.strip())
     presences = _presences(rec, zone_name, w, allowed)
-    sensors = read_sensors(rec, w.to_s)
+    if sensors is None:
+        sensors = read_sensors(rec, w.to_s)
     coverages: list[SensorCoverage] = []
     counted: list[NDArray[np.float64]] = []  # sensors covering the whole zone
     partial: list[tuple[str, NDArray[np.float64]]] = []

@@ -36,11 +36,13 @@ from luchtwacht.evidence.clearsky import (
     flagged_ids,
     result_json,
 )
+from luchtwacht.evidence.errors import EvidenceError
 from luchtwacht.evidence.export import map_sensors, map_tracks
 from luchtwacht.evidence.keys import fingerprint, public_pem
 from luchtwacht.evidence.manifest import PackageWriter
 from luchtwacht.evidence.mapplot import MapSensor, MapTrack, draw_map, map_png
-from luchtwacht.evidence.recording import Recording, iso_time
+from luchtwacht.evidence.recording import Recording
+from luchtwacht.evidence.sensors import read_sensors
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.model.zone import Zone
 
@@ -59,10 +61,6 @@ class ClearSkyReport:
     out: Path
     result: ClearSkyResult
     manifest: dict[str, Any]
-
-
-def _t(t_s: float | None) -> str:
-    return "–" if t_s is None else iso_time(t_s)
 
 
 def _presence_rows(ps: Iterable[ZonePresence]) -> list[list[str]]:
@@ -248,13 +246,10 @@ def write_clear_sky_report(
         w = rec.window(t_from, t_to)
         rec.zone(zone)
         if rec.origin is None:
-            from luchtwacht.evidence.errors import EvidenceError
-
             raise EvidenceError(f"{recording}: the recording keeps no site origin; no map")
-        result = clear_sky(rec, zone, w, max_gap_s, authorised)
-        from luchtwacht.evidence.sensors import read_sensors
-
-        sensors = map_sensors(rec, read_sensors(rec, w.to_s).values())
+        recorded = read_sensors(rec, w.to_s)
+        result = clear_sky(rec, zone, w, max_gap_s, authorised, recorded)
+        sensors = map_sensors(rec, recorded.values())
         tracks = map_tracks(rec, w, None, flagged_ids(result))
         title = f"{rec.site_name}: zone {zone}, {w.text()}"
         png = map_png(rec.origin, rec.zones, tracks, sensors, title, zone)
