@@ -164,29 +164,24 @@ class Recording:
         return [f for _, f in sorted(feeds, key=lambda p: (p[0], p[1].sensor_id))]
 
     def identity(self) -> dict[str, Any]:
-        """What identifies the recording: its file's SHA-256 and size, run and chain heads.
+        """What identifies the recording: its file's SHA-256 and size, its run and signer.
 
-        Heads and public keys the recorder keeps in ``meta`` (``audit_head`` and any ``*head*``,
-        ``*chain*`` or ``*public_key*`` entry) are copied as recorded, so a later ``luchtwacht
-        verify`` of the same file can be matched to this package.
+        ``chain_format`` and ``signing_key`` (the public key the recorder keeps in ``meta``) are
+        copied as recorded; an older recording's unsigned ``audit_head`` too. The signed commit
+        that covers a window is :func:`luchtwacht.evidence.chainstate.chain_state`'s.
         """
         files = []
         for p in (self.path, self.path.with_name(self.path.name + "-wal")):
             if p.is_file() and (p == self.path or p.stat().st_size > 0):
                 files.append({"name": p.name, "bytes": p.stat().st_size, "sha256": file_sha256(p)})
-        chain = {
-            k: v
-            for k, v in sorted(self.meta.items())
-            if "head" in k or "chain" in k or "public_key" in k or "commit" in k
-        }
         node = self._json("node")
-        out: dict[str, Any] = {
+        recorded = ("chain_format", "signing_key", "audit_head")
+        return {
             "files": files,
             "site": self.site_name,
             "fusion_node_id": node.get("fusion_node_id"),
             "scenario": self.meta.get("scenario"),
             "run_start": iso_time(self.span.start_s) if self.span.start_s is not None else None,
             "run_end": iso_time(self.span.end_s) if self.span.end_s is not None else None,
-            "chain": chain,
+            "meta": {k: self.meta[k] for k in recorded if k in self.meta},
         }
-        return out
