@@ -225,3 +225,20 @@ def test_the_key_may_change_only_between_runs() -> None:
 def test_an_empty_recording_has_no_commits() -> None:
     report = Run(NodeKey.generate()).verify()
     assert report.problem is not None and report.problem.kind is ProblemKind.NO_COMMITS
+
+
+def reference_row_bytes(table: str, seq: int, values: Sequence[object]) -> bytes:
+    """Every value through the general encoder, :func:`luchtwacht.store.chain._value`."""
+    from luchtwacht.store.chain import _value
+
+    out: list[bytes] = []
+    for v in values:
+        _value(v, out)
+    return row_bytes(table, seq, ()) + b"".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(VALUES, max_size=8), st.integers(0, 2**62))
+def test_the_inline_encoder_gives_the_reference_bytes(values: list[object], seq: int) -> None:
+    """row_bytes encodes common types inline for speed; it must equal the general encoder."""
+    assert row_bytes("detection", seq, values) == reference_row_bytes("detection", seq, values)

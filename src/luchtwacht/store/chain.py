@@ -121,7 +121,9 @@ _TIME_COLUMN = {t: (0 if cols[0] in ("t_s", "t_rx_s") else None) for t, cols in 
 _Q = struct.Struct(">q")
 _D = struct.Struct(">d")
 _L = struct.Struct(">I")
-_PACK_Q, _PACK_D, _PACK_L = _Q.pack, _D.pack, _L.pack
+_PACK_Q = _Q.pack
+# A type tag and its value in one call (the same bytes as the tag followed by _Q/_D/_L).
+_TAG_Q, _TAG_D, _TAG_L = (struct.Struct(f">c{c}").pack for c in "qdI")
 _PREFIX = {t: _L.pack(len(t)) + t.encode() for t in CHAINED}
 _INT_MIN, _INT_MAX = -(2**63), 2**63
 
@@ -173,19 +175,19 @@ def row_bytes(table: str, seq: int, values: Sequence[object]) -> bytes:
             if v != v:  # NaN
                 append(b"N")
             elif v.is_integer() and _INT_MIN <= v < _INT_MAX:
-                append(b"i" + _PACK_Q(int(v)))
+                append(_TAG_Q(b"i", int(v)))
             else:
-                append(b"f" + _PACK_D(v))
+                append(_TAG_D(b"f", v))
         elif type(v) is str:
             data = v.encode("utf-8", "surrogatepass")
-            append(b"s" + _PACK_L(len(data)))
+            append(_TAG_L(b"s", len(data)))
             append(data)
         elif v is None:
             append(b"N")
         elif type(v) is int and _INT_MIN <= v < _INT_MAX:
-            append(b"i" + _PACK_Q(v))
+            append(_TAG_Q(b"i", v))
         elif type(v) is bytes:
-            append(b"b" + _PACK_L(len(v)))
+            append(_TAG_L(b"b", len(v)))
             append(v)
         else:
             _value(v, out)
