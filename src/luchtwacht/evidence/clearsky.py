@@ -34,6 +34,7 @@ from shapely.geometry import Polygon as ShapelyPolygon
 
 from luchtwacht.evidence.recording import Recording, Window, iso_time
 from luchtwacht.evidence.sensors import SensorRecord, read_sensors
+from luchtwacht.evidence.zones import inside_zone
 from luchtwacht.model.track import ThreatLevel
 from luchtwacht.model.zone import Zone
 
@@ -244,13 +245,6 @@ def _more(n: int, what: str) -> str:
     return f"; and {n - _NAMED} more {what} (see the tables)" if n > _NAMED else ""
 
 
-def _inside(zone: str, zones_inside: object) -> bool:
-    text = str(zones_inside or "")
-    if "," in zone:  # stored comma-joined: a name with a comma cannot be split out
-        return zone in text
-    return zone in text.split(",")
-
-
 def _threat(label: object) -> ThreatLevel:
     try:
         return ThreatLevel[str(label).upper()]
@@ -275,7 +269,7 @@ def _presences(
         current: list[float] = []
         inside_rows = []
         for row in track_rows:
-            if _inside(zone, row[2]):
+            if inside_zone(zone, row[2]):
                 current.append(float(row[1]))  # type: ignore[arg-type]
                 inside_rows.append(row)
             elif current:

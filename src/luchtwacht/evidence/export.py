@@ -49,6 +49,7 @@ from luchtwacht.evidence.manifest import PackageWriter
 from luchtwacht.evidence.mapplot import MapSensor, MapTrack, map_png
 from luchtwacht.evidence.recording import Recording, Window, iso_time
 from luchtwacht.evidence.sensors import read_sensors
+from luchtwacht.evidence.zones import inside_zone
 from luchtwacht.ingest.sapient import SapientError, parse_message
 from luchtwacht.transport.sapient_tcp import FrameReader
 
@@ -113,7 +114,7 @@ def _selected_tracks(
             "SELECT track_id, zones_inside FROM track WHERE t_s >= ? AND t_s <= ?",
             (w.from_s, w.to_s),
         ):
-            if zone in str(zones or "").split(","):
+            if inside_zone(zone, zones):
                 inside.add(int(tid))
         ids &= inside
     return ids
