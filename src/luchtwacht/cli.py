@@ -622,6 +622,8 @@ def run(
         typer.echo(f"error: {exc}", err=True)
         prebound.close()
         raise typer.Exit(2) from None
+    if site.store.backend == "postgresql" and node.recorder is not None:
+        typer.echo(f"recording to {node.recorder.path}")  # the run's id, the server; no password
     console_sock = prebound.sockets.get("console")
     if site.console is not None and console_sock is not None:
         host, port = console_sock.getsockname()[:2]

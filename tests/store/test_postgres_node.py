@@ -138,6 +138,7 @@ def test_kill_9_of_a_node_writing_to_postgresql_loses_nothing_it_committed(pg_ds
             proc.kill()
     assert proc.returncode == -signal.SIGKILL and before, err.decode()
     assert b"s3cret" not in out + err
+    assert f"recording to postgresql run {run_id} [host=127.0.0.1".encode() in out
     report = verify_postgres(pg_dsn, run_id)
     problem = report.problem
     assert problem is not None and problem.kind is ProblemKind.CUT_OFF, problem
