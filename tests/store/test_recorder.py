@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from luchtwacht.model.track import Alert, ThreatLevel
-from luchtwacht.store.chain import CHAINED, NodeKey
+from luchtwacht.store.chain import CHAINED, NodeKey, ProblemKind
 from luchtwacht.store.recorder import (
     NotChainedError,
     Recorder,
@@ -197,3 +197,23 @@ def test_a_recording_from_before_the_chain_is_named_and_not_called_intact(tmp_pa
     assert res.exit_code == 1 and "recorded before every record was chained" in res.output
     with pytest.raises(NotChainedError, match="older format; cannot append"):
         Recorder(path)
+
+
+def test_a_row_put_in_by_hand_is_named_and_the_recorder_goes_on_after_it(tmp_path):
+    from tests.store.test_worker import view
+
+    path = tmp_path / "run.sqlite"
+    rec = Recorder(path)
+    rec.tracks([view(1, 1.0)])
+    rec.close()
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO track (t_s, track_id, threat) VALUES (2.0, 9, 'low')")  # no hash
+    db.commit()
+    db.close()
+    rec = Recorder(path)  # reopened: its chain goes on after the row without a hash
+    rec.tracks([view(1, 3.0)])
+    rec.close()
+    report = verify_recording(path)
+    p = report.problem
+    assert p is not None and (p.kind, p.table, p.seq) == (ProblemKind.ROW_CHANGED, "track", 2)
+    assert report.rows["track"] == 3

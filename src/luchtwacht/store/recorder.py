@@ -175,7 +175,12 @@ class Recorder:
         for table in CHAINED:
             row = self.db.execute(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")
             last = row.fetchone()
-            self._heads[table] = (int(last[0]), bytes(last[1] or b"")) if last else (0, GENESIS)
+            digest = bytes(last[1]) if last and isinstance(last[1], bytes) else b""
+            # A last row without a proper hash (put in by hand) cannot be chained from: the
+            # chain goes on from zeros there, and verify names that row.
+            self._heads[table] = (
+                (int(last[0]), digest if len(digest) == 32 else GENESIS) if last else (0, GENESIS)
+            )
         row = self.db.execute(f"SELECT seq, hash FROM {COMMIT_TABLE} ORDER BY seq DESC LIMIT 1")
         last = row.fetchone()
         self._commit_head: tuple[int, bytes] = (
