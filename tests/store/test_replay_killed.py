@@ -7,6 +7,7 @@ committed track row and alert event.
 """
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -58,6 +59,8 @@ def test_a_killed_live_run_replays_to_its_cut(tmp_path):
         await asyncio.sleep(1.3)  # a slow cycle commits the last scan's tracks
         os.kill(proc.pid, signal.SIGKILL)
         writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
 
     try:
         asyncio.run(feed())

@@ -8,6 +8,7 @@ a recording with one raw payload altered must fail the check.
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -122,9 +123,11 @@ async def _feed(node: LiveNode) -> None:
             udp.sendto(_rid_line(epoch + k + half, 2 * k + 1), (r_host, int(r_port)))
     await asyncio.sleep(1.5)  # the last scans are folded in and the tracks coast a little
     node.stop_event.set()
+    udp.close()
     for w in (a_writer, b_writer):
         w.close()
-    udp.close()
+        with contextlib.suppress(ConnectionError):
+            await w.wait_closed()
     del a_reader, b_reader
 
 
@@ -245,6 +248,8 @@ def test_a_live_run_on_a_manual_clock_replays_where_stamps_tie_with_ticks(tmp_pa
         node.stop_event.set()
         await task
         writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
 
     asyncio.run(scenario())
     notes = _rows(path, "SELECT count(*) FROM audit WHERE kind = 'tick.order'")[0][0]
