@@ -358,6 +358,8 @@ def test_speed_on_the_command_line_takes_real_time(live_recording):
         ["--from", "yesterday"],
         ["--from", "5", "--to", "3"],
         ["--to", "inf"],
+        ["--from", "3600"],  # after the end
+        ["--to", "2000-01-01T00:00:00Z"],  # before the start
     ],
 )
 def test_bad_values_are_one_line_and_exit_2(live_recording, args):

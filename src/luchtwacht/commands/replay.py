@@ -87,6 +87,9 @@ def replay(
         _fail(f"--from/--to {exc}")
     if lo >= hi:
         _fail(f"--from {iso_utc(lo)} is not before --to {iso_utc(hi)}")
+    if hi < rec.start_s or (rec.end_s is not None and lo > rec.end_s):
+        span = f"{iso_utc(rec.start_s)} to {iso_utc(rec.end_s) if rec.end_s else 'its cut'}"
+        _fail(f"--from/--to: the window is outside the recording ({span})")
     pacer = Pacer(speed)
     capture = Capture(recording, lo, hi) if check else None
     console = Console()
