@@ -36,6 +36,7 @@ from luchtwacht.store.postgres import (
 )
 from luchtwacht.store.recorder import Recorder, verify_recording
 from luchtwacht.store.worker import BackgroundStore
+from tests.store.conftest import TEMPLATE
 
 KEY = NodeKey.generate()
 ORIGIN = SiteOrigin(51.70, 5.70, 40.0)
@@ -188,12 +189,18 @@ def test_a_run_cut_off_is_named_and_what_it_committed_is_there(pg_dsn):
 # -- tampering, as someone with write access to the database --------------------------------
 
 
+@pytest.fixture(scope="module")
+def shared_dsn(pg_server):
+    """One database for the tampering tests: each tampers only with a run of its own."""
+    return pg_server.create_database("tamper", template=TEMPLATE)
+
+
 @pytest.fixture
-def written(pg_dsn):
-    store = PostgresStore(pg_dsn, key=KEY, origin=ORIGIN)
+def written(shared_dsn):
+    store = PostgresStore(shared_dsn, key=KEY, origin=ORIGIN)
     write_run(store)
-    assert verify_postgres(pg_dsn, store.run_id, KEY.public_pem()).intact
-    return pg_dsn, store.run_id
+    assert verify_postgres(shared_dsn, store.run_id, KEY.public_pem()).intact
+    return shared_dsn, store.run_id
 
 
 def first_problem(written):
@@ -202,33 +209,36 @@ def first_problem(written):
 
 
 def test_one_byte_of_one_raw_payload_changed_is_located(written):
-    q(written[0], "UPDATE raw SET payload = set_byte(payload, 4, 1) WHERE seq = 3")
+    dsn, run = written
+    q(dsn, "UPDATE raw SET payload = set_byte(payload, 4, 1) WHERE run_id = %s AND seq = 3", run)
     p = first_problem(written)
     assert (p.kind, p.table, p.seq, p.t_s) == (ProblemKind.ROW_CHANGED, "raw", 3, T0 + 2)
 
 
 def test_one_detection_deleted_is_located(written):
-    q(written[0], "DELETE FROM detection WHERE seq = 5")
+    q(written[0], "DELETE FROM detection WHERE run_id = %s AND seq = 5", written[1])
     p = first_problem(written)
     assert (p.kind, p.table, p.seq) == (ProblemKind.ROW_REMOVED, "detection", 5)
 
 
 @pytest.mark.parametrize("table", ["raw", "detection", "track", "tick", "audit", "alert_event"])
 def test_the_last_rows_of_a_table_deleted_are_found(written, table):
-    n = q(written[0], f"SELECT count(*) FROM {table}")[0][0]
-    q(written[0], f"DELETE FROM {table} WHERE seq > %s", n - 2 if n > 2 else 0)
+    dsn, run = written
+    n = q(dsn, f"SELECT count(*) FROM {table} WHERE run_id = %s", run)[0][0]
+    q(dsn, f"DELETE FROM {table} WHERE run_id = %s AND seq > %s", run, n - 2 if n > 2 else 0)
     p = first_problem(written)
     assert p.kind is ProblemKind.TRUNCATED and p.table == table
 
 
 def test_a_track_rewritten_as_a_bird_with_its_chain_recomputed_fails_at_the_commit(written):
-    dsn, _ = written
-    q(dsn, "UPDATE track SET object_class = 'drone' WHERE track_id = 2")  # a bird made a drone
-    rows = q(dsn, f"SELECT seq, {', '.join(CHAINED['track'])} FROM track ORDER BY seq")
+    dsn, run = written
+    q(dsn, "UPDATE track SET object_class = 'drone' WHERE run_id = %s AND track_id = 2", run)
+    cols = ", ".join(CHAINED["track"])
+    rows = q(dsn, f"SELECT seq, {cols} FROM track WHERE run_id = %s ORDER BY seq", run)
     prev = GENESIS
     for seq, *values in rows:  # every hash recomputed, as a forger would
         prev = link(prev, "track", seq, values)
-        q(dsn, "UPDATE track SET hash = %s WHERE seq = %s", prev, seq)
+        q(dsn, "UPDATE track SET hash = %s WHERE run_id = %s AND seq = %s", prev, run, seq)
     p = first_problem(written)
     assert p.kind is ProblemKind.CHAIN_RECOMPUTED and p.table == "track"
 
@@ -240,12 +250,12 @@ def test_everything_recomputed_and_signed_with_another_key_fails_against_the_sit
     forger = NodeKey.generate()
     prev = GENESIS
     for seq, t_s, closing, heads in q(
-        dsn, "SELECT seq, t_s, closing, heads FROM chain_commit ORDER BY seq"
+        dsn, "SELECT seq, t_s, closing, heads FROM chain_commit WHERE run_id = %s ORDER BY seq", run
     ):
         rec = seal_commit(forger, seq, t_s, closing, decode_heads(bytes(heads)), prev)
         q(dsn, "UPDATE chain_commit SET prev_hash = %s, public_key = %s, hash = %s,"
-               " signature = %s WHERE seq = %s",
-          rec.prev_hash, rec.public_key, rec.hash, rec.signature, seq)  # fmt: skip
+               " signature = %s WHERE run_id = %s AND seq = %s",
+          rec.prev_hash, rec.public_key, rec.hash, rec.signature, run, seq)  # fmt: skip
         prev = rec.hash
     assert verify_postgres(dsn, run).intact  # against its own key only: passes (and says so)
     p = first_problem(written)
@@ -539,7 +549,7 @@ def test_the_verify_command_checks_a_postgresql_run(written, tmp_path):
     assert ok.exit_code == 0, ok.output
     assert f"postgresql run {run} [" in ok.output and "intact" in ok.output
     assert "checked against the trusted key" in ok.output
-    q(dsn, "DELETE FROM detection WHERE seq = 5")
+    q(dsn, "DELETE FROM detection WHERE run_id = %s AND seq = 5", run)
     bad = cli.invoke(app, ["verify", "--dsn", dsn, "--run", str(run)])
     assert bad.exit_code == 1 and "detection chain BROKEN at seq 5" in bad.output, bad.output
     wrong = dsn.replace("user=", "password=s3cret user=") + " port=1 connect_timeout=2"
