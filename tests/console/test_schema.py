@@ -263,3 +263,22 @@ def test_a_wrong_method_on_every_api_path_is_405_naming_the_right_ones(running: 
         assert set(res.headers["allow"].split(", ")) >= allowed, (url, res.headers["allow"])
     assert client.request("PATCH", "/api/no-such-thing").status_code == 404
     assert client.get("/").status_code in (200, 404)  # the page (when built), never a 405
+
+
+def test_every_answer_of_the_api_has_a_documented_schema() -> None:
+    """Each operation's 200 answer says what it holds (derived from the picture's dataclasses
+    where it carries them); schemathesis above checks every answer against it."""
+    doc = NODE.console.app.openapi()
+    bare = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if path == "/api/basemap.pmtiles":  # a file, read in HTTP ranges
+                continue
+            content = op.get("responses", {}).get("200", {}).get("content", {})
+            answer = content.get("application/json", {}).get("schema", {})
+            if not answer or (answer == {"type": "object"} and path != "/api/site"):
+                bare.append(f"{method.upper()} {path}")
+    assert not bare, f"answers without a schema: {bare}"
+    picture = doc["paths"]["/api/picture"]["get"]["responses"]["200"]["content"]
+    track = picture["application/json"]["schema"]["properties"]["tracks"]["items"]
+    assert track["properties"]["threat"]["enum"] == ["none", "low", "medium", "high", "critical"]

@@ -56,6 +56,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from luchtwacht.console.schema import ok
 from luchtwacht.counter.authority import Session
 
 __all__ = ["Entry", "Problem", "RecordingError", "Recordings", "replay_router"]
@@ -1059,6 +1060,50 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_LISTED_PROPS: dict[str, object] = {
+    "id": {"type": "string"},
+    "name": {"type": "string"},
+    "start_s": {"type": "number"},
+    "end_s": {"type": "number"},
+    "live": {"type": "boolean"},
+}
+_LISTED = {"type": "object", "properties": _LISTED_PROPS, "required": list(_LISTED_PROPS)}
+_SPAN = {
+    "type": "object",
+    "properties": {
+        **{k: v for k, v in _LISTED_PROPS.items() if k != "live"},
+        "times": {"type": "array", "items": {"type": "number"}},
+    },
+    "required": ["id", "name", "start_s", "end_s", "times"],
+}
+_OBJECTS = {"type": "array", "items": {"type": "object"}}
+# The recorded picture: the live picture's sections, with what a recording does not keep as
+# null or empty (feed counters, node health, Remote ID), plus its trails and the recording.
+_PICTURE = {
+    "type": "object",
+    "properties": {
+        "type": {"const": "replay"},
+        "seq": {"type": "null"},
+        "t_s": {"type": "number"},
+        "site": {"type": "string"},
+        **{k: _OBJECTS for k in ("tracks", "alerts", "alert_changes", "recommendations",
+                                 "engagements", "feeds", "nodes", "effectors",
+                                 "pending_approvals", "remote_ids")},
+        "new_tracks": {"type": "array", "maxItems": 0},
+        "dropped_tracks": {"type": "array", "maxItems": 0},
+        "counters": {"type": "object"},
+        "trails": {"type": "object"},
+        "replay": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "start_s": _NUMBER_OR_NULL,
+                           "end_s": _NUMBER_OR_NULL},
+        },
+    },
+    "required": ["type", "t_s", "site", "tracks", "alerts", "feeds", "trails", "replay"],
+}  # fmt: skip
+
+
 def replay_router(viewer: Callable[..., Session], recordings: Recordings) -> APIRouter:
     """The replay endpoints (any logged-in person; read-only): list, span, picture at a time.
 
@@ -1082,18 +1127,20 @@ def replay_router(viewer: Callable[..., Session], recordings: Recordings) -> API
             headers = {"Retry-After": "1"} if exc.status == 503 else None
             raise HTTPException(exc.status, exc.message, headers=headers) from None
 
-    @router.get("/api/replay", responses={503: _ERRORS[503]})
+    @router.get(
+        "/api/replay", responses={**ok({"type": "array", "items": _LISTED}), 503: _ERRORS[503]}
+    )
     def replay_list(who: Viewer) -> JSONResponse:
         """The recordings that can be replayed: id, name, start_s, end_s, live."""
         return answer(recordings.listing)
 
-    @router.get("/api/replay/{rec_id}", responses=_ERRORS)
+    @router.get("/api/replay/{rec_id}", responses={**ok(_SPAN), **_ERRORS})
     def replay_span(rec_id: str, who: Viewer) -> JSONResponse:
         """One recording's span and its snapshot times (UTC seconds, ascending)."""
         found = entry(rec_id)
         return answer(lambda: recordings.span(found))
 
-    @router.get("/api/replay/{rec_id}/picture", responses=_ERRORS)
+    @router.get("/api/replay/{rec_id}/picture", responses={**ok(_PICTURE), **_ERRORS})
     def replay_picture(
         rec_id: str,
         t: Annotated[float, Query(allow_inf_nan=False, description="UTC seconds")],

@@ -48,6 +48,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from luchtwacht import __version__
 from luchtwacht.console.replay import Recordings, replay_router
+from luchtwacht.console.schema import json_schema, ok
 from luchtwacht.console.static import WEB_DIST, mount_web
 from luchtwacht.counter.authority import (
     AuthError,
@@ -57,7 +58,16 @@ from luchtwacht.counter.authority import (
     PermissionDenied,
     Session,
 )
-from luchtwacht.model.picture import PictureUpdate
+from luchtwacht.model.picture import (
+    AlertSnapshot,
+    EffectorSnapshot,
+    EngagementSnapshot,
+    FeedSnapshot,
+    NodeSnapshot,
+    PendingApprovalSnapshot,
+    PictureUpdate,
+    RecommendationSnapshot,
+)
 from luchtwacht.model.track import TrackView
 from luchtwacht.node.clock import Clock
 from luchtwacht.node.commands import Command, CommandKind, CommandResult
@@ -243,6 +253,88 @@ class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
     bearer: bool = False
+
+
+class HealthAnswer(BaseModel):
+    """Whether the node publishes (``GET /api/health``, no login)."""
+
+    site: str
+    seq: int | None
+    age_s: float | None
+
+
+class MeAnswer(BaseModel):
+    """Who is logged in (``GET /api/me``)."""
+
+    username: str
+    role: str
+    expires_t_s: float
+
+
+class LoginAnswer(MeAnswer):
+    """A session opened: ``csrf`` for a cookie session, ``token`` for a bearer one."""
+
+    csrf: str | None = None
+    token: str | None = None
+
+
+class CommandAnswer(BaseModel):
+    """What the node made of a command (200 applied, 202 still queued, 403/409 refused)."""
+
+    kind: str
+    target: int
+    applied: bool
+    ok: bool
+    operator: str | None
+    error: str
+    status: str | None = None
+    eng_id: int | None = None
+    approval: dict[str, Any] | None = None
+
+
+class RecordingAnswer(BaseModel):
+    """Where the run is recorded (null: not recorded) and the store's counters."""
+
+    path: str | None
+    store: dict[str, Any] | None = None
+
+
+class OperatorAnswer(BaseModel):
+    """An account as the administrator sees it (never its hash)."""
+
+    username: str
+    role: str
+    disabled: bool
+
+
+class DisabledAnswer(BaseModel):
+    """An account disabled."""
+
+    username: str
+    disabled: bool
+
+
+_ZONE = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "polygon": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+        "floor_m": {"type": "number"},
+        "ceiling_m": {"type": "number"},
+    },
+    "required": ["name", "polygon", "floor_m", "ceiling_m"],
+}
+_TRAIL_POINT = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not logged in, or the session ended"},
+    403: {"description": "The role may not do this (or the CSRF token is missing)"},
+    503: {"description": "No picture yet (the node has not finished its first cycle)"},
+}
+
+
+def _answers(tp: Any, description: str = "OK") -> dict[int | str, dict[str, Any]]:
+    """The documented answers of a picture endpoint: ``tp``'s schema for 200, and the errors."""
+    return {**ok(json_schema(tp), description), **_ERRORS}
 
 
 class CommandRequest(BaseModel):
@@ -514,7 +606,7 @@ class Console:
             response.headers.setdefault("Cache-Control", default)
             return response
 
-        @app.get("/api/health")
+        @app.get("/api/health", response_model=HealthAnswer)
         def health() -> dict[str, object]:
             """Whether the node publishes: the newest picture's sequence and age (no login)."""
             latest = self.latest
@@ -533,7 +625,16 @@ class Console:
             """
             return dict(TEMPLATES)
 
-        @app.post("/api/login")
+        @app.post(
+            "/api/login",
+            response_model=LoginAnswer,
+            response_model_exclude_none=True,
+            responses={
+                401: {"description": "Wrong user name or password (one message for both)"},
+                429: {"description": "Too many failures from here: wait Retry-After seconds"},
+                503: {"description": "Too many logins at once: try again"},
+            },
+        )
         async def login(body: LoginRequest, request: Request, response: Response) -> object:
             """Open a session (cookie and CSRF token, or a bearer token for machines)."""
             source = request.client.host if request.client else ""
@@ -601,22 +702,39 @@ class Console:
             response.delete_cookie(SESSION_COOKIE, path="/")
             return {"username": who.username}
 
-        @app.get("/api/me")
+        @app.get("/api/me", response_model=MeAnswer, responses=_ERRORS)
         def me(who: Viewer) -> dict[str, object]:
             """Who is logged in, with which role."""
             return {"username": who.username, "role": who.role, "expires_t_s": who.expires_t_s}
 
-        @app.get("/api/picture")
+        @app.get("/api/picture", responses=_answers(PictureUpdate))
         def picture(who: Viewer) -> object:
             """The newest air picture, whole."""
             return jsonable(self._latest())
 
-        @app.get("/api/tracks")
+        @app.get("/api/tracks", responses=_answers(tuple[TrackView, ...]))
         def tracks(who: Viewer) -> object:
             """Every confirmed track, most threatening first."""
             return jsonable(self._latest().tracks)
 
-        @app.get("/api/tracks/{track_id}")
+        @app.get(
+            "/api/tracks/{track_id}",
+            responses={
+                **ok(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "track": json_schema(TrackView),
+                            "trail": {"type": "array", "items": _TRAIL_POINT},
+                        },
+                        "required": ["track", "trail"],
+                    },
+                    "The track now and its trail (time, lat, lon, alt), oldest first",
+                ),
+                **_ERRORS,
+                404: {"description": "No such track now"},
+            },
+        )
         def track(track_id: int, who: Viewer) -> object:
             """One track now, with its trail (time, lat, lon, alt), oldest first."""
             view = self._latest().track(track_id)
@@ -624,17 +742,17 @@ class Console:
                 raise HTTPException(404, say("web.no_track", track=track_id))
             return {"track": jsonable(view), "trail": list(self.trails.get(track_id, ()))}
 
-        @app.get("/api/alerts")
+        @app.get("/api/alerts", responses=_answers(tuple[AlertSnapshot, ...]))
         def alerts(who: Viewer) -> object:
             """The open alerts."""
             return jsonable(self._latest().alerts)
 
-        @app.get("/api/zones")
+        @app.get("/api/zones", responses={**ok({"type": "array", "items": _ZONE}), **_ERRORS})
         def zones(who: Viewer) -> object:
             """The protected zones (WGS84 vertices and height bands)."""
             return self.zones
 
-        @app.get("/api/site")
+        @app.get("/api/site", responses={**ok({"type": "object"}), **_ERRORS})
         def site(who: Viewer) -> object:
             """The site: origin, zones, no-fire areas, effectors and their reach, fixed radars."""
             return self.site
@@ -650,18 +768,48 @@ class Console:
                 headers={"Cache-Control": "private, max-age=3600"},
             )
 
-        @app.get("/api/sensors")
+        @app.get(
+            "/api/sensors",
+            responses={
+                **ok(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "feeds": json_schema(tuple[FeedSnapshot, ...]),
+                            "nodes": json_schema(tuple[NodeSnapshot, ...]),
+                        },
+                        "required": ["feeds", "nodes"],
+                    }
+                ),
+                **_ERRORS,
+            },
+        )
         def sensors(who: Viewer) -> object:
             """The feeds and their health, and the SAPIENT nodes heard from."""
             p = self._latest()
             return {"feeds": jsonable(p.feeds), "nodes": jsonable(p.nodes)}
 
-        @app.get("/api/effectors")
+        @app.get("/api/effectors", responses=_answers(tuple[EffectorSnapshot, ...]))
         def effectors(who: Viewer) -> object:
             """The effectors on site and their state."""
             return jsonable(self._latest().effectors)
 
-        @app.get("/api/recommendations")
+        @app.get(
+            "/api/recommendations",
+            responses={
+                **ok(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "recommendations": json_schema(tuple[RecommendationSnapshot, ...]),
+                            "pending_approvals": json_schema(tuple[PendingApprovalSnapshot, ...]),
+                        },
+                        "required": ["recommendations", "pending_approvals"],
+                    }
+                ),
+                **_ERRORS,
+            },
+        )
         def recommendations(who: Viewer) -> object:
             """Countermeasure recommendations and the approvals awaiting a second person."""
             p = self._latest()
@@ -670,12 +818,23 @@ class Console:
                 "pending_approvals": jsonable(p.pending_approvals),
             }
 
-        @app.get("/api/engagements")
+        @app.get("/api/engagements", responses=_answers(tuple[EngagementSnapshot, ...]))
         def engagements(who: Viewer) -> object:
             """Engagements: approved countermeasures and how they went."""
             return jsonable(self._latest().engagements)
 
-        @app.post("/api/commands")
+        @app.post(
+            "/api/commands",
+            responses={
+                200: {
+                    "description": "Applied (ok says whether it did what was asked)",
+                    "content": {"application/json": {"schema": CommandAnswer.model_json_schema()}},
+                },
+                202: {"description": "Queued, not yet applied by the node"},
+                **_ERRORS,
+                409: {"description": "Applied and refused by the node (the error says why)"},
+            },
+        )
         async def command(body: CommandRequest, request: Request) -> object:
             """Submit a command to the node; it is role-checked and audited there."""
             token, _ = self._token(request)
@@ -702,7 +861,7 @@ class Console:
                 status = 403 if "may not" in result.error else 409
             return JSONResponse(_result(result), status_code=status)
 
-        @app.get("/api/recording")
+        @app.get("/api/recording", response_model=RecordingAnswer, responses=_ERRORS)
         def recording(who: Viewer) -> dict[str, object]:
             """Where this run is recorded and how the store keeps up (null: not recorded)."""
             rec = self.core.recorder
@@ -714,7 +873,7 @@ class Console:
                 out["store"] = stats()
             return out
 
-        @app.get("/api/operators")
+        @app.get("/api/operators", response_model=list[OperatorAnswer], responses=_ERRORS)
         def operators(request: Request) -> object:
             """The accounts: name, role, disabled (administrators only; never a hash)."""
             self._session(request, Permission.MANAGE_OPERATORS)
@@ -723,7 +882,11 @@ class Console:
                 for a in self.authority.accounts
             ]
 
-        @app.post("/api/operators/{username}/disable")
+        @app.post(
+            "/api/operators/{username}/disable",
+            response_model=DisabledAnswer,
+            responses={**_ERRORS, 404: {"description": "No such operator"}},
+        )
         def disable(username: str, request: Request) -> dict[str, object]:
             """Disable an account at once (its sessions end); audited with who did it."""
             admin = self._session(request, Permission.MANAGE_OPERATORS)
