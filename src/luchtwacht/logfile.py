@@ -53,4 +53,7 @@ def configure(verbose: bool, log_file: Path | None) -> None:
     for h in handlers:
         root.addHandler(h)
     _ours.extend(handlers)
-    root.setLevel(min(h.level for h in handlers))
+    # The handlers choose what each shows; the root lets through what the most talkative needs,
+    # and never less than Python's default (WARNING), so a second call in one process (tests)
+    # leaves other code's warnings visible.
+    root.setLevel(logging.INFO if log_file is not None else logging.WARNING)
