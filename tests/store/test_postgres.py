@@ -7,7 +7,9 @@ with plain SQL as someone with write access to the database would, and the node 
 """
 
 import contextlib
+import logging
 import math
+import socket
 import threading
 import time
 from collections import Counter
@@ -557,3 +559,66 @@ def test_the_verify_command_checks_a_postgresql_run(written, tmp_path):
     assert gone.exit_code == 2 and "cannot connect" in gone.output and "s3cret" not in gone.output
     assert cli.invoke(app, ["verify", "--dsn", dsn]).exit_code == 2  # --run is needed
     assert cli.invoke(app, ["verify", "--dsn", dsn, "--run", "999"]).exit_code == 2
+
+
+class CommitCutter:
+    """A TCP proxy to the server that, once armed, cuts the connection as the server's answer
+    to COMMIT passes: the commit is made, the client never hears of it."""
+
+    COMMIT_DONE = b"C\x00\x00\x00\x0bCOMMIT\x00"  # CommandComplete, tag COMMIT
+
+    def __init__(self, port: int) -> None:
+        self.upstream = port
+        self.armed = threading.Event()
+        self.cuts = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, answers: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if answers and self.armed.is_set() and self.COMMIT_DONE in data:
+                    self.armed.clear()
+                    self.cuts += 1
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+def test_a_commit_whose_answer_was_lost_is_not_sent_twice(pg_server, pg_dsn, caplog):
+    proxy = CommitCutter(pg_server.port)
+    dsn = pg_dsn.replace(f"port={pg_server.port}", f"port={proxy.port}")
+    store = PostgresStore(dsn, key=KEY)
+    store.raw(T0, "r", "f", b"1")
+    store.detections(detections(T0))  # (its day's partitions made: the next COMMIT is the data's)
+    store.commit()
+    proxy.armed.set()
+    store.raw(T0 + 1, "r", "f", b"2")
+    store.detections(detections(T0 + 1))
+    with pytest.raises(PostgresStoreError, match="commit failed"):
+        store.commit()  # made on the server; the answer was cut
+    assert proxy.cuts == 1
+    assert q(pg_dsn, "SELECT count(*) FROM raw")[0][0] == 2  # it is there
+    store.raw(T0 + 2, "r", "f", b"3")
+    with caplog.at_level(logging.WARNING, logger="luchtwacht.store.postgres"):
+        store.close()  # settles the lost commit from the server's records, then sends the rest
+    assert "had reached the server" in caplog.text
+    report = verify_postgres(pg_dsn, store.run_id, KEY.public_pem())
+    assert report.intact and report.rows["raw"] == 3 and report.rows["detection"] == 6
+    proxy.listener.close()
