@@ -367,3 +367,12 @@ def test_bad_values_are_one_line_and_exit_2(live_recording, args):
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
+
+
+def test_view_shows_the_replayed_picture(live_recording):
+    result = runner.invoke(
+        app, ["replay", str(live_recording), "--view", "--from", "5", "--to", "7", "--check"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "LUCHTWACHT" in result.output and "Tracks now" in result.output  # the terminal view
+    assert "replay matches the recording in the window" in result.output
