@@ -30,6 +30,7 @@ from luchtwacht.store.port import Store
 from luchtwacht.store.postgres import (
     PostgresStore,
     PostgresStoreError,
+    create_run,
     redact_dsn,
     runs,
     tracks_in_zone,
@@ -622,3 +623,40 @@ def test_a_commit_whose_answer_was_lost_is_not_sent_twice(pg_server, pg_dsn, cap
     report = verify_postgres(pg_dsn, store.run_id, KEY.public_pem())
     assert report.intact and report.rows["raw"] == 3 and report.rows["detection"] == 6
     proxy.listener.close()
+
+
+def test_the_schema_is_made_from_nothing_and_another_version_is_refused(pg_server):
+    dsn = pg_server.create_database("bare", postgis=False)  # no PostGIS, no schema yet
+    run_id = create_run(dsn)
+    assert run_id == 1 and q(dsn, "SELECT extname FROM pg_extension WHERE extname = 'postgis'")
+    assert create_run(dsn) == 2  # made once; a second run finds it
+    q(dsn, "UPDATE schema_version SET version = 99")
+    with pytest.raises(PostgresStoreError, match="version 99"):
+        create_run(dsn)
+
+
+def test_nodes_sharing_a_database_make_a_new_day_partition_together(pg_dsn):
+    """Two writers reach the same new UTC day at once: one makes the partition, both write."""
+    stores = [PostgresStore(pg_dsn, key=KEY, origin=ORIGIN) for _ in range(4)]
+    day = T0 + 10 * 86_400.0  # a day no partition exists for yet
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def write(store: PostgresStore) -> None:
+        try:
+            store.detections(detections(day, n=20))
+            store.tracks([view(1, day)])
+            barrier.wait()
+            store.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for store in stores:
+        assert verify_postgres(pg_dsn, store.run_id, KEY.public_pem()).intact
+    assert q(pg_dsn, "SELECT count(*) FROM ONLY detection_20251217")[0][0] == 4 * 20
