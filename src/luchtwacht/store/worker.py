@@ -40,7 +40,10 @@ RecorderFactory = Callable[[Path], Store]
 """Opens the store the worker writes to; called once, inside the worker thread."""
 
 DEFAULT_MAXSIZE = 50_000  # operations held while the disk lags; beyond that, drops (counted)
-WAITING_KINDS = frozenset({"audit", "alert_event", "set_meta", "tick"})  # evidence, metadata
+# Decisions and metadata wait a bounded time for room; everything else (raw bytes, detections,
+# tracks, ticks: ten a second) is dropped and counted at once, so a stalled disk or database
+# costs the loop at most a rare wait for an alert or a command, never one per tick.
+WAITING_KINDS = frozenset({"audit", "alert_event", "set_meta"})
 WARN_EVERY_S = 60.0  # after the first, at most one log line per kind this often
 CLOSE_TIMEOUT_S = 10.0
 _COMMITTING_KINDS = frozenset({"commit", "close", "flush", "auto_commit"})
