@@ -115,3 +115,17 @@ def test_a_site_files_console_null_leaves_the_console_off_unless_web_is_given(
     assert off.exit_code == 0 and "operator console" not in off.output, off.output
     on = runner.invoke(app, [*base, "--web", "--web-listen", f"127.0.0.1:{_free_port()}"])
     assert on.exit_code == 0 and "operator console: http://127.0.0.1:" in on.output, on.output
+
+
+def test_demo_signs_its_recording_with_a_given_key(tmp_path: Path) -> None:
+    key = tmp_path / "node.key"
+    made = runner.invoke(app, ["pki", "signing-key", str(key)])
+    assert made.exit_code == 0, made.output
+    rec = tmp_path / "run.sqlite"
+    base = ["demo", "--headless", "--no-web", "--speed", "0", "--duration", "5"]
+    result = runner.invoke(app, [*base, "--record", str(rec), "--signing-key", str(key)])
+    assert result.exit_code == 0, result.output
+    checked = runner.invoke(app, ["verify", str(rec), "--public-key", f"{key}.pub"])
+    assert checked.exit_code == 0 and "checked against the trusted key" in checked.output
+    missing = runner.invoke(app, [*base, "--signing-key", str(tmp_path / "none.key")])
+    assert missing.exit_code == 2 and "--signing-key" in missing.output

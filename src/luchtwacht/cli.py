@@ -278,6 +278,13 @@ def demo(
     summary_json: Annotated[
         Path | None, typer.Option(help="Write the end-of-run summary as JSON here.")
     ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Sign the recording with this Ed25519 key (luchtwacht pki signing-key);"
+            " without it a key is made for the run.",
+        ),
+    ] = None,
     web: Annotated[
         bool, typer.Option("--web/--no-web", help="Serve the operator console while it runs.")
     ] = True,
@@ -301,6 +308,16 @@ def demo(
 
     if seed is not None and seed < 0:
         _fail(f"--seed {seed}: must be 0 or more")
+    node_key = None
+    if signing_key is not None:
+        from luchtwacht.store.chain import NodeKey, SigningKeyError
+
+        try:
+            node_key = NodeKey.load(signing_key)
+        except SigningKeyError as exc:
+            _fail(f"--signing-key {exc}")
+        except OSError as exc:
+            _fail(f"--signing-key {signing_key}: {exc.strerror or exc}")
     _check_outputs(record, overwrite, {"--summary-json": summary_json})
     if scenario_file is not None:
         try:
@@ -324,7 +341,7 @@ def demo(
         scratch = tempfile.TemporaryDirectory(prefix="luchtwacht-demo-")
         record = Path(scratch.name) / "demo.sqlite"
     if record is not None:
-        recorder = BackgroundStore(record) if web else Recorder(record)
+        recorder = BackgroundStore(record, key=node_key) if web else Recorder(record, node_key)
     pipeline = Pipeline(scenario, recorder=recorder, people=people)
     clock = SimClock(speed)
     console = Console()
