@@ -13,10 +13,21 @@ run's start.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
+
+
+class _Signed(Protocol):
+    """A written package or report: its manifest says how the recording's chain stood."""
+
+    @property
+    def manifest(self) -> dict[str, Any]: ...
+
+
+T = TypeVar("T", bound=_Signed)
 
 app = typer.Typer(
     add_completion=False,
@@ -37,6 +48,40 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def write_signed(
+    recording: Path, out: Path, key: Path, make: Callable[[Any], T]
+) -> tuple[T, str | None]:
+    """Write a signed package or report into ``out`` with ``make(signing key)``.
+
+    The one way ``evidence export`` and ``report clear-sky`` check their output folder, load
+    the key and turn errors into one ``error:`` line (exit 2). Returns what ``make`` returned
+    and the recording's chain problem (None when it verified), after printing the chain's
+    warnings.
+    """
+    import sqlite3
+
+    from luchtwacht.evidence import EvidenceError
+    from luchtwacht.evidence.chainstate import chain_problem, chain_warnings
+    from luchtwacht.evidence.keys import load_private_key
+    from luchtwacht.evidence.manifest import output_folder_problem
+
+    problem = output_folder_problem(out)
+    if problem is not None:
+        raise _fail(problem)
+    try:
+        result = make(load_private_key(key))
+    except EvidenceError as exc:
+        raise _fail(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise _fail(f"{recording}: not a readable recording ({exc})") from None
+    except OSError as exc:
+        raise _fail(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None
+    chain = result.manifest["recording_chain"]
+    for line in chain_warnings(chain):
+        typer.echo(line, err=True)
+    return result, chain_problem(chain)
+
+
 @app.command("export")
 def export(
     recording: Annotated[Path, typer.Argument(help="A Luchtwacht recording (.sqlite).")],
@@ -54,30 +99,14 @@ def export(
     ] = None,
 ) -> None:
     """Export one window of a recording as a signed evidence package (see README.txt in it)."""
-    import sqlite3
-
-    from luchtwacht.evidence import EvidenceError
     from luchtwacht.evidence.export import export_evidence
-    from luchtwacht.evidence.keys import load_private_key
-    from luchtwacht.evidence.manifest import output_folder_problem
 
-    problem = output_folder_problem(out)
-    if problem is not None:
-        raise _fail(problem)
-    try:
-        signing_key = load_private_key(key)
-        summary = export_evidence(recording, t_from, t_to, out, signing_key, track, zone)
-    except EvidenceError as exc:
-        raise _fail(str(exc)) from None
-    except sqlite3.Error as exc:
-        raise _fail(f"{recording}: not a readable recording ({exc})") from None
-    except OSError as exc:
-        raise _fail(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None
-    from luchtwacht.evidence.chainstate import chain_problem, chain_warnings
-
-    for line in chain_warnings(summary.manifest["recording_chain"]):
-        typer.echo(line, err=True)
-    broken = chain_problem(summary.manifest["recording_chain"])
+    summary, broken = write_signed(
+        recording,
+        out,
+        key,
+        lambda signing_key: export_evidence(recording, t_from, t_to, out, signing_key, track, zone),
+    )
     files = len(summary.manifest["files"])
     fp = summary.manifest["signer"]["fingerprint_sha256"]
     window = summary.manifest["window"]

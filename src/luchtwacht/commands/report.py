@@ -64,32 +64,17 @@ def clear_sky(
     ] = None,
 ) -> None:
     """Whether zone Z was clear of unauthorised tracks in the window, and watched."""
-    import sqlite3
-
-    from luchtwacht.evidence import EvidenceError
-    from luchtwacht.evidence.keys import load_private_key
-    from luchtwacht.evidence.manifest import output_folder_problem
+    from luchtwacht.commands.evidence import write_signed
     from luchtwacht.evidence.report import write_clear_sky_report
 
-    problem = output_folder_problem(out)
-    if problem is not None:
-        raise _fail(problem)
-    try:
-        signing_key = load_private_key(key)
-        report = write_clear_sky_report(
+    report, broken = write_signed(
+        recording,
+        out,
+        key,
+        lambda signing_key: write_clear_sky_report(
             recording, zone, t_from, t_to, out, signing_key, max_gap, authorised or ()
-        )
-    except EvidenceError as exc:
-        raise _fail(str(exc)) from None
-    except sqlite3.Error as exc:
-        raise _fail(f"{recording}: not a readable recording ({exc})") from None
-    except OSError as exc:
-        raise _fail(f"{exc.filename or out}: cannot write ({exc.strerror or exc})") from None
-    from luchtwacht.evidence.chainstate import chain_problem, chain_warnings
-
-    for line in chain_warnings(report.manifest["recording_chain"]):
-        typer.echo(line, err=True)
-    broken = chain_problem(report.manifest["recording_chain"])
+        ),
+    )
     typer.echo(report.result.verdict())
     typer.echo(f"{out}: report.html, report.pdf, report.json, map.png (signed)", err=True)
     if broken is not None:

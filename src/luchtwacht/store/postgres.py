@@ -66,6 +66,7 @@ from luchtwacht.store.chain import (
     link,
     seal_commit,
 )
+from luchtwacht.store.rows import alert_audit, alert_event_row, track_row
 
 __all__ = [
     "SCHEMA",
@@ -532,12 +533,7 @@ class PostgresStore:
             key = (int(v.track_id), float(v.t_s))
             if key not in self._tracks:
                 self._pending += 1
-            self._tracks[key] = (
-                v.t_s, int(v.track_id), v.lat_deg, v.lon_deg, v.alt_m, v.east_m, v.north_m,
-                v.up_m, v.speed_ms, v.heading_deg, v.climb_ms, v.object_class, v.class_prob,
-                int(v.cooperative), v.uas_id, v.threat.label, ",".join(v.zones_inside),
-                v.time_to_breach_s, v.pos_std_m, v.icao,
-            )  # fmt: skip
+            self._tracks[key] = track_row(v)
 
     def tick(self, t_s: float) -> None:
         """A tick of the node core at ``t_s``."""
@@ -547,23 +543,8 @@ class PostgresStore:
     def alert_event(self, t_s: float, event: str, alert: Alert) -> None:
         """An alert event; also chained into the audit, as the recorder does."""
         self._room(2)
-        self._add(
-            "alert_event",
-            (t_s, event, alert.alert_id, alert.track_id, alert.zone, alert.level.label,
-             alert.kind, alert.state.name.lower(), alert.object_class, alert.uas_id,
-             alert.message),
-        )  # fmt: skip
-        self.audit(
-            t_s,
-            f"alert.{event}",
-            {
-                "alert_id": alert.alert_id,
-                "track_id": alert.track_id,
-                "zone": alert.zone,
-                "level": alert.level.label,
-                "message": alert.message,
-            },
-        )
+        self._add("alert_event", alert_event_row(t_s, event, alert))
+        self.audit(t_s, f"alert.{event}", alert_audit(alert))
 
     def audit(self, t_s: float, kind: str, payload: dict[str, object]) -> str:
         """An audit record; returns its chain hash (hex)."""

@@ -43,6 +43,7 @@ from luchtwacht.store.chain import (
     link,
     seal_commit,
 )
+from luchtwacht.store.rows import alert_audit, alert_event_row, track_row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -298,28 +299,7 @@ class Recorder:
         ``INSERT OR REPLACE`` of older recordings did; once committed a row is never replaced.
         """
         for v in views:
-            self._tracks[(v.track_id, v.t_s)] = (
-                v.t_s,
-                v.track_id,
-                v.lat_deg,
-                v.lon_deg,
-                v.alt_m,
-                v.east_m,
-                v.north_m,
-                v.up_m,
-                v.speed_ms,
-                v.heading_deg,
-                v.climb_ms,
-                v.object_class,
-                v.class_prob,
-                int(v.cooperative),
-                v.uas_id,
-                v.threat.label,
-                ",".join(v.zones_inside),
-                v.time_to_breach_s,
-                v.pos_std_m,
-                v.icao,
-            )
+            self._tracks[(v.track_id, v.t_s)] = track_row(v)
 
     def tick(self, t_s: float) -> None:
         """The node core ran a tick at ``t_s`` (buffered until the next commit)."""
@@ -327,35 +307,8 @@ class Recorder:
 
     def alert_event(self, t_s: float, event: str, alert: Alert) -> None:
         """An alert was raised, escalated, acknowledged or cleared; also written to the audit."""
-        self._insert(
-            "alert_event",
-            [
-                (
-                    t_s,
-                    event,
-                    alert.alert_id,
-                    alert.track_id,
-                    alert.zone,
-                    alert.level.label,
-                    alert.kind,
-                    alert.state.name.lower(),
-                    alert.object_class,
-                    alert.uas_id,
-                    alert.message,
-                )
-            ],
-        )
-        self.audit(
-            t_s,
-            f"alert.{event}",
-            {
-                "alert_id": alert.alert_id,
-                "track_id": alert.track_id,
-                "zone": alert.zone,
-                "level": alert.level.label,
-                "message": alert.message,
-            },
-        )
+        self._insert("alert_event", [alert_event_row(t_s, event, alert)])
+        self.audit(t_s, f"alert.{event}", alert_audit(alert))
 
     def audit(self, t_s: float, kind: str, payload: dict[str, object]) -> str:
         """Append an audit record (chained like every row); returns its hash in hex."""
