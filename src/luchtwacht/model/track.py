@@ -56,6 +56,9 @@ class TrackView:
     class_probs: tuple[tuple[str, float], ...] = ()  # every class and its probability, best first
     class_reasons: tuple[str, ...] = ()  # why the classifier decided so, in words
     alt_std_m: float | None = None  # 1-sigma vertical position uncertainty (CoT ``le``)
+    authorised: bool = False  # on the site's whitelist, valid now and here: friendly
+    authorisation: str | None = None  # the whitelist entry's name, or why it is not authorised
+    coop_intruder: bool = False  # a Remote ID drone not authorised: an intruder by site policy
 
 
 class AlertState(IntEnum):
