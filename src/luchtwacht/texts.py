@@ -28,6 +28,10 @@ _TEMPLATES: dict[str, str] = {
         "Track {track}: cooperative drone {uas} predicted to enter {zone} in {s} s"
     ),
     "alert.approach": "Track {track}: non-cooperative drone predicted to enter {zone} in {s} s",
+    "alert.breach_unauth": "Track {track}: unauthorised Remote ID drone {uas} inside {zone} at {height} m",
+    "alert.approach_unauth": (
+        "Track {track}: unauthorised Remote ID drone {uas} predicted to enter {zone} in {s} s"
+    ),
     # --- countermeasure options: blocks, safety interlocks, warnings (counter/recommend.py) ---
     "opt.offline": "effector node offline",
     "opt.empty": "magazine empty",

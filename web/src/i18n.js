@@ -535,6 +535,8 @@ export const NODE_TEXTS = {
     "alert.breach": "Spoor {track}: niet-coöperatieve drone in {zone} op {height} m",
     "alert.approach_coop": "Spoor {track}: coöperatieve drone {uas} komt naar verwachting over {s} s in {zone}",
     "alert.approach": "Spoor {track}: niet-coöperatieve drone komt naar verwachting over {s} s in {zone}",
+    "alert.breach_unauth": "Spoor {track}: niet-geautoriseerde Remote ID-drone {uas} in {zone} op {height} m",
+    "alert.approach_unauth": "Spoor {track}: niet-geautoriseerde Remote ID-drone {uas} komt naar verwachting over {s} s in {zone}",
     "opt.offline": "effectornode offline",
     "opt.empty": "magazijn leeg",
     "opt.busy": "bezig met inzet {eng}",
