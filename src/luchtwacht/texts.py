@@ -28,7 +28,9 @@ _TEMPLATES: dict[str, str] = {
         "Track {track}: cooperative drone {uas} predicted to enter {zone} in {s} s"
     ),
     "alert.approach": "Track {track}: non-cooperative drone predicted to enter {zone} in {s} s",
-    "alert.breach_unauth": "Track {track}: unauthorised Remote ID drone {uas} inside {zone} at {height} m",
+    "alert.breach_unauth": (
+        "Track {track}: unauthorised Remote ID drone {uas} inside {zone} at {height} m"
+    ),
     "alert.approach_unauth": (
         "Track {track}: unauthorised Remote ID drone {uas} predicted to enter {zone} in {s} s"
     ),
