@@ -9,6 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 .PHONY: demo test lint install install-dev web peers postgres clean
 
 $(BIN)/python:
+	@echo "==> making the Python environment $(VENV) (python3 -m venv)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -17,16 +18,18 @@ $(BIN)/python:
 WARM_UP := $(BIN)/python -c "import luchtwacht.tracking.kernels as k, luchtwacht.tracking.imm_kernels as i; k.warm_up(); i.warm_up()"
 
 $(RUN_STAMP): $(BIN)/python pyproject.toml
+	@echo "==> installing Luchtwacht and its pinned dependencies into $(VENV) (pip; 1-3 minutes the first time)"
 	$(BIN)/python -m pip install --quiet -e .
-	@echo "compiling the tracker's kernels (once, about half a minute)"
+	@echo "==> compiling the tracker's kernels (numba; once, a minute or two)"
 	$(WARM_UP)
 	rm -f $(VENV)/.installed-run-*
 	touch $(RUN_STAMP)
 
 # Tests also need the dev tools and the peers they are checked against (Stone Soup).
 $(DEV_STAMP): $(BIN)/python pyproject.toml
+	@echo "==> installing Luchtwacht with its test tools and Stone Soup into $(VENV) (pip; a few minutes the first time)"
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	@echo "compiling the tracker's kernels (once, about half a minute)"
+	@echo "==> compiling the tracker's kernels (numba; once, a minute or two)"
 	$(WARM_UP)
 	rm -f $(VENV)/.installed-dev-* $(VENV)/.installed-run-*
 	touch $(DEV_STAMP) $(RUN_STAMP)
@@ -55,10 +58,12 @@ NPM := $(shell command -v npm 2>/dev/null)
 WEB_SOURCES := web/build.mjs $(wildcard web/src/*)
 
 web/node_modules/.ci-stamp: web/package.json web/package-lock.json
+	@echo "==> installing the web console's npm packages (pinned by web/package-lock.json)"
 	cd web && $(NPM) ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 web/dist/index.html: web/node_modules/.ci-stamp $(WEB_SOURCES)
+	@echo "==> building the web console (web/dist)"
 	cd web && $(NPM) run --silent build
 
 ifdef NPM
@@ -79,6 +84,7 @@ postgres:
 	.ci/postgres
 
 demo: install web
+	@echo "==> starting the demo: open the console URL it prints, Ctrl-C to stop"
 	$(BIN)/luchtwacht demo
 
 test: lint web peers postgres

@@ -87,3 +87,17 @@ def test_log_file_after_the_command_and_a_bad_log_path(tmp_path: Path) -> None:
     assert result.exit_code == 0 and log.exists()
     bad = runner.invoke(app, ["version", "--log-file", str(tmp_path / "no" / "x.jsonl")])
     assert bad.exit_code == 2 and "--log-file" in bad.output and "no such folder" in bad.output
+
+
+def test_make_demo_says_what_it_is_doing_at_each_install_step() -> None:
+    """A newcomer's first `make demo` spends minutes installing: each step announces itself."""
+    make = shutil.which("make")
+    assert make is not None
+    plan = subprocess.run(
+        [make, "-n", "-B", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout
+    steps = [line for line in plan.splitlines() if "==>" in line]
+    wanted = ["Python environment", "installing Luchtwacht", "compiling the tracker",
+              "npm packages", "building the web console", "starting the demo"]  # fmt: skip
+    found = [next((k for k, line in enumerate(steps) if w in line), -1) for w in wanted]
+    assert -1 not in found and found == sorted(found), steps
