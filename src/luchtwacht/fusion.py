@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.geo import SiteOrigin
+from luchtwacht.identify.authorisation import Authorisations, Verdict
 from luchtwacht.identify.classify import UNKNOWN, Classification, classify, explain, identity_kind
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe, Transmitter
@@ -124,6 +125,8 @@ class FusionCore:
         self.tracker = Tracker(tracker_config)
         self.zones = [ZoneGeometry(z, origin) for z in zones]
         self.alerts = AlertManager()
+        # The site's whitelist and its policy for Remote ID drones not on it (see authorise).
+        self.authorisations = Authorisations()
         self.feeds: dict[str, Feed] = {}
         self.views: list[TrackView] = []
         self._reasons: dict[int, tuple[str, ...]] = {}  # track id → its classification reasons
@@ -248,6 +251,30 @@ class FusionCore:
                 )  # fmt: skip
             return False
 
+    def authorise(self, authorisations: Authorisations) -> None:
+        """Use the site's whitelist and policy from now on, and keep them with the recording."""
+        self.authorisations = authorisations
+        if self.recorder is not None:
+            self.recorder.set_meta(authorisation=json.dumps(authorisations.describe()))
+
+    def _authorise(
+        self, idents: list[object], geo_l: list[list[float]], t_s: float
+    ) -> list[Verdict | None]:
+        """Each track's whitelist verdict: None without a Remote ID identity.
+
+        The UAS ID is the track's; the operator ID is what the Remote ID transmitter of that UAS
+        ID broadcast; the position is the track's own (fused), not the drone's claim.
+        """
+        out: list[Verdict | None] = [None] * len(idents)
+        rid = [j for j, ident in enumerate(idents) if identity_kind(ident) == "remoteid"]
+        if not rid:
+            return out
+        ops = {tx.uas_id: tx.operator_id for tx in self.remote_id_transmitters() if tx.uas_id}
+        for j in rid:
+            uas = str(idents[j])
+            out[j] = self.authorisations.check(uas, ops.get(uas), t_s, geo_l[j][0], geo_l[j][1])
+        return out
+
     def remote_id_transmitters(self) -> Iterator[Transmitter]:
         """Every Remote ID transmitter any feed has heard, feed by feed."""
         for feed in self.feeds.values():
@@ -297,18 +324,29 @@ class FusionCore:
         reasons = self._class_reasons(tt, cls, conf, refresh=record_tracks)
         own = self._own_assets(t_utc, pos, pos_std)
         own_mask = np.array([name is not None for name in own], dtype=bool)
+        geo = self.origin.to_geodetic(pos) if conf.size else np.empty((0, 3))
+        geo_l = geo.tolist()
+        # Authorised (the site's whitelist): friendly, no threat. A Remote ID drone that is not
+        # authorised is an intruder under the site's default policy: no cooperative discount.
+        verdicts = self._authorise([tt.ident[r] for r in conf.tolist()], geo_l, t_utc)
+        authorised = np.array([v is not None and v.authorised for v in verdicts], dtype=bool)
+        unlisted_intrude = self.authorisations.policy == "intruder"
+        intruder = ~own_mask & np.array(
+            [unlisted_intrude and v is not None and not v.authorised for v in verdicts], dtype=bool
+        )
         threat = assess(
             pos,
             vel,
-            type(cls)(cls.class_idx[conf], cls.prob[conf], cls.cooperative[conf] | own_mask),
+            type(cls)(
+                cls.class_idx[conf], cls.prob[conf], (cls.cooperative[conf] & ~intruder) | own_mask
+            ),
             self.zones,
-            own=own_mask,
+            own=own_mask | authorised,
         )
-        geo = self.origin.to_geodetic(pos) if conf.size else np.empty((0, 3))
         speed = np.hypot(vel[:, 0], vel[:, 1])
         heading = np.degrees(np.arctan2(vel[:, 0], vel[:, 1])) % 360.0
         # Plain Python values per column, once: this runs at the picture rate over every track.
-        geo_l, pos_l, vel_l = geo.tolist(), pos.tolist(), vel.tolist()
+        pos_l, vel_l = pos.tolist(), vel.tolist()
         speed_l, heading_l, std_l = speed.tolist(), heading.tolist(), pos_std.tolist()
         level_l = threat.level.tolist()
         prob_l = cls.prob[conf].max(axis=1).tolist() if conf.size else []
@@ -331,6 +369,7 @@ class FusionCore:
             kind = identity_kind(ident)
             ttb_j = {name: v for name, v in zip(names, ttb_l[j], strict=True) if v == v}
             lla, enu = geo_l[j], pos_l[j]
+            verdict = verdicts[j]
             # Positional, in TrackView's field order (tests/test_fusion.py pins that order):
             # keyword construction of a frozen dataclass costs twice as much, at 10 Hz per track.
             view = TrackView(
@@ -365,6 +404,13 @@ class FusionCore:
                 tuple(zip([_LABEL_OF[k] for k in rank_l[j]], probs_l[j], strict=True)),
                 reasons[j],  # class_reasons
                 alt_std_l[j],  # alt_std_m
+                verdict is not None and verdict.authorised,  # authorised
+                None
+                if verdict is None
+                else verdict.entry
+                if verdict.authorised
+                else verdict.reason,  # authorisation
+                bool(intruder[j]),  # coop_intruder
             )
             views.append(view)
             ttb_by_zone[tid] = ttb_j
