@@ -27,10 +27,11 @@ from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.identify.authorisation import Authorisations, Verdict
 from luchtwacht.identify.classify import UNKNOWN, Classification, classify, explain, identity_kind
+from luchtwacht.identify.make_model import identify_make
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe, Transmitter
 from luchtwacht.ingest.sapient import NodeState, SapientPipe
-from luchtwacht.model.detection import BearingBatch, DetectionBatch, ObjectClass
+from luchtwacht.model.detection import BearingBatch, DetectionBatch, ObjectClass, RfEmitter
 from luchtwacht.model.track import Alert, ThreatLevel, TrackView
 from luchtwacht.model.zone import Zone
 from luchtwacht.store.port import Store
@@ -52,6 +53,8 @@ FUTURE_TOLERANCE_S = 2.0  # nor one stamped further ahead: a sensor clock gone w
 _CLASS_LABELS = {int(c): c.label for c in ObjectClass}
 _LABEL_OF = tuple(c.label for c in ObjectClass)  # class index → label
 REASONS_KEPT = 20_000  # tracks whose classification reasons are cached
+MAKES_KEPT = 20_000  # tracks whose make and model are cached
+_NO_MAKE: tuple[str | None, tuple[str, ...]] = (None, ())
 _LEVELS = tuple(ThreatLevel(k) for k in range(max(ThreatLevel) + 1))
 EVENTS_KEPT = 10_000  # alert events held in memory (all of them go to the store)
 RECORDS_KEPT = 10_000  # track life records held for the summary, the most recent ones
@@ -130,6 +133,9 @@ class FusionCore:
         self.feeds: dict[str, Feed] = {}
         self.views: list[TrackView] = []
         self._reasons: dict[int, tuple[str, ...]] = {}  # track id → its classification reasons
+        # track id → (its identities, its make and evidence): worked out when identities change
+        self._makes: dict[int, tuple[tuple[str | None, ...], tuple[str | None, tuple[str, ...]]]]
+        self._makes = {}
         self.records: dict[int, TrackRecord] = {}
         # Recent alert events only: a node up for weeks must not grow (the store keeps them all).
         self.events: deque[AlertEvent] = deque(maxlen=EVENTS_KEPT)
@@ -411,6 +417,7 @@ class FusionCore:
                 if verdict.authorised
                 else verdict.reason,  # authorisation
                 bool(intruder[j]),  # coop_intruder
+                *self._make_model(tid, ident if kind == "remoteid" else None, emitter),
             )
             views.append(view)
             ttb_by_zone[tid] = ttb_j
@@ -432,6 +439,30 @@ class FusionCore:
         while len(self.records) > RECORDS_KEPT:  # least recently seen first (see _remember)
             del self.records[next(iter(self.records))]
         return events
+
+    def _make_model(
+        self, tid: int, uas_id: object, emitter: RfEmitter | None
+    ) -> tuple[str | None, tuple[str, ...]]:
+        """A track's make and model and their evidence in words, cached per track.
+
+        Decoded again only when the track's identities (UAS ID, RF serial, RF protocol) change.
+        """
+        key = (
+            None if uas_id is None else str(uas_id),
+            emitter.serial if emitter is not None else None,
+            emitter.protocol if emitter is not None else None,
+        )
+        if key == (None, None, None):
+            return _NO_MAKE
+        hit = self._makes.get(tid)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        found = identify_make(*key)
+        out = (found.label, found.evidence) if found is not None else _NO_MAKE
+        self._makes[tid] = (key, out)
+        while len(self._makes) > MAKES_KEPT:
+            del self._makes[next(iter(self._makes))]
+        return out
 
     def _class_reasons(
         self, tt: TrackTable, cls: Classification, conf: NDArray[np.int64], *, refresh: bool

@@ -59,6 +59,8 @@ class TrackView:
     authorised: bool = False  # on the site's whitelist, valid now and here: friendly
     authorisation: str | None = None  # the whitelist entry's name, or why it is not authorised
     coop_intruder: bool = False  # a Remote ID drone not authorised: an intruder by site policy
+    make_model: str | None = None  # make (and link family) with a confidence word, if evidenced
+    make_evidence: tuple[str, ...] = ()  # …and the evidence for it in words (serial, RF link)
 
 
 class AlertState(IntEnum):
