@@ -70,6 +70,7 @@ from luchtwacht.model.engagement import (
 from luchtwacht.model.picture import EffectorSnapshot
 from luchtwacht.model.track import TrackView
 from luchtwacht.texts import say
+from luchtwacht.threat.assess import friendly
 from luchtwacht.threat.cueing import look_at
 from luchtwacht.threat.zones import ZoneGeometry
 
@@ -233,9 +234,9 @@ class CounterUas:
                 continue
             # Like an alert, a recommendation rides out a track's threat flickering for a
             # while; it goes at once when the track is dropped, engaged, or known for a friend
-            # (cooperative, or one of our own interceptors).
+            # (authorised, tolerated cooperative, or one of our own interceptors).
             view = self._views.get(tid)
-            friend = view is not None and view.cooperative
+            friend = view is not None and friendly(view)
             held = view is not None and tid not in engaged and not friend
             if held and t_s - rec.updated_t_s < HOLD_S:
                 continue
@@ -309,7 +310,7 @@ class CounterUas:
         view = self._views.get(rec.track_id)
         if view is None:
             raise CounterError(say("err.track_gone", track=rec.track_id))
-        if not eligible(view) and view.cooperative:
+        if not eligible(view) and friendly(view):
             raise CounterError(say("err.friend", track=rec.track_id))
         fresh = self._options([view], [spec], t_s)[0][0]
         if not fresh.usable:
@@ -600,7 +601,7 @@ class CounterUas:
         best, best_d = None, reach
         for v in self._views.values():
             ctx = self._contexts.get(v.track_id)
-            if v.track_id in taken or v.cooperative or v.object_class in ("aircraft", "bird"):
+            if v.track_id in taken or friendly(v) or v.object_class in ("aircraft", "bird"):
                 continue
             if ctx is None or ctx.first_seen_t_s < w.lost_t_s - HANDOVER_NEW_S:
                 continue

@@ -1,6 +1,6 @@
 """Countermeasure options for threatening tracks: feasibility, collateral, ranking.
 
-For every track that warrants one — a non-cooperative drone at threat HIGH or CRITICAL — each
+For every track that warrants one — a hostile drone at threat HIGH or CRITICAL — each
 effector on site is judged at once over all tracks × effectors (``counter.geometry``):
 
 * **reach**: when the drone (at constant velocity) comes within the effector's range, or when
@@ -44,6 +44,7 @@ from luchtwacht.model.engagement import EffectorState as EffectorState
 from luchtwacht.model.engagement import Option as Option
 from luchtwacht.model.track import ThreatLevel, TrackView
 from luchtwacht.texts import say
+from luchtwacht.threat.assess import hostile
 from luchtwacht.threat.zones import ZoneGeometry
 
 F64 = NDArray[np.float64]
@@ -70,8 +71,12 @@ class TrackContext:
 
 
 def eligible(view: TrackView) -> bool:
-    """A track countermeasures are proposed for: a non-cooperative drone at HIGH or above."""
-    return view.object_class == "drone" and not view.cooperative and view.threat >= ThreatLevel.HIGH
+    """A track countermeasures are proposed for: a hostile drone at HIGH or above.
+
+    Hostile (:func:`~luchtwacht.threat.assess.hostile`): non-cooperative, or a Remote ID drone
+    that is not authorised where the site's policy makes it an intruder; never an authorised one.
+    """
+    return hostile(view) and view.threat >= ThreatLevel.HIGH
 
 
 def options_for(

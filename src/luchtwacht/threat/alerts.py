@@ -1,8 +1,11 @@
 """Alert lifecycle: raise, escalate, acknowledge and clear alerts about drones and zones.
 
 An alert concerns one track and one zone. It is raised when a track classified as a drone is
-inside the zone ("breach", CRITICAL for non-cooperative) or predicted to enter it within the zone's
-warning time ("approach", HIGH). Birds, aircraft and unidentified tracks raise none: the false
+inside the zone ("breach", CRITICAL for hostile ones) or predicted to enter it within the zone's
+warning time ("approach", HIGH). Hostile: non-cooperative, or a Remote ID drone that is not
+authorised where the site's policy makes it an intruder; a cooperative drone the site tolerates
+alerts one level lower; an authorised one (the site's whitelist) raises none, nor do birds,
+aircraft and unidentified tracks: the false
 alarm that sends an operator chasing a gull is what these systems are judged on. An approach
 escalates to a breach on the same alert; its text follows the picture (an "updated" event at
 most every second while the time to breach or the height it names changes); an alert clears
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 from luchtwacht.model.track import Alert, AlertState, ThreatLevel, TrackView
 from luchtwacht.texts import say
+from luchtwacht.threat.assess import hostile
 
 ALERTS_KEPT = 10_000  # alerts held in memory; the oldest cleared ones go first (the store has all)
 
@@ -71,8 +75,8 @@ class AlertManager:
         live_ids: set[int] = set()
         for tr in tracks:
             live_ids.add(tr.track_id)
-            if tr.object_class != "drone" or tr.own_asset is not None:
-                continue
+            if tr.object_class != "drone" or tr.own_asset is not None or tr.authorised:
+                continue  # authorised drones are friendly (identify.authorisation)
             for zone, warn_s in zone_warn.items():
                 inside = zone in tr.zones_inside
                 ttb = ttb_by_zone.get(tr.track_id, {}).get(zone)
@@ -87,7 +91,7 @@ class AlertManager:
                 kind = "breach" if inside else "approach"
                 level = (
                     (ThreatLevel.CRITICAL if inside else ThreatLevel.HIGH)
-                    if not tr.cooperative
+                    if hostile(tr)
                     else (ThreatLevel.HIGH if inside else ThreatLevel.MEDIUM)
                 )
                 text = self._message(tr, zone, inside, ttb)
@@ -169,7 +173,8 @@ class AlertManager:
         fields: dict[str, object] = {"track": tr.track_id, "zone": zone}
         if tr.cooperative:
             fields["uas"] = tr.uas_id or tr.icao or "?"
-        coop = "_coop" if tr.cooperative else ""
+        # An unauthorised Remote ID drone the site treats as an intruder is named as one.
+        coop = "_unauth" if tr.coop_intruder else "_coop" if tr.cooperative else ""
         if inside:
             return say(f"alert.breach{coop}", height=f"{tr.up_m:.0f}", **fields)
         return say(f"alert.approach{coop}", s=f"{ttb:.0f}", **fields)

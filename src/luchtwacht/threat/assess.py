@@ -4,7 +4,11 @@ Levels, highest first: CRITICAL — a non-cooperative drone inside a zone; HIGH 
 drone predicted to breach within the zone's warning time, or a cooperative drone inside; MEDIUM —
 a cooperative drone about to breach, an unidentified track inside or about to breach, or a
 non-cooperative drone within 2 km; LOW — any other drone or unknown; NONE — birds, aircraft,
-clutter, and our own airborne assets.
+clutter, our own airborne assets and drones on the site's whitelist (``identify.authorisation``).
+
+A Remote ID drone that is not authorised counts as cooperative only where the site tolerates
+such drones; under the default policy (``cooperative_unlisted: intruder``) the fusion core hands it
+over as non-cooperative, and :func:`hostile` says the same for its view.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from numpy.typing import NDArray
 
 from luchtwacht.identify.classify import UNKNOWN, Classification
 from luchtwacht.model.detection import ObjectClass
-from luchtwacht.model.track import ThreatLevel
+from luchtwacht.model.track import ThreatLevel, TrackView
 from luchtwacht.threat.zones import ZoneGeometry
 
 F64 = NDArray[np.float64]
@@ -78,3 +82,22 @@ def assess(
     if own is not None:
         level[own] = ThreatLevel.NONE
     return ThreatPicture(level, inside, ttb, tuple(z.zone.name for z in zones))
+
+
+def hostile(view: TrackView) -> bool:
+    """A drone treated as an intruder: not ours, not authorised, and not tolerated as cooperative.
+
+    Non-cooperative drones are, and Remote ID drones that are not authorised where the site's
+    policy makes them intruders (``coop_intruder``).
+    """
+    return (
+        view.object_class == "drone"
+        and view.own_asset is None
+        and not view.authorised
+        and (not view.cooperative or view.coop_intruder)
+    )
+
+
+def friendly(view: TrackView) -> bool:
+    """Known for a friend: authorised, ours, or cooperative where the site tolerates that."""
+    return view.authorised or (view.cooperative and not view.coop_intruder)

@@ -28,6 +28,7 @@ from google.protobuf import json_format
 
 from luchtwacht.ingest.sapient import SapientMessage, new_ulid, wgs84_location
 from luchtwacht.model.track import TrackView
+from luchtwacht.threat.assess import friendly
 
 _M_PER_DEG = 111_320.0  # metres per degree of latitude (for the location's stated error)
 
@@ -91,7 +92,7 @@ class Cueing:
             if pinned is not None and t_s < pin[1]:
                 return pinned
             del self._pins[camera.node_id]  # run out, or the track is gone
-        fit = [v for v in views if not v.cooperative and _range_m(v, camera) <= camera.max_range_m]
+        fit = [v for v in views if not friendly(v) and _range_m(v, camera) <= camera.max_range_m]
         if not fit:
             return None
         best = min(fit, key=lambda v: cue_order(v, camera))
