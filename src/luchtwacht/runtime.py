@@ -224,6 +224,7 @@ class LiveNode:
             two_person=config.approval.two_person,
             confirm_window_s=config.approval.confirm_window_s,
         )
+        self.core.authorise(config.authorisations())
         self.on_cycle = on_cycle
         self.stop_event = asyncio.Event()
         self.sapient_nodes = self.core.sapient_registry

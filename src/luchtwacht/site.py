@@ -25,6 +25,7 @@ from luchtwacht.counter.catalogue import EffectorFigures, EffectorKind, Effector
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.geo.sites import VOLKEL, volkel_runway
 from luchtwacht.hostport import HostPort
+from luchtwacht.identify.authorisation import Authorisations, AuthorisedEntry, PolicySection
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.model.zone import Zone
 from luchtwacht.node.approval import CONFIRM_WINDOW_S, TWO_PERSON_DEFAULT
@@ -357,6 +358,10 @@ class SiteConfig(_Strict):
     console: ConsoleSection | None = Field(default_factory=ConsoleSection)  # null: no console
     publish: PublishSection = Field(default_factory=PublishSection)  # CoT, SAPIENT up, ASTERIX
     store: StoreSection = Field(default_factory=StoreSection)  # evidence backend and signing key
+    # Drones authorised to fly here (friendly), and what a Remote ID drone not on the list is
+    # (docs/authorisation.md).
+    authorised: list[AuthorisedEntry] = Field(default_factory=list)
+    policy: PolicySection = Field(default_factory=PolicySection)
 
     @model_validator(mode="after")
     def _effectors(self) -> SiteConfig:
@@ -417,6 +422,10 @@ class SiteConfig(_Strict):
             Zone(z.name, tuple(z.polygon), z.floor_m, z.ceiling_m, z.warn_time_s)
             for z in self.zones
         )
+
+    def authorisations(self) -> Authorisations:
+        """The whitelist and the policy for Remote ID drones not on it, as fusion takes them."""
+        return Authorisations(self.authorised, self.policy.cooperative_unlisted)
 
     def no_fire_models(self) -> tuple[Zone, ...]:
         """No-fire areas, as zones (their height band is not used)."""
