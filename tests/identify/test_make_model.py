@@ -122,3 +122,36 @@ def test_any_strings_never_raise(uas_id: str | None, serial: str | None, proto: 
 def test_read_serial_never_raises(text: str) -> None:
     r = read_serial(text)
     assert r.well_formed == (not r.problems)
+
+
+def test_the_picture_carries_make_and_evidence_for_rf_and_remote_id_drones() -> None:
+    """jammed-intruder: an OcuSync link with a serial (RF detectors) and a Remote ID hobby drone."""
+    from pathlib import Path
+
+    from luchtwacht.model.track import TrackView
+    from luchtwacht.pipeline import Pipeline
+    from luchtwacht.sim.scenario_file import load_scenario_file
+
+    root = Path(__file__).resolve().parents[2]
+    pipe = Pipeline(load_scenario_file(root / "scenarios" / "jammed-intruder.yaml"))
+    last: dict[str, TrackView] = {}
+
+    def look(p: Pipeline) -> None:
+        for v in p.views:
+            if v.rf_serial or v.uas_id:
+                last["rf" if v.rf_serial else "rid"] = v
+
+    pipe.run(90.0, on_cycle=look)
+    rf, rid = last["rf"], last["rid"]
+    assert rf.rf_protocol == "DJI OcuSync 2" and rf.rf_serial == DJI
+    assert rf.make_model == "DJI OcuSync 2 (high)"
+    assert rf.make_evidence == (
+        "RF-decoded serial 1581F…: manufacturer code 1581 = DJI (CTA-2063-A)",
+        "RF link DJI OcuSync 2 heard: DJI's own link",
+        "serial and RF link agree",
+    )
+    # The scenario's Remote ID serial has 13 characters where its length character says 15.
+    assert rid.uas_id == "1581F5FJD229V00QZ7" and rid.make_model == "DJI (medium)"
+    assert any("malformed" in e for e in rid.make_evidence)
+    others = [v for v in pipe.views if not (v.rf_serial or v.uas_id or v.rf_protocol)]
+    assert all(v.make_model is None and v.make_evidence == () for v in others)
