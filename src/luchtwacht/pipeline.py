@@ -71,6 +71,7 @@ class Pipeline(NodeCore):
             two_person=two_person,
         )
         self.scenario = scenario
+        self.authorise(scenario.authorisations)
         self.epoch_s = scenario.epoch_s
         # This run's own truth: effectors change the drones' flight, never the scenario's.
         self.targets = counterable(scenario.targets)

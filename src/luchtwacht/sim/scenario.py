@@ -19,6 +19,7 @@ from luchtwacht.counter.catalogue import EffectorSpec
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.geo.sites import RUNWAY_HEADING_DEG, VOLKEL, volkel_runway
 from luchtwacht.geo.sites import polar as polar  # re-exported: scenarios and tests use it
+from luchtwacht.identify.authorisation import Authorisations
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
 from luchtwacht.sim.adsb import AdsbReceiverConfig
@@ -49,6 +50,8 @@ class Scenario:
     effectors: tuple[EffectorSpec, ...] = ()  # countermeasures on site (simulated SAPIENT nodes)
     operator: OperatorPolicy | None = None  # the simulated duty operator; None: nobody decides
     no_fire: tuple[Zone, ...] = ()  # areas nothing may be brought down in
+    # The site's whitelist and its policy for Remote ID drones not on it (identify.authorisation)
+    authorisations: Authorisations = field(default_factory=Authorisations)
 
 
 def flock(

@@ -47,6 +47,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from luchtwacht.config_file import load_yaml_model
 from luchtwacht.counter.catalogue import EffectorFigures, EffectorSpec
 from luchtwacht.geo import SiteOrigin
+from luchtwacht.identify.authorisation import Authorisations, AuthorisedEntry, PolicySection
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.model.zone import Zone
 from luchtwacht.sim.adsb import AdsbEquipment, AdsbReceiverConfig
@@ -774,6 +775,8 @@ class ScenarioSection(_Strict):
     effectors: list[EffectorSection] = Field(default_factory=list)
     operator: OperatorSection | None = None  # None: nobody decides on recommendations
     no_fire_areas: list[ZoneSection] = Field(default_factory=list)  # where nothing may fall
+    authorised: list[AuthorisedEntry] = Field(default_factory=list)  # as in a site file
+    policy: PolicySection = Field(default_factory=PolicySection)
 
     @model_validator(mode="after")
     def _names(self) -> ScenarioSection:
@@ -820,6 +823,7 @@ class ScenarioSection(_Strict):
             effectors=tuple(e.spec() for e in self.effectors),
             operator=self.operator.policy() if self.operator is not None else None,
             no_fire=tuple(z.zone(origin) for z in self.no_fire_areas),
+            authorisations=Authorisations(self.authorised, self.policy.cooperative_unlisted),
         )
 
 
