@@ -153,5 +153,15 @@ def test_the_picture_carries_make_and_evidence_for_rf_and_remote_id_drones() -> 
     # The scenario's Remote ID serial has 13 characters where its length character says 15.
     assert rid.uas_id == "1581F5FJD229V00QZ7" and rid.make_model == "DJI (medium)"
     assert any("malformed" in e for e in rid.make_evidence)
+    # The terminal's wide tracks table shows it in the Identity column.
+    from rich.console import Console
+
+    from luchtwacht.console.terminal import tracks_table
+
+    con = Console(width=220, record=True)
+    con.print(tracks_table(pipe.picture(pipe.utc(pipe.t_s))))
+    text = con.export_text()
+    assert f"RF {DJI} · DJI OcuSync 2 (high)" in text
+    assert "RID 1581F5FJD229V00QZ7 · DJI (medium)" in text
     others = [v for v in pipe.views if not (v.rf_serial or v.uas_id or v.rf_protocol)]
     assert all(v.make_model is None and v.make_evidence == () for v in others)

@@ -45,12 +45,7 @@ def tracks_table(p: PictureUpdate, max_rows: int = MAX_TRACK_ROWS) -> Table:
     ):  # fmt: skip
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for v in p.tracks[:max_rows]:
-        if v.uas_id:
-            ident = f"RID {v.uas_id}"
-        elif v.icao:
-            ident = f"ICAO {v.icao}"
-        else:
-            ident = "cooperative" if v.cooperative else "—"
+        ident = _identity(v)
         if v.zones_inside:
             zone = "INSIDE " + ", ".join(v.zones_inside)
         elif v.time_to_breach_s is not None:
@@ -175,13 +170,18 @@ def sensors_table(p: PictureUpdate) -> Table:
 
 
 def _identity(v: TrackView) -> str:
+    """The track's identity and, where the evidence allows, its make (identify/make_model.py)."""
     if v.uas_id:
-        return f"RID {v.uas_id}"
-    if v.icao:
-        return f"ICAO {v.icao}"
-    if v.rf_serial:
-        return f"RF {v.rf_serial}"
-    return "cooperative" if v.cooperative else "—"
+        ident = f"RID {v.uas_id}"
+    elif v.icao:
+        ident = f"ICAO {v.icao}"
+    elif v.rf_serial:
+        ident = f"RF {v.rf_serial}"
+    elif v.make_model:
+        return v.make_model
+    else:
+        return "cooperative" if v.cooperative else "—"
+    return f"{ident} · {v.make_model}" if v.make_model else ident
 
 
 def _zone_text(v: TrackView) -> str:
