@@ -579,6 +579,9 @@ export class Panels {
       ["rf_protocol", t("detail.rf_protocol"), tr.rf_protocol],
       ["rf_serial", t("detail.rf_serial"), tr.rf_serial],
       ["rf_band", t("detail.rf_band"), band],
+      ["make", t("detail.make"), tr.make_model],
+      // The evidence for the make, a line each (serial's manufacturer code, RF link heard).
+      ...(tr.make_evidence ?? []).map((line, i) => [`make_ev${i}`, i ? "" : t("detail.make_evidence"), line]),
       ["own", t("detail.own"), tr.own_asset],
     ]);
 
