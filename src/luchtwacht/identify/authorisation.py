@@ -20,7 +20,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shapely.geometry import Point, Polygon
-from shapely.prepared import PreparedGeometry, prep
 
 Policy = Literal["intruder", "tolerated"]
 
@@ -79,8 +78,9 @@ class Authorisations:
     ) -> None:
         self.entries = tuple(entries)
         self.policy: Policy = policy
-        self._areas: list[PreparedGeometry | None] = [
-            None if e.area == "any" else prep(Polygon([(lon, lat) for lat, lon in e.area]))
+        # Plain polygons (prepared ones cannot be pickled, and a list holds few entries).
+        self._areas: list[Polygon | None] = [
+            None if e.area == "any" else Polygon([(lon, lat) for lat, lon in e.area])
             for e in self.entries
         ]
 
