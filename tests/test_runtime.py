@@ -60,6 +60,10 @@ def test_live_node_serves_sensors_survives_abuse_and_records(tmp_path):
 
     async def scenario() -> None:
         runner, s_host, s_port = await started(node, "sapient")
+        # The Remote ID listener starts after the SAPIENT one: wait for its address too.
+        await until(
+            lambda: bool(node.listeners.get("remoteid") and node.listeners["remoteid"].address)
+        )
         r_host, r_port = node.listeners["remoteid"].address.split(":")
 
         # A real sensor: registers, reports its location, then six scans of a drone.
