@@ -514,13 +514,13 @@ def test_a_look_stamped_over_milliseconds_stays_one_batch_across_deliveries():
      ("800", "furlongs", math.inf), ("far", "m", math.inf), ("-5", "m", math.inf)],
 )  # fmt: skip
 def test_a_registrations_max_range_is_read_with_its_units(value, units, metres):
-    from luchtwacht.ingest.sapient import _max_range_m
+    from luchtwacht.ingest.sapient import registered_max_range_m
 
     radar = RadarSim(RADAR, ORIGIN, EPOCH, seed=1)
     reg = radar.registration(0.0)
     cap = reg.registration.capabilities[0]
     cap.value, cap.units = value, units
-    assert _max_range_m(reg.registration) == metres
+    assert registered_max_range_m(reg.registration) == metres
 
 
 def test_a_status_report_placed_off_the_map_is_refused_and_leaves_the_node_where_it_was():

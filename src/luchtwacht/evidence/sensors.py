@@ -18,13 +18,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from luchtwacht.evidence.recording import Recording
-from luchtwacht.ingest.sapient import SapientError, location_geodetic, parse_message
+from luchtwacht.ingest.sapient import (
+    SapientError,
+    location_geodetic,
+    parse_message,
+    registered_max_range_m,
+)
 from luchtwacht.transport.sapient_tcp import FrameReader
 
 __all__ = ["SensorRecord", "StatusPoint", "read_sensors"]
-
-_LENGTH_UNITS = {"m": 1.0, "metre": 1.0, "metres": 1.0, "meter": 1.0, "meters": 1.0,
-                 "km": 1000.0, "kilometre": 1000.0, "kilometres": 1000.0}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +65,6 @@ class SensorRecord:
         if self.range_m is None:
             return "position from StatusReport; no MaxRange capability in its Registration"
         return "position from StatusReport, range from Registration MaxRange"
-
-
-def _max_range_m(reg: object) -> float | None:
-    for cap in getattr(reg, "capabilities", ()):
-        if cap.category.lower() != "detection" or cap.type.lower() != "maxrange":
-            continue
-        try:
-            value = float(cap.value)
-        except ValueError:
-            continue
-        scale = _LENGTH_UNITS.get(cap.units.strip().lower())
-        if scale is not None and math.isfinite(value) and value > 0:
-            return value * scale
-    return None
 
 
 def read_sensors(rec: Recording, until_s: float) -> dict[str, SensorRecord]:
@@ -128,8 +116,8 @@ def _read_sapient(s: SensorRecord, t_rx: float, body: bytes) -> None:
         reg = msg.registration
         if reg.name and s.name == s.sensor_id:
             s.name = reg.name
-        rng = _max_range_m(reg)
-        if rng is not None:
+        rng = registered_max_range_m(reg)  # the same reading of the capability as the node's
+        if math.isfinite(rng):
             s.range_m = rng
     elif content == "status_report":
         rep = msg.status_report

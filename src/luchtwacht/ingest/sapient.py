@@ -611,7 +611,7 @@ class SapientPipe:
                 _enum_name(d, "node_type") for d in msg.registration.node_definition
             )
             node.name = msg.registration.name
-            node.max_range_m = _max_range_m(msg.registration)
+            node.max_range_m = registered_max_range_m(msg.registration)
             node.look_at = any(
                 cmd.type == registration_pb2.Registration.COMMAND_TYPE_LOOK_AT
                 for mode in msg.registration.mode_definition
@@ -1102,7 +1102,7 @@ def _class_loglik(
     return class_report_loglik(labels, conf)
 
 
-def _max_range_m(reg: Message) -> float:
+def registered_max_range_m(reg: Message) -> float:
     """A Registration's ``Detection``/``MaxRange`` capability in metres (inf if not given).
 
     Capabilities are free text (category, type, value, units); the value is read with its
