@@ -223,6 +223,7 @@ _CONVERT: dict[str, Callable[[Any], object]] = {
     "zones_inside": list,
     "sensors": list,
     "class_reasons": list,
+    "make_evidence": list,
     "class_probs": _probs,
     "rf_band_mhz": _numbers(1),
     "ellipse_m": _numbers(1),
