@@ -87,3 +87,11 @@ def test_a_second_entry_may_authorise_what_the_first_does_not() -> None:
 def test_bad_entries_are_refused(fields: dict[str, object], words: str) -> None:
     with pytest.raises(ValidationError, match=words):
         entry(**fields)
+
+
+def test_equal_lists_compare_equal() -> None:
+    a = Authorisations([entry(uas_id="S1", area=AREA)], "tolerated")
+    assert a == Authorisations([entry(uas_id="S1", area=AREA)], "tolerated")
+    assert hash(a) == hash(Authorisations([entry(uas_id="S1", area=AREA)], "tolerated"))
+    assert a != Authorisations([entry(uas_id="S1", area=AREA)])
+    assert a != Authorisations([entry(uas_id="S2", area=AREA)], "tolerated")

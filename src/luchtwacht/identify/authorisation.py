@@ -84,6 +84,15 @@ class Authorisations:
             for e in self.entries
         ]
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when the same entries and policy (scenarios built two ways compare equal)."""
+        if not isinstance(other, Authorisations):
+            return NotImplemented
+        return (self.entries, self.policy) == (other.entries, other.policy)
+
+    def __hash__(self) -> int:
+        return hash((self.policy, tuple(e.name for e in self.entries)))
+
     def check(
         self, uas_id: str | None, operator_id: str | None, t_s: float, lat: float, lon: float
     ) -> Verdict:
