@@ -556,6 +556,7 @@ class FusionCore:
                     "class_history": dict(rec.class_seen),
                     "cooperative": rec.cooperative,
                     "uas_id": rec.uas_id,
+                    "authorisation": rec.last_view.authorisation if rec.last_view else None,
                     "operator": ident,
                     "confirmed_t_s": round(rec.first_confirmed_t_s - rel, 1),
                     "last_t_s": round(rec.last_t_s - rel, 1),
