@@ -89,6 +89,8 @@ def test_a_whitelisted_drone_stays_friendly(tmp_path: Path, entry: dict[str, Any
     last = pipe.records[max(tracks)].last_view
     assert last is not None and last.authorised and last.authorisation == entry["name"]
     assert last.threat.label == "none"
+    summary = {t["track_id"]: t for t in pipe.summary()["tracks"]}
+    assert {summary[t]["authorisation"] for t in tracks} == {entry["name"]}
 
 
 def test_an_expired_authorisation_does_not_count(tmp_path: Path) -> None:
