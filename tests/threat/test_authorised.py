@@ -74,3 +74,12 @@ def test_assess_authorised_rows_are_no_threat() -> None:
     friends = np.array([False, True, False])
     level = assess(pos, vel, cls, [ZoneGeometry(zone, origin)], own=friends).level
     assert level.tolist() == [ThreatLevel.CRITICAL, ThreatLevel.NONE, ThreatLevel.CRITICAL]
+
+
+def test_cot_affiliation_follows_authorisation() -> None:
+    from luchtwacht.publish.cot import Affiliation, affiliation
+
+    assert affiliation(drone(coop=True, authorised=True)) is Affiliation.FRIEND
+    assert affiliation(drone(coop=True, coop_intruder=True)) is Affiliation.HOSTILE
+    assert affiliation(drone(coop=True)) is Affiliation.NEUTRAL  # tolerated
+    assert affiliation(drone(coop=False)) is Affiliation.HOSTILE

@@ -10,8 +10,8 @@ full mapping; the short form:
 ====================================================  ==================  =====================
 Luchtwacht                                            CoT ``type``        why
 ====================================================  ==================  =====================
-own interceptor (``own_asset``)                       ``a-f-A-M-F-Q``     friendly UAV
-drone, not cooperative, threat >= MEDIUM or in zone   ``a-h-A-M-F-Q``     hostile UAV
+own interceptor, or drone on the site's whitelist     ``a-f-A-M-F-Q``     friendly UAV
+drone, hostile, threat >= MEDIUM or in zone           ``a-h-A-M-F-Q``     hostile UAV
 drone, cooperative (Remote ID / ADS-B identity)       ``a-n-A-M-F-Q``     identified, neutral
 drone, otherwise                                      ``a-u-A-M-F-Q``     unknown UAV
 aircraft, cooperative (ICAO address)                  ``a-n-A-C``         civil aircraft
@@ -187,15 +187,19 @@ class Affiliation(StrEnum):
 
 
 def _threatening(track: TrackView) -> bool:
-    """Not cooperative, not ours, and either threat >= MEDIUM or inside a protected zone."""
-    if track.cooperative or track.own_asset:
+    """Hostile, and either threat >= MEDIUM or inside a protected zone.
+
+    Hostile: not ours, not authorised, and not cooperative unless the site's policy makes an
+    unauthorised Remote ID drone an intruder (``coop_intruder``; docs/authorisation.md).
+    """
+    if track.own_asset or track.authorised or (track.cooperative and not track.coop_intruder):
         return False
     return track.threat >= ThreatLevel.MEDIUM or bool(track.zones_inside)
 
 
 def affiliation(track: TrackView) -> Affiliation:
     """How a TAK user should read the track: friend, hostile, suspect, neutral or unknown."""
-    if track.own_asset:
+    if track.own_asset or track.authorised:
         return Affiliation.FRIEND
     if track.object_class == "drone":
         if _threatening(track):

@@ -292,6 +292,8 @@ def detection_report(
         info.append(("Serial", view.rf_serial))
     if view.cooperative:
         info.append(("Cooperative", "true"))
+    if view.authorisation:  # the whitelist entry, or why a Remote ID drone is not authorised
+        info.append(("Authorisation", view.authorisation))
     if view.own_asset:
         info.append(("Own asset", view.own_asset))
     info.append(("Threat", view.threat.label))
