@@ -55,7 +55,8 @@ def assess(
 ) -> ThreatPicture:
     """Threat level of every track given its ENU state, its classification and the zones.
 
-    ``own`` marks tracks of our own airborne assets (an interceptor): never a threat.
+    ``own`` marks tracks that are never a threat: our own airborne assets (an interceptor) and
+    drones the site's whitelist authorises (the fusion core passes both).
     """
     n, nz = pos_m.shape[0], len(zones)
     inside = np.zeros((n, nz), dtype=bool)
