@@ -108,3 +108,35 @@ def test_tolerated_unlisted_drone_is_alerted_but_never_proposed(tmp_path: Path) 
     alerts = [a for a in pipe.alerts.alerts.values() if a.track_id in tracks]
     assert alerts and all(f"cooperative drone {STRAY}" in a.message for a in alerts)
     assert proposed(pipe, tracks) == []
+
+
+def test_a_recording_replays_with_the_whitelist_and_policy_it_was_made_with(
+    tmp_path: Path,
+) -> None:
+    """The whitelist travels with the recording: replay --check of a run where the straying
+    drone was listed gives the same (friendly) tracks, no alert and no recommendation."""
+    from typer.testing import CliRunner
+
+    from luchtwacht.cli import app
+    from luchtwacht.store.recorder import Recorder
+    from luchtwacht.store.replay import replay
+
+    doc = yaml.safe_load(HOBBY.read_text())
+    doc.update(
+        effectors=EFFECTORS,
+        authorised=[{"name": "Runway inspection", "uas_id": STRAY}],
+        policy={"cooperative_unlisted": "tolerated"},
+    )
+    path = tmp_path / "hobby.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    scen = load_scenario_file(path)
+    rec = tmp_path / "run.sqlite"
+    recorder = Recorder(rec)
+    pipe = Pipeline(scen, recorder=recorder)
+    pipe.run(scen.duration_s)
+    recorder.close()
+    core = replay(rec)
+    assert core.authorisations.policy == "tolerated"
+    assert core.authorisations.entries == pipe.authorisations.entries
+    check = CliRunner().invoke(app, ["replay", str(rec), "--check"])
+    assert check.exit_code == 0, check.output

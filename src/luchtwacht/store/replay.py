@@ -32,6 +32,7 @@ from luchtwacht.counter.authority import Authority, OperatorAccount, hash_passwo
 from luchtwacht.counter.catalogue import EffectorSpec
 from luchtwacht.fusion import Feed, iso_utc
 from luchtwacht.geo import SiteOrigin
+from luchtwacht.identify.authorisation import Authorisations, AuthorisedEntry
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe
 from luchtwacht.ingest.sapient import DEFAULT_FUSION_NODE_ID, SapientPipe
@@ -137,6 +138,14 @@ def _zone(z: dict[str, Any]) -> Zone:
         z["floor_m"],
         z["ceiling_m"],
         z["warn_time_s"],
+    )
+
+
+def _authorisations(data: dict[str, Any]) -> Authorisations:
+    """The whitelist and policy a recording keeps (``Authorisations.describe``)."""
+    return Authorisations(
+        [AuthorisedEntry.model_validate(e) for e in data.get("authorised", [])],
+        data.get("policy", {}).get("cooperative_unlisted", "intruder"),
     )
 
 
@@ -371,6 +380,9 @@ def _replay(
         two_person=rule.kinds,
         confirm_window_s=rule.window_s,
     )
+    authorised = rec.meta.get("authorisation")
+    if authorised is not None:  # the site's whitelist and policy, as the run had them
+        core.authorise(_authorisations(json.loads(authorised)))
     settings: dict[str, Any] = json.loads(rec.meta.get("pipe_settings", "{}"))
     settings.update({k: v for k, v in rec.meta.items() if k.startswith("settings:")})
 
