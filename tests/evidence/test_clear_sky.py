@@ -173,3 +173,26 @@ def test_bad_inputs_are_one_line_exit_2(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     assert expect in lines[0]
+
+
+def test_a_window_past_the_recordings_end_says_the_recording_ended(
+    run: Run, keys: Keys, tmp_path: Path
+) -> None:
+    """The time after the run shows as a coverage gap (nothing watched), and the verdict says
+    why: the recording had ended."""
+    end = _json_span(run)
+    inside = _report(run, keys, tmp_path / "inside", "5", "90")
+    assert "The recording ends" not in inside
+    past = _report(run, keys, tmp_path / "past", "5", str(end - run.start_s + 60))
+    assert "The recording ends at" in past and "nothing after it was recorded" in past
+
+
+def _json_span(run: Run) -> float:
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{run.path}?mode=ro", uri=True)
+    try:
+        (end,) = db.execute("SELECT max(t_s) FROM tick").fetchone()
+    finally:
+        db.close()
+    return float(end)

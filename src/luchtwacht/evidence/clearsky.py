@@ -188,6 +188,7 @@ class ClearSkyResult:
     others: tuple[ZonePresence, ...]  # authorised or not counted, listed for the reader
     sensors: tuple[SensorCoverage, ...]
     gaps: tuple[CoverageGap, ...]
+    recording_end_s: float | None = None  # when the recording ends (a window may go past it)
 
     @property
     def clear(self) -> bool:
@@ -237,7 +238,14 @@ class ClearSkyResult:
             gaps = f" Coverage gaps: none longer than {self.max_gap_s:g} s."
         else:
             gaps = ""
-        return head + cover + gaps
+        end = self.recording_end_s
+        after = ""
+        if end is not None and self.window.to_s > end + 1.0:
+            after = (
+                f" The recording ends at {iso_time(end)}: nothing after it was recorded, so"
+                " the zone was not watched by this node then."
+            )
+        return head + cover + gaps + after
 
 
 def _more(n: int, what: str) -> str:
@@ -437,6 +445,7 @@ def clear_sky(
         tuple(p for p in presences if p.status != "unauthorised"),
         tuple(coverages),
         tuple(gaps),
+        rec.span.end_s,
     )
 
 
