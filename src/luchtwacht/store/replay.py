@@ -44,6 +44,7 @@ from luchtwacht.node.commands import Command, CommandKind
 from luchtwacht.node.core import NodeCore, Schedule
 from luchtwacht.node.ports import ReplayLink
 from luchtwacht.site import AdsbSection, AsterixSection, adsb_pipe, asterix_pipe
+from luchtwacht.store.chain import CHAINED
 from luchtwacht.store.port import Store
 
 
@@ -473,15 +474,9 @@ def _replay(
     return core
 
 
-TRACK_COLUMNS = (
-    "t_s", "track_id", "lat_deg", "lon_deg", "alt_m", "east_m", "north_m", "up_m", "speed_ms",
-    "heading_deg", "climb_ms", "object_class", "class_prob", "cooperative", "uas_id", "threat",
-    "zones_inside", "time_to_breach_s", "pos_std_m", "icao",
-)  # fmt: skip
-ALERT_COLUMNS = (
-    "t_s", "event", "alert_id", "track_id", "zone", "level", "kind", "state", "object_class",
-    "uas_id", "message",
-)  # fmt: skip
+# What --check compares: the recorded columns, in the chain's order (``store.chain.CHAINED``).
+TRACK_COLUMNS = CHAINED["track"]
+ALERT_COLUMNS = CHAINED["alert_event"]
 Row = tuple[object, ...]
 
 
