@@ -40,6 +40,8 @@ class AlertSnapshot:
     cleared_t_s: float | None
     acknowledged_by: str | None
     message: str
+    swarm_id: int | None = None
+    members: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, alert: Alert) -> AlertSnapshot:
@@ -203,6 +205,29 @@ class RemoteIdSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class SwarmSnapshot:
+    """Tracks flying together (``threat.swarm``), shown as one threat entry with its members.
+
+    ``threat`` is the worst member's, ``time_to_breach_s`` the earliest member's; the centroid
+    and velocity are the members' means.
+    """
+
+    swarm_id: int
+    members: tuple[int, ...]
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+    east_m: float
+    north_m: float
+    up_m: float
+    speed_ms: float
+    heading_deg: float
+    threat: ThreatLevel
+    time_to_breach_s: float | None
+    spread_m: float  # the largest member distance from the centroid
+
+
+@dataclass(frozen=True, slots=True)
 class PictureUpdate:
     """One cycle's air picture and what changed since the last one.
 
@@ -212,7 +237,8 @@ class PictureUpdate:
     ``counters`` holds the node's health figures (late and future batches, subscriber losses,
     store backlog, internal errors) by name. ``pending_approvals`` are the approvals awaiting a
     second person (oldest first; lapsed ones are left out). ``remote_ids`` are the Remote ID
-    transmitters heard in the last minute (the pilots' positions among them).
+    transmitters heard in the last minute (the pilots' positions among them). ``swarms`` are the
+    groups of tracks flying together, each one threat entry (``threat.swarm``).
     """
 
     seq: int
@@ -231,6 +257,7 @@ class PictureUpdate:
     counters: Mapping[str, int] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     pending_approvals: tuple[PendingApprovalSnapshot, ...] = ()
     remote_ids: tuple[RemoteIdSnapshot, ...] = ()
+    swarms: tuple[SwarmSnapshot, ...] = ()
 
     def track(self, track_id: int) -> TrackView | None:
         """The track with this id in this update, or None."""

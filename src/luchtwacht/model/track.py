@@ -61,6 +61,7 @@ class TrackView:
     coop_intruder: bool = False  # a Remote ID drone not authorised: an intruder by site policy
     make_model: str | None = None  # make (and link family) with a confidence word, if evidenced
     make_evidence: tuple[str, ...] = ()  # …and the evidence for it in words (serial, RF link)
+    swarm_id: int | None = None  # the swarm it flies in (threat.swarm), None: on its own
 
 
 class AlertState(IntEnum):
@@ -73,7 +74,7 @@ class AlertState(IntEnum):
 
 @dataclass(slots=True)
 class Alert:
-    """An alert about one track and one zone; mutable only through the alert manager."""
+    """An alert about one track (or one swarm) and one zone; mutable only through the manager."""
 
     alert_id: int
     track_id: int
@@ -88,3 +89,5 @@ class Alert:
     cleared_t_s: float | None = None
     acknowledged_by: str | None = None
     message: str = ""
+    swarm_id: int | None = None  # a swarm alert: the swarm (``track_id`` is its lead member)
+    members: tuple[int, ...] = ()  # …and every member track it names
