@@ -41,6 +41,13 @@ class RfEmitter:
     protocol: str | None = None
     serial: str | None = None
     band_mhz: tuple[float, float] | None = None  # the link's band as the detector measured it
+    # The model the detector's fingerprint names (its SAPIENT classification sub-class, e.g.
+    # "DJI Mavic 3"), and the sensor that named it (its registered name).
+    sub_class: str | None = None
+    sub_class_by: str | None = None
+    # The link's ground end: the detector heard the controller's uplink, not the drone (a
+    # SAPIENT class such as "Controller"). Such a bearing locates the pilot, never a track.
+    controller: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -936,7 +936,11 @@ def _merged(old: RfEmitter | None, new: RfEmitter) -> RfEmitter:
     if old is None:
         return new
     return RfEmitter(
-        new.protocol or old.protocol, new.serial or old.serial, new.band_mhz or old.band_mhz
+        new.protocol or old.protocol,
+        new.serial or old.serial,
+        new.band_mhz or old.band_mhz,
+        new.sub_class or old.sub_class,
+        new.sub_class_by if new.sub_class else old.sub_class_by,
     )
 
 
