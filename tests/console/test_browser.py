@@ -817,3 +817,58 @@ def test_replay_scrubs_the_current_recording_read_only_and_goes_back_to_live(
         page.wait_for_function("() => window.luchtwacht.shown()?.type !== 'replay'")
         page.locator("#replay").wait_for()
     assert console.clean()
+
+
+@pytest.fixture(scope="module")
+def quiet_demo(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[PacedDemo]:
+    """The loiterer without a simulated officer, from its first confirmed track on.
+
+    Before any alert: an operator mutes the page before the critical cue comes.
+    """
+    scenario = load_scenario_file(SCENARIOS / "interceptor-loiterer.yaml")
+    scenario = dataclasses.replace(scenario, operator=None)
+    with PacedDemo(
+        tmp_path_factory.mktemp("quiet"),
+        scenario,
+        lambda p: bool(p.tracks),
+        two_person=frozenset({"interceptor"}),
+    ) as node:
+        yield node
+
+
+@needs_chromium
+def test_a_muted_page_flashes_the_critical_cue_silently_and_r_rejects_the_proposal(
+    browser: Browser, quiet_demo: PacedDemo, tmp_path: Path
+) -> None:
+    page = (watched := Watched(browser, quiet_demo)).page
+    try:
+        with watched.explained():
+            watched.login("ops")  # the login click unlocks the page's audio
+        assert not _latest(quiet_demo).alerts, "the cue must come after the mute"
+        page.keyboard.press("m")
+        assert page.locator("#mute").get_attribute("aria-pressed") == "true"
+        with watched.explained():
+            page.locator("#cue-banner").wait_for(timeout=90_000)
+        # The banner came, and it flashes; no beep sounded.
+        assert page.evaluate("() => window.luchtwacht.banners()") >= 1
+        assert page.evaluate("() => window.luchtwacht.cues") == 0
+        assert page.evaluate("() => window.luchtwacht.audio()") == "running"
+        _shot(page, tmp_path, "muted-cue")
+        # An operator may refuse a proposal: select its track, press r.
+        with watched.explained():
+            page.locator(".rec button.cmd-reject:visible").first.wait_for(timeout=90_000)
+        rec = next(r for r in _latest(quiet_demo).recommendations if r.state == "pending")
+        page.locator(f"#threats tbody tr[data-track='{rec.track_id}'] td").first.click()
+        page.keyboard.press("r")
+        with watched.explained():
+            page.locator("#status", has_text=f"recommendation {rec.rec_id} rejected").wait_for()
+        counter = quiet_demo.node.counter
+        assert counter is not None
+        done = counter.recommendations[rec.rec_id]
+        assert done.state == "rejected" and done.decided_by == "ops"
+        # Gone from the pending proposals the page shows.
+        with watched.explained():
+            page.locator(f".rec[data-rec='{rec.rec_id}']").wait_for(state="detached")
+        assert watched.clean()
+    finally:
+        watched.context.close()
