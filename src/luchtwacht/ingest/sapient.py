@@ -736,7 +736,7 @@ class SapientPipe:
             np.isnan(el), np.nan, np.radians(_std(num[:, 4] * to_deg, _DEFAULT_AER_STD[1]))
         )
         loglik = _class_loglik(keep)
-        emitters = _emitters(keep)
+        emitters = _emitters(keep, by=node.name or node.node_id)
         out = []
         for idx in _looks(t, node):
             t0 = float(t[idx].max())
@@ -796,7 +796,7 @@ class SapientPipe:
             if n == 0:
                 return []
         loglik = _class_loglik(rows, cols)
-        emitters = _emitters(rows, cols)
+        emitters = _emitters(rows, cols, by=node.name or node.node_id)
         rdot, rdot_std = _range_rates(rows, cols)
         node_id = node.node_id
         extra = tuple([{"object_id": oid, "node_id": node_id} for oid in cols.object_id])
@@ -1011,6 +1011,7 @@ class _Columns(NamedTuple):
     label_confidence: tuple[float, ...]
     info: tuple[tuple[tuple[str, str, float], ...], ...]
     band_hz: tuple[tuple[float, float] | None, ...]
+    sub_class: tuple[str, ...]
 
 
 assert _Columns._fields == DetectionRow._fields
@@ -1062,13 +1063,23 @@ def _range_rates(
     return rdot, std
 
 
+_CONTROLLER = re.compile(r"controller|remote control|ground control|\bgcs\b", re.I)
+
+
+def is_controller(label: str) -> bool:
+    """Whether a SAPIENT class names a drone's ground end (controller, remote control, GCS)."""
+    return bool(label) and _CONTROLLER.search(label) is not None
+
+
 def _emitters(
-    rows: Sequence[DetectionRow], cols: _Columns | None = None
+    rows: Sequence[DetectionRow], cols: _Columns | None = None, by: str = ""
 ) -> tuple[RfEmitter | None, ...]:
     """The radio link each report names (``object_info`` Protocol, Serial; its Signal's band).
 
     Types are matched without regard to case; () if no report names any (known at once from
-    ``cols`` when no report has ``object_info`` or a band).
+    ``cols`` when no report has ``object_info`` or a band). A report that names a link keeps its
+    classification's sub-class (the model the detector fingerprinted) with ``by``, the node's
+    name, and says whether its class is the link's controller (:func:`is_controller`).
     """
     if cols is not None and not any(cols.info) and cols.band_hz.count(None) == len(rows):
         return ()
@@ -1087,7 +1098,15 @@ def _emitters(
             if row.band_hz is None
             else (round(row.band_hz[0] / 1e6, 3), round(row.band_hz[1] / 1e6, 3))
         )
-        out.append(RfEmitter(protocol, serial, band) if protocol or serial or band else None)
+        if not (protocol or serial or band):
+            out.append(None)
+            continue
+        sub = row.sub_class or None
+        out.append(
+            RfEmitter(
+                protocol, serial, band, sub, by if sub else None, is_controller(row.label)
+            )
+        )
     return tuple(out) if any(e is not None for e in out) else ()
 
 

@@ -673,7 +673,9 @@ class DetectionRow(NamedTuple):
     ``label_confidence`` are the most confident classification (``""`` and 0 when none);
     ``info`` the report's ``object_info`` as (type, value, error) triples, error NaN when absent
     (an RF detector's protocol and serial number, a radar's range rate); ``band_hz`` the band of
-    the first ``Signal`` an RF detector reports (start/stop, or the centre alone), if any.
+    the first ``Signal`` an RF detector reports (start/stop, or the centre alone), if any;
+    ``sub_class`` the most confident classification's sub-classes, most confident at each level,
+    joined by " / " (an RF detector's fingerprinted model, e.g. "DJI Mavic 3"; ``""`` if none).
     """
 
     t_s: float
@@ -693,6 +695,18 @@ class DetectionRow(NamedTuple):
     label_confidence: float
     info: tuple[tuple[str, str, float], ...] = ()
     band_hz: tuple[float, float] | None = None  # the first Signal's start/stop frequency (Hz)
+    sub_class: str = ""
+
+
+def sub_class_path(cls: Any) -> str:
+    """A classification's sub-classes, the most confident at each level, joined by " / "."""
+    names: list[str] = []
+    subs = cls.sub_class
+    while subs and len(names) < 8:  # the rules bound the depth; a label need not be longer
+        best = max(subs, key=lambda sub: sub.confidence)
+        names.append(best.type.strip())
+        subs = best.sub_class
+    return " / ".join(n for n in names if n)
 
 
 _NAN = math.nan
@@ -746,7 +760,7 @@ def _seen_valid(text: str, seen: set[str], pattern: re.Pattern[str]) -> bool:
 
 _Located = tuple[str, float, float, float, float, float, float, int, str, int]
 # The fields of a DetectionRow in order (t_s, node_id, object_id, the located part, label, label
-# confidence, object info, band), before the tuple is given its name
+# confidence, object info, band, sub-class), before the tuple is given its name
 _FastRow = tuple[Any, ...]
 _new_row = tuple.__new__  # named without NamedTuple._make's length check: the fast path is exact
 _ulid_match = _ULID.fullmatch
@@ -795,6 +809,7 @@ def _fast_detection(msg: Any) -> _FastRow | None:
     label_conf = 0.0
     info: tuple[tuple[str, str, float], ...] = ()
     band: tuple[float, float] | None = None
+    sub = ""
     for fd, value in items[2:]:
         if fd is _FD_RB:
             located = _fast_range_bearing(value)
@@ -820,6 +835,7 @@ def _fast_detection(msg: Any) -> _FastRow | None:
                 if not label or conf > label_conf:
                     label = ctype
                     label_conf = conf
+                    sub = sub_class_path(cls) if cls.sub_class else ""
         elif fd is _FD_TASK:
             if _ulid_match(value) is None:
                 return None
@@ -839,7 +855,9 @@ def _fast_detection(msg: Any) -> _FastRow | None:
             check_field(dr, spec, f"{_DR_PATH}.{spec.name}")
     if located is None:
         return None
-    return (seconds + nanos * 1e-9, node_id, object_id, *located, label, label_conf, info, band)
+    return (
+        seconds + nanos * 1e-9, node_id, object_id, *located, label, label_conf, info, band, sub
+    )  # fmt: skip
 
 
 def _fast_range_bearing(rb: Any) -> _Located | None:
@@ -961,6 +979,7 @@ def _reference_row(msg: Any) -> DetectionRow:
         p.coordinate_system, zone, p.datum, best.type if best is not None else "",
         best.confidence if best is not None else 0.0,
         _info(dr.object_info), _band(dr.signal),
+        sub_class_path(best) if best is not None else "",
     )  # fmt: skip
 
 
