@@ -70,6 +70,7 @@ class RecommendationSnapshot:
     options: tuple[Option, ...]
     decided_by: str | None
     reason: str
+    why: str = ""  # why it was proposed when it was (``counter.recommend.why_now``)
 
 
 @dataclass(frozen=True, slots=True)

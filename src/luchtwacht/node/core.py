@@ -34,6 +34,7 @@ import numpy as np
 from luchtwacht.counter.authority import AuthError, Authority, Permission
 from luchtwacht.counter.catalogue import EffectorSpec
 from luchtwacht.counter.engagement import CounterError, CounterUas
+from luchtwacht.counter.recommend import REACTION_S
 from luchtwacht.fusion import Feed, FusionCore
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.ingest.feed import FeedPipe
@@ -138,6 +139,7 @@ class NodeCore(FusionCore):
         capacity_per_s: float | None = None,
         two_person: frozenset[str] = TWO_PERSON_DEFAULT,
         confirm_window_s: float = CONFIRM_WINDOW_S,
+        reaction_s: float = REACTION_S,
     ) -> None:
         super().__init__(name, origin, list(zones), start_s, recorder, tracker_config)
         # Effector kinds whose approval needs a second person's confirmation (node.approval).
@@ -156,6 +158,8 @@ class NodeCore(FusionCore):
                 self.authority,
                 no_fire=[ZoneGeometry(z, origin) for z in no_fire],
                 audit=audit,
+                zones=self.zones,
+                reaction_s=reaction_s,
             )
         # What every SAPIENT node said, shared by all SAPIENT feeds: a node that reconnects
         # resumes where it was, and its state outlives its connection.
@@ -194,6 +198,7 @@ class NodeCore(FusionCore):
                 "capacity_per_s": capacity_per_s,
                 "two_person": sorted(self.approvals.kinds),
                 "confirm_window_s": self.approvals.window_s,
+                "reaction_s": reaction_s,
             }
             recorder.set_meta(node=json.dumps(node))
 
@@ -731,6 +736,7 @@ class NodeCore(FusionCore):
                     tuple(r.options),
                     r.decided_by,
                     r.reason,
+                    r.why,
                 )
                 for r in self.counter.pending()
             )
