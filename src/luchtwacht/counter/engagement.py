@@ -5,10 +5,13 @@
 1. **Effectors.** Each effector is a SAPIENT edge node (node type JAMMER or KINETIC). It is
    *online* while it is registered, its last StatusReport says SYSTEM_OK and that report is
    recent; its magazine is read from the report's status entry ``Magazine <n>``.
-2. **Recommendations.** Every eligible track (``counter.recommend.eligible``) without an
-   engagement gets one pending :class:`Recommendation`, whose ranked options are refreshed each
-   cycle. It expires when the track is dropped or stops being eligible. Nothing happens to any
-   drone until an operator acts.
+2. **Recommendations.** Every eligible track (``counter.recommend.eligible``: a hostile drone
+   inside a zone or at HIGH) and every hostile drone on a breach course whose best option needs
+   about as long as it has left (``counter.recommend.due``: time to effect + the operator's
+   ``reaction_s`` + a margin), without an engagement, gets one pending :class:`Recommendation`
+   saying why now, whose ranked options are refreshed each cycle. It stands while the drone
+   stays on a breach course, and expires when the track is dropped or has been off the course
+   and below HIGH for :data:`HOLD_S`. Nothing happens to any drone until an operator acts.
 3. **Approval.** :meth:`CounterUas.approve` takes a session token, never a name: the
    :class:`~luchtwacht.counter.authority.Authority` checks it carries ``APPROVE_ENGAGEMENT``.
    The option is judged again at that instant; a blocked or unusable one is refused with its
@@ -52,11 +55,15 @@ from luchtwacht.counter.catalogue import ENGAGE_MODE, JAMMERS, STANDBY_MODE, Eff
 from luchtwacht.counter.geometry import in_sector
 from luchtwacht.counter.recommend import (
     LINK_LOSS_ASSUMED_S,
+    REACTION_S,
     EffectorState,
     Option,
     TrackContext,
+    breach_course_s,
+    due,
     eligible,
     options_for,
+    why_now,
 )
 from luchtwacht.ingest.sapient import NodeState, SapientMessage, new_ulid
 from luchtwacht.model.engagement import (
@@ -70,7 +77,7 @@ from luchtwacht.model.engagement import (
 from luchtwacht.model.picture import EffectorSnapshot
 from luchtwacht.model.track import TrackView
 from luchtwacht.texts import say
-from luchtwacht.threat.assess import friendly
+from luchtwacht.threat.assess import friendly, hostile
 from luchtwacht.threat.cueing import look_at
 from luchtwacht.threat.zones import ZoneGeometry
 
@@ -136,6 +143,8 @@ class CounterUas:
     no_fire: list[ZoneGeometry] = field(default_factory=list)
     audit: AuditSink | None = None
     rf_detection: bool = False  # RF detectors on site: a drone nobody hears may be autonomous
+    zones: list[ZoneGeometry] = field(default_factory=list)  # protected zones: breach courses
+    reaction_s: float = REACTION_S  # the operator's reaction time proposals allow for
     recommendations: dict[int, Recommendation] = field(default_factory=dict)
     engagements: dict[int, Engagement] = field(default_factory=dict)
     # Recent events only (the audit chain in the store keeps them all): a node runs for weeks.
@@ -220,16 +229,47 @@ class CounterUas:
                 ctx.neutralised, ctx.resume_streak = None, 0
         # A drone an engagement neutralised (coming down, holding, going home) is not proposed
         # again while it stays so: the operator's next decision is not wanted twice.
-        now = {
-            v.track_id
+        hostiles = [
+            v
             for v in views
-            if eligible(v)
+            if hostile(v)
             and v.track_id not in engaged
             and self._contexts[v.track_id].neutralised is None
+        ]
+        # On a breach course over the counter's look-ahead (not only the zone's warning time),
+        # for every hostile drone at once; noted each cycle, so a noisy course does not propose.
+        ttb = dict(
+            zip(
+                (v.track_id for v in hostiles),
+                breach_course_s(hostiles, self.zones).tolist(),
+                strict=True,
+            )
+        )
+        steady = {
+            v.track_id
+            for v in hostiles
+            if self._contexts[v.track_id].on_course(math.isfinite(ttb[v.track_id]))
         }
+        level = {v.track_id for v in hostiles if eligible(v)}
+        early = [
+            v
+            for v in hostiles
+            if v.track_id in steady and v.track_id not in level and v.track_id not in self._open_rec
+        ]
+        want = [v for v in views if v.track_id in level or v.track_id in self._open_rec] + early
+        all_options = self._options(want, self.effectors, t_s)
+        options_of = {v.track_id: o for v, o in zip(want, all_options, strict=True)}
+        now = level | {
+            v.track_id
+            for v in early
+            if due(ttb[v.track_id], options_of[v.track_id], self.reaction_s) is not None
+        }
+        # An open proposal stands while its drone stays on a breach course (no flapping: it is
+        # withdrawn only once the drone has left the course for a while).
+        keep = now | {tid for tid in self._open_rec if math.isfinite(ttb.get(tid, math.nan))}
         for tid, rid in list(self._open_rec.items()):
             rec = self.recommendations[rid]
-            if tid in now:
+            if tid in keep:
                 rec.updated_t_s = t_s
                 continue
             # Like an alert, a recommendation rides out a track's threat flickering for a
@@ -251,14 +291,14 @@ class CounterUas:
                 rec.reason = "no longer a threat"
             del self._open_rec[tid]
             self._event(t_s, "expired", tid, rec_id=rid, detail=rec.reason)
-        want = [v for v in views if v.track_id in now or v.track_id in self._open_rec]
-        all_options = self._options(want, self.effectors, t_s)
-        for view, options in zip(want, all_options, strict=True):
+        for view in want:
+            options = options_of[view.track_id]
             open_id = self._open_rec.get(view.track_id)
             if open_id is None:
                 if view.track_id not in now:
                     continue
-                rec = Recommendation(self._next_rec, view.track_id, t_s, t_s, options)
+                why = why_now(view, ttb.get(view.track_id, math.nan), options, self.reaction_s)
+                rec = Recommendation(self._next_rec, view.track_id, t_s, t_s, options, why=why)
                 self._next_rec += 1
                 self.recommendations[rec.rec_id] = rec
                 self._open_rec[view.track_id] = rec.rec_id
@@ -269,7 +309,7 @@ class CounterUas:
                     view.track_id,
                     rec_id=rec.rec_id,
                     detail=best.effector if best else "no usable option",
-                    payload={"options": [o.as_dict() for o in options]},
+                    payload={"options": [o.as_dict() for o in options], "why": why},
                 )
             else:
                 self.recommendations[open_id].options = options

@@ -1,7 +1,7 @@
 """Countermeasure options for threatening tracks: feasibility, collateral, ranking.
 
-For every track that warrants one — a hostile drone at threat HIGH or CRITICAL — each
-effector on site is judged at once over all tracks × effectors (``counter.geometry``):
+For every track that warrants one (:func:`eligible`, :func:`due`) each effector on site is
+judged at once over all tracks × effectors (``counter.geometry``):
 
 * **reach**: when the drone (at constant velocity) comes within the effector's range, or when
   an interceptor launched after its ``ready_s`` meets it; the **time to effect** adds the
@@ -23,6 +23,13 @@ Options rank: usable ones first; then those in effect before the breach; then th
 doubt; then those without collateral; then least force
 (:data:`~luchtwacht.counter.catalogue.FORCE_ORDER`); then soonest.
 The software only proposes; :mod:`luchtwacht.counter.engagement` waits for an operator.
+
+**When** a hostile drone is proposed: at once when it is inside a zone or at threat HIGH (a
+breach within the zone's warning time), and earlier when the time it leaves is short: a drone
+on a breach course (:func:`breach_course_s`) is *due* once its predicted time to breach is no
+more than the best usable option's time to effect plus the operator's reaction time plus
+:data:`PROPOSE_MARGIN_S` — the latest moment a proposal still lets that option act before the
+breach, less a margin for the prediction and for a slower decision.
 """
 
 from __future__ import annotations
@@ -54,6 +61,10 @@ LINK_DOUBT_S = 10.0  # tracked this long with RF detectors on site and no link h
 GNSS_AIRCRAFT_MARGIN_M = 2000.0  # manned aircraft this far beyond a GNSS jammer's range block it
 LINE_OF_FIRE_M = 50.0  # another track this close to a hard kill's line of fire blocks it
 HARD_KILL_FLIGHT_FLOOR_S = 0.5
+REACTION_S = 20.0  # the operator's reaction time the counter stage plans with (site default)
+PROPOSE_MARGIN_S = 30.0  # a proposal comes this long before the latest moment that still works
+COURSE_CYCLES = 2  # a breach course must show in this many of …
+COURSE_WINDOW = 3  # … the last this many counter cycles before an early proposal (noise)
 
 
 @dataclass(slots=True)
@@ -68,6 +79,12 @@ class TrackContext:
     failed_kinds: set[str] = field(default_factory=set)
     neutralised: str | None = None
     resume_streak: int = 0  # cycles in a row a neutralised drone has flown on
+    course_bits: int = 0  # one bit per recent counter cycle: on a breach course (newest lowest)
+
+    def on_course(self, now: bool) -> bool:
+        """Note this cycle's breach course; True when it showed in enough recent cycles."""
+        self.course_bits = ((self.course_bits << 1) | int(now)) & ((1 << COURSE_WINDOW) - 1)
+        return now and self.course_bits.bit_count() >= COURSE_CYCLES
 
 
 def eligible(view: TrackView) -> bool:
@@ -77,6 +94,63 @@ def eligible(view: TrackView) -> bool:
     that is not authorised where the site's policy makes it an intruder; never an authorised one.
     """
     return hostile(view) and view.threat >= ThreatLevel.HIGH
+
+
+def breach_course_s(
+    targets: Sequence[TrackView], zones: Sequence[ZoneGeometry], horizon_s: float = HORIZON_S
+) -> F64:
+    """Predicted time to breach (s) of each track over all zones, NaN off a breach course.
+
+    The threat stage looks only as far ahead as a zone's warning time and extrapolates the
+    climb rate too; over a countermeasure's longer look-ahead a noisy climb rate would make a
+    course flicker (a drone descending gently "hits the ground" in 80 s), so beyond the view's
+    own time to breach the course is flown level at the track's height. 0 inside a zone.
+    """
+    n = len(targets)
+    out = np.full(n, np.nan)
+    if n == 0:
+        return out
+    pos = np.array([[v.east_m, v.north_m, v.up_m] for v in targets])
+    h = np.radians([v.heading_deg for v in targets])
+    spd = np.array([v.speed_ms for v in targets])
+    level = np.column_stack([spd * np.sin(h), spd * np.cos(h), np.zeros(n)])
+    for zg in zones:
+        out = np.fmin(out, zg.time_to_breach(pos, level, horizon_s=horizon_s))
+    own = np.array([np.nan if v.time_to_breach_s is None else v.time_to_breach_s for v in targets])
+    out = np.fmin(out, own)
+    out[np.array([bool(v.zones_inside) for v in targets], dtype=bool)] = 0.0
+    return np.asarray(out, dtype=np.float64)
+
+
+def due(ttb_s: float, options: Sequence[Option], reaction_s: float) -> Option | None:
+    """The best usable option if a drone ``ttb_s`` from its breach must be proposed now.
+
+    Now means: that option's time to effect plus the operator's reaction time plus
+    :data:`PROPOSE_MARGIN_S` reaches the breach. None when it may wait, when it is off a breach
+    course (``ttb_s`` NaN), or when no usable option can act at all (it is then proposed at
+    threat HIGH, as :func:`eligible` says, so the operator still sees it).
+    """
+    best = next((o for o in options if o.usable and o.t_effect_s is not None), None)
+    if best is None or best.t_effect_s is None or not np.isfinite(ttb_s):
+        return None
+    return best if ttb_s <= best.t_effect_s + reaction_s + PROPOSE_MARGIN_S else None
+
+
+def why_now(view: TrackView, ttb_s: float, options: Sequence[Option], reaction_s: float) -> str:
+    """Why a recommendation is made now, in words for the operator (``rec.*`` texts)."""
+    if view.zones_inside:
+        return say("rec.inside", zone=", ".join(view.zones_inside))
+    best = next((o for o in options if o.usable and o.t_effect_s is not None), None)
+    breach = f"{ttb_s:.0f}" if np.isfinite(ttb_s) else "?"
+    if best is None or best.t_effect_s is None:
+        return say("rec.no_option", s=breach)
+    return say(
+        "rec.due",
+        s=breach,
+        effector=best.effector,
+        effect=f"{best.t_effect_s:.0f}",
+        react=f"{reaction_s:.0f}",
+    )
 
 
 def options_for(

@@ -159,6 +159,7 @@ class Recommendation:
     state: RecommendationState = RecommendationState.PENDING
     decided_by: str | None = None
     reason: str = ""
+    why: str = ""  # why it was proposed when it was ("breach in 48 s; … needs 25 s + 20 s …")
 
 
 @dataclass(slots=True)
