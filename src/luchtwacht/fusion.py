@@ -27,6 +27,7 @@ from luchtwacht.counter.engagement import CounterUas
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.identify.authorisation import Authorisations, Verdict
 from luchtwacht.identify.classify import UNKNOWN, Classification, classify, explain, identity_kind
+from luchtwacht.identify.features import Features, TrackFeatures
 from luchtwacht.identify.make_model import identify_make
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe, Transmitter
@@ -133,6 +134,7 @@ class FusionCore:
         self.feeds: dict[str, Feed] = {}
         self.views: list[TrackView] = []
         self._reasons: dict[int, tuple[str, ...]] = {}  # track id → its classification reasons
+        self.features = TrackFeatures()  # each track's motion history, for the classifier
         # track id → (its identities, its make and evidence): worked out when identities change
         self._makes: dict[int, tuple[tuple[str | None, ...], tuple[str | None, tuple[str, ...]]]]
         self._makes = {}
@@ -311,7 +313,8 @@ class FusionCore:
         # must not see its tracks dropped), falling back to the wall when data stops coming.
         self.tracker.maintain(max(min(self._last_batch_t, t_utc), t_utc - LATE_TOLERANCE_S))
         tt = self.tracker.tracks
-        cls = classify(tt)
+        feats = self.features.update(tt, t_utc)
+        cls = classify(tt, feats)
         conf = np.flatnonzero(tt.confirmed)
         # The picture at the cycle time, not at each track's last plot.
         x_now, p_now = self.tracker.predicted(t_utc)
@@ -327,7 +330,7 @@ class FusionCore:
         rank = np.argsort(-probs, axis=1)
         probs_l = np.take_along_axis(probs, rank, axis=1).round(3).tolist()
         rank_l = rank.tolist()
-        reasons = self._class_reasons(tt, cls, conf, refresh=record_tracks)
+        reasons = self._class_reasons(tt, cls, conf, feats, refresh=record_tracks)
         own = self._own_assets(t_utc, pos, pos_std)
         own_mask = np.array([name is not None for name in own], dtype=bool)
         geo = self.origin.to_geodetic(pos) if conf.size else np.empty((0, 3))
@@ -418,6 +421,7 @@ class FusionCore:
                 else verdict.reason,  # authorisation
                 bool(intruder[j]),  # coop_intruder
                 *self._make_model(tid, ident if kind == "remoteid" else None, emitter),
+                drone_kind=cls.kind(row),
             )
             views.append(view)
             ttb_by_zone[tid] = ttb_j
@@ -465,7 +469,13 @@ class FusionCore:
         return out
 
     def _class_reasons(
-        self, tt: TrackTable, cls: Classification, conf: NDArray[np.int64], *, refresh: bool
+        self,
+        tt: TrackTable,
+        cls: Classification,
+        conf: NDArray[np.int64],
+        feats: Features | None = None,
+        *,
+        refresh: bool,
     ) -> list[tuple[str, ...]]:
         """Each confirmed track's classification reasons, worked out again on slow cycles only.
 
@@ -477,7 +487,7 @@ class FusionCore:
             [j for j, tid in enumerate(ids) if refresh or tid not in self._reasons], dtype=np.int64
         )
         if todo.size:
-            for j, words in zip(todo.tolist(), explain(tt, cls, conf[todo]), strict=True):
+            for j, words in zip(todo.tolist(), explain(tt, cls, conf[todo], feats), strict=True):
                 self._reasons[ids[j]] = words
             while len(self._reasons) > REASONS_KEPT:
                 del self._reasons[next(iter(self._reasons))]

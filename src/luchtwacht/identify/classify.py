@@ -7,6 +7,12 @@ fly 5–25 m/s; manned aircraft fly faster than 40 m/s). A cooperative identity 
 a Remote ID identity makes a cooperative drone (only UAS broadcast F3411), an ADS-B / Mode S
 one ("icao:…", also TIS-B/ADS-R rebroadcasts) a cooperative manned aircraft. Below ``min_prob``
 the class is "unknown".
+
+With the track's history (:mod:`luchtwacht.identify.features`) come the motion terms of
+:func:`feature_loglik`: hovering, a steady course and speed against a bird's weave and flapping,
+flying in company (a flock weaves, a drone formation holds station), climb rate, and an RF
+detector's fingerprint of a drone link. Each is a hand-built log-likelihood with its reasoning
+stated where it is defined, weighed by how long the track has been watched.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from luchtwacht.identify.features import Features
 from luchtwacht.model.detection import N_CLASSES, ObjectClass
 from luchtwacht.texts import say
 from luchtwacht.tracking.models import POS, VEL
@@ -24,6 +31,7 @@ from luchtwacht.tracking.tracker import TrackTable
 F64 = NDArray[np.float64]
 
 UNKNOWN = -1
+DRONE_KINDS = ("multirotor", "fixed-wing")
 
 # Prior class frequencies of confirmed tracks around an air base: birds are by far the common
 # case, and a false drone alert costs more than a drone declared a few seconds later.
@@ -37,6 +45,14 @@ class Classification:
     class_idx: NDArray[np.int64]
     prob: F64  # (N, N_CLASSES) posterior
     cooperative: NDArray[np.bool_]
+    # Drone sub-class per row: DRONE_KINDS index, or -1 (not a drone, or not evident).
+    drone_kind: NDArray[np.int8] | None = None
+
+    def kind(self, i: int) -> str | None:
+        """Drone sub-class of row ``i`` ("multirotor", "fixed-wing") or None."""
+        if self.drone_kind is None or self.drone_kind[i] < 0:
+            return None
+        return DRONE_KINDS[int(self.drone_kind[i])]
 
     def label(self, i: int) -> str:
         """Class name of row ``i`` ("unknown" below the decision threshold)."""
@@ -51,9 +67,16 @@ def _soft_above(x: F64, limit: float, scale: float) -> F64:
 
 
 def kinematic_loglik(speed_ms: F64, height_m: F64) -> F64:
-    """(N, N_CLASSES) log-likelihood of each class given speed (m/s) and height (m)."""
+    """(N, N_CLASSES) log-likelihood of each class given speed (m/s) and height (m).
+
+    Drones: multirotors up to ~40 m/s (racing FPV), fixed-wing one-way attack drones ~50 m/s
+    (Shahed-136: 185 km/h), so the drone term falls off only beyond 50 m/s; under 500 m.
+    Birds cannot hover and fly 5–25 m/s (Alerstam et al. 2007, PLoS Biol 5:e197); manned
+    aircraft fly faster than ~40 m/s (a light aircraft's stall speed is ~25 m/s, but it does not
+    fly near its stall away from the runway).
+    """
     out = np.zeros((speed_ms.shape[0], N_CLASSES))
-    out[:, ObjectClass.DRONE] = _soft_above(speed_ms, 30.0, 8.0) + _soft_above(
+    out[:, ObjectClass.DRONE] = _soft_above(speed_ms, 50.0, 8.0) + _soft_above(
         height_m, 500.0, 150.0
     )
     out[:, ObjectClass.BIRD] = (
@@ -63,6 +86,74 @@ def kinematic_loglik(speed_ms: F64, height_m: F64) -> F64:
     )
     out[:, ObjectClass.AIRCRAFT] = _soft_above(-speed_ms, -45.0, 10.0)
     out[:, ObjectClass.CLUTTER] = _soft_above(speed_ms, 3.0, 3.0)
+    return out
+
+
+# Motion terms. Weights are log-likelihood ratios; each is scaled by the track's maturity (how
+# long its velocity has been watched, MATURE_S for full weight) so a fresh track's noisy velocity
+# cannot decide.
+MATURE_S = 4.0
+STEADY_MS = 1.6  # velocity scatter (m/s) separating a steady flyer from a weaving one
+STEADY_LLR = 3.0  # largest weight of steadiness (each way)
+HOVER_LLR_PER_S = 0.6  # per second of hover, against bird and aircraft…
+HOVER_LLR_MAX = 6.0  # …up to this
+FLOCK_LLR = 2.0  # a weaving flock of 5+: bird; a steady formation of 5+: drone
+RF_LLR = 4.0  # a drone control/video link fingerprinted on the track
+CLIMB_BIRD_MS = 4.0  # birds in flapping flight sustain at most a few m/s of climb
+
+TERMS = ("rf", "hover", "steady", "company", "climb")
+
+
+def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
+    """Each motion and emission term's (N, N_CLASSES) log-likelihood, by name (see TERMS).
+
+    - ``hover``: a bird or an aircraft cannot hold still; a drone (or clutter) can. Per second of
+      hover, against bird and aircraft only (a hovering drone and a clutter spot look alike).
+    - ``steady``: drones fly legs at constant speed and heading, a flapping bird's speed and
+      heading wander (sway of metres over seconds). The horizontal velocity scatter plus the speed
+      spread against STEADY_MS, in a ramp of ±STEADY_LLR for the bird.
+    - ``company``: tracks moving alike within 200 m. A flock of weaving flyers is birds; a group
+      holding station while steady is a drone formation, so company strengthens whichever way
+      steadiness already points rather than meaning birds.
+    - ``climb``: a sustained climb or descent faster than CLIMB_BIRD_MS is not a bird.
+    - ``rf``: an RF detector fingerprinted a drone link on the track.
+    """
+    n = f.track_id.size
+    m = np.clip(f.settled_s / MATURE_S, 0.0, 1.0)
+    zero = np.zeros((n, N_CLASSES))
+    terms = {name: zero.copy() for name in TERMS}
+    rf = np.array(
+        [e is not None and bool(getattr(e, "protocol", None)) for e in tracks.emitter], dtype=bool
+    )
+    terms["rf"][rf, ObjectClass.DRONE] = RF_LLR
+    hov = np.minimum(HOVER_LLR_PER_S * f.hover_s, HOVER_LLR_MAX)
+    terms["hover"][:, ObjectClass.BIRD] = -hov
+    terms["hover"][:, ObjectClass.AIRCRAFT] = -2.0 * hov
+    moving = f.speed_mean_ms > 3.0
+    unsteady = np.hypot(f.weave_ms, f.speed_std_ms)
+    ramp = np.clip((unsteady - STEADY_MS) / STEADY_MS, -1.0, 1.0)
+    terms["steady"][:, ObjectClass.BIRD] = np.where(moving, m * STEADY_LLR * ramp, 0.0)
+    company = np.clip(f.flock_mean / 5.0, 0.0, 1.0) * m * moving
+    terms["company"][:, ObjectClass.BIRD] = FLOCK_LLR * company * np.sign(ramp)
+    over = np.maximum(0.0, f.climb_abs_ms - CLIMB_BIRD_MS)
+    terms["climb"][:, ObjectClass.BIRD] = -0.5 * (over / 1.5) ** 2 * m
+    return terms
+
+
+def drone_kinds(f: Features, is_drone: NDArray[np.bool_]) -> NDArray[np.int8]:
+    """Multirotor (0), fixed-wing (1) or -1 per row, from how the drone flies.
+
+    A fixed wing cannot hover: a drone that hovered is a multirotor, as is one that has flown
+    slowly (< 12 m/s mean, below a fixed wing's usual cruise) for seconds. A drone that never
+    hovered, flies fast (≥ 30 m/s mean) and straight (no racing quad's turns) is a fixed wing.
+    """
+    out = np.full(f.track_id.size, -1, np.int8)
+    watched = f.settled_s >= 3.0
+    rotor = (f.hover_s >= 2.0) | (watched & (f.speed_mean_ms < 12.0) & (f.hover_s > 0.0))
+    rotor |= watched & (f.speed_mean_ms < 8.0)
+    wing = watched & (f.hover_s < 0.5) & (f.speed_mean_ms >= 30.0) & (f.straightness > 0.9)
+    out[is_drone & rotor] = 0
+    out[is_drone & wing & ~rotor] = 1
     return out
 
 
@@ -76,13 +167,22 @@ def identity_kind(ident: object) -> str | None:
     return "adsb" if str(ident).startswith(_ADSB_PREFIXES) else "remoteid"
 
 
-def classify(tracks: TrackTable, min_prob: float = 0.75) -> Classification:
-    """Class posterior and decision for every row of the track table."""
+def classify(
+    tracks: TrackTable, features: Features | None = None, min_prob: float = 0.75
+) -> Classification:
+    """Class posterior and decision for every row of the track table.
+
+    ``features`` (from :class:`TrackFeatures` over the same table) adds the motion terms;
+    without it only the present speed and height count.
+    """
     n = len(tracks)
     vel = tracks.x[:, VEL]
     speed = np.linalg.norm(vel, axis=1)
     height = tracks.x[:, POS][:, 2]
     logp = _PRIOR[None, :] + tracks.class_ev + kinematic_loglik(speed, height)
+    if features is not None and n:
+        for term in feature_loglik(tracks, features).values():
+            logp += term
     kinds = [identity_kind(v) for v in tracks.ident]
     cooperative = np.array([k is not None for k in kinds], dtype=bool)
     aircraft = np.array([k == "adsb" for k in kinds], dtype=bool)
@@ -93,7 +193,12 @@ def classify(tracks: TrackTable, min_prob: float = 0.75) -> Classification:
     prob /= prob.sum(axis=1, keepdims=True) if n else 1.0
     best = prob.argmax(axis=1) if n else np.zeros(0, np.int64)
     idx = np.where(prob[np.arange(n), best] >= min_prob, best, UNKNOWN).astype(np.int64)
-    return Classification(idx, prob, cooperative)
+    kind = (
+        drone_kinds(features, idx == ObjectClass.DRONE)
+        if features is not None
+        else np.full(n, -1, np.int8)
+    )
+    return Classification(idx, prob, cooperative, kind)
 
 
 _LABELS = tuple(c.label for c in ObjectClass)
@@ -105,7 +210,10 @@ def _a(word: str) -> str:
 
 
 def explain(
-    tracks: TrackTable, cls: Classification, rows: NDArray[np.int64]
+    tracks: TrackTable,
+    cls: Classification,
+    rows: NDArray[np.int64],
+    features: Features | None = None,
 ) -> list[tuple[str, ...]]:
     """The reasons in words behind each decision of ``rows`` (for the console and the store).
 

@@ -62,6 +62,7 @@ class TrackView:
     make_model: str | None = None  # make (and link family) with a confidence word, if evidenced
     make_evidence: tuple[str, ...] = ()  # …and the evidence for it in words (serial, RF link)
     swarm_id: int | None = None  # the swarm it flies in (threat.swarm), None: on its own
+    drone_kind: str | None = None  # a drone's sub-class: "multirotor", "fixed-wing" or None
 
 
 class AlertState(IntEnum):
