@@ -69,6 +69,7 @@ class Pipeline(NodeCore):
             # The simulated duty officer is one person: a scenario runs without the two-person
             # rule unless the caller puts kinds under it (and supplies the second person).
             two_person=two_person,
+            reaction_s=scenario.reaction_s,
         )
         self.scenario = scenario
         self.authorise(scenario.authorisations)

@@ -223,6 +223,7 @@ class LiveNode:
             capacity_per_s=sapient.max_reports_per_s if sapient is not None else None,
             two_person=config.approval.two_person,
             confirm_window_s=config.approval.confirm_window_s,
+            reaction_s=config.approval.reaction_s,
         )
         self.core.authorise(config.authorisations())
         self.on_cycle = on_cycle

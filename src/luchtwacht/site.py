@@ -22,6 +22,7 @@ from pydantic import (
 
 from luchtwacht.config_file import load_yaml_model
 from luchtwacht.counter.catalogue import EffectorFigures, EffectorKind, EffectorSpec
+from luchtwacht.counter.recommend import REACTION_S
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.geo.sites import VOLKEL, volkel_runway
 from luchtwacht.hostport import HostPort
@@ -311,10 +312,14 @@ class ApprovalSection(_Strict):
     An approval of an effector whose kind is listed in ``two_person`` tasks nothing until a
     second, different person with the right confirms it within ``confirm_window_s`` seconds.
     Kinds not listed act on one approval. Without this section: hard kill only, 60 s.
+    ``reaction_s`` is how long the duty operator takes to decide on a recommendation: a hostile
+    drone is proposed early enough that its best option still acts before the breach after
+    that long (``counter.recommend.due``). Default 20 s.
     """
 
     two_person: frozenset[EffectorKind] = TWO_PERSON_DEFAULT
     confirm_window_s: float = Field(default=CONFIRM_WINDOW_S, gt=0, le=3600)
+    reaction_s: float = Field(default=REACTION_S, ge=0, le=600)
 
 
 class StoreSection(_Strict):

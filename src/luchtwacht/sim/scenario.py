@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from luchtwacht.counter.catalogue import EffectorSpec
+from luchtwacht.counter.recommend import REACTION_S
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.geo.sites import RUNWAY_HEADING_DEG, VOLKEL, volkel_runway
 from luchtwacht.geo.sites import polar as polar  # re-exported: scenarios and tests use it
@@ -52,6 +53,9 @@ class Scenario:
     no_fire: tuple[Zone, ...] = ()  # areas nothing may be brought down in
     # The site's whitelist and its policy for Remote ID drones not on it (identify.authorisation)
     authorisations: Authorisations = field(default_factory=Authorisations)
+    # The operator's reaction time the counter stage plans with (a site file's
+    # approval.reaction_s); the simulated operator's own is ``operator.reaction_s``.
+    reaction_s: float = REACTION_S
 
 
 def flock(

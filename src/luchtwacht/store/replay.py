@@ -30,6 +30,7 @@ from typing import Any
 
 from luchtwacht.counter.authority import Authority, OperatorAccount, hash_password
 from luchtwacht.counter.catalogue import EffectorSpec
+from luchtwacht.counter.recommend import REACTION_S
 from luchtwacht.fusion import Feed, iso_utc
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.identify.authorisation import Authorisations, AuthorisedEntry
@@ -359,6 +360,8 @@ def _replay(
             frozenset(str(k) for k in node_meta.get("two_person", [])),
             float(node_meta.get("confirm_window_s", CONFIRM_WINDOW_S)),
         )
+        # A recording made before the reaction time was recorded planned with the default.
+        reaction_s = float(node_meta.get("reaction_s", REACTION_S))
         commands = recorded_commands(path)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ReplayError(
@@ -380,6 +383,7 @@ def _replay(
         capacity_per_s=node_meta.get("capacity_per_s"),
         two_person=rule.kinds,
         confirm_window_s=rule.window_s,
+        reaction_s=reaction_s,
     )
     authorised = rec.meta.get("authorisation")
     if authorised is not None:  # the site's whitelist and policy, as the run had them
