@@ -51,6 +51,10 @@ _TEMPLATES: dict[str, str] = {
     "opt.fingerprinted": "link fingerprinted: {protocol}",
     "opt.band": "link at {mhz} MHz is outside its bands",
     "opt.no_effect": "{kind} had no effect on this track before",
+    # --- why a recommendation is made now (counter/recommend.py why_now) ---------------------
+    "rec.inside": "inside {zone}",
+    "rec.due": "breach in {s} s; {effector} needs {effect} s + {react} s to approve",
+    "rec.no_option": "breach in {s} s; no usable option yet",
     # --- the classifier's reasons (identify/classify.py) -----------------------------------
     "reason.remoteid": "broadcasts Remote ID",
     "reason.adsb": "Mode S / ADS-B transponder",
