@@ -34,6 +34,8 @@ _TEMPLATES: dict[str, str] = {
     "alert.approach_unauth": (
         "Track {track}: unauthorised Remote ID drone {uas} predicted to enter {zone} in {s} s"
     ),
+    "alert.swarm_approach": "Swarm {swarm}: {n} drones predicted to enter {zone} in {s} s",
+    "alert.swarm_breach": "Swarm {swarm}: {n} drones, {k} of them inside {zone}",
     # --- countermeasure options: blocks, safety interlocks, warnings (counter/recommend.py) ---
     "opt.offline": "effector node offline",
     "opt.empty": "magazine empty",

@@ -541,6 +541,8 @@ export const NODE_TEXTS = {
     "alert.approach": "Spoor {track}: niet-coöperatieve drone komt naar verwachting over {s} s in {zone}",
     "alert.breach_unauth": "Spoor {track}: niet-geautoriseerde Remote ID-drone {uas} in {zone} op {height} m",
     "alert.approach_unauth": "Spoor {track}: niet-geautoriseerde Remote ID-drone {uas} komt naar verwachting over {s} s in {zone}",
+    "alert.swarm_approach": "Zwerm {swarm}: {n} drones komen naar verwachting over {s} s in {zone}",
+    "alert.swarm_breach": "Zwerm {swarm}: {n} drones, waarvan {k} in {zone}",
     "opt.offline": "effectornode offline",
     "opt.empty": "magazijn leeg",
     "opt.busy": "bezig met inzet {eng}",

@@ -17,6 +17,13 @@ for a second or two does
 not alert), and an open approach alert is kept while the predicted breach stays within
 ``keep_factor`` × the warning time (hysteresis, so a drone hovering at the edge does not make the
 alert flap).
+
+A swarm (``threat.swarm``: tracks flying together, ``TrackView.swarm_id``) is one alert per zone,
+not one per drone: its members raise no alerts of their own, and the swarm alert names every
+member (``Alert.members``; ``track_id`` is the member nearest to breach), takes the worst
+member's level and the earliest member's breach, and follows its membership (an "updated" event
+when the members it names change). A member whose own alert was already open keeps it; a track
+that leaves the swarm alerts on its own again, its condition's streak unbroken.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ class AlertManager:
         self._streak: dict[tuple[int, str], float] = {}  # condition → since when it holds
         self.alerts: dict[int, Alert] = {}
         self._open: dict[tuple[int, str], int] = {}
+        self._swarm_open: dict[tuple[int, str], int] = {}  # (swarm, zone) → its open alert
         self._next_id = 1
 
     def update(
@@ -73,27 +81,44 @@ class AlertManager:
         events: list[AlertEvent] = []
         seen: set[tuple[int, str]] = set()
         live_ids: set[int] = set()
+        members: dict[int, list[int]] = {}  # swarm → its member tracks (drones that may alert)
+        # (swarm, zone) → its members meeting the zone's condition: (view, inside, ttb, level,
+        # confirmed)
+        swarm_cond: dict[
+            tuple[int, str], list[tuple[TrackView, bool, float | None, ThreatLevel, bool]]
+        ]
+        swarm_cond = {}
         for tr in tracks:
             live_ids.add(tr.track_id)
+            if tr.swarm_id is not None and tr.object_class == "drone":
+                members.setdefault(tr.swarm_id, []).append(tr.track_id)
             if tr.object_class != "drone" or tr.own_asset is not None or tr.authorised:
                 continue  # authorised drones are friendly (identify.authorisation)
             for zone, warn_s in zone_warn.items():
                 inside = zone in tr.zones_inside
                 ttb = ttb_by_zone.get(tr.track_id, {}).get(zone)
                 key = (tr.track_id, zone)
-                limit = warn_s * (self.keep_factor if key in self._open else 1.0)
+                held = key in self._open or (
+                    tr.swarm_id is not None and (tr.swarm_id, zone) in self._swarm_open
+                )
+                limit = warn_s * (self.keep_factor if held else 1.0)
                 if not inside and (ttb is None or ttb > limit):
                     continue
                 seen.add(key)
                 since = self._streak.setdefault(key, t_s)
-                if key not in self._open and t_s - since < self.confirm_s - 1e-6:
-                    continue
+                confirmed = t_s - since >= self.confirm_s - 1e-6
                 kind = "breach" if inside else "approach"
                 level = (
                     (ThreatLevel.CRITICAL if inside else ThreatLevel.HIGH)
                     if hostile(tr)
                     else (ThreatLevel.HIGH if inside else ThreatLevel.MEDIUM)
                 )
+                if tr.swarm_id is not None and key not in self._open:
+                    cond = swarm_cond.setdefault((tr.swarm_id, zone), [])
+                    cond.append((tr, inside, ttb, level, confirmed))
+                    continue
+                if key not in self._open and not confirmed:
+                    continue
                 text = self._message(tr, zone, inside, ttb)
                 if key not in self._open:
                     alert = Alert(
@@ -130,6 +155,7 @@ class AlertManager:
                     alert.message = text
                     self._said_at[alert.alert_id] = t_s
                     events.append(AlertEvent(t_s, "updated", alert))
+        events += self._swarms(t_s, members, swarm_cond)
         for key in [k for k in self._streak if k not in seen]:
             del self._streak[key]
         for key, alert_id in list(self._open.items()):
@@ -144,7 +170,7 @@ class AlertManager:
                 self._said_at.pop(alert_id, None)
                 events.append(AlertEvent(t_s, "cleared", alert))
         if len(self.alerts) > self.kept:  # a node up for weeks: forget the oldest cleared ones
-            open_ids = set(self._open.values())
+            open_ids = set(self._open.values()) | set(self._swarm_open.values())
             for alert_id in [a for a in self.alerts if a not in open_ids][
                 : len(self.alerts) - self.kept
             ]:
@@ -165,8 +191,82 @@ class AlertManager:
     @property
     def open_alerts(self) -> list[Alert]:
         """Alerts not yet cleared, most severe first."""
-        alerts = [self.alerts[i] for i in self._open.values()]
+        alerts = [self.alerts[i] for i in [*self._open.values(), *self._swarm_open.values()]]
         return sorted(alerts, key=lambda a: (-a.level, a.raised_t_s))
+
+    def _swarms(
+        self,
+        t_s: float,
+        members: dict[int, list[int]],
+        cond: dict[tuple[int, str], list[tuple[TrackView, bool, float | None, ThreatLevel, bool]]],
+    ) -> list[AlertEvent]:
+        """Raise, update and clear the swarm alerts: one per swarm and zone, naming its members."""
+        events: list[AlertEvent] = []
+        for (sid, zone), rows in cond.items():
+            key = (sid, zone)
+            alert_id = self._swarm_open.get(key)
+            if alert_id is None and not any(r[4] for r in rows):
+                continue  # no member's condition has held for ``confirm_s`` yet
+            lead = min(rows, key=lambda r: (not r[1], r[2] if r[2] is not None else 0.0))
+            level = max(r[3] for r in rows)
+            n_in = sum(1 for r in rows if r[1])
+            kind = "breach" if n_in else "approach"
+            named = tuple(sorted(members.get(sid, [])))
+            if n_in:
+                text = say("alert.swarm_breach", swarm=sid, n=len(named), k=n_in, zone=zone)
+            else:
+                text = say(
+                    "alert.swarm_approach", swarm=sid, n=len(named), zone=zone, s=f"{lead[2]:.0f}"
+                )
+            tr = lead[0]
+            if alert_id is None:
+                alert = Alert(
+                    self._next_id,
+                    tr.track_id,
+                    zone,
+                    level,
+                    kind,
+                    t_s,
+                    t_s,
+                    tr.object_class,
+                    None,
+                    message=text,
+                    swarm_id=sid,
+                    members=named,
+                )
+                self._next_id += 1
+                self.alerts[alert.alert_id] = alert
+                self._swarm_open[key] = alert.alert_id
+                self._said_at[alert.alert_id] = t_s
+                events.append(AlertEvent(t_s, "raised", alert))
+                continue
+            alert = self.alerts[alert_id]
+            alert.updated_t_s = t_s
+            if alert.track_id not in named:
+                alert.track_id = tr.track_id  # its lead left the swarm: name the new lead
+            if level > alert.level:
+                alert.level, alert.kind, alert.message, alert.members = level, kind, text, named
+                self._said_at[alert_id] = t_s
+                events.append(AlertEvent(t_s, "escalated", alert))
+            elif named != alert.members or (
+                text != alert.message
+                and t_s - self._said_at.get(alert_id, -1e18) >= self.text_every_s - 1e-6
+            ):
+                # Who it names is what the operator is told is coming: recorded at once.
+                alert.message, alert.members = text, named
+                self._said_at[alert_id] = t_s
+                events.append(AlertEvent(t_s, "updated", alert))
+        for key, alert_id in list(self._swarm_open.items()):
+            if key in cond:
+                continue
+            alert = self.alerts[alert_id]
+            if key[0] not in members or t_s - alert.updated_t_s >= self.clear_hold_s:
+                alert.state = AlertState.CLEARED
+                alert.cleared_t_s = t_s
+                del self._swarm_open[key]
+                self._said_at.pop(alert_id, None)
+                events.append(AlertEvent(t_s, "cleared", alert))
+        return events
 
     @staticmethod
     def _message(tr: TrackView, zone: str, inside: bool, ttb: float | None) -> str:
