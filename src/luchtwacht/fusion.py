@@ -33,11 +33,13 @@ from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe, Transmitter
 from luchtwacht.ingest.sapient import NodeState, SapientPipe
 from luchtwacht.model.detection import BearingBatch, DetectionBatch, ObjectClass, RfEmitter
+from luchtwacht.model.picture import SwarmSnapshot
 from luchtwacht.model.track import Alert, ThreatLevel, TrackView
 from luchtwacht.model.zone import Zone
 from luchtwacht.store.port import Store
 from luchtwacht.threat.alerts import AlertEvent, AlertManager
 from luchtwacht.threat.assess import assess
+from luchtwacht.threat.swarm import NO_SWARM, SwarmTracker
 from luchtwacht.threat.zones import ZoneGeometry
 from luchtwacht.tracking.models import POS, VEL
 from luchtwacht.tracking.tracker import Tracker, TrackerConfig, TrackTable
@@ -129,6 +131,8 @@ class FusionCore:
         self.tracker = Tracker(tracker_config)
         self.zones = [ZoneGeometry(z, origin) for z in zones]
         self.alerts = AlertManager()
+        self.swarm_tracker = SwarmTracker()  # drones flying together: one entry per swarm
+        self.swarms: tuple[SwarmSnapshot, ...] = ()  # this cycle's swarms
         # The site's whitelist and its policy for Remote ID drones not on it (see authorise).
         self.authorisations = Authorisations()
         self.feeds: dict[str, Feed] = {}
@@ -369,6 +373,14 @@ class FusionCore:
         labels = [
             "unknown" if k == UNKNOWN else _CLASS_LABELS[k] for k in cls.class_idx[conf].tolist()
         ]
+        # Drones flying together become one threat entry (threat.swarm); birds never do.
+        swarm_ids = self.swarm_tracker.update(
+            tt.track_id[conf],
+            pos,
+            vel,
+            (cls.class_idx[conf] == ObjectClass.DRONE) & ~own_mask & ~authorised,
+        )
+        swarm_l = [None if s == NO_SWARM else s for s in swarm_ids.tolist()]
         views = []
         ttb_by_zone: dict[int, dict[str, float]] = {}
         for j, row in enumerate(conf.tolist()):
@@ -421,12 +433,14 @@ class FusionCore:
                 else verdict.reason,  # authorisation
                 bool(intruder[j]),  # coop_intruder
                 *self._make_model(tid, ident if kind == "remoteid" else None, emitter),
+                swarm_id=swarm_l[j],
                 drone_kind=cls.kind(row),
             )
             views.append(view)
             ttb_by_zone[tid] = ttb_j
             if record_tracks:  # the summary's track life, kept at the store's (slow) rate
                 self._remember(view)
+        self.swarms = self._swarm_snapshots(views, swarm_ids, pos, vel)
         views.sort(key=lambda v: (-v.threat, v.track_id))
         self.views = views
         events = self.alerts.update(
@@ -443,6 +457,39 @@ class FusionCore:
         while len(self.records) > RECORDS_KEPT:  # least recently seen first (see _remember)
             del self.records[next(iter(self.records))]
         return events
+
+    def _swarm_snapshots(
+        self, views: list[TrackView], ids: NDArray[np.int64], pos: F64, vel: F64
+    ) -> tuple[SwarmSnapshot, ...]:
+        """Each swarm as one entry: members, centroid, mean velocity, worst threat, first breach.
+
+        ``views``, ``ids``, ``pos`` and ``vel`` are row-aligned (confirmed tracks, in table order).
+        """
+        out = []
+        for sw in self.swarm_tracker.swarms(ids):
+            rows = sw.rows.tolist()
+            c, v = pos[sw.rows].mean(axis=0), vel[sw.rows].mean(axis=0)
+            lla = self.origin.to_geodetic(c[None])[0].tolist()
+            ttbs = [views[r].time_to_breach_s for r in rows]
+            known = [t for t in ttbs if t is not None]
+            out.append(
+                SwarmSnapshot(
+                    sw.swarm_id,
+                    tuple(sorted(views[r].track_id for r in rows)),
+                    lla[0],
+                    lla[1],
+                    lla[2],
+                    float(c[0]),
+                    float(c[1]),
+                    float(c[2]),
+                    float(np.hypot(v[0], v[1])),
+                    float(np.degrees(np.arctan2(v[0], v[1])) % 360.0),
+                    max(views[r].threat for r in rows),
+                    min(known) if known else None,
+                    float(np.linalg.norm(pos[sw.rows] - c, axis=1).max()),
+                )
+            )
+        return tuple(out)
 
     def _make_model(
         self, tid: int, uas_id: object, emitter: RfEmitter | None
