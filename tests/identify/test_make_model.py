@@ -7,10 +7,12 @@ from hypothesis import strategies as st
 
 from luchtwacht.identify.make_model import (
     MANUFACTURER_CODES,
+    SubClassReading,
     identify_make,
     looks_like_serial,
     read_protocol,
     read_serial,
+    read_sub_class,
 )
 
 DJI = "1581F4XFC2190000A1B2"  # code 1581, length F = 15, 15 characters follow
@@ -165,3 +167,37 @@ def test_the_picture_carries_make_and_evidence_for_rf_and_remote_id_drones() -> 
     assert "RID 1581F5FJD229V00QZ7 · DJI (medium)" in text
     others = [v for v in pipe.views if not (v.rf_serial or v.uas_id or v.rf_protocol)]
     assert all(v.make_model is None and v.make_evidence == () for v in others)
+
+
+def test_a_sapient_sub_class_names_make_and_model_with_its_source() -> None:
+    assert read_sub_class("Rotary wing / DJI Mavic 3") == SubClassReading(
+        "Rotary wing / DJI Mavic 3", "DJI", "Mavic 3"
+    )
+    assert read_sub_class("Mavic 3").make == "DJI"  # the family names its make
+    assert read_sub_class("Anafi USA").make == "Parrot"
+    assert read_sub_class("Rotary wing / Quadcopter") == SubClassReading(
+        "Rotary wing / Quadcopter", None, None
+    )
+    mm = identify_make(None, None, None, "Rotary wing / DJI Mavic 3", "RF DF north-west")
+    assert mm is not None
+    assert (mm.make, mm.model, mm.confidence, mm.label) == (
+        "DJI",
+        "Mavic 3",
+        "medium",
+        "DJI Mavic 3 (medium)",
+    )
+    assert mm.evidence == (
+        "SAPIENT sub-class 'Rotary wing / DJI Mavic 3' from RF DF north-west: DJI's Mavic 3",
+    )
+
+
+def test_a_sub_class_that_agrees_raises_confidence_and_one_that_disagrees_lowers_it() -> None:
+    agree = identify_make(None, None, "DJI OcuSync 3", "DJI Mavic 3", "RF1")
+    assert agree is not None and (agree.make, agree.confidence) == ("DJI", "high")
+    assert agree.evidence[-1] == "RF link and sub-class agree"
+    clash = identify_make(DJI, None, None, "Autel EVO II", "RF1")
+    assert clash is not None and clash.confidence == "low" and clash.make == "Autel or DJI"
+    assert clash.evidence[-1] == "the evidence disagrees: Autel vs DJI"
+    kind = identify_make(None, None, None, "Rotary wing", None)
+    assert kind is not None and kind.make is None and kind.confidence == "low"
+    assert kind.evidence == ("SAPIENT sub-class 'Rotary wing': a type, names no make",)

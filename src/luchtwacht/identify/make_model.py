@@ -7,8 +7,9 @@ Three kinds of evidence are read:
   all digits or upper-case letters except O and I — from a Remote ID Basic ID (the track's UAS
   ID) or decoded by an RF detector from the drone's link;
 - the radio protocol an RF detector fingerprinted (OcuSync, Lightbridge, ExpressLRS, ...);
-- a SAPIENT classification sub-class: not available yet — the SAPIENT ingest keeps only each
-  report's most confident class (``DetectionRow.label``), not its sub-classes.
+- a SAPIENT classification sub-class (``DetectionReport.classification.sub_class``): the model
+  an RF detector's fingerprint library names for the link ("DJI Mavic 3", "Mavic 3"), or only a
+  type ("Rotary wing"), read by :func:`read_sub_class`.
 
 Nothing here reads what the simulator knows: only the strings a real receiver would decode. A
 Remote ID serial can be spoofed; the evidence names where each string came from, so an
@@ -147,30 +148,84 @@ def read_protocol(protocol: str) -> LinkReading:
     return LinkReading(p, None, None, bool(_OPEN.search(p)))
 
 
+# Makes a SAPIENT sub-class may name, and model families that name their make (each family as
+# its maker's product pages name it). Matched as words, without regard to case.
+_MAKES: Final = ("DJI", "Autel", "Parrot", "Skydio", "Yuneec")
+_FAMILIES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (re.compile(r"\b(mavic|phantom|inspire|matrice|agras|avata|spark|neo|flip|mini \d)\b", re.I),
+     "DJI"),
+    (re.compile(r"\b(evo|dragonfish)\b", re.I), "Autel"),
+    (re.compile(r"\b(anafi|bebop|disco)\b", re.I), "Parrot"),
+    (re.compile(r"\b(skydio \w+|x10|x2)\b", re.I), "Skydio"),
+    (re.compile(r"\b(typhoon|mantis)\b", re.I), "Yuneec"),
+)  # fmt: skip
+_TYPES: Final = re.compile(
+    r"^(uav|uas|drone|rotary[ -]?wing|fixed[ -]?wing|multi[ -]?rotor|quad[ -]?copter|"
+    r"hexa[ -]?copter|octo[ -]?copter|vtol|hybrid|helicopter|small|micro|mini|class \w+)$",
+    re.I,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SubClassReading:
+    """What a SAPIENT sub-class path says: a make and a model, or only a type."""
+
+    sub_class: str
+    make: str | None
+    model: str | None
+
+
+def read_sub_class(sub_class: str) -> SubClassReading:
+    """Read a sub-class path ("Rotary wing / DJI Mavic 3"): its make and model, if it names any.
+
+    The deepest level that is not a mere type ("Rotary wing", "Quadcopter") is the model; its
+    make is named in it ("DJI Mavic 3") or known from its family ("Mavic 3" is DJI's).
+    """
+    levels = [x.strip() for x in sub_class.split("/") if x.strip()]
+    named = [x for x in levels if not _TYPES.match(x)]
+    if not named:
+        return SubClassReading(sub_class.strip(), None, None)
+    name = named[-1]
+    model: str | None = name
+    make = next((m for m in _MAKES if re.search(rf"\b{m}\b", name, re.I)), None)
+    if make is None:
+        make = next((m for pat, m in _FAMILIES if pat.search(name)), None)
+    if make is not None:  # "DJI Mavic 3" → model "Mavic 3"; a bare make names no model
+        model = re.sub(rf"^\s*{make}\b[\s:-]*", "", name, flags=re.I).strip() or None
+    return SubClassReading(sub_class.strip(), make, model)
+
+
 @dataclass(frozen=True, slots=True)
 class MakeModel:
-    """A make (and model family) with a confidence word and the evidence in words."""
+    """A make (model family, model) with a confidence word and the evidence in words."""
 
     make: str | None
     family: str | None
     confidence: str  # "high", "medium" or "low"
     evidence: tuple[str, ...]
+    model: str | None = None  # the model a SAPIENT sub-class named, e.g. "Mavic 3"
 
     @property
     def label(self) -> str:
-        """One line for a table: make, family and confidence."""
-        parts = [p for p in (self.make, self.family) if p] or ["make unknown"]
+        """One line for a table: make, model (else link family) and confidence."""
+        parts = [p for p in (self.make, self.model or self.family) if p] or ["make unknown"]
         return f"{' '.join(parts)} ({self.confidence})"
 
 
 def identify_make(
-    uas_id: str | None, rf_serial: str | None, rf_protocol: str | None
+    uas_id: str | None,
+    rf_serial: str | None,
+    rf_protocol: str | None,
+    sub_class: str | None = None,
+    sub_class_by: str | None = None,
 ) -> MakeModel | None:
     """Decide a make from a track's identities; None when there is no evidence at all.
 
-    Confidence: "high" when a well-formed serial with a known code names the make, or a serial
-    and a proprietary link agree; "medium" on a proprietary link alone or a malformed serial
-    whose code is known; "low" when evidence disagrees or only an open hobby link was heard.
+    Confidence: "high" when a well-formed serial with a known code names the make, or two kinds
+    of evidence (serial, proprietary link, SAPIENT sub-class) agree; "medium" on a proprietary
+    link or a sub-class alone, or a malformed serial whose code is known; "low" when evidence
+    disagrees or only an open hobby link was heard. ``sub_class_by`` names the sensor that
+    reported ``sub_class``.
     """
     evidence: list[str] = []
     serial_makes: list[tuple[str, bool]] = []  # (make, well formed)
@@ -204,25 +259,40 @@ def identify_make(
             evidence.append(f"RF link {link.protocol} heard: an open hobby link, any make")
         else:
             evidence.append(f"RF link {link.protocol} heard: protocol not known to name a make")
+    sub = read_sub_class(sub_class) if sub_class and sub_class.strip() else None
+    if sub is not None:
+        head = f"SAPIENT sub-class '{sub.sub_class[:40]}'"
+        by = (sub_class_by or "").strip()[:40]
+        head += f" from {by}" if by else ""
+        if sub.make:
+            what = f"{sub.make}'s {sub.model}" if sub.model else f"a {sub.make}"
+            evidence.append(f"{head}: {what}")
+        else:
+            what = f"model {sub.model}, of no make known here" if sub.model else "a type"
+            evidence.append(f"{head}: {what}, names no make")
     if not evidence:
         return None
-    makes = {m for m, _ in serial_makes} | ({link.make} if link and link.make else set())
+    sub_make = {sub.make} if sub is not None and sub.make else set()
+    link_make = {link.make} if link and link.make else set()
+    makes = {m for m, _ in serial_makes} | link_make | sub_make
     family = link.family if link and link.make else None
+    model = sub.model if sub is not None and sub.make else None
     if len(makes) > 1:
         evidence.append("the evidence disagrees: " + " vs ".join(sorted(makes)))
         return MakeModel(" or ".join(sorted(makes)), None, "low", tuple(evidence))
     if makes:
         make = next(iter(makes))
         good_serial = any(ok for _, ok in serial_makes)
-        both = bool(serial_makes) and link is not None and link.make is not None
-        if good_serial or both:
+        kinds = [k for k, hit in (("serial", serial_makes), ("RF link", link_make),
+                                  ("sub-class", sub_make)) if hit]  # fmt: skip
+        if good_serial or len(kinds) > 1:
             conf = "high"
-            if both:
-                evidence.append("serial and RF link agree")
+            if len(kinds) > 1:
+                evidence.append(" and ".join(kinds) + " agree")
         else:
             conf = "medium"
-        return MakeModel(make, family, conf, tuple(evidence))
+        return MakeModel(make, family, conf, tuple(evidence), model)
     # No make: an open hobby link says FPV or home-built; a module's or flight computer's code,
     # an unknown code or an unknown protocol say only that something is there.
     family = "FPV or home-built" if link is not None and link.open_link else None
-    return MakeModel(None, family, "low", tuple(evidence))
+    return MakeModel(None, family, "low", tuple(evidence), sub.model if sub is not None else None)
