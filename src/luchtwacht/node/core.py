@@ -830,6 +830,7 @@ class NodeCore(FusionCore):
             counters=MappingProxyType(counters),
             pending_approvals=self.approvals.awaiting(t_s),
             remote_ids=self._remote_ids(t_s),
+            swarms=self.swarms,
         )
 
     def _remote_ids(self, t_s: float) -> tuple[RemoteIdSnapshot, ...]:
