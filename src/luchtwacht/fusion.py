@@ -29,6 +29,7 @@ from luchtwacht.identify.authorisation import Authorisations, Verdict
 from luchtwacht.identify.classify import UNKNOWN, Classification, classify, explain, identity_kind
 from luchtwacht.identify.features import Features, TrackFeatures
 from luchtwacht.identify.make_model import identify_make
+from luchtwacht.identify.pilot import PilotEstimate, PilotLocator
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe, Transmitter
 from luchtwacht.ingest.sapient import NodeState, SapientPipe
@@ -135,6 +136,8 @@ class FusionCore:
         self.swarms: tuple[SwarmSnapshot, ...] = ()  # this cycle's swarms
         # The site's whitelist and its policy for Remote ID drones not on it (see authorise).
         self.authorisations = Authorisations()
+        # Controllers heard by RF detectors and each track's pilot (identify.pilot).
+        self.pilots = PilotLocator(origin)
         self.feeds: dict[str, Feed] = {}
         self.views: list[TrackView] = []
         self._reasons: dict[int, tuple[str, ...]] = {}  # track id → its classification reasons
@@ -217,7 +220,10 @@ class FusionCore:
             # and counted (``tracker.rows_refused``): one bad plot never costs the whole scan.
             if isinstance(batch, BearingBatch):
                 finite = bool(np.isfinite(batch.time_s) and np.isfinite(batch.sensor_enu_m).all())
-                applied = not (late or future) and finite and self._fold(batch)
+                usable = not (late or future) and finite
+                # Bearings on a controller locate its pilot; they never reach the tracker.
+                rest = self.pilots.take(batch) if usable else batch
+                applied = usable and (rest is None or self._fold(rest))
                 if self.recorder is not None and len(batch):
                     self.recorder.bearings(batch, applied=applied)
             else:
@@ -381,6 +387,12 @@ class FusionCore:
             (cls.class_idx[conf] == ObjectClass.DRONE) & ~own_mask & ~authorised,
         )
         swarm_l = [None if s == NO_SWARM else s for s in swarm_ids.tolist()]
+        pilot_l = self.pilots.estimates(
+            t_utc,
+            tid_l,
+            [tt.emitter[r] for r in conf.tolist()],
+            self._operators([tt.ident[r] for r in conf.tolist()]),
+        )
         views = []
         ttb_by_zone: dict[int, dict[str, float]] = {}
         for j, row in enumerate(conf.tolist()):
@@ -436,6 +448,9 @@ class FusionCore:
                 swarm_id=swarm_l[j],
                 drone_kind=cls.kind(row),
             )
+            pilot = pilot_l[j]
+            if pilot is not None:  # few tracks have one: the others keep the fast constructor
+                view = _with_pilot(view, pilot, t_utc)
             views.append(view)
             ttb_by_zone[tid] = ttb_j
             if record_tracks:  # the summary's track life, kept at the store's (slow) rate
@@ -502,8 +517,10 @@ class FusionCore:
             None if uas_id is None else str(uas_id),
             emitter.serial if emitter is not None else None,
             emitter.protocol if emitter is not None else None,
+            emitter.sub_class if emitter is not None else None,
+            emitter.sub_class_by if emitter is not None else None,
         )
-        if key == (None, None, None):
+        if key == (None, None, None, None, None):
             return _NO_MAKE
         hit = self._makes.get(tid)
         if hit is not None and hit[0] == key:
@@ -615,6 +632,7 @@ class FusionCore:
                     "uas_id": rec.uas_id,
                     "authorisation": rec.last_view.authorisation if rec.last_view else None,
                     "operator": ident,
+                    "pilot": _pilot_dict(rec.last_view),
                     "confirmed_t_s": round(rec.first_confirmed_t_s - rel, 1),
                     "last_t_s": round(rec.last_t_s - rel, 1),
                     "max_threat": rec.max_threat.label,
@@ -655,6 +673,23 @@ class FusionCore:
             **({"counter": self.counter.summary(rel)} if self.counter is not None else {}),
         }
 
+    def _operators(self, idents: list[object]) -> list[tuple[float, float, float] | None]:
+        """Each track's Remote ID operator position (lat, lon, last heard), None without one."""
+        out: list[tuple[float, float, float] | None] = [None] * len(idents)
+        rid = [j for j, ident in enumerate(idents) if identity_kind(ident) == "remoteid"]
+        if not rid:
+            return out
+        ops = {
+            tx.uas_id: (tx.operator_lat, tx.operator_lon, tx.last_t_s)
+            for tx in self.remote_id_transmitters()
+            if tx.uas_id and tx.operator_lat is not None and tx.operator_lon is not None
+        }
+        for j in rid:
+            op = ops.get(str(idents[j]))
+            if op is not None and op[0] is not None and op[1] is not None:
+                out[j] = (op[0], op[1], op[2] if op[2] is not None else self.now_s)
+        return out
+
     def _operator_of(self, uas_id: str | None) -> dict[str, object] | None:
         if uas_id is None:
             return None
@@ -683,6 +718,32 @@ def _alert_dict(a: Alert, rel: float) -> dict[str, object]:
         "cleared_t_s": None if a.cleared_t_s is None else round(a.cleared_t_s - rel, 1),
         "message": a.message,
     }
+
+
+def _pilot_dict(v: TrackView | None) -> dict[str, object] | None:
+    """A track's last pilot estimate for the summary, None without one."""
+    if v is None or v.pilot_lat_deg is None or v.pilot_lon_deg is None:
+        return None
+    return {
+        "lat": round(v.pilot_lat_deg, 6),
+        "lon": round(v.pilot_lon_deg, 6),
+        "err_m": None if v.pilot_err_m is None else round(v.pilot_err_m, 1),
+        "source": v.pilot_source,
+        "age_s": None if v.pilot_age_s is None else round(v.pilot_age_s, 1),
+    }
+
+
+def _with_pilot(view: TrackView, pilot: PilotEstimate, t_s: float) -> TrackView:
+    """The view with its pilot estimate."""
+    return dataclasses.replace(
+        view,
+        pilot_lat_deg=pilot.lat_deg,
+        pilot_lon_deg=pilot.lon_deg,
+        pilot_err_m=pilot.err_m,
+        pilot_ellipse_m=pilot.ellipse_m,
+        pilot_source=pilot.source,
+        pilot_age_s=max(t_s - pilot.t_s, 0.0),
+    )
 
 
 def horizontal_ellipses(cov: F64) -> F64:

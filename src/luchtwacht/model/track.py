@@ -63,6 +63,15 @@ class TrackView:
     make_evidence: tuple[str, ...] = ()  # …and the evidence for it in words (serial, RF link)
     swarm_id: int | None = None  # the swarm it flies in (threat.swarm), None: on its own
     drone_kind: str | None = None  # a drone's sub-class: "multirotor", "fixed-wing" or None
+    # Where its pilot stands (identify.pilot): WGS84, the 1-sigma horizontal ellipse (semi-major,
+    # semi-minor m, major axis' bearing deg) and its semi-major, whence ("remote id" or "rf
+    # bearings (n detectors)") and how old the newest evidence is (s). None: no estimate.
+    pilot_lat_deg: float | None = None
+    pilot_lon_deg: float | None = None
+    pilot_err_m: float | None = None
+    pilot_ellipse_m: tuple[float, float, float] | None = None
+    pilot_source: str | None = None
+    pilot_age_s: float | None = None
 
 
 class AlertState(IntEnum):

@@ -9,7 +9,12 @@ into bearing batches and its tracker triangulates. What each perceives:
   ``max_range_m``, a few degrees of azimuth error, and a confident "UAV" classification (the
   protocol fingerprint gives it away). For a link it can read (``Target.rf_link``) the report
   names the protocol and, if the link carries one, the serial number (``object_info``), with
-  the received signal (``Signal``).
+  the received signal (``Signal``), and the model its fingerprint names (``RfLink.model``) as
+  the classification's sub-class. It hears the link's ground end too: the controller's uplink,
+  from the pilot (``RfLink.pilot_m``, else the Remote ID operator position, else the take-off
+  point), reported as its own object (one object id per controller) with the class
+  "Controller", the protocol and the band, and a bearing with the detector's error — what
+  locates the pilot when two or more detectors hear it.
 * **Acoustic array** (``kind="acoustic"``, ``NODE_TYPE_ACOUSTIC``): any drone, silent link or
   not, but only a few hundred metres out, with coarser bearings and a less certain class.
 * **EO/IR camera** (``kind="camera"``, ``NODE_TYPE_CAMERA``): anything in its field of view
@@ -36,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 from sapient_msg.bsi_flex_335_v2_0 import range_bearing_pb2, registration_pb2, task_pb2
 
 from luchtwacht.geo import SiteOrigin
@@ -43,12 +49,13 @@ from luchtwacht.ingest.sapient import (
     SapientMessage,
     frame,
     look_at_enu,
+    new_ulid,
     task_ack,
     tasks_for,
 )
 from luchtwacht.model.detection import ObjectClass
 from luchtwacht.sim.radar import RadarConfig, RadarSim
-from luchtwacht.sim.targets import RfLink, Target
+from luchtwacht.sim.targets import RfLink, Target, first_position
 
 _NODE_TYPE = {
     "rf": registration_pb2.Registration.NODE_TYPE_PASSIVE_RF,
@@ -57,6 +64,8 @@ _NODE_TYPE = {
 }
 _SUB_TYPE = {"rf": "direction finder", "acoustic": "microphone array", "camera": "EO/IR"}
 _SHORT = {"rf": "RF1", "acoustic": "AC1", "camera": "EO1"}
+CONTROLLER_CLASS = "Controller"  # the SAPIENT class of a link's ground end
+PILOT_HEIGHT_M = 1.5  # a controller held by a standing pilot, above the take-off point
 FOV_REPORT_DEG = 2.0  # a camera that has turned further than this reports its new view
 _RB_DEG = (
     range_bearing_pb2.RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M,
@@ -171,6 +180,10 @@ class BearingSensorSim(RadarSim):
         self._pointed_t_s = 0.0
         self.tasks: dict[str, str] = {}  # task id -> the status it was answered with
         self._reported_deg: float | None = None  # the view's centre in the last StatusReport
+        # Uplinks draw from their own stream, so hearing controllers leaves every other report
+        # of a run as it was; each controller keeps one object id, as a detector's track would.
+        self._uplink_rng = np.random.default_rng([seed, 0x0C0E])
+        self._controllers: dict[int, tuple[tuple[float, float, float] | None, str]] = {}
 
     @property
     def slewable(self) -> bool:
@@ -318,7 +331,13 @@ class BearingSensorSim(RadarSim):
                 msg = self._bearing(t_s, az_meas, ObjectClass.DRONE)
                 if c.kind == "rf" and tgt.rf_link is not None:
                     self._add_link(msg, tgt.rf_link, r)
+                    if tgt.rf_link.model:
+                        sub = msg.detection_report.classification[0].sub_class.add()
+                        sub.type, sub.level = tgt.rf_link.model, 1
+                        sub.confidence = c.classify_confidence
                 out.append(frame(msg))
+        if c.kind == "rf":
+            out.extend(self._uplinks(t_s, targets))
         for _ in range(rng.poisson(c.false_alarms_per_scan)):
             az_fa = float(rng.uniform(0.0, 360.0))
             if camera:
@@ -326,6 +345,56 @@ class BearingSensorSim(RadarSim):
                 out.append(frame(self._bearing(t_s, az_fa, None, float(rng.uniform(0.0, 20.0)))))
             else:
                 out.append(frame(self._bearing(t_s, az_fa, None)))
+        return out
+
+    def _controller(self, tgt: Target, t_s: float) -> tuple[tuple[float, float, float] | None, str]:
+        """Where a target's controller stands (ENU m; None: nowhere yet) and its object id."""
+        hit = self._controllers.get(id(tgt))
+        if hit is not None:
+            return hit
+        link = tgt.rf_link
+        at: tuple[float, float, float] | None = None
+        if link is not None and link.pilot_m is not None:
+            at = link.pilot_m
+        elif tgt.remote_id is not None:
+            at = tgt.remote_id.operator_enu_m
+        else:
+            home = first_position(tgt.path)
+            at = None if home is None else (home[0], home[1], home[2] + PILOT_HEIGHT_M)
+        found = (at, new_ulid(self._stamp(t_s), self._uplink_rng))
+        self._controllers[id(tgt)] = found
+        return found
+
+    def _uplinks(self, t_s: float, targets: Sequence[Target]) -> list[bytes]:
+        """Bearings on the controllers of links on the air (own random stream, see __init__)."""
+        c, rng = self.bcfg, self._uplink_rng
+        out: list[bytes] = []
+        for tgt in targets:
+            link = tgt.rf_link
+            if link is None or not tgt.emits_rf or tgt.true_class != ObjectClass.DRONE:
+                continue
+            if tgt.path.state(t_s) is None:  # landed or not yet up: the link is off
+                continue
+            at, object_id = self._controller(tgt, t_s)
+            if at is None:
+                continue
+            az, _, r = self._aer(np.asarray(at, dtype=float))
+            if r > c.max_range_m or rng.random() >= c.pd:
+                continue
+            az_meas = (az + rng.normal(0.0, c.azimuth_std_deg)) % 360.0
+            drone_rng, self.rng = self.rng, rng  # ids and fading from the uplink stream
+            try:
+                msg = self._bearing(t_s, az_meas, None)
+                uplink = RfLink(link.protocol, None, link.centre_mhz, link.bandwidth_mhz,
+                                link.eirp_dbm)  # fmt: skip
+                self._add_link(msg, uplink, r)
+            finally:
+                self.rng = drone_rng
+            dr = msg.detection_report
+            dr.object_id = object_id
+            cls = dr.classification.add()
+            cls.type, cls.confidence = CONTROLLER_CLASS, c.classify_confidence
+            out.append(frame(msg))
         return out
 
     def _add_link(self, msg: SapientMessage, link: RfLink, range_m: float) -> None:

@@ -577,6 +577,7 @@ class RfLinkSection(_Strict):
     eirp_dbm: float = Field(default=20.0, allow_inf_nan=False)
     pilot: LocalPoint | None = None  # where the controller is (default: the take-off point)
     jam_margin_db: float = Field(default=6.0, allow_inf_nan=False)
+    model: str | None = Field(default=None, min_length=1)  # the model a detector fingerprints
 
     def link(self) -> RfLink:
         """The simulator's link."""

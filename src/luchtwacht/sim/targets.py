@@ -219,6 +219,9 @@ class RfLink:
     eirp_dbm: float = 20.0  # either end's: the controller's uplink is taken to match it
     pilot_m: tuple[float, float, float] | None = None  # where the controller is (None: home)
     jam_margin_db: float = 6.0  # the jam-to-signal ratio at the drone that breaks the link
+    # The model an RF detector's fingerprint library names for this link (reported as the
+    # SAPIENT classification's sub-class, e.g. "DJI Mavic 3"); None: it names none.
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
