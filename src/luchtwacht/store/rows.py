@@ -30,11 +30,18 @@ def alert_event_row(t_s: float, event: str, alert: Alert) -> tuple[object, ...]:
 
 
 def alert_audit(alert: Alert) -> dict[str, object]:
-    """The audit payload that goes with an alert event (``alert.<event>``)."""
-    return {
+    """The audit payload that goes with an alert event (``alert.<event>``).
+
+    A swarm alert's also names its swarm and every member track it names (``threat.swarm``).
+    """
+    payload: dict[str, object] = {
         "alert_id": alert.alert_id,
         "track_id": alert.track_id,
         "zone": alert.zone,
         "level": alert.level.label,
         "message": alert.message,
     }
+    if alert.swarm_id is not None:
+        payload["swarm_id"] = alert.swarm_id
+        payload["members"] = list(alert.members)
+    return payload
