@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 
 from luchtwacht.counter.engagement import EFFECTIVE
 from luchtwacht.eval.goals import CLASSIFY_WITHIN_S, judge, overall, value_of
+from luchtwacht.eval.in_time import stoppable
 from luchtwacht.eval.metrics import GospaSeries, gospa_over_scans
 from luchtwacht.eval.truth import TruthMatcher
 from luchtwacht.model.detection import BearingBatch, DetectionBatch
@@ -73,6 +74,9 @@ class TargetResult:
     effect: str | None = None  # the first thing an effector did to it (truth): failsafe, …
     effect_s: float | None = None  # …when (from then on it was no longer its pilot's)
     effect_by: str | None = None  # …which effector
+    # An intruder on a site with effectors: it breached, and an option could have acted before
+    # that had it been proposed when it was first classed a drone (``eval.in_time``).
+    stoppable: bool | None = None
 
 
 @dataclass(slots=True)
@@ -347,6 +351,8 @@ def evaluate_run(
         follows.get((round(ev.t_s - pipe.epoch_s, 6), ev.alert.track_id)) for ev in raised
     ]
     results = []
+    # How long the operator took (the simulated one's, else what the node plans with).
+    reaction = scen.operator.reaction_s if scen.operator is not None else scen.reaction_s
     confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)
     counter_events = pipe.counter.events if pipe.counter is not None else []
     recommended = [ev for ev in counter_events if ev.kind == "recommended"]
@@ -381,6 +387,13 @@ def evaluate_run(
         )
         eff = tgt.path if isinstance(tgt.path, Countered) else None
         first_fx = eff.history[0] if eff is not None and eff.history else None
+        could = None
+        if scen.effectors and tgt.role in ALERTING_ROLES:
+            could = (
+                cls_t is not None
+                and tgt.name in breach
+                and stoppable(tgt, scen.effectors, cls_t, breach[tgt.name], reaction)
+            )
         results.append(
             TargetResult(
                 name=tgt.name,
@@ -402,6 +415,7 @@ def evaluate_run(
                 effect=first_fx[1] if first_fx else None,
                 effect_s=first_fx[0] - t0 if first_fx and t0 is not None else None,
                 effect_by=first_fx[2] if first_fx else None,
+                stoppable=could,
             )
         )
     on_intruders = sum(1 for who in alert_target if who and role_of[who] in ALERTING_ROLES)
@@ -656,6 +670,17 @@ def _counter_summary(runs: Sequence[RunResult], targets: Sequence[TargetResult])
             if t.effect_s is not None and (t.breach_s is None or t.effect_s < t.breach_s)
         ),
         "collateral_effects": sum(len(r.collateral) for r in runs),
+        # Breached with no proposal before, though an option could have acted in time had it
+        # been proposed at classification (None: no effectors on site).
+        "intruders_breached_unproposed": None
+        if all(t.stoppable is None for t in intruders)
+        else sum(
+            1
+            for t in intruders
+            if t.stoppable
+            and t.breach_s is not None
+            and (t.recommend_s is None or t.recommend_s >= t.breach_s)
+        ),
         "operator_refusals": sum(r.operator_refusals for r in runs),
     }
 
@@ -685,6 +710,7 @@ DIRECTIONS: dict[str, tuple[int, float]] = {
     "time_to_recommend_s.median": (-1, 0.10),
     "time_classify_to_recommend_s.median": (-1, 0.10),
     "intruders_neutralised": (+1, 0.0),
+    "intruders_breached_unproposed": (-1, 0.0),
     "collateral_effects": (-1, 0.0),
 }
 

@@ -16,6 +16,9 @@ The goals, as the issues state them:
 * #14: swarm-50 id switches ≤ 20 per 3 runs (≤ 20/3 a run);
 * #14: time from hostile classification to recommendation ≤ 3 s median (countermeasure
   scenarios: the intruder's first drone class to the first recommendation on it);
+* #14: no intruder that could have been stopped in time breaches for want of a proposal
+  (``eval.in_time``: an option would have acted before the breach had it been proposed at
+  classification, and no recommendation came before the breach);
 * #14 (swarm-jammed, every intruder alerted) and #2 (intruders classified and alerted): every
   intruder alerted;
 * #14 (no ghost-track alert) and #2 (every alert is an intruder's): no false alert.
@@ -118,6 +121,14 @@ GOALS: tuple[Goal, ...] = (
         3.0,
         "time from an intruder's drone class to the first recommendation on it (median)",
         "s",
+        "#14",
+    ),
+    Goal(
+        "intruders_breached_unproposed",
+        "<=",
+        0.0,
+        "intruders that breached unproposed though an option could have acted in time",
+        "",
         "#14",
     ),
     Goal(
