@@ -36,6 +36,17 @@ _TEMPLATES: dict[str, str] = {
     ),
     "alert.swarm_approach": "Swarm {swarm}: {n} drones predicted to enter {zone} in {s} s",
     "alert.swarm_breach": "Swarm {swarm}: {n} drones, {k} of them inside {zone}",
+    # Remote ID spoofing and inconsistency (identify/spoofing.py)
+    "alert.spoof_unseen": (
+        "Remote ID {uas}: claimed position not seen by the radar for {s} s, no independent track"
+    ),
+    "alert.spoof_unseen_near": (
+        "Remote ID {uas}: claimed position not seen by the radar for {s} s;"
+        " nearest independent track {track} is {dist} m away"
+    ),
+    "alert.spoof_far": (
+        "Track {track}: its Remote ID {uas} claims a position {dist} m away, for {s} s"
+    ),
     # --- countermeasure options: blocks, safety interlocks, warnings (counter/recommend.py) ---
     "opt.offline": "effector node offline",
     "opt.empty": "magazine empty",
