@@ -71,7 +71,8 @@ def test_track_view_fields_keep_the_order_the_picture_cycle_builds_them_in():
         "uas_id", "threat", "zones_inside", "time_to_breach_s", "pos_std_m", "icao", "sensors",
         "rf_protocol", "rf_serial", "rf_band_mhz", "own_asset", "ellipse_m", "class_probs",
         "class_reasons", "alt_std_m", "authorised", "authorisation", "coop_intruder",
-        "make_model", "make_evidence", "swarm_id", "drone_kind",
+        "make_model", "make_evidence", "swarm_id", "drone_kind", "pilot_lat_deg", "pilot_lon_deg",
+        "pilot_err_m", "pilot_ellipse_m", "pilot_source", "pilot_age_s",
     ]  # fmt: skip
 
 
