@@ -54,8 +54,14 @@ REMOTE_ID_STD_M: Final = 10.0  # assumed 1-sigma of a broadcast operator positio
 PILOT_UP_M: Final = 1.5  # a controller in a standing pilot's hands, above the site's ground
 PILOT_UP_STD_M: Final = 30.0  # …give or take the ground's height around the site
 SAME_PLACE_M: Final = 5.0  # rays from sensors closer than this are one detector's
+# A χ² gate at 99.99 %: it is there to notice a pilot who walked in the window (then the
+# latest rays alone are used), not to refuse one fix in three hundred for noise.
 FIX_CONFIG: Final = TriangulationConfig(
-    min_crossing_deg=5.0, max_range_m=20_000.0, up_prior_m=PILOT_UP_M, up_prior_std_m=PILOT_UP_STD_M
+    min_crossing_deg=5.0,
+    max_range_m=20_000.0,
+    gate_probability=0.9999,
+    up_prior_m=PILOT_UP_M,
+    up_prior_std_m=PILOT_UP_STD_M,
 )
 
 
