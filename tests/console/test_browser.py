@@ -872,3 +872,28 @@ def test_a_muted_page_flashes_the_critical_cue_silently_and_r_rejects_the_propos
         assert watched.clean()
     finally:
         watched.context.close()
+
+
+@needs_chromium
+def test_a_page_opened_with_a_rate_gets_the_picture_that_often(
+    browser: Browser, demo: PacedDemo
+) -> None:
+    watched = Watched(browser, demo)
+    page = watched.page
+    try:
+        page.goto(f"{demo.url}/?rate=1")
+        with watched.explained():
+            watched.login("eye")
+            page.wait_for_selector("#threats tbody tr")
+        # Every picture the page takes, for 4 s: at 1 a second, 4 or 5 of them, all current.
+        seqs = page.evaluate(
+            """() => new Promise((done) => {
+                const seen = new Set();
+                const t = setInterval(() => seen.add(window.luchtwacht.latest().seq), 20);
+                setTimeout(() => { clearInterval(t); done([...seen]); }, 4000);
+            })"""
+        )
+        assert 2 <= len(seqs) <= 6, seqs
+        assert watched.clean()
+    finally:
+        watched.context.close()

@@ -5,6 +5,7 @@ console serves it from its own thread, as it does for the live node. Clients are
 websockets library, speaking to a real socket.
 """
 
+import itertools
 import json
 import socket
 import threading
@@ -190,6 +191,43 @@ def test_the_websocket_streams_the_picture_and_refuses_strangers(running):
             ws_url, additional_headers={"Cookie": cookie}, origin=Origin("http://evil.example")
         )
     assert refused.value.response.status_code == 403
+
+
+def test_a_client_may_ask_for_a_lower_picture_rate_and_gets_the_newest_whole(running):
+    ops, _ = login(running, "ops", "ops-pw")
+    cookie = f"{SESSION_COOKIE}={ops.cookies[SESSION_COOKIE]}"
+    ws_url = running.url.replace("http://", "ws://") + "/api/stream"
+    dropped = dict(running.console.clients_dropped)
+    # The test node runs flat out (hundreds of pictures a second): a 2/s client gets 2 a second.
+    with (
+        ws_connect(ws_url + "?rate=2", additional_headers={"Cookie": cookie}) as slow,
+        ws_connect(ws_url, additional_headers={"Cookie": cookie}) as fast,
+    ):
+        start = time.monotonic()
+        got = []
+        while time.monotonic() - start < 3.0:
+            got.append(json.loads(slow.recv(timeout=10)))
+        for _ in range(10):
+            fast.recv(timeout=10)
+    span = time.monotonic() - start
+    assert len(got) <= 2 * span + 2, f"{len(got)} pictures in {span:.1f} s at rate=2"
+    assert len(got) >= 4
+    seqs = [m["seq"] for m in got]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    # Pictures between were skipped: one after a skip comes whole (a delta needs its base).
+    assert any(b - a > 1 for a, b in itertools.pairwise(seqs))
+    assert got[0]["type"] == "picture"
+    assert sum(m["type"] == "picture" for m in got[1:]) >= 2
+    assert running.console.clients_dropped == dropped  # never too slow for the node's pace
+    # A rate the server will not serve is refused with the reason.
+    for bad in ("0", "abc", "1000", "nan"):
+        with (
+            ws_connect(f"{ws_url}?rate={bad}", additional_headers={"Cookie": cookie}) as ws,
+            pytest.raises(ConnectionClosed) as closed,
+        ):
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert "rate must be" in closed.value.rcvd.reason
 
 
 def test_a_client_that_stops_reading_is_dropped_and_the_others_go_on(running):

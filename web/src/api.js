@@ -60,8 +60,13 @@ export async function command(kind, target, extra = {}) {
 // "live", "closed" or "reconnecting". Reconnects after a drop (a slow client is closed with
 // code 1013) unless the server says the session is gone (1008). Returns a function that closes
 // it for good.
-export function stream(onMessage, onLink) {
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/stream`;
+// The page's own ?rate= (pictures a second, e.g. a tablet on a thin link opens /?rate=2) goes
+// on to the stream; the server refuses a rate it will not serve, with the reason.
+const RATE = new URLSearchParams(location.search).get("rate");
+export const RATE_QUERY = RATE ? `?rate=${encodeURIComponent(RATE)}` : "";
+
+export function stream(onMessage, onLink, query = RATE_QUERY) {
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/stream${query}`;
   let ws = null;
   let closed = false;
   let retry = null;
@@ -103,7 +108,7 @@ export function pictureStream(onPicture, onLink) {
     }, onLink);
   };
   try {
-    worker = new Worker("/stream.js", { type: "module", name: "picture stream" });
+    worker = new Worker(`/stream.js${RATE_QUERY}`, { type: "module", name: "picture stream" });
   } catch {
     inPage();
     return () => fallback?.();

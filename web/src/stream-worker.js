@@ -27,7 +27,8 @@ function send() {
 
 function open() {
   const scheme = self.location.protocol === "https:" ? "wss" : "ws";
-  ws = new WebSocket(`${scheme}://${self.location.host}/api/stream`);
+  // The page's ?rate= came on this worker's own URL (/stream.js?rate=…).
+  ws = new WebSocket(`${scheme}://${self.location.host}/api/stream${self.location.search}`);
   ws.onopen = () => self.postMessage({ type: "link", state: "live", detail: "" });
   ws.onmessage = (ev) => {
     const p = state.apply(JSON.parse(ev.data));

@@ -91,6 +91,7 @@ LOGINS_AT_ONCE = 2  # password checks running at once (each takes ~0.2 s of a co
 LOGINS_WAITING = 16  # more waiting than this are told to come back (503)
 RECHECK_S = 5.0  # a WebSocket client's session is checked again this often
 CLIENT_MESSAGES = 64  # messages a WebSocket client may send; it has nothing to say
+MIN_RATE_HZ, MAX_RATE_HZ = 0.2, 50.0  # the picture rates a client may ask for (?rate=)
 
 
 class BodyLimit:
@@ -394,9 +395,10 @@ class _Frame:
 class _Client:
     """One WebSocket client: its own bounded queue of updates to send."""
 
-    def __init__(self, ws: WebSocket, username: str) -> None:
+    def __init__(self, ws: WebSocket, username: str, period_s: float = 0.0) -> None:
         self.ws = ws
         self.username = username
+        self.period_s = period_s  # at least this long between two pictures sent (0: each one)
         self.queue: asyncio.Queue[_Frame] = asyncio.Queue(CLIENT_QUEUE)
         self.dropped_reason = ""
         self.sent_seq: int | None = None  # the picture this client holds now
@@ -932,14 +934,26 @@ class Console:
         if len(self.clients) >= MAX_CLIENTS:
             await ws.close(code=1013, reason="too many console clients")
             return
+        period_s = _period_of(ws.query_params.get("rate"))
+        if period_s is None:  # accepted first, so the client reads why (not a bare 403)
+            await ws.accept()
+            await ws.close(
+                code=1008, reason=f"rate must be {MIN_RATE_HZ:g} to {MAX_RATE_HZ:g} pictures/s"
+            )
+            return
         await ws.accept()
-        client = _Client(ws, session.username)
+        client = _Client(ws, session.username, period_s)
         self.clients.add(client)
         reader = asyncio.create_task(self._listen(client))
         checked = time.monotonic()
         try:
             if self.frame is not None:
                 await self._send(client, self.frame)
+            # A client that asked for a lower rate (a tablet on a thin radio link) gets the
+            # newest picture once per period; the ones between are skipped, never queued, so
+            # it is never dropped for the node's pace. Its next message is then whole.
+            pending: _Frame | None = None
+            due = time.monotonic()
             while not client.dropped_reason and not reader.done():
                 if time.monotonic() - checked > RECHECK_S:  # a disabled account stops at once
                     checked = time.monotonic()
@@ -948,12 +962,19 @@ class Console:
                     except AuthError:
                         self._drop(client, "session ended")
                         break
+                wait_s = 1.0 if pending is None else max(due - time.monotonic(), 0.0)
                 getter = asyncio.ensure_future(client.queue.get())
-                done, _ = await asyncio.wait({getter}, timeout=1.0)
-                if not done:
+                done, _ = await asyncio.wait({getter}, timeout=wait_s)
+                if done:
+                    pending = getter.result()
+                    while not client.queue.empty():
+                        pending = client.queue.get_nowait()
+                else:
                     getter.cancel()
-                    continue
-                await self._send(client, getter.result())
+                if pending is not None and time.monotonic() >= due:
+                    await self._send(client, pending)
+                    pending = None
+                    due = time.monotonic() + client.period_s
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
         finally:
@@ -988,6 +1009,19 @@ class Console:
                 if n > CLIENT_MESSAGES:
                     self._drop(client, "the client sends messages: it only listens")
                     return
+
+
+def _period_of(rate: str | None) -> float | None:
+    """The least time between two pictures for a client's ``?rate=`` (None: a bad rate)."""
+    if rate is None:
+        return 0.0
+    try:
+        hz = float(rate)
+    except ValueError:
+        return None
+    if not MIN_RATE_HZ <= hz <= MAX_RATE_HZ:  # also refuses nan
+        return None
+    return 1.0 / hz
 
 
 class NodeTime:
