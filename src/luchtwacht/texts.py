@@ -80,6 +80,12 @@ _TEMPLATES: dict[str, str] = {
     "reason.speed": "{speed} m/s, {height} m above the site",
     "reason.speed_like": "{speed} m/s, {height} m above the site: flies like {a_cls}",
     "reason.speed_more": "{speed} m/s, {height} m above the site: more like {a_cls}",
+    "reason.hovered": "hovered {s} s",
+    "reason.flies_with": "flies with {n} others at {speed} m/s",
+    "reason.climbs": "climbs {rate} m/s",
+    "reason.descends": "descends {rate} m/s",
+    "reason.steady": "held course and speed for {s} s",
+    "reason.weaves": "weaves, turning {turn}°/s",
     # --- commands refused (node/core.py, counter/, node/approval.py) ------------------------
     "err.queue_full": "too many commands waiting: try again",
     "err.no_camera": "no camera {camera} to cue",
