@@ -197,8 +197,12 @@ def test_an_rf_detector_reads_a_links_protocol_serial_and_signal_into_the_track(
     pipe = SapientPipe("rf-1", ORIGIN)
     (batch,) = pipe.feed(b"".join(frames)) + pipe.flush()
     assert isinstance(batch, BearingBatch)
-    # The link's band as measured (10 MHz around 2440 MHz) comes with it, in MHz.
-    assert batch.emitter == (RfEmitter("DJI OcuSync 2", "1581F5FJD229V00QZ9", (2435.0, 2445.0)),)
+    # The link's band as measured (10 MHz around 2440 MHz) comes with it, in MHz; the detector
+    # hears the controller's uplink too (no serial on it), reported first as its own object.
+    assert batch.emitter == (
+        RfEmitter("DJI OcuSync 2", None, (2435.0, 2445.0), controller=True),
+        RfEmitter("DJI OcuSync 2", "1581F5FJD229V00QZ9", (2435.0, 2445.0)),
+    )
 
     # End to end with two detectors: the track carries the link; a drone whose link the
     # detectors cannot read carries none.

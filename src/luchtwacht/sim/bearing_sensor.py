@@ -316,6 +316,8 @@ class BearingSensorSim(RadarSim):
             out.append(frame(self.status_report(t_s)))
             self._registered = True
             self._next_status_s = t_s + c.status_interval_s
+        if c.kind == "rf":  # the controllers first: each drone's report stays where it was
+            out.extend(self._uplinks(t_s, targets))
         for tgt in targets:
             s = tgt.path.state(t_s)
             if s is None or not c.hears(tgt):
@@ -336,8 +338,6 @@ class BearingSensorSim(RadarSim):
                         sub.type, sub.level = tgt.rf_link.model, 1
                         sub.confidence = c.classify_confidence
                 out.append(frame(msg))
-        if c.kind == "rf":
-            out.extend(self._uplinks(t_s, targets))
         for _ in range(rng.poisson(c.false_alarms_per_scan)):
             az_fa = float(rng.uniform(0.0, 360.0))
             if camera:
