@@ -81,6 +81,7 @@ _TEMPLATES: dict[str, str] = {
     "reason.speed_like": "{speed} m/s, {height} m above the site: flies like {a_cls}",
     "reason.speed_more": "{speed} m/s, {height} m above the site: more like {a_cls}",
     "reason.hovered": "hovered {s} s",
+    "reason.flown": "flew {s} s: not clutter",
     "reason.flies_with": "flies with {n} others at {speed} m/s",
     "reason.climbs": "climbs {rate} m/s",
     "reason.descends": "descends {rate} m/s",

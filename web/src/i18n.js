@@ -577,6 +577,7 @@ export const NODE_TEXTS = {
     "reason.speed_like": "{speed} m/s, {height} m boven het terrein: vliegt als {a_cls}",
     "reason.speed_more": "{speed} m/s, {height} m boven het terrein: eerder {a_cls}",
     "reason.hovered": "hing {s} s stil",
+    "reason.flown": "vloog {s} s: geen clutter",
     "reason.flies_with": "vliegt met {n} andere op {speed} m/s",
     "reason.climbs": "klimt {rate} m/s",
     "reason.descends": "daalt {rate} m/s",
