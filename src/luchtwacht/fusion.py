@@ -58,6 +58,7 @@ _CLASS_LABELS = {int(c): c.label for c in ObjectClass}
 _LABEL_OF = tuple(c.label for c in ObjectClass)  # class index → label
 REASONS_KEPT = 20_000  # tracks whose classification reasons are cached
 MAKES_KEPT = 20_000  # tracks whose make and model are cached
+PILOTS_RECORDED_KEPT = 20_000  # tracks whose last recorded pilot estimate is remembered
 _NO_MAKE: tuple[str | None, tuple[str, ...]] = (None, ())
 _LEVELS = tuple(ThreatLevel(k) for k in range(max(ThreatLevel) + 1))
 EVENTS_KEPT = 10_000  # alert events held in memory (all of them go to the store)
@@ -145,6 +146,8 @@ class FusionCore:
         # track id → (its identities, its make and evidence): worked out when identities change
         self._makes: dict[int, tuple[tuple[str | None, ...], tuple[str | None, tuple[str, ...]]]]
         self._makes = {}
+        # track id → the pilot estimate last written to the audit log (east, north, err, source)
+        self._pilots_recorded: dict[int, tuple[float, float, float, str]] = {}
         self.records: dict[int, TrackRecord] = {}
         # Recent alert events only: a node up for weeks must not grow (the store keeps them all).
         self.events: deque[AlertEvent] = deque(maxlen=EVENTS_KEPT)
@@ -451,6 +454,8 @@ class FusionCore:
             pilot = pilot_l[j]
             if pilot is not None:  # few tracks have one: the others keep the fast constructor
                 view = _with_pilot(view, pilot, t_utc)
+                if record_tracks:
+                    self._record_pilot(tid, pilot, t_utc)
             views.append(view)
             ttb_by_zone[tid] = ttb_j
             if record_tracks:  # the summary's track life, kept at the store's (slow) rate
@@ -531,6 +536,42 @@ class FusionCore:
         while len(self._makes) > MAKES_KEPT:
             del self._makes[next(iter(self._makes))]
         return out
+
+    def _record_pilot(self, tid: int, pilot: PilotEstimate, t_s: float) -> None:
+        """Write a track's pilot estimate to the audit log when it is new or has changed.
+
+        Changed: another source, moved by more than its error (at least 25 m), or an error
+        that grew or shrank by a third. The track table keeps no pilot columns; the chained
+        audit log is where the evidence of who flew it stays.
+        """
+        if self.recorder is None:
+            return
+        last = self._pilots_recorded.get(tid)
+        if last is not None:
+            moved = math.hypot(pilot.east_m - last[0], pilot.north_m - last[1])
+            if (
+                last[3] == pilot.source
+                and moved <= max(pilot.err_m, 25.0)
+                and abs(pilot.err_m - last[2]) <= last[2] / 3.0
+            ):
+                return
+        self._pilots_recorded.pop(tid, None)
+        self._pilots_recorded[tid] = (pilot.east_m, pilot.north_m, pilot.err_m, pilot.source)
+        while len(self._pilots_recorded) > PILOTS_RECORDED_KEPT:
+            del self._pilots_recorded[next(iter(self._pilots_recorded))]
+        self.recorder.audit(
+            t_s,
+            "identify.pilot",
+            {
+                "track_id": tid,
+                "lat": round(pilot.lat_deg, 7),
+                "lon": round(pilot.lon_deg, 7),
+                "err_m": round(pilot.err_m, 1),
+                "ellipse_m": [round(x, 1) for x in pilot.ellipse_m],
+                "source": pilot.source,
+                "evidence_t_s": pilot.t_s,
+            },
+        )
 
     def _class_reasons(
         self,
