@@ -93,15 +93,21 @@ def kinematic_loglik(speed_ms: F64, height_m: F64) -> F64:
 # long its velocity has been watched, MATURE_S for full weight) so a fresh track's noisy velocity
 # cannot decide.
 MATURE_S = 4.0
-STEADY_MS = 1.6  # velocity scatter (m/s) separating a steady flyer from a weaving one
-STEADY_LLR = 3.0  # largest weight of steadiness (each way)
+# Steadiness: velocity scatter in units of the filter's own velocity error, and turn rate. The
+# tracker's velocity noise is of the order of a bird's sway, so these are weak: the centres and
+# widths are the middle and spread between simulated birds and drones (bench/classify_features.py:
+# scatter 0.84 vs 0.65 σ, turn 7.7 vs 5.3 °/s at the medians).
+STEADY_SIGMA, STEADY_SIGMA_W = 0.75, 0.35
+STEADY_TURN, STEADY_TURN_W = 6.3, 2.5
+STEADY_LLR = 2.0  # largest weight of steadiness (each way)
 HOVER_LLR_PER_S = 0.6  # per second of hover, against bird and aircraft…
 HOVER_LLR_MAX = 6.0  # …up to this
+FLOWN_LLR_PER_S = 0.5  # per second of flight at over 5 m/s, against clutter
 FLOCK_LLR = 2.0  # a weaving flock of 5+: bird; a steady formation of 5+: drone
 RF_LLR = 4.0  # a drone control/video link fingerprinted on the track
 CLIMB_BIRD_MS = 4.0  # birds in flapping flight sustain at most a few m/s of climb
 
-TERMS = ("rf", "hover", "steady", "company", "climb")
+TERMS = ("rf", "hover", "flown", "steady", "company", "climb")
 
 
 def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
@@ -109,9 +115,11 @@ def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
 
     - ``hover``: a bird or an aircraft cannot hold still; a drone (or clutter) can. Per second of
       hover, against bird and aircraft only (a hovering drone and a clutter spot look alike).
-    - ``steady``: drones fly legs at constant speed and heading, a flapping bird's speed and
-      heading wander (sway of metres over seconds). The horizontal velocity scatter plus the speed
-      spread against STEADY_MS, in a ramp of ±STEADY_LLR for the bird.
+    - ``flown``: clutter (ground returns, rain cells) does not fly: per second flown faster than
+      5 m/s, against clutter.
+    - ``steady``: drones fly legs at constant speed and heading, a flapping bird's heading
+      wanders (sway of metres over seconds). The horizontal velocity scatter (in filter σ) and
+      the turn rate, each against its centre, in a ramp of ±STEADY_LLR for the bird.
     - ``company``: tracks moving alike within 200 m. A flock of weaving flyers is birds; a group
       holding station while steady is a drone formation, so company strengthens whichever way
       steadiness already points rather than meaning birds.
@@ -129,9 +137,13 @@ def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
     hov = np.minimum(HOVER_LLR_PER_S * f.hover_s, HOVER_LLR_MAX)
     terms["hover"][:, ObjectClass.BIRD] = -hov
     terms["hover"][:, ObjectClass.AIRCRAFT] = -2.0 * hov
+    # …and clutter (ground returns, rain cells) does not fly: a track that has flown is none.
+    terms["flown"][:, ObjectClass.CLUTTER] = -np.minimum(FLOWN_LLR_PER_S * f.flown_s, HOVER_LLR_MAX)
     moving = f.speed_mean_ms > 3.0
-    unsteady = np.hypot(f.weave_ms, f.speed_std_ms)
-    ramp = np.clip((unsteady - STEADY_MS) / STEADY_MS, -1.0, 1.0)
+    z = (f.weave_sigma - STEADY_SIGMA) / STEADY_SIGMA_W + (f.turn_deg_s - STEADY_TURN) / (
+        STEADY_TURN_W
+    )
+    ramp = np.clip(z / 2.0, -1.0, 1.0)
     terms["steady"][:, ObjectClass.BIRD] = np.where(moving, m * STEADY_LLR * ramp, 0.0)
     company = np.clip(f.flock_mean / 5.0, 0.0, 1.0) * m * moving
     terms["company"][:, ObjectClass.BIRD] = FLOCK_LLR * company * np.sign(ramp)
@@ -235,6 +247,9 @@ def explain(
     ev_margin = ev[ar, best] - ev[ar, second]
     kin = kinematic_loglik(np.linalg.norm(vel, axis=1), height)
     kin_margin = kin[ar, best] - kin[ar, second]
+    motion_words = (
+        _motion_reasons(tracks, features, rows, best, second) if features is not None else None
+    )
     out: list[tuple[str, ...]] = []
     for j, row in enumerate(rows.tolist()):
         kind = identity_kind(tracks.ident[row])
@@ -262,5 +277,55 @@ def explain(
             reasons.append(say(f"{code}_more", a_cls=_a(s), **motion))
         else:
             reasons.append(say(code, **motion))
+        if motion_words is not None:
+            reasons.extend(motion_words[j])
         out.append(tuple(reasons))
     return out
+
+
+def _motion_reasons(
+    tracks: TrackTable,
+    f: Features,
+    rows: NDArray[np.int64],
+    best: NDArray[np.int64],
+    second: NDArray[np.int64],
+) -> list[list[str]]:
+    """Per row, the motion terms that moved the decision (winner vs runner-up), largest first.
+
+    At most three, each over half a nat; values rounded so the words change with the evidence.
+    """
+    terms = feature_loglik(tracks, f)
+    ar = np.arange(rows.size)
+    margins = {
+        name: terms[name][rows][ar, best] - terms[name][rows][ar, second]
+        for name in ("hover", "flown", "steady", "company", "climb")
+    }
+    out: list[list[str]] = []
+    for j, r in enumerate(rows.tolist()):
+        ranked = sorted(margins, key=lambda name: -abs(float(margins[name][j])))
+        words: list[str] = []
+        for name in ranked[:3]:
+            if abs(float(margins[name][j])) < 0.5:
+                break
+            words.append(_motion_word(name, f, r))
+        out.append(words)
+    return out
+
+
+def _motion_word(name: str, f: Features, r: int) -> str:
+    """One motion term of row ``r`` in words."""
+    if name == "hover":
+        return say("reason.hovered", s=f"{f.hover_s[r]:.0f}")
+    if name == "flown":
+        return say("reason.flown", s=f"{f.flown_s[r]:.0f}")
+    if name == "company":
+        return say(
+            "reason.flies_with", n=round(float(f.flock_mean[r])), speed=f"{f.speed_mean_ms[r]:.0f}"
+        )
+    if name == "climb":
+        rate = float(f.climb_ms[r])
+        code = "reason.climbs" if rate >= 0 else "reason.descends"
+        return say(code, rate=f"{max(abs(rate), f.climb_abs_ms[r]):.0f}")
+    if f.turn_deg_s[r] >= STEADY_TURN or f.weave_sigma[r] >= STEADY_SIGMA:
+        return say("reason.weaves", turn=f"{f.turn_deg_s[r]:.0f}")
+    return say("reason.steady", s=f"{f.settled_s[r]:.0f}")

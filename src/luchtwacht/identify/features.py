@@ -12,7 +12,7 @@ Weighting: an exponential moving average with time constant τ, α = 1 − exp(�
 (irregular update times); the velocity scatter is E|v|² − |E v|² over that window, the
 straightness |E v| / E|v| (1 on a straight leg, 0 on a closed circle). Flocking is counted on
 the present picture: neighbours within :data:`FLOCK_RADIUS_M` moving alike (velocity difference
-below 3 m/s or a quarter of the speed), found with a k-d tree (Bentley 1975) so it stays
+below 4 m/s or 40 % of the speed), found with a k-d tree (Bentley 1975) so it stays
 O(N log N) over a thousand tracks.
 """
 
@@ -36,12 +36,13 @@ HOVER_MS = 2.5  # horizontal speed below which a track hovers (tracker velocity 
 SETTLE_HITS = 3  # filter updates before its velocity is trusted (two-point initialisation)
 MAX_DT_S = 5.0  # a longer gap between updates counts as this long (coasting is not flying)
 FLOCK_RADIUS_M = 200.0  # neighbours within this distance (3D) may fly together
+FLOWN_MS = 5.0  # a track that has flown this fast (smoothed) is no clutter spot
 FLOCK_MIN_SPEED_MS = 3.0  # slower tracks are not counted as moving alike (hover, clutter)
 
 # Per-track state columns (all float64, one row per track id).
 _COLS = (
     "t_first", "t_last", "n", "vx", "vy", "v2", "speed", "speed2", "hover_s", "vz", "vz_abs",
-    "climb_max", "turn", "hd", "lvx", "lvy", "lspeed", "h", "h2", "flock",
+    "climb_max", "turn", "hd", "lvx", "lvy", "lspeed", "h", "h2", "flock", "pvv", "flown_s",
 )  # fmt: skip
 _C = {name: k for k, name in enumerate(_COLS)}
 
@@ -61,7 +62,9 @@ class Features:
     speed_mean_ms: F64  # mean horizontal speed over ~τ
     speed_std_ms: F64  # its standard deviation over ~τ (flapping, gusts, manoeuvres)
     weave_ms: F64  # horizontal velocity scatter over ~τ: √(E|v|² − |E v|²)
+    weave_sigma: F64  # …in units of the filter's own horizontal velocity error (√ E tr P_vv)
     hover_s: F64  # time spent hovering (horizontal speed below HOVER_MS), ever
+    flown_s: F64  # time spent flying (smoothed horizontal speed above FLOWN_MS), ever
     climb_ms: F64  # present vertical speed (+ up)
     climb_abs_ms: F64  # mean |vertical speed| over ~τ
     climb_max_ms: F64  # largest smoothed |vertical speed| ever
@@ -129,6 +132,7 @@ class TrackFeatures:
             for name, val in (
                 ("vx", vx), ("vy", vy), ("v2", sp**2), ("speed", sp), ("speed2", sp**2),
                 ("vz", vz), ("vz_abs", np.abs(vz)), ("lvx", vx), ("lvy", vy), ("lspeed", sp),
+                ("pvv", tracks.P[:, 3, 3] + tracks.P[:, 4, 4]),
             ):  # fmt: skip
                 s[first, c[name]] = val[first]
             s[first, c["t_last"]] = t_upd[first]
@@ -156,10 +160,12 @@ class TrackFeatures:
         ema("vz", vz)
         ema("vz_abs", np.abs(vz))
         ema("turn", turn_rate)
+        ema("pvv", tracks.P[:, 3, 3] + tracks.P[:, 4, 4])
         ema("lvx", vx, al)
         ema("lvy", vy, al)
         ema("lspeed", sp, al)
         s[:, c["hover_s"]] += np.where(go & (sp < HOVER_MS) & (np.abs(vz) < HOVER_MS), dt, 0.0)
+        s[:, c["flown_s"]] += np.where(go & (s[:, c["speed"]] > FLOWN_MS), dt, 0.0)
         s[:, c["climb_max"]] = np.maximum(
             s[:, c["climb_max"]], np.where(settled, np.abs(s[:, c["vz"]]), 0.0)
         )
@@ -200,7 +206,9 @@ class TrackFeatures:
             speed_mean_ms=s[:, c["speed"]].copy(),
             speed_std_ms=sp_std,
             weave_ms=weave,
+            weave_sigma=weave / np.sqrt(np.maximum(s[:, c["pvv"]], 1e-6)),
             hover_s=s[:, c["hover_s"]].copy(),
+            flown_s=s[:, c["flown_s"]].copy(),
             climb_ms=vz,
             climb_abs_ms=s[:, c["vz_abs"]].copy(),
             climb_max_ms=s[:, c["climb_max"]].copy(),
@@ -216,9 +224,10 @@ class TrackFeatures:
 def flocking(pos: F64, vel: F64, usable: NDArray[np.bool_]) -> I64:
     """For each row, how many other usable rows within FLOCK_RADIUS_M move alike now.
 
-    Alike: both faster than FLOCK_MIN_SPEED_MS and their velocities differ by less than 3 m/s
-    or a quarter of their mean speed, whichever is more. Swarms of drones fly together too: this
-    counts company, the classifier decides what it means together with how each one moves.
+    Alike: both faster than FLOCK_MIN_SPEED_MS and their velocities differ by less than 4 m/s
+    or 40 % of their mean speed, whichever is more (flock mates weave out of step). Swarms of
+    drones fly together too: this counts company, the classifier decides what it means together
+    with how each one moves.
     """
     n = pos.shape[0]
     out = np.zeros(n, np.int64)
@@ -231,7 +240,7 @@ def flocking(pos: F64, vel: F64, usable: NDArray[np.bool_]) -> I64:
         return out
     i, j = cand[pairs[:, 0]], cand[pairs[:, 1]]
     dv = np.linalg.norm(vel[i] - vel[j], axis=1)
-    alike = dv < np.maximum(3.0, 0.125 * (speed[i] + speed[j]))
+    alike = dv < np.maximum(4.0, 0.2 * (speed[i] + speed[j]))
     out += np.bincount(i[alike], minlength=n)
     out += np.bincount(j[alike], minlength=n)
     return out
