@@ -46,6 +46,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from luchtwacht.config_file import load_yaml_model
 from luchtwacht.counter.catalogue import EffectorFigures, EffectorSpec
+from luchtwacht.counter.recommend import REACTION_S
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.identify.authorisation import Authorisations, AuthorisedEntry, PolicySection
 from luchtwacht.model.detection import ObjectClass
@@ -778,6 +779,9 @@ class ScenarioSection(_Strict):
     no_fire_areas: list[ZoneSection] = Field(default_factory=list)  # where nothing may fall
     authorised: list[AuthorisedEntry] = Field(default_factory=list)  # as in a site file
     policy: PolicySection = Field(default_factory=PolicySection)
+    # The operator's reaction time the node plans its proposals with (a site file's
+    # approval.reaction_s); the simulated operator's own is operator.reaction_s.
+    reaction_s: float = Field(default=REACTION_S, ge=0, le=600)
 
     @model_validator(mode="after")
     def _names(self) -> ScenarioSection:
@@ -825,6 +829,7 @@ class ScenarioSection(_Strict):
             operator=self.operator.policy() if self.operator is not None else None,
             no_fire=tuple(z.zone(origin) for z in self.no_fire_areas),
             authorisations=Authorisations(self.authorised, self.policy.cooperative_unlisted),
+            reaction_s=self.reaction_s,
         )
 
 
