@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 16_384
 TRANSMITTER_TTL_S = 600.0  # forget a transmitter unheard this long (Bluetooth MACs rotate)
+# Transmitters (MACs) held at most: a flood of spoofed MACs is counted, not kept. Past this the
+# ones unheard for a minute go first; a new MAC that still finds no room is refused.
+MAX_TRANSMITTERS = 2048
+CROWDED_TTL_S = 60.0
 _UNKNOWN_H_STD_M = 30.0
 _UNKNOWN_V_STD_M = 50.0
 
@@ -45,6 +49,11 @@ class Transmitter:
     description: str | None = None
     last_t_s: float | None = None
     messages: int = 0
+    # Its latest position claim (Location message) in site ENU, with the 1-σ horizontal and
+    # vertical accuracy it declared and the fix time: for the spoofing check (identify.spoofing).
+    fix_enu_m: tuple[float, float, float] | None = None
+    fix_std_m: tuple[float, float] = (_UNKNOWN_H_STD_M, _UNKNOWN_V_STD_M)
+    fix_t_s: float | None = None
 
 
 def _decode_transport(transport: str, payload: bytes) -> list[rid.SingleMessage]:
@@ -145,7 +154,9 @@ class RemoteIdPipe:
                 for k, v in self.transmitters.items()
                 if v.last_t_s is None or t_rx - v.last_t_s < TRANSMITTER_TTL_S
             }
-        tx = self.transmitters.setdefault(mac.lower(), Transmitter(mac.lower()))
+        tx = self.transmitters.get(mac.lower())
+        if tx is None:
+            tx = self._admit_transmitter(mac.lower(), t_rx)
         tx.messages += 1
         tx.last_t_s = t_rx
         location: rid.LocationVector | None = None
@@ -168,6 +179,22 @@ class RemoteIdPipe:
             return None
         return self._detection(tx, location, t_rx)
 
+    def _admit_transmitter(self, mac: str, t_rx: float) -> Transmitter:
+        """A new transmitter, if there is room: else the quiet ones go, or it is refused."""
+        if len(self.transmitters) >= MAX_TRANSMITTERS:
+            self.transmitters = {
+                k: v
+                for k, v in self.transmitters.items()
+                if v.last_t_s is not None and t_rx - v.last_t_s < CROWDED_TTL_S
+            }
+            if len(self.transmitters) >= MAX_TRANSMITTERS:
+                raise rid.RemoteIdError(
+                    "mac", f"more than {MAX_TRANSMITTERS} transmitters heard: a new one ignored"
+                )
+        tx = Transmitter(mac)
+        self.transmitters[mac] = tx
+        return tx
+
     def _detection(self, tx: Transmitter, loc: rid.LocationVector, t_rx: float) -> DetectionBatch:
         if loc.alt_geo_m is not None:
             alt = loc.alt_geo_m
@@ -187,9 +214,13 @@ class RemoteIdPipe:
         h_std = h_bound / 2.0 if h_bound is not None else _UNKNOWN_H_STD_M
         v_std = v_bound / 2.0 if v_bound is not None else _UNKNOWN_V_STD_M
         cov = np.diag([h_std**2, h_std**2, v_std**2]).reshape(1, 3, 3)
+        t_fix = _measurement_time(t_rx, loc.timestamp_s)
+        tx.fix_enu_m = (float(z[0, 0]), float(z[0, 1]), float(z[0, 2]))
+        tx.fix_std_m = (h_std, v_std)
+        tx.fix_t_s = t_fix
         return DetectionBatch(
             sensor_id=self.sensor_id,
-            t_s=np.array([_measurement_time(t_rx, loc.timestamp_s)]),
+            t_s=np.array([t_fix]),
             z=z,
             R=cov,
             class_loglik=np.zeros((1, N_CLASSES)),

@@ -101,3 +101,22 @@ class Alert:
     message: str = ""
     swarm_id: int | None = None  # a swarm alert: the swarm (``track_id`` is its lead member)
     members: tuple[int, ...] = ()  # …and every member track it names
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A condition another stage found (a Remote ID spoof): one alert under ``key`` while it holds.
+
+    The stage that finds it has confirmed it already; the alert manager raises it, keeps its text
+    current and clears it ``clear_hold_s`` after it is no longer found.
+    """
+
+    key: str  # the same condition keeps the same alert, e.g. "spoof:<UAS ID>"
+    track_id: int  # the track it concerns (for a spoof: the independent track nearest the claim)
+    kind: str  # "spoof"
+    level: ThreatLevel
+    object_class: str
+    uas_id: str | None
+    message: str
+    distance_m: float = float("nan")  # how far the claim is from the track it is judged against
+    duration_s: float = 0.0  # how long the condition has held
