@@ -897,3 +897,108 @@ def test_a_page_opened_with_a_rate_gets_the_picture_that_often(
         assert watched.clean()
     finally:
         watched.context.close()
+
+
+@pytest.fixture(scope="module")
+def pilot_demo(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[PacedDemo]:
+    """Two drones; two RF direction finders place the pilot of the one without Remote ID."""
+    scenario = load_scenario_file(SCENARIOS / "pilot-localisation.yaml")
+    with PacedDemo(
+        tmp_path_factory.mktemp("pilot"),
+        scenario,
+        lambda p: any(t.pilot_source and t.pilot_source.startswith("rf") for t in p.tracks),
+    ) as node:
+        yield node
+
+
+@needs_chromium
+def test_the_map_draws_the_pilot_rf_bearings_placed_and_the_detail_says_how_sure(
+    browser: Browser, pilot_demo: PacedDemo, tmp_path: Path
+) -> None:
+    watched = Watched(browser, pilot_demo)
+    page = watched.page
+    try:
+        with watched.explained():
+            watched.login("eye")
+        track = next(
+            t for t in _latest(pilot_demo).tracks if (t.pilot_source or "").startswith("rf")
+        )
+        # On the map: the pilot's symbol, its ellipse and the line to its drone.
+        with watched.explained():
+            page.wait_for_function(
+                """(id) => ['pilots', 'pilot-ellipses', 'pilot-lines'].every((layer) =>
+                    window.luchtwacht.map.queryRenderedFeatures({ layers: [layer] })
+                      .some((f) => f.properties.id === id || f.properties.track === id))""",
+                arg=track.track_id,
+                timeout=30_000,
+            )
+        page.locator(f"#threats tbody tr[data-track='{track.track_id}'] td").first.click()
+        pilot = page.locator("#detail .d-facts [data-key='pilot_est'] .v")
+        with watched.explained():
+            pilot.filter(has_text="from RF bearings of 2 detectors").wait_for()
+        text = pilot.inner_text()
+        err = int(re.search(r"± (\d+) m", text).group(1))  # type: ignore[union-attr]
+        assert 0 < err < 500, text
+        _shot(page, tmp_path, "pilot")
+        assert watched.clean()
+    finally:
+        watched.context.close()
+
+
+@pytest.fixture(scope="module")
+def swarm_demo(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[PacedDemo]:
+    """A jammed swarm of drones, from the cycle a swarm of five or more is formed."""
+    scenario = load_scenario_file(SCENARIOS / "swarm-jammed.yaml")
+    with PacedDemo(
+        tmp_path_factory.mktemp("swarm"),
+        scenario,
+        lambda p: any(len(s.members) >= 5 for s in p.swarms),
+        speed=1.0,
+    ) as node:
+        yield node
+
+
+@needs_chromium
+def test_a_swarm_is_one_threat_entry_that_opens_to_its_members_and_is_ringed_on_the_map(
+    browser: Browser, swarm_demo: PacedDemo, tmp_path: Path
+) -> None:
+    watched = Watched(browser, swarm_demo)
+    page = watched.page
+    try:
+        with watched.explained():
+            watched.login("eye")
+            page.locator("#threats tbody tr[data-swarm]").first.wait_for()
+        row = page.locator("#threats tbody tr[data-swarm]").first
+        swarm_id = int(row.get_attribute("data-swarm") or "")
+        n = int(re.search(r"(\d+) drones", row.inner_text()).group(1))  # type: ignore[union-attr]
+        assert n >= 2
+        # Closed, its members have no rows of their own; opened, they are listed under it.
+        members = page.locator("#threats tbody tr.member")
+        assert members.count() == 0
+        row.locator("td").first.click()
+        with watched.explained():
+            members.first.wait_for()
+        # The rows under it are the picture's members of that swarm, at the same moment.
+        want, rows = page.evaluate(
+            """(id) => {
+                const p = window.luchtwacht.latest();
+                const want = p.tracks.filter((t) => t.swarm_id === id).map((t) => t.track_id);
+                const rows = [...document.querySelectorAll('#threats tbody tr.member')]
+                  .map((r) => Number(r.dataset.track));
+                return [want.sort((a, b) => a - b), rows.sort((a, b) => a - b)];
+            }""",
+            swarm_id,
+        )
+        assert len(rows) >= 2 and rows == want
+        # On the map: the swarm's ring.
+        with watched.explained():
+            page.wait_for_function(
+                """(id) => window.luchtwacht.map.queryRenderedFeatures({ layers: ['swarms-line'] })
+                    .some((f) => f.properties.swarm === id)""",
+                arg=swarm_id,
+                timeout=30_000,
+            )
+        _shot(page, tmp_path, "swarm")
+        assert watched.clean()
+    finally:
+        watched.context.close()

@@ -164,6 +164,7 @@ const SECTIONS = [
   "counters",
   "pending_approvals",
   "remote_ids",
+  "swarms",
 ];
 
 // The picture as the stream builds it: a whole picture, then deltas merged into it (tracks by

@@ -47,6 +47,8 @@ export const LAYERS = {
   effectors: "effectors",
   pilots: "pilots",
   pilotLines: "pilot-lines",
+  pilotEllipses: "pilot-ellipses",
+  swarms: "swarms-line",
   selected: "selected",
 };
 
@@ -89,6 +91,8 @@ export const STYLE = {
     { id: "ellipses-line", type: "line", source: "picture", filter: part("ellipse"), paint: { "line-color": ["get", "colour"], "line-width": 1, "line-opacity": 0.7 } },
     { id: "trails", type: "line", source: "trails", paint: { "line-color": ["get", "colour"], "line-width": 1.5, "line-opacity": 0.6 } },
     { id: "leaders", type: "line", source: "picture", filter: part("leader"), paint: { "line-color": ["get", "colour"], "line-width": 1.5 } },
+    { id: "swarms-line", type: "line", source: "picture", filter: part("swarm"), paint: { "line-color": ["get", "colour"], "line-width": 2, "line-dasharray": [1, 2], "line-opacity": 0.9 } },
+    { id: "pilot-ellipses", type: "line", source: "picture", filter: part("pilot-ellipse"), paint: { "line-color": COLOUR.pilot, "line-width": 1, "line-opacity": 0.7 } },
     { id: "pilot-lines", type: "line", source: "picture", filter: part("pilot-line"), paint: { "line-color": COLOUR.pilot, "line-width": 1.2, "line-dasharray": [2, 2], "line-opacity": 0.9 } },
     { id: "effectors", type: "symbol", source: "site", filter: part("effector"), layout: { "icon-image": ["get", "icon"], "icon-allow-overlap": true, "icon-ignore-placement": true } },
     { id: "radars", type: "symbol", source: "site", filter: part("radar"), layout: { "icon-image": ["get", "icon"], "icon-allow-overlap": true, "icon-ignore-placement": true } },

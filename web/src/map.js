@@ -35,6 +35,7 @@ const RINGS_M = [1000, 2000, 5000];
 const GRID_STEP_M = 1000;
 const GRID_HALF_M = 6000;
 const LEADER_S = 30; // a velocity leader shows where the track will be this many seconds ahead
+const SWARM_MARGIN_M = 150; // a swarm's ring lies this far outside its outermost member (clear of the symbols)
 // A trail keeps a position every two seconds for the last minute, and is drawn again once a
 // second of picture time (up to where the track was then): a minute shows where a drone came
 // from (at 15 m/s a point every 30 m, 2 px at the site's scale), and the trails, ~30 vertices
@@ -531,6 +532,31 @@ export class AirMap {
       }
     }
     this.byId = byId;
+    // Swarms: a ring around the members (their spread from the centroid, plus a margin) in the
+    // worst member's colour, and the swarm's name on it.
+    for (const sw of picture.swarms ?? []) {
+      if (!finite(sw.lat_deg) || !finite(sw.lon_deg)) continue;
+      const worst = sw.members.map((id) => byId.get(id)).find((m) => m && affiliation(m) === "hostile");
+      const colour = AFFILIATION_COLOUR[worst ? "hostile" : "unknown"];
+      const r = Math.max(sw.spread_m ?? 0, 0) + SWARM_MARGIN_M;
+      features.push(
+        feature("Polygon", ellipse(sw.lat_deg, sw.lon_deg, r / ELLIPSE_SIGMA, r / ELLIPSE_SIGMA, 0), {
+          part: "swarm", swarm: sw.swarm_id, n: sw.members.length, colour,
+        }),
+      );
+    }
+    // Pilots the RF detectors' bearings on the controller placed (a Remote ID pilot comes below,
+    // from what the drone broadcasts): the point, its 1-sigma ellipse and a line to the drone.
+    for (const t of tracks) {
+      if (!finite(t.pilot_lat_deg) || !finite(t.pilot_lon_deg)) continue;
+      const at = [t.pilot_lon_deg, t.pilot_lat_deg];
+      const e = t.pilot_ellipse_m;
+      if (e && finite(e[0]) && finite(e[1]) && e[0] > 0)
+        features.push(feature("Polygon", ellipse(t.pilot_lat_deg, t.pilot_lon_deg, e[0], e[1], finite(e[2]) ? e[2] : 0), { part: "pilot-ellipse", id: t.track_id }));
+      if (t.pilot_source === "remote id") continue;
+      features.push(feature("Point", at, { part: "pilot", track: t.track_id, source: t.pilot_source ?? "" }));
+      features.push(line([at, [t.lon_deg, t.lat_deg]], { part: "pilot-line", track: t.track_id }));
+    }
     for (const r of picture.remote_ids ?? []) {
       if (!finite(r.operator_lat_deg) || !finite(r.operator_lon_deg)) continue;
       const pilot = [r.operator_lon_deg, r.operator_lat_deg];
@@ -662,6 +688,14 @@ export class AirMap {
       ], lngLat);
     } else if (layer === "radars") {
       this.card(p.name, [["Kind", this.t("radar")]], lngLat);
+    } else if (p.track != null) {
+      const t = this.byId.get(p.track) ?? {};
+      this.card(this.t("Pilot"), [
+        ["Track", p.track],
+        ["Found by", t.pilot_source],
+        ["Error", finite(t.pilot_err_m) ? `± ${Math.round(t.pilot_err_m)} m` : null],
+        ["Age", finite(t.pilot_age_s) ? `${Math.round(t.pilot_age_s)} s` : null],
+      ], lngLat);
     } else {
       const r = (this.latest.remote_ids ?? []).find((x) => x.uas_id === p.uas_id) ?? {};
       this.card(this.t("Pilot"), [

@@ -50,6 +50,33 @@ function sync(parent, items, key, create, update) {
   for (const gone of old.values()) gone.remove();
 }
 
+// The whitelist's verdict on a Remote ID track, in words (None without a Remote ID identity).
+function authorisationText(tr) {
+  if (tr.authorisation == null) return null;
+  if (tr.authorised) return t("detail.auth_yes", { entry: tr.authorisation });
+  const reason = tv("auth", tr.authorisation);
+  return tr.coop_intruder ? t("detail.auth_intruder", { reason }) : reason;
+}
+
+function swarmText(p, tr) {
+  if (tr.swarm_id == null) return null;
+  const sw = (p.swarms ?? []).find((x) => x.swarm_id === tr.swarm_id);
+  return t("detail.swarm_v", { swarm: tr.swarm_id, n: sw ? sw.members.length : "?" });
+}
+
+// Where the pilot stands, how sure, found how and how long ago.
+function pilotText(tr) {
+  if (!Number.isFinite(tr.pilot_lat_deg) || !Number.isFinite(tr.pilot_lon_deg)) return null;
+  const n = /\((\d+) detectors\)/.exec(tr.pilot_source ?? "");
+  const source = tr.pilot_source === "remote id" ? t("pilot.rid") : n ? t("pilot.rf", { n: n[1] }) : tr.pilot_source ?? "";
+  return t("detail.pilot_v", {
+    pos: fmt.latlon(tr.pilot_lat_deg, tr.pilot_lon_deg),
+    err: Number.isFinite(tr.pilot_err_m) ? Math.round(tr.pilot_err_m) : "?",
+    source,
+    age: Number.isFinite(tr.pilot_age_s) ? Math.round(tr.pilot_age_s) : "?",
+  });
+}
+
 function cells(row, values) {
   values.forEach((v, i) => setText(row.cells[i], v ?? "–"));
 }
@@ -87,6 +114,8 @@ export class Panels {
     this.ranked = [];
     this.selected = null; // track id
     this.detailOpen = false;
+    this.openSwarms = new Set(); // swarm ids whose members the threat list shows
+    this.visible = null; // the track ids the threat list shows now, in order (j/k move over them)
     this.q = (sel) => root.querySelector(sel);
     this.detail = this.q("#detail");
     this.buildDetail();
@@ -172,7 +201,7 @@ export class Panels {
 
   // Move the selection in the ranked threat list by `step` (j/k), over the rows it shows.
   move(step) {
-    const ids = this.ranked.slice(0, MAX_THREAT_ROWS).map((tr) => tr.track_id);
+    const ids = this.visible ?? this.ranked.slice(0, MAX_THREAT_ROWS).map((tr) => tr.track_id);
     if (!ids.length) return;
     const at = ids.indexOf(this.selected);
     const next = at < 0 ? (step > 0 ? 0 : ids.length - 1) : Math.min(ids.length - 1, Math.max(0, at + step));
@@ -393,33 +422,89 @@ export class Panels {
 
   // The first MAX_THREAT_ROWS of the ranked tracks: the threats come first, and a table of a
   // thousand birds would cost the page its frame rate (every changed cell lays the table out).
+  // A swarm is one entry, at the rank of its worst member: its row, then (when opened, or when
+  // one of its members is selected) its members. Rows are keyed "s<id>" for a swarm and by
+  // track id for a track.
   threats(ranked) {
     setText(this.q("#track-count"), `(${ranked.length})`);
-    const more = ranked.length - MAX_THREAT_ROWS;
+    const swarms = new Map((this.picture?.swarms ?? []).map((sw) => [sw.swarm_id, sw]));
+    const members = new Map();
+    for (const tr of ranked) {
+      if (tr.swarm_id == null || !swarms.has(tr.swarm_id)) continue;
+      if (!members.has(tr.swarm_id)) members.set(tr.swarm_id, []);
+      members.get(tr.swarm_id).push(tr);
+    }
+    const rows = [];
+    const done = new Set();
+    for (const tr of ranked) {
+      const id = tr.swarm_id;
+      if (id == null || !members.has(id)) {
+        rows.push(tr);
+        continue;
+      }
+      if (done.has(id)) continue;
+      done.add(id);
+      const group = members.get(id);
+      const open = this.openSwarms.has(id) || group.some((m) => m.track_id === this.selected);
+      rows.push({ swarm: swarms.get(id), lead: tr, n: group.length, open });
+      if (open) rows.push(...group);
+    }
+    const shown = rows.slice(0, MAX_THREAT_ROWS);
+    this.visible = shown.filter((r) => !r.swarm).map((r) => r.track_id);
+    // Tracks below the list: neither a row of their own nor in a closed swarm's row.
+    const folded = shown.reduce((k, r) => k + (r.swarm && !r.open ? r.n : 0), 0);
+    const more = ranked.length - this.visible.length - folded;
     const note = this.q("#threats-more");
     note.hidden = more <= 0;
     if (more > 0) setText(note, t("threats.more", { n: more }));
     sync(
       this.q("#threats tbody"),
-      ranked.slice(0, MAX_THREAT_ROWS),
-      (tr) => tr.track_id,
-      (tr) => {
-        const row = el("tr", { "data-track": tr.track_id }, ...Array.from({ length: 8 }, () => el("td")));
-        row.addEventListener("click", () => this.select(tr.track_id, true));
+      shown,
+      (r) => (r.swarm ? `s${r.swarm.swarm_id}` : r.track_id),
+      (r) => {
+        if (r.swarm) {
+          const sid = r.swarm.swarm_id;
+          const row = el("tr", { "data-swarm": sid }, ...Array.from({ length: 8 }, () => el("td")));
+          row.addEventListener("click", () => {
+            if (this.openSwarms.has(sid)) this.openSwarms.delete(sid);
+            else this.openSwarms.add(sid);
+            this.threats(this.ranked);
+          });
+          return row;
+        }
+        const row = el("tr", { "data-track": r.track_id }, ...Array.from({ length: 8 }, () => el("td")));
+        row.addEventListener("click", () => this.select(r.track_id, true));
         return row;
       },
-      (row, tr) => {
-        const aff = affiliation(tr);
-        row.className = `threat-${tr.threat} aff-${aff}${tr.track_id === this.selected ? " selected" : ""}`;
+      (row, r) => {
+        if (r.swarm) {
+          const sw = r.swarm;
+          row.className = `swarm threat-${sw.threat} aff-${affiliation(r.lead)}`;
+          cells(row, [
+            r.open ? "▾" : "▸",
+            t("threats.swarm", { swarm: sw.swarm_id }),
+            t("threats.swarm_n", { n: r.n }),
+            tv("threat", sw.threat),
+            fmt.range(sw),
+            fmt.m(sw.alt_m),
+            fmt.ms(sw.speed_ms),
+            fmt.secs(sw.time_to_breach_s) ?? "",
+          ]);
+          row.title = sw.members.join(", ");
+          return;
+        }
+        const aff = affiliation(r);
+        const member = r.swarm_id != null && members.has(r.swarm_id) ? " member" : "";
+        row.className = `threat-${r.threat} aff-${aff}${member}${r.track_id === this.selected ? " selected" : ""}`;
         cells(row, [
           "",
-          tr.track_id,
-          `${tv("class", tr.object_class)} ${fmt.pct(tr.class_prob)}`,
-          tv("threat", tr.threat),
-          fmt.range(tr),
-          fmt.m(tr.alt_m),
-          fmt.ms(tr.speed_ms),
-          fmt.ttb(tr),
+          r.track_id,
+          `${tv("class", r.object_class)} ${fmt.pct(r.class_prob)}`,
+          tv("threat", r.threat),
+          fmt.range(r),
+          fmt.m(r.alt_m),
+          fmt.ms(r.speed_ms),
+          fmt.ttb(r),
         ]);
         row.cells[0].title = tv("aff", aff);
       },
@@ -565,7 +650,11 @@ export class Panels {
     const band = tr.rf_band_mhz ? t("unit.mhz", { lo: Math.round(tr.rf_band_mhz[0]), hi: Math.round(tr.rf_band_mhz[1]) }) : null;
     this.kv(d.querySelector(".d-facts"), [
       ["class", t("detail.class"), `${tv("class", tr.object_class)} (${fmt.pct(tr.class_prob)})`],
+      ["drone_kind", t("detail.drone_kind"), tv("dronekind", tr.drone_kind)],
       ["aff", t("detail.affiliation"), tv("aff", affiliation(tr))],
+      ["authorisation", t("detail.authorisation"), authorisationText(tr)],
+      ["swarm", t("detail.swarm"), swarmText(p, tr)],
+      ["pilot_est", t("detail.pilot_est"), pilotText(tr)],
       ["sensors", t("detail.sensors"), (tr.sensors ?? []).map((s) => (feedNames.get(s) ? `${feedNames.get(s)} (${s})` : s)).join(", ")],
       ["speed", t("detail.speed"), fmt.ms(tr.speed_ms, 1)],
       ["heading", t("detail.heading"), fmt.deg(tr.heading_deg)],

@@ -17,7 +17,10 @@ export const AFFILIATION_LETTER = { hostile: "H", unknown: "U", friend: "F", own
 
 export function affiliation(track) {
   if (track.own_asset) return "own";
-  if (track.cooperative) return "friend";
+  // Authorised (the site's whitelist) is a friend; a Remote ID drone the site's policy makes an
+  // intruder is not, however cooperative its broadcast.
+  if (track.authorised) return "friend";
+  if (track.cooperative && !track.coop_intruder) return "friend";
   if (track.object_class === "drone" && (track.threat === "high" || track.threat === "critical"))
     return "hostile";
   return "unknown";
