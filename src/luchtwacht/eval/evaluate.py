@@ -11,13 +11,16 @@ cycle, compares the reported air picture with the simulated truth:
   its measurement gate around the true position, or a bearing within 3.3σ of the true azimuth,
   :class:`FirstDetections`), to its first confirmed track (**confirm**), to the first cycle
   its track carried its true class (**classify**), and — for targets that should raise one —
-  to the first alert raised on one of its tracks (**alert**), and the **warning** that alert gave
+  to the first alert raised on one of its tracks or naming one as a member of a swarm alert
+  (``threat.swarm``: the operator reads "Swarm 3: 14 drones …" with its members listed) (**alert**),
+  and the **warning** that alert gave
   before the target entered a protected zone; **track ids** used, **id switches**
   (the matched id changes between two matched cycles) and **fragmentations** (matched, then
   unmatched while it exists, then matched again), and the fraction of its cycles it was tracked;
 * a **classification confusion matrix** over every matched target-cycle;
 * **alerts**: raised, on an intruder (a target whose scenario role is ``intruder``), and
-  **false alerts** (raised on a track that, at that cycle, followed no intruder), also per hour.
+  **false alerts** (raised on a track that, at that cycle, followed no intruder; a swarm alert
+  when none of the members it names did), also per hour.
 
 Runs differ by seed (``seed + run``): every sensor's noise, and everything else the seed draws.
 Results are plain dataclasses that serialise to JSON (:func:`summary`), so two evaluations
@@ -44,6 +47,7 @@ from luchtwacht.model.detection import BearingBatch, DetectionBatch
 from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.effects import Countered
 from luchtwacht.sim.scenario import Scenario
+from luchtwacht.threat.alerts import AlertEvent
 from luchtwacht.tracking.tracker import TrackerConfig
 
 F64 = NDArray[np.float64]
@@ -347,8 +351,25 @@ def evaluate_run(
         },
     )
     role_of = {tgt.name: tgt.role for tgt in targets}
-    alert_target = [
-        follows.get((round(ev.t_s - pipe.epoch_s, 6), ev.alert.track_id)) for ev in raised
+
+    def named(ev: AlertEvent) -> list[str]:
+        """The targets followed, at the event's cycle, by the members a swarm alert names."""
+        t = round(ev.t_s - pipe.epoch_s, 6)
+        return sorted({n for n in (follows.get((t, tid)) for tid in ev.members) if n})
+
+    def about(ev: AlertEvent) -> str | None:
+        """The target an alert is about: its track's; a swarm alert's, an intruder it names."""
+        who = follows.get((round(ev.t_s - pipe.epoch_s, 6), ev.alert.track_id))
+        if not ev.members or (who is not None and role_of[who] in ALERTING_ROLES):
+            return who
+        return next((n for n in named(ev) if role_of[n] in ALERTING_ROLES), who)
+
+    alert_target = [about(ev) for ev in raised]
+    # Every target a swarm alert names, at each of its events, counts as alerted then.
+    swarm_named = [
+        (ev.t_s - pipe.epoch_s, set(named(ev)))
+        for ev in pipe.events
+        if ev.members and ev.kind in ("raised", "escalated", "updated")
     ]
     results = []
     # How long the operator took (the simulated one's, else what the node plans with).
@@ -362,11 +383,14 @@ def evaluate_run(
         true_label = tgt.true_class.label
         t0 = h.first_exists_s
         alert_t = min(
-            (
-                ev.t_s - pipe.epoch_s
-                for ev, who in zip(raised, alert_target, strict=True)
-                if who == tgt.name
-            ),
+            [
+                *(
+                    ev.t_s - pipe.epoch_s
+                    for ev, who in zip(raised, alert_target, strict=True)
+                    if who == tgt.name
+                ),
+                *(t for t, whom in swarm_named if tgt.name in whom),
+            ],
             default=None,
         )
         cls_t = h.first_class_s(true_label)

@@ -45,6 +45,7 @@ class AlertEvent:
     t_s: float
     kind: str  # "raised", "escalated", "updated" (its text), "acknowledged", "cleared"
     alert: Alert
+    members: tuple[int, ...] = ()  # a swarm alert: the members it named at this event
 
 
 class AlertManager:
@@ -186,7 +187,7 @@ class AlertManager:
             raise ValueError(f"alert {alert_id} is already cleared")
         alert.state = AlertState.ACKNOWLEDGED
         alert.acknowledged_by = operator
-        return AlertEvent(t_s, "acknowledged", alert)
+        return AlertEvent(t_s, "acknowledged", alert, alert.members)
 
     @property
     def open_alerts(self) -> list[Alert]:
@@ -238,7 +239,7 @@ class AlertManager:
                 self.alerts[alert.alert_id] = alert
                 self._swarm_open[key] = alert.alert_id
                 self._said_at[alert.alert_id] = t_s
-                events.append(AlertEvent(t_s, "raised", alert))
+                events.append(AlertEvent(t_s, "raised", alert, alert.members))
                 continue
             alert = self.alerts[alert_id]
             alert.updated_t_s = t_s
@@ -247,7 +248,7 @@ class AlertManager:
             if level > alert.level:
                 alert.level, alert.kind, alert.message, alert.members = level, kind, text, named
                 self._said_at[alert_id] = t_s
-                events.append(AlertEvent(t_s, "escalated", alert))
+                events.append(AlertEvent(t_s, "escalated", alert, alert.members))
             elif named != alert.members or (
                 text != alert.message
                 and t_s - self._said_at.get(alert_id, -1e18) >= self.text_every_s - 1e-6
@@ -255,7 +256,7 @@ class AlertManager:
                 # Who it names is what the operator is told is coming: recorded at once.
                 alert.message, alert.members = text, named
                 self._said_at[alert_id] = t_s
-                events.append(AlertEvent(t_s, "updated", alert))
+                events.append(AlertEvent(t_s, "updated", alert, alert.members))
         for key, alert_id in list(self._swarm_open.items()):
             if key in cond:
                 continue
@@ -265,7 +266,7 @@ class AlertManager:
                 alert.cleared_t_s = t_s
                 del self._swarm_open[key]
                 self._said_at.pop(alert_id, None)
-                events.append(AlertEvent(t_s, "cleared", alert))
+                events.append(AlertEvent(t_s, "cleared", alert, alert.members))
         return events
 
     @staticmethod
