@@ -677,6 +677,7 @@ class Recordings:
             "counters": {},
             "pending_approvals": pending,
             "remote_ids": [],
+            "swarms": [],  # not recorded: the swarm alerts name their members
             "trails": trails,
             "replay": {"id": entry.id, "start_s": info.start_s, "end_s": info.end_s},
         }
@@ -1089,7 +1090,7 @@ _PICTURE = {
         "site": {"type": "string"},
         **{k: _OBJECTS for k in ("tracks", "alerts", "alert_changes", "recommendations",
                                  "engagements", "feeds", "nodes", "effectors",
-                                 "pending_approvals", "remote_ids")},
+                                 "pending_approvals", "remote_ids", "swarms")},
         "new_tracks": {"type": "array", "maxItems": 0},
         "dropped_tracks": {"type": "array", "maxItems": 0},
         "counters": {"type": "object"},

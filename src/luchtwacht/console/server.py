@@ -67,6 +67,7 @@ from luchtwacht.model.picture import (
     PendingApprovalSnapshot,
     PictureUpdate,
     RecommendationSnapshot,
+    SwarmSnapshot,
 )
 from luchtwacht.model.track import TrackView
 from luchtwacht.node.clock import Clock
@@ -180,6 +181,7 @@ _STREAM_SECTIONS = (
     "counters",
     "pending_approvals",
     "remote_ids",
+    "swarms",
 )
 
 
@@ -744,6 +746,11 @@ class Console:
             if view is None:
                 raise HTTPException(404, say("web.no_track", track=track_id))
             return {"track": jsonable(view), "trail": list(self.trails.get(track_id, ()))}
+
+        @app.get("/api/swarms", responses=_answers(tuple[SwarmSnapshot, ...]))
+        def swarms(who: Viewer) -> object:
+            """The swarms: tracks flying together, each one threat entry with its members."""
+            return jsonable(self._latest().swarms)
 
         @app.get("/api/alerts", responses=_answers(tuple[AlertSnapshot, ...]))
         def alerts(who: Viewer) -> object:
