@@ -237,24 +237,27 @@ class CounterUas:
             and self._contexts[v.track_id].neutralised is None
         ]
         # On a breach course over the counter's look-ahead (not only the zone's warning time),
-        # for every hostile drone at once; noted each cycle, so a noisy course does not propose.
+        # for every hostile drone at once, on its mean ground velocity of the last few cycles
+        # (kept for every track, so a drone classed just now has its history already).
+        for v in views:
+            self._contexts[v.track_id].note(v)
+        mean_vel = np.array(
+            [np.mean(self._contexts[v.track_id].ground_vel, axis=0) for v in hostiles]
+        ).reshape(-1, 2)
         ttb = dict(
             zip(
                 (v.track_id for v in hostiles),
-                breach_course_s(hostiles, self.zones).tolist(),
+                breach_course_s(hostiles, self.zones, ground_vel=mean_vel).tolist(),
                 strict=True,
             )
         )
-        steady = {
-            v.track_id
-            for v in hostiles
-            if self._contexts[v.track_id].on_course(math.isfinite(ttb[v.track_id]))
-        }
         level = {v.track_id for v in hostiles if eligible(v)}
         early = [
             v
             for v in hostiles
-            if v.track_id in steady and v.track_id not in level and v.track_id not in self._open_rec
+            if math.isfinite(ttb[v.track_id])
+            and v.track_id not in level
+            and v.track_id not in self._open_rec
         ]
         want = [v for v in views if v.track_id in level or v.track_id in self._open_rec] + early
         all_options = self._options(want, self.effectors, t_s)

@@ -16,7 +16,7 @@ judged at once over all tracks × effectors (``counter.geometry``):
   hard kill whose debris footprint reaches a no-fire area, or with another track in its line of
   fire. Collateral that does not block is a warning the operator sees: a cooperative drone that
   an RF or GNSS jammer would also hit, a net coming down in a no-fire area, and doubt (an RF
-  jammer against a drone whose link no RF detector has heard after :data:`LINK_DOUBT_S`,
+  jammer against a drone whose link no RF detector has heard (yet, :data:`LINK_DOUBT_S`),
   or a kind that had no effect on this track before).
 
 Options rank: usable ones first; then those in effect before the breach; then those without
@@ -34,6 +34,8 @@ breach, less a margin for the prediction and for a slower decision.
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -57,14 +59,16 @@ from luchtwacht.threat.zones import ZoneGeometry
 F64 = NDArray[np.float64]
 HORIZON_S = 180.0  # how far ahead an effect is looked for
 LINK_LOSS_ASSUMED_S = 2.0  # a typical link-loss timeout before a drone's failsafe acts
-LINK_DOUBT_S = 10.0  # tracked this long with RF detectors on site and no link heard: doubt
+# Tracked this long with RF detectors on site and no link heard: doubt. From the start, since a
+# drone is proposed as soon as it is on a breach course: an operator deciding then must not be
+# steered to a jammer against a drone that may fly without a link (a link heard lifts it).
+LINK_DOUBT_S = 0.0
 GNSS_AIRCRAFT_MARGIN_M = 2000.0  # manned aircraft this far beyond a GNSS jammer's range block it
 LINE_OF_FIRE_M = 50.0  # another track this close to a hard kill's line of fire blocks it
 HARD_KILL_FLIGHT_FLOOR_S = 0.5
 REACTION_S = 20.0  # the operator's reaction time the counter stage plans with (site default)
 PROPOSE_MARGIN_S = 30.0  # a proposal comes this long before the latest moment that still works
-COURSE_CYCLES = 2  # a breach course must show in this many of …
-COURSE_WINDOW = 3  # … the last this many counter cycles before an early proposal (noise)
+COURSE_CYCLES = 3  # a course is judged on the mean ground velocity of this many counter cycles
 
 
 @dataclass(slots=True)
@@ -79,12 +83,16 @@ class TrackContext:
     failed_kinds: set[str] = field(default_factory=set)
     neutralised: str | None = None
     resume_streak: int = 0  # cycles in a row a neutralised drone has flown on
-    course_bits: int = 0  # one bit per recent counter cycle: on a breach course (newest lowest)
+    # Ground velocity (east, north m/s) of the last counter cycles, newest last: its mean is the
+    # course a breach is predicted on (one noisy heading neither proposes nor withdraws).
+    ground_vel: deque[tuple[float, float]] = field(
+        default_factory=lambda: deque(maxlen=COURSE_CYCLES)
+    )
 
-    def on_course(self, now: bool) -> bool:
-        """Note this cycle's breach course; True when it showed in enough recent cycles."""
-        self.course_bits = ((self.course_bits << 1) | int(now)) & ((1 << COURSE_WINDOW) - 1)
-        return now and self.course_bits.bit_count() >= COURSE_CYCLES
+    def note(self, view: TrackView) -> None:
+        """Keep this cycle's ground velocity of the track."""
+        h = math.radians(view.heading_deg)
+        self.ground_vel.append((view.speed_ms * math.sin(h), view.speed_ms * math.cos(h)))
 
 
 def eligible(view: TrackView) -> bool:
@@ -97,23 +105,30 @@ def eligible(view: TrackView) -> bool:
 
 
 def breach_course_s(
-    targets: Sequence[TrackView], zones: Sequence[ZoneGeometry], horizon_s: float = HORIZON_S
+    targets: Sequence[TrackView],
+    zones: Sequence[ZoneGeometry],
+    horizon_s: float = HORIZON_S,
+    ground_vel: F64 | None = None,
 ) -> F64:
     """Predicted time to breach (s) of each track over all zones, NaN off a breach course.
 
     The threat stage looks only as far ahead as a zone's warning time and extrapolates the
     climb rate too; over a countermeasure's longer look-ahead a noisy climb rate would make a
     course flicker (a drone descending gently "hits the ground" in 80 s), so beyond the view's
-    own time to breach the course is flown level at the track's height. 0 inside a zone.
+    own time to breach the course is flown level at the track's height, with ``ground_vel``
+    (N, 2: east, north m/s; e.g. a mean over recent cycles) or the view's velocity. 0 inside a
+    zone.
     """
     n = len(targets)
     out = np.full(n, np.nan)
     if n == 0:
         return out
     pos = np.array([[v.east_m, v.north_m, v.up_m] for v in targets])
-    h = np.radians([v.heading_deg for v in targets])
-    spd = np.array([v.speed_ms for v in targets])
-    level = np.column_stack([spd * np.sin(h), spd * np.cos(h), np.zeros(n)])
+    if ground_vel is None:
+        h = np.radians([v.heading_deg for v in targets])
+        spd = np.array([v.speed_ms for v in targets])
+        ground_vel = np.column_stack([spd * np.sin(h), spd * np.cos(h)])
+    level = np.column_stack([ground_vel, np.zeros(n)])
     for zg in zones:
         out = np.fmin(out, zg.time_to_breach(pos, level, horizon_s=horizon_s))
     own = np.array([np.nan if v.time_to_breach_s is None else v.time_to_breach_s for v in targets])
