@@ -245,10 +245,13 @@ class PilotLocator:
         operator position (lat, lon, time of the transmitter's last message), None without.
         """
         best: dict[int, PilotEstimate] = {}
-        for j, op in enumerate(operators):
-            if op is not None:
-                e, n, _ = self.origin.to_enu(op[0], op[1], 0.0).reshape(3).tolist()
-                r = REMOTE_ID_STD_M
+        rid = [(j, op) for j, op in enumerate(operators) if op is not None]
+        if rid:  # one conversion for all of them
+            lat = np.array([op[0] for _, op in rid])
+            lon = np.array([op[1] for _, op in rid])
+            enu = self.origin.to_enu(lat, lon, np.zeros(len(rid))).reshape(-1, 3).tolist()
+            r = REMOTE_ID_STD_M
+            for (j, op), (e, n, _) in zip(rid, enu, strict=True):
                 best[j] = PilotEstimate(e, n, op[0], op[1], r, (r, r, 0.0), "remote id", op[2])
         heard = [(j, em) for j, em in enumerate(emitters) if em is not None and not em.controller]
         for link, fix in self.fixes(t_s) if heard else ():
@@ -258,18 +261,21 @@ class PilotLocator:
                 continue
             if cands and (cands[0] not in best or fix.err_m < best[cands[0]].err_m):
                 best[cands[0]] = fix
-        out: list[PilotEstimate | None] = []
-        for j, tid in enumerate(track_ids):
-            est = best.get(j)
-            if est is not None:
-                self._by_track.pop(tid, None)
-                self._by_track[tid] = est
-            else:
-                est = self._by_track.get(tid)
-                if est is not None and t_s - est.t_s > KEEP_S:
+        out: list[PilotEstimate | None] = [None] * len(track_ids)
+        for j, est in best.items():
+            tid = track_ids[j]
+            self._by_track.pop(tid, None)  # re-inserted: the dict runs least recent first
+            self._by_track[tid] = est
+            out[j] = est
+        if len(self._by_track) > len(best):  # estimates kept from earlier cycles
+            where = {tid: j for j, tid in enumerate(track_ids)}
+            for tid, est in list(self._by_track.items()):
+                if t_s - est.t_s > KEEP_S:
                     del self._by_track[tid]
-                    est = None
-            out.append(est)
+                    continue
+                k = where.get(tid)
+                if k is not None and out[k] is None:
+                    out[k] = est
         while len(self._by_track) > MAX_TRACKS:  # least recently refreshed first
             del self._by_track[next(iter(self._by_track))]
         return out
