@@ -42,6 +42,7 @@ from luchtwacht.counter.engagement import EFFECTIVE
 from luchtwacht.eval.goals import CLASSIFY_WITHIN_S, judge, overall, value_of
 from luchtwacht.eval.in_time import stoppable
 from luchtwacht.eval.metrics import GospaSeries, gospa_over_scans
+from luchtwacht.eval.pilots import pilot_figures, pilot_summary, true_pilot
 from luchtwacht.eval.truth import TruthMatcher
 from luchtwacht.model.detection import BearingBatch, DetectionBatch
 from luchtwacht.pipeline import Pipeline
@@ -81,6 +82,12 @@ class TargetResult:
     # An intruder on a site with effectors: it breached, and an option could have acted before
     # that had it been proposed when it was first classed a drone (``eval.in_time``).
     stoppable: bool | None = None
+    # Its pilot (eval.pilots): whether it has one, time from existence to the first estimate on
+    # one of its tracks, the estimates' median horizontal miss (m), the last one's source.
+    has_pilot: bool = False
+    pilot_s: float | None = None
+    pilot_err_m: float | None = None
+    pilot_source: str | None = None
 
 
 @dataclass(slots=True)
@@ -411,6 +418,7 @@ def evaluate_run(
         )
         eff = tgt.path if isinstance(tgt.path, Countered) else None
         first_fx = eff.history[0] if eff is not None and eff.history else None
+        pilot_t, pilot_err, pilot_src = pilot_figures(tgt, h.matches, scen.origin)
         could = None
         if scen.effectors and tgt.role in ALERTING_ROLES:
             could = (
@@ -440,6 +448,10 @@ def evaluate_run(
                 effect_s=first_fx[0] - t0 if first_fx and t0 is not None else None,
                 effect_by=first_fx[2] if first_fx else None,
                 stoppable=could,
+                has_pilot=true_pilot(tgt) is not None,
+                pilot_s=None if pilot_t is None or t0 is None else max(pilot_t - t0, 0.0),
+                pilot_err_m=pilot_err,
+                pilot_source=pilot_src,
             )
         )
     on_intruders = sum(1 for who in alert_target if who and role_of[who] in ALERTING_ROLES)
@@ -637,6 +649,7 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
         "fragmentations": sum(t.fragmentations for t in targets),
         "track_ids_per_target": float(np.mean([max(len(t.track_ids), 1) for t in targets])),
         "coverage_drone": float(np.mean([t.coverage for t in drones])) if drones else None,
+        **pilot_summary(targets, _stats),
         "confusion": {
             "classes": list(CLASSES),
             "counts": confusion.tolist(),
