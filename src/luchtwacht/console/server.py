@@ -230,6 +230,11 @@ _CONVERT: dict[str, Callable[[Any], object]] = {
     "class_probs": _probs,
     "rf_band_mhz": _numbers(1),
     "ellipse_m": _numbers(1),
+    "pilot_lat_deg": _number(7),
+    "pilot_lon_deg": _number(7),
+    "pilot_err_m": _number(1),
+    "pilot_ellipse_m": _numbers(1),
+    "pilot_age_s": _number(1),
     **{
         name: _number(2)
         for name in ("alt_m", "east_m", "north_m", "up_m", "speed_ms", "climb_ms", "pos_std_m")
