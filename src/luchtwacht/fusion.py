@@ -30,6 +30,13 @@ from luchtwacht.identify.classify import UNKNOWN, Classification, classify, expl
 from luchtwacht.identify.features import Features, TrackFeatures
 from luchtwacht.identify.make_model import identify_make
 from luchtwacht.identify.pilot import PilotEstimate, PilotLocator
+from luchtwacht.identify.spoofing import (
+    Coverage,
+    SpoofMonitor,
+    SpoofResult,
+    latest_claims,
+    sensor_split,
+)
 from luchtwacht.ingest.feed import FeedPipe
 from luchtwacht.ingest.remoteid_feed import RemoteIdPipe, Transmitter
 from luchtwacht.ingest.sapient import NodeState, SapientPipe
@@ -133,6 +140,8 @@ class FusionCore:
         self.tracker = Tracker(tracker_config)
         self.zones = [ZoneGeometry(z, origin) for z in zones]
         self.alerts = AlertManager()
+        # Remote ID claims checked against the radars and the independent tracks.
+        self.spoofing = SpoofMonitor(pd_max=self.tracker.config.pd)
         self.swarm_tracker = SwarmTracker()  # drones flying together: one entry per swarm
         self.swarms: tuple[SwarmSnapshot, ...] = ()  # this cycle's swarms
         # The site's whitelist and its policy for Remote ID drones not on it (see authorise).
@@ -232,6 +241,8 @@ class FusionCore:
             else:
                 finite = bool(np.isfinite(batch.time_s))
                 applied = not (late or future) and finite and self._fold(batch)
+                if applied and batch.polar is not None:  # a radar's scan: how often it looks
+                    self.spoofing.looks.saw(batch.sensor_id, batch.time_s)
                 if self.recorder is not None and len(batch):
                     self.recorder.detections(batch, applied=applied)
             for observe in self.batch_observers:
@@ -331,6 +342,11 @@ class FusionCore:
         conf = np.flatnonzero(tt.confirmed)
         # The picture at the cycle time, not at each track's last plot.
         x_now, p_now = self.tracker.predicted(t_utc)
+        # A Remote ID claim the radar should see but does not is no track of the picture (no
+        # ghost); a track whose claim is elsewhere is not cooperative (identify.spoofing).
+        spoof = self._spoof_check(t_utc, tt, x_now, p_now)
+        conf = conf[~spoof.hidden[conf]]
+        cls = dataclasses.replace(cls, cooperative=cls.cooperative & ~spoof.inconsistent)
         pos, vel = x_now[conf][:, POS], x_now[conf][:, VEL]
         pos_std = (
             np.sqrt(np.trace(p_now[conf][:, POS, POS], axis1=1, axis2=2) / 3.0)
@@ -350,7 +366,9 @@ class FusionCore:
         geo_l = geo.tolist()
         # Authorised (the site's whitelist): friendly, no threat. A Remote ID drone that is not
         # authorised is an intruder under the site's default policy: no cooperative discount.
-        verdicts = self._authorise([tt.ident[r] for r in conf.tolist()], geo_l, t_utc)
+        verdicts = self._authorise(
+            [None if spoof.inconsistent[r] else tt.ident[r] for r in conf.tolist()], geo_l, t_utc
+        )
         authorised = np.array([v is not None and v.authorised for v in verdicts], dtype=bool)
         unlisted_intrude = self.authorisations.policy == "intruder"
         intruder = ~own_mask & np.array(
@@ -466,6 +484,7 @@ class FusionCore:
         events = self.alerts.update(
             t_utc, views, {z.zone.name: z.zone.warn_time_s for z in self.zones}, ttb_by_zone
         )
+        events += self.alerts.findings(t_utc, spoof.findings)
         self.events.extend(events)
         if self.recorder is not None:
             if record_tracks:
@@ -510,6 +529,37 @@ class FusionCore:
                 )
             )
         return tuple(out)
+
+    def _spoof_check(self, t_s: float, tt: TrackTable, x: F64, p: F64) -> SpoofResult:
+        """Every Remote ID claim against the independent tracks and the live radars' coverage."""
+        rid = {sid for sid, f in self.feeds.items() if isinstance(f.pipe, RemoteIdPipe)}
+        independent, rid_only = sensor_split(tt.seen_by, self.tracker.sensor_names, rid)
+        return self.spoofing.update(
+            t_s, latest_claims(self.remote_id_transmitters()), x[:, POS], p[:, POS, POS],
+            tt.track_id, tt.ident.tolist(), independent & tt.confirmed, rid_only,
+            self._radars(t_s),
+        )  # fmt: skip
+
+    def _radars(self, t_s: float) -> list[Coverage]:
+        """The radars of live feeds: where they are and how far they see, as they registered."""
+        out = []
+        for feed in self.feeds.values():
+            if not isinstance(feed.pipe, SapientPipe) or feed.state(t_s) != "ok":
+                continue
+            for node in feed.pipe.nodes.values():
+                if (
+                    "NODE_TYPE_RADAR" not in node.node_types
+                    or node.lat_deg is None
+                    or node.lon_deg is None
+                    or not math.isfinite(node.max_range_m)
+                ):
+                    continue
+                at = self.origin.to_enu(node.lat_deg, node.lon_deg, node.alt_m or 0.0).ravel()
+                enu = (float(at[0]), float(at[1]), float(at[2]))
+                name = node.name or node.node_id
+                look_s = self.spoofing.looks.look_s(feed.sensor_id, feed.interval_s)
+                out.append(Coverage(name, enu, node.max_range_m, look_s))
+        return out
 
     def _make_model(
         self, tid: int, uas_id: object, emitter: RfEmitter | None

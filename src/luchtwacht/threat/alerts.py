@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from luchtwacht.model.track import Alert, AlertState, ThreatLevel, TrackView
+from luchtwacht.model.track import Alert, AlertState, Finding, ThreatLevel, TrackView
 from luchtwacht.texts import say
 from luchtwacht.threat.assess import hostile
 
@@ -70,6 +70,7 @@ class AlertManager:
         self._open: dict[tuple[int, str], int] = {}
         self._swarm_open: dict[tuple[int, str], int] = {}  # (swarm, zone) → its open alert
         self._next_id = 1
+        self._found: dict[str, int] = {}  # finding key → its open alert (see ``findings``)
 
     def update(
         self,
@@ -172,10 +173,48 @@ class AlertManager:
                 events.append(AlertEvent(t_s, "cleared", alert))
         if len(self.alerts) > self.kept:  # a node up for weeks: forget the oldest cleared ones
             open_ids = set(self._open.values()) | set(self._swarm_open.values())
+            open_ids |= set(self._found.values())
             for alert_id in [a for a in self.alerts if a not in open_ids][
                 : len(self.alerts) - self.kept
             ]:
                 del self.alerts[alert_id]
+        return events
+
+    def findings(self, t_s: float, found: Iterable[Finding]) -> list[AlertEvent]:
+        """Raise an alert per new finding, update its text, clear the ones no longer found."""
+        events: list[AlertEvent] = []
+        now: set[str] = set()
+        for f in found:
+            now.add(f.key)
+            alert_id = self._found.get(f.key)
+            if alert_id is None:
+                alert = Alert(
+                    self._next_id, f.track_id, "", f.level, f.kind, t_s, t_s, f.object_class,
+                    f.uas_id, message=f.message,
+                )  # fmt: skip
+                self._next_id += 1
+                self.alerts[alert.alert_id] = alert
+                self._found[f.key] = alert.alert_id
+                self._said_at[alert.alert_id] = t_s
+                events.append(AlertEvent(t_s, "raised", alert))
+                continue
+            alert = self.alerts[alert_id]
+            alert.updated_t_s = t_s
+            alert.track_id = f.track_id
+            if f.message != alert.message and t_s - self._said_at.get(alert_id, -1e18) >= (
+                self.text_every_s - 1e-6
+            ):
+                alert.message = f.message
+                self._said_at[alert_id] = t_s
+                events.append(AlertEvent(t_s, "updated", alert))
+        for key, alert_id in list(self._found.items()):
+            alert = self.alerts[alert_id]
+            if key not in now and t_s - alert.updated_t_s >= self.clear_hold_s:
+                alert.state = AlertState.CLEARED
+                alert.cleared_t_s = t_s
+                del self._found[key]
+                self._said_at.pop(alert_id, None)
+                events.append(AlertEvent(t_s, "cleared", alert))
         return events
 
     def acknowledge(self, alert_id: int, operator: str, t_s: float) -> AlertEvent:
@@ -192,7 +231,10 @@ class AlertManager:
     @property
     def open_alerts(self) -> list[Alert]:
         """Alerts not yet cleared, most severe first."""
-        alerts = [self.alerts[i] for i in [*self._open.values(), *self._swarm_open.values()]]
+        alerts = [
+            self.alerts[i]
+            for i in [*self._open.values(), *self._swarm_open.values(), *self._found.values()]
+        ]
         return sorted(alerts, key=lambda a: (-a.level, a.raised_t_s))
 
     def _swarms(
