@@ -99,11 +99,12 @@ MATURE_S = 4.0
 # scatter 0.84 vs 0.65 σ, turn 7.7 vs 5.3 °/s at the medians).
 STEADY_SIGMA, STEADY_SIGMA_W = 0.75, 0.35
 STEADY_TURN, STEADY_TURN_W = 6.3, 2.5
-STEADY_LLR = 2.0  # largest weight of steadiness (each way)
+STEADY_LLR = 2.0  # largest weight of a weave, for the bird…
+STEADY_LLR_DRONE = 1.0  # …and of steadiness, against it (small sways hide in the filter's noise)
 HOVER_LLR_PER_S = 0.6  # per second of hover, against bird and aircraft…
 HOVER_LLR_MAX = 6.0  # …up to this
 FLOWN_LLR_PER_S = 0.5  # per second of flight at over 5 m/s, against clutter
-FLOCK_LLR = 2.0  # a weaving flock of 5+: bird; a steady formation of 5+: drone
+FLOCK_LLR = 2.0  # a weaving flock of 5+: bird
 RF_LLR = 4.0  # a drone control/video link fingerprinted on the track
 CLIMB_BIRD_MS = 4.0  # birds in flapping flight sustain at most a few m/s of climb
 
@@ -120,9 +121,9 @@ def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
     - ``steady``: drones fly legs at constant speed and heading, a flapping bird's heading
       wanders (sway of metres over seconds). The horizontal velocity scatter (in filter σ) and
       the turn rate, each against its centre, in a ramp of ±STEADY_LLR for the bird.
-    - ``company``: tracks moving alike within 200 m. A flock of weaving flyers is birds; a group
-      holding station while steady is a drone formation, so company strengthens whichever way
-      steadiness already points rather than meaning birds.
+    - ``company``: tracks moving alike within 200 m. A flock of weaving flyers is birds; but a
+      drone formation flies together too, so company weighs only with some weave seen (none for
+      a track steadier than halfway to the steady end): flocking alone makes nothing birds.
     - ``climb``: a sustained climb or descent faster than CLIMB_BIRD_MS is not a bird.
     - ``rf``: an RF detector fingerprinted a drone link on the track.
     """
@@ -144,9 +145,10 @@ def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
         STEADY_TURN_W
     )
     ramp = np.clip(z / 2.0, -1.0, 1.0)
-    terms["steady"][:, ObjectClass.BIRD] = np.where(moving, m * STEADY_LLR * ramp, 0.0)
+    weight = np.where(ramp > 0, STEADY_LLR, STEADY_LLR_DRONE)
+    terms["steady"][:, ObjectClass.BIRD] = np.where(moving, m * weight * ramp, 0.0)
     company = np.clip(f.flock_mean / 5.0, 0.0, 1.0) * m * moving
-    terms["company"][:, ObjectClass.BIRD] = FLOCK_LLR * company * np.sign(ramp)
+    terms["company"][:, ObjectClass.BIRD] = FLOCK_LLR * company * np.clip(ramp + 0.5, 0.0, 1.0)
     over = np.maximum(0.0, f.climb_abs_ms - CLIMB_BIRD_MS)
     terms["climb"][:, ObjectClass.BIRD] = -0.5 * (over / 1.5) ** 2 * m
     return terms

@@ -63,7 +63,7 @@ class Features:
     speed_std_ms: F64  # its standard deviation over ~τ (flapping, gusts, manoeuvres)
     weave_ms: F64  # horizontal velocity scatter over ~τ: √(E|v|² − |E v|²)
     weave_sigma: F64  # …in units of the filter's own horizontal velocity error (√ E tr P_vv)
-    hover_s: F64  # time spent hovering (horizontal speed below HOVER_MS), ever
+    hover_s: F64  # time spent hovering or climbing straight up (horizontal speed < HOVER_MS), ever
     flown_s: F64  # time spent flying (smoothed horizontal speed above FLOWN_MS), ever
     climb_ms: F64  # present vertical speed (+ up)
     climb_abs_ms: F64  # mean |vertical speed| over ~τ
@@ -164,7 +164,7 @@ class TrackFeatures:
         ema("lvx", vx, al)
         ema("lvy", vy, al)
         ema("lspeed", sp, al)
-        s[:, c["hover_s"]] += np.where(go & (sp < HOVER_MS) & (np.abs(vz) < HOVER_MS), dt, 0.0)
+        s[:, c["hover_s"]] += np.where(go & (sp < HOVER_MS), dt, 0.0)
         s[:, c["flown_s"]] += np.where(go & (s[:, c["speed"]] > FLOWN_MS), dt, 0.0)
         s[:, c["climb_max"]] = np.maximum(
             s[:, c["climb_max"]], np.where(settled, np.abs(s[:, c["vz"]]), 0.0)
