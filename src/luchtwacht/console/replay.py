@@ -941,6 +941,7 @@ class _Counter:
                 "options": options,
                 "decided_by": None,
                 "reason": "",
+                "why": _s(p.get("why")) or "",
             }
         elif kind in ("counter.expired", "counter.rejected", "counter.approved") and rec:
             rec["state"] = kind.removeprefix("counter.")
