@@ -161,3 +161,16 @@ def test_a_member_leaving_the_swarm_alerts_on_its_own_at_once() -> None:
         ("updated", 0, 1),
     ]
     assert ev[1].alert.members == (0, 1, 2)
+
+
+def test_the_swarms_condition_holds_while_any_member_meets_it_whichever() -> None:
+    am = AlertManager(confirm_s=2.0)
+    warn = {"runway": 60.0}
+    raised = []
+    for k in range(25):  # every 0.1 s another member is the one within the warning time
+        t = 0.1 * k
+        lead = k % 4
+        views = [member(i, 5, 59.0 if i == lead else 61.0) for i in range(4)]
+        raised += am.update(t, views, warn, {lead: {"runway": 59.0}})
+    # No member held the condition for 2 s, the swarm did: raised once, at 2 s.
+    assert [(e.kind, round(e.t_s, 1), e.alert.swarm_id) for e in raised] == [("raised", 2.0, 5)]

@@ -69,6 +69,7 @@ class AlertManager:
         self.alerts: dict[int, Alert] = {}
         self._open: dict[tuple[int, str], int] = {}
         self._swarm_open: dict[tuple[int, str], int] = {}  # (swarm, zone) → its open alert
+        self._swarm_streak: dict[tuple[int, str], float] = {}  # (swarm, zone) → held since
         self._next_id = 1
         self._found: dict[str, int] = {}  # finding key → its open alert (see ``findings``)
 
@@ -248,8 +249,12 @@ class AlertManager:
         for (sid, zone), rows in cond.items():
             key = (sid, zone)
             alert_id = self._swarm_open.get(key)
-            if alert_id is None and not any(r[4] for r in rows):
-                continue  # no member's condition has held for ``confirm_s`` yet
+            # The swarm's condition holds while any member's does, whichever: a member whose
+            # predicted breach flickers about the warning time does not restart the swarm's.
+            since = self._swarm_streak.setdefault(key, t_s)
+            held = t_s - since >= self.confirm_s - 1e-6
+            if alert_id is None and not held and not any(r[4] for r in rows):
+                continue  # the condition has not held for ``confirm_s`` yet
             lead = min(rows, key=lambda r: (not r[1], r[2] if r[2] is not None else 0.0))
             level = max(r[3] for r in rows)
             n_in = sum(1 for r in rows if r[1])
@@ -299,6 +304,8 @@ class AlertManager:
                 alert.message, alert.members = text, named
                 self._said_at[alert_id] = t_s
                 events.append(AlertEvent(t_s, "updated", alert, alert.members))
+        for key in [k for k in self._swarm_streak if k not in cond]:
+            del self._swarm_streak[key]
         for key, alert_id in list(self._swarm_open.items()):
             if key in cond:
                 continue
