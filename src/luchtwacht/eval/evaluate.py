@@ -148,6 +148,10 @@ class RunResult:
     truth_xy: dict[str, list[list[float]]] = field(default_factory=dict)  # name → [[t, e, n]]
     track_xy: dict[int, list[list[float]]] = field(default_factory=dict)  # id → [[t, e, n]]
     site: dict[str, Any] = field(default_factory=dict)  # what the map draws (site_layout)
+    # Remote ID spoof alerts (identify.spoofing), apart from the zone alerts above, and each
+    # one's delay from when its UAS ID was first heard.
+    spoof_alerts: int = 0
+    spoof_alert_s: list[float] = field(default_factory=list)
 
     @property
     def false_alerts_per_hour(self) -> float:
@@ -302,6 +306,15 @@ def evaluate_run(
     matcher = TruthMatcher(targets, max_dist_m=MATCH_DIST_M)
     first = FirstDetections(targets, pipe.epoch_s)
     pipe.batch_observers.append(first)
+    heard: dict[str, float] = {}  # UAS ID → when a Remote ID plot of it first reached the tracker
+
+    def hear(batch: DetectionBatch | BearingBatch, applied: bool) -> None:
+        if isinstance(batch, DetectionBatch) and not batch.counts_misses:
+            for uas in batch.ident:
+                if uas is not None:
+                    heard.setdefault(uas, batch.time_s)
+
+    pipe.batch_observers.append(hear)
     t_truth: list[float] = []
     p_truth: list[F64] = []
     t_est: list[float] = []
@@ -346,7 +359,8 @@ def evaluate_run(
         n_scans=len(cycles),
         c=gospa_c_m,
     )
-    raised = [ev for ev in pipe.events if ev.kind == "raised"]
+    raised = [ev for ev in pipe.events if ev.kind == "raised" and ev.alert.kind != "spoof"]
+    spoofs = [ev for ev in pipe.events if ev.kind == "raised" and ev.alert.kind == "spoof"]
     # An alert is about the target its track followed at the cycle it was raised (a track id
     # may have followed clutter, or another target, before).
     follows = _Follows(
@@ -484,6 +498,10 @@ def evaluate_run(
         truth_xy=truth_xy,
         track_xy=track_xy,
         site=site_layout(scen) if keep_paths else {},
+        spoof_alerts=len(spoofs),
+        spoof_alert_s=[
+            ev.t_s - heard[ev.alert.uas_id] for ev in spoofs if ev.alert.uas_id in heard
+        ],
     )
 
 
@@ -644,6 +662,9 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
         "alerts_raised": sum(r.alerts_raised for r in runs),
         "false_alerts": sum(r.false_alerts for r in runs),
         "false_alerts_per_hour": sum(r.false_alerts for r in runs) / hours if hours else 0.0,
+        "spoof_alerts": sum(r.spoof_alerts for r in runs),
+        "runs_spoof_alerted_share": sum(1 for r in runs if r.spoof_alerts) / len(runs),
+        "time_to_spoof_alert_s": _stats([d for r in runs for d in r.spoof_alert_s]),
         "id_switches": sum(t.id_switches for t in targets),
         "id_switches_per_run": sum(t.id_switches for t in targets) / len(runs),
         "fragmentations": sum(t.fragmentations for t in targets),

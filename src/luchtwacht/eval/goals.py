@@ -21,7 +21,8 @@ The goals, as the issues state them:
   classification, and no recommendation came before the breach);
 * #14 (swarm-jammed, every intruder alerted) and #2 (intruders classified and alerted): every
   intruder alerted;
-* #14 (no ghost-track alert) and #2 (every alert is an intruder's): no false alert.
+* #14 (no ghost-track alert) and #2 (every alert is an intruder's): no false alert;
+* #14: remoteid-spoofer's spoof alerted in every run, within 10 s of its first broadcast heard.
 
 The issues set no absolute goal on GOSPA for these scenarios (#3's tracking goals are ratios
 to the clairvoyant bound, measured by ``bench/``), so GOSPA has none here.
@@ -61,6 +62,9 @@ class Goal:
         """The value meets the goal (with a hair of tolerance for float sums)."""
         eps = 1e-9 * max(1.0, abs(self.bound))
         return value <= self.bound + eps if self.op == "<=" else value >= self.bound - eps
+
+
+SPOOF_SCENARIOS = ("remoteid-spoofer",)
 
 
 def show(value: float | None, unit: str) -> str:
@@ -139,6 +143,24 @@ GOALS: tuple[Goal, ...] = (
         "",
         "#14",
         scenarios=("swarm-50",),
+    ),
+    Goal(
+        "runs_spoof_alerted_share",
+        ">=",
+        1.0,
+        "runs in which the Remote ID spoof was alerted",
+        "%",
+        "#14",
+        SPOOF_SCENARIOS,
+    ),
+    Goal(
+        "time_to_spoof_alert_s.max",
+        "<=",
+        10.0,
+        "time from a spoofed UAS ID first heard to its spoof alert",
+        "s",
+        "#14",
+        SPOOF_SCENARIOS,
     ),
 )
 
