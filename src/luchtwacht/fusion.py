@@ -68,6 +68,7 @@ MAKES_KEPT = 20_000  # tracks whose make and model are cached
 PILOTS_RECORDED_KEPT = 20_000  # tracks whose last recorded pilot estimate is remembered
 _NO_MAKE: tuple[str | None, tuple[str, ...]] = (None, ())
 _LEVELS = tuple(ThreatLevel(k) for k in range(max(ThreatLevel) + 1))
+PROPOSED_HORIZON_S = 300.0  # how far ahead a proposed drone's breach course is looked for
 EVENTS_KEPT = 10_000  # alert events held in memory (all of them go to the store)
 RECORDS_KEPT = 10_000  # track life records held for the summary, the most recent ones
 
@@ -479,10 +480,27 @@ class FusionCore:
             if record_tracks:  # the summary's track life, kept at the store's (slow) rate
                 self._remember(view)
         self.swarms = self._swarm_snapshots(views, swarm_ids, pos, vel)
+        # Tracks the counter stage proposes a countermeasure against (at the last cycle): their
+        # breach course is looked at further out than the warning time, so that the alert
+        # names them no later than the proposal does (threat.alerts).
+        proposed = (
+            {r.track_id for r in self.counter.pending()} if self.counter is not None else set()
+        )
+        rows = [j for j, t in enumerate(tid_l) if t in proposed]
+        if rows:
+            for zg in self.zones:
+                far = zg.time_to_breach(pos[rows], vel[rows], horizon_s=PROPOSED_HORIZON_S)
+                for j, v in zip(rows, far.tolist(), strict=True):
+                    if v == v:
+                        ttb_by_zone[int(tid_l[j])].setdefault(zg.zone.name, v)
         views.sort(key=lambda v: (-v.threat, v.track_id))
         self.views = views
         events = self.alerts.update(
-            t_utc, views, {z.zone.name: z.zone.warn_time_s for z in self.zones}, ttb_by_zone
+            t_utc,
+            views,
+            {z.zone.name: z.zone.warn_time_s for z in self.zones},
+            ttb_by_zone,
+            proposed,
         )
         events += self.alerts.findings(t_utc, spoof.findings)
         self.events.extend(events)

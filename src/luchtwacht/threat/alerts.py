@@ -2,14 +2,15 @@
 
 An alert concerns one track and one zone. It is raised when a track classified as a drone is
 inside the zone ("breach", CRITICAL for hostile ones) or predicted to enter it within the zone's
-warning time ("approach", HIGH). Hostile: non-cooperative, or a Remote ID drone that is not
-authorised where the site's policy makes it an intruder; a cooperative drone the site tolerates
-alerts one level lower; an authorised one (the site's whitelist) raises none, nor do birds,
-aircraft and unidentified tracks: the false
-alarm that sends an operator chasing a gull is what these systems are judged on. An approach
-escalates to a breach on the same alert; its text follows the picture (an "updated" event at
-most every second while the time to breach or the height it names changes); an alert clears
-after ``clear_hold_s`` without its condition, or when its track is dropped.
+warning time ("approach", HIGH), or on a breach course further out while a countermeasure is
+proposed against it (the counter stage may propose early enough for its effect to come in
+time). Hostile: non-cooperative, or a Remote ID drone that is not authorised where the site's
+policy makes it an intruder; a cooperative drone the site tolerates alerts one level lower; an
+authorised one (the site's whitelist) raises none, nor do birds, aircraft and unidentified
+tracks: the false alarm that sends an operator chasing a gull is what these systems are judged
+on. An approach escalates to a breach on the same alert; its text follows the picture (an
+"updated" event at most every second while the time to breach or the height it names changes);
+an alert clears after ``clear_hold_s`` without its condition, or when its track is dropped.
 
 Two guards keep the alert list calm: a condition must hold without a break for ``confirm_s``
 seconds before an alert is raised, whatever the cycle rate (a freshly started track misclassified
@@ -28,7 +29,7 @@ that leaves the swarm alerts on its own again, its condition's streak unbroken.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from luchtwacht.model.track import Alert, AlertState, Finding, ThreatLevel, TrackView
@@ -79,8 +80,15 @@ class AlertManager:
         tracks: Iterable[TrackView],
         zone_warn: dict[str, float],
         ttb_by_zone: dict[int, dict[str, float]],
+        proposed: Collection[int] = (),
     ) -> list[AlertEvent]:
-        """Apply the picture at ``t_s``; ``ttb_by_zone[track][zone]`` is the time to breach."""
+        """Apply the picture at ``t_s``; ``ttb_by_zone[track][zone]`` is the time to breach.
+
+        ``proposed`` are tracks the counter stage proposes a countermeasure against: a hostile
+        one on a breach course (a time to breach given, however far) meets the approach
+        condition before the warning time, so no operator is asked to act on a drone that no
+        alert names.
+        """
         events: list[AlertEvent] = []
         seen: set[tuple[int, str]] = set()
         live_ids: set[int] = set()
@@ -105,7 +113,8 @@ class AlertManager:
                     tr.swarm_id is not None and (tr.swarm_id, zone) in self._swarm_open
                 )
                 limit = warn_s * (self.keep_factor if held else 1.0)
-                if not inside and (ttb is None or ttb > limit):
+                on_course = ttb is not None and tr.track_id in proposed and hostile(tr)
+                if not inside and (ttb is None or ttb > limit) and not on_course:
                     continue
                 seen.add(key)
                 since = self._streak.setdefault(key, t_s)
