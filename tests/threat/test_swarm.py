@@ -174,3 +174,16 @@ def test_the_swarms_condition_holds_while_any_member_meets_it_whichever() -> Non
         raised += am.update(t, views, warn, {lead: {"runway": 59.0}})
     # No member held the condition for 2 s, the swarm did: raised once, at 2 s.
     assert [(e.kind, round(e.t_s, 1), e.alert.swarm_id) for e in raised] == [("raised", 2.0, 5)]
+
+
+def test_a_drone_proposed_for_a_countermeasure_is_alerted_before_the_warning_time() -> None:
+    am = AlertManager(confirm_s=0.0)
+    warn = {"runway": 60.0}
+    far = {1: {"runway": 98.0}, 2: {"runway": 98.0}}
+    views = [member(1, None, None), member(2, None, None)]
+    assert am.update(0.0, views, warn, far) == []  # 98 s out: beyond the warning time
+    ev = am.update(0.1, views, warn, far, proposed={1})
+    assert [(e.kind, e.alert.track_id) for e in ev] == [("raised", 1)]
+    assert ev[0].alert.message == say("alert.approach", track=1, zone="runway", s="98")
+    # A proposal with no breach course (no time to breach) raises nothing.
+    assert am.update(0.2, views, warn, {1: {"runway": 98.0}}, proposed={2}) == []
