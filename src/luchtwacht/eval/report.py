@@ -349,6 +349,8 @@ def _class_time_plot(runs: Sequence[RunResult], path: Path) -> bool:
     ax.axhline(0.95, color="tab:orange", lw=0.6, alpha=0.5)
     ax.set_xscale("symlog", linthresh=10.0)
     ax.set_xlim(0.0, longest * 1.05)
+    ticks = [v for v in (0, 2, 5, 10, 30, 100, 300, 1000) if v <= longest * 1.05]
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
     ax.set_ylim(0.0, 1.02)
     ax.set_xlabel("seconds from confirmation to the right class (linear to 10 s, then log)")
     ax.set_ylabel("share of confirmed targets")
