@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sqlite3
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from luchtwacht.cli import app
 from luchtwacht.eval.evaluate import evaluate_run
 from luchtwacht.model.track import Alert, ThreatLevel
+from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.scenario_file import load_scenario_file
+from luchtwacht.store.recorder import Recorder
 from luchtwacht.store.rows import alert_audit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,3 +53,25 @@ def test_the_swarm_alert_names_its_members_in_the_audit() -> None:
     alert.swarm_id, alert.members = 2, (11, 12, 13)
     assert alert_audit(alert)["members"] == [11, 12, 13]
     assert alert_audit(alert)["swarm_id"] == 2
+
+
+def test_swarm_alerts_are_recorded_with_their_members_and_replay_the_same(tmp_path: Path) -> None:
+    scenario = load_scenario_file(short_swarm(tmp_path))
+    scenario = dataclasses.replace(scenario, duration_s=25.0)
+    rec = tmp_path / "run.sqlite"
+    recorder = Recorder(rec)
+    pipe = Pipeline(scenario, recorder=recorder)
+    pipe.run(scenario.duration_s)
+    recorder.close()
+    raised = [ev for ev in pipe.events if ev.kind == "raised" and ev.alert.swarm_id is not None]
+    assert raised, "the swarm raised no swarm alert"
+    db = sqlite3.connect(rec)
+    payloads = [
+        json.loads(p)
+        for (p,) in db.execute("SELECT payload FROM audit WHERE kind = 'alert.raised'")
+    ]
+    db.close()
+    swarm = [p for p in payloads if "swarm_id" in p]
+    assert [tuple(p["members"]) for p in swarm] == [ev.members for ev in raised]
+    check = CliRunner().invoke(app, ["replay", str(rec), "--check"])
+    assert check.exit_code == 0, check.output
