@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 from scipy.special import chdtri
 
 from luchtwacht.ingest.remoteid_feed import Transmitter
@@ -203,14 +204,19 @@ class SpoofMonitor:
         nearest_row = np.full(k, -1, dtype=np.int64)
         gated = np.zeros(k, dtype=bool)
         if ind.size:
-            d = np.linalg.norm(z[:, None, :] - pos[ind][None, :, :], axis=2)  # (k, m)
-            j = np.argmin(d, axis=1)
-            nearest_d = d[np.arange(k), j]
-            nearest_row = ind[j]
-            ci, cj = np.nonzero(d <= NEAR_M)
-            if ci.size:
-                d2 = _mahalanobis2(z[ci] - pos[ind[cj]], r[ci] + cov[ind[cj]])
-                ok = (d2 <= _GATE_D2) | (d[ci, cj] <= MIN_SPLIT_M)
+            # A k-d tree over the independent tracks: nearest and near pairs in O(k log m).
+            tree = cKDTree(pos[ind])
+            dist, j = tree.query(z)
+            nearest_d = np.asarray(dist, dtype=float)
+            nearest_row = ind[np.asarray(j, dtype=np.int64)]
+            pairs = tree.query_ball_point(z, NEAR_M, return_sorted=False)
+            lens = np.array([len(p) for p in pairs], dtype=np.int64)
+            if lens.sum():
+                ci = np.repeat(np.arange(k, dtype=np.int64), lens)
+                cj = ind[np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])]
+                dv = z[ci] - pos[cj]
+                d2 = _mahalanobis2(dv, r[ci] + cov[cj])
+                ok = (d2 <= _GATE_D2) | (np.linalg.norm(dv, axis=1) <= MIN_SPLIT_M)
                 gated[ci[ok]] = True
         # Tracks that carry each claim's UAS ID, and whether those are far from it.
         rows_of: dict[str, list[int]] = {}
