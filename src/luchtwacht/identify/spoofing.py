@@ -25,6 +25,7 @@ ones are counted (``claims_refused``), not kept.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,11 @@ class _State:
     last_s: float  # last cycle judged
     log_miss: float = 0.0  # ln P(a real target at the claim was missed on every look)
     declared: bool = False
+    finding: Finding | None = None  # its finding as last worded (words cost: once a second)
+    worded_s: float = -math.inf
+
+
+WORDING_S = 1.0  # a finding's words (duration, distance) are worked out again this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +219,8 @@ class SpoofMonitor:
             lens = np.array([len(p) for p in pairs], dtype=np.int64)
             if lens.sum():
                 ci = np.repeat(np.arange(k, dtype=np.int64), lens)
-                cj = ind[np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])]
+                flat = itertools.chain.from_iterable(pairs)
+                cj = ind[np.fromiter(flat, dtype=np.int64, count=int(lens.sum()))]
                 dv = z[ci] - pos[cj]
                 d2 = _mahalanobis2(dv, r[ci] + cov[cj])
                 ok = (d2 <= _GATE_D2) | (np.linalg.norm(dv, axis=1) <= MIN_SPLIT_M)
@@ -249,27 +256,30 @@ class SpoofMonitor:
             miss_log_prob(z, radars, 1.0, self.pd_max) if radars else np.zeros(k)
         )  # per second of looking
         findings: list[Finding] = []
+        bad_l = (~gated & (inconsistent_claim | (log_miss < 0.0))).tolist()
+        split_l, miss_l = inconsistent_claim.tolist(), log_miss.tolist()
         for i, c in enumerate(fresh):
-            bad = not gated[i] and (bool(inconsistent_claim[i]) or log_miss[i] < 0.0)
+            bad = bad_l[i]
             if not bad:
                 self.states.pop(c.uas_id, None)
                 continue
             st = self._state(c.uas_id, t_s)
             if st is None:
                 continue
-            st.log_miss += max(t_s - st.last_s, 0.0) * float(log_miss[i])
+            st.log_miss += max(t_s - st.last_s, 0.0) * miss_l[i]
             st.last_s = t_s
             held = t_s - st.since_s
-            declare = held >= PERSIST_S - 1e-6 and (
-                inconsistent_claim[i] or st.log_miss <= math.log(ALPHA)
-            )
+            declare = held >= PERSIST_S - 1e-6 and (split_l[i] or st.log_miss <= math.log(ALPHA))
             if not declare and not st.declared:
                 continue
             if not st.declared:
                 st.declared = True
                 self.declared += 1
-            findings.append(self._finding(c, i, held, far_track, nearest_row, nearest_d, pos,
-                                          track_id, ident))  # fmt: skip
+            if st.finding is None or t_s - st.worded_s >= WORDING_S - 1e-6:
+                st.finding = self._finding(c, i, held, far_track, nearest_row, nearest_d, pos,
+                                           track_id, ident)  # fmt: skip
+                st.worded_s = t_s
+            findings.append(st.finding)
         for i, row in far_track.items():
             st = self.states.get(fresh[i].uas_id)
             if st is not None and st.declared:
