@@ -217,3 +217,18 @@ def test_breach_course_flies_level_beyond_the_warning_time_and_is_zero_inside() 
     assert ttb[0] == pytest.approx((1500.0 - HALF_M) / 8.0, abs=1.0)
     assert math.isnan(ttb[1]) and ttb[2] == 0.0
     assert breach_course_s([], [ZONE]).shape == (0,)
+
+
+def test_a_manned_aircraft_that_will_be_in_gnss_reach_when_the_effect_begins_blocks_it() -> None:
+    from luchtwacht.counter.recommend import options_for
+
+    gnss = effector("gnss_jammer", max_range_m=1000.0)
+    drone = inbound(3000.0, 20.0)  # in reach in ~100 s
+    # An airliner 9 km east now, flying west at 80 m/s: over the jammer when the drone arrives.
+    coming = view(2, 9000.0, 0.0, up=600.0, speed=80.0, heading=270.0, cls="aircraft", coop=True)
+    going = dataclasses.replace(coming, heading_deg=90.0)
+    others = [drone, coming]
+    (opts,) = options_for([drone], [gnss], {}, others, [], {}, T0, False)
+    assert not opts[0].usable and opts[0].safety
+    (opts,) = options_for([drone], [gnss], {}, [drone, going], [], {}, T0, False)
+    assert opts[0].usable

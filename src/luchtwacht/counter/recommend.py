@@ -12,7 +12,8 @@ judged at once over all tracks × effectors (``counter.geometry``):
   busy with another engagement;
 * **band**: an RF jammer whose bands miss the link's band the RF detectors measured is
   blocked;
-* **collateral**, which blocks an option: a manned aircraft within a GNSS jammer's range; a
+* **collateral**, which blocks an option: a manned aircraft within a GNSS jammer's range (now,
+  or at constant velocity when the effect begins: a drone proposed early is jammed later); a
   hard kill whose debris footprint reaches a no-fire area, or with another track in its line of
   fire. Collateral that does not block is a warning the operator sees: a cooperative drone that
   an RF or GNSS jammer would also hit, a net coming down in a no-fire area, and doubt (an RF
@@ -231,6 +232,14 @@ def options_for(
     centre, radius = debris_footprint(at.reshape(-1, 3), np.repeat(vel, m, axis=0))
     centre, radius = centre.reshape(n, m, 2), radius.reshape(n, m)
     hits: dict[int, NDArray[np.bool_]] = {}  # effector → (N, K): others its effect reaches
+
+    def other_vel() -> F64:
+        """The others' velocities (K, 3), m/s."""
+        oh = np.radians([o.heading_deg for o in others])
+        osp = np.array([o.speed_ms for o in others])
+        climb = [o.climb_ms for o in others]
+        return np.column_stack([osp * np.sin(oh), osp * np.cos(oh), climb]).reshape(-1, 3)
+
     no_fire_hit: dict[int, NDArray[np.bool_]] = {}  # effector → (N, Z)
     k_other = len(others)
     for j, eff in enumerate(effectors):
@@ -245,6 +254,13 @@ def options_for(
             # Aircraft count out to the GNSS margin; cooperative drones within the range itself.
             near = np.where(aircraft, dist <= reach, dist <= rmax[j])
             hits[j] = in_beam & near[None, :] & ~own
+            if eff.kind == "gnss_jammer" and aircraft.any():
+                # A drone proposed early is jammed later: a manned aircraft that will be within
+                # reach when the effect begins blocks it as one there now does.
+                when = np.nan_to_num(t_eff[:, j], nan=0.0)  # (N,)
+                then = other_pos[None, :, :] + other_vel()[None, :, :] * when[:, None, None]
+                later = np.linalg.norm(then - site[j], axis=2) <= reach  # (N, K)
+                hits[j] |= later & aircraft[None, :] & ~own
         elif eff.kind == "hard_kill" and k_other:
             clear = segment_clearance(site[j : j + 1], at[:, j], other_pos)[:, 0, :]  # (N, K)
             hits[j] = (clear <= LINE_OF_FIRE_M) & ~own
