@@ -75,6 +75,7 @@ def cost(n: int = 1000, cycles: int = 50) -> None:
     rng = np.random.default_rng(1)
     tt = TrackTable()
     tt.x = np.zeros((n, 6))
+    tt.P = np.tile(np.eye(6), (n, 1, 1))
     tt.x[:, :3] = rng.uniform(-5000, 5000, (n, 3))
     tt.x[: n // 3, :3] = rng.uniform(-300, 300, (n // 3, 3))  # a dense flock
     tt.x[:, 3:] = rng.normal(0, 10, (n, 3))
