@@ -100,7 +100,7 @@ def test_memory_is_bounded_by_the_current_swarms() -> None:
     for k in range(50):  # a new swarm every cycle, the old one gone
         pos, vel = grid(5, 20.0, (k * 5000.0, 0.0), (10.0, 0.0))
         st.update(np.arange(k * 5, k * 5 + 5), pos, vel, np.ones(5, dtype=bool))
-    assert len(st._members) == 1
+    assert st._ids.size == 5 and len(set(st._sids.tolist())) == 1
 
 
 def member(tid: int, swarm: int | None, ttb: float | None, inside: bool = False) -> TrackView:

@@ -80,7 +80,9 @@ class SwarmTracker:
 
     def __init__(self, config: SwarmConfig | None = None) -> None:
         self.config = config or SwarmConfig()
-        self._members: dict[int, frozenset[int]] = {}  # swarm id → its track ids, last cycle
+        # The members at the last cycle: their track ids (sorted) and their swarms' ids.
+        self._ids: I64 = np.empty(0, dtype=np.int64)
+        self._sids: I64 = np.empty(0, dtype=np.int64)
         self._next_id = 1
 
     def update(self, track_ids: I64, pos_m: F64, vel_ms: F64, eligible: NDArray[np.bool_]) -> I64:
@@ -92,37 +94,38 @@ class SwarmTracker:
         cfg = self.config
         out = np.full(track_ids.shape[0], NO_SWARM, dtype=np.int64)
         rows = np.flatnonzero(eligible)
-        was = {tid: sid for sid, members in self._members.items() for tid in members}
-        tids = track_ids[rows].tolist()
-        prev = np.array([was.get(t, NO_SWARM) for t in tids], dtype=np.int64)
+        tids = track_ids[rows]
+        # Each row's swarm at the last cycle, looked up in the sorted member ids (vectorised).
+        prev = np.full(rows.size, NO_SWARM, dtype=np.int64)
+        if self._ids.size and rows.size:
+            k = np.minimum(np.searchsorted(self._ids, tids), self._ids.size - 1)
+            hit = self._ids[k] == tids
+            prev[hit] = self._sids[k[hit]]
         count, labels = link_components(pos_m[rows], vel_ms[rows], prev, cfg)
         sizes = np.bincount(labels, minlength=count) if count else np.empty(0, dtype=np.int64)
-        big = np.flatnonzero(sizes >= cfg.min_members)
+        big = sizes >= cfg.min_members
         # Overlap of every (new component, old swarm) pair, largest first: greedy assignment.
-        overlaps: list[tuple[int, int, int]] = []
-        for c in big.tolist():
-            olds = prev[labels == c]
-            olds = olds[olds != NO_SWARM]
-            if olds.size:
-                ids, counts = np.unique(olds, return_counts=True)
-                overlaps += [(int(n), c, int(sid)) for sid, n in zip(ids, counts, strict=True)]
-        overlaps.sort(key=lambda o: (-o[0], o[2]))
-        given: dict[int, int] = {}
+        sel = big[labels] & (prev != NO_SWARM) if rows.size else np.zeros(0, dtype=bool)
+        pairs, counts = np.unique(
+            np.column_stack([labels[sel], prev[sel]]).reshape(-1, 2), axis=0, return_counts=True
+        )
+        order = np.lexsort((pairs[:, 1], -counts)) if counts.size else np.empty(0, np.int64)
+        label_sid = np.full(count, NO_SWARM, dtype=np.int64)
         taken: set[int] = set()
-        for _, c, sid in overlaps:
-            if c not in given and sid not in taken:
-                given[c] = sid
+        for c, sid in pairs[order].tolist():
+            if label_sid[c] == NO_SWARM and sid not in taken:
+                label_sid[c] = sid
                 taken.add(sid)
-        members: dict[int, frozenset[int]] = {}
-        for c in big.tolist():
-            if c in given:
-                sid = given[c]
-            else:
-                sid, self._next_id = self._next_id, self._next_id + 1
-            mask = labels == c
-            out[rows[mask]] = sid
-            members[sid] = frozenset(track_ids[rows[mask]].tolist())
-        self._members = members
+        fresh = big & (label_sid == NO_SWARM)
+        n_new = int(fresh.sum())
+        label_sid[fresh] = np.arange(self._next_id, self._next_id + n_new)
+        self._next_id += n_new
+        label_sid[~big] = NO_SWARM
+        sid_rows = label_sid[labels] if rows.size else np.empty(0, dtype=np.int64)
+        out[rows] = sid_rows
+        member = sid_rows != NO_SWARM
+        order_ids = np.argsort(tids[member], kind="stable")
+        self._ids, self._sids = tids[member][order_ids], sid_rows[member][order_ids]
         return out
 
     def swarms(self, ids: I64) -> list[Swarm]:
