@@ -483,9 +483,11 @@ class FusionCore:
         # Tracks the counter stage proposes a countermeasure against (at the last cycle): their
         # breach course is looked at further out than the warning time, so that the alert
         # names them no later than the proposal does (threat.alerts).
-        proposed = (
-            {r.track_id for r in self.counter.pending()} if self.counter is not None else set()
-        )
+        proposed: set[int] = set()
+        if self.counter is not None:  # …and those under an engagement the operator approved
+            proposed = {r.track_id for r in self.counter.pending()} | {
+                e.track_id for e in self.counter.engagements.values() if e.active
+            }
         rows = [j for j, t in enumerate(tid_l) if t in proposed]
         if rows:
             for zg in self.zones:
