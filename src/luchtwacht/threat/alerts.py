@@ -84,7 +84,8 @@ class AlertManager:
     ) -> list[AlertEvent]:
         """Apply the picture at ``t_s``; ``ttb_by_zone[track][zone]`` is the time to breach.
 
-        ``proposed`` are tracks the counter stage proposes a countermeasure against: a hostile
+        ``proposed`` are tracks the counter stage proposes a countermeasure against (or has under
+        an approved engagement): a hostile
         one on a breach course (a time to breach given, however far) meets the approach
         condition before the warning time, so no operator is asked to act on a drone that no
         alert names.
