@@ -232,3 +232,8 @@ def test_a_manned_aircraft_that_will_be_in_gnss_reach_when_the_effect_begins_blo
     assert not opts[0].usable and opts[0].safety
     (opts,) = options_for([drone], [gnss], {}, [drone, going], [], {}, T0, False)
     assert opts[0].usable
+    # One that only passes through the reach before the effect blocks it too: the jammer
+    # radiates from its tasking on.
+    passing = view(2, 6000.0, -2500.0, up=600.0, speed=150.0, heading=270.0, cls="aircraft")
+    (opts,) = options_for([drone], [gnss], {}, [drone, passing], [], {}, T0, False)
+    assert not opts[0].usable

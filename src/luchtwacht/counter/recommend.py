@@ -13,7 +13,7 @@ judged at once over all tracks × effectors (``counter.geometry``):
 * **band**: an RF jammer whose bands miss the link's band the RF detectors measured is
   blocked;
 * **collateral**, which blocks an option: a manned aircraft within a GNSS jammer's range (now,
-  or at constant velocity when the effect begins: a drone proposed early is jammed later); a
+  or at constant velocity before the effect: a drone proposed early is jammed long after); a
   hard kill whose debris footprint reaches a no-fire area, or with another track in its line of
   fire. Collateral that does not block is a warning the operator sees: a cooperative drone that
   an RF or GNSS jammer would also hit, a net coming down in a no-fire area, and doubt (an RF
@@ -255,12 +255,17 @@ def options_for(
             near = np.where(aircraft, dist <= reach, dist <= rmax[j])
             hits[j] = in_beam & near[None, :] & ~own
             if eff.kind == "gnss_jammer" and aircraft.any():
-                # A drone proposed early is jammed later: a manned aircraft that will be within
-                # reach when the effect begins blocks it as one there now does.
-                when = np.nan_to_num(t_eff[:, j], nan=0.0)  # (N,)
-                then = other_pos[None, :, :] + other_vel()[None, :, :] * when[:, None, None]
-                later = np.linalg.norm(then - site[j], axis=2) <= reach  # (N, K)
-                hits[j] |= later & aircraft[None, :] & ~own
+                # A jammer radiates from its tasking to the effect (a drone proposed early is
+                # jammed long after): a manned aircraft that comes within reach on the way, at
+                # constant velocity, blocks it as one there now does (closest approach on the
+                # interval [0, time to effect]).
+                ov = other_vel()
+                vv = np.einsum("kc,kc->k", ov, ov)
+                t_min = np.where(vv > 0, -np.einsum("kc,kc->k", d, ov) / np.maximum(vv, 1e-9), 0)
+                until = np.nan_to_num(t_eff[:, j], nan=0.0)  # (N,)
+                t_c = np.clip(t_min[None, :], 0.0, until[:, None])  # (N, K)
+                closest = np.linalg.norm(d[None, :, :] + ov[None, :, :] * t_c[..., None], axis=2)
+                hits[j] |= (closest <= reach) & aircraft[None, :] & ~own
         elif eff.kind == "hard_kill" and k_other:
             clear = segment_clearance(site[j : j + 1], at[:, j], other_pos)[:, 0, :]  # (N, K)
             hits[j] = (clear <= LINE_OF_FIRE_M) & ~own
