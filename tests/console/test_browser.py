@@ -396,6 +396,9 @@ def test_two_commanders_approve_and_confirm_an_interceptor_and_see_it_fly_and_la
             approve = first.page.locator(".rec button.cmd-approve:visible", has_text="Interceptor")
             approve.wait_for()
             assert first.page.locator(".rec li.blocked", has_text="RF jammer").count() == 1
+            # Each proposal says why it comes now: the breach, or what the best option needs.
+            why = first.page.locator(".rec .why").first.inner_text()
+            assert re.fullmatch(r"inside .+|breach in \d+ s; .+", why), why
             approve.click()
             first.page.locator("#status", has_text="awaiting confirmation").wait_for()
             # The approver may not confirm himself: his page offers no Confirm.

@@ -362,13 +362,17 @@ export class Panels {
       open,
       (r) => r.rec_id,
       (r) => {
-        const card = el("div", { class: "rec", "data-rec": r.rec_id, "data-track": r.track_id }, el("h3"), el("ul", { class: "options" }));
+        const card = el("div", { class: "rec", "data-rec": r.rec_id, "data-track": r.track_id }, el("h3"), el("p", { class: "why muted" }), el("ul", { class: "options" }));
         card.querySelector("h3").addEventListener("click", () => this.select(r.track_id, true));
         card.append(this.button("reject", t("cmd.reject"), () => this.reject(r)));
         return card;
       },
       (card, r) => {
         setText(card.querySelector("h3"), t("recs.heading", { track: r.track_id, rec: r.rec_id }));
+        // Why it is proposed now (the breach and what the best option needs), in the page's language.
+        const why = card.querySelector(".why");
+        why.hidden = !r.why;
+        setText(why, r.why ? nodeText(r.why) : "");
         sync(card.querySelector("ul"), r.options, (o) => o.effector, this.optionItem(r), (li, o) => this.optionUpdate(li, o));
         card.querySelector(":scope > button.cmd-reject").hidden = !this.may("reject");
       },
@@ -618,7 +622,7 @@ export class Panels {
     const recBox = d.querySelector(".d-rec");
     const pending = (p.pending_approvals ?? []).filter((a) => a.track_id === id);
     recBox.hidden = !rec && !pending.length;
-    setText(recBox.querySelector("h3"), rec ? t("detail.rec", { rec: rec.rec_id }) : "");
+    setText(recBox.querySelector("h3"), rec ? t("detail.rec", { rec: rec.rec_id }) + (rec.why ? ` · ${nodeText(rec.why)}` : "") : "");
     sync(recBox.querySelector(".options"), rec ? rec.options : [], (o) => `${rec.rec_id}:${o.effector}`, rec ? this.optionItem(rec) : null, (li, o) => this.optionUpdate(li, o));
     recBox.querySelector(".d-rec-actions button").hidden = !rec || !this.may("reject");
     this.pendingList(recBox.querySelector(".d-pending"), pending, p.t_s, "pending-here");
