@@ -107,6 +107,8 @@ FLOWN_LLR_PER_S = 0.5  # per second of flight at over 5 m/s, against clutter
 FLOCK_LLR = 2.0  # a weaving flock of 5+: bird
 RF_LLR = 4.0  # a drone control/video link fingerprinted on the track
 CLIMB_BIRD_MS = 4.0  # birds in flapping flight sustain at most a few m/s of climb
+CLIMB_MATURE_S = 5.0  # a climb counts fully once watched this long (vertical speed is noisy)
+CLIMB_LLR_MAX = 3.0  # …and at most this much against a bird
 
 TERMS = ("rf", "hover", "flown", "steady", "company", "climb")
 
@@ -124,7 +126,8 @@ def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
     - ``company``: tracks moving alike within 200 m. A flock of weaving flyers is birds; but a
       drone formation flies together too, so company weighs only with some weave seen (none for
       a track steadier than halfway to the steady end): flocking alone makes nothing birds.
-    - ``climb``: a sustained climb or descent faster than CLIMB_BIRD_MS is not a bird.
+    - ``climb``: a sustained climb or descent faster than CLIMB_BIRD_MS (beyond twice the
+      filter's own vertical-speed error, watched CLIMB_MATURE_S, at most CLIMB_LLR_MAX) is not a bird.
     - ``rf``: an RF detector fingerprinted a drone link on the track.
     """
     n = f.track_id.size
@@ -149,8 +152,15 @@ def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
     terms["steady"][:, ObjectClass.BIRD] = np.where(moving, m * weight * ramp, 0.0)
     company = np.clip(f.flock_mean / 5.0, 0.0, 1.0) * m * moving
     terms["company"][:, ObjectClass.BIRD] = FLOCK_LLR * company * np.clip(ramp + 0.5, 0.0, 1.0)
-    over = np.maximum(0.0, f.climb_abs_ms - CLIMB_BIRD_MS)
-    terms["climb"][:, ObjectClass.BIRD] = -0.5 * (over / 1.5) ** 2 * m
+    # Only a climb the filter is sure of: a fresh track's vertical velocity is mostly noise (a
+    # 3D radar's elevation error at range), and a bird must not be ruled out by it.
+    # It must also be sustained: watched for CLIMB_MATURE_S, and never alone decisive.
+    sig_vz = np.sqrt(np.maximum(tracks.P[:, 5, 5], 0.0))
+    over = np.maximum(0.0, f.climb_abs_ms - CLIMB_BIRD_MS - 2.0 * sig_vz)
+    m_climb = np.clip(f.settled_s / CLIMB_MATURE_S, 0.0, 1.0)
+    terms["climb"][:, ObjectClass.BIRD] = (
+        -np.minimum(0.5 * (over / 1.5) ** 2, CLIMB_LLR_MAX) * m_climb
+    )
     return terms
 
 
