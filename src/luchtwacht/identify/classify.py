@@ -127,7 +127,8 @@ def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
       drone formation flies together too, so company weighs only with some weave seen (none for
       a track steadier than halfway to the steady end): flocking alone makes nothing birds.
     - ``climb``: a sustained climb or descent faster than CLIMB_BIRD_MS (beyond twice the
-      filter's own vertical-speed error, watched CLIMB_MATURE_S, at most CLIMB_LLR_MAX) is not a bird.
+      filter's own vertical-speed error, watched CLIMB_MATURE_S, at most CLIMB_LLR_MAX) is not
+      a bird.
     - ``rf``: an RF detector fingerprinted a drone link on the track.
     """
     n = f.track_id.size

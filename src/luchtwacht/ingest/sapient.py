@@ -1103,9 +1103,7 @@ def _emitters(
             continue
         sub = row.sub_class or None
         out.append(
-            RfEmitter(
-                protocol, serial, band, sub, by if sub else None, is_controller(row.label)
-            )
+            RfEmitter(protocol, serial, band, sub, by if sub else None, is_controller(row.label))
         )
     return tuple(out) if any(e is not None for e in out) else ()
 
