@@ -1,8 +1,9 @@
 """The two-person rule at the node's command port: approve, confirm by another, or nothing.
 
-The autonomous-attack scenario of the library proposes its hard kill (and an RF jammer) about
-103 s in; nobody decides there but the commanders of these tests, who log in through the same
-authority and submit through ``NodeCore.submit``.
+The autonomous-attack scenario of the library proposes its hard kill (and an RF jammer) as soon
+as the drone is on its breach course; the commanders of these tests decide 100 s in, when the
+hard kill can reach it. Nobody else decides: they log in through the same authority and submit
+through ``NodeCore.submit``.
 """
 
 import dataclasses
@@ -48,7 +49,9 @@ def proposed(recorder: Recorder | None = None) -> Pipeline:
     )
     assert p.counter is not None
     p.counter.authority = p.authority  # the counter stage checks the same sessions
-    while not p.counter.pending() and p.t_s < 130.0:
+    # Proposed as soon as it is on a breach course (recommend in time), ~90 s before the hard
+    # kill can reach it; the commanders of these tests decide once it is close.
+    while (not p.counter.pending() or p.t_s < 100.0) and p.t_s < 130.0:
         p.run(1.0)
     (rec,) = p.counter.pending()
     assert {o.effector for o in rec.options if o.usable} >= {HARD_KILL, JAMMER}
