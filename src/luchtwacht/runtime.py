@@ -37,6 +37,7 @@ import contextlib
 import gc
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -83,6 +84,7 @@ READ_CHUNK = 65_536
 FRAMING_REASON = "frame.length: exceeds maximum"
 MAX_QUEUED_BYTES = 1 << 20  # what may wait to be written to one connection
 WRITE_TIMEOUT_S = 5.0  # a peer that reads nothing for this long is cut off
+STATS_IDLE_EVERY_S = 1.0  # how often the stats file is rewritten while no cycle runs
 SEND_BUFFER_BYTES = 64 * 1024  # the kernel's send buffer per SAPIENT connection
 MAX_STREAM_CONNECTIONS = 64  # Remote ID TCP connections open at once
 GC_GEN0 = 20_000  # allocations between young collections (CPython's default is 700)
@@ -240,6 +242,7 @@ class LiveNode:
         self._retired_drops: dict[str, Counter[str]] = {}  # late, future, failed per kind
         self._geoid_m = config.site.geoid_undulation_m
         self.overruns = 0  # ticks that came late because the previous one ran long
+        self._stats_written = -math.inf  # time.monotonic() of the last stats file
         self._tls = self._tls_context()
         self._client_ids = config.sapient_client_ids()
         self._sapient_allow = Allowlist(config.sapient.allow if config.sapient else None)
@@ -842,6 +845,7 @@ class LiveNode:
         tmp = Path(f"{path}.tmp")
         tmp.write_text(json.dumps(self.stats(), indent=2) + "\n")
         os.replace(tmp, path)
+        self._stats_written = time.monotonic()
 
     async def run(self, duration_s: float | None = None) -> None:
         """Serve until SIGTERM/SIGINT (or ``duration_s`` of the clock), then shut down cleanly."""
@@ -898,6 +902,10 @@ class LiveNode:
                     self.write_stats()
                     if self.on_cycle is not None:
                         self.on_cycle(self.core)
+                elif time.monotonic() - self._stats_written >= STATS_IDLE_EVERY_S:
+                    # No cycle (no sensor data): publishers, sockets and the console still count,
+                    # so the file must not freeze at the last cycle.
+                    self.write_stats()
                 due += tick
                 if due <= self.clock.now():
                     # The tick ran long: the next one runs at once (after the sockets had their
