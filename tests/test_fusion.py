@@ -71,7 +71,7 @@ def test_track_view_fields_keep_the_order_the_picture_cycle_builds_them_in():
         "uas_id", "threat", "zones_inside", "time_to_breach_s", "pos_std_m", "icao", "sensors",
         "rf_protocol", "rf_serial", "rf_band_mhz", "own_asset", "ellipse_m", "class_probs",
         "class_reasons", "alt_std_m", "authorised", "authorisation", "coop_intruder",
-        "make_model", "make_evidence", "swarm_id", "drone_kind", "pilot_lat_deg", "pilot_lon_deg",
+        "make_model", "make_evidence", "swarm_id", "drone_kind", "course_std_deg", "pilot_lat_deg", "pilot_lon_deg",
         "pilot_err_m", "pilot_ellipse_m", "pilot_source", "pilot_age_s",
     ]  # fmt: skip
 
@@ -93,3 +93,16 @@ def test_horizontal_ellipses_match_the_eigen_decomposition() -> None:
     assert diff.max() < 1e-6
     # An ellipse stretched along north-east points at 45 degrees.
     assert horizontal_ellipses(np.array([[[2.0, 1.0], [1.0, 2.0]]]))[0, 2] == pytest.approx(45.0)
+
+
+def test_course_std_is_the_velocity_error_across_the_course_over_the_speed() -> None:
+    """A 10 m/s eastbound track with 2 m/s error north (across) and 5 m/s east (along): the
+    course is atan(2/10) off; along-track error does not bend it; a standstill has no course."""
+    from luchtwacht.fusion import course_std_deg
+
+    vel = np.array([[10.0, 0.0], [0.0, 10.0], [0.0, 0.0]])
+    cov = np.array([np.diag([25.0, 4.0]), np.diag([25.0, 4.0]), np.diag([1.0, 1.0])])
+    got = course_std_deg(vel, cov)
+    assert got[0] == pytest.approx(np.degrees(np.arctan(2.0 / 10.0)))
+    assert got[1] == pytest.approx(np.degrees(np.arctan(5.0 / 10.0)))  # northbound: east is across
+    assert got[2] == pytest.approx(90.0)

@@ -386,6 +386,7 @@ class FusionCore:
         )
         speed = np.hypot(vel[:, 0], vel[:, 1])
         heading = np.degrees(np.arctan2(vel[:, 0], vel[:, 1])) % 360.0
+        course_std_l = course_std_deg(vel[:, :2], p_now[conf][:, VEL, VEL][:, :2, :2]).tolist()
         # Plain Python values per column, once: this runs at the picture rate over every track.
         pos_l, vel_l = pos.tolist(), vel.tolist()
         speed_l, heading_l, std_l = speed.tolist(), heading.tolist(), pos_std.tolist()
@@ -469,6 +470,7 @@ class FusionCore:
                 *self._make_model(tid, ident if kind == "remoteid" else None, emitter),
                 swarm_id=swarm_l[j],
                 drone_kind=cls.kind(row),
+                course_std_deg=course_std_l[j],
             )
             pilot = pilot_l[j]
             if pilot is not None:  # few tracks have one: the others keep the fast constructor
@@ -855,6 +857,20 @@ def _with_pilot(view: TrackView, pilot: PilotEstimate, t_s: float) -> TrackView:
         pilot_source=pilot.source,
         pilot_age_s=max(t_s - pilot.t_s, 0.0),
     )
+
+
+def course_std_deg(vel: F64, cov: F64) -> F64:
+    """1-sigma uncertainty (deg) of each ground course: velocity error across it over speed.
+
+    From (N, 2) east/north velocities and their (N, 2, 2) covariances. What the counter stage
+    widens a breach course by (a fresh track's heading may be 20° off).
+    """
+    speed = np.hypot(vel[:, 0], vel[:, 1])
+    still = speed < 1e-9  # no course at all: any direction across it will do
+    across = np.column_stack([-vel[:, 1], vel[:, 0]]) / np.where(still, 1.0, speed)[:, None]
+    across[still] = (1.0, 0.0)
+    var = np.einsum("ni,nij,nj->n", across, cov, across)
+    return np.asarray(np.degrees(np.arctan2(np.sqrt(np.maximum(var, 0.0)), speed)), np.float64)
 
 
 def horizontal_ellipses(cov: F64) -> F64:

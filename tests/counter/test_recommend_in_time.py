@@ -219,6 +219,27 @@ def test_breach_course_flies_level_beyond_the_warning_time_and_is_zero_inside() 
     assert breach_course_s([], [ZONE]).shape == (0,)
 
 
+def test_a_course_uncertain_enough_to_breach_is_a_breach_course_and_a_settled_miss_is_not() -> None:
+    """A fresh track's course may be 20° off: 2 km north flying 35° west of south, past the
+    zone, it is on a breach course while its course is that uncertain; settled (2°) it is not.
+    The time is the soonest breach within the uncertainty: straight at the zone's nearest point
+    when that lies within it."""
+    fresh = dataclasses.replace(
+        view(1, 0.0, 2000.0, speed=10.0, heading=180.0 + 35.0), course_std_deg=20.0
+    )
+    settled = dataclasses.replace(fresh, track_id=2, course_std_deg=2.0)
+    unknown = dataclasses.replace(fresh, track_id=3, course_std_deg=None)
+    straight = dataclasses.replace(
+        view(4, 0.0, 2000.0, speed=10.0, heading=180.0 + 10.0), course_std_deg=20.0
+    )
+    ttb = breach_course_s([fresh, settled, unknown, straight], [ZONE])
+    # Turned by 2σ (40°) to 175° it crosses the north edge some 150 m east of its middle…
+    assert 150.0 < ttb[0] < 200.0
+    assert math.isnan(ttb[1]) and math.isnan(ttb[2])
+    # …and 10° off it may fly straight south at the zone's nearest edge: 1700 m at 10 m/s.
+    assert ttb[3] == pytest.approx((2000.0 - HALF_M) / 10.0, abs=1.0)
+
+
 def test_a_manned_aircraft_that_will_be_in_gnss_reach_when_the_effect_begins_blocks_it() -> None:
     from luchtwacht.counter.recommend import options_for
 

@@ -70,6 +70,11 @@ HARD_KILL_FLIGHT_FLOOR_S = 0.5
 REACTION_S = 20.0  # the operator's reaction time the counter stage plans with (site default)
 PROPOSE_MARGIN_S = 30.0  # a proposal comes this long before the latest moment that still works
 COURSE_CYCLES = 3  # a course is judged on the mean ground velocity of this many counter cycles
+# A course is a breach course when turning it by no more than this many sigmas of its own
+# uncertainty (``TrackView.course_std_deg``) points it at a zone: a fresh track's heading may be
+# 20° off, and a drone 2.5 km out must not wait for it to settle before it is proposed.
+COURSE_SIGMAS = 2.0
+COURSE_TURN_MAX_DEG = 45.0  # …and never wider than this
 
 
 @dataclass(slots=True)
@@ -117,8 +122,9 @@ def breach_course_s(
     climb rate too; over a countermeasure's longer look-ahead a noisy climb rate would make a
     course flicker (a drone descending gently "hits the ground" in 80 s), so beyond the view's
     own time to breach the course is flown level at the track's height, with ``ground_vel``
-    (N, 2: east, north m/s; e.g. a mean over recent cycles) or the view's velocity. 0 inside a
-    zone.
+    (N, 2: east, north m/s; e.g. a mean over recent cycles) or the view's velocity. A course
+    counts whose turn within :data:`COURSE_SIGMAS` of its own uncertainty breaches a zone; the
+    time is the soonest such breach. 0 inside a zone.
     """
     n = len(targets)
     out = np.full(n, np.nan)
@@ -129,9 +135,26 @@ def breach_course_s(
         h = np.radians([v.heading_deg for v in targets])
         spd = np.array([v.speed_ms for v in targets])
         ground_vel = np.column_stack([spd * np.sin(h), spd * np.cos(h)])
-    level = np.column_stack([ground_vel, np.zeros(n)])
+    course = np.degrees(np.arctan2(ground_vel[:, 0], ground_vel[:, 1]))
+    speed = np.hypot(ground_vel[:, 0], ground_vel[:, 1])
+    std = np.array([np.nan if v.course_std_deg is None else v.course_std_deg for v in targets])
+    allowed = np.minimum(COURSE_SIGMAS * np.nan_to_num(std, nan=0.0), COURSE_TURN_MAX_DEG)
+
+    def flown(turn_deg: F64) -> F64:
+        aim = np.radians(course + turn_deg)
+        return np.column_stack([speed * np.sin(aim), speed * np.cos(aim), np.zeros(n)])
+
     for zg in zones:
-        out = np.fmin(out, zg.time_to_breach(pos, level, horizon_s=horizon_s))
+        # The soonest breach a course within its uncertainty makes: straight at the zone's
+        # nearest point when that lies within the cone, else along the cone's edges or its axis.
+        for turn in (np.zeros(n), -allowed, allowed):
+            out = np.fmin(out, zg.time_to_breach(pos, flown(turn), horizon_s=horizon_s))
+        off = np.abs((zg.nearest_bearing_deg(pos) - course + 180.0) % 360.0 - 180.0)
+        band = (pos[:, 2] >= zg.zone.floor_m) & (pos[:, 2] <= zg.zone.ceiling_m)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            direct = zg.distance_m(pos) / speed
+        direct = np.where((off <= allowed) & band & (direct <= horizon_s), direct, np.nan)
+        out = np.fmin(out, direct)
     own = np.array([np.nan if v.time_to_breach_s is None else v.time_to_breach_s for v in targets])
     out = np.fmin(out, own)
     out[np.array([bool(v.zones_inside) for v in targets], dtype=bool)] = 0.0

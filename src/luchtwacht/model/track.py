@@ -63,6 +63,9 @@ class TrackView:
     make_evidence: tuple[str, ...] = ()  # …and the evidence for it in words (serial, RF link)
     swarm_id: int | None = None  # the swarm it flies in (threat.swarm), None: on its own
     drone_kind: str | None = None  # a drone's sub-class: "multirotor", "fixed-wing" or None
+    # 1-sigma uncertainty of the ground course (deg) from the filter's velocity covariance
+    # across the track: how far the heading may be off (90 at a standstill). None: not known.
+    course_std_deg: float | None = None
     # Where its pilot stands (identify.pilot): WGS84, the 1-sigma horizontal ellipse (semi-major,
     # semi-minor m, major axis' bearing deg) and its semi-major, whence ("remote id" or "rf
     # bearings (n detectors)") and how old the newest evidence is (s). None: no estimate.

@@ -34,6 +34,20 @@ class ZoneGeometry:
             )
         shapely.prepare(self.polygon)
 
+    def nearest_bearing_deg(self, pos_m: F64) -> F64:
+        """Compass bearing (deg) from each ENU position to the nearest point of the polygon.
+
+        NaN inside. The direction a drone would take to breach soonest.
+        """
+        pos = np.atleast_2d(pos_m)
+        if pos.shape[0] == 0:
+            return np.empty(0)
+        lines = shapely.shortest_line(self.polygon, shapely.points(pos[:, :2]))
+        ends = shapely.get_coordinates(lines).reshape(-1, 2, 2)  # (N, polygon end / point end)
+        d = ends[:, 0] - ends[:, 1]
+        out = np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 360.0
+        return np.asarray(np.where(np.hypot(d[:, 0], d[:, 1]) > 0, out, np.nan), np.float64)
+
     def inside(self, pos_m: F64) -> NDArray[np.bool_]:
         """Which ENU positions (N, 3) lie inside the zone volume."""
         pos = np.atleast_2d(pos_m)
