@@ -13,6 +13,7 @@ import pytest
 from luchtwacht.geo import SiteOrigin
 from luchtwacht.identify.pilot import KEEP_S, REMOTE_ID_STD_M, PilotEstimate, PilotLocator
 from luchtwacht.model.detection import N_CLASSES, BearingBatch, RfEmitter
+from luchtwacht.node.ports import Subscription
 from luchtwacht.pipeline import Pipeline
 from luchtwacht.sim.scenario_file import load_scenario_file
 from luchtwacht.store.recorder import Recorder
@@ -229,4 +230,28 @@ def test_wire_path_end_to_end(tmp_path: Path) -> None:
         v.pilot_lat_deg,
         v.pilot_lon_deg,
         v.pilot_err_m,
+    )
+    # Operators see it: the terminal names the pilot's position, its error and that RF found it;
+    # ATAK gets a point of its own, linked to the drone.
+    from rich.console import Console
+
+    from luchtwacht.console.terminal import tracks_table
+    from luchtwacht.publish.base import PublishContext
+    from luchtwacht.publish.cot import CotConfig, CotPublisher
+
+    con = Console(width=260, record=True)
+    picture = pipe.picture(pipe.utc(pipe.t_s))
+    con.print(tracks_table(picture))
+    shown = f"pilot {v.pilot_lat_deg:.5f} {v.pilot_lon_deg:.5f} ±{v.pilot_err_m:.0f} m (RF)"
+    assert shown in con.export_text()
+    cot = CotPublisher(
+        CotConfig(name="tak", connect="127.0.0.1:9"),
+        PublishContext("pilot test", ORIGIN, ()),
+        Subscription("t"),
+    )
+    pilots = [ev for kind, ev in cot.events(picture) if kind == "pilot"]
+    assert [ev.get("uid") for ev in pilots] == [f"luchtwacht.pilot-test.pilot.track-{v.track_id}"]
+    point = pilots[0].find("point")
+    assert point is not None and float(point.get("ce", "nan")) == pytest.approx(
+        v.pilot_err_m, abs=0.1
     )

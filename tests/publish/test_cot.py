@@ -308,6 +308,64 @@ def test_pilot_linked_both_ways_and_deleted_when_gone() -> None:
     assert deletes[1].find("detail/__forcedelete") is not None
 
 
+def rf_located(**kw: object) -> TrackView:
+    """The hostile drone with a pilot located from two RF detectors' bearings on its controller."""
+    base: dict[str, object] = dict(
+        pilot_lat_deg=51.6422, pilot_lon_deg=5.6871, pilot_err_m=85.0,
+        pilot_ellipse_m=(85.0, 30.0, 42.0), pilot_source="rf bearings (2 detectors)",
+        pilot_age_s=1.0, rf_protocol="ExpressLRS 2.4",
+    )  # fmt: skip
+    base.update(kw)
+    return dataclasses.replace(track(), **base)  # type: ignore[arg-type]
+
+
+def test_an_rf_located_pilot_is_a_point_with_its_error_linked_both_ways_and_goes_with_it() -> None:
+    """ATAK sees where the RF detectors put the pilot, how sure (ce = the 1-sigma semi-major),
+    whence; the point goes when the estimate does, and when the drone does."""
+    pub = publisher(min_interval_s=0.0)
+    events = {
+        (k, ev.get("uid")): ev
+        for k, ev in pub.events(update((rf_located(),), T0, new=frozenset({7})))
+    }
+    pilot_uid = "luchtwacht.ehvk-volkel.pilot.track-7"
+    pilot = events[("pilot", pilot_uid)]
+    drone = events[("track", "luchtwacht.ehvk-volkel.track.7")]
+    back = ET.fromstring(to_xml(pilot))
+    assert back.get("type") == "a-h-G"  # a hostile drone's pilot
+    point = back.find("point")
+    assert point is not None
+    assert float(point.get("lat", "nan")) == pytest.approx(51.6422)
+    assert float(point.get("ce", "nan")) == pytest.approx(85.0)
+    assert float(point.get("hae", "nan")) == pytest.approx(ORIGIN.alt_m)  # on the ground
+    remarks = back.findtext("detail/remarks") or ""
+    assert "rf bearings (2 detectors)" in remarks and "85 x 30 m" in remarks
+    assert "ExpressLRS 2.4" in remarks
+    assert back.find("detail/link").get("uid") == drone.get("uid")  # type: ignore[union-attr]
+    assert drone.find("detail/link").get("uid") == pilot_uid  # type: ignore[union-attr]
+    # The estimate is withdrawn (bearings too old): its point is deleted, the drone stays.
+    quiet = dataclasses.replace(rf_located(), pilot_lat_deg=None, pilot_lon_deg=None)
+    gone = kinds(pub.events(update((quiet,), T0 + 1)))
+    assert ("delete", "a-h-G", pilot_uid) in gone
+    assert ("track", "a-h-A-M-F-Q", "luchtwacht.ehvk-volkel.track.7") in gone
+    # Back, then the drone goes: both are deleted.
+    list(pub.events(update((rf_located(),), T0 + 2)))
+    gone = kinds(pub.events(update((), T0 + 3, dropped=frozenset({7}))))
+    assert ("delete", "a-h-G", pilot_uid) in gone
+    assert ("delete", "a-h-A-M-F-Q", "luchtwacht.ehvk-volkel.track.7") in gone
+
+
+def test_a_remote_id_operator_position_is_not_sent_twice_as_an_rf_located_pilot() -> None:
+    """A drone whose broadcast names its operator's position: that point, not a second one."""
+    pub = publisher(min_interval_s=0.0)
+    both = rf_located(pilot_source="remote id")
+    uids = [
+        ev.get("uid")
+        for k, ev in pub.events(update((both,), T0, remote_ids=(rid(),)))
+        if k == "pilot"
+    ]
+    assert uids == ["luchtwacht.ehvk-volkel.pilot.1581f5fkd229400db"]
+
+
 def test_a_track_missing_from_the_picture_is_deleted_even_if_its_drop_was_lost() -> None:
     """The subscription may lose the update that named the drop: the difference still shows it."""
     pub = publisher(min_interval_s=0.0)
@@ -571,3 +629,29 @@ def test_any_pilot_gives_valid_cot_or_none(
     assert math.isfinite(float(point.get("hae", "nan")))
     assert back.get("uid", "").startswith("luchtwacht.s.pilot.")
     assert lat is not None and lon is not None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.one_of(st.none(), floats, st.floats(-90, 90)),
+    st.one_of(st.none(), floats, st.floats(-180, 180)),
+    st.one_of(st.none(), floats),
+    st.one_of(st.none(), texts),
+)
+def test_any_rf_located_pilot_gives_valid_cot_or_none(
+    lat: float | None, lon: float | None, err: float | None, source: str | None
+) -> None:
+    """Bearings from an RF detector are radio input: whatever the estimate, valid CoT or none."""
+    from luchtwacht.publish.cot import located_pilot_event
+
+    drone = rf_located(pilot_lat_deg=lat, pilot_lon_deg=lon, pilot_err_m=err, pilot_source=source)
+    ev = located_pilot_event(drone, Uids("s"), T0, 5.0, ORIGIN.alt_m)
+    if ev is None:
+        return
+    back = ET.fromstring(to_xml(ev))
+    point = back.find("point")
+    assert point is not None
+    assert abs(float(point.get("lat", "nan"))) <= 90 and abs(float(point.get("lon", "nan"))) <= 180
+    assert 0 <= float(point.get("ce", "nan")) <= UNKNOWN_ERROR_M
+    assert lat is not None and lon is not None
+    takproto.parse_proto(to_protobuf(ev, mesh=True))

@@ -170,18 +170,29 @@ def sensors_table(p: PictureUpdate) -> Table:
 
 
 def _identity(v: TrackView) -> str:
-    """The track's identity and, where the evidence allows, its make (identify/make_model.py)."""
+    """The track's identity, its make and where its pilot stands, as far as the evidence goes.
+
+    Make: identify/make_model.py; pilot: identify/pilot.py (Remote ID, or RF bearings).
+    """
     if v.uas_id:
         ident = f"RID {v.uas_id}"
     elif v.icao:
         ident = f"ICAO {v.icao}"
     elif v.rf_serial:
         ident = f"RF {v.rf_serial}"
-    elif v.make_model:
-        return v.make_model
     else:
-        return "cooperative" if v.cooperative else "—"
-    return f"{ident} · {v.make_model}" if v.make_model else ident
+        ident = ""
+    parts = [x for x in (ident, v.make_model, _pilot(v)) if x]
+    return " · ".join(parts) or ("cooperative" if v.cooperative else "—")
+
+
+def _pilot(v: TrackView) -> str:
+    """Where the pilot stands: position, 1-sigma error and whence (``RF``: bearings)."""
+    if v.pilot_lat_deg is None or v.pilot_lon_deg is None:
+        return ""
+    err = f" ±{v.pilot_err_m:.0f} m" if v.pilot_err_m is not None else ""
+    how = " (RF)" if (v.pilot_source or "").startswith("rf") else ""
+    return f"pilot {v.pilot_lat_deg:.5f} {v.pilot_lon_deg:.5f}{err}{how}"
 
 
 def _zone_text(v: TrackView) -> str:

@@ -19,7 +19,7 @@ aircraft, otherwise                                   ``a-u-A-C``         unknow
 unknown class, not coop., threat >= MEDIUM or in zone ``a-s-A``           suspect air track
 unknown class, otherwise                              ``a-u-A``           unknown air track
 bird                                                  ``a-n-A``           air, no threat
-pilot of a drone (Remote ID operator position)        ``a-<aff>-G``       the drone's affiliation
+pilot of a drone (Remote ID operator, RF bearings)    ``a-<aff>-G``       the drone's affiliation
 protected zone                                        ``u-d-f``           drawn polygon
 alert raised or escalated / cleared                   ``b-a-g`` / ``b-a-o-can``  geofence breach
 track or pilot gone                                   final event + ``t-x-d-d``  delete
@@ -283,6 +283,10 @@ class Uids:
         """A Remote ID pilot's uid: by the UAS ID, else the transmitter's MAC."""
         return f"{self.prefix}.pilot.{slug(rid.uas_id or rid.mac)}"
 
+    def located_pilot(self, track_id: int) -> str:
+        """The uid of a pilot located from RF bearings: by its drone's track."""
+        return f"{self.prefix}.pilot.track-{track_id}"
+
     def zone(self, zone: Zone) -> str:
         """A protected zone's uid."""
         return f"{self.prefix}.zone.{slug(zone.name)}"
@@ -461,6 +465,42 @@ def pilot_event(
         ET.SubElement(
             detail, "link", uid=uids.track(drone.track_id), type=cot_type(drone), relation="p-p"
         )
+    return event
+
+
+def located_pilot_event(
+    drone: TrackView, uids: Uids, t_s: float, stale_s: float, site_hae_m: float
+) -> ET.Element | None:
+    """A pilot located from RF bearings on its controller (``identify.pilot``), linked to its drone.
+
+    ``ce`` is the 1-sigma ellipse's semi-major axis; the remarks say how and how old. Its
+    affiliation is the drone's. A pilot stands on the ground: the site's height is taken.
+    """
+    lat, lon, err = drone.pilot_lat_deg, drone.pilot_lon_deg, drone.pilot_err_m
+    if lat is None or lon is None or not valid_time(t_s) or not _point_ok(lat, lon, site_hae_m):
+        return None
+    ce = _error(err) if err is not None and math.isfinite(err) and err >= 0 else UNKNOWN_ERROR_M
+    event, detail = _event(
+        uids.located_pilot(drone.track_id),
+        f"a-{affiliation(drone)}-G",
+        HOW_FUSED,
+        t_s,
+        stale_s,
+        (lat, lon, site_hae_m, ce, UNKNOWN_ERROR_M),
+    )
+    ET.SubElement(detail, "contact", callsign=clean_text(f"pilot of {track_callsign(drone)}", 64))
+    parts = [f"pilot of track {drone.track_id} located from {drone.pilot_source or 'RF'}"]
+    if drone.pilot_ellipse_m is not None:
+        a, b, brg = drone.pilot_ellipse_m
+        parts.append(f"1-sigma ellipse {a:.0f} x {b:.0f} m, major axis {brg:.0f} deg")
+    if drone.rf_protocol:
+        parts.append(f"controller link {drone.rf_protocol}")
+    if drone.pilot_age_s is not None:
+        parts.append(f"newest bearing {drone.pilot_age_s:.0f} s old")
+    ET.SubElement(detail, "remarks").text = clean_text("; ".join(parts))
+    ET.SubElement(
+        detail, "link", uid=uids.track(drone.track_id), type=cot_type(drone), relation="p-p"
+    )
     return event
 
 
@@ -740,6 +780,32 @@ class CotPublisher(PublisherThread):
             if not self.limiter.due(uid, t_s, force=known is None or known.etype != ptype):
                 continue
             ev = pilot_event(rid, drone, self.uids, t_s, stale, site_hae)
+            if ev is None:
+                self._bad(f"pilot {uid}: position cannot be a CoT point")
+                continue
+            point = ev.find("point")
+            assert point is not None
+            self._pilots[uid] = _Sent(ptype, _point_of(point), t_s)
+            yield "pilot", ev
+        # Pilots located from RF bearings (a Remote ID operator position, when a drone has one,
+        # went above from its broadcast).
+        for drone in update.tracks:
+            if (
+                drone.pilot_lat_deg is None
+                or drone.pilot_source is None
+                or not drone.pilot_source.startswith("rf")
+                or drone.object_class in cfg.exclude_classes
+                or drone.track_id in pilot_of
+            ):
+                continue
+            uid = self.uids.located_pilot(drone.track_id)
+            ptype = f"a-{affiliation(drone)}-G"
+            seen_pilots.add(uid)
+            pilot_of[drone.track_id] = (uid, ptype)
+            known = self._pilots.get(uid)
+            if not self.limiter.due(uid, t_s, force=known is None or known.etype != ptype):
+                continue
+            ev = located_pilot_event(drone, self.uids, t_s, stale, site_hae)
             if ev is None:
                 self._bad(f"pilot {uid}: position cannot be a CoT point")
                 continue
