@@ -31,12 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from luchtwacht.model.track import Alert, AlertState, Finding, ThreatLevel, TrackView
 from luchtwacht.texts import say
 from luchtwacht.threat.assess import hostile
 
 ALERTS_KEPT = 10_000  # alerts held in memory; the oldest cleared ones go first (the store has all)
+K = TypeVar("K")  # what keys an open alert: (track, zone), (swarm, zone) or a finding's key
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,40 +136,33 @@ class AlertManager:
                     continue
                 text = self._message(tr, zone, inside, ttb)
                 if key not in self._open:
-                    alert = Alert(
-                        self._next_id,
-                        tr.track_id,
-                        zone,
-                        level,
-                        kind,
-                        t_s,
-                        t_s,
-                        tr.object_class,
-                        tr.uas_id,
-                        message=text,
+                    events.append(
+                        self._raise(
+                            t_s,
+                            self._open,
+                            key,
+                            tr.track_id,
+                            zone,
+                            level,
+                            kind,
+                            tr.object_class,
+                            tr.uas_id,
+                            text,
+                        )
                     )
-                    self._next_id += 1
-                    self.alerts[alert.alert_id] = alert
-                    self._open[key] = alert.alert_id
-                    self._said_at[alert.alert_id] = t_s
-                    events.append(AlertEvent(t_s, "raised", alert))
                     continue
                 alert = self.alerts[self._open[key]]
                 alert.updated_t_s = t_s
                 alert.uas_id = tr.uas_id
                 if level > alert.level:
                     alert.level, alert.kind, alert.message = level, kind, text
-                    self._said_at[alert.alert_id] = t_s
-                    events.append(AlertEvent(t_s, "escalated", alert))
-                elif text != alert.message and t_s - self._said_at.get(alert.alert_id, -1e18) >= (
-                    self.text_every_s - 1e-6
-                ):
+                    events.append(self._told(t_s, "escalated", alert))
+                elif text != alert.message and self._text_due(t_s, alert):
                     # The text follows the picture ("enter in 31 s", not the 53 s it was raised
                     # with), at most every ``text_every_s``; an event, so the recording and the
                     # console's replay say what the operator read.
                     alert.message = text
-                    self._said_at[alert.alert_id] = t_s
-                    events.append(AlertEvent(t_s, "updated", alert))
+                    events.append(self._told(t_s, "updated", alert))
         events += self._swarms(t_s, members, swarm_cond)
         for key in [k for k in self._streak if k not in seen]:
             del self._streak[key]
@@ -177,11 +172,7 @@ class AlertManager:
             if key in seen:
                 continue
             if gone or t_s - alert.updated_t_s >= self.clear_hold_s:
-                alert.state = AlertState.CLEARED
-                alert.cleared_t_s = t_s
-                del self._open[key]
-                self._said_at.pop(alert_id, None)
-                events.append(AlertEvent(t_s, "cleared", alert))
+                events.append(self._clear(t_s, self._open, key))
         if len(self.alerts) > self.kept:  # a node up for weeks: forget the oldest cleared ones
             open_ids = set(self._open.values()) | set(self._swarm_open.values())
             open_ids |= set(self._found.values())
@@ -199,34 +190,75 @@ class AlertManager:
             now.add(f.key)
             alert_id = self._found.get(f.key)
             if alert_id is None:
-                alert = Alert(
-                    self._next_id, f.track_id, "", f.level, f.kind, t_s, t_s, f.object_class,
-                    f.uas_id, message=f.message,
-                )  # fmt: skip
-                self._next_id += 1
-                self.alerts[alert.alert_id] = alert
-                self._found[f.key] = alert.alert_id
-                self._said_at[alert.alert_id] = t_s
-                events.append(AlertEvent(t_s, "raised", alert))
+                events.append(
+                    self._raise(
+                        t_s,
+                        self._found,
+                        f.key,
+                        f.track_id,
+                        "",
+                        f.level,
+                        f.kind,
+                        f.object_class,
+                        f.uas_id,
+                        f.message,
+                    )
+                )
                 continue
             alert = self.alerts[alert_id]
             alert.updated_t_s = t_s
             alert.track_id = f.track_id
-            if f.message != alert.message and t_s - self._said_at.get(alert_id, -1e18) >= (
-                self.text_every_s - 1e-6
-            ):
+            if f.message != alert.message and self._text_due(t_s, alert):
                 alert.message = f.message
-                self._said_at[alert_id] = t_s
-                events.append(AlertEvent(t_s, "updated", alert))
+                events.append(self._told(t_s, "updated", alert))
         for key, alert_id in list(self._found.items()):
             alert = self.alerts[alert_id]
             if key not in now and t_s - alert.updated_t_s >= self.clear_hold_s:
-                alert.state = AlertState.CLEARED
-                alert.cleared_t_s = t_s
-                del self._found[key]
-                self._said_at.pop(alert_id, None)
-                events.append(AlertEvent(t_s, "cleared", alert))
+                events.append(self._clear(t_s, self._found, key))
         return events
+
+    def _raise(
+        self,
+        t_s: float,
+        opened: dict[K, int],
+        key: K,
+        track_id: int,
+        zone: str,
+        level: ThreatLevel,
+        kind: str,
+        object_class: str,
+        uas_id: str | None,
+        message: str,
+        swarm_id: int | None = None,
+        members: tuple[int, ...] = (),
+    ) -> AlertEvent:
+        """A new alert, open under ``key`` in ``opened``; its "raised" event."""
+        alert = Alert(
+            self._next_id, track_id, zone, level, kind, t_s, t_s, object_class, uas_id,
+            message=message, swarm_id=swarm_id, members=members,
+        )  # fmt: skip
+        self._next_id += 1
+        self.alerts[alert.alert_id] = alert
+        opened[key] = alert.alert_id
+        return self._told(t_s, "raised", alert)
+
+    def _told(self, t_s: float, kind: str, alert: Alert) -> AlertEvent:
+        """An event that tells the operator the alert's (new) level or text: noted as said now."""
+        self._said_at[alert.alert_id] = t_s
+        return AlertEvent(t_s, kind, alert, alert.members)
+
+    def _text_due(self, t_s: float, alert: Alert) -> bool:
+        """Whether a changed text may be told again (at most every ``text_every_s``)."""
+        return t_s - self._said_at.get(alert.alert_id, -1e18) >= self.text_every_s - 1e-6
+
+    def _clear(self, t_s: float, opened: dict[K, int], key: K) -> AlertEvent:
+        """Clear the alert open under ``key`` in ``opened``; its "cleared" event."""
+        alert_id = opened.pop(key)
+        alert = self.alerts[alert_id]
+        alert.state = AlertState.CLEARED
+        alert.cleared_t_s = t_s
+        self._said_at.pop(alert_id, None)
+        return AlertEvent(t_s, "cleared", alert, alert.members)
 
     def acknowledge(self, alert_id: int, operator: str, t_s: float) -> AlertEvent:
         """An operator has seen the alert; it stays open until its condition ends."""
@@ -278,25 +310,22 @@ class AlertManager:
                 )
             tr = lead[0]
             if alert_id is None:
-                alert = Alert(
-                    self._next_id,
-                    tr.track_id,
-                    zone,
-                    level,
-                    kind,
-                    t_s,
-                    t_s,
-                    tr.object_class,
-                    None,
-                    message=text,
-                    swarm_id=sid,
-                    members=named,
+                events.append(
+                    self._raise(
+                        t_s,
+                        self._swarm_open,
+                        key,
+                        tr.track_id,
+                        zone,
+                        level,
+                        kind,
+                        tr.object_class,
+                        None,
+                        text,
+                        swarm_id=sid,
+                        members=named,
+                    )
                 )
-                self._next_id += 1
-                self.alerts[alert.alert_id] = alert
-                self._swarm_open[key] = alert.alert_id
-                self._said_at[alert.alert_id] = t_s
-                events.append(AlertEvent(t_s, "raised", alert, alert.members))
                 continue
             alert = self.alerts[alert_id]
             alert.updated_t_s = t_s
@@ -304,16 +333,11 @@ class AlertManager:
                 alert.track_id = tr.track_id  # its lead left the swarm: name the new lead
             if level > alert.level:
                 alert.level, alert.kind, alert.message, alert.members = level, kind, text, named
-                self._said_at[alert_id] = t_s
-                events.append(AlertEvent(t_s, "escalated", alert, alert.members))
-            elif named != alert.members or (
-                text != alert.message
-                and t_s - self._said_at.get(alert_id, -1e18) >= self.text_every_s - 1e-6
-            ):
+                events.append(self._told(t_s, "escalated", alert))
+            elif named != alert.members or (text != alert.message and self._text_due(t_s, alert)):
                 # Who it names is what the operator is told is coming: recorded at once.
                 alert.message, alert.members = text, named
-                self._said_at[alert_id] = t_s
-                events.append(AlertEvent(t_s, "updated", alert, alert.members))
+                events.append(self._told(t_s, "updated", alert))
         for key in [k for k in self._swarm_streak if k not in cond]:
             del self._swarm_streak[key]
         for key, alert_id in list(self._swarm_open.items()):
@@ -321,11 +345,7 @@ class AlertManager:
                 continue
             alert = self.alerts[alert_id]
             if key[0] not in members or t_s - alert.updated_t_s >= self.clear_hold_s:
-                alert.state = AlertState.CLEARED
-                alert.cleared_t_s = t_s
-                del self._swarm_open[key]
-                self._said_at.pop(alert_id, None)
-                events.append(AlertEvent(t_s, "cleared", alert, alert.members))
+                events.append(self._clear(t_s, self._swarm_open, key))
         return events
 
     @staticmethod
