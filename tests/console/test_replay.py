@@ -679,3 +679,43 @@ def test_too_many_readers_at_once_are_told_to_come_back(
         rec.client.get("/api/replay/live/picture", params={"t": "0"}, headers=rec.auth).status_code
         == 200
     )
+
+
+def test_a_track_replays_with_the_pilot_the_node_had_located(tmp_path: Path):
+    """The pilot RF detectors located is evidence: the replay shows it from the audit log's
+    ``identify.pilot`` records, where the live picture had it, with its source and error."""
+    from tests.identify.test_pilot import SCENARIO
+
+    spec = tmp_path / "pilot.yaml"
+    spec.write_text(SCENARIO)
+    scen = load_scenario_file(spec)
+    path = tmp_path / "pilot.sqlite"
+    store = Recorder(path)
+    node = Pipeline(scen, recorder=store)
+    seen = Collect()
+    node.subscribers.append(seen)
+    node.run(scen.duration_s)
+    node.finish()
+    store.close()
+    recordings = Recordings(live=path)
+    entry = recordings.find("live")
+    assert entry is not None
+    shown = 0
+    for t in snapshot_times(path):
+        live = seen.pictures.get(t)
+        if live is None:
+            continue
+        for tr in view(recordings, entry, t)["tracks"]:
+            v = live.track(tr["track_id"])
+            assert v is not None
+            if v.pilot_lat_deg is None or v.pilot_lon_deg is None or v.pilot_err_m is None:
+                continue
+            # Recorded when new or changed (moved by more than its error or 25 m): within that.
+            north = (tr["pilot_lat_deg"] - v.pilot_lat_deg) * 111_320.0
+            east = (tr["pilot_lon_deg"] - v.pilot_lon_deg) * 111_320.0 * math.cos(0.9)
+            assert math.hypot(east, north) <= max(v.pilot_err_m, 25.0) + 1.0
+            assert tr["pilot_source"] == v.pilot_source == "rf bearings (2 detectors)"
+            assert tr["pilot_err_m"] > 0 and len(tr["pilot_ellipse_m"]) == 3
+            assert v.pilot_age_s is not None and tr["pilot_age_s"] >= v.pilot_age_s - 0.1
+            shown += 1
+    assert shown > 10

@@ -32,7 +32,10 @@ but records only the first ranking; ``doubt``, ``collateral`` and ``safety`` are
 the engagements (state, outcome, covered tracks, handovers; under the two-person rule who
 approved first and who confirmed, from the ``command.confirm`` record) and the approvals awaiting
 a second person. An alert's ``updated_t_s`` is its last event's time (the node does not record each
-cycle it was seen); who acknowledged it comes from the ``command.acknowledge`` record.
+cycle it was seen); who acknowledged it comes from the ``command.acknowledge`` record. A track's
+pilot is the last ``identify.pilot`` record for it at or before ``T`` (the node records an
+estimate when it is new or has changed); its age counts from the evidence that estimate was
+recorded with, so it may read older than the live console showed.
 """
 
 import bisect
@@ -104,7 +107,10 @@ TRAILS_SQL = (
 RUNS_SQL = (  # each snapshot's rowid range within a chunk of rowids (sorts only the chunk)
     "SELECT t_s, min(rowid), max(rowid) FROM track WHERE rowid > ? AND rowid <= ? GROUP BY t_s"
 )
-_AUDIT_KINDS = "kind LIKE 'counter.%' OR kind LIKE 'command.%' OR kind = 'approval.cancelled'"
+_AUDIT_KINDS = (
+    "kind LIKE 'counter.%' OR kind LIKE 'command.%' OR kind = 'approval.cancelled'"
+    " OR kind = 'identify.pilot'"
+)
 _NEEDED_TABLES = frozenset({"meta", "track", "alert_event", "audit"})
 _ACTIVE = frozenset({"approved", "tasked", "engaging"})
 
@@ -632,6 +638,8 @@ class Recordings:
                 alerts, changes = _alerts(index, snap.t_s, max(1.0, info.slow_period_s))
                 recs, engs, pending = _counter(index, snap.t_s, info)
             tracks = _tracks(db, snap, info)
+            with index.lock:
+                _add_pilots(tracks, index, snap.t_s)
             trails = _trails(db, snap, {tr["track_id"] for tr in tracks})
         busy = {e["effector"]: e["eng_id"] for e in engs if e["state"] in _ACTIVE}
         return {
@@ -794,6 +802,35 @@ def _tracks(db: sqlite3.Connection, snap: _Snap, info: Info) -> list[dict[str, o
         if track is not None:
             out.append(track)
     return out
+
+
+def _add_pilots(tracks: list[dict[str, object]], index: _Index, at: float) -> None:
+    """Give each track its pilot: the last ``identify.pilot`` record for it up to ``at``."""
+    ids = {tr["track_id"] for tr in tracks}
+    last: dict[int, tuple[float, dict[str, Any]]] = {}
+    n = bisect.bisect_right(index.audit_keys, (at, math.inf))
+    for t_s, kind, p in index.audit[:n]:
+        tid = _i(p.get("track_id"))
+        if kind == "identify.pilot" and tid is not None and tid in ids:
+            last[tid] = (t_s, p)
+    for tr in tracks:
+        track_id = tr["track_id"]
+        found = last.get(track_id) if isinstance(track_id, int) else None
+        if found is None:
+            continue
+        p = found[1]
+        ellipse = p.get("ellipse_m")
+        evidence = _f(p.get("evidence_t_s"))
+        tr.update(
+            pilot_lat_deg=_r(p.get("lat"), 7),
+            pilot_lon_deg=_r(p.get("lon"), 7),
+            pilot_err_m=_r(p.get("err_m"), 1),
+            pilot_ellipse_m=[_r(x, 1) for x in ellipse[:3]]
+            if isinstance(ellipse, list) and len(ellipse) >= 3
+            else None,
+            pilot_source=_s(p.get("source")),
+            pilot_age_s=_r(max(at - evidence, 0.0), 1) if evidence is not None else None,
+        )
 
 
 def _trails(

@@ -235,6 +235,7 @@ _CONVERT: dict[str, Callable[[Any], object]] = {
     "pilot_err_m": _number(1),
     "pilot_ellipse_m": _numbers(1),
     "pilot_age_s": _number(1),
+    "course_std_deg": _number(1),
     **{
         name: _number(2)
         for name in ("alt_m", "east_m", "north_m", "up_m", "speed_ms", "climb_ms", "pos_std_m")
