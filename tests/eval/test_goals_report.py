@@ -71,6 +71,8 @@ def test_goal_figures_are_counted_as_by_hand_and_judged():
     assert v["false_alerts"] == "PASS"
     assert v["time_classify_to_recommend_s.median"] == "n/a"  # no recommendation at all
     assert "id_switches_per_run" not in v  # swarm-50's goal only
+    assert "drones_classed_within_10s_share" not in v  # kinematic-drone's only
+    assert s["drones_classed_within_10s"] == 3 and s["drones_classed_within_10s_share"] == 0.75
     assert s["verdict"] == "FAIL"
 
     good = summary([run(drones[:2], confusion(bird_bird=999, bird_drone=1))])
@@ -88,6 +90,13 @@ def test_a_scenario_goal_applies_to_its_scenario_only_and_birds_only_is_not_judg
     assert verdicts(s)["id_switches_per_run"] == "FAIL" and s["id_switches_per_run"] == 9.0
     s = summary([run(swarm[:2], confusion(), scenario="swarm-50")])  # 6 ≤ 20/3
     assert verdicts(s)["id_switches_per_run"] == "PASS"
+    # On kinematics alone: 9 of 10 drones classed within 10 s is the 90 % goal; 8 fail it.
+    slow = [target(f"k{k}", classify=2.0 + 10.0 + (5.0 if k >= 9 else 0.0)) for k in range(10)]
+    s = summary([run(slow, confusion(), scenario="kinematic-drone")])
+    assert s["drones_classed_within_10s_share"] == 0.9
+    assert verdicts(s)["drones_classed_within_10s_share"] == "PASS"
+    s = summary([run(slow[1:], confusion(), scenario="kinematic-drone")])
+    assert verdicts(s)["drones_classed_within_10s_share"] == "FAIL"
     birds = [target(f"b{k}", "bird", "bird", alert=None) for k in range(3)]
     s = summary([run(birds, confusion(bird_bird=300))])
     v = verdicts(s)

@@ -39,7 +39,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from luchtwacht.counter.engagement import EFFECTIVE
-from luchtwacht.eval.goals import CLASSIFY_WITHIN_S, judge, overall, value_of
+from luchtwacht.eval.goals import (
+    CLASSIFY_WITHIN_S,
+    KINEMATIC_WITHIN_S,
+    judge,
+    overall,
+    value_of,
+)
 from luchtwacht.eval.in_time import stoppable
 from luchtwacht.eval.metrics import GospaSeries, gospa_over_scans
 from luchtwacht.eval.pilots import pilot_figures, pilot_summary, true_pilot
@@ -616,13 +622,17 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
     drones = [t for t in targets if t.true_class == "drone"]
     intruders = [t for t in targets if t.should_alert]
     confirmed = [t for t in drones if t.confirm_s is not None]
-    classed_5s = sum(
-        1
-        for t in confirmed
-        if t.classify_s is not None
-        and t.confirm_s is not None
-        and t.classify_s <= t.confirm_s + CLASSIFY_WITHIN_S
-    )
+
+    def classed_within(s: float) -> int:
+        return sum(
+            1
+            for t in confirmed
+            if t.classify_s is not None
+            and t.confirm_s is not None
+            and t.classify_s <= t.confirm_s + s
+        )
+
+    classed_5s, classed_10s = classed_within(CLASSIFY_WITHIN_S), classed_within(KINEMATIC_WITHIN_S)
     bird_cycles = int(confusion[CLASSES.index("bird")].sum())
     birds_called = int(confusion[CLASSES.index("bird"), CLASSES.index("drone")])
     alerted = sum(1 for t in intruders if t.alert_s is not None)
@@ -688,6 +698,8 @@ def summary(runs: Sequence[RunResult]) -> dict[str, Any]:
         "drones_confirmed": len(confirmed),
         "drones_classed_within_5s": classed_5s,
         "drones_classed_within_5s_share": classed_5s / len(confirmed) if confirmed else None,
+        "drones_classed_within_10s": classed_10s,
+        "drones_classed_within_10s_share": classed_10s / len(confirmed) if confirmed else None,
         **_counter_summary(runs, targets),
     }
     s["goals"] = judge(s)
@@ -758,6 +770,7 @@ DIRECTIONS: dict[str, tuple[int, float]] = {
     "birds_called_drone_share": (-1, 0.0),
     "aircraft_called_drone": (-1, 0.0),
     "drones_classed_within_5s_share": (+1, 0.0),
+    "drones_classed_within_10s_share": (+1, 0.0),
     "time_to_detect_s.median": (-1, 0.10),
     "time_to_confirm_s.median": (-1, 0.10),
     "time_to_classify_drone_s.median": (-1, 0.10),
