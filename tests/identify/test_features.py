@@ -123,6 +123,42 @@ def test_a_weaving_flock_is_birds_and_a_steady_formation_is_not():
     assert any("flies with" in w for w in words[0])
 
 
+def test_a_long_steady_leg_flown_alone_makes_a_drone_but_not_in_a_flock_nor_weaving():
+    """A lone track that holds course and speed (within the filter's noise) for a minute is no
+    bird; the same flight in a flock (starlings commute on a common course) or with a sway is
+    not counted. The reason names how long the course was held, not how long it was watched."""
+    ids = list(range(1, 6))
+    tt, feats = table(ids), TrackFeatures()
+    rng = np.random.default_rng(4)
+    w = 2 * math.pi / 10.0
+
+    def motion(t):
+        pos = np.array([[18.0 * t, 0.0, 70.0], [18.0 * t, 3000.0, 70.0],
+                        [18.0 * t, 3040.0, 72.0], [18.0 * t, 3080.0, 68.0],
+                        [18.0 * t, -3000.0, 70.0]])  # fmt: skip
+        vel = np.tile([18.0, 0.0, 0.0], (5, 1)) + rng.normal(0, 0.3, (5, 3))
+        vel[4, 1] += 6.0 * w * math.cos(w * t)  # a lone bird swaying 6 m across every 10 s
+        return pos, vel
+
+    f = fly(tt, feats, motion, 8.0)
+    steady_then = feature_loglik(tt, f)["steady"][0, B]
+    f = fly(tt, feats, lambda t: motion(t + 8.0), 60.0)
+    lone, flock, bird = 0, 1, 4
+    assert f.steady_s[lone] >= 55.0 and f.steady_s[bird] < 10.0
+    assert (f.flock_mean[1:4] >= 1.5).all()
+    steady = feature_loglik(tt, f)["steady"]
+    assert steady[lone, B] < steady_then - 2.0  # each second of the long leg counted
+    assert steady[flock, B] > steady[lone, B] + 2.0  # …but not in a flock
+    assert steady[bird, B] > 0.0  # the swaying bird weaves
+    cls = classify(tt, f)
+    assert cls.label(lone) == "drone" and cls.label(bird) == "bird"
+    assert cls.label(flock) != "drone"
+    (words,) = explain(tt, cls, np.array([lone], dtype=np.int64), f)
+    assert any(
+        w.startswith("held course and speed for") and int(w.split()[-2]) >= 55 for w in words
+    )
+
+
 def test_features_follow_the_tracks_rows_and_forget_deleted_tracks():
     tt, feats = table([5, 9]), TrackFeatures()
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from luchtwacht.identify.features import Features
+from luchtwacht.identify.features import STEADY_SIGMA, STEADY_TURN, Features
 from luchtwacht.model.detection import N_CLASSES, ObjectClass
 from luchtwacht.texts import say
 from luchtwacht.tracking.models import POS, VEL
@@ -93,14 +93,15 @@ def kinematic_loglik(speed_ms: F64, height_m: F64) -> F64:
 # long its velocity has been watched, MATURE_S for full weight) so a fresh track's noisy velocity
 # cannot decide.
 MATURE_S = 4.0
-# Steadiness: velocity scatter in units of the filter's own velocity error, and turn rate. The
-# tracker's velocity noise is of the order of a bird's sway, so these are weak: the centres and
-# widths are the middle and spread between simulated birds and drones (bench/classify_features.py:
-# scatter 0.84 vs 0.65 σ, turn 7.7 vs 5.3 °/s at the medians).
-STEADY_SIGMA, STEADY_SIGMA_W = 0.75, 0.35
-STEADY_TURN, STEADY_TURN_W = 6.3, 2.5
+# Steadiness (features.weave_score): the tracker's velocity noise is of the order of a bird's
+# sway, so a moment's steadiness is weak evidence…
 STEADY_LLR = 2.0  # largest weight of a weave, for the bird…
 STEADY_LLR_DRONE = 1.0  # …and of steadiness, against it (small sways hide in the filter's noise)
+# …but a long leg flown steadily, alone, is not a bird's: a bird's heading wanders within seconds
+# (sway of metres over 6–20 s); past STEADY_LONG_AFTER_S of steady flight, each second counts.
+STEADY_LONG_AFTER_S = 10.0
+STEADY_LONG_LLR_PER_S = 0.05
+STEADY_LONG_LLR_MAX = 3.0
 HOVER_LLR_PER_S = 0.6  # per second of hover, against bird and aircraft…
 HOVER_LLR_MAX = 6.0  # …up to this
 FLOWN_LLR_PER_S = 0.5  # per second of flight at over 5 m/s, against clutter
@@ -122,7 +123,8 @@ def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
       5 m/s, against clutter.
     - ``steady``: drones fly legs at constant speed and heading, a flapping bird's heading
       wanders (sway of metres over seconds). The horizontal velocity scatter (in filter σ) and
-      the turn rate, each against its centre, in a ramp of ±STEADY_LLR for the bird.
+      the turn rate, each against its centre, in a ramp of ±STEADY_LLR for the bird; and past
+      STEADY_LONG_AFTER_S of steady flight each further second against the bird.
     - ``company``: tracks moving alike within 200 m. A flock of weaving flyers is birds; but a
       drone formation flies together too, so company weighs only with some weave seen (none for
       a track steadier than halfway to the steady end): flocking alone makes nothing birds.
@@ -145,12 +147,16 @@ def feature_loglik(tracks: TrackTable, f: Features) -> dict[str, F64]:
     # …and clutter (ground returns, rain cells) does not fly: a track that has flown is none.
     terms["flown"][:, ObjectClass.CLUTTER] = -np.minimum(FLOWN_LLR_PER_S * f.flown_s, HOVER_LLR_MAX)
     moving = f.speed_mean_ms > 3.0
-    z = (f.weave_sigma - STEADY_SIGMA) / STEADY_SIGMA_W + (f.turn_deg_s - STEADY_TURN) / (
-        STEADY_TURN_W
-    )
-    ramp = np.clip(z / 2.0, -1.0, 1.0)
+    ramp = np.clip(f.weave_z / 2.0, -1.0, 1.0)
     weight = np.where(ramp > 0, STEADY_LLR, STEADY_LLR_DRONE)
-    terms["steady"][:, ObjectClass.BIRD] = np.where(moving, m * weight * ramp, 0.0)
+    # Alone: a flock holds a common course for minutes (starlings commuting), so company
+    # withholds it; a lone bird does not fly a long leg without a sway the filter sees.
+    alone = np.clip(1.0 - f.flock_mean, 0.0, 1.0)
+    long_leg = alone * np.minimum(
+        STEADY_LONG_LLR_PER_S * np.maximum(f.steady_s - STEADY_LONG_AFTER_S, 0.0),
+        STEADY_LONG_LLR_MAX,
+    )
+    terms["steady"][:, ObjectClass.BIRD] = np.where(moving, m * weight * ramp - long_leg, 0.0)
     company = np.clip(f.flock_mean / 5.0, 0.0, 1.0) * m * moving
     terms["company"][:, ObjectClass.BIRD] = FLOCK_LLR * company * np.clip(ramp + 0.5, 0.0, 1.0)
     # Only a climb the filter is sure of: a fresh track's vertical velocity is mostly noise (a
@@ -341,4 +347,4 @@ def _motion_word(name: str, f: Features, r: int) -> str:
         return say(code, rate=f"{max(abs(rate), f.climb_abs_ms[r]):.0f}")
     if f.turn_deg_s[r] >= STEADY_TURN or f.weave_sigma[r] >= STEADY_SIGMA:
         return say("reason.weaves", turn=f"{f.turn_deg_s[r]:.0f}")
-    return say("reason.steady", s=f"{f.settled_s[r]:.0f}")
+    return say("reason.steady", s=f"{f.steady_s[r]:.0f}")
