@@ -943,6 +943,32 @@ def test_the_map_draws_the_pilot_rf_bearings_placed_and_the_detail_says_how_sure
         err = int(re.search(r"± (\d+) m", text).group(1))  # type: ignore[union-attr]
         assert 0 < err < 500, text
         _shot(page, tmp_path, "pilot")
+        # Replayed at its newest moment, the same track shows where its pilot stood (from the
+        # audit log's record; a recording opens two minutes back, before the pilot was placed).
+        page.click("#replay")
+        with watched.explained():
+            page.locator("#replay-bar").wait_for()
+        page.locator("#replay-slider").evaluate(
+            """(e) => { e.value = e.max; e.dispatchEvent(new Event('input', {bubbles: true})); }"""
+        )
+        with watched.explained():
+            page.wait_for_function(
+                """(id) => { const p = window.luchtwacht.shown();
+                    return p && p.type === 'replay' && p.tracks.some(
+                      (t) => t.track_id === id && t.pilot_lat_deg != null); }""",
+                arg=track.track_id,
+                timeout=30_000,
+            )
+            page.wait_for_function(
+                """(id) => window.luchtwacht.map.queryRenderedFeatures({ layers: ['pilots'] })
+                    .some((f) => f.properties.id === id || f.properties.track === id)""",
+                arg=track.track_id,
+                timeout=30_000,
+            )
+        page.locator(f"#threats tbody tr[data-track='{track.track_id}'] td").first.click()
+        with watched.explained():
+            pilot.filter(has_text="from RF bearings of 2 detectors").wait_for()
+        _shot(page, tmp_path, "pilot-replay")
         assert watched.clean()
     finally:
         watched.context.close()
