@@ -42,7 +42,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -732,6 +732,25 @@ class CotPublisher(PublisherThread):
 
     # --- building ---------------------------------------------------------------------------
 
+    def _pilot_due(
+        self, uid: str, ptype: str, t_s: float, build: Callable[[], ET.Element | None]
+    ) -> ET.Element | None:
+        """A pilot's event when it is due (a new pilot or a changed type at once), noted as sent.
+
+        None when not due, or when ``build`` cannot make a CoT point of it (counted as bad).
+        """
+        known = self._pilots.get(uid)
+        if not self.limiter.due(uid, t_s, force=known is None or known.etype != ptype):
+            return None
+        ev = build()
+        if ev is None:
+            self._bad(f"pilot {uid}: position cannot be a CoT point")
+            return None
+        point = ev.find("point")
+        assert point is not None
+        self._pilots[uid] = _Sent(ptype, _point_of(point), t_s)
+        return ev
+
     def events(self, update: PictureUpdate) -> Iterator[tuple[str, ET.Element]]:
         """The events this update calls for, by kind: zones, alerts, pilots, tracks, deletes.
 
@@ -776,17 +795,14 @@ class CotPublisher(PublisherThread):
             seen_pilots.add(uid)
             if drone is not None:
                 pilot_of[drone.track_id] = (uid, ptype)
-            known = self._pilots.get(uid)
-            if not self.limiter.due(uid, t_s, force=known is None or known.etype != ptype):
-                continue
-            ev = pilot_event(rid, drone, self.uids, t_s, stale, site_hae)
-            if ev is None:
-                self._bad(f"pilot {uid}: position cannot be a CoT point")
-                continue
-            point = ev.find("point")
-            assert point is not None
-            self._pilots[uid] = _Sent(ptype, _point_of(point), t_s)
-            yield "pilot", ev
+            ev = self._pilot_due(
+                uid,
+                ptype,
+                t_s,
+                functools.partial(pilot_event, rid, drone, self.uids, t_s, stale, site_hae),
+            )
+            if ev is not None:
+                yield "pilot", ev
         # Pilots located from RF bearings (a Remote ID operator position, when a drone has one,
         # went above from its broadcast).
         for drone in update.tracks:
@@ -802,17 +818,14 @@ class CotPublisher(PublisherThread):
             ptype = f"a-{affiliation(drone)}-G"
             seen_pilots.add(uid)
             pilot_of[drone.track_id] = (uid, ptype)
-            known = self._pilots.get(uid)
-            if not self.limiter.due(uid, t_s, force=known is None or known.etype != ptype):
-                continue
-            ev = located_pilot_event(drone, self.uids, t_s, stale, site_hae)
-            if ev is None:
-                self._bad(f"pilot {uid}: position cannot be a CoT point")
-                continue
-            point = ev.find("point")
-            assert point is not None
-            self._pilots[uid] = _Sent(ptype, _point_of(point), t_s)
-            yield "pilot", ev
+            ev = self._pilot_due(
+                uid,
+                ptype,
+                t_s,
+                functools.partial(located_pilot_event, drone, self.uids, t_s, stale, site_hae),
+            )
+            if ev is not None:
+                yield "pilot", ev
         for uid in [u for u in self._pilots if u not in seen_pilots]:
             sent = self._pilots.pop(uid)
             self.limiter.forget([uid])
