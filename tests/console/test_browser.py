@@ -572,6 +572,17 @@ def test_the_track_detail_shows_class_probabilities_sensors_and_remote_id(
     for sensor in drone.sensors:
         assert sensor in facts
     assert "Seen by" in facts and "Position uncertainty" in facts and "Speed" in facts
+    # The heading with its own uncertainty, as the picture on the page carries them.
+    with console.explained():
+        page.wait_for_function(
+            """(id) => {
+                const tr = window.luchtwacht.shown().tracks.find((t) => t.track_id === id);
+                const v = document.querySelector("#detail .d-facts [data-key='heading'] .v");
+                return tr && v && tr.course_std_deg >= 0.5 && v.textContent ===
+                  `${Math.round(tr.heading_deg)}° ± ${Math.round(tr.course_std_deg)}°`;
+            }""",
+            arg=drone.track_id,
+        )
     _shot(page, tmp_path, "detail")
 
     # A cooperative drone: its Remote ID broadcast joined by UAS ID, pilot and operator too.

@@ -58,6 +58,14 @@ function authorisationText(tr) {
   return tr.coop_intruder ? t("detail.auth_intruder", { reason }) : reason;
 }
 
+function headingText(tr) {
+  if (!Number.isFinite(tr.heading_deg)) return null;
+  const s = tr.course_std_deg;
+  return Number.isFinite(s) && s >= 0.5
+    ? t("unit.deg_pm", { v: Math.round(tr.heading_deg), s: Math.round(s) })
+    : fmt.deg(tr.heading_deg);
+}
+
 function swarmText(p, tr) {
   if (tr.swarm_id == null) return null;
   const sw = (p.swarms ?? []).find((x) => x.swarm_id === tr.swarm_id);
@@ -661,7 +669,9 @@ export class Panels {
       ["pilot_est", t("detail.pilot_est"), pilotText(tr)],
       ["sensors", t("detail.sensors"), (tr.sensors ?? []).map((s) => (feedNames.get(s) ? `${feedNames.get(s)} (${s})` : s)).join(", ")],
       ["speed", t("detail.speed"), fmt.ms(tr.speed_ms, 1)],
-      ["heading", t("detail.heading"), fmt.deg(tr.heading_deg)],
+      // With the course's own 1-σ uncertainty (the filter's velocity error across it): a fresh
+      // track's heading may be tens of degrees off, and the breach it predicts with it.
+      ["heading", t("detail.heading"), headingText(tr)],
       ["height", t("detail.height"), fmt.m(tr.alt_m)],
       ["climb", t("detail.climb"), fmt.ms(tr.climb_ms, 1)],
       ["zones", t("detail.zones"), (tr.zones_inside ?? []).join(", ")],
